@@ -1,0 +1,13 @@
+#include <napi.h>
+
+#include "bindings/register.h"
+
+namespace {
+Napi::Object init(Napi::Env env, Napi::Object exports) {
+  cgru::bindings::registerTensorBindings(env, exports);
+  cgru::bindings::registerInfoBindings(env, exports);
+  return exports;
+}
+}  // namespace
+
+NODE_API_MODULE(cudnn_gru, init)

@@ -1,0 +1,128 @@
+#include "bindings/args.h"
+
+#include <cmath>
+#include <limits>
+
+namespace cgru::bindings {
+namespace {
+// Identifies Externals made by wrapHandle (napi_type_tag, Node-API 8).
+constexpr napi_type_tag kTensorHandleTag = {0x6367727554656e73ULL, 0x6f7248616e646c65ULL};
+}  // namespace
+
+std::string Args::describe(const Napi::Value& v) {
+  if (v.IsUndefined()) return "undefined";
+  if (v.IsNull()) return "null";
+  if (v.IsBoolean()) return v.As<Napi::Boolean>().Value() ? "true" : "false";
+  if (v.IsNumber()) {
+    const double d = v.As<Napi::Number>().DoubleValue();
+    if (std::isnan(d)) return "NaN";
+    std::string s = std::to_string(d);
+    if (d == std::floor(d) && std::fabs(d) < 1e15) s = std::to_string(static_cast<long long>(d));
+    return "the number " + s;
+  }
+  if (v.IsString()) {
+    std::string s = v.As<Napi::String>().Utf8Value();
+    if (s.size() > 40) s = s.substr(0, 40) + "...";
+    return "the string '" + s + "'";
+  }
+  if (v.IsTypedArray()) {
+    static const char* names[] = {"Int8Array", "Uint8Array", "Uint8ClampedArray", "Int16Array", "Uint16Array",
+                                  "Int32Array", "Uint32Array", "Float32Array", "Float64Array", "BigInt64Array",
+                                  "BigUint64Array"};
+    const auto type = v.As<Napi::TypedArray>().TypedArrayType();
+    return std::string("a ") + (type >= 0 && type < 11 ? names[type] : "typed array") + " of length " +
+           std::to_string(v.As<Napi::TypedArray>().ElementLength());
+  }
+  if (v.IsArray()) return "an array of length " + std::to_string(v.As<Napi::Array>().Length());
+  if (v.IsFunction()) return "a function";
+  if (v.IsExternal()) return "a foreign native handle";
+  if (v.IsBigInt()) return "a bigint";
+  if (v.IsSymbol()) return "a symbol";
+  return "an object";
+}
+
+void Args::typeError(size_t i, const char* name, const std::string& expected) const {
+  const std::string got = i < info_.Length() ? describe(info_[i]) : "nothing";
+  throw Napi::TypeError::New(env(), std::string(function_) + ": argument '" + name + "' must be " + expected +
+                                        ", got " + got);
+}
+
+void Args::rangeError(const char* name, const std::string& message) const {
+  throw Napi::RangeError::New(env(), std::string(function_) + ": argument '" + name + "' " + message);
+}
+
+int64_t Args::integer(size_t i, const char* name, int64_t min, int64_t max) const {
+  const std::string expected = "an integer in [" + std::to_string(min) + ", " + std::to_string(max) + "]";
+  if (i >= info_.Length() || !info_[i].IsNumber()) typeError(i, name, expected);
+  const double d = info_[i].As<Napi::Number>().DoubleValue();
+  if (!std::isfinite(d) || d != std::floor(d) || d < static_cast<double>(min) || d > static_cast<double>(max))
+    typeError(i, name, expected);
+  return static_cast<int64_t>(d);
+}
+
+double Args::number(size_t i, const char* name) const {
+  if (i >= info_.Length() || !info_[i].IsNumber()) typeError(i, name, "a finite number");
+  const double d = info_[i].As<Napi::Number>().DoubleValue();
+  if (!std::isfinite(d)) typeError(i, name, "a finite number");
+  return d;
+}
+
+bool Args::boolean(size_t i, const char* name) const {
+  if (i >= info_.Length() || !info_[i].IsBoolean()) typeError(i, name, "a boolean");
+  return info_[i].As<Napi::Boolean>().Value();
+}
+
+std::string Args::oneOf(size_t i, const char* name, std::initializer_list<const char*> choices) const {
+  std::string expected;
+  for (const char* c : choices) expected += (expected.empty() ? "one of '" : "', '") + std::string(c);
+  expected += "'";
+  if (i >= info_.Length() || !info_[i].IsString()) typeError(i, name, expected);
+  const std::string s = info_[i].As<Napi::String>().Utf8Value();
+  for (const char* c : choices)
+    if (s == c) return s;
+  typeError(i, name, expected);
+}
+
+Napi::Object Args::object(size_t i, const char* name) const {
+  if (i >= info_.Length() || !info_[i].IsObject() || info_[i].IsArray() || info_[i].IsFunction())
+    typeError(i, name, "a plain object");
+  return info_[i].As<Napi::Object>();
+}
+
+Napi::TypedArray Args::typedArray(size_t i, const char* name) const {
+  if (i >= info_.Length() || !info_[i].IsTypedArray()) typeError(i, name, "a Float32Array or Int32Array");
+  return info_[i].As<Napi::TypedArray>();
+}
+
+TensorHandle& Args::tensor(size_t i, const char* name) const {
+  if (i >= info_.Length() || !info_[i].IsExternal()) typeError(i, name, "a tensor handle");
+  auto external = info_[i].As<Napi::External<TensorHandle>>();
+  bool tagged = false;
+  if (napi_check_object_type_tag(env(), external, &kTensorHandleTag, &tagged) != napi_ok || !tagged)
+    typeError(i, name, "a tensor handle");
+  TensorHandle* handle = external.Data();
+  if (!handle->storage)
+    throw Napi::Error::New(env(), std::string(function_) + ": argument '" + name +
+                                      "' is a tensor whose memory was already freed (used after dispose)");
+  return *handle;
+}
+
+Device parseDevice(const std::string& name) { return name == "cuda" ? Device::Cuda : Device::Cpu; }
+DType parseDType(const std::string& name) { return name == "int32" ? DType::Int32 : DType::Float32; }
+
+Napi::Value wrapHandle(Napi::Env env, TensorHandle* handle) {
+  const long long bytes = static_cast<long long>(handle->storage->bytes());
+  // The finalizer is the last line of defence: JS frees explicitly (dispose, tidy,
+  // FinalizationRegistry); this only runs for a handle dropped without any of those.
+  auto external = Napi::External<TensorHandle>::New(env, handle, [](Napi::Env env, TensorHandle* h) {
+    if (h->storage) Napi::MemoryManagement::AdjustExternalMemory(env, -static_cast<int64_t>(h->storage->bytes()));
+    delete h;
+  });
+  if (napi_type_tag_object(env, external, &kTensorHandleTag) != napi_ok) {
+    throw Napi::Error::New(env, "cudnn-gru: could not tag a tensor handle");
+  }
+  Napi::MemoryManagement::AdjustExternalMemory(env, bytes);
+  return external;
+}
+
+}  // namespace cgru::bindings

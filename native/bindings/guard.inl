@@ -1,0 +1,24 @@
+#pragma once
+#include <new>
+
+#include "core/errors.h"
+
+namespace cgru::bindings {
+
+template <typename F>
+Napi::Value guarded(const Napi::CallbackInfo& info, F&& body) {
+  Napi::Env env = info.Env();
+  try {
+    return body();
+  } catch (const Napi::Error&) {
+    throw;
+  } catch (const ArgumentError& e) {
+    throw Napi::TypeError::New(env, e.what());
+  } catch (const std::bad_alloc&) {
+    throw Napi::RangeError::New(env, "cudnn-gru: out of host memory");
+  } catch (const std::exception& e) {
+    throw Napi::Error::New(env, e.what());
+  }
+}
+
+}  // namespace cgru::bindings

@@ -1,0 +1,74 @@
+// backendInfo() and thread control.
+#include <thread>
+
+#include "bindings/args.h"
+#include "bindings/register.h"
+#include "cpu/blas.h"
+#include "cpu/cpu_backend.h"
+
+namespace cgru::bindings {
+namespace {
+
+Napi::Value backendInfo(const Napi::CallbackInfo& info) {
+  return guarded(info, [&]() -> Napi::Value {
+    Napi::Env env = info.Env();
+    Napi::Object out = Napi::Object::New(env);
+
+    Napi::Object cpu = Napi::Object::New(env);
+    cpu.Set("blas", cpu::blasName());
+    cpu.Set("blasIsBuiltin", cpu::blasIsBuiltin());
+    if (cpu::blasIsBuiltin())
+      cpu.Set("warning", "built without a BLAS library: GEMM uses the slow portable fallback; install OpenBLAS and rebuild");
+    cpu.Set("threads", cpu::numThreads());
+    cpu.Set("blasThreads", cpu::blasThreads());
+    cpu.Set("cores", std::thread::hardware_concurrency());
+    out.Set("cpu", cpu);
+
+    const CudaReport& r = cudaReport();
+    Napi::Object cuda = Napi::Object::New(env);
+    cuda.Set("compiled", r.compiled);
+    cuda.Set("available", r.available);
+    if (!r.reason.empty()) cuda.Set("reason", r.reason);
+    if (r.available) {
+      cuda.Set("deviceName", r.deviceName);
+      cuda.Set("deviceIndex", r.deviceIndex);
+      cuda.Set("computeCapability", std::to_string(r.computeMajor) + "." + std::to_string(r.computeMinor));
+      cuda.Set("totalMemoryBytes", static_cast<double>(r.totalMemoryBytes));
+    }
+    if (r.compiled) {
+      cuda.Set("driverVersion", r.driverVersion);
+      cuda.Set("runtimeVersion", r.runtimeVersion);
+      cuda.Set("cudnnVersion", static_cast<double>(r.cudnnVersion));
+      cuda.Set("cudnnPath", r.cudnnPath);
+      cuda.Set("cublasVersion", r.cublasVersion);
+      cuda.Set("cublasPath", r.cublasPath);
+      Napi::Array searched = Napi::Array::New(env, r.searchedPaths.size());
+      for (size_t i = 0; i < r.searchedPaths.size(); ++i) searched.Set(static_cast<uint32_t>(i), r.searchedPaths[i]);
+      cuda.Set("searchedPaths", searched);
+    }
+    out.Set("cuda", cuda);
+    return out;
+  });
+}
+
+Napi::Value setNumThreads(const Napi::CallbackInfo& info) {
+  return guarded(info, [&]() -> Napi::Value {
+    Args args(info, "setNumThreads");
+    cpu::setNumThreads(static_cast<int>(args.integer(0, "numThreads", 1, 1024)));
+    return info.Env().Undefined();
+  });
+}
+
+Napi::Value getNumThreads(const Napi::CallbackInfo& info) {
+  return guarded(info, [&]() -> Napi::Value { return Napi::Number::New(info.Env(), cpu::numThreads()); });
+}
+
+}  // namespace
+
+void registerInfoBindings(Napi::Env env, Napi::Object exports) {
+  exports.Set("backendInfo", Napi::Function::New(env, backendInfo, "backendInfo"));
+  exports.Set("setNumThreads", Napi::Function::New(env, setNumThreads, "setNumThreads"));
+  exports.Set("getNumThreads", Napi::Function::New(env, getNumThreads, "getNumThreads"));
+}
+
+}  // namespace cgru::bindings

@@ -1,0 +1,80 @@
+// The GRU engine contract shared by the CPU (native/cpu) and cuDNN (native/cuda) backends.
+//
+// Maths are cuDNN's CUDNN_GRU (= PyTorch nn.GRU = Keras GRU(reset_after=True)), gate order r,z,n:
+//   r = σ(W_ir x + b_ir + W_hr h + b_hr)      z = σ(W_iz x + b_iz + W_hz h + b_hz)
+//   n = tanh(W_in x + b_in + r ⊙ (W_hn h + b_hn))      h' = (1 − z) ⊙ n + z ⊙ h
+// Layouts (all row-major, batch-major I/O):
+//   x [B,T,I]; y [B,T,D·H] (forward direction in the first H features); h0, hN [L·D,B,H] with
+//   index layer·D + direction; per layer/direction W_ih [3H×in], W_hh [3H×H], b_ih [3H], b_hh [3H]
+//   where in = I for layer 0 and D·H above it.
+// Variable lengths (lengths[b] in [0,T], right padding): y is zero at t >= lengths[b]; hN is the
+// state after the last valid step; the reverse direction starts at step lengths[b]−1; a length
+// of 0 gives zero outputs and hN = h0 for that sample. Padded x never influences anything.
+// Dropout (training only) applies to the input of layers 1..L−1 with inverted scaling.
+#pragma once
+#include <cstdint>
+#include <memory>
+#include <vector>
+
+namespace cgru {
+
+struct GruConfig {
+  int inputSize = 0;
+  int hiddenSize = 0;
+  int numLayers = 1;
+  bool bidirectional = false;
+  float dropout = 0.0f;  // probability in [0,1), between layers, training only
+  uint64_t seed = 0;     // dropout mask seed: the same seed gives the same masks
+
+  int numDirections() const { return bidirectional ? 2 : 1; }
+  int layerInputSize(int layer) const { return layer == 0 ? inputSize : numDirections() * hiddenSize; }
+  int numSlots() const { return numLayers * numDirections(); }  // (layer, direction) pairs
+};
+
+// Device pointers to the canonical parameters, one entry per slot = layer·D + direction.
+template <typename T>
+struct GruParamSet {
+  std::vector<T*> wIh, wHh, bIh, bHh;
+};
+using GruParams = GruParamSet<const float>;
+using GruParamGrads = GruParamSet<float>;
+
+struct GruForwardArgs {
+  GruConfig config;
+  int batch = 0;
+  int seqLen = 0;
+  bool training = false;
+  const float* x = nullptr;          // [B,T,I]
+  const float* h0 = nullptr;         // [L·D,B,H], or null for zeros
+  const int32_t* lengths = nullptr;  // HOST memory, [B] each in [0,T]; null means all T
+  GruParams params;
+  float* y = nullptr;   // out [B,T,D·H]
+  float* hN = nullptr;  // out [L·D,B,H]
+};
+
+// What a training-mode forward keeps for backward. Implementations allocate it through
+// cgru::Storage so that memory() counts it.
+class GruReserve {
+ public:
+  virtual ~GruReserve() = default;
+  virtual size_t bytes() const = 0;
+};
+
+struct GruBackwardArgs {
+  const float* dy = nullptr;   // [B,T,D·H], or null for zeros
+  const float* dhN = nullptr;  // [L·D,B,H], or null for zeros
+  float* dx = nullptr;         // out [B,T,I]
+  float* dh0 = nullptr;        // out [L·D,B,H]
+  GruParamGrads dParams;       // out, overwritten (not accumulated)
+};
+
+class GruEngine {
+ public:
+  virtual ~GruEngine() = default;
+  // Computes y and hN; returns the reserve when args.training, otherwise nullptr.
+  virtual std::unique_ptr<GruReserve> forward(const GruForwardArgs& args) = 0;
+  // `forward` must be the same arguments (same x, h0, params, lengths) the reserve was made with.
+  virtual void backward(const GruForwardArgs& forward, GruReserve& reserve, const GruBackwardArgs& args) = 0;
+};
+
+}  // namespace cgru

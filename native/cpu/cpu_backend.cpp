@@ -1,0 +1,57 @@
+#include "cpu/cpu_backend.h"
+
+#include <cstdlib>
+#include <cstring>
+#include <string>
+#include <thread>
+
+#include "core/errors.h"
+#include "cpu/blas.h"
+
+namespace cgru {
+namespace cpu {
+namespace {
+constexpr size_t kAlignment = 64;
+int gNumThreads = 0;  // 0: not set yet, defaults to the machine's cores
+}  // namespace
+
+void* CpuBackend::allocate(size_t bytes) {
+  const size_t rounded = (bytes + kAlignment - 1) / kAlignment * kAlignment;
+  void* ptr = std::aligned_alloc(kAlignment, rounded);
+  if (!ptr) throw Error("cpu: out of host memory allocating " + std::to_string(bytes) + " bytes");
+  return ptr;
+}
+
+void CpuBackend::deallocate(void* ptr, size_t) noexcept { std::free(ptr); }
+
+void CpuBackend::copyFromHost(void* dst, const void* hostSrc, size_t bytes) {
+  if (bytes) std::memcpy(dst, hostSrc, bytes);
+}
+void CpuBackend::copyToHost(void* hostDst, const void* src, size_t bytes) {
+  if (bytes) std::memcpy(hostDst, src, bytes);
+}
+void CpuBackend::copyWithin(void* dst, const void* src, size_t bytes) {
+  if (bytes) std::memmove(dst, src, bytes);
+}
+void CpuBackend::fillZero(void* dst, size_t bytes) {
+  if (bytes) std::memset(dst, 0, bytes);
+}
+
+void setNumThreads(int n) {
+  gNumThreads = n;
+  setBlasThreads(n);
+}
+
+int numThreads() {
+  if (gNumThreads == 0) setNumThreads(std::max(1u, std::thread::hardware_concurrency()));
+  return gNumThreads;
+}
+
+}  // namespace cpu
+
+Backend& cpuBackend() {
+  static cpu::CpuBackend backend;
+  return backend;
+}
+
+}  // namespace cgru

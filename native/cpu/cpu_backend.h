@@ -1,0 +1,23 @@
+#pragma once
+#include "core/backend.h"
+
+namespace cgru::cpu {
+
+// Host memory, 64-byte aligned so BLAS and vectorised loops see aligned rows.
+class CpuBackend final : public Backend {
+ public:
+  Device device() const override { return Device::Cpu; }
+  void* allocate(size_t bytes) override;
+  void deallocate(void* ptr, size_t bytes) noexcept override;
+  void copyFromHost(void* dst, const void* hostSrc, size_t bytes) override;
+  void copyToHost(void* hostDst, const void* src, size_t bytes) override;
+  void copyWithin(void* dst, const void* src, size_t bytes) override;
+  void fillZero(void* dst, size_t bytes) override;
+  void synchronize() override {}
+};
+
+// Threads used by the CPU engine and by BLAS together.
+void setNumThreads(int n);
+int numThreads();
+
+}  // namespace cgru::cpu
