@@ -1,0 +1,110 @@
+// Which device new tensors go to, and what the native side found. Selection: setDevice() or the
+// CUDNN_GRU_DEVICE environment variable ('auto' | 'cpu' | 'cuda'); 'auto' picks CUDA when it
+// works. Asking for 'cuda' where it cannot work is an error, never a silent CPU run.
+import type { DeviceName, NativeCpuInfo, NativeCudaInfo } from '../binding';
+import { native } from './native';
+
+export type DeviceRequest = 'auto' | DeviceName;
+const DEVICE_REQUESTS: readonly DeviceRequest[] = ['auto', 'cpu', 'cuda'];
+const DEVICE_ENV = 'CUDNN_GRU_DEVICE';
+
+let requested: DeviceRequest | undefined;
+let requestSource = '';
+
+export interface BackendInfo {
+  /** The device new tensors are created on, or null when the request cannot be met. */
+  device: DeviceName | null;
+  requested: DeviceRequest;
+  /** Where the request came from: 'default', 'setDevice()' or the environment variable. */
+  requestedBy: string;
+  /** Why the request cannot be met (only when device is null). */
+  error?: string;
+  cpu: NativeCpuInfo;
+  cuda: NativeCudaInfo;
+}
+
+function cudaUnavailableMessage(): string {
+  const info = native.backendInfo().cuda;
+  return `CUDA is not available: ${info.reason ?? 'unknown reason'}`;
+}
+
+function currentRequest(): { request: DeviceRequest; source: string } {
+  if (requested) return { request: requested, source: requestSource };
+  const env = process.env[DEVICE_ENV];
+  if (env === undefined || env === '') return { request: 'auto', source: 'default' };
+  if (!(DEVICE_REQUESTS as readonly string[]).includes(env)) {
+    throw new Error(`cudnn-gru: environment variable ${DEVICE_ENV} must be one of 'auto', 'cpu', 'cuda', got '${env}'`);
+  }
+  return { request: env as DeviceRequest, source: `${DEVICE_ENV}=${env}` };
+}
+
+/** The device new tensors are created on. Throws when 'cuda' was asked for and cannot work. */
+export function getDevice(): DeviceName {
+  const { request, source } = currentRequest();
+  const cudaAvailable = native.backendInfo().cuda.available;
+  if (request === 'cpu') return 'cpu';
+  if (request === 'auto') return cudaAvailable ? 'cuda' : 'cpu';
+  if (!cudaAvailable) throw new Error(`cudnn-gru: device 'cuda' requested by ${source}, but ${cudaUnavailableMessage()}`);
+  return 'cuda';
+}
+
+/** Chooses the device for new tensors; returns the device that will be used. */
+export function setDevice(device: DeviceRequest): DeviceName {
+  if (!(DEVICE_REQUESTS as readonly unknown[]).includes(device)) {
+    throw new TypeError(`setDevice: argument 'device' must be one of 'auto', 'cpu', 'cuda', got ${describe(device)}`);
+  }
+  if (device === 'cuda' && !native.backendInfo().cuda.available) {
+    throw new Error(`setDevice: device 'cuda' requested, but ${cudaUnavailableMessage()}`);
+  }
+  requested = device;
+  requestSource = 'setDevice()';
+  return getDevice();
+}
+
+/** What the native side found: BLAS and threads, CUDA device and libraries or why not. */
+export function backendInfo(): BackendInfo {
+  const info = native.backendInfo();
+  let request: DeviceRequest = 'auto';
+  let source = 'default';
+  let device: DeviceName | null = null;
+  let error: string | undefined;
+  try {
+    ({ request, source } = currentRequest());
+    device = getDevice();
+  } catch (err) {
+    error = (err as Error).message;
+  }
+  return { device, requested: request, requestedBy: source, ...(error ? { error } : {}), ...info };
+}
+
+/** Threads used by the CPU engine and its BLAS together (defaults to the machine's cores). */
+export function setNumThreads(numThreads: number): void {
+  native.setNumThreads(numThreads);
+}
+
+export function getNumThreads(): number {
+  return native.getNumThreads();
+}
+
+/** A short description of any value for error messages. */
+export function describe(value: unknown): string {
+  if (value === null) return 'null';
+  if (Array.isArray(value)) return `an array of length ${value.length}`;
+  if (ArrayBuffer.isView(value)) return `a ${value.constructor.name} of length ${(value as Float32Array).length}`;
+  switch (typeof value) {
+    case 'string':
+      return `the string '${value.length > 40 ? `${value.slice(0, 40)}...` : value}'`;
+    case 'number':
+    case 'boolean':
+    case 'bigint':
+      return `${typeof value} ${String(value)}`;
+    case 'undefined':
+      return 'undefined';
+    case 'function':
+      return 'a function';
+    case 'symbol':
+      return 'a symbol';
+    default:
+      return (value as object).constructor?.name ? `an instance of ${(value as object).constructor.name}` : 'an object';
+  }
+}

@@ -1,0 +1,268 @@
+// Tensors: a shape and dtype over native memory on one device, with an explicit lifecycle.
+import type { DeviceName, DTypeName, HostArray, TensorHandle } from '../binding';
+import { describe, getDevice } from './backend';
+import { DataStorage, registerTensor, unregisterTensor, type Trackable } from './engine';
+import { native } from './native';
+
+export type DType = DTypeName;
+export type Shape = readonly number[];
+export type TypedArrayFor<D extends DType> = D extends 'int32' ? Int32Array : Float32Array;
+/** Nested arrays of numbers, as tensor() accepts and arraySync() returns. */
+export type NestedArray = number | NestedArray[];
+
+export interface TensorOptions {
+  /** Defaults to the current device (getDevice()). */
+  device?: DeviceName;
+}
+
+let nextId = 0;
+
+export class Tensor<D extends DType = DType> implements Trackable {
+  readonly id = nextId++;
+  readonly shape: Shape;
+  readonly size: number;
+  private storage: DataStorage | null;
+
+  /** @internal Use tensor(), zeros() and friends. */
+  constructor(storage: DataStorage, shape: Shape) {
+    this.storage = storage;
+    this.shape = Object.freeze([...shape]);
+    this.size = storage.numel;
+    registerTensor(this, storage);
+  }
+
+  get dtype(): D {
+    return this.live('dtype').dtype as D;
+  }
+  get device(): DeviceName {
+    return this.live('device').device;
+  }
+  get rank(): number {
+    return this.shape.length;
+  }
+  get isDisposed(): boolean {
+    return this.storage === null;
+  }
+
+  /** @internal The native handle, for ops. Throws when disposed. */
+  handle(op = 'op'): TensorHandle {
+    return this.live(op).handle;
+  }
+
+  /** A copy of the data (blocks until the device is done). */
+  dataSync(): TypedArrayFor<D> {
+    return native.read(this.live('dataSync').handle) as TypedArrayFor<D>;
+  }
+
+  /** A copy of the data, read off the JS thread. */
+  data(): Promise<TypedArrayFor<D>> {
+    try {
+      return native.readAsync(this.live('data').handle) as Promise<TypedArrayFor<D>>;
+    } catch (err) {
+      return Promise.reject(err);
+    }
+  }
+
+  arraySync(): NestedArray {
+    return toNested(this.dataSync(), this.shape);
+  }
+
+  async array(): Promise<NestedArray> {
+    return toNested(await this.data(), this.shape);
+  }
+
+  /** A tensor of another shape over the same memory (-1 infers one dimension). */
+  reshape(shape: Shape): Tensor<D> {
+    const storage = this.live('reshape');
+    return new Tensor<D>(storage, inferShape('reshape', shape, this.size));
+  }
+
+  /** A copy in new memory, on `device` (default: this tensor's device). */
+  clone(device?: DeviceName): Tensor<D> {
+    const storage = this.live('clone');
+    const target = device ?? storage.device;
+    checkDevice('clone', target);
+    const handle = native.copyTo(storage.handle, target);
+    return new Tensor<D>(new DataStorage(handle, target, storage.dtype, storage.numel), this.shape);
+  }
+
+  /** This tensor on `device`: itself when already there, otherwise a copy. */
+  to(device: DeviceName): Tensor<D> {
+    return device === this.device ? this : this.clone(device);
+  }
+
+  /** Frees the memory (shared with views until the last of them is disposed). Idempotent. */
+  dispose(): void {
+    const storage = this.storage;
+    if (!storage) return;
+    this.storage = null;
+    unregisterTensor(this, storage);
+  }
+
+  [Symbol.dispose](): void {
+    this.dispose();
+  }
+
+  toString(): string {
+    if (!this.storage) return `Tensor(disposed, shape=[${this.shape}])`;
+    return `Tensor(shape=[${this.shape}], dtype=${this.storage.dtype}, device=${this.storage.device})`;
+  }
+
+  private live(op: string): DataStorage {
+    if (!this.storage) {
+      throw new Error(`${op}: tensor ${this.id} (shape [${this.shape}]) was disposed and cannot be used`);
+    }
+    return this.storage;
+  }
+}
+
+// ------------------------------------------------------------------ creation
+
+function checkDevice(op: string, device: unknown): asserts device is DeviceName {
+  if (device !== 'cpu' && device !== 'cuda') {
+    throw new TypeError(`${op}: option 'device' must be 'cpu' or 'cuda', got ${describe(device)}`);
+  }
+}
+
+function checkDType(op: string, dtype: unknown): asserts dtype is DType {
+  if (dtype !== 'float32' && dtype !== 'int32') {
+    throw new TypeError(`${op}: argument 'dtype' must be 'float32' or 'int32', got ${describe(dtype)}`);
+  }
+}
+
+function checkShape(op: string, shape: unknown): asserts shape is Shape {
+  if (!Array.isArray(shape) || !shape.every((d) => Number.isInteger(d) && d >= 0 && d <= 2 ** 40)) {
+    throw new TypeError(`${op}: argument 'shape' must be an array of non-negative integers, got ${describe(shape)}${Array.isArray(shape) ? ` [${shape.map(String)}]` : ''}`);
+  }
+}
+
+export function shapeSize(shape: Shape): number {
+  return shape.reduce((a, b) => a * b, 1);
+}
+
+function inferShape(op: string, shape: Shape, size: number): number[] {
+  if (!Array.isArray(shape)) checkShape(op, shape);
+  const unknown = shape.filter((d) => d === -1).length;
+  const known = shape.filter((d) => d !== -1);
+  checkShape(op, known);
+  if (unknown > 1) throw new TypeError(`${op}: argument 'shape' may contain -1 at most once, got [${shape}]`);
+  const knownSize = shapeSize(known);
+  const out = shape.map((d) => (d === -1 ? (knownSize === 0 ? 0 : size / knownSize) : d));
+  if (shapeSize(out) !== size || out.some((d) => !Number.isInteger(d))) {
+    throw new TypeError(`${op}: cannot view ${size} elements as shape [${shape}]`);
+  }
+  return out;
+}
+
+function fromHost<D extends DType>(data: HostArray, shape: Shape, dtype: D, device: DeviceName): Tensor<D> {
+  const handle = native.alloc(device, dtype, data.length, data);
+  return new Tensor<D>(new DataStorage(handle, device, dtype, data.length), shape);
+}
+
+function flattenNested(op: string, values: NestedArray): { flat: number[]; shape: number[] } {
+  const shape: number[] = [];
+  let level: unknown = values;
+  while (Array.isArray(level)) {
+    shape.push(level.length);
+    level = level[0];
+  }
+  const flat: number[] = [];
+  const walk = (v: unknown, depth: number, where: string): void => {
+    if (depth === shape.length) {
+      if (typeof v !== 'number') throw new TypeError(`${op}: argument 'values'${where} must be a number, got ${describe(v)}`);
+      flat.push(v);
+      return;
+    }
+    if (!Array.isArray(v) || v.length !== shape[depth]) {
+      throw new TypeError(`${op}: argument 'values' is not rectangular: values${where} should be an array of length ${shape[depth]}, got ${describe(v)}`);
+    }
+    v.forEach((x, i) => walk(x, depth + 1, `${where}[${i}]`));
+  };
+  walk(values, 0, '');
+  return { flat, shape };
+}
+
+/**
+ * A tensor from a typed array or (nested) numbers. `shape` defaults to the nesting of `values`
+ * (or [n] for a flat typed array); `dtype` defaults to int32 for an Int32Array, else float32.
+ */
+export function tensor<D extends DType = 'float32'>(
+  values: NestedArray | Float32Array | Int32Array,
+  shape?: Shape,
+  dtype?: D,
+  options: TensorOptions = {},
+): Tensor<D> {
+  const op = 'tensor';
+  const resolvedDType = (dtype ?? (values instanceof Int32Array ? 'int32' : 'float32')) as D;
+  checkDType(op, resolvedDType);
+  const device = options.device ?? getDevice();
+  checkDevice(op, device);
+  let flat: ArrayLike<number>;
+  let inferred: number[];
+  if (values instanceof Float32Array || values instanceof Int32Array) {
+    flat = values;
+    inferred = [values.length];
+  } else if (typeof values === 'number' || Array.isArray(values)) {
+    ({ flat, shape: inferred } = flattenNested(op, values));
+  } else {
+    throw new TypeError(`${op}: argument 'values' must be a number, a nested array of numbers, a Float32Array or an Int32Array, got ${describe(values)}`);
+  }
+  const finalShape = shape === undefined ? inferred : (checkShape(op, shape), shape);
+  if (shapeSize(finalShape) !== flat.length) {
+    throw new TypeError(`${op}: argument 'values' has ${flat.length} elements but shape [${finalShape}] needs ${shapeSize(finalShape)}`);
+  }
+  let host: HostArray;
+  if (resolvedDType === 'int32') {
+    for (let i = 0; i < flat.length; i++) {
+      const v = flat[i];
+      if (!Number.isInteger(v) || v < -(2 ** 31) || v >= 2 ** 31) {
+        throw new TypeError(`${op}: int32 tensor values must be integers in the int32 range; element ${i} is ${v}`);
+      }
+    }
+    host = values instanceof Int32Array ? values : Int32Array.from(flat);
+  } else {
+    host = values instanceof Float32Array ? values : Float32Array.from(flat);
+  }
+  return fromHost(host, finalShape, resolvedDType, device);
+}
+
+export function scalar(value: number, dtype: DType = 'float32', options: TensorOptions = {}): Tensor {
+  return tensor(value, [], dtype, options);
+}
+
+/** A tensor of zeros. */
+export function zeros<D extends DType = 'float32'>(shape: Shape, dtype?: D, options: TensorOptions = {}): Tensor<D> {
+  const resolved = (dtype ?? 'float32') as D;
+  checkShape('zeros', shape);
+  checkDType('zeros', resolved);
+  const device = options.device ?? getDevice();
+  checkDevice('zeros', device);
+  const numel = shapeSize(shape);
+  const handle = native.alloc(device, resolved, numel);
+  return new Tensor<D>(new DataStorage(handle, device, resolved, numel), shape);
+}
+
+/** A tensor with every element equal to `value`. */
+export function fill<D extends DType = 'float32'>(shape: Shape, value: number, dtype?: D, options: TensorOptions = {}): Tensor<D> {
+  checkShape('fill', shape);
+  const resolved = (dtype ?? 'float32') as D;
+  checkDType('fill', resolved);
+  const host = resolved === 'int32' ? new Int32Array(shapeSize(shape)) : new Float32Array(shapeSize(shape));
+  host.fill(value);
+  return tensor(host, shape, resolved, options);
+}
+
+export function ones<D extends DType = 'float32'>(shape: Shape, dtype?: D, options: TensorOptions = {}): Tensor<D> {
+  return fill(shape, 1, dtype, options);
+}
+
+function toNested(data: ArrayLike<number>, shape: Shape): NestedArray {
+  if (shape.length === 0) return data[0];
+  const build = (offset: number, dim: number): NestedArray[] => {
+    const n = shape[dim];
+    if (dim === shape.length - 1) return Array.from({ length: n }, (_, i) => data[offset + i]);
+    const stride = shapeSize(shape.slice(dim + 1));
+    return Array.from({ length: n }, (_, i) => build(offset + i * stride, dim + 1));
+  };
+  return build(0, 0);
+}
