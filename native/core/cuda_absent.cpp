@@ -1,4 +1,5 @@
 // Compiled instead of native/cuda/ when the build found no CUDA toolkit or no cuDNN headers.
+#include "cgru_build_config.h"
 #include "core/backend.h"
 
 namespace cgru {

@@ -1,5 +1,6 @@
 #include <thread>
 
+#include "cgru_build_config.h"
 #include "cpu/blas.h"
 
 #if defined(CGRU_BLAS_Accelerate)
