@@ -6,6 +6,7 @@ namespace {
 Napi::Object init(Napi::Env env, Napi::Object exports) {
   cgru::bindings::registerTensorBindings(env, exports);
   cgru::bindings::registerInfoBindings(env, exports);
+  cgru::bindings::registerGruBindings(env, exports);
   return exports;
 }
 }  // namespace

@@ -26,6 +26,8 @@ class Backend {
   virtual void fillZero(void* dst, size_t bytes) = 0;
   // Waits for all queued work (no-op on the CPU).
   virtual void synchronize() = 0;
+  // This backend's GRU engine (see core/gru.h).
+  virtual GruEngine& gru() = 0;
 };
 
 Backend& cpuBackend();

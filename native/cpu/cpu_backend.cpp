@@ -7,6 +7,7 @@
 
 #include "core/errors.h"
 #include "cpu/blas.h"
+#include "cpu/gru_cpu.h"
 
 namespace cgru {
 namespace cpu {
@@ -36,6 +37,7 @@ void CpuBackend::copyWithin(void* dst, const void* src, size_t bytes) {
 void CpuBackend::fillZero(void* dst, size_t bytes) {
   if (bytes) std::memset(dst, 0, bytes);
 }
+GruEngine& CpuBackend::gru() { return gruEngine(); }
 
 void setNumThreads(int n) {
   gNumThreads = n;

@@ -14,6 +14,7 @@ class CpuBackend final : public Backend {
   void copyWithin(void* dst, const void* src, size_t bytes) override;
   void fillZero(void* dst, size_t bytes) override;
   void synchronize() override {}
+  GruEngine& gru() override;
 };
 
 // Threads used by the CPU engine and by BLAS together.

@@ -1,0 +1,365 @@
+// GRU forward/backward for JS, dispatched to the tensors' device's engine (backend.gru()).
+//
+//   gruForward(config, x, h0|null, lengths|null, params[], training)
+//     -> { y, hN, reserve?, reserveBytes? }
+//   gruBackward(config, x, h0|null, lengths|null, params[], reserve, dy|null, dhN|null, retain?)
+//     -> { dx, dh0, dParams[] }
+//   gruReserveFree(reserve) -> boolean (true when this call released memory; idempotent)
+//
+// config = { inputSize, hiddenSize, numLayers, bidirectional, dropout, seed, batch, seqLen }.
+// params: per layer, per direction: W_ih, W_hh, b_ih, b_hh (PyTorch's canonical order).
+// The reserve (training state) is a type-tagged External; a backward consumes and frees it unless
+// `retain` is true.
+#include <cmath>
+#include <cstring>
+#include <limits>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "bindings/args.h"
+#include "bindings/register.h"
+#include "core/backend.h"
+#include "core/errors.h"
+
+namespace cgru::bindings {
+namespace {
+
+// Same tag as args.cpp's wrapHandle (needed to check handles that sit inside an array).
+constexpr napi_type_tag kTensorHandleTag = {0x6367727554656e73ULL, 0x6f7248616e646c65ULL};
+constexpr napi_type_tag kGruReserveTag = {0x6367727552657365ULL, 0x7276654772750001ULL};
+
+struct ReserveHandle {
+  std::unique_ptr<GruReserve> reserve;  // null once consumed or freed
+  size_t bytes = 0;
+  Device device = Device::Cpu;
+  GruConfig config;
+  int batch = 0, seqLen = 0;
+  bool consumed = false;  // used by a backward without retain
+  bool freed = false;     // released by gruReserveFree
+};
+
+std::string shapeText(std::initializer_list<int64_t> dims) {
+  std::string s = "[";
+  for (int64_t d : dims) s += (s.size() > 1 ? ", " : "") + std::to_string(d);
+  return s + "]";
+}
+
+int64_t product(std::initializer_list<int64_t> dims) {
+  int64_t p = 1;
+  for (int64_t d : dims) p *= d;
+  return p;
+}
+
+class GruCall {
+ public:
+  GruCall(const Napi::CallbackInfo& info, const char* function) : info_(info), args_(info, function), fn_(function) {}
+
+  Args& args() { return args_; }
+  Napi::Env env() const { return info_.Env(); }
+
+  [[noreturn]] void typeError(const std::string& name, const std::string& message) const {
+    throw Napi::TypeError::New(env(), fn_ + ": argument '" + name + "' " + message);
+  }
+  [[noreturn]] void rangeError(const std::string& name, const std::string& message) const {
+    throw Napi::RangeError::New(env(), fn_ + ": argument '" + name + "' " + message);
+  }
+
+  // ---- config fields
+  int64_t field(const Napi::Object& o, const char* key, int64_t min, int64_t max) const {
+    const Napi::Value v = o.Get(key);
+    const std::string expected = "must be an integer in [" + std::to_string(min) + ", " + std::to_string(max) + "]";
+    if (!v.IsNumber()) typeError(std::string("config.") + key, expected + ", got " + Args::describe(v));
+    const double d = v.As<Napi::Number>().DoubleValue();
+    if (!std::isfinite(d) || d != std::floor(d) || d < static_cast<double>(min) || d > static_cast<double>(max))
+      typeError(std::string("config.") + key, expected + ", got " + Args::describe(v));
+    return static_cast<int64_t>(d);
+  }
+  bool flag(const Napi::Object& o, const char* key) const {
+    const Napi::Value v = o.Get(key);
+    if (v.IsUndefined()) return false;
+    if (!v.IsBoolean()) typeError(std::string("config.") + key, "must be a boolean, got " + Args::describe(v));
+    return v.As<Napi::Boolean>().Value();
+  }
+
+  void readConfig(size_t i) {
+    Napi::Object o = args_.object(i, "config");
+    config.inputSize = static_cast<int>(field(o, "inputSize", 1, 1 << 24));
+    config.hiddenSize = static_cast<int>(field(o, "hiddenSize", 1, 1 << 24));
+    config.numLayers = static_cast<int>(field(o, "numLayers", 1, 1 << 16));
+    config.bidirectional = flag(o, "bidirectional");
+    const Napi::Value dv = o.Get("dropout");
+    double dropout = 0.0;
+    if (!dv.IsUndefined()) {
+      if (!dv.IsNumber()) typeError("config.dropout", "must be a number in [0, 1), got " + Args::describe(dv));
+      dropout = dv.As<Napi::Number>().DoubleValue();
+      if (!(dropout >= 0.0 && dropout < 1.0))
+        rangeError("config.dropout", "must be a number in [0, 1), got " + Args::describe(dv));
+    }
+    config.dropout = static_cast<float>(dropout);
+    if (config.dropout >= 1.0f) config.dropout = std::nextafter(1.0f, 0.0f);
+    config.seed = o.Get("seed").IsUndefined() ? 0 : static_cast<uint64_t>(field(o, "seed", 0, (int64_t{1} << 53) - 1));
+    batch = static_cast<int>(field(o, "batch", 1, std::numeric_limits<int32_t>::max()));
+    seqLen = static_cast<int>(field(o, "seqLen", 1, std::numeric_limits<int32_t>::max()));
+    const int64_t H = config.hiddenSize, D = config.numDirections();
+    const int64_t widest = std::max<int64_t>(config.inputSize, D * H);
+    const int64_t kIntMax = std::numeric_limits<int32_t>::max();
+    if (int64_t{batch} * seqLen > kIntMax || int64_t{seqLen} * 3 * H > kIntMax || 3 * H * widest > kIntMax ||
+        int64_t{batch} * seqLen * std::max<int64_t>(4 * H, widest) > (int64_t{1} << 40))
+      rangeError("config", "describes a problem too large for one call (batch·seqLen, seqLen·3·hiddenSize and "
+                           "3·hiddenSize·width must each stay below 2^31)");
+  }
+
+  // ---- tensors
+  TensorHandle& handleValue(const Napi::Value& v, const std::string& name, const std::string& what) const {
+    bool tagged = false;
+    if (!v.IsExternal() || napi_check_object_type_tag(env(), v, &kTensorHandleTag, &tagged) != napi_ok || !tagged)
+      typeError(name, "must be " + what + ", got " + Args::describe(v));
+    TensorHandle* h = v.As<Napi::External<TensorHandle>>().Data();
+    if (!h->storage) throw Napi::Error::New(env(), fn_ + ": argument '" + name +
+                                                       "' is a tensor whose memory was already freed (used after dispose)");
+    return *h;
+  }
+
+  // A float32 tensor with exactly the given shape's element count, on `device` (when set).
+  TensorHandle& floatTensor(const Napi::Value& v, const std::string& name, std::initializer_list<int64_t> shape,
+                            const char* shapeNames) {
+    TensorHandle& h = handleValue(v, name, "a tensor handle");
+    if (h.dtype != DType::Float32)
+      typeError(name, std::string("must be a float32 tensor, got ") + dtypeName(h.dtype));
+    const int64_t want = product(shape);
+    if (static_cast<int64_t>(h.numel) != want)
+      rangeError(name, "must have " + std::to_string(want) + " elements (" + shapeNames + " = " + shapeText(shape) +
+                           "), got " + std::to_string(h.numel));
+    checkDevice(h, name);
+    return h;
+  }
+
+  void checkDevice(const TensorHandle& h, const std::string& name) {
+    const Device d = h.storage->device();
+    if (!haveDevice) {
+      device = d;
+      haveDevice = true;
+      deviceFrom = name;
+    } else if (d != device) {
+      typeError(name, std::string("is on ") + deviceName(d) + " but '" + deviceFrom + "' is on " + deviceName(device) +
+                          "; all GRU tensors must be on one device");
+    }
+  }
+
+  // x, h0, lengths, params at positions 1..4 (shared by forward and backward).
+  void readInputs() {
+    const int64_t B = batch, T = seqLen, I = config.inputSize, H = config.hiddenSize, D = config.numDirections(),
+                  L = config.numLayers;
+    x = &floatTensor(info_[1], "x", {B, T, I}, "[batch, seqLen, inputSize]");
+    fwd.x = x->storage->as<const float>();
+    if (!args_.isAbsent(2)) {
+      h0 = &floatTensor(info_[2], "h0", {L * D, B, H}, "[numLayers·directions, batch, hiddenSize]");
+      fwd.h0 = h0->storage->as<const float>();
+    }
+    if (!args_.isAbsent(3)) {
+      TensorHandle& lh = handleValue(info_[3], "lengths", "a tensor handle");
+      if (lh.dtype != DType::Int32)
+        typeError("lengths", std::string("must be an int32 tensor, got ") + dtypeName(lh.dtype));
+      if (static_cast<int64_t>(lh.numel) != B)
+        rangeError("lengths", "must have batch = " + std::to_string(B) + " elements, got " + std::to_string(lh.numel));
+      lengths.resize(static_cast<size_t>(B));
+      lh.storage->backend().copyToHost(lengths.data(), lh.storage->data(), lengths.size() * sizeof(int32_t));
+      for (size_t b = 0; b < lengths.size(); ++b) {
+        if (lengths[b] < 0 || lengths[b] > seqLen)
+          rangeError("lengths", "has lengths[" + std::to_string(b) + "] = " + std::to_string(lengths[b]) +
+                                    ", outside the allowed range [0, " + std::to_string(seqLen) + "] (seqLen = " +
+                                    std::to_string(seqLen) + ")");
+      }
+      fwd.lengths = lengths.data();
+    }
+    if (args_.isAbsent(4) || !info_[4].IsArray()) args_.typeError(4, "params", "an array of tensor handles");
+    Napi::Array params = info_[4].As<Napi::Array>();
+    const uint32_t slots = static_cast<uint32_t>(config.numSlots());
+    if (params.Length() != slots * 4)
+      typeError("params", "must hold 4 tensors (W_ih, W_hh, b_ih, b_hh) per layer and direction = " +
+                              std::to_string(slots * 4) + ", got " + std::to_string(params.Length()));
+    static const char* kKinds[] = {"weight_ih", "weight_hh", "bias_ih", "bias_hh"};
+    for (uint32_t s = 0; s < slots; ++s) {
+      const int layer = static_cast<int>(s) / config.numDirections();
+      const bool reverse = static_cast<int>(s) % config.numDirections() == 1;
+      const int64_t in = config.layerInputSize(layer);
+      for (uint32_t k = 0; k < 4; ++k) {
+        const uint32_t i = s * 4 + k;
+        const std::string name = "params[" + std::to_string(i) + "] (" + kKinds[k] + "_l" + std::to_string(layer) +
+                                 (reverse ? "_reverse" : "") + ")";
+        const Napi::Value v = params.Get(i);
+        const float* p = nullptr;
+        if (k == 0) p = floatTensor(v, name, {3 * H, in}, "[3·hiddenSize, inputWidth]").storage->as<const float>();
+        if (k == 1) p = floatTensor(v, name, {3 * H, H}, "[3·hiddenSize, hiddenSize]").storage->as<const float>();
+        if (k >= 2) p = floatTensor(v, name, {3 * H}, "[3·hiddenSize]").storage->as<const float>();
+        (k == 0 ? fwd.params.wIh : k == 1 ? fwd.params.wHh : k == 2 ? fwd.params.bIh : fwd.params.bHh).push_back(p);
+      }
+    }
+    fwd.config = config;
+    fwd.batch = batch;
+    fwd.seqLen = seqLen;
+  }
+
+  GruEngine& engine() const {
+    Backend* backend = backendFor(device);
+    if (!backend) throw Napi::Error::New(env(), fn_ + ": CUDA is not available: " + cudaReport().reason);
+    return backend->gru();
+  }
+
+  std::unique_ptr<TensorHandle> newTensor(size_t numel) const {
+    std::unique_ptr<TensorHandle> h(new TensorHandle{nullptr, DType::Float32, numel});
+    h->storage = std::make_shared<Storage>(device, numel * sizeof(float));
+    return h;
+  }
+
+  GruConfig config;
+  int batch = 0, seqLen = 0;
+  TensorHandle* x = nullptr;
+  TensorHandle* h0 = nullptr;
+  std::vector<int32_t> lengths;
+  GruForwardArgs fwd;
+  Device device = Device::Cpu;
+
+ private:
+  const Napi::CallbackInfo& info_;
+  Args args_;
+  std::string fn_;
+  bool haveDevice = false;
+  std::string deviceFrom;
+};
+
+Napi::Value gruForward(const Napi::CallbackInfo& info) {
+  return guarded(info, [&]() -> Napi::Value {
+    GruCall call(info, "gruForward");
+    call.readConfig(0);
+    call.readInputs();
+    const bool training = call.args().boolean(5, "training");
+    const size_t B = call.batch, T = call.seqLen, H = call.config.hiddenSize, D = call.config.numDirections(),
+                 L = call.config.numLayers;
+    auto y = call.newTensor(B * T * D * H);
+    auto hN = call.newTensor(L * D * B * H);
+    call.fwd.training = training;
+    call.fwd.y = y->storage->as<float>();
+    call.fwd.hN = hN->storage->as<float>();
+    std::unique_ptr<GruReserve> reserve = call.engine().forward(call.fwd);
+
+    Napi::Env env = info.Env();
+    Napi::Object out = Napi::Object::New(env);
+    out.Set("y", wrapHandle(env, y.release()));
+    out.Set("hN", wrapHandle(env, hN.release()));
+    if (training) {
+      if (!reserve) throw Error("gruForward: the engine returned no training state");
+      auto* handle = new ReserveHandle{};
+      handle->bytes = reserve->bytes();
+      handle->reserve = std::move(reserve);
+      handle->device = call.device;
+      handle->config = call.config;
+      handle->batch = call.batch;
+      handle->seqLen = call.seqLen;
+      auto external = Napi::External<ReserveHandle>::New(env, handle, [](Napi::Env env, ReserveHandle* h) {
+        if (h->reserve) Napi::MemoryManagement::AdjustExternalMemory(env, -static_cast<int64_t>(h->bytes));
+        delete h;
+      });
+      if (napi_type_tag_object(env, external, &kGruReserveTag) != napi_ok)
+        throw Error("gruForward: could not tag the training state");
+      Napi::MemoryManagement::AdjustExternalMemory(env, static_cast<int64_t>(handle->bytes));
+      out.Set("reserve", external);
+      out.Set("reserveBytes", Napi::Number::New(env, static_cast<double>(handle->bytes)));
+    }
+    return out;
+  });
+}
+
+ReserveHandle& reserveArg(GruCall& call, const Napi::CallbackInfo& info, size_t i) {
+  bool tagged = false;
+  if (i >= info.Length() || !info[i].IsExternal() ||
+      napi_check_object_type_tag(info.Env(), info[i], &kGruReserveTag, &tagged) != napi_ok || !tagged)
+    call.args().typeError(i, "reserve", "the training state returned by gruForward(..., training = true)");
+  return *info[i].As<Napi::External<ReserveHandle>>().Data();
+}
+
+Napi::Value gruBackward(const Napi::CallbackInfo& info) {
+  return guarded(info, [&]() -> Napi::Value {
+    GruCall call(info, "gruBackward");
+    call.readConfig(0);
+    call.readInputs();
+    ReserveHandle& r = reserveArg(call, info, 5);
+    if (r.freed)
+      throw Napi::Error::New(info.Env(), "gruBackward: argument 'reserve' was already freed (the training state was disposed)");
+    if (r.consumed)
+      throw Napi::Error::New(info.Env(),
+                             "gruBackward: argument 'reserve' was already used by a backward pass; pass retain = true "
+                             "to backpropagate through one forward more than once");
+    const GruConfig& rc = r.config;
+    if (rc.inputSize != call.config.inputSize || rc.hiddenSize != call.config.hiddenSize ||
+        rc.numLayers != call.config.numLayers || rc.bidirectional != call.config.bidirectional ||
+        rc.dropout != call.config.dropout || rc.seed != call.config.seed || r.batch != call.batch ||
+        r.seqLen != call.seqLen)
+      call.typeError("config", "differs from the configuration of the training forward that made 'reserve'");
+    if (r.device != call.device)
+      call.typeError("reserve", std::string("is on ") + deviceName(r.device) + " but 'x' is on " + deviceName(call.device));
+    const int64_t B = call.batch, T = call.seqLen, I = call.config.inputSize, H = call.config.hiddenSize,
+                  D = call.config.numDirections(), L = call.config.numLayers;
+    GruBackwardArgs b;
+    if (!call.args().isAbsent(6)) b.dy = call.floatTensor(info[6], "dy", {B, T, D * H}, "[batch, seqLen, directions·hiddenSize]").storage->as<const float>();
+    if (!call.args().isAbsent(7)) b.dhN = call.floatTensor(info[7], "dhN", {L * D, B, H}, "[numLayers·directions, batch, hiddenSize]").storage->as<const float>();
+    const bool retain = call.args().isAbsent(8) ? false : call.args().boolean(8, "retain");
+
+    auto dx = call.newTensor(static_cast<size_t>(B * T * I));
+    auto dh0 = call.newTensor(static_cast<size_t>(L * D * B * H));
+    std::vector<std::unique_ptr<TensorHandle>> dParams;
+    for (int s = 0; s < call.config.numSlots(); ++s) {
+      const size_t in = static_cast<size_t>(call.config.layerInputSize(s / static_cast<int>(D)));
+      dParams.push_back(call.newTensor(static_cast<size_t>(3 * H) * in));
+      dParams.push_back(call.newTensor(static_cast<size_t>(3 * H * H)));
+      dParams.push_back(call.newTensor(static_cast<size_t>(3 * H)));
+      dParams.push_back(call.newTensor(static_cast<size_t>(3 * H)));
+      b.dParams.wIh.push_back(dParams[dParams.size() - 4]->storage->as<float>());
+      b.dParams.wHh.push_back(dParams[dParams.size() - 3]->storage->as<float>());
+      b.dParams.bIh.push_back(dParams[dParams.size() - 2]->storage->as<float>());
+      b.dParams.bHh.push_back(dParams[dParams.size() - 1]->storage->as<float>());
+    }
+    b.dx = dx->storage->as<float>();
+    b.dh0 = dh0->storage->as<float>();
+    call.engine().backward(call.fwd, *r.reserve, b);
+
+    Napi::Env env = info.Env();
+    if (!retain) {
+      r.consumed = true;
+      Napi::MemoryManagement::AdjustExternalMemory(env, -static_cast<int64_t>(r.bytes));
+      r.reserve.reset();
+    }
+    Napi::Object out = Napi::Object::New(env);
+    out.Set("dx", wrapHandle(env, dx.release()));
+    out.Set("dh0", wrapHandle(env, dh0.release()));
+    Napi::Array grads = Napi::Array::New(env, dParams.size());
+    for (size_t i = 0; i < dParams.size(); ++i) grads.Set(static_cast<uint32_t>(i), wrapHandle(env, dParams[i].release()));
+    out.Set("dParams", grads);
+    return out;
+  });
+}
+
+Napi::Value gruReserveFree(const Napi::CallbackInfo& info) {
+  return guarded(info, [&]() -> Napi::Value {
+    GruCall call(info, "gruReserveFree");
+    ReserveHandle& r = reserveArg(call, info, 0);
+    const bool released = static_cast<bool>(r.reserve);
+    if (released) {
+      Napi::MemoryManagement::AdjustExternalMemory(info.Env(), -static_cast<int64_t>(r.bytes));
+      r.reserve.reset();
+    }
+    r.freed = true;
+    return Napi::Boolean::New(info.Env(), released);
+  });
+}
+
+}  // namespace
+
+void registerGruBindings(Napi::Env env, Napi::Object exports) {
+  exports.Set("gruForward", Napi::Function::New(env, gruForward, "gruForward"));
+  exports.Set("gruBackward", Napi::Function::New(env, gruBackward, "gruBackward"));
+  exports.Set("gruReserveFree", Napi::Function::New(env, gruReserveFree, "gruReserveFree"));
+}
+
+}  // namespace cgru::bindings

@@ -1,0 +1,464 @@
+// CPU GRU engine. See core/gru.h for the maths and layouts, gru_cpu.h for the strategy.
+//
+// Per layer and direction (a "slot"):
+//   forward:  Gi[B·T,3H] = X · W_ihᵀ (one GEMM), then per step Gh[B,3H] = h · W_hhᵀ (one GEMM) and
+//             the fused gate math, which also applies both biases;
+//   backward: per step the fused gate-gradient math into dGi/dGh[B·T,3H] and one GEMM
+//             dh_prev += dGh_t · W_hh; after the loop dW_ih = dGiᵀ·X, dW_hh = dGhᵀ·Hprev,
+//             db = column sums, dX (+)= dGi · W_ih.
+// All [B·T, ·] matrices are batch-major (row b·T + t) like x and y, so the per-step GEMMs read
+// rows with a stride of T rows.
+//
+// Variable lengths: every step runs its GEMM on the whole batch; a sample whose step t is not
+// valid (t >= lengths[b]) keeps its state and outputs zeros. The forward direction thus ends at
+// its last valid step and the reverse direction, run t = T−1 … 0, starts at lengths[b]−1 from h0.
+#include "cpu/gru_cpu.h"
+
+// Lets GCC if-convert the float clamps in fastExp so the gate loops vectorise (no effect on
+// results: nothing here inspects floating-point exception flags).
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC optimize("no-trapping-math")
+#endif
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <string>
+#include <vector>
+
+#include "core/errors.h"
+#include "core/storage.h"
+#include "cpu/blas.h"
+
+namespace cgru::cpu {
+namespace {
+
+// ------------------------------------------------------------------ vectorisable maths
+
+// exp(x) with ~1 ulp relative error (Cephes expf), written without branches or calls so that
+// the compiler vectorises the loops that use it.
+inline float fastExp(float x) {
+  x = std::min(std::max(x, -87.0f), 88.0f);
+  // n = round(x / ln 2) via the 1.5·2^23 trick (exact without -ffast-math).
+  const float kMagic = 12582912.0f;
+  float n = x * 1.44269504088896341f + kMagic;
+  n -= kMagic;
+  float r = x - n * 0.693359375f;
+  r = r - n * -2.12194440e-4f;
+  float p = 1.9875691500e-4f;
+  p = p * r + 1.3981999507e-3f;
+  p = p * r + 8.3334519073e-3f;
+  p = p * r + 4.1665795894e-2f;
+  p = p * r + 1.6666665459e-1f;
+  p = p * r + 5.0000001201e-1f;
+  p = p * r * r + r + 1.0f;
+  const int32_t bits = (static_cast<int32_t>(n) + 127) << 23;
+  float scale;
+  std::memcpy(&scale, &bits, sizeof scale);
+  return p * scale;
+}
+
+inline float fastSigmoid(float x) { return 1.0f / (1.0f + fastExp(-x)); }
+
+inline float fastTanh(float x) {
+  const float e = fastExp(-2.0f * std::fabs(x));
+  const float t = (1.0f - e) / (1.0f + e);
+  return std::copysign(t, x);
+}
+
+// One sample, one valid step: gates from the input projection gi (without bias), the recurrent
+// projection gh (without bias), the state h (updated in place) and the output row y. With kTrain
+// the gate values r, z, n and hn = W_hn h + b_hn are kept in g[4H].
+template <bool kTrain>
+void gateForward(int H, const float* __restrict gi, const float* __restrict gh, const float* __restrict bsum,
+                 const float* __restrict bin, const float* __restrict bhn, float* __restrict h, float* __restrict y,
+                 float* __restrict g) {
+  for (int j = 0; j < H; ++j) {
+    const float r = fastSigmoid(gi[j] + gh[j] + bsum[j]);
+    const float z = fastSigmoid(gi[H + j] + gh[H + j] + bsum[H + j]);
+    const float hn = gh[2 * H + j] + bhn[j];
+    const float n = fastTanh(gi[2 * H + j] + bin[j] + r * hn);
+    const float hv = n + z * (h[j] - n);
+    h[j] = hv;
+    y[j] = hv;
+    if (kTrain) {
+      g[j] = r;
+      g[H + j] = z;
+      g[2 * H + j] = n;
+      g[3 * H + j] = hn;
+    }
+  }
+}
+
+// One sample, one valid step of backward. dh: gradient reaching h' from later steps; dy: from the
+// output (or null); g: saved r,z,n,hn; hp: the state entering the step. Writes the pre-activation
+// gradients of the input side (dgi) and recurrent side (dgh, whose n part is scaled by r) and the
+// direct part of the gradient for the previous state, dh·z.
+template <bool kHasDy>
+void gateBackward(int H, const float* __restrict dh, const float* __restrict dy, const float* __restrict g,
+                  const float* __restrict hp, float* __restrict dgi, float* __restrict dgh, float* __restrict dhPrev) {
+  for (int j = 0; j < H; ++j) {
+    const float d = kHasDy ? dh[j] + dy[j] : dh[j];
+    const float r = g[j], z = g[H + j], n = g[2 * H + j], hn = g[3 * H + j];
+    const float dnp = d * (1.0f - z) * (1.0f - n * n);
+    const float dzp = d * (hp[j] - n) * z * (1.0f - z);
+    const float drp = dnp * hn * r * (1.0f - r);
+    dgi[j] = drp;
+    dgi[H + j] = dzp;
+    dgi[2 * H + j] = dnp;
+    dgh[j] = drp;
+    dgh[H + j] = dzp;
+    dgh[2 * H + j] = dnp * r;
+    dhPrev[j] = d * z;
+  }
+}
+
+// Column sums of a [rows, cols] matrix into out[cols] (overwritten).
+void columnSums(const float* m, size_t rows, int cols, float* out) {
+  std::fill(out, out + cols, 0.0f);
+  for (size_t i = 0; i < rows; ++i) {
+    const float* __restrict row = m + i * static_cast<size_t>(cols);
+    float* __restrict o = out;
+    for (int j = 0; j < cols; ++j) o[j] += row[j];
+  }
+}
+
+// ------------------------------------------------------------------ dropout
+
+inline uint64_t splitmix64(uint64_t z) {
+  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
+  z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
+  return z ^ (z >> 31);
+}
+
+// Mask for the input of `layer` (>= 1): element i is kept when the i-th value of a splitmix64
+// stream keyed by (seed, layer) is at or above p·2^32. Counter-based, so it is the same for the
+// same seed regardless of threads or call order.
+void makeDropoutMask(uint64_t seed, int layer, float p, size_t count, uint8_t* mask) {
+  const uint64_t base = splitmix64(seed ^ splitmix64(0x6772752D64726F70ULL + static_cast<uint64_t>(layer)));
+  const uint64_t threshold = static_cast<uint64_t>(static_cast<double>(p) * 4294967296.0);
+  for (size_t i = 0; i < count; ++i) {
+    const uint64_t v = splitmix64(base + (i + 1) * 0x9E3779B97F4A7C15ULL) >> 32;
+    mask[i] = v >= threshold ? 1 : 0;
+  }
+}
+
+void applyMask(float* v, const uint8_t* mask, size_t count, float scale) {
+  for (size_t i = 0; i < count; ++i) v[i] = mask[i] ? v[i] * scale : 0.0f;
+}
+
+// ------------------------------------------------------------------ scratch
+
+// Per-thread scratch reused across calls (no allocation per call once warm). Large buffers are
+// released after the call so an idle process does not hold them.
+class Scratch {
+ public:
+  explicit Scratch(size_t floats) {
+    auto& cache = cache_();
+    if (cache.size() < floats) {
+      cache.clear();
+      cache.shrink_to_fit();
+      cache.resize(floats);
+    }
+    base_ = cache.data();
+  }
+  ~Scratch() {
+    auto& cache = cache_();
+    if (cache.size() > kKeepFloats) {
+      cache.clear();
+      cache.shrink_to_fit();
+    }
+  }
+  Scratch(const Scratch&) = delete;
+  Scratch& operator=(const Scratch&) = delete;
+  float* take(size_t floats) {
+    float* p = base_ + used_;
+    used_ += round(floats);
+    return p;
+  }
+  static size_t round(size_t floats) { return (floats + 15) / 16 * 16; }
+
+ private:
+  static constexpr size_t kKeepFloats = size_t{16} << 20;  // 64 MiB
+  static std::vector<float>& cache_() {
+    thread_local std::vector<float> cache;
+    return cache;
+  }
+  float* base_ = nullptr;
+  size_t used_ = 0;
+};
+
+// ------------------------------------------------------------------ reserve
+
+class CpuGruReserve final : public GruReserve {
+ public:
+  CpuGruReserve(const GruConfig& c, int batch, int seqLen, std::vector<int> lengths)
+      : config(c), batch(batch), seqLen(seqLen), lengths(std::move(lengths)) {
+    const size_t B = batch, T = seqLen, H = c.hiddenSize, D = c.numDirections(), L = c.numLayers;
+    const size_t slots = L * D;
+    size_t floats = 0;
+    auto place = [&floats](size_t n) {
+      const size_t at = floats;
+      floats += Scratch::round(n);
+      return at;
+    };
+    for (size_t s = 0; s < slots; ++s) {
+      hprevAt.push_back(place(B * T * H));
+      gatesAt.push_back(place(B * T * 4 * H));
+    }
+    layerInAt.assign(L, 0);
+    for (size_t l = 1; l < L; ++l) layerInAt[l] = place(B * T * D * H);
+    const bool dropout = c.dropout > 0.0f && L > 1;
+    size_t bytes = floats * sizeof(float);
+    maskAt.assign(L, 0);
+    if (dropout) {
+      for (size_t l = 1; l < L; ++l) {
+        maskAt[l] = bytes;
+        bytes += (B * T * D * H + 63) / 64 * 64;
+      }
+    }
+    storage = std::make_unique<Storage>(Device::Cpu, bytes);
+  }
+
+  size_t bytes() const override { return storage->bytes(); }
+
+  float* f(size_t at) const { return storage->as<float>() + at; }
+  float* hprev(int slot) const { return f(hprevAt[slot]); }
+  float* gates(int slot) const { return f(gatesAt[slot]); }
+  float* layerIn(int layer) const { return f(layerInAt[layer]); }
+  uint8_t* mask(int layer) const { return storage->as<uint8_t>() + maskAt[layer]; }
+
+  GruConfig config;
+  int batch, seqLen;
+  std::vector<int> lengths;
+
+ private:
+  std::unique_ptr<Storage> storage;
+  std::vector<size_t> hprevAt, gatesAt, layerInAt, maskAt;
+};
+
+// ------------------------------------------------------------------ engine
+
+struct Dims {
+  int B, T, I, H, D, L;
+  size_t BT() const { return static_cast<size_t>(B) * T; }
+};
+
+Dims checkForwardArgs(const GruForwardArgs& a, bool needOutputs) {
+  const GruConfig& c = a.config;
+  if (c.inputSize < 1 || c.hiddenSize < 1 || c.numLayers < 1)
+    throw ArgumentError("gru: inputSize, hiddenSize and numLayers must be >= 1");
+  if (!(c.dropout >= 0.0f && c.dropout < 1.0f)) throw ArgumentError("gru: dropout must be in [0, 1)");
+  if (a.batch < 1 || a.seqLen < 1) throw ArgumentError("gru: batch and seqLen must be >= 1");
+  const size_t slots = static_cast<size_t>(c.numSlots());
+  const auto& p = a.params;
+  if (p.wIh.size() != slots || p.wHh.size() != slots || p.bIh.size() != slots || p.bHh.size() != slots)
+    throw ArgumentError("gru: expected " + std::to_string(slots) + " parameter sets");
+  for (size_t s = 0; s < slots; ++s)
+    if (!p.wIh[s] || !p.wHh[s] || !p.bIh[s] || !p.bHh[s]) throw ArgumentError("gru: a parameter pointer is null");
+  if (!a.x || (needOutputs && (!a.y || !a.hN))) throw ArgumentError("gru: x, y and hN must be given");
+  return {a.batch, a.seqLen, c.inputSize, c.hiddenSize, c.numDirections(), c.numLayers};
+}
+
+std::vector<int> effectiveLengths(const GruForwardArgs& a) {
+  std::vector<int> len(static_cast<size_t>(a.batch), a.seqLen);
+  if (a.lengths) {
+    for (int b = 0; b < a.batch; ++b) {
+      const int32_t v = a.lengths[b];
+      if (v < 0 || v > a.seqLen)
+        throw ArgumentError("gru: lengths[" + std::to_string(b) + "] = " + std::to_string(v) + " is outside [0, " +
+                            std::to_string(a.seqLen) + "]");
+      len[static_cast<size_t>(b)] = v;
+    }
+  }
+  return len;
+}
+
+// x with the padded steps zeroed, so that nothing (not even a NaN) in the padding can reach a
+// result through a GEMM.
+void copyMaskedInput(const float* x, const Dims& d, const std::vector<int>& len, float* out) {
+  const size_t rowBytes = static_cast<size_t>(d.I) * sizeof(float);
+  for (int b = 0; b < d.B; ++b) {
+    const size_t at = static_cast<size_t>(b) * d.T * d.I;
+    const size_t valid = static_cast<size_t>(len[static_cast<size_t>(b)]);
+    std::memcpy(out + at, x + at, valid * rowBytes);
+    std::memset(out + at + valid * d.I, 0, (static_cast<size_t>(d.T) - valid) * rowBytes);
+  }
+}
+
+class CpuGruEngine final : public GruEngine {
+ public:
+  std::unique_ptr<GruReserve> forward(const GruForwardArgs& a) override {
+    const Dims d = checkForwardArgs(a, true);
+    const std::vector<int> len = effectiveLengths(a);
+    const int maxLen = *std::max_element(len.begin(), len.end());
+    const bool ragged = std::any_of(len.begin(), len.end(), [&](int v) { return v < d.T; });
+    const int B = d.B, T = d.T, H = d.H, D = d.D, L = d.L;
+    const size_t BT = d.BT(), DH = static_cast<size_t>(D) * H;
+
+    std::unique_ptr<CpuGruReserve> res;
+    if (a.training) res = std::make_unique<CpuGruReserve>(a.config, B, T, len);
+    const bool useDropout = a.training && a.config.dropout > 0.0f;
+
+    const bool pingPong = !a.training && L > 1;
+    Scratch scratch((ragged ? Scratch::round(BT * d.I) : 0) + Scratch::round(BT * 3 * H) + Scratch::round(B * 3 * H) +
+                    Scratch::round(B * H) + Scratch::round(2 * H) +
+                    (pingPong ? Scratch::round(BT * DH) * (L > 2 ? 2 : 1) : 0));
+    float* xs = ragged ? scratch.take(BT * d.I) : nullptr;
+    float* gi = scratch.take(BT * 3 * H);
+    float* gh = scratch.take(static_cast<size_t>(B) * 3 * H);
+    float* h = scratch.take(static_cast<size_t>(B) * H);
+    float* bsum = scratch.take(2 * static_cast<size_t>(H));
+    float* ping = pingPong ? scratch.take(BT * DH) : nullptr;
+    float* pong = pingPong && L > 2 ? scratch.take(BT * DH) : nullptr;
+
+    if (ragged) copyMaskedInput(a.x, d, len, xs);
+    const float* in = ragged ? xs : a.x;
+    for (int l = 0; l < L; ++l) {
+      const int inSize = a.config.layerInputSize(l);
+      float* out = l == L - 1 ? a.y : (a.training ? res->layerIn(l + 1) : (l % 2 == 0 ? ping : pong));
+      for (int dir = 0; dir < D; ++dir) {
+        const int slot = l * D + dir;
+        const float* wIh = a.params.wIh[slot];
+        const float* wHh = a.params.wHh[slot];
+        const float* bIh = a.params.bIh[slot];
+        const float* bHh = a.params.bHh[slot];
+        sgemm(false, true, static_cast<int>(BT), 3 * H, inSize, 1.0f, in, inSize, wIh, inSize, 0.0f, gi, 3 * H);
+        for (int j = 0; j < 2 * H; ++j) bsum[j] = bIh[j] + bHh[j];
+        const float* bin = bIh + 2 * H;
+        const float* bhn = bHh + 2 * H;
+        if (a.h0) std::memcpy(h, a.h0 + static_cast<size_t>(slot) * B * H, sizeof(float) * B * H);
+        else std::fill(h, h + static_cast<size_t>(B) * H, 0.0f);
+        float* hprev = res ? res->hprev(slot) : nullptr;
+        float* gates = res ? res->gates(slot) : nullptr;
+        for (int s = 0; s < T; ++s) {
+          const int t = dir == 0 ? s : T - 1 - s;
+          const bool anyValid = t < maxLen;
+          if (anyValid) sgemm(false, true, B, 3 * H, H, 1.0f, h, H, wHh, H, 0.0f, gh, 3 * H);
+          for (int b = 0; b < B; ++b) {
+            const size_t row = static_cast<size_t>(b) * T + t;
+            float* hb = h + static_cast<size_t>(b) * H;
+            float* yb = out + row * DH + static_cast<size_t>(dir) * H;
+            if (hprev) std::memcpy(hprev + row * H, hb, sizeof(float) * H);
+            if (t >= len[static_cast<size_t>(b)]) {
+              std::fill(yb, yb + H, 0.0f);
+              continue;
+            }
+            const float* gib = gi + row * 3 * H;
+            const float* ghb = gh + static_cast<size_t>(b) * 3 * H;
+            if (gates) gateForward<true>(H, gib, ghb, bsum, bin, bhn, hb, yb, gates + row * 4 * H);
+            else gateForward<false>(H, gib, ghb, bsum, bin, bhn, hb, yb, nullptr);
+          }
+        }
+        std::memcpy(a.hN + static_cast<size_t>(slot) * B * H, h, sizeof(float) * B * H);
+      }
+      if (l < L - 1 && useDropout) {
+        makeDropoutMask(a.config.seed, l + 1, a.config.dropout, BT * DH, res->mask(l + 1));
+        applyMask(out, res->mask(l + 1), BT * DH, 1.0f / (1.0f - a.config.dropout));
+      }
+      in = out;
+    }
+    return res;
+  }
+
+  void backward(const GruForwardArgs& a, GruReserve& reserve, const GruBackwardArgs& g) override {
+    const Dims d = checkForwardArgs(a, false);
+    auto* res = dynamic_cast<CpuGruReserve*>(&reserve);
+    if (!res) throw ArgumentError("gru backward: the training state was not made by the CPU engine");
+    const std::vector<int> len = effectiveLengths(a);
+    const GruConfig& c = a.config;
+    if (res->batch != d.B || res->seqLen != d.T || res->config.inputSize != c.inputSize ||
+        res->config.hiddenSize != c.hiddenSize || res->config.numLayers != c.numLayers ||
+        res->config.bidirectional != c.bidirectional || res->config.dropout != c.dropout ||
+        res->config.seed != c.seed)
+      throw ArgumentError("gru backward: the configuration differs from the training forward's");
+    if (res->lengths != len) throw ArgumentError("gru backward: lengths differ from the training forward's");
+    const size_t slots = static_cast<size_t>(c.numSlots());
+    const auto& p = g.dParams;
+    if (!g.dx || !g.dh0 || p.wIh.size() != slots || p.wHh.size() != slots || p.bIh.size() != slots ||
+        p.bHh.size() != slots)
+      throw ArgumentError("gru backward: dx, dh0 and every parameter gradient must be given");
+
+    const int maxLen = *std::max_element(len.begin(), len.end());
+    const bool ragged = std::any_of(len.begin(), len.end(), [&](int v) { return v < d.T; });
+    const int B = d.B, T = d.T, H = d.H, D = d.D, L = d.L;
+    const size_t BT = d.BT(), DH = static_cast<size_t>(D) * H;
+    const bool useDropout = c.dropout > 0.0f;
+
+    Scratch scratch((ragged ? Scratch::round(BT * d.I) : 0) + 2 * Scratch::round(BT * 3 * H) +
+                    2 * Scratch::round(static_cast<size_t>(B) * H) +
+                    (L > 1 ? Scratch::round(BT * DH) * (L > 2 ? 2 : 1) : 0));
+    float* xs = ragged ? scratch.take(BT * d.I) : nullptr;
+    float* dgi = scratch.take(BT * 3 * H);
+    float* dgh = scratch.take(BT * 3 * H);
+    float* dh = scratch.take(static_cast<size_t>(B) * H);
+    float* dh2 = scratch.take(static_cast<size_t>(B) * H);
+    float* bufA = L > 1 ? scratch.take(BT * DH) : nullptr;
+    float* bufB = L > 2 ? scratch.take(BT * DH) : nullptr;
+    if (ragged) copyMaskedInput(a.x, d, len, xs);
+    if (ragged) {
+      // Rows of padded steps stay zero: they add nothing to the weight gradients or dX.
+      std::fill(dgi, dgi + BT * 3 * H, 0.0f);
+      std::fill(dgh, dgh + BT * 3 * H, 0.0f);
+    }
+
+    const float* dOut = g.dy;  // gradient reaching this layer's output, or null for zeros
+    for (int l = L - 1; l >= 0; --l) {
+      const int inSize = c.layerInputSize(l);
+      const float* in = l == 0 ? (ragged ? xs : a.x) : res->layerIn(l);
+      float* dIn = l == 0 ? g.dx : ((L - 1 - l) % 2 == 0 ? bufA : bufB);
+      for (int dir = 0; dir < D; ++dir) {
+        const int slot = l * D + dir;
+        const float* wIh = a.params.wIh[slot];
+        const float* wHh = a.params.wHh[slot];
+        const float* gates = res->gates(slot);
+        const float* hprev = res->hprev(slot);
+        float* dhCur = dh;
+        float* dhNext = dh2;
+        if (g.dhN) std::memcpy(dhCur, g.dhN + static_cast<size_t>(slot) * B * H, sizeof(float) * B * H);
+        else std::fill(dhCur, dhCur + static_cast<size_t>(B) * H, 0.0f);
+        for (int s = 0; s < T; ++s) {
+          const int t = dir == 0 ? T - 1 - s : s;
+          if (t >= maxLen) continue;  // no sample has this step: dh passes through unchanged
+          for (int b = 0; b < B; ++b) {
+            const size_t row = static_cast<size_t>(b) * T + t;
+            const float* dhb = dhCur + static_cast<size_t>(b) * H;
+            float* dhPrev = dhNext + static_cast<size_t>(b) * H;
+            if (t >= len[static_cast<size_t>(b)]) {
+              std::memcpy(dhPrev, dhb, sizeof(float) * H);
+              continue;
+            }
+            const float* gb = gates + row * 4 * H;
+            const float* hp = hprev + row * H;
+            if (dOut)
+              gateBackward<true>(H, dhb, dOut + row * DH + static_cast<size_t>(dir) * H, gb, hp, dgi + row * 3 * H,
+                                 dgh + row * 3 * H, dhPrev);
+            else
+              gateBackward<false>(H, dhb, nullptr, gb, hp, dgi + row * 3 * H, dgh + row * 3 * H, dhPrev);
+          }
+          sgemm(false, false, B, H, 3 * H, 1.0f, dgh + static_cast<size_t>(t) * 3 * H, T * 3 * H, wHh, H, 1.0f,
+                dhNext, H);
+          std::swap(dhCur, dhNext);
+        }
+        std::memcpy(g.dh0 + static_cast<size_t>(slot) * B * H, dhCur, sizeof(float) * B * H);
+        const int bt = static_cast<int>(BT);
+        sgemm(true, false, 3 * H, inSize, bt, 1.0f, dgi, 3 * H, in, inSize, 0.0f, p.wIh[slot], inSize);
+        sgemm(true, false, 3 * H, H, bt, 1.0f, dgh, 3 * H, hprev, H, 0.0f, p.wHh[slot], H);
+        columnSums(dgi, BT, 3 * H, p.bIh[slot]);
+        columnSums(dgh, BT, 3 * H, p.bHh[slot]);
+        sgemm(false, false, bt, inSize, 3 * H, 1.0f, dgi, 3 * H, wIh, inSize, dir == 0 ? 0.0f : 1.0f, dIn, inSize);
+      }
+      if (l > 0 && useDropout) applyMask(dIn, res->mask(l), BT * DH, 1.0f / (1.0f - c.dropout));
+      dOut = dIn;
+    }
+  }
+};
+
+}  // namespace
+
+GruEngine& gruEngine() {
+  static CpuGruEngine engine;
+  return engine;
+}
+
+}  // namespace cgru::cpu
