@@ -1,0 +1,119 @@
+#include "cuda/cuda_backend.h"
+
+#include <cstring>
+
+#include "core/errors.h"
+#include "cuda/check.h"
+#include "cuda/gru_engine.h"
+#include "cuda/libraries.h"
+
+namespace cgru::cuda {
+
+CudaBackend::CudaBackend(int deviceIndex) : device_(deviceIndex) {
+  try {
+    CGRU_CUDA(cudaSetDevice(device_));
+    CGRU_CUDA(cudaStreamCreateWithFlags(&stream_, cudaStreamNonBlocking));
+    CGRU_CUDNN(cudnnCreate, &cudnn_);
+    CGRU_CUDNN(cudnnSetStream, cudnn_, stream_);
+    CGRU_CUBLAS(cublasCreate_v2, &cublas_);
+    CGRU_CUBLAS(cublasSetStream_v2, cublas_, stream_);
+    // FP32 GEMMs stay FP32 (no TF32) unless an op opts in.
+    CGRU_CUBLAS(cublasSetMathMode, cublas_, CUBLAS_DEFAULT_MATH);
+    // Staging is an optimisation: without pinned memory, uploads simply synchronise.
+    if (cudaHostAlloc(reinterpret_cast<void**>(&staging_), kStagingSlots * kStagingSlotBytes, cudaHostAllocDefault) !=
+        cudaSuccess) {
+      cudaGetLastError();
+      staging_ = nullptr;
+    }
+    for (auto& e : events_) CGRU_CUDA(cudaEventCreateWithFlags(&e, cudaEventDisableTiming));
+    gru_ = makeGruEngine(*this);
+  } catch (...) {
+    release();  // members' own destructors run after this, as for any throwing constructor
+    throw;
+  }
+}
+
+CudaBackend::~CudaBackend() { release(); }
+
+void CudaBackend::release() noexcept {
+  gru_.reset();
+  if (stream_) cudaStreamSynchronize(stream_);
+  for (auto& e : events_) {
+    if (e) cudaEventDestroy(e);
+    e = nullptr;
+  }
+  if (staging_) cudaFreeHost(staging_);
+  staging_ = nullptr;
+  if (cublas_) cublas().cublasDestroy_v2(cublas_);
+  cublas_ = nullptr;
+  if (cudnn_) cudnn().cudnnDestroy(cudnn_);
+  cudnn_ = nullptr;
+  allocator_.releaseCached();
+  if (stream_) cudaStreamDestroy(stream_);
+  stream_ = nullptr;
+  cudaGetLastError();
+}
+
+void CudaBackend::makeCurrent() const { CGRU_CUDA(cudaSetDevice(device_)); }
+
+void* CudaBackend::allocate(size_t bytes) {
+  makeCurrent();
+  return allocator_.allocate(bytes);
+}
+
+void CudaBackend::deallocate(void* ptr, size_t bytes) noexcept { allocator_.deallocate(ptr, bytes); }
+
+void CudaBackend::copyFromHost(void* dst, const void* hostSrc, size_t bytes) {
+  if (!bytes) return;
+  makeCurrent();
+  CGRU_CUDA(cudaMemcpyAsync(dst, hostSrc, bytes, cudaMemcpyHostToDevice, stream_));
+  CGRU_CUDA(cudaStreamSynchronize(stream_));
+}
+
+void CudaBackend::copyToHost(void* hostDst, const void* src, size_t bytes) {
+  if (!bytes) return;
+  makeCurrent();
+  CGRU_CUDA(cudaMemcpyAsync(hostDst, src, bytes, cudaMemcpyDeviceToHost, stream_));
+  CGRU_CUDA(cudaStreamSynchronize(stream_));
+}
+
+void CudaBackend::copyWithin(void* dst, const void* src, size_t bytes) {
+  if (!bytes || dst == src) return;
+  makeCurrent();
+  CGRU_CUDA(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyDeviceToDevice, stream_));
+}
+
+void CudaBackend::fillZero(void* dst, size_t bytes) {
+  if (!bytes) return;
+  makeCurrent();
+  CGRU_CUDA(cudaMemsetAsync(dst, 0, bytes, stream_));
+}
+
+void CudaBackend::synchronize() {
+  makeCurrent();
+  CGRU_CUDA(cudaStreamSynchronize(stream_));
+}
+
+GruEngine& CudaBackend::gru() { return *gru_; }
+
+void CudaBackend::uploadAsync(void* dst, const void* hostSrc, size_t bytes) {
+  if (!bytes) return;
+  if (!staging_ || bytes > kStagingSlotBytes) return copyFromHost(dst, hostSrc, bytes);
+  makeCurrent();
+  std::lock_guard<std::mutex> lock(stagingMutex_);
+  const int slot = nextSlot_;
+  nextSlot_ = (nextSlot_ + 1) % kStagingSlots;
+  // The slot's previous upload was queued kStagingSlots uploads ago; wait until it has run.
+  CGRU_CUDA(cudaEventSynchronize(events_[slot]));
+  char* pinned = staging_ + static_cast<size_t>(slot) * kStagingSlotBytes;
+  std::memcpy(pinned, hostSrc, bytes);
+  CGRU_CUDA(cudaMemcpyAsync(dst, pinned, bytes, cudaMemcpyHostToDevice, stream_));
+  CGRU_CUDA(cudaEventRecord(events_[slot], stream_));
+}
+
+void CudaBackend::releaseCachedMemory() {
+  makeCurrent();
+  allocator_.releaseCached();
+}
+
+}  // namespace cgru::cuda

@@ -1,0 +1,71 @@
+// The cuDNN GRU engine (core/gru.h contract) on cuDNN's v8 RNN API: CUDNN_GRU with double bias,
+// batch-major padded I/O (no transposes), FP32 maths (CUDNN_FMA_MATH, TF32 off) by default.
+#pragma once
+#include <array>
+#include <atomic>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <tuple>
+#include <vector>
+
+#include "core/gru.h"
+#include "cuda/descriptors.h"
+
+namespace cgru::cuda {
+
+class CudaBackend;
+
+class CudaGruEngine final : public GruEngine {
+ public:
+  explicit CudaGruEngine(CudaBackend& backend);
+  ~CudaGruEngine() override;
+
+  std::unique_ptr<GruReserve> forward(const GruForwardArgs& args) override;
+  // Reads forward.x, forward.h0 and forward.y (the forward's output, as the forward left it):
+  // cuDNN's backward passes take the forward output to rebuild the last layer's states.
+  void backward(const GruForwardArgs& forward, GruReserve& reserve, const GruBackwardArgs& args) override;
+
+  // Opt-in TF32 tensor-core maths (CUDNN_DEFAULT_MATH) for speed; off by default so that results
+  // match the CPU engine to FP32 rounding.
+  void setAllowTF32(bool allow) { allowTF32_ = allow; }
+  bool allowTF32() const { return allowTF32_; }
+
+  // Where one canonical tensor (a gate's matrix or bias) lives in cuDNN's weight space.
+  struct WeightSlice {
+    size_t offset = 0;  // floats from the start of the weight space
+    size_t count = 0;   // floats
+  };
+  // A cached RNN descriptor for one configuration, with the map of its weight space.
+  struct Plan {
+    RnnDescriptor rnn;
+    DropoutDescriptor dropout;
+    size_t weightBytes = 0;
+    // [slot][linLayerID]: IDs 0,1,2 are the input matrices/biases of gates r,z,n; 3,4,5 the
+    // recurrent ones (cuDNN's CUDNN_GRU order = PyTorch's).
+    std::vector<std::array<WeightSlice, 6>> matrix, bias;
+  };
+
+ private:
+  using PlanKey = std::tuple<int, int, int, bool, uint32_t, bool>;
+  Plan& planFor(const GruConfig& config);
+  void prepareDropoutStates(uint64_t seed, float p);
+
+  CudaBackend& backend_;
+  std::atomic<bool> allowTF32_{false};
+  std::mutex mutex_;  // plans and dropout state
+  std::map<PlanKey, std::unique_ptr<Plan>> plans_;
+
+  // One dropout RNG state per device. cuDNN advances it on every training forward; a pristine
+  // copy taken right after seeding is restored before each use, so the same seed gives the same
+  // masks (as the contract asks), and a new seed re-initialises it.
+  std::unique_ptr<DropoutDescriptor> seedingDropout_;
+  DeviceBuffer dropoutStates_, dropoutPristine_;
+  bool dropoutSeeded_ = false, dropoutDirty_ = false;
+  uint64_t dropoutSeed_ = 0;
+};
+
+std::unique_ptr<GruEngine> makeGruEngine(CudaBackend& backend);
+
+}  // namespace cgru::cuda

@@ -1,0 +1,236 @@
+#include "cuda/libraries.h"
+
+#include <dlfcn.h>
+#include <sys/stat.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <functional>
+#include <mutex>
+
+namespace cgru::cuda {
+namespace {
+
+CudnnApi gCudnn;
+CublasApi gCublas;
+
+bool isDirectory(const std::string& p) {
+  struct stat st {};
+  return !p.empty() && ::stat(p.c_str(), &st) == 0 && S_ISDIR(st.st_mode);
+}
+bool exists(const std::string& p) {
+  struct stat st {};
+  return !p.empty() && ::stat(p.c_str(), &st) == 0;
+}
+std::string env(const char* name) {
+  const char* v = std::getenv(name);
+  return v ? std::string(v) : std::string();
+}
+std::string join(const std::string& dir, const std::string& file) {
+  if (dir.empty()) return file;
+  return dir.back() == '/' ? dir + file : dir + "/" + file;
+}
+
+// The site-packages folders of the first python3 on PATH, asked once. A missing or broken
+// python3 gives an empty list; `timeout` keeps a hung interpreter from hanging us.
+const std::vector<std::string>& pythonSitePackages() {
+  static const std::vector<std::string> sites = [] {
+    std::vector<std::string> out;
+    // Single-quoted for the shell, so the script itself uses only double quotes.
+    const std::string script =
+        "import site,sys\n"
+        "s=list(getattr(site,\"getsitepackages\",lambda:[])())\n"
+        "try:\n s.append(site.getusersitepackages())\nexcept Exception:\n pass\n"
+        "s+=[p for p in sys.path if p.endswith((\"site-packages\",\"dist-packages\"))]\n"
+        "print(\"\\n\".join(s))\n";
+    const std::string run = "python3 -c '" + script + "'";
+    const std::string cmd = "exec 2>/dev/null </dev/null; command -v python3 >/dev/null || exit 0; "
+                            "if command -v timeout >/dev/null; then exec timeout 10 " + run + "; else exec " + run + "; fi";
+    FILE* pipe = ::popen(cmd.c_str(), "r");
+    if (!pipe) return out;
+    std::string text;
+    char buf[4096];
+    size_t n;
+    while ((n = std::fread(buf, 1, sizeof buf, pipe)) > 0 && text.size() < (1u << 20)) text.append(buf, n);
+    ::pclose(pipe);  // its status is not needed (and may be ECHILD when the host reaps children)
+    size_t start = 0;
+    while (start < text.size()) {
+      size_t end = text.find('\n', start);
+      if (end == std::string::npos) end = text.size();
+      std::string line = text.substr(start, end - start);
+      if (!line.empty() && isDirectory(line)) {
+        bool seen = false;
+        for (const auto& s : out) seen = seen || s == line;
+        if (!seen) out.push_back(line);
+      }
+      start = end + 1;
+    }
+    return out;
+  }();
+  return sites;
+}
+
+// Places to look, in order: a folder ("" means the loader's default search), or an exact file.
+struct Place {
+  std::string dir;
+  std::string file;  // set when the environment variable names a file
+};
+
+std::vector<Place> places(const char* envVar, const std::vector<std::string>& wheelSubdirs) {
+  std::vector<Place> out;
+  const std::string explicitPath = env(envVar);
+  if (!explicitPath.empty()) {
+    if (isDirectory(explicitPath))
+      out.push_back({explicitPath, ""});
+    else
+      out.push_back({"", explicitPath});
+  }
+  out.push_back({"", ""});  // the loader's default path (LD_LIBRARY_PATH, ldconfig cache, RUNPATH)
+  out.push_back({"/usr/local/cuda/lib64", ""});
+  const std::string cudaHome = env("CUDA_HOME");
+  if (!cudaHome.empty() && join(cudaHome, "lib64") != "/usr/local/cuda/lib64") out.push_back({join(cudaHome, "lib64"), ""});
+  for (const auto& site : pythonSitePackages())
+    for (const auto& sub : wheelSubdirs) out.push_back({join(site, sub), ""});
+  return out;
+}
+
+class Searcher {
+ public:
+  Searcher(LoadResult& result, const char* what) : result_(result), what_(what) {}
+
+  // Tries `path` (a plain soname goes to the loader's own search). Returns the handle or null.
+  void* tryOpen(const std::string& path, bool plainSoname) {
+    result_.searchedPaths.push_back(path);
+    ++tried_;
+    if (!plainSoname && !exists(path)) return nullptr;
+    ::dlerror();
+    void* h = ::dlopen(path.c_str(), RTLD_NOW | RTLD_LOCAL);
+    if (!h) {
+      const char* e = ::dlerror();
+      const std::string msg = e ? e : "unknown dlopen error";
+      // A plain soname that is simply absent is the normal case; anything else is worth telling.
+      if (!plainSoname || msg.find("No such file") == std::string::npos) failures_.push_back(msg);
+    }
+    return h;
+  }
+  void rejected(const std::string& path, const std::string& why) { failures_.push_back(path + ": " + why); }
+
+  std::string notFound(const std::string& sonames) const {
+    std::string msg = what_ + " not found: no loadable " + sonames + " in " + std::to_string(tried_) +
+                      " paths tried (see searchedPaths)";
+    for (const auto& f : failures_) msg += "; " + f;
+    return msg;
+  }
+
+ private:
+  LoadResult& result_;
+  std::string what_;
+  std::vector<std::string> failures_;
+  size_t tried_ = 0;
+};
+
+std::string pathOf(void* symbol, const std::string& fallback) {
+  Dl_info info{};
+  if (symbol && ::dladdr(symbol, &info) != 0 && info.dli_fname && info.dli_fname[0]) return info.dli_fname;
+  return fallback;
+}
+
+// Resolves every symbol of the table; returns the first missing name or "".
+template <typename Api>
+std::string resolve(void* handle, Api& api);
+
+template <>
+std::string resolve<CudnnApi>(void* handle, CudnnApi& api) {
+#define CGRU_RESOLVE(name)                                                  \
+  api.name = reinterpret_cast<decltype(api.name)>(::dlsym(handle, #name)); \
+  if (!api.name) return #name;
+  CGRU_CUDNN_FUNCTIONS(CGRU_RESOLVE)
+  return "";
+}
+
+template <>
+std::string resolve<CublasApi>(void* handle, CublasApi& api) {
+  CGRU_CUBLAS_FUNCTIONS(CGRU_RESOLVE)
+#undef CGRU_RESOLVE
+  return "";
+}
+
+void loadCublas(LoadResult& r) {
+  Searcher s(r, "cuBLAS");
+  const auto where = places("CUDNN_GRU_CUBLAS_PATH", {"nvidia/cu13/lib", "nvidia/cublas/lib"});
+  // Prefer cuBLAS 13 anywhere over cuBLAS 12 anywhere.
+  for (const char* major : {"13", "12"}) {
+    const std::string soname = std::string("libcublas.so.") + major;
+    const std::string ltSoname = std::string("libcublasLt.so.") + major;
+    for (const auto& place : where) {
+      if (!place.file.empty() && major != std::string("13")) continue;  // an explicit file is tried once
+      std::string path = !place.file.empty() ? place.file : join(place.dir, soname);
+      const bool plain = place.file.empty() && place.dir.empty();
+      // libcublas needs libcublasLt of the same folder; load it first so the pair matches.
+      if (!plain && place.file.empty() && exists(join(place.dir, ltSoname))) s.tryOpen(join(place.dir, ltSoname), false);
+      void* h = s.tryOpen(path, plain);
+      if (!h) continue;
+      CublasApi api;
+      const std::string missing = resolve(h, api);
+      if (!missing.empty()) {
+        s.rejected(pathOf(::dlsym(h, "cublasCreate_v2"), path), "lacks the symbol " + missing);
+        continue;  // the handle is kept: unloading a half-used library is riskier than a leak
+      }
+      gCublas = api;
+      r.cublas.handle = h;
+      r.cublas.path = pathOf(reinterpret_cast<void*>(api.cublasCreate_v2), path);
+      return;
+    }
+  }
+  r.cublas.error = s.notFound("libcublas.so.13 or libcublas.so.12");
+}
+
+void loadCudnn(LoadResult& r) {
+  Searcher s(r, "cuDNN 9");
+  const std::string soname = "libcudnn.so.9";
+  for (const auto& place : places("CUDNN_GRU_CUDNN_PATH", {"nvidia/cudnn/lib"})) {
+    const std::string path = !place.file.empty() ? place.file : join(place.dir, soname);
+    const bool plain = place.file.empty() && place.dir.empty();
+    void* h = s.tryOpen(path, plain);
+    if (!h) continue;
+    CudnnApi api;
+    const std::string missing = resolve(h, api);
+    const std::string where = pathOf(::dlsym(h, "cudnnGetVersion"), path);
+    if (!missing.empty()) {
+      s.rejected(where, "lacks the symbol " + missing + " (cuDNN 9 is required)");
+      continue;
+    }
+    const size_t version = api.cudnnGetVersion();
+    if (version < 90000 || version >= 100000) {
+      s.rejected(where, "is cuDNN " + std::to_string(version) + ", but cuDNN 9 is required");
+      continue;
+    }
+    gCudnn = api;
+    r.cudnn.handle = h;
+    r.cudnn.path = where;
+    return;
+  }
+  r.cudnn.error = s.notFound(soname);
+}
+
+}  // namespace
+
+const LoadResult& loadLibraries() {
+  static const LoadResult result = [] {
+    LoadResult r;
+    try {
+      loadCublas(r);
+      loadCudnn(r);
+    } catch (const std::exception& e) {  // only bad_alloc is possible here
+      if (!r.cublas.handle && r.cublas.error.empty()) r.cublas.error = e.what();
+      if (!r.cudnn.handle && r.cudnn.error.empty()) r.cudnn.error = e.what();
+    }
+    return r;
+  }();
+  return result;
+}
+
+const CudnnApi& cudnn() { return gCudnn; }
+const CublasApi& cublas() { return gCublas; }
+
+}  // namespace cgru::cuda
