@@ -115,10 +115,13 @@ class Searcher {
   }
   void rejected(const std::string& path, const std::string& why) { failures_.push_back(path + ": " + why); }
 
-  std::string notFound(const std::string& sonames) const {
+  std::string notFound(const std::string& sonames, const char* envVar) const {
     std::string msg = what_ + " not found: no loadable " + sonames + " in " + std::to_string(tried_) +
                       " paths tried (see searchedPaths)";
+    const std::string explicitPath = env(envVar);
+    if (!explicitPath.empty() && !exists(explicitPath)) msg += "; " + std::string(envVar) + "=" + explicitPath + " does not exist";
     for (const auto& f : failures_) msg += "; " + f;
+    if (explicitPath.empty()) msg += "; set " + std::string(envVar) + " to its file or folder";
     return msg;
   }
 
@@ -182,7 +185,7 @@ void loadCublas(LoadResult& r) {
       return;
     }
   }
-  r.cublas.error = s.notFound("libcublas.so.13 or libcublas.so.12");
+  r.cublas.error = s.notFound("libcublas.so.13 or libcublas.so.12", "CUDNN_GRU_CUBLAS_PATH");
 }
 
 void loadCudnn(LoadResult& r) {
@@ -210,7 +213,7 @@ void loadCudnn(LoadResult& r) {
     r.cudnn.path = where;
     return;
   }
-  r.cudnn.error = s.notFound(soname);
+  r.cudnn.error = s.notFound(soname, "CUDNN_GRU_CUDNN_PATH");
 }
 
 }  // namespace
