@@ -1,5 +1,6 @@
 #include "cuda/cuda_backend.h"
 
+#include <cstdint>
 #include <cstring>
 
 #include "core/errors.h"
@@ -80,6 +81,20 @@ void CudaBackend::copyToHost(void* hostDst, const void* src, size_t bytes) {
 void CudaBackend::copyWithin(void* dst, const void* src, size_t bytes) {
   if (!bytes || dst == src) return;
   makeCurrent();
+  const auto d = reinterpret_cast<uintptr_t>(dst), s = reinterpret_cast<uintptr_t>(src);
+  if (d < s + bytes && s < d + bytes) {
+    // Overlapping ranges (memmove semantics, as on the CPU): go through a temporary block.
+    void* tmp = allocator_.allocate(bytes);
+    try {
+      CGRU_CUDA(cudaMemcpyAsync(tmp, src, bytes, cudaMemcpyDeviceToDevice, stream_));
+      CGRU_CUDA(cudaMemcpyAsync(dst, tmp, bytes, cudaMemcpyDeviceToDevice, stream_));
+    } catch (...) {
+      allocator_.deallocate(tmp, bytes);
+      throw;
+    }
+    allocator_.deallocate(tmp, bytes);  // stream-ordered reuse keeps this safe
+    return;
+  }
   CGRU_CUDA(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyDeviceToDevice, stream_));
 }
 

@@ -76,22 +76,28 @@ struct Place {
   std::string file;  // set when the environment variable names a file
 };
 
-std::vector<Place> places(const char* envVar, const std::vector<std::string>& wheelSubdirs) {
-  std::vector<Place> out;
+// Calls `visit` on each place in order until it returns true; python3 is asked for its
+// site-packages only when the earlier places did not have the library.
+bool forEachPlace(const char* envVar, const std::vector<std::string>& wheelSubdirs,
+                  const std::function<bool(const Place&)>& visit) {
+  std::vector<Place> fixed;
   const std::string explicitPath = env(envVar);
   if (!explicitPath.empty()) {
     if (isDirectory(explicitPath))
-      out.push_back({explicitPath, ""});
+      fixed.push_back({explicitPath, ""});
     else
-      out.push_back({"", explicitPath});
+      fixed.push_back({"", explicitPath});
   }
-  out.push_back({"", ""});  // the loader's default path (LD_LIBRARY_PATH, ldconfig cache, RUNPATH)
-  out.push_back({"/usr/local/cuda/lib64", ""});
+  fixed.push_back({"", ""});  // the loader's default path (LD_LIBRARY_PATH, ldconfig cache, RUNPATH)
+  fixed.push_back({"/usr/local/cuda/lib64", ""});
   const std::string cudaHome = env("CUDA_HOME");
-  if (!cudaHome.empty() && join(cudaHome, "lib64") != "/usr/local/cuda/lib64") out.push_back({join(cudaHome, "lib64"), ""});
+  if (!cudaHome.empty() && join(cudaHome, "lib64") != "/usr/local/cuda/lib64") fixed.push_back({join(cudaHome, "lib64"), ""});
+  for (const auto& place : fixed)
+    if (visit(place)) return true;
   for (const auto& site : pythonSitePackages())
-    for (const auto& sub : wheelSubdirs) out.push_back({join(site, sub), ""});
-  return out;
+    for (const auto& sub : wheelSubdirs)
+      if (visit(Place{join(site, sub), ""})) return true;
+  return false;
 }
 
 class Searcher {
@@ -160,30 +166,30 @@ std::string resolve<CublasApi>(void* handle, CublasApi& api) {
 
 void loadCublas(LoadResult& r) {
   Searcher s(r, "cuBLAS");
-  const auto where = places("CUDNN_GRU_CUBLAS_PATH", {"nvidia/cu13/lib", "nvidia/cublas/lib"});
   // Prefer cuBLAS 13 anywhere over cuBLAS 12 anywhere.
   for (const char* major : {"13", "12"}) {
     const std::string soname = std::string("libcublas.so.") + major;
     const std::string ltSoname = std::string("libcublasLt.so.") + major;
-    for (const auto& place : where) {
-      if (!place.file.empty() && major != std::string("13")) continue;  // an explicit file is tried once
-      std::string path = !place.file.empty() ? place.file : join(place.dir, soname);
+    const bool found = forEachPlace("CUDNN_GRU_CUBLAS_PATH", {"nvidia/cu13/lib", "nvidia/cublas/lib"}, [&](const Place& place) {
+      if (!place.file.empty() && major != std::string("13")) return false;  // an explicit file is tried once
+      const std::string path = !place.file.empty() ? place.file : join(place.dir, soname);
       const bool plain = place.file.empty() && place.dir.empty();
       // libcublas needs libcublasLt of the same folder; load it first so the pair matches.
       if (!plain && place.file.empty() && exists(join(place.dir, ltSoname))) s.tryOpen(join(place.dir, ltSoname), false);
       void* h = s.tryOpen(path, plain);
-      if (!h) continue;
+      if (!h) return false;
       CublasApi api;
       const std::string missing = resolve(h, api);
       if (!missing.empty()) {
         s.rejected(pathOf(::dlsym(h, "cublasCreate_v2"), path), "lacks the symbol " + missing);
-        continue;  // the handle is kept: unloading a half-used library is riskier than a leak
+        return false;  // the handle is kept: unloading a half-used library is riskier than a leak
       }
       gCublas = api;
       r.cublas.handle = h;
       r.cublas.path = pathOf(reinterpret_cast<void*>(api.cublasCreate_v2), path);
-      return;
-    }
+      return true;
+    });
+    if (found) return;
   }
   r.cublas.error = s.notFound("libcublas.so.13 or libcublas.so.12", "CUDNN_GRU_CUBLAS_PATH");
 }
@@ -191,28 +197,29 @@ void loadCublas(LoadResult& r) {
 void loadCudnn(LoadResult& r) {
   Searcher s(r, "cuDNN 9");
   const std::string soname = "libcudnn.so.9";
-  for (const auto& place : places("CUDNN_GRU_CUDNN_PATH", {"nvidia/cudnn/lib"})) {
+  const bool found = forEachPlace("CUDNN_GRU_CUDNN_PATH", {"nvidia/cudnn/lib"}, [&](const Place& place) {
     const std::string path = !place.file.empty() ? place.file : join(place.dir, soname);
     const bool plain = place.file.empty() && place.dir.empty();
     void* h = s.tryOpen(path, plain);
-    if (!h) continue;
+    if (!h) return false;
     CudnnApi api;
     const std::string missing = resolve(h, api);
     const std::string where = pathOf(::dlsym(h, "cudnnGetVersion"), path);
     if (!missing.empty()) {
       s.rejected(where, "lacks the symbol " + missing + " (cuDNN 9 is required)");
-      continue;
+      return false;
     }
     const size_t version = api.cudnnGetVersion();
     if (version < 90000 || version >= 100000) {
       s.rejected(where, "is cuDNN " + std::to_string(version) + ", but cuDNN 9 is required");
-      continue;
+      return false;
     }
     gCudnn = api;
     r.cudnn.handle = h;
     r.cudnn.path = where;
-    return;
-  }
+    return true;
+  });
+  if (found) return;
   r.cudnn.error = s.notFound(soname, "CUDNN_GRU_CUDNN_PATH");
 }
 
