@@ -28,7 +28,9 @@ function makeProject(parent: string, name: string): string {
 }
 
 /** Installs `tarball` into a new project and checks that the package works there. */
-function installAndUse(parent: string, name: string, tarball: string, env?: NodeJS.ProcessEnv) {
+function installAndUse(parent: string, name: string, tarball: string, baseEnv: NodeJS.ProcessEnv = process.env) {
+  // The installed package must load its own binary, whatever this run was pointed at.
+  const { CUDNN_GRU_ADDON: _addon, CUDNN_GRU_DEVICE: _device, ...env } = baseEnv;
   const project = makeProject(parent, name);
   const install = offline(['npm', 'install', '--offline', '--no-audit', '--no-fund', '--foreground-scripts', tarball], project, env);
   assert.equal(install.status, 0, `npm install failed (network isolated: ${install.isolated}):\n${install.output}`);

@@ -73,7 +73,8 @@ class GruEngine {
   virtual ~GruEngine() = default;
   // Computes y and hN; returns the reserve when args.training, otherwise nullptr.
   virtual std::unique_ptr<GruReserve> forward(const GruForwardArgs& args) = 0;
-  // `forward` must be the same arguments (same x, h0, params, lengths) the reserve was made with.
+  // `forward` must be the same arguments the reserve was made with: same x, h0, params, lengths,
+  // and y still holding what that forward wrote (cuDNN reads it).
   virtual void backward(const GruForwardArgs& forward, GruReserve& reserve, const GruBackwardArgs& args) = 0;
 };
 
