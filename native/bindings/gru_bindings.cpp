@@ -9,7 +9,8 @@
 // config = { inputSize, hiddenSize, numLayers, bidirectional, dropout, seed, batch, seqLen }.
 // params: per layer, per direction: W_ih, W_hh, b_ih, b_hh (PyTorch's canonical order).
 // The reserve (training state) is a type-tagged External; a backward consumes and frees it unless
-// `retain` is true.
+// `retain` is true. It also holds a reference to the forward's y buffer (the engine contract lets
+// backward read it), so y's memory lives until the reserve is consumed or freed.
 #include <cmath>
 #include <cstring>
 #include <limits>
@@ -31,6 +32,7 @@ constexpr napi_type_tag kGruReserveTag = {0x6367727552657365ULL, 0x7276654772750
 
 struct ReserveHandle {
   std::unique_ptr<GruReserve> reserve;  // null once consumed or freed
+  StoragePtr y;                         // the forward's output, which backward reads (cuDNN)
   size_t bytes = 0;
   Device device = Device::Cpu;
   GruConfig config;
@@ -243,6 +245,7 @@ Napi::Value gruForward(const Napi::CallbackInfo& info) {
     call.fwd.y = y->storage->as<float>();
     call.fwd.hN = hN->storage->as<float>();
     std::unique_ptr<GruReserve> reserve = call.engine().forward(call.fwd);
+    StoragePtr yStorage = y->storage;
 
     Napi::Env env = info.Env();
     Napi::Object out = Napi::Object::New(env);
@@ -253,6 +256,7 @@ Napi::Value gruForward(const Napi::CallbackInfo& info) {
       auto* handle = new ReserveHandle{};
       handle->bytes = reserve->bytes();
       handle->reserve = std::move(reserve);
+      handle->y = std::move(yStorage);
       handle->device = call.device;
       handle->config = call.config;
       handle->batch = call.batch;
@@ -322,6 +326,7 @@ Napi::Value gruBackward(const Napi::CallbackInfo& info) {
     }
     b.dx = dx->storage->as<float>();
     b.dh0 = dh0->storage->as<float>();
+    call.fwd.y = r.y->as<float>();
     call.engine().backward(call.fwd, *r.reserve, b);
 
     Napi::Env env = info.Env();
@@ -329,6 +334,7 @@ Napi::Value gruBackward(const Napi::CallbackInfo& info) {
       r.consumed = true;
       Napi::MemoryManagement::AdjustExternalMemory(env, -static_cast<int64_t>(r.bytes));
       r.reserve.reset();
+      r.y.reset();
     }
     Napi::Object out = Napi::Object::New(env);
     out.Set("dx", wrapHandle(env, dx.release()));
@@ -349,6 +355,7 @@ Napi::Value gruReserveFree(const Napi::CallbackInfo& info) {
       Napi::MemoryManagement::AdjustExternalMemory(info.Env(), -static_cast<int64_t>(r.bytes));
       r.reserve.reset();
     }
+    r.y.reset();
     r.freed = true;
     return Napi::Boolean::New(info.Env(), released);
   });

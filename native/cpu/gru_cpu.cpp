@@ -14,17 +14,18 @@
 // its last valid step and the reverse direction, run t = T−1 … 0, starts at lengths[b]−1 from h0.
 #include "cpu/gru_cpu.h"
 
-// Lets GCC if-convert the float clamps in fastExp so the gate loops vectorise (no effect on
-// results: nothing here inspects floating-point exception flags).
-#if defined(__GNUC__) && !defined(__clang__)
-#pragma GCC optimize("no-trapping-math")
-#endif
 
 #include <algorithm>
 #include <cmath>
+#include <cstdlib>
 #include <cstring>
+#include <new>
 #include <string>
 #include <vector>
+
+#if defined(__linux__)
+#include <sys/mman.h>
+#endif
 
 #include "core/errors.h"
 #include "core/storage.h"
@@ -35,10 +36,29 @@ namespace {
 
 // ------------------------------------------------------------------ vectorisable maths
 
+// no-trapping-math lets GCC if-convert the float clamps in fastExp so the gate loops vectorise
+// (no effect on results: nothing here inspects floating-point exception flags). Only the kernels
+// get it: GCC does not inline functions across differing optimize options.
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC push_options
+#pragma GCC optimize("no-trapping-math")
+#endif
+
+// The gate kernels are built twice on x86-64 Linux (AVX2 and baseline SSE2) and the loader picks
+// the one the CPU supports (GCC/Clang function multi-versioning through an ifunc).
+#if defined(__x86_64__) && defined(__linux__) && (defined(__GNUC__) || defined(__clang__))
+#define CGRU_KERNEL __attribute__((target_clones("avx2", "default")))
+#else
+#define CGRU_KERNEL
+#endif
+
 // exp(x) with ~1 ulp relative error (Cephes expf), written without branches or calls so that
 // the compiler vectorises the loops that use it.
 inline float fastExp(float x) {
-  x = std::min(std::max(x, -87.0f), 88.0f);
+  // Plain ternaries and builtins only: header functions (std::min, std::fabs) are compiled
+  // without this file's optimize pragma and GCC then refuses to inline them here.
+  x = x < -87.0f ? -87.0f : x;
+  x = x > 88.0f ? 88.0f : x;
   // n = round(x / ln 2) via the 1.5·2^23 trick (exact without -ffast-math).
   const float kMagic = 12582912.0f;
   float n = x * 1.44269504088896341f + kMagic;
@@ -54,23 +74,23 @@ inline float fastExp(float x) {
   p = p * r * r + r + 1.0f;
   const int32_t bits = (static_cast<int32_t>(n) + 127) << 23;
   float scale;
-  std::memcpy(&scale, &bits, sizeof scale);
+  __builtin_memcpy(&scale, &bits, sizeof scale);
   return p * scale;
 }
 
 inline float fastSigmoid(float x) { return 1.0f / (1.0f + fastExp(-x)); }
 
 inline float fastTanh(float x) {
-  const float e = fastExp(-2.0f * std::fabs(x));
+  const float e = fastExp(-2.0f * __builtin_fabsf(x));
   const float t = (1.0f - e) / (1.0f + e);
-  return std::copysign(t, x);
+  return __builtin_copysignf(t, x);
 }
 
 // One sample, one valid step: gates from the input projection gi (without bias), the recurrent
 // projection gh (without bias), the state h (updated in place) and the output row y. With kTrain
 // the gate values r, z, n and hn = W_hn h + b_hn are kept in g[4H].
 template <bool kTrain>
-void gateForward(int H, const float* __restrict gi, const float* __restrict gh, const float* __restrict bsum,
+CGRU_KERNEL void gateForward(int H, const float* __restrict gi, const float* __restrict gh, const float* __restrict bsum,
                  const float* __restrict bin, const float* __restrict bhn, float* __restrict h, float* __restrict y,
                  float* __restrict g) {
   for (int j = 0; j < H; ++j) {
@@ -95,7 +115,7 @@ void gateForward(int H, const float* __restrict gi, const float* __restrict gh, 
 // gradients of the input side (dgi) and recurrent side (dgh, whose n part is scaled by r) and the
 // direct part of the gradient for the previous state, dh·z.
 template <bool kHasDy>
-void gateBackward(int H, const float* __restrict dh, const float* __restrict dy, const float* __restrict g,
+CGRU_KERNEL void gateBackward(int H, const float* __restrict dh, const float* __restrict dy, const float* __restrict g,
                   const float* __restrict hp, float* __restrict dgi, float* __restrict dgh, float* __restrict dhPrev) {
   for (int j = 0; j < H; ++j) {
     const float d = kHasDy ? dh[j] + dy[j] : dh[j];
@@ -112,6 +132,10 @@ void gateBackward(int H, const float* __restrict dh, const float* __restrict dy,
     dhPrev[j] = d * z;
   }
 }
+
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC pop_options
+#endif
 
 // Column sums of a [rows, cols] matrix into out[cols] (overwritten).
 void columnSums(const float* m, size_t rows, int cols, float* out) {
@@ -149,25 +173,41 @@ void applyMask(float* v, const uint8_t* mask, size_t count, float scale) {
 
 // ------------------------------------------------------------------ scratch
 
-// Per-thread scratch reused across calls (no allocation per call once warm). Large buffers are
-// released after the call so an idle process does not hold them.
+// Asks for transparent huge pages on a large buffer: the training state and scratch are written
+// once per call, and with 4 KiB pages the first-touch page faults cost as much as the maths.
+void adviseHugePages(void* data, size_t bytes) {
+#if defined(__linux__) && defined(MADV_HUGEPAGE)
+  constexpr size_t kHuge = size_t{2} << 20;
+  if (bytes < 2 * kHuge) return;
+  const uintptr_t begin = (reinterpret_cast<uintptr_t>(data) + 4095) & ~uintptr_t{4095};
+  const uintptr_t end = (reinterpret_cast<uintptr_t>(data) + bytes) & ~uintptr_t{4095};
+  if (end > begin) madvise(reinterpret_cast<void*>(begin), end - begin, MADV_HUGEPAGE);
+#else
+  (void)data;
+  (void)bytes;
+#endif
+}
+
+// Per-thread scratch reused across calls (no allocation per call once warm). Buffers above
+// kKeepBytes are released after the call so an idle process does not hold them.
 class Scratch {
  public:
   explicit Scratch(size_t floats) {
-    auto& cache = cache_();
-    if (cache.size() < floats) {
-      cache.clear();
-      cache.shrink_to_fit();
-      cache.resize(floats);
+    Cache& cache = cache_();
+    if (cache.floats < floats) {
+      cache.release();
+      constexpr size_t kAlign = size_t{2} << 20;
+      const size_t bytes = (floats * sizeof(float) + kAlign - 1) / kAlign * kAlign;
+      cache.data = static_cast<float*>(std::aligned_alloc(kAlign, bytes));
+      if (!cache.data) throw std::bad_alloc();
+      cache.floats = bytes / sizeof(float);
+      adviseHugePages(cache.data, bytes);
     }
-    base_ = cache.data();
+    base_ = cache.data;
   }
   ~Scratch() {
-    auto& cache = cache_();
-    if (cache.size() > kKeepFloats) {
-      cache.clear();
-      cache.shrink_to_fit();
-    }
+    Cache& cache = cache_();
+    if (cache.floats * sizeof(float) > kKeepBytes) cache.release();
   }
   Scratch(const Scratch&) = delete;
   Scratch& operator=(const Scratch&) = delete;
@@ -179,9 +219,19 @@ class Scratch {
   static size_t round(size_t floats) { return (floats + 15) / 16 * 16; }
 
  private:
-  static constexpr size_t kKeepFloats = size_t{16} << 20;  // 64 MiB
-  static std::vector<float>& cache_() {
-    thread_local std::vector<float> cache;
+  static constexpr size_t kKeepBytes = size_t{128} << 20;
+  struct Cache {
+    float* data = nullptr;
+    size_t floats = 0;
+    void release() {
+      std::free(data);
+      data = nullptr;
+      floats = 0;
+    }
+    ~Cache() { release(); }
+  };
+  static Cache& cache_() {
+    thread_local Cache cache;
     return cache;
   }
   float* base_ = nullptr;
@@ -218,6 +268,7 @@ class CpuGruReserve final : public GruReserve {
       }
     }
     storage = std::make_unique<Storage>(Device::Cpu, bytes);
+    adviseHugePages(storage->data(), bytes);
   }
 
   size_t bytes() const override { return storage->bytes(); }
