@@ -70,3 +70,67 @@ export interface NativeBinding {
   /** Live allocations per device, as the native allocator counts them. */
   nativeMemory(): Record<DeviceName, NativeDeviceMemory>;
 }
+
+// ------------------------------------------------------------------ GRU (native/bindings/gru_bindings.cpp)
+
+declare const gruReserveBrand: unique symbol;
+/** A training-mode forward's saved state (a type-tagged External); see gruBackward/gruReserveFree. */
+export interface GruReserveHandle {
+  readonly [gruReserveBrand]: true;
+}
+
+export interface NativeGruConfig {
+  inputSize: number;
+  hiddenSize: number;
+  numLayers: number;
+  bidirectional: boolean;
+  /** In [0, 1); applied between layers in training mode only. */
+  dropout: number;
+  /** Dropout mask seed, an integer in [0, 2^53). */
+  seed: number;
+  batch: number;
+  seqLen: number;
+}
+
+export interface NativeGruForwardResult {
+  /** [batch, seqLen, directions·hiddenSize] */
+  y: TensorHandle;
+  /** [numLayers·directions, batch, hiddenSize] */
+  hN: TensorHandle;
+  /** Training mode only. */
+  reserve?: GruReserveHandle;
+  reserveBytes?: number;
+}
+
+export interface NativeGruBackwardResult {
+  dx: TensorHandle;
+  dh0: TensorHandle;
+  /** Canonical order: per layer, per direction: W_ih, W_hh, b_ih, b_hh. */
+  dParams: TensorHandle[];
+}
+
+export interface NativeBinding {
+  /** params: per layer, per direction: W_ih [3H, in], W_hh [3H, H], b_ih [3H], b_hh [3H]. lengths: int32 [batch]. */
+  gruForward(
+    config: NativeGruConfig,
+    x: TensorHandle,
+    h0: TensorHandle | null,
+    lengths: TensorHandle | null,
+    params: TensorHandle[],
+    training: boolean,
+  ): NativeGruForwardResult;
+  /** Consumes (and frees) `reserve` unless `retain` is true. dy/dhN null mean zeros. */
+  gruBackward(
+    config: NativeGruConfig,
+    x: TensorHandle,
+    h0: TensorHandle | null,
+    lengths: TensorHandle | null,
+    params: TensorHandle[],
+    reserve: GruReserveHandle,
+    dy: TensorHandle | null,
+    dhN: TensorHandle | null,
+    retain?: boolean,
+  ): NativeGruBackwardResult;
+  /** Frees the saved state now; true when this call released memory. Idempotent. */
+  gruReserveFree(reserve: GruReserveHandle): boolean;
+}
