@@ -1,0 +1,195 @@
+// npm run bench: the CPU GRU engine (through ops.gru, JS overhead included) against PyTorch's CPU
+// nn.GRU (bench/torch_gru.py, when python3 can import torch), same shapes, same thread count.
+// Forward = inference; train = forward + backward (dx, dh0 and every parameter gradient).
+// Options (environment): BENCH_THREADS (default 2), BENCH_ROUNDS (default 2; rounds alternate
+// between the engines so that machine noise hits both), BENCH_MIN_MS (per measurement, default
+// 400), BENCH_ONLY (comma-separated config names), BENCH_OUT (results file; default
+// bench/results/cpu-<date>.md, 'none' to skip).
+import { execFileSync, spawnSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { backendInfo, setNumThreads, tensor, type Tensor } from '../lib';
+import { gru, gruParamShapes, type GruParams } from '../lib/ops';
+
+interface Config {
+  name: string;
+  batch: number;
+  seqLen: number;
+  inputSize: number;
+  hiddenSize: number;
+  numLayers: number;
+}
+
+const CONFIGS: Config[] = [
+  { name: 'c1', batch: 32, seqLen: 50, inputSize: 32, hiddenSize: 128, numLayers: 1 },
+  { name: 'c2', batch: 64, seqLen: 100, inputSize: 128, hiddenSize: 256, numLayers: 1 },
+  { name: 'c3', batch: 64, seqLen: 100, inputSize: 256, hiddenSize: 512, numLayers: 2 },
+  { name: 'tiny', batch: 32, seqLen: 1, inputSize: 20, hiddenSize: 20, numLayers: 1 },
+];
+const TARGET: Record<string, number> = { c1: 2, c2: 1, c3: 1, tiny: 2 };
+
+const threads = Number(process.env.BENCH_THREADS ?? 2);
+const rounds = Number(process.env.BENCH_ROUNDS ?? 2);
+const minMs = Number(process.env.BENCH_MIN_MS ?? 400);
+const only = process.env.BENCH_ONLY?.split(',');
+const configs = CONFIGS.filter((c) => !only || only.includes(c.name));
+
+function median(v: number[]): number {
+  const s = [...v].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
+}
+
+/** Forward FLOPs: per layer and direction, 2·B·T·3H·(in + H). A training step counts 3×. */
+function forwardFlops(c: Config): number {
+  let f = 0;
+  for (let l = 0; l < c.numLayers; l++) f += 2 * c.batch * c.seqLen * 3 * c.hiddenSize * ((l === 0 ? c.inputSize : c.hiddenSize) + c.hiddenSize);
+  return f;
+}
+
+function timed(fn: () => void, budgetMs: number, minReps = 5, maxReps = 300): number[] {
+  fn();
+  fn();
+  const times: number[] = [];
+  const start = performance.now();
+  while (times.length < minReps || (performance.now() - start < budgetMs && times.length < maxReps)) {
+    const t0 = performance.now();
+    fn();
+    times.push(performance.now() - t0);
+  }
+  return times;
+}
+
+function random(n: number, scale: number, seed: number): Float32Array {
+  let s = seed;
+  return Float32Array.from({ length: n }, () => {
+    s = (s * 1664525 + 1013904223) >>> 0;
+    return ((s / 2 ** 32) * 2 - 1) * scale;
+  });
+}
+
+function benchOurs(c: Config): { forwardMs: number[]; trainMs: number[] } {
+  const { batch: B, seqLen: T, inputSize: I, hiddenSize: H, numLayers: L } = c;
+  const params: GruParams = {};
+  let seed = 1;
+  for (const [name, shape] of Object.entries(gruParamShapes(I, H, L, false))) {
+    params[name] = tensor(random(shape.reduce((a, b) => a * b, 1), 1 / Math.sqrt(H), seed++), shape, 'float32', { device: 'cpu' });
+  }
+  const x = tensor(random(B * T * I, 1, 100), [B, T, I], 'float32', { device: 'cpu' });
+  const h0 = tensor(random(L * B * H, 1, 101), [L, B, H], 'float32', { device: 'cpu' });
+  const dy = tensor(random(B * T * H, 1, 102), [B, T, H], 'float32', { device: 'cpu' });
+  const dhN = tensor(random(L * B * H, 1, 103), [L, B, H], 'float32', { device: 'cpu' });
+  const opts = { hiddenSize: H, numLayers: L, h0 };
+  const forwardMs = timed(() => {
+    const r = gru(x, params, opts);
+    r.output.dispose();
+    r.hN.dispose();
+  }, minMs);
+  const trainMs = timed(() => {
+    const r = gru(x, params, { ...opts, training: true });
+    const g = r.backward(dy, dhN);
+    for (const t of [r.output, r.hN, g.dx, g.dh0, ...Object.values(g.dParams)]) t.dispose();
+  }, minMs);
+  for (const t of [x, h0, dy, dhN, ...Object.values(params)] as Tensor[]) t.dispose();
+  return { forwardMs, trainMs };
+}
+
+interface TorchRun {
+  torch: string;
+  threads: number;
+  results: Record<string, { forwardMs: number[]; trainMs: number[] }>;
+}
+
+function torchAvailable(): string | null {
+  const r = spawnSync('python3', ['-c', 'import torch; print(torch.__version__)'], { encoding: 'utf8' });
+  return r.status === 0 ? r.stdout.trim() : null;
+}
+
+function benchTorch(): TorchRun {
+  const spec = JSON.stringify({ threads, minTimeMs: minMs, configs });
+  const out = execFileSync('python3', [path.join(__dirname, 'torch_gru.py'), spec], { encoding: 'utf8', maxBuffer: 64 << 20 });
+  return JSON.parse(out) as TorchRun;
+}
+
+function cpuModel(): string {
+  try {
+    const line = fs.readFileSync('/proc/cpuinfo', 'utf8').split('\n').find((l) => l.startsWith('model name'));
+    if (line) return line.split(':')[1]!.trim();
+  } catch {
+    // not Linux
+  }
+  return os.cpus()[0]?.model ?? 'unknown';
+}
+
+function main(): void {
+  setNumThreads(threads);
+  const info = backendInfo().cpu;
+  const torchVersion = torchAvailable();
+  const ours: Record<string, { forwardMs: number[]; trainMs: number[] }> = {};
+  const theirs: Record<string, { forwardMs: number[]; trainMs: number[] }> = {};
+  let torchThreads = 0;
+  for (let round = 0; round < rounds; round++) {
+    process.stderr.write(`round ${round + 1}/${rounds}: cudnn-gru`);
+    for (const c of configs) {
+      const r = benchOurs(c);
+      ours[c.name] ??= { forwardMs: [], trainMs: [] };
+      ours[c.name]!.forwardMs.push(...r.forwardMs);
+      ours[c.name]!.trainMs.push(...r.trainMs);
+    }
+    if (torchVersion) {
+      process.stderr.write(', pytorch');
+      const t = benchTorch();
+      torchThreads = t.threads;
+      for (const [name, r] of Object.entries(t.results)) {
+        theirs[name] ??= { forwardMs: [], trainMs: [] };
+        theirs[name]!.forwardMs.push(...r.forwardMs);
+        theirs[name]!.trainMs.push(...r.trainMs);
+      }
+    }
+    process.stderr.write('\n');
+  }
+
+  const fmt = (v: number) => (v >= 100 ? v.toFixed(0) : v >= 10 ? v.toFixed(1) : v >= 1 ? v.toFixed(2) : v.toFixed(3));
+  const rows: string[] = [];
+  let allMet = true;
+  for (const c of configs) {
+    const flops = forwardFlops(c);
+    for (const phase of ['forward', 'train'] as const) {
+      const key = phase === 'forward' ? 'forwardMs' : 'trainMs';
+      const o = median(ours[c.name]![key]);
+      const gf = ((phase === 'forward' ? flops : 3 * flops) / (o / 1e3)) / 1e9;
+      const t = theirs[c.name] ? median(theirs[c.name]![key]) : NaN;
+      const tgf = ((phase === 'forward' ? flops : 3 * flops) / (t / 1e3)) / 1e9;
+      const speedup = t / o;
+      const met = Number.isNaN(speedup) ? '' : speedup >= TARGET[c.name]! ? 'yes' : 'NO';
+      if (met === 'NO') allMet = false;
+      rows.push(
+        `| ${c.name} B${c.batch} T${c.seqLen} I${c.inputSize} H${c.hiddenSize} L${c.numLayers} | ${phase} | ${fmt(o)} | ${fmt(gf)} | ${Number.isNaN(t) ? 'n/a' : fmt(t)} | ${Number.isNaN(t) ? 'n/a' : fmt(tgf)} | ${Number.isNaN(speedup) ? 'n/a' : speedup.toFixed(2) + '×'} | ≥ ${TARGET[c.name]}× ${met} |`,
+      );
+    }
+  }
+  const header = [
+    `| config | phase | cudnn-gru ms | GFLOP/s | PyTorch ms | GFLOP/s | speed-up | target |`,
+    `|---|---|---:|---:|---:|---:|---:|---|`,
+  ];
+  const date = new Date().toISOString().slice(0, 10);
+  const machine = [
+    `- Date: ${new Date().toISOString()}`,
+    `- CPU: ${cpuModel()}, ${os.cpus().length} logical cores visible`,
+    `- Threads: cudnn-gru ${info.threads} (BLAS ${info.blasThreads}), PyTorch ${torchVersion ? torchThreads : 'n/a'}`,
+    `- BLAS: ${info.blas}${info.blasIsBuiltin ? ' (built-in fallback)' : ''}; PyTorch ${torchVersion ?? 'not installed (python3 cannot import torch)'}`,
+    `- Node ${process.versions.node}, ${os.platform()} ${os.release()}`,
+    `- Median of ${rounds} interleaved rounds of repeated runs (each at least 5 runs / ${minMs} ms). Forward = inference; train = forward + backward (dx, dh0, all parameter gradients). GFLOP/s counts the GEMM FLOPs (forward 2·B·T·3H·(in+H) per layer, training 3× that). Speed-up = PyTorch time / cudnn-gru time.`,
+  ];
+  const table = [...header, ...rows].join('\n');
+  process.stdout.write(`\n${machine.join('\n')}\n\n${table}\n\n${torchVersion ? (allMet ? 'All targets met.' : 'Some targets NOT met.') : ''}\n`);
+  const outFile = process.env.BENCH_OUT ?? path.join(__dirname, 'results', `cpu-${date}.md`);
+  if (outFile !== 'none') {
+    fs.mkdirSync(path.dirname(outFile), { recursive: true });
+    fs.writeFileSync(outFile, `# CPU GRU benchmark, ${date}\n\n${machine.join('\n')}\n\n${table}\n`);
+    process.stdout.write(`written to ${path.relative(process.cwd(), outFile)}\n`);
+  }
+}
+
+main();

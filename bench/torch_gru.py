@@ -1,0 +1,64 @@
+#!/usr/bin/env python3
+"""PyTorch CPU nn.GRU reference timings for bench/gru-cpu.ts.
+
+Usage: python3 bench/torch_gru.py '<json>' where json = {"threads": 2, "minTimeMs": 300,
+"configs": [{"name", "batch", "seqLen", "inputSize", "hiddenSize", "numLayers"}, ...]}.
+Prints one JSON object: {"torch": version, "threads": n, "results": {name: {"forwardMs": [...],
+"trainMs": [...]}}}. forward: inference (no_grad); train: forward + backward (dx, dh0 and all
+parameter gradients) for cotangents dy, dhN, as our engine computes.
+"""
+import json
+import sys
+import time
+
+import torch
+
+
+def timed(fn, min_time_s, min_reps=5, max_reps=200):
+    fn()  # warm-up
+    fn()
+    times = []
+    start = time.perf_counter()
+    while len(times) < min_reps or (time.perf_counter() - start < min_time_s and len(times) < max_reps):
+        t0 = time.perf_counter()
+        fn()
+        times.append((time.perf_counter() - t0) * 1e3)
+    return times
+
+
+def main():
+    spec = json.loads(sys.argv[1])
+    torch.set_num_threads(int(spec.get("threads", 2)))
+    torch.manual_seed(0)
+    min_time = float(spec.get("minTimeMs", 300)) / 1e3
+    out = {"torch": torch.__version__, "threads": torch.get_num_threads(), "results": {}}
+    for c in spec["configs"]:
+        B, T, I, H, L = c["batch"], c["seqLen"], c["inputSize"], c["hiddenSize"], c["numLayers"]
+        D = 2 if c.get("bidirectional") else 1
+        gru = torch.nn.GRU(I, H, L, batch_first=True, bidirectional=D == 2)
+        x = torch.randn(B, T, I)
+        h0 = torch.randn(L * D, B, H)
+        dy = torch.randn(B, T, D * H)
+        dhN = torch.randn(L * D, B, H)
+
+        def forward():
+            with torch.no_grad():
+                gru(x, h0)
+
+        xg = x.clone().requires_grad_(True)
+        h0g = h0.clone().requires_grad_(True)
+
+        def train():
+            for p in gru.parameters():
+                p.grad = None
+            xg.grad = None
+            h0g.grad = None
+            y, hN = gru(xg, h0g)
+            torch.autograd.backward([y, hN], [dy, dhN])
+
+        out["results"][c["name"]] = {"forwardMs": timed(forward, min_time), "trainMs": timed(train, min_time)}
+    print(json.dumps(out))
+
+
+if __name__ == "__main__":
+    main()
