@@ -240,52 +240,46 @@ class Scratch {
 
 // ------------------------------------------------------------------ reserve
 
+// One Storage per buffer (rather than one for all): buffers below the C library's mmap threshold
+// are then recycled from the heap between training steps instead of being mapped, faulted in
+// and zeroed by the kernel anew on every step.
 class CpuGruReserve final : public GruReserve {
  public:
   CpuGruReserve(const GruConfig& c, int batch, int seqLen, std::vector<int> lengths)
       : config(c), batch(batch), seqLen(seqLen), lengths(std::move(lengths)) {
     const size_t B = batch, T = seqLen, H = c.hiddenSize, D = c.numDirections(), L = c.numLayers;
     const size_t slots = L * D;
-    size_t floats = 0;
-    auto place = [&floats](size_t n) {
-      const size_t at = floats;
-      floats += Scratch::round(n);
-      return at;
-    };
     for (size_t s = 0; s < slots; ++s) {
-      hprevAt.push_back(place(B * T * H));
-      gatesAt.push_back(place(B * T * 4 * H));
+      hprev_.push_back(make(B * T * H * sizeof(float)));
+      gates_.push_back(make(B * T * 4 * H * sizeof(float)));
     }
-    layerInAt.assign(L, 0);
-    for (size_t l = 1; l < L; ++l) layerInAt[l] = place(B * T * D * H);
-    const bool dropout = c.dropout > 0.0f && L > 1;
-    size_t bytes = floats * sizeof(float);
-    maskAt.assign(L, 0);
-    if (dropout) {
-      for (size_t l = 1; l < L; ++l) {
-        maskAt[l] = bytes;
-        bytes += (B * T * D * H + 63) / 64 * 64;
-      }
+    layerIn_.resize(L);
+    mask_.resize(L);
+    for (size_t l = 1; l < L; ++l) {
+      layerIn_[l] = make(B * T * D * H * sizeof(float));
+      if (c.dropout > 0.0f) mask_[l] = make(B * T * D * H);
     }
-    storage = std::make_unique<Storage>(Device::Cpu, bytes);
-    adviseHugePages(storage->data(), bytes);
   }
 
-  size_t bytes() const override { return storage->bytes(); }
+  size_t bytes() const override { return bytes_; }
 
-  float* f(size_t at) const { return storage->as<float>() + at; }
-  float* hprev(int slot) const { return f(hprevAt[slot]); }
-  float* gates(int slot) const { return f(gatesAt[slot]); }
-  float* layerIn(int layer) const { return f(layerInAt[layer]); }
-  uint8_t* mask(int layer) const { return storage->as<uint8_t>() + maskAt[layer]; }
+  float* hprev(int slot) const { return hprev_[slot]->as<float>(); }
+  float* gates(int slot) const { return gates_[slot]->as<float>(); }
+  float* layerIn(int layer) const { return layerIn_[layer]->as<float>(); }
+  uint8_t* mask(int layer) const { return mask_[layer]->as<uint8_t>(); }
 
   GruConfig config;
   int batch, seqLen;
   std::vector<int> lengths;
 
  private:
-  std::unique_ptr<Storage> storage;
-  std::vector<size_t> hprevAt, gatesAt, layerInAt, maskAt;
+  std::unique_ptr<Storage> make(size_t bytes) {
+    auto s = std::make_unique<Storage>(Device::Cpu, bytes);
+    bytes_ += bytes;
+    return s;
+  }
+  size_t bytes_ = 0;
+  std::vector<std::unique_ptr<Storage>> hprev_, gates_, layerIn_, mask_;
 };
 
 // ------------------------------------------------------------------ engine
