@@ -155,9 +155,6 @@ export function keep<T extends Trackable>(item: T): T {
   return item;
 }
 
-/** Values tidy() can return: tracked items in arrays and plain objects are kept. */
-export type TidyResult = Trackable | TidyResult[] | { [key: string]: TidyResult } | number | string | boolean | void | null | undefined;
-
 function collectTrackables(value: unknown, into: Set<object>, seen: Set<object>): void {
   if (value === null || typeof value !== 'object' || seen.has(value)) return;
   seen.add(value);
@@ -200,9 +197,9 @@ export function endScope(result?: unknown): void {
  * Runs `fn` and disposes every tensor and resource it created, except those it returns (in
  * arrays or plain objects) and those passed to keep(). `fn` must be synchronous.
  */
-export function tidy<T extends TidyResult>(fn: () => T): T;
-export function tidy<T extends TidyResult>(name: string, fn: () => T): T;
-export function tidy<T extends TidyResult>(nameOrFn: string | (() => T), maybeFn?: () => T): T {
+export function tidy<T>(fn: () => T): T;
+export function tidy<T>(name: string, fn: () => T): T;
+export function tidy<T>(nameOrFn: string | (() => T), maybeFn?: () => T): T {
   const fn = typeof nameOrFn === 'function' ? nameOrFn : maybeFn;
   const name = typeof nameOrFn === 'string' ? nameOrFn : 'tidy';
   if (typeof fn !== 'function') {

@@ -3,3 +3,4 @@ export type { DeviceName, NativeBackendInfo } from '../binding';
 export { backendInfo, getDevice, setDevice, setNumThreads, getNumThreads, type BackendInfo, type DeviceRequest } from './backend';
 export { tidy, keep, dispose, memory, startScope, endScope, NativeResource, type MemoryInfo, type Trackable } from './engine';
 export { Tensor, tensor, scalar, zeros, ones, fill, shapeSize, type DType, type Shape, type NestedArray, type TensorOptions } from './tensor';
+export * as ops from './ops';
