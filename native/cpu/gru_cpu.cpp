@@ -1,8 +1,8 @@
 // CPU GRU engine. See core/gru.h for the maths and layouts, gru_cpu.h for the strategy.
 //
 // Per layer and direction (a "slot"):
-//   forward:  Gi[B·T,3H] = X · W_ihᵀ (one GEMM), then per step Gh[B,3H] = h · W_hhᵀ (one GEMM) and
-//             the fused gate math, which also applies both biases;
+//   forward:  Gi[B·T,3H] = X · W_ihᵀ (one GEMM), then per step Gh[B,3H] = b_hh + h · W_hhᵀ (one
+//             GEMM) and the fused gate math, which also adds b_ih;
 //   backward: per step the fused gate-gradient math into dGi/dGh[B·T,3H] and one GEMM
 //             dh_prev += dGh_t · W_hh; after the loop dW_ih = dGiᵀ·X, dW_hh = dGhᵀ·Hprev,
 //             db = column sums, dX (+)= dGi · W_ih.
@@ -86,18 +86,17 @@ inline float fastTanh(float x) {
   return __builtin_copysignf(t, x);
 }
 
-// One sample, one valid step: gates from the input projection gi (without bias), the recurrent
-// projection gh (without bias), the state h (updated in place) and the output row y. With kTrain
+// One sample, one valid step: gates from the input projection gi (without its bias b_ih), the
+// recurrent projection gh (with b_hh), the state h (updated in place) and the output row y. With kTrain
 // the gate values r, z, n and hn = W_hn h + b_hn are kept in g[4H].
 template <bool kTrain>
-CGRU_KERNEL void gateForward(int H, const float* __restrict gi, const float* __restrict gh, const float* __restrict bsum,
-                 const float* __restrict bin, const float* __restrict bhn, float* __restrict h, float* __restrict y,
-                 float* __restrict g) {
+CGRU_KERNEL void gateForward(int H, const float* __restrict gi, const float* __restrict gh, const float* __restrict bih,
+                             float* __restrict h, float* __restrict y, float* __restrict g) {
   for (int j = 0; j < H; ++j) {
-    const float r = fastSigmoid(gi[j] + gh[j] + bsum[j]);
-    const float z = fastSigmoid(gi[H + j] + gh[H + j] + bsum[H + j]);
-    const float hn = gh[2 * H + j] + bhn[j];
-    const float n = fastTanh(gi[2 * H + j] + bin[j] + r * hn);
+    const float r = fastSigmoid(gi[j] + bih[j] + gh[j]);
+    const float z = fastSigmoid(gi[H + j] + bih[H + j] + gh[H + j]);
+    const float hn = gh[2 * H + j];
+    const float n = fastTanh(gi[2 * H + j] + bih[2 * H + j] + r * hn);
     const float hv = n + z * (h[j] - n);
     h[j] = hv;
     y[j] = hv;
@@ -347,13 +346,12 @@ class CpuGruEngine final : public GruEngine {
 
     const bool pingPong = !a.training && L > 1;
     Scratch scratch((ragged ? Scratch::round(BT * d.I) : 0) + Scratch::round(BT * 3 * H) + Scratch::round(B * 3 * H) +
-                    Scratch::round(B * H) + Scratch::round(2 * H) +
+                    Scratch::round(B * H) +
                     (pingPong ? Scratch::round(BT * DH) * (L > 2 ? 2 : 1) : 0));
     float* xs = ragged ? scratch.take(BT * d.I) : nullptr;
     float* gi = scratch.take(BT * 3 * H);
     float* gh = scratch.take(static_cast<size_t>(B) * 3 * H);
     float* h = scratch.take(static_cast<size_t>(B) * H);
-    float* bsum = scratch.take(2 * static_cast<size_t>(H));
     float* ping = pingPong ? scratch.take(BT * DH) : nullptr;
     float* pong = pingPong && L > 2 ? scratch.take(BT * DH) : nullptr;
 
@@ -369,9 +367,6 @@ class CpuGruEngine final : public GruEngine {
         const float* bIh = a.params.bIh[slot];
         const float* bHh = a.params.bHh[slot];
         sgemm(false, true, static_cast<int>(BT), 3 * H, inSize, 1.0f, in, inSize, wIh, inSize, 0.0f, gi, 3 * H);
-        for (int j = 0; j < 2 * H; ++j) bsum[j] = bIh[j] + bHh[j];
-        const float* bin = bIh + 2 * H;
-        const float* bhn = bHh + 2 * H;
         if (a.h0) std::memcpy(h, a.h0 + static_cast<size_t>(slot) * B * H, sizeof(float) * B * H);
         else std::fill(h, h + static_cast<size_t>(B) * H, 0.0f);
         float* hprev = res ? res->hprev(slot) : nullptr;
@@ -379,7 +374,11 @@ class CpuGruEngine final : public GruEngine {
         for (int s = 0; s < T; ++s) {
           const int t = dir == 0 ? s : T - 1 - s;
           const bool anyValid = t < maxLen;
-          if (anyValid) sgemm(false, true, B, 3 * H, H, 1.0f, h, H, wHh, H, 0.0f, gh, 3 * H);
+          if (anyValid) {
+            // gh = b_hh + h·W_hhᵀ (beta = 1 also spares BLAS a pass that zeroes its output).
+            for (int b = 0; b < B; ++b) std::memcpy(gh + static_cast<size_t>(b) * 3 * H, bHh, sizeof(float) * 3 * H);
+            sgemm(false, true, B, 3 * H, H, 1.0f, h, H, wHh, H, 1.0f, gh, 3 * H);
+          }
           for (int b = 0; b < B; ++b) {
             const size_t row = static_cast<size_t>(b) * T + t;
             float* hb = h + static_cast<size_t>(b) * H;
@@ -391,8 +390,8 @@ class CpuGruEngine final : public GruEngine {
             }
             const float* gib = gi + row * 3 * H;
             const float* ghb = gh + static_cast<size_t>(b) * 3 * H;
-            if (gates) gateForward<true>(H, gib, ghb, bsum, bin, bhn, hb, yb, gates + row * 4 * H);
-            else gateForward<false>(H, gib, ghb, bsum, bin, bhn, hb, yb, nullptr);
+            if (gates) gateForward<true>(H, gib, ghb, bIh, hb, yb, gates + row * 4 * H);
+            else gateForward<false>(H, gib, ghb, bIh, hb, yb, nullptr);
           }
         }
         std::memcpy(a.hN + static_cast<size_t>(slot) * B * H, h, sizeof(float) * B * H);
