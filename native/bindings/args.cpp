@@ -94,13 +94,16 @@ Napi::TypedArray Args::typedArray(size_t i, const char* name) const {
   return info_[i].As<Napi::TypedArray>();
 }
 
-TensorHandle& Args::tensor(size_t i, const char* name) const {
-  if (i >= info_.Length() || !info_[i].IsExternal()) typeError(i, name, "a tensor handle");
-  auto external = info_[i].As<Napi::External<TensorHandle>>();
+TensorHandle* asTensorHandle(Napi::Env env, const Napi::Value& value) {
   bool tagged = false;
-  if (napi_check_object_type_tag(env(), external, &kTensorHandleTag, &tagged) != napi_ok || !tagged)
-    typeError(i, name, "a tensor handle");
-  TensorHandle* handle = external.Data();
+  if (!value.IsExternal() || napi_check_object_type_tag(env, value, &kTensorHandleTag, &tagged) != napi_ok || !tagged)
+    return nullptr;
+  return value.As<Napi::External<TensorHandle>>().Data();
+}
+
+TensorHandle& Args::tensor(size_t i, const char* name) const {
+  TensorHandle* handle = i < info_.Length() ? asTensorHandle(env(), info_[i]) : nullptr;
+  if (!handle) typeError(i, name, "a tensor handle");
   if (!handle->storage)
     throw Napi::Error::New(env(), std::string(function_) + ": argument '" + name +
                                       "' is a tensor whose memory was already freed (used after dispose)");

@@ -46,6 +46,9 @@ class Args {
   const char* function_;
 };
 
+// The tensor handle `value` wraps (freed or not), or nullptr when it is anything else.
+TensorHandle* asTensorHandle(Napi::Env env, const Napi::Value& value);
+
 Device parseDevice(const std::string& name);
 DType parseDType(const std::string& name);
 Napi::Value wrapHandle(Napi::Env env, TensorHandle* handle);

@@ -26,8 +26,6 @@
 namespace cgru::bindings {
 namespace {
 
-// Same tag as args.cpp's wrapHandle (needed to check handles that sit inside an array).
-constexpr napi_type_tag kTensorHandleTag = {0x6367727554656e73ULL, 0x6f7248616e646c65ULL};
 constexpr napi_type_tag kGruReserveTag = {0x6367727552657365ULL, 0x7276654772750001ULL};
 
 struct ReserveHandle {
@@ -114,10 +112,8 @@ class GruCall {
 
   // ---- tensors
   TensorHandle& handleValue(const Napi::Value& v, const std::string& name, const std::string& what) const {
-    bool tagged = false;
-    if (!v.IsExternal() || napi_check_object_type_tag(env(), v, &kTensorHandleTag, &tagged) != napi_ok || !tagged)
-      typeError(name, "must be " + what + ", got " + Args::describe(v));
-    TensorHandle* h = v.As<Napi::External<TensorHandle>>().Data();
+    TensorHandle* h = asTensorHandle(env(), v);
+    if (!h) typeError(name, "must be " + what + ", got " + Args::describe(v));
     if (!h->storage) throw Napi::Error::New(env(), fn_ + ": argument '" + name +
                                                        "' is a tensor whose memory was already freed (used after dispose)");
     return *h;
