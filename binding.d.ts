@@ -67,6 +67,8 @@ export interface NativeBinding {
   /** Frees the memory now; using the handle afterwards is an error. */
   free(handle: TensorHandle): void;
   isFreed(handle: TensorHandle): boolean;
+  /** Waits until all work queued on `device` is done. */
+  synchronize(device: DeviceName): void;
   /** Live allocations per device, as the native allocator counts them. */
   nativeMemory(): Record<DeviceName, NativeDeviceMemory>;
 }

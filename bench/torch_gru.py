@@ -1,8 +1,8 @@
 #!/usr/bin/env python3
-"""PyTorch CPU nn.GRU reference timings for bench/gru-cpu.ts.
+"""PyTorch nn.GRU reference timings for bench/gru.ts, on the CPU or on CUDA (cuDNN, TF32 off).
 
 Usage: python3 bench/torch_gru.py '<json>' where json = {"threads": 2, "minTimeMs": 300,
-"configs": [{"name", "batch", "seqLen", "inputSize", "hiddenSize", "numLayers"}, ...]}.
+"device": "cpu" | "cuda", "configs": [{"name", "batch", "seqLen", "inputSize", "hiddenSize", "numLayers"}, ...]}.
 Prints one JSON object: {"torch": version, "threads": n, "results": {name: {"forwardMs": [...],
 "trainMs": [...]}}}. forward: inference (no_grad); train: forward + backward (dx, dh0 and all
 parameter gradients) for cotangents dy, dhN, as our engine computes.
@@ -14,14 +14,16 @@ import time
 import torch
 
 
-def timed(fn, min_time_s, min_reps=5, max_reps=200):
+def timed(fn, min_time_s, sync, min_reps=5, max_reps=200):
     fn()  # warm-up
     fn()
+    sync()
     times = []
     start = time.perf_counter()
     while len(times) < min_reps or (time.perf_counter() - start < min_time_s and len(times) < max_reps):
         t0 = time.perf_counter()
         fn()
+        sync()
         times.append((time.perf_counter() - t0) * 1e3)
     return times
 
@@ -31,15 +33,24 @@ def main():
     torch.set_num_threads(int(spec.get("threads", 2)))
     torch.manual_seed(0)
     min_time = float(spec.get("minTimeMs", 300)) / 1e3
+    device = torch.device(spec.get("device", "cpu"))
+    if device.type == "cuda":
+        # FP32 maths, as cudnn-gru's default: no TF32 in cuDNN or cuBLAS.
+        torch.backends.cudnn.allow_tf32 = False
+        torch.backends.cuda.matmul.allow_tf32 = False
+        sync = torch.cuda.synchronize
+    else:
+        def sync():
+            pass
     out = {"torch": torch.__version__, "threads": torch.get_num_threads(), "results": {}}
     for c in spec["configs"]:
         B, T, I, H, L = c["batch"], c["seqLen"], c["inputSize"], c["hiddenSize"], c["numLayers"]
         D = 2 if c.get("bidirectional") else 1
-        gru = torch.nn.GRU(I, H, L, batch_first=True, bidirectional=D == 2)
-        x = torch.randn(B, T, I)
-        h0 = torch.randn(L * D, B, H)
-        dy = torch.randn(B, T, D * H)
-        dhN = torch.randn(L * D, B, H)
+        gru = torch.nn.GRU(I, H, L, batch_first=True, bidirectional=D == 2).to(device)
+        x = torch.randn(B, T, I, device=device)
+        h0 = torch.randn(L * D, B, H, device=device)
+        dy = torch.randn(B, T, D * H, device=device)
+        dhN = torch.randn(L * D, B, H, device=device)
 
         def forward():
             with torch.no_grad():
@@ -56,7 +67,7 @@ def main():
             y, hN = gru(xg, h0g)
             torch.autograd.backward([y, hN], [dy, dhN])
 
-        out["results"][c["name"]] = {"forwardMs": timed(forward, min_time), "trainMs": timed(train, min_time)}
+        out["results"][c["name"]] = {"forwardMs": timed(forward, min_time, sync), "trainMs": timed(train, min_time, sync)}
     print(json.dumps(out))
 
 

@@ -77,6 +77,11 @@ export function backendInfo(): BackendInfo {
   return { device, requested: request, requestedBy: source, ...(error ? { error } : {}), ...info };
 }
 
+/** Waits until all work queued on `device` (default: the current device) is done. */
+export function synchronize(device: DeviceName = getDevice()): void {
+  native.synchronize(device);
+}
+
 /** Threads used by the CPU engine and its BLAS together (defaults to the machine's cores). */
 export function setNumThreads(numThreads: number): void {
   native.setNumThreads(numThreads);

@@ -25,7 +25,7 @@ describe('native bindings under garbage input', function () {
   const functions = Object.entries(native as unknown as Record<string, unknown>).filter(([, f]) => typeof f === 'function');
 
   it('exports the documented functions', () => {
-    for (const name of ['alloc', 'read', 'readAsync', 'write', 'copyTo', 'free', 'isFreed', 'nativeMemory', 'backendInfo', 'setNumThreads', 'getNumThreads']) {
+    for (const name of ['alloc', 'read', 'readAsync', 'write', 'copyTo', 'free', 'isFreed', 'nativeMemory', 'backendInfo', 'setNumThreads', 'getNumThreads', 'synchronize']) {
       assert.equal(typeof (native as unknown as Record<string, unknown>)[name], 'function', name);
     }
   });

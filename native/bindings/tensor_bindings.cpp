@@ -164,6 +164,18 @@ Napi::Value isFreed(const Napi::CallbackInfo& info) {
   });
 }
 
+// synchronize(device): waits until all work queued on `device` is done (timing, interop).
+Napi::Value synchronize(const Napi::CallbackInfo& info) {
+  return guarded(info, [&]() -> Napi::Value {
+    Args args(info, "synchronize");
+    const Device device = parseDevice(args.oneOf(0, "device", {"cpu", "cuda"}));
+    Backend* backend = backendFor(device);
+    if (!backend) throw Error(std::string("synchronize: CUDA is not available: ") + cudaReport().reason);
+    backend->synchronize();
+    return info.Env().Undefined();
+  });
+}
+
 // nativeMemory() -> { cpu: {buffers, bytes}, cuda: {buffers, bytes} }: what the allocator holds.
 Napi::Value nativeMemory(const Napi::CallbackInfo& info) {
   return guarded(info, [&]() -> Napi::Value {
@@ -191,6 +203,7 @@ void registerTensorBindings(Napi::Env env, Napi::Object exports) {
   exports.Set("free", Napi::Function::New(env, freeHandle, "free"));
   exports.Set("isFreed", Napi::Function::New(env, isFreed, "isFreed"));
   exports.Set("nativeMemory", Napi::Function::New(env, nativeMemory, "nativeMemory"));
+  exports.Set("synchronize", Napi::Function::New(env, synchronize, "synchronize"));
 }
 
 }  // namespace cgru::bindings

@@ -1,15 +1,16 @@
-// npm run bench: the CPU GRU engine (through ops.gru, JS overhead included) against PyTorch's CPU
-// nn.GRU (bench/torch_gru.py, when python3 can import torch), same shapes, same thread count.
+// npm run bench (CPU) / npm run bench:gpu (BENCH_DEVICE=cuda): our GRU engine (through ops.gru,
+// JS overhead included) against PyTorch's nn.GRU (bench/torch_gru.py, when python3 can import
+// torch) on the same device, same shapes, same thread count (CPU) or TF32 setting (GPU: off).
 // Forward = inference; train = forward + backward (dx, dh0 and every parameter gradient).
-// Options (environment): BENCH_THREADS (default 2), BENCH_ROUNDS (default 2; rounds alternate
-// between the engines so that machine noise hits both), BENCH_MIN_MS (per measurement, default
-// 400), BENCH_ONLY (comma-separated config names), BENCH_OUT (results file; default
-// bench/results/cpu-<date>.md, 'none' to skip).
+// Options (environment): BENCH_DEVICE (cpu | cuda), BENCH_THREADS (default 2), BENCH_ROUNDS
+// (default 2; rounds alternate between the engines so that machine noise hits both),
+// BENCH_MIN_MS (per measurement, default 400), BENCH_ONLY (comma-separated config names),
+// BENCH_OUT (results file; default bench/results/<device>-<date>.md, 'none' to skip).
 import { execFileSync, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { backendInfo, setNumThreads, tensor, type Tensor } from '../lib';
+import { backendInfo, setNumThreads, synchronize, tensor, type DeviceName, type Tensor } from '../lib';
 import { gru, gruParamShapes, type GruParams } from '../lib/ops';
 
 interface Config {
@@ -27,7 +28,11 @@ const CONFIGS: Config[] = [
   { name: 'c3', batch: 64, seqLen: 100, inputSize: 256, hiddenSize: 512, numLayers: 2 },
   { name: 'tiny', batch: 32, seqLen: 1, inputSize: 20, hiddenSize: 20, numLayers: 1 },
 ];
-const TARGET: Record<string, number> = { c1: 2, c2: 1, c3: 1, tiny: 2 };
+const device = (process.env.BENCH_DEVICE ?? 'cpu') as DeviceName;
+if (device === 'cuda') CONFIGS.push({ name: 'large', batch: 256, seqLen: 200, inputSize: 512, hiddenSize: 1024, numLayers: 2 });
+// Issue targets: on the CPU ≥ PyTorch (≥ 2× where PyTorch is overhead-bound); on the GPU ≥ 0.95×.
+const TARGET: Record<string, number> =
+  device === 'cuda' ? { c1: 0.95, c2: 0.95, c3: 0.95, tiny: 0.95, large: 0.95 } : { c1: 2, c2: 1, c3: 1, tiny: 2 };
 
 const threads = Number(process.env.BENCH_THREADS ?? 2);
 const rounds = Number(process.env.BENCH_ROUNDS ?? 2);
@@ -74,21 +79,23 @@ function benchOurs(c: Config): { forwardMs: number[]; trainMs: number[] } {
   const params: GruParams = {};
   let seed = 1;
   for (const [name, shape] of Object.entries(gruParamShapes(I, H, L, false))) {
-    params[name] = tensor(random(shape.reduce((a, b) => a * b, 1), 1 / Math.sqrt(H), seed++), shape, 'float32', { device: 'cpu' });
+    params[name] = tensor(random(shape.reduce((a, b) => a * b, 1), 1 / Math.sqrt(H), seed++), shape, 'float32', { device });
   }
-  const x = tensor(random(B * T * I, 1, 100), [B, T, I], 'float32', { device: 'cpu' });
-  const h0 = tensor(random(L * B * H, 1, 101), [L, B, H], 'float32', { device: 'cpu' });
-  const dy = tensor(random(B * T * H, 1, 102), [B, T, H], 'float32', { device: 'cpu' });
-  const dhN = tensor(random(L * B * H, 1, 103), [L, B, H], 'float32', { device: 'cpu' });
+  const x = tensor(random(B * T * I, 1, 100), [B, T, I], 'float32', { device });
+  const h0 = tensor(random(L * B * H, 1, 101), [L, B, H], 'float32', { device });
+  const dy = tensor(random(B * T * H, 1, 102), [B, T, H], 'float32', { device });
+  const dhN = tensor(random(L * B * H, 1, 103), [L, B, H], 'float32', { device });
   const opts = { hiddenSize: H, numLayers: L, h0 };
   const forwardMs = timed(() => {
     const r = gru(x, params, opts);
+    synchronize(device);
     r.output.dispose();
     r.hN.dispose();
   }, minMs);
   const trainMs = timed(() => {
     const r = gru(x, params, { ...opts, training: true });
     const g = r.backward(dy, dhN);
+    synchronize(device);
     for (const t of [r.output, r.hN, g.dx, g.dh0, ...Object.values(g.dParams)]) t.dispose();
   }, minMs);
   for (const t of [x, h0, dy, dhN, ...Object.values(params)] as Tensor[]) t.dispose();
@@ -107,7 +114,7 @@ function torchAvailable(): string | null {
 }
 
 function benchTorch(): TorchRun {
-  const spec = JSON.stringify({ threads, minTimeMs: minMs, configs });
+  const spec = JSON.stringify({ threads, minTimeMs: minMs, configs, device });
   const out = execFileSync('python3', [path.join(__dirname, 'torch_gru.py'), spec], { encoding: 'utf8', maxBuffer: 64 << 20 });
   return JSON.parse(out) as TorchRun;
 }
@@ -122,9 +129,24 @@ function cpuModel(): string {
   return os.cpus()[0]?.model ?? 'unknown';
 }
 
+/** Device, driver and library versions for the results file. */
+function gpuDetails(): string[] {
+  if (device !== 'cuda') return [];
+  const c = backendInfo().cuda;
+  const torchCuda = spawnSync('python3', ['-c', 'import torch; print(torch.version.cuda, torch.backends.cudnn.version())'], { encoding: 'utf8' }).stdout.trim();
+  return [
+    `- GPU: ${c.deviceName} (compute ${c.computeCapability}, ${((c.totalMemoryBytes ?? 0) / 2 ** 30).toFixed(0)} GiB); driver ${c.driverVersion}, CUDA runtime ${c.runtimeVersion}`,
+    `- cudnn-gru: cuDNN ${c.cudnnVersion} (${c.cudnnPath}), cuBLAS ${c.cublasVersion}; FP32 maths (TF32 off)`,
+    `- PyTorch CUDA ${torchCuda.split(' ')[0] ?? '?'}, cuDNN ${torchCuda.split(' ')[1] ?? '?'}; TF32 off`,
+  ];
+}
+
 function main(): void {
   setNumThreads(threads);
   const info = backendInfo().cpu;
+  if (device === 'cuda' && !backendInfo().cuda.available) {
+    throw new Error(`bench:gpu needs CUDA, which is not available: ${backendInfo().cuda.reason}`);
+  }
   const torchVersion = torchAvailable();
   const ours: Record<string, { forwardMs: number[]; trainMs: number[] }> = {};
   const theirs: Record<string, { forwardMs: number[]; trainMs: number[] }> = {};
@@ -179,15 +201,16 @@ function main(): void {
     `- CPU: ${cpuModel()}, ${os.cpus().length} logical cores visible`,
     `- Threads: cudnn-gru ${info.threads} (BLAS ${info.blasThreads}), PyTorch ${torchVersion ? torchThreads : 'n/a'}`,
     `- BLAS: ${info.blas}${info.blasIsBuiltin ? ' (built-in fallback)' : ''}; PyTorch ${torchVersion ?? 'not installed (python3 cannot import torch)'}`,
+    ...gpuDetails(),
     `- Node ${process.versions.node}, ${os.platform()} ${os.release()}`,
     `- Median of ${rounds} interleaved rounds of repeated runs (each at least 5 runs / ${minMs} ms). Forward = inference; train = forward + backward (dx, dh0, all parameter gradients). GFLOP/s counts the GEMM FLOPs (forward 2·B·T·3H·(in+H) per layer, training 3× that). Speed-up = PyTorch time / cudnn-gru time.`,
   ];
   const table = [...header, ...rows].join('\n');
   process.stdout.write(`\n${machine.join('\n')}\n\n${table}\n\n${torchVersion ? (allMet ? 'All targets met.' : 'Some targets NOT met.') : ''}\n`);
-  const outFile = process.env.BENCH_OUT ?? path.join(__dirname, 'results', `cpu-${date}.md`);
+  const outFile = process.env.BENCH_OUT ?? path.join(__dirname, 'results', `${device}-${date}.md`);
   if (outFile !== 'none') {
     fs.mkdirSync(path.dirname(outFile), { recursive: true });
-    fs.writeFileSync(outFile, `# CPU GRU benchmark, ${date}\n\n${machine.join('\n')}\n\n${table}\n`);
+    fs.writeFileSync(outFile, `# ${device === 'cuda' ? 'GPU' : 'CPU'} GRU benchmark, ${date}\n\n${machine.join('\n')}\n\n${table}\n`);
     process.stdout.write(`written to ${path.relative(process.cwd(), outFile)}\n`);
   }
 }
