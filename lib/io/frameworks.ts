@@ -1,0 +1,276 @@
+// Reading other frameworks' weights into framework-neutral modules with our layouts:
+//   - PyTorch state dicts saved as safetensors (nn.GRU, nn.Linear, nn.Embedding);
+//   - Keras 3 `.weights.h5` files (GRU reset_after=True, Bidirectional(GRU), Dense,
+//     TimeDistributed(Dense), Embedding).
+// A GRU module comes out with canonical params (PyTorch names and layouts, gate order r, z, n), a
+// dense module with a kernel [in, out] (Keras/tfjs layout) and bias [out], an embedding with its
+// table [inputDim, outputDim]. model-io.ts assigns modules to a model's layers.
+import { Hdf5File, type Hdf5Dataset, type Hdf5Group } from './hdf5';
+import { readSafetensors, toFloat32, type SafetensorsFile } from './safetensors';
+
+/**
+ * Which of a model's layers a module can fill, matched in order within the family: 'gru'
+ * (unidirectional), 'bidirectional', 'dense', 'time_distributed', 'embedding' (Keras, whose file
+ * keeps creation order only within a layer class), or 'linear' for a PyTorch nn.Linear/nn.Embedding
+ * (dense, time-distributed dense or embedding).
+ */
+export type ModuleFamily = 'gru' | 'bidirectional' | 'dense' | 'time_distributed' | 'embedding' | 'linear';
+
+export interface ImportedGru {
+  kind: 'gru';
+  family: ModuleFamily;
+  /** The module's name in the source (a state-dict prefix or a Keras layer path). */
+  name: string;
+  inputSize: number;
+  hiddenSize: number;
+  numLayers: number;
+  bidirectional: boolean;
+  /** weight_ih_l0 [3H, in], weight_hh_l0 [3H, H], bias_ih_l0 [3H], bias_hh_l0 [3H], ..., _reverse. */
+  params: Record<string, Float32Array>;
+}
+
+/**
+ * A weight matrix with an optional bias: a dense layer (kernel [in, out]) or, for PyTorch where a
+ * bias-free nn.Linear and an nn.Embedding look alike, possibly an embedding table ([rows, cols] as
+ * stored: see `torchLayout`).
+ */
+export interface ImportedDense {
+  kind: 'dense';
+  family: ModuleFamily;
+  name: string;
+  inputSize: number;
+  units: number;
+  /** [inputSize, units] row-major. */
+  kernel: Float32Array;
+  bias: Float32Array | null;
+  /** PyTorch only: the matrix as stored ([out, in] for nn.Linear, [num, dim] for nn.Embedding). */
+  torchLayout?: { rows: number; cols: number; data: Float32Array };
+}
+
+export interface ImportedEmbedding {
+  kind: 'embedding';
+  family: ModuleFamily;
+  name: string;
+  inputDim: number;
+  outputDim: number;
+  embeddings: Float32Array;
+}
+
+export type ImportedModule = ImportedGru | ImportedDense | ImportedEmbedding;
+
+export class WeightImportError extends Error {
+  override name = 'WeightImportError';
+}
+
+function fail(source: string, message: string): never {
+  throw new WeightImportError(`loadWeights: ${source}: ${message}`);
+}
+
+/** Natural order: 'layers.2' before 'layers.10', 'gru' before 'gru_1' before 'gru_2'. */
+export function naturalCompare(a: string, b: string): number {
+  return a.localeCompare(b, 'en', { numeric: true });
+}
+
+function transpose(data: Float32Array, rows: number, cols: number): Float32Array {
+  const out = new Float32Array(data.length);
+  for (let r = 0; r < rows; r++) for (let c = 0; c < cols; c++) out[c * rows + r] = data[r * cols + c];
+  return out;
+}
+
+// ------------------------------------------------------------------ PyTorch
+
+const GRU_KEY = /^(?:(.*)\.)?(weight_ih|weight_hh|bias_ih|bias_hh)_l(\d+)(_reverse)?$/;
+
+/**
+ * The modules of a PyTorch state dict saved with safetensors (`save_file(model.state_dict(), f)`),
+ * in natural order of their names (nn.Sequential indices and names like gru1, gru2 sort as
+ * created). nn.GRU must be batch-first-agnostic (weights do not depend on it) with bias or without.
+ */
+export function readTorchModules(file: string | SafetensorsFile, source = typeof file === 'string' ? file : '<state dict>'): ImportedModule[] {
+  const st = typeof file === 'string' ? readSafetensors(file) : file;
+  const grus = new Map<string, Map<string, { shape: number[]; data: Float32Array }>>();
+  const mats = new Map<string, { weight?: { shape: number[]; data: Float32Array }; bias?: { shape: number[]; data: Float32Array } }>();
+  for (const [key, t] of st.tensors) {
+    if (/(^|\.)num_batches_tracked$|(^|\.)running_(mean|var)$/.test(key)) continue;
+    const m = GRU_KEY.exec(key);
+    const value = { shape: t.shape, data: toFloat32(t, key, source) };
+    if (m) {
+      const prefix = m[1] ?? '';
+      if (!grus.has(prefix)) grus.set(prefix, new Map());
+      grus.get(prefix)!.set(`${m[2]}_l${m[3]}${m[4] ?? ''}`, value);
+      continue;
+    }
+    const lm = /^(?:(.*)\.)?(weight|bias)$/.exec(key);
+    if (!lm) fail(source, `tensor '${key}' belongs to no supported module (nn.GRU, nn.Linear, nn.Embedding); pass a mapping or remove it`);
+    const prefix = lm[1] ?? '';
+    if (!mats.has(prefix)) mats.set(prefix, {});
+    mats.get(prefix)![lm[2] as 'weight' | 'bias'] = value;
+  }
+  const modules: ImportedModule[] = [];
+  for (const [prefix, params] of grus) modules.push(torchGru(prefix, params, source));
+  for (const [prefix, { weight, bias }] of mats) {
+    const where = `module '${prefix}'`;
+    if (!weight) fail(source, `${where} has a bias but no weight`);
+    if (weight.shape.length !== 2) fail(source, `${where}.weight has shape [${weight.shape}]; nn.Linear/nn.Embedding weights are 2-D`);
+    const [rows, cols] = weight.shape;
+    if (bias && (bias.shape.length !== 1 || bias.shape[0] !== rows)) fail(source, `${where}.bias has shape [${bias.shape}], expected [${rows}] for weight [${rows}, ${cols}]`);
+    modules.push({
+      kind: 'dense', family: 'linear', name: prefix, inputSize: cols, units: rows, kernel: transpose(weight.data, rows, cols), bias: bias?.data ?? null,
+      torchLayout: { rows, cols, data: weight.data },
+    });
+  }
+  return modules.sort((a, b) => naturalCompare(a.name, b.name));
+}
+
+function torchGru(prefix: string, params: Map<string, { shape: number[]; data: Float32Array }>, source: string): ImportedGru {
+  const where = `nn.GRU '${prefix || '<root>'}'`;
+  const hh = params.get('weight_hh_l0');
+  const ih = params.get('weight_ih_l0');
+  if (!hh || !ih) fail(source, `${where}: weight_ih_l0 and weight_hh_l0 are needed`);
+  const H = hh.shape[1];
+  if (hh.shape.length !== 2 || hh.shape[0] !== 3 * H) fail(source, `${where}: weight_hh_l0 has shape [${hh.shape}], expected [3H, H]`);
+  const inputSize = ih.shape[1];
+  let numLayers = 0;
+  while (params.has(`weight_ih_l${numLayers}`)) numLayers++;
+  const bidirectional = params.has('weight_ih_l0_reverse');
+  const D = bidirectional ? 2 : 1;
+  const out: Record<string, Float32Array> = {};
+  const used = new Set<string>();
+  for (let l = 0; l < numLayers; l++) {
+    for (const s of bidirectional ? ['', '_reverse'] : ['']) {
+      const inSize = l === 0 ? inputSize : D * H;
+      const want: [string, number[]][] = [[`weight_ih_l${l}${s}`, [3 * H, inSize]], [`weight_hh_l${l}${s}`, [3 * H, H]], [`bias_ih_l${l}${s}`, [3 * H]], [`bias_hh_l${l}${s}`, [3 * H]]];
+      for (const [name, shape] of want) {
+        const p = params.get(name);
+        if (!p) {
+          if (name.startsWith('bias')) { out[name] = new Float32Array(3 * H); continue; } // bias=False
+          fail(source, `${where}: ${prefix ? `${prefix}.` : ''}${name} is missing`);
+        }
+        if (p.shape.length !== shape.length || p.shape.some((d, i) => d !== shape[i])) {
+          fail(source, `${where}: ${prefix ? `${prefix}.` : ''}${name} has shape [${p.shape}], expected [${shape}]`);
+        }
+        out[name] = p.data;
+        used.add(name);
+      }
+    }
+  }
+  for (const k of params.keys()) if (!used.has(k)) fail(source, `${where}: unexpected parameter ${k} (projections, proj_size, are not supported)`);
+  return { kind: 'gru', family: bidirectional ? 'bidirectional' : 'gru', name: prefix, inputSize, hiddenSize: H, numLayers, bidirectional, params: out };
+}
+
+// ------------------------------------------------------------------ Keras
+
+/** Keras z, r, h column blocks of [rows, 3H] → our [3H, rows] with row blocks r, z, n. */
+function kerasGateMatrix(data: Float32Array, rows: number, H: number): Float32Array {
+  const out = new Float32Array(3 * H * rows);
+  const order = [1, 0, 2]; // ours r, z, n ← keras block index (z=0, r=1, h=2)
+  for (let g = 0; g < 3; g++) {
+    const kb = order[g];
+    for (let j = 0; j < H; j++) for (let i = 0; i < rows; i++) out[(g * H + j) * rows + i] = data[i * 3 * H + kb * H + j];
+  }
+  return out;
+}
+
+function kerasGateVector(data: Float32Array, H: number): Float32Array {
+  const out = new Float32Array(3 * H);
+  out.set(data.subarray(H, 2 * H), 0);
+  out.set(data.subarray(0, H), H);
+  out.set(data.subarray(2 * H, 3 * H), 2 * H);
+  return out;
+}
+
+function f32(ds: Hdf5Dataset, source: string): Float32Array {
+  const d = ds.read();
+  if (d instanceof Float32Array) return d;
+  if (d instanceof Float64Array) return Float32Array.from(d);
+  fail(source, `${ds.path}: dtype ${ds.dtype}; weights must be floating point`);
+}
+
+function vars(g: Hdf5Group): Hdf5Dataset[] {
+  const v = g.get('vars');
+  if (!v || v.kind !== 'group') return [];
+  return v.keys().sort((a, b) => Number(a) - Number(b)).map((k) => v.get(k)).filter((d): d is Hdf5Dataset => d?.kind === 'dataset');
+}
+
+function kerasGruCell(cell: Hdf5Group, source: string, where: string): { inputSize: number; H: number; wih: Float32Array; whh: Float32Array; bih: Float32Array; bhh: Float32Array } {
+  const v = vars(cell);
+  if (v.length < 2) fail(source, `${where}: a GRU cell needs kernel and recurrent_kernel (found ${v.length} variables)`);
+  const [k, rk, b] = v;
+  if (k.shape.length !== 2 || rk.shape.length !== 2) fail(source, `${where}: kernel [${k.shape}] / recurrent_kernel [${rk.shape}] are not matrices`);
+  const [inputSize, threeH] = k.shape;
+  const H = threeH / 3;
+  if (!Number.isInteger(H) || rk.shape[0] !== H || rk.shape[1] !== threeH) fail(source, `${where}: recurrent_kernel has shape [${rk.shape}], expected [${H}, ${threeH}] for kernel [${k.shape}]`);
+  let bih: Float32Array = new Float32Array(3 * H);
+  let bhh: Float32Array = new Float32Array(3 * H);
+  if (b) {
+    if (b.shape.length === 1 && b.shape[0] === 3 * H) {
+      fail(source, `${where}: this GRU was built with reset_after=False (bias [${b.shape}]): it applies the reset gate before the recurrent matmul, which cuDNN's GRU (and this library) cannot compute. Rebuild it in Keras with GRU(..., reset_after=True) (the Keras 2+/3 default) and retrain or convert`);
+    }
+    if (b.shape.length !== 2 || b.shape[0] !== 2 || b.shape[1] !== 3 * H) fail(source, `${where}: bias has shape [${b.shape}], expected [2, ${3 * H}] (reset_after=True)`);
+    const bd = f32(b, source);
+    bih = kerasGateVector(bd.subarray(0, 3 * H), H);
+    bhh = kerasGateVector(bd.subarray(3 * H), H);
+  }
+  return { inputSize, H, wih: kerasGateMatrix(f32(k, source), inputSize, H), whh: kerasGateMatrix(f32(rk, source), H, H), bih, bhh };
+}
+
+/**
+ * The modules of a Keras 3 `.weights.h5` file (model.save_weights('m.weights.h5')), in natural order
+ * of the names under /layers. Keras 3 names them after the layer class, numbered in creation order
+ * (gru, gru_1, ..., bidirectional, dense, time_distributed): creation order is exact within a
+ * family, and modules are matched to layers within their family. Each is recognised by its structure: `cell/vars` (GRU), `forward_layer` +
+ * `backward_layer` (Bidirectional GRU, mergeMode concat), `layer/vars` (TimeDistributed), `vars`
+ * with a matrix (and a bias) (Dense), a lone matrix under an `embedding*` name (Embedding).
+ */
+export function readKerasModules(file: string): ImportedModule[] {
+  const h5 = Hdf5File.open(file);
+  const layers = h5.root.get('layers');
+  if (!layers || layers.kind !== 'group') fail(file, `no /layers group: not a Keras 3 .weights.h5 file (Keras 2 .h5 files are not supported; load them in Keras 3 and save_weights('model.weights.h5'))`);
+  const modules: ImportedModule[] = [];
+  const visit = (g: Hdf5Group, name: string, family: ModuleFamily): void => {
+    const cell = g.get('cell');
+    const fwd = g.get('forward_layer');
+    const bwd = g.get('backward_layer');
+    const inner = g.get('layer');
+    if (fwd?.kind === 'group' && bwd?.kind === 'group') {
+      const fc = fwd.get('cell');
+      const bc = bwd.get('cell');
+      if (fc?.kind !== 'group' || bc?.kind !== 'group') fail(file, `${g.path}: Bidirectional wraps something other than a GRU`);
+      const f = kerasGruCell(fc, file, fc.path);
+      const b = kerasGruCell(bc, file, bc.path);
+      modules.push({
+        kind: 'gru', family: 'bidirectional', name, inputSize: f.inputSize, hiddenSize: f.H, numLayers: 1, bidirectional: true,
+        params: { weight_ih_l0: f.wih, weight_hh_l0: f.whh, bias_ih_l0: f.bih, bias_hh_l0: f.bhh, weight_ih_l0_reverse: b.wih, weight_hh_l0_reverse: b.whh, bias_ih_l0_reverse: b.bih, bias_hh_l0_reverse: b.bhh },
+      });
+      return;
+    }
+    if (cell?.kind === 'group') {
+      const c = kerasGruCell(cell, file, cell.path);
+      modules.push({ kind: 'gru', family: 'gru', name, inputSize: c.inputSize, hiddenSize: c.H, numLayers: 1, bidirectional: false, params: { weight_ih_l0: c.wih, weight_hh_l0: c.whh, bias_ih_l0: c.bih, bias_hh_l0: c.bhh } });
+      return;
+    }
+    if (inner?.kind === 'group') {
+      visit(inner, name, family);
+      return;
+    }
+    const v = vars(g);
+    if (!v.length) return; // a layer without weights (dropout, activation, ...)
+    const [w, b] = v;
+    if (w.shape.length !== 2) fail(file, `${g.path}: unsupported layer (first variable has shape [${w.shape}])`);
+    const [rows, cols] = w.shape;
+    if (!b && /embedding/i.test(name)) {
+      modules.push({ kind: 'embedding', family: 'embedding', name, inputDim: rows, outputDim: cols, embeddings: f32(w, file) });
+      return;
+    }
+    if (b && (b.shape.length !== 1 || b.shape[0] !== cols)) fail(file, `${g.path}: bias has shape [${b.shape}], expected [${cols}] for kernel [${rows}, ${cols}]`);
+    if (v.length > 2) fail(file, `${g.path}: a layer with ${v.length} variables is not supported (Dense has kernel and bias)`);
+    modules.push({ kind: 'dense', family, name, inputSize: rows, units: cols, kernel: f32(w, file), bias: b ? f32(b, file) : null });
+  };
+  for (const name of layers.keys().sort(naturalCompare)) {
+    const g = layers.get(name);
+    // Keras 3 names a model's layers by class, numbered in creation order: gru, gru_1, dense, ...
+    const family = name.replace(/_\d+$/, '') as ModuleFamily;
+    if (g?.kind === 'group') visit(g, name, family);
+  }
+  return modules;
+}
