@@ -4,3 +4,4 @@ export { backendInfo, getDevice, setDevice, setNumThreads, getNumThreads, synchr
 export { tidy, keep, dispose, memory, startScope, endScope, NativeResource, type MemoryInfo, type Trackable } from './engine';
 export { Tensor, tensor, scalar, zeros, ones, fill, shapeSize, type DType, type Shape, type NestedArray, type TensorOptions } from './tensor';
 export * as ops from './ops';
+export * as io from './io';

@@ -1,0 +1,13 @@
+// Saving, loading and interop: crash-safe writes, safetensors, HDF5 (Keras weights), PyTorch and
+// Keras weight import, ONNX export. See docs/io.md.
+export { writeFileAtomic, writeFileAtomicSync, commitDirectorySync, readVerifiedSync, type FileRef, type FileData, type CommitOptions } from './atomic';
+export {
+  readSafetensors, writeSafetensors, decodeSafetensors, encodeSafetensors, toFloat32, SafetensorsError,
+  type SafeDType, type SafeTensor, type SafetensorsFile, type TensorToWrite,
+} from './safetensors';
+export { Hdf5File, Hdf5Error, listDatasets, type Hdf5Dataset, type Hdf5Group, type Hdf5DType } from './hdf5';
+export {
+  readTorchModules, readKerasModules, WeightImportError,
+  type ImportedModule, type ImportedGru, type ImportedDense, type ImportedEmbedding, type ModuleFamily,
+} from './frameworks';
+export { buildOnnxModel, writeOnnxModel, OnnxExportError, type OnnxLayerSpec, type OnnxExportOptions, type OnnxActivation } from './onnx';
