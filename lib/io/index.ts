@@ -11,3 +11,4 @@ export {
   type ImportedModule, type ImportedGru, type ImportedDense, type ImportedEmbedding, type ModuleFamily,
 } from './frameworks';
 export { buildOnnxModel, writeOnnxModel, OnnxExportError, type OnnxLayerSpec, type OnnxExportOptions, type OnnxActivation } from './onnx';
+export { saveArtifacts, loadArtifacts, ModelFormatError, MODEL_FORMAT, MODEL_FORMAT_VERSION, type ModelArtifacts, type HostTensor } from './artifacts';
