@@ -136,3 +136,50 @@ export interface NativeBinding {
   /** Frees the saved state now; true when this call released memory. Idempotent. */
   gruReserveFree(reserve: GruReserveHandle): boolean;
 }
+
+// ------------------------------------------------------------------ Tensor ops (native/bindings/ops_bindings.cpp)
+// Outputs are existing tensors written in place; all tensors of one call on one device.
+
+export type NativeUnaryKind = 'linear' | 'relu' | 'sigmoid' | 'tanh' | 'elu' | 'softmax' | 'softplus' | 'selu' | 'exp' | 'square' | 'abs';
+export type NativeBinaryKind = 'add' | 'sub' | 'mul' | 'div' | 'max' | 'min';
+export type NativeLossKind =
+  | 'meanSquaredError' | 'meanAbsoluteError' | 'binaryCrossentropy' | 'binaryCrossentropyLogits'
+  | 'categoricalCrossentropy' | 'categoricalCrossentropyLogits'
+  | 'sparseCategoricalCrossentropy' | 'sparseCategoricalCrossentropyLogits';
+export type NativeMetricKind = 'binaryAccuracy' | 'categoricalAccuracy' | 'sparseCategoricalAccuracy';
+
+export interface NativeBinding {
+  /** c[m×n] = alpha·op(a)·op(b) + beta·c, row-major, contiguous. */
+  opsGemm(transA: boolean, transB: boolean, m: number, n: number, k: number, alpha: number, a: TensorHandle, b: TensorHandle, beta: number, c: TensorHandle): void;
+  opsBiasAdd(x: TensorHandle, bias: TensorHandle, rows: number, cols: number): void;
+  /** out = beta·out + column sums of x [rows, cols]. */
+  opsColumnSums(x: TensorHandle, rows: number, cols: number, out: TensorHandle, beta: number): void;
+  /** y = f(x); softmax over rows of width cols (cols is ignored otherwise but must divide numel). */
+  opsUnary(kind: NativeUnaryKind, x: TensorHandle, y: TensorHandle, cols: number): void;
+  /** dx = beta·dx + dy·f'(x), given y = f(x) (x needed by softplus, square, abs). */
+  opsUnaryGrad(kind: NativeUnaryKind, x: TensorHandle | null, y: TensorHandle, dy: TensorHandle, dx: TensorHandle, cols: number, beta: number): void;
+  opsBinary(kind: NativeBinaryKind, a: TensorHandle, b: TensorHandle, out: TensorHandle): void;
+  /** y += alpha·x */
+  opsAxpy(alpha: number, x: TensorHandle, y: TensorHandle): void;
+  opsScale(x: TensorHandle, alpha: number): void;
+  opsFill(x: TensorHandle, value: number): void;
+  /** dst[r, dstStart + j] = beta·dst[…] + src[r, srcStart + j] for j < width. */
+  opsCopyColumns(src: TensorHandle, rows: number, srcCols: number, srcStart: number, dst: TensorHandle, dstCols: number, dstStart: number, width: number, beta: number): void;
+  /** Reverses each sample's first lengths[b] steps (all steps when lengths is null). */
+  opsReverseTime(x: TensorHandle, out: TensorHandle, batch: number, seqLen: number, features: number, lengths: TensorHandle | null): void;
+  /** out[outIndex] = mean loss; grad = its gradient w.r.t. pred. Sparse kinds: target int32 [rows]. */
+  opsLoss(kind: NativeLossKind, pred: TensorHandle, target: TensorHandle, rows: number, cols: number, grad: TensorHandle | null, out: TensorHandle, outIndex: number): void;
+  opsMetric(kind: NativeMetricKind, pred: TensorHandle, target: TensorHandle, rows: number, cols: number, threshold: number, out: TensorHandle, outIndex: number): void;
+  /** Keras SGD: v = momentum·v − lr·g; p += v (nesterov: p += momentum·v − lr·g). */
+  opsSgd(param: TensorHandle, grad: TensorHandle, velocity: TensorHandle | null, lr: number, momentum: number, nesterov: boolean): void;
+  /** Keras Adam with lr = bias-corrected step size; AdamW: p −= p·weightDecay·baseLr first. */
+  opsAdam(param: TensorHandle, grad: TensorHandle, m: TensorHandle, v: TensorHandle, lr: number, baseLr: number, beta1: number, beta2: number, epsilon: number, weightDecay: number): void;
+  opsRmsprop(param: TensorHandle, grad: TensorHandle, meanSquare: TensorHandle, momentumBuffer: TensorHandle | null, lr: number, rho: number, momentum: number, epsilon: number): void;
+  opsClipValue(x: TensorHandle, lo: number, hi: number): void;
+  opsSumSquares(x: TensorHandle, out: TensorHandle, outIndex: number): void;
+  opsClipNorm(tensors: TensorHandle[], maxNorm: number, global: boolean): void;
+  opsDropoutMask(mask: TensorHandle, rate: number, seed: number): void;
+  opsGather(table: TensorHandle, vocab: number, dim: number, indices: TensorHandle, out: TensorHandle): void;
+  opsScatterAdd(dOut: TensorHandle, indices: TensorHandle, dTable: TensorHandle, vocab: number, dim: number): void;
+  opsFirstNonFinite(x: TensorHandle): number;
+}

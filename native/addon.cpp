@@ -7,6 +7,7 @@ Napi::Object init(Napi::Env env, Napi::Object exports) {
   cgru::bindings::registerTensorBindings(env, exports);
   cgru::bindings::registerInfoBindings(env, exports);
   cgru::bindings::registerGruBindings(env, exports);
+  cgru::bindings::registerOpsBindings(env, exports);
   return exports;
 }
 }  // namespace

@@ -9,6 +9,7 @@
 
 #include "core/device.h"
 #include "core/gru.h"
+#include "core/ops.h"
 
 namespace cgru {
 
@@ -28,6 +29,8 @@ class Backend {
   virtual void synchronize() = 0;
   // This backend's GRU engine (see core/gru.h).
   virtual GruEngine& gru() = 0;
+  // This backend's tensor kernels (see core/ops.h), or nullptr when it has none yet.
+  virtual TensorOps* ops() { return nullptr; }
 };
 
 Backend& cpuBackend();

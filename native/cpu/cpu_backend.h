@@ -15,6 +15,7 @@ class CpuBackend final : public Backend {
   void fillZero(void* dst, size_t bytes) override;
   void synchronize() override {}
   GruEngine& gru() override;
+  TensorOps* ops() override;  // native/cpu/ops_cpu.cpp
 };
 
 // Threads used by the CPU engine and by BLAS together.

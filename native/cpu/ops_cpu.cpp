@@ -1,0 +1,417 @@
+// TensorOps on the CPU: GEMM through cpu::sgemm (BLAS), everything else as plain loops that the
+// compiler vectorises. Reductions accumulate in double so results do not depend on sizes.
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <vector>
+
+#include "core/ops.h"
+#include "cpu/blas.h"
+#include "cpu/cpu_backend.h"
+
+namespace cgru::cpu {
+namespace {
+
+constexpr float kEpsilon = 1e-7f;  // Keras' backend epsilon (probability clipping)
+constexpr float kSeluAlpha = 1.6732632423543772f;
+constexpr float kSeluScale = 1.0507009873554805f;
+
+inline float sigmoid(float x) {
+  if (x >= 0) return 1.0f / (1.0f + std::exp(-x));
+  const float e = std::exp(x);
+  return e / (1.0f + e);
+}
+
+inline uint64_t splitmix64(uint64_t x) {
+  x += 0x9e3779b97f4a7c15ULL;
+  x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ULL;
+  x = (x ^ (x >> 27)) * 0x94d049bb133111ebULL;
+  return x ^ (x >> 31);
+}
+
+class CpuOps final : public TensorOps {
+ public:
+  void gemm(bool transA, bool transB, int64_t m, int64_t n, int64_t k, float alpha, const float* a, const float* b,
+            float beta, float* c) override {
+    if (m == 0 || n == 0) return;
+    if (k == 0) {
+      scale(c, beta, m * n);
+      return;
+    }
+    sgemm(transA, transB, static_cast<int>(m), static_cast<int>(n), static_cast<int>(k), alpha, a,
+          static_cast<int>(transA ? m : k), b, static_cast<int>(transB ? k : n), beta, c, static_cast<int>(n));
+  }
+
+  void biasAdd(float* x, const float* bias, int64_t rows, int64_t cols) override {
+    for (int64_t r = 0; r < rows; ++r) {
+      float* row = x + r * cols;
+      for (int64_t c = 0; c < cols; ++c) row[c] += bias[c];
+    }
+  }
+
+  void columnSums(const float* x, int64_t rows, int64_t cols, float* out, float beta) override {
+    std::vector<double> acc(static_cast<size_t>(cols), 0.0);
+    for (int64_t r = 0; r < rows; ++r) {
+      const float* row = x + r * cols;
+      for (int64_t c = 0; c < cols; ++c) acc[c] += row[c];
+    }
+    for (int64_t c = 0; c < cols; ++c) out[c] = (beta == 0.0f ? 0.0f : beta * out[c]) + static_cast<float>(acc[c]);
+  }
+
+  void unary(UnaryKind kind, const float* x, float* y, int64_t n, int64_t cols) override {
+    switch (kind) {
+      case UnaryKind::Linear:
+        if (x != y) std::memmove(y, x, static_cast<size_t>(n) * sizeof(float));
+        return;
+      case UnaryKind::Relu:
+        for (int64_t i = 0; i < n; ++i) y[i] = x[i] > 0 ? x[i] : 0.0f;
+        return;
+      case UnaryKind::Sigmoid:
+        for (int64_t i = 0; i < n; ++i) y[i] = sigmoid(x[i]);
+        return;
+      case UnaryKind::Tanh:
+        for (int64_t i = 0; i < n; ++i) y[i] = std::tanh(x[i]);
+        return;
+      case UnaryKind::Elu:
+        for (int64_t i = 0; i < n; ++i) y[i] = x[i] > 0 ? x[i] : std::expm1(x[i]);
+        return;
+      case UnaryKind::Selu:
+        for (int64_t i = 0; i < n; ++i) y[i] = kSeluScale * (x[i] > 0 ? x[i] : kSeluAlpha * std::expm1(x[i]));
+        return;
+      case UnaryKind::Softplus:
+        for (int64_t i = 0; i < n; ++i) y[i] = std::max(x[i], 0.0f) + std::log1p(std::exp(-std::fabs(x[i])));
+        return;
+      case UnaryKind::Exp:
+        for (int64_t i = 0; i < n; ++i) y[i] = std::exp(x[i]);
+        return;
+      case UnaryKind::Square:
+        for (int64_t i = 0; i < n; ++i) y[i] = x[i] * x[i];
+        return;
+      case UnaryKind::Abs:
+        for (int64_t i = 0; i < n; ++i) y[i] = std::fabs(x[i]);
+        return;
+      case UnaryKind::Softmax:
+        for (int64_t r = 0; r < n / cols; ++r) {
+          const float* xr = x + r * cols;
+          float* yr = y + r * cols;
+          float mx = -INFINITY;
+          for (int64_t c = 0; c < cols; ++c) mx = std::max(mx, xr[c]);
+          double sum = 0;
+          for (int64_t c = 0; c < cols; ++c) {
+            yr[c] = std::exp(xr[c] - mx);
+            sum += yr[c];
+          }
+          const float inv = static_cast<float>(1.0 / sum);
+          for (int64_t c = 0; c < cols; ++c) yr[c] *= inv;
+        }
+        return;
+    }
+  }
+
+  void unaryGrad(UnaryKind kind, const float* x, const float* y, const float* dy, float* dx, int64_t n, int64_t cols,
+                 float beta) override {
+    auto put = [&](int64_t i, float v) { dx[i] = beta == 0.0f ? v : beta * dx[i] + v; };
+    switch (kind) {
+      case UnaryKind::Linear:
+        for (int64_t i = 0; i < n; ++i) put(i, dy[i]);
+        return;
+      case UnaryKind::Relu:
+        for (int64_t i = 0; i < n; ++i) put(i, y[i] > 0 ? dy[i] : 0.0f);
+        return;
+      case UnaryKind::Sigmoid:
+        for (int64_t i = 0; i < n; ++i) put(i, dy[i] * y[i] * (1.0f - y[i]));
+        return;
+      case UnaryKind::Tanh:
+        for (int64_t i = 0; i < n; ++i) put(i, dy[i] * (1.0f - y[i] * y[i]));
+        return;
+      case UnaryKind::Elu:
+        for (int64_t i = 0; i < n; ++i) put(i, y[i] > 0 ? dy[i] : dy[i] * (y[i] + 1.0f));
+        return;
+      case UnaryKind::Selu:
+        for (int64_t i = 0; i < n; ++i) put(i, y[i] > 0 ? dy[i] * kSeluScale : dy[i] * (y[i] + kSeluScale * kSeluAlpha));
+        return;
+      case UnaryKind::Exp:
+        for (int64_t i = 0; i < n; ++i) put(i, dy[i] * y[i]);
+        return;
+      case UnaryKind::Softplus:
+        for (int64_t i = 0; i < n; ++i) put(i, dy[i] * sigmoid(x[i]));
+        return;
+      case UnaryKind::Square:
+        for (int64_t i = 0; i < n; ++i) put(i, dy[i] * 2.0f * x[i]);
+        return;
+      case UnaryKind::Abs:
+        for (int64_t i = 0; i < n; ++i) put(i, x[i] > 0 ? dy[i] : x[i] < 0 ? -dy[i] : 0.0f);
+        return;
+      case UnaryKind::Softmax:
+        for (int64_t r = 0; r < n / cols; ++r) {
+          const int64_t o = r * cols;
+          double dot = 0;
+          for (int64_t c = 0; c < cols; ++c) dot += static_cast<double>(dy[o + c]) * y[o + c];
+          for (int64_t c = 0; c < cols; ++c) put(o + c, y[o + c] * (dy[o + c] - static_cast<float>(dot)));
+        }
+        return;
+    }
+  }
+
+  void binary(BinaryKind kind, const float* a, const float* b, float* out, int64_t n) override {
+    switch (kind) {
+      case BinaryKind::Add: for (int64_t i = 0; i < n; ++i) out[i] = a[i] + b[i]; return;
+      case BinaryKind::Sub: for (int64_t i = 0; i < n; ++i) out[i] = a[i] - b[i]; return;
+      case BinaryKind::Mul: for (int64_t i = 0; i < n; ++i) out[i] = a[i] * b[i]; return;
+      case BinaryKind::Div: for (int64_t i = 0; i < n; ++i) out[i] = a[i] / b[i]; return;
+      case BinaryKind::Max: for (int64_t i = 0; i < n; ++i) out[i] = std::max(a[i], b[i]); return;
+      case BinaryKind::Min: for (int64_t i = 0; i < n; ++i) out[i] = std::min(a[i], b[i]); return;
+    }
+  }
+
+  void axpy(float alpha, const float* x, float* y, int64_t n) override {
+    for (int64_t i = 0; i < n; ++i) y[i] += alpha * x[i];
+  }
+  void scale(float* x, float alpha, int64_t n) override {
+    if (alpha == 0.0f) return fill(x, 0.0f, n);
+    for (int64_t i = 0; i < n; ++i) x[i] *= alpha;
+  }
+  void fill(float* x, float value, int64_t n) override { std::fill(x, x + n, value); }
+
+  void copyColumns(const float* src, int64_t rows, int64_t srcCols, int64_t srcStart, float* dst, int64_t dstCols,
+                   int64_t dstStart, int64_t width, float beta) override {
+    for (int64_t r = 0; r < rows; ++r) {
+      const float* s = src + r * srcCols + srcStart;
+      float* d = dst + r * dstCols + dstStart;
+      if (beta == 0.0f) std::memmove(d, s, static_cast<size_t>(width) * sizeof(float));
+      else for (int64_t j = 0; j < width; ++j) d[j] = beta * d[j] + s[j];
+    }
+  }
+
+  void reverseTime(const float* x, float* out, int64_t batch, int64_t seqLen, int64_t features,
+                   const int32_t* lengths) override {
+    const size_t rowBytes = static_cast<size_t>(features) * sizeof(float);
+    for (int64_t b = 0; b < batch; ++b) {
+      const int64_t len = lengths ? lengths[b] : seqLen;
+      for (int64_t t = 0; t < seqLen; ++t) {
+        const int64_t from = t < len ? len - 1 - t : t;
+        std::memcpy(out + (b * seqLen + t) * features, x + (b * seqLen + from) * features, rowBytes);
+      }
+    }
+  }
+
+  void loss(LossKind kind, const float* pred, const float* target, const int32_t* labels, int64_t rows, int64_t cols,
+            float* grad, float* lossOut) override {
+    double total = 0;
+    const double invRows = rows ? 1.0 / static_cast<double>(rows) : 0.0;
+    const double invAll = rows && cols ? invRows / static_cast<double>(cols) : 0.0;
+    switch (kind) {
+      case LossKind::MeanSquaredError:
+        for (int64_t i = 0; i < rows * cols; ++i) {
+          const double d = static_cast<double>(pred[i]) - target[i];
+          total += d * d;
+          if (grad) grad[i] = static_cast<float>(2.0 * d * invAll);
+        }
+        total *= invAll;
+        break;
+      case LossKind::MeanAbsoluteError:
+        for (int64_t i = 0; i < rows * cols; ++i) {
+          const double d = static_cast<double>(pred[i]) - target[i];
+          total += std::fabs(d);
+          if (grad) grad[i] = static_cast<float>((d > 0 ? 1.0 : d < 0 ? -1.0 : 0.0) * invAll);
+        }
+        total *= invAll;
+        break;
+      case LossKind::BinaryCrossentropy:
+        for (int64_t i = 0; i < rows * cols; ++i) {
+          const double p = pred[i], t = target[i];
+          const double pc = std::min(std::max(p, static_cast<double>(kEpsilon)), 1.0 - kEpsilon);
+          total -= t * std::log(pc + kEpsilon) + (1 - t) * std::log(1 - pc + kEpsilon);
+          if (grad) {
+            const bool inside = p > kEpsilon && p < 1.0 - kEpsilon;
+            grad[i] = inside ? static_cast<float>((-t / (pc + kEpsilon) + (1 - t) / (1 - pc + kEpsilon)) * invAll) : 0.0f;
+          }
+        }
+        total *= invAll;
+        break;
+      case LossKind::BinaryCrossentropyLogits:
+        for (int64_t i = 0; i < rows * cols; ++i) {
+          const double x = pred[i], t = target[i];
+          total += std::max(x, 0.0) - x * t + std::log1p(std::exp(-std::fabs(x)));
+          if (grad) grad[i] = static_cast<float>((sigmoid(pred[i]) - t) * invAll);
+        }
+        total *= invAll;
+        break;
+      case LossKind::CategoricalCrossentropy:
+      case LossKind::SparseCategoricalCrossentropy: {
+        const bool sparse = kind == LossKind::SparseCategoricalCrossentropy;
+        for (int64_t r = 0; r < rows; ++r) {
+          const float* p = pred + r * cols;
+          double s = 0;
+          for (int64_t c = 0; c < cols; ++c) s += p[c];
+          double gq = 0;  // Σ_j g_j q_j
+          for (int64_t c = 0; c < cols; ++c) {
+            const double t = sparse ? (labels[r] == c ? 1.0 : 0.0) : target[r * cols + c];
+            const double q = p[c] / s;
+            const double qc = std::min(std::max(q, static_cast<double>(kEpsilon)), 1.0 - kEpsilon);
+            total -= t * std::log(qc);
+            const double g = (q > kEpsilon && q < 1.0 - kEpsilon) ? -t / qc : 0.0;
+            if (grad) grad[r * cols + c] = static_cast<float>(g);
+            gq += g * q;
+          }
+          if (grad)
+            for (int64_t c = 0; c < cols; ++c)
+              grad[r * cols + c] = static_cast<float>((grad[r * cols + c] - gq) / s * invRows);
+        }
+        total *= invRows;
+        break;
+      }
+      case LossKind::CategoricalCrossentropyLogits:
+      case LossKind::SparseCategoricalCrossentropyLogits: {
+        const bool sparse = kind == LossKind::SparseCategoricalCrossentropyLogits;
+        for (int64_t r = 0; r < rows; ++r) {
+          const float* x = pred + r * cols;
+          double mx = -INFINITY;
+          for (int64_t c = 0; c < cols; ++c) mx = std::max(mx, static_cast<double>(x[c]));
+          double s = 0;
+          for (int64_t c = 0; c < cols; ++c) s += std::exp(x[c] - mx);
+          const double lse = mx + std::log(s);
+          double tsum = 0;
+          for (int64_t c = 0; c < cols; ++c) {
+            const double t = sparse ? (labels[r] == c ? 1.0 : 0.0) : target[r * cols + c];
+            tsum += t;
+            total += t * (lse - x[c]);
+          }
+          if (grad)
+            for (int64_t c = 0; c < cols; ++c) {
+              const double t = sparse ? (labels[r] == c ? 1.0 : 0.0) : target[r * cols + c];
+              grad[r * cols + c] = static_cast<float>((std::exp(x[c] - lse) * tsum - t) * invRows);
+            }
+        }
+        total *= invRows;
+        break;
+      }
+    }
+    *lossOut = static_cast<float>(total);
+  }
+
+  void metric(MetricKind kind, const float* pred, const float* target, const int32_t* labels, int64_t rows,
+              int64_t cols, float threshold, float* out) override {
+    double hits = 0;
+    double count = 0;
+    if (kind == MetricKind::BinaryAccuracy) {
+      for (int64_t i = 0; i < rows * cols; ++i) hits += ((pred[i] > threshold) == (target[i] > 0.5f)) ? 1 : 0;
+      count = static_cast<double>(rows * cols);
+    } else {
+      for (int64_t r = 0; r < rows; ++r) {
+        const float* p = pred + r * cols;
+        const int64_t argmax = std::max_element(p, p + cols) - p;
+        int64_t want;
+        if (kind == MetricKind::SparseCategoricalAccuracy) {
+          want = labels[r];
+        } else {
+          const float* t = target + r * cols;
+          want = std::max_element(t, t + cols) - t;
+        }
+        hits += argmax == want ? 1 : 0;
+      }
+      count = static_cast<double>(rows);
+    }
+    *out = count > 0 ? static_cast<float>(hits / count) : 0.0f;
+  }
+
+  void sgdUpdate(float* p, const float* g, float* vel, int64_t n, float lr, float momentum, bool nesterov) override {
+    if (!vel || momentum == 0.0f) {
+      for (int64_t i = 0; i < n; ++i) p[i] -= lr * g[i];
+      return;
+    }
+    for (int64_t i = 0; i < n; ++i) {
+      vel[i] = momentum * vel[i] - lr * g[i];
+      p[i] += nesterov ? momentum * vel[i] - lr * g[i] : vel[i];
+    }
+  }
+
+  void adamUpdate(float* p, const float* g, float* m, float* v, int64_t n, float lr, float baseLr, float beta1,
+                  float beta2, float epsilon, float weightDecay) override {
+    for (int64_t i = 0; i < n; ++i) {
+      if (weightDecay != 0.0f) p[i] -= p[i] * weightDecay * baseLr;
+      m[i] += (g[i] - m[i]) * (1.0f - beta1);
+      v[i] += (g[i] * g[i] - v[i]) * (1.0f - beta2);
+      p[i] -= lr * m[i] / (std::sqrt(v[i]) + epsilon);
+    }
+  }
+
+  void rmspropUpdate(float* p, const float* g, float* ms, float* mom, int64_t n, float lr, float rho, float momentum,
+                     float epsilon) override {
+    for (int64_t i = 0; i < n; ++i) {
+      ms[i] = rho * ms[i] + (1.0f - rho) * g[i] * g[i];
+      const float inc = lr * g[i] / std::sqrt(ms[i] + epsilon);
+      if (mom && momentum > 0.0f) {
+        mom[i] = momentum * mom[i] + inc;
+        p[i] -= mom[i];
+      } else {
+        p[i] -= inc;
+      }
+    }
+  }
+
+  void clipValue(float* x, int64_t n, float lo, float hi) override {
+    for (int64_t i = 0; i < n; ++i) x[i] = std::min(std::max(x[i], lo), hi);
+  }
+
+  void sumSquares(const float* x, int64_t n, float* out) override { *out = static_cast<float>(sumSq(x, n)); }
+
+  void clipNorm(float* const* xs, const int64_t* sizes, int count, float maxNorm, bool global) override {
+    if (global) {
+      double total = 0;
+      for (int i = 0; i < count; ++i) total += sumSq(xs[i], sizes[i]);
+      const double norm = std::sqrt(total);
+      if (norm > maxNorm)
+        for (int i = 0; i < count; ++i) scale(xs[i], static_cast<float>(maxNorm / norm), sizes[i]);
+      return;
+    }
+    for (int i = 0; i < count; ++i) {
+      const double norm = std::sqrt(sumSq(xs[i], sizes[i]));
+      if (norm > maxNorm) scale(xs[i], static_cast<float>(maxNorm / norm), sizes[i]);
+    }
+  }
+
+  void dropoutMask(float* mask, int64_t n, float rate, uint64_t seed) override {
+    const float keep = 1.0f / (1.0f - rate);
+    const uint64_t base = splitmix64(seed);
+    for (int64_t i = 0; i < n; ++i) {
+      const double u = static_cast<double>(splitmix64(base + static_cast<uint64_t>(i)) >> 11) * 0x1.0p-53;
+      mask[i] = u < rate ? 0.0f : keep;
+    }
+  }
+
+  void gather(const float* table, int64_t dim, const int32_t* indices, int64_t count, float* out) override {
+    for (int64_t i = 0; i < count; ++i)
+      std::memcpy(out + i * dim, table + static_cast<int64_t>(indices[i]) * dim, static_cast<size_t>(dim) * sizeof(float));
+  }
+
+  void scatterAdd(const float* dOut, int64_t dim, const int32_t* indices, int64_t count, float* dTable) override {
+    for (int64_t i = 0; i < count; ++i) {
+      float* row = dTable + static_cast<int64_t>(indices[i]) * dim;
+      const float* src = dOut + i * dim;
+      for (int64_t j = 0; j < dim; ++j) row[j] += src[j];
+    }
+  }
+
+  int64_t firstNonFinite(const float* x, int64_t n) override {
+    for (int64_t i = 0; i < n; ++i)
+      if (!std::isfinite(x[i])) return i;
+    return -1;
+  }
+
+ private:
+  static double sumSq(const float* x, int64_t n) {
+    double s = 0;
+    for (int64_t i = 0; i < n; ++i) s += static_cast<double>(x[i]) * x[i];
+    return s;
+  }
+};
+
+}  // namespace
+
+TensorOps* CpuBackend::ops() {
+  static CpuOps ops;
+  return &ops;
+}
+
+}  // namespace cgru::cpu
