@@ -5,7 +5,9 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { ops, tensor, tidy } from '../lib';
+import { assignModules, type LayerSlot } from '../lib/io/assign';
 import { readTorchModules, type ImportedDense, type ImportedGru } from '../lib/io/frameworks';
+import { gruParamShapes } from '../lib/ops/gru';
 import { writeSafetensors } from '../lib/io/safetensors';
 import { refDense } from './io-helpers/reference';
 
@@ -80,5 +82,34 @@ describe('io: PyTorch state dict import', () => {
     assert.throws(() => readTorchModules(f), /nn\.GRU 'rnn': rnn\.bias_ih_l0 has shape \[5\], expected \[6\]/);
     writeSafetensors(f, { 'fc.weight': { shape: [2, 3], data: new Int32Array(6) } });
     assert.throws(() => readTorchModules(f), /tensor 'fc\.weight' has dtype I32/);
+  });
+});
+
+describe('io: assigning imported modules to layers', () => {
+  const file = path.join(FIX, 'gru_model.safetensors');
+  const slots = (): LayerSlot[] => [
+    { name: 'gru_1', family: 'bidirectional', numLayers: 2, shapes: gruParamShapes(5, 4, 2, true) },
+    { name: 'dense_1', family: 'time_distributed', shapes: { kernel: [8, 3], bias: [3] } },
+  ];
+
+  it('fills layers in order within each family, with our names', () => {
+    const v = assignModules(slots(), readTorchModules(file), { format: 'torch', source: file });
+    assert.deepEqual(Object.keys(v.get('gru_1')!).sort(), Object.keys(gruParamShapes(5, 4, 2, true)).sort());
+    assert.equal(v.get('dense_1')!.kernel.length, 24);
+  });
+
+  it('an explicit mapping overrides the order; errors name layer, module and shapes', () => {
+    const mods = readTorchModules(file);
+    assert.ok(assignModules(slots(), mods, { format: 'torch', mapping: { dense_1: 'head', gru_1: 'gru' } }).has('dense_1'));
+    assert.throws(() => assignModules(slots(), mods, { format: 'torch', mapping: { nope: 'head' }, source: 'f' }), /mapping names layer 'nope', which the model does not have/);
+    assert.throws(() => assignModules(slots(), mods, { format: 'torch', mapping: { dense_1: 'nope' }, source: 'f' }), /module 'nope', which the file does not have \(modules: gru \(bidirectional\), head \(linear\)\)/);
+    const wrong = slots();
+    wrong[1].shapes.kernel = [8, 2];
+    assert.throws(() => assignModules(wrong, mods, { format: 'torch', source: 'f' }), /layer 'dense_1' kernel has shape \[8,2\] but module 'head' maps 8 inputs to 3 units \(nn\.Linear weight \[3, 8\]\)/);
+    assert.throws(() => assignModules([slots()[1]], mods, { format: 'torch', source: 'f' }), /modules left over after filling every layer: gru \(bidirectional\)/);
+    assert.throws(() => assignModules([{ name: 'g', family: 'gru', shapes: gruParamShapes(5, 4) }, slots()[1]], mods, { format: 'torch', source: 'f' }), /no gru module left for layer 'g'/);
+    const one = slots();
+    one[0] = { name: 'gru_1', family: 'bidirectional', numLayers: 1, shapes: gruParamShapes(5, 4, 1, true) };
+    assert.throws(() => assignModules(one, mods, { format: 'torch', source: 'f' }), /layer 'gru_1' has 1 GRU layer but module\(s\) 'gru' have 2/);
   });
 });

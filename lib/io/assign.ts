@@ -1,0 +1,145 @@
+// Assigning imported framework modules (frameworks.ts) to a model's layers.
+//
+// A model describes each layer that has weights as a LayerSlot: its name, its family (what kind of
+// framework module can fill it) and the shape of each of its weights under our names:
+//   gru (family 'gru' or 'bidirectional'): weight_ih_l{k}[_reverse] [3H, in], weight_hh_l{k} [3H, H],
+//     bias_ih_l{k} [3H], bias_hh_l{k} [3H]            (PyTorch names; gate order r, z, n)
+//   dense / time_distributed: kernel [in, units], bias [units] (when the layer has one)
+//   embedding: embeddings [inputDim, outputDim]
+// Modules fill slots in order within their family (Keras keeps creation order within a class;
+// PyTorch modules are in natural name order), a fused multi-layer GRU slot taking as many
+// single-layer Keras GRUs as it has layers. `mapping` overrides: { layerName: moduleName | [names] }.
+import type { ImportedModule, ModuleFamily } from './frameworks';
+import { WeightImportError } from './frameworks';
+
+export interface LayerSlot {
+  name: string;
+  family: 'gru' | 'bidirectional' | 'dense' | 'time_distributed' | 'embedding';
+  /** Our weight names and shapes for this layer. */
+  shapes: Record<string, number[]>;
+  /** For GRU slots: the number of fused layers (default 1). */
+  numLayers?: number;
+}
+
+export interface AssignOptions {
+  format: 'torch' | 'keras';
+  /** Our layer name → the source module name(s) that fill it. */
+  mapping?: Record<string, string | string[]>;
+  /** Source file name, for messages. */
+  source?: string;
+}
+
+function fail(source: string, message: string): never {
+  throw new WeightImportError(`loadWeights: ${source}: ${message}`);
+}
+
+function compatible(slot: LayerSlot, family: ModuleFamily, format: 'torch' | 'keras'): boolean {
+  if (format === 'torch' && family === 'linear') return slot.family === 'dense' || slot.family === 'time_distributed' || slot.family === 'embedding';
+  return slot.family === family;
+}
+
+function describeModules(mods: ImportedModule[]): string {
+  return mods.map((m) => `${m.name || '<root>'} (${m.family})`).join(', ') || 'none';
+}
+
+/** Values for each slot's weights (our names), checked against the slot's shapes. */
+export function assignModules(slots: readonly LayerSlot[], modules: readonly ImportedModule[], options: AssignOptions): Map<string, Record<string, Float32Array>> {
+  const source = options.source ?? '<weights>';
+  const mapping = options.mapping ?? {};
+  const byName = new Map(modules.map((m) => [m.name, m]));
+  const used = new Set<ImportedModule>();
+  for (const layer of Object.keys(mapping)) {
+    if (!slots.some((s) => s.name === layer)) fail(source, `mapping names layer '${layer}', which the model does not have (layers with weights: ${slots.map((s) => s.name).join(', ')})`);
+  }
+  // Mapped modules are taken out of the in-order pool first.
+  const mapped = new Map<string, ImportedModule[]>();
+  for (const [layer, names] of Object.entries(mapping)) {
+    const list = (Array.isArray(names) ? names : [names]).map((n) => {
+      const m = byName.get(n);
+      if (!m) fail(source, `mapping for layer '${layer}' names module '${n}', which the file does not have (modules: ${describeModules([...modules])})`);
+      if (used.has(m)) fail(source, `module '${n}' is mapped to more than one layer`);
+      used.add(m);
+      return m;
+    });
+    mapped.set(layer, list);
+  }
+  const pool = modules.filter((m) => !used.has(m));
+  const out = new Map<string, Record<string, Float32Array>>();
+  for (const slot of slots) {
+    let mods = mapped.get(slot.name);
+    const needed = slot.family === 'gru' || slot.family === 'bidirectional' ? (options.format === 'keras' ? slot.numLayers ?? 1 : 1) : 1;
+    if (!mods) {
+      mods = [];
+      while (mods.length < needed) {
+        const i = pool.findIndex((m) => compatible(slot, m.family, options.format));
+        if (i < 0) {
+          fail(source, `no ${options.format === 'torch' && slot.family !== 'gru' && slot.family !== 'bidirectional' ? 'nn.Linear/nn.Embedding' : slot.family} module left for layer '${slot.name}' (unassigned modules: ${describeModules(pool)}); pass a mapping`);
+        }
+        mods.push(pool.splice(i, 1)[0]);
+      }
+    }
+    out.set(slot.name, valuesFor(slot, mods, source));
+  }
+  if (pool.length) fail(source, `modules left over after filling every layer: ${describeModules(pool)} (the model and the file differ; pass a mapping if the order is the problem)`);
+  return out;
+}
+
+function checkShape(source: string, slot: LayerSlot, name: string, got: Float32Array, shape: number[] | undefined, from: string): void {
+  if (!shape) fail(source, `layer '${slot.name}' has no weight '${name}' (it has ${Object.keys(slot.shapes).join(', ')}), but module ${from} provides one`);
+  const n = shape.reduce((a, b) => a * b, 1);
+  if (got.length !== n) fail(source, `layer '${slot.name}' weight '${name}' has shape [${shape}] (${n} values) but module ${from} gives ${got.length}`);
+}
+
+function valuesFor(slot: LayerSlot, mods: ImportedModule[], source: string): Record<string, Float32Array> {
+  const values: Record<string, Float32Array> = {};
+  const what = (m: ImportedModule): string => `'${m.name || '<root>'}'`;
+  if (slot.family === 'gru' || slot.family === 'bidirectional') {
+    const expectLayers = slot.numLayers ?? 1;
+    const total = mods.reduce((a, m) => a + (m.kind === 'gru' ? m.numLayers : 0), 0);
+    if (total !== expectLayers) fail(source, `layer '${slot.name}' has ${expectLayers} GRU layer${expectLayers > 1 ? 's' : ''} but module(s) ${mods.map(what).join(', ')} have ${total}`);
+    let layer = 0;
+    for (const m of mods) {
+      if (m.kind !== 'gru') fail(source, `layer '${slot.name}' is a GRU but module ${what(m)} is a ${m.kind}`);
+      if (m.bidirectional !== (slot.family === 'bidirectional')) fail(source, `layer '${slot.name}' is ${slot.family === 'bidirectional' ? '' : 'not '}bidirectional but module ${what(m)} is ${m.bidirectional ? '' : 'not '}`);
+      for (let l = 0; l < m.numLayers; l++, layer++) {
+        for (const [k, v] of Object.entries(m.params)) {
+          const mm = /^(.*)_l(\d+)(_reverse)?$/.exec(k)!;
+          if (Number(mm[2]) !== l) continue;
+          const ours = `${mm[1]}_l${layer}${mm[3] ?? ''}`;
+          checkShape(source, slot, ours, v, slot.shapes[ours], `${what(m)} (${k})`);
+          values[ours] = v;
+        }
+      }
+    }
+  } else {
+    const m = mods[0];
+    if (mods.length !== 1) fail(source, `layer '${slot.name}' takes one module, mapping gives ${mods.length}`);
+    if (slot.family === 'embedding') {
+      let table: Float32Array;
+      if (m.kind === 'embedding') table = m.embeddings;
+      else if (m.kind === 'dense' && m.torchLayout && !m.bias) table = m.torchLayout.data;
+      else fail(source, `layer '${slot.name}' is an embedding but module ${what(m)} is a ${m.kind}${m.kind === 'dense' && m.bias ? ' with a bias' : ''}`);
+      checkShape(source, slot, 'embeddings', table, slot.shapes.embeddings, what(m));
+      values.embeddings = table;
+    } else {
+      if (m.kind !== 'dense') fail(source, `layer '${slot.name}' is a dense layer but module ${what(m)} is a ${m.kind}`);
+      const kshape = slot.shapes.kernel;
+      if (!kshape || kshape[0] !== m.inputSize || kshape[1] !== m.units) {
+        fail(source, `layer '${slot.name}' kernel has shape [${kshape}] but module ${what(m)} maps ${m.inputSize} inputs to ${m.units} units${m.torchLayout ? ` (nn.Linear weight [${m.units}, ${m.inputSize}])` : ''}`);
+      }
+      values.kernel = m.kernel;
+      if (slot.shapes.bias) {
+        if (m.bias) {
+          checkShape(source, slot, 'bias', m.bias, slot.shapes.bias, what(m));
+          values.bias = m.bias;
+        } else values.bias = new Float32Array(m.units);
+      } else if (m.bias && m.bias.some((v) => v !== 0)) {
+        fail(source, `layer '${slot.name}' has no bias (useBias: false) but module ${what(m)} has a non-zero one`);
+      }
+    }
+  }
+  for (const name of Object.keys(slot.shapes)) {
+    if (!values[name]) fail(source, `layer '${slot.name}' weight '${name}' is not provided by module(s) ${mods.map(what).join(', ')}`);
+  }
+  return values;
+}
