@@ -12,3 +12,4 @@ export {
 } from './frameworks';
 export { buildOnnxModel, writeOnnxModel, OnnxExportError, type OnnxLayerSpec, type OnnxExportOptions, type OnnxActivation } from './onnx';
 export { saveArtifacts, loadArtifacts, ModelFormatError, MODEL_FORMAT, MODEL_FORMAT_VERSION, type ModelArtifacts, type HostTensor } from './artifacts';
+export { assignModules, type LayerSlot, type AssignOptions } from './assign';
