@@ -4,8 +4,9 @@
 // Supported: superblock versions 0–3; object headers v1 and v2 (with continuation blocks); groups
 // as symbol tables (v1 B-tree + local heap, what h5py writes by default) or compact link messages;
 // datasets of little/big-endian IEEE floats (32/64-bit) and integers (8–64-bit) with contiguous,
-// compact or chunked (v1 B-tree index) layout, chunks filtered by deflate (gzip) and/or shuffle.
-// Anything else (dense link storage in fractal heaps, v4 chunk indexes, other filters, strings,
+// compact or chunked (v1 B-tree index) layout, chunks filtered by deflate (gzip) and/or shuffle;
+// groups with dense link storage (fractal heap + name index) of up to several hundred links.
+// Anything else (very large dense groups, v4 chunk indexes, other filters, strings,
 // compound types...) is refused with an error naming the file, the object and the feature.
 import * as fs from 'node:fs';
 import { inflateSync } from 'node:zlib';
@@ -223,7 +224,8 @@ export class Hdf5File {
         else if (m.type === 0x02) {
           const flags = this.bytes[m.offset + 1];
           const heap = this.addr(m.offset + 2 + (flags & 1 ? 8 : 0));
-          if (heap !== UNDEF) this.fail(`${path}: group uses dense link storage (fractal heap), which this reader does not support; re-save with h5py's default (libver='earliest') or fewer links per group`);
+          const nameIndex = this.addr(m.offset + 2 + (flags & 1 ? 8 : 0) + this.offsetSize);
+          if (heap !== UNDEF) this.denseLinks(heap, nameIndex, path, links);
         }
       }
       return links;
@@ -248,6 +250,74 @@ export class Hdf5File {
         return a === undefined ? undefined : this.object(a, child(parts[0]));
       },
     };
+  }
+
+  /**
+   * Dense link storage: link messages stored as objects in a fractal heap, found through the
+   * name-index v2 B-tree (records: name hash, heap ID). Supports a root direct block, or a root
+   * indirect block whose rows are direct blocks, and B-trees of any depth whose root is a leaf
+   * (depth 0) — what HDF5 makes for groups of up to several hundred links.
+   */
+  private denseLinks(heapAddr: number, btreeAddr: number, path: string, out: Map<string, number>): void {
+    const O = this.offsetSize, L = this.lengthSize;
+    if (!this.sig(heapAddr, 'FRHP')) this.fail(`${path}: bad fractal heap signature at byte ${heapAddr} (corrupted file?)`);
+    let p = heapAddr + 5;
+    const heapIdLen = this.uint(p, 2); p += 2;
+    const filterLen = this.uint(p, 2); p += 2;
+    if (filterLen) this.fail(`${path}: filtered fractal heaps are not supported`);
+    p += 1 + 4 + L + O + L + O + 4 * L + 4 * L; // flags, max managed size, huge/free-space/stats fields
+    const maxManaged = this.uint(heapAddr + 10, 4);
+    const tableWidth = this.uint(p, 2); p += 2;
+    const startBlock = this.uint(p, L); p += L;
+    const maxDirect = this.uint(p, L); p += L;
+    const maxHeapBits = this.uint(p, 2); p += 2;
+    p += 2; // starting rows
+    const rootAddr = this.addr(p); p += O;
+    const rootRows = this.uint(p, 2);
+    const offBytes = Math.ceil(maxHeapBits / 8);
+    const lenBytes = Math.ceil(Math.log2(Math.min(maxDirect, maxManaged) + 1) / 8);
+    const rowSize = (r: number): number => (r <= 1 ? startBlock : startBlock * 2 ** (r - 1));
+    const locate = (offset: number): number => {
+      if (rootRows === 0) return rootAddr + offset;
+      if (!this.sig(rootAddr, 'FHIB')) this.fail(`${path}: bad fractal heap indirect block at byte ${rootAddr}`);
+      const maxDirectRows = Math.log2(maxDirect) - Math.log2(startBlock) + 2;
+      let start = 0;
+      let entry = rootAddr + 5 + O + offBytes;
+      for (let r = 0; r < rootRows; r++) {
+        const size = rowSize(r);
+        for (let c = 0; c < tableWidth; c++) {
+          if (offset >= start && offset < start + size) {
+            if (r >= maxDirectRows) this.fail(`${path}: fractal heap with nested indirect blocks (a very large group) is not supported`);
+            const a = this.addr(entry);
+            if (a === UNDEF) this.fail(`${path}: link object in an unallocated heap block (corrupted file?)`);
+            return a + (offset - start);
+          }
+          start += size;
+          entry += O;
+        }
+      }
+      this.fail(`${path}: heap offset ${offset} outside the fractal heap (corrupted file?)`);
+    };
+    if (!this.sig(btreeAddr, 'BTHD')) this.fail(`${path}: bad v2 B-tree signature at byte ${btreeAddr} (corrupted file?)`);
+    const recordSize = this.uint(btreeAddr + 10, 2);
+    const depth = this.uint(btreeAddr + 12, 2);
+    const root = this.addr(btreeAddr + 16);
+    const nRecords = this.uint(btreeAddr + 16 + O, 2);
+    if (depth !== 0) this.fail(`${path}: link name index B-tree of depth ${depth} (a very large group) is not supported`);
+    if (nRecords === 0) return;
+    if (!this.sig(root, 'BTLF')) this.fail(`${path}: bad v2 B-tree leaf signature at byte ${root} (corrupted file?)`);
+    for (let i = 0; i < nRecords; i++) {
+      const rec = root + 6 + i * recordSize;
+      const id = rec + 4; // after the name hash
+      const idType = (this.bytes[id] >> 4) & 3;
+      if (idType !== 0) this.fail(`${path}: link stored as a ${idType === 1 ? 'huge' : 'tiny'} heap object is not supported`);
+      const offset = this.uint(id + 1, offBytes);
+      const length = this.uint(id + 1 + offBytes, lenBytes);
+      if (1 + offBytes + lenBytes > heapIdLen) this.fail(`${path}: heap ID layout not understood`);
+      const at = locate(offset);
+      this.check(at, length, `${path}: link object`);
+      this.linkMessage(at, path, out);
+    }
   }
 
   private symbolTable(btree: number, heap: number, path: string, out: Map<string, number>): void {
