@@ -6,7 +6,8 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { ops, tensor, tidy } from '../lib';
 import { assignModules, type LayerSlot } from '../lib/io/assign';
-import { readTorchModules, type ImportedDense, type ImportedGru } from '../lib/io/frameworks';
+import { readKerasModules, readTorchModules, type ImportedDense, type ImportedGru } from '../lib/io/frameworks';
+import { Hdf5File } from '../lib/io/hdf5';
 import { gruParamShapes } from '../lib/ops/gru';
 import { writeSafetensors } from '../lib/io/safetensors';
 import { refDense } from './io-helpers/reference';
@@ -111,5 +112,58 @@ describe('io: assigning imported modules to layers', () => {
     const one = slots();
     one[0] = { name: 'gru_1', family: 'bidirectional', numLayers: 1, shapes: gruParamShapes(5, 4, 1, true) };
     assert.throws(() => assignModules(one, mods, { format: 'torch', source: 'f' }), /layer 'gru_1' has 1 GRU layer but module\(s\) 'gru' have 2/);
+  });
+});
+
+describe('io: Keras .weights.h5 import (fixture written by real Keras 3)', () => {
+  const KFIX = path.join(__dirname, 'fixtures', 'keras');
+  const fx = JSON.parse(fs.readFileSync(path.join(KFIX, 'model.json'), 'utf8'));
+  const file = path.join(KFIX, 'model.weights.h5');
+
+  it('the HDF5 reader gives every array Keras wrote, exactly', () => {
+    const h5 = Hdf5File.open(file);
+    for (const [p, arr] of Object.entries<{ shape: number[]; data: number[] }>(fx.kerasArrays)) {
+      const d = h5.root.get(p);
+      assert.ok(d && d.kind === 'dataset', p);
+      assert.deepEqual(d.shape, arr.shape, p);
+      assert.deepEqual(Array.from(d.read() as Float32Array), arr.data.map(Math.fround), p);
+    }
+  });
+
+  it('converts Bidirectional(GRU), GRU and Dense into our layouts exactly', () => {
+    const mods = readKerasModules(file);
+    assert.deepEqual(mods.map((m) => [m.kind, m.family, m.name]), [['gru', 'bidirectional', 'bidirectional'], ['dense', 'dense', 'dense'], ['gru', 'gru', 'gru']]);
+    const byName = Object.fromEntries(mods.map((m) => [m.name, m]));
+    for (const name of ['bidirectional', 'gru']) {
+      const g = byName[name] as ImportedGru;
+      for (const [k, v] of Object.entries<{ data: number[] }>(fx.canonicalParams[name])) assert.deepEqual(Array.from(g.params[k]), v.data.map(Math.fround), `${name}.${k}`);
+    }
+    const d = byName.dense as ImportedDense;
+    assert.deepEqual(Array.from(d.kernel), fx.canonicalParams.dense.kernel.data.map(Math.fround));
+    assert.deepEqual(Array.from(d.bias!), fx.canonicalParams.dense.bias.data.map(Math.fround));
+  });
+
+  it("gives Keras' outputs through our GRU engine (≤ 1e-5)", () => {
+    const mods = readKerasModules(file);
+    const slots: LayerSlot[] = [
+      { name: 'bi', family: 'bidirectional', shapes: gruParamShapes(3, 3, 1, true) },
+      { name: 'g', family: 'gru', shapes: gruParamShapes(6, 4) },
+      { name: 'd', family: 'dense', shapes: { kernel: [4, 2], bias: [2] } },
+    ];
+    const v = assignModules(slots, mods, { format: 'keras', source: file });
+    const bi = gruForward({ kind: 'gru', family: 'bidirectional', name: 'bi', inputSize: 3, hiddenSize: 3, numLayers: 1, bidirectional: true, params: v.get('bi')! }, Float32Array.from(fx.x.data), fx.x.shape);
+    assert.ok(maxDiff(bi.y, fx.sequenceOutputOfBidirectional.data) < 1e-5);
+    const g = gruForward({ kind: 'gru', family: 'gru', name: 'g', inputSize: 6, hiddenSize: 4, numLayers: 1, bidirectional: false, params: v.get('g')! }, bi.y, [2, 5, 6]);
+    const out: number[] = [];
+    for (let b = 0; b < 2; b++) out.push(...refDense(Array.from(g.h.subarray(b * 4, b * 4 + 4)), v.get('d')!.kernel, v.get('d')!.bias, 4, 2, 'keras'));
+    assert.ok(maxDiff(out, fx.y.data) < 1e-5, `max diff ${maxDiff(out, fx.y.data)}`);
+  });
+
+  it('refuses GRU(reset_after=False) with an explanation', () => {
+    assert.throws(() => readKerasModules(path.join(KFIX, 'model_reset_before.weights.h5')), /model_reset_before\.weights\.h5: .*reset_after=False .* cuDNN's GRU \(and this library\) cannot compute\. Rebuild it in Keras with GRU\(\.\.\., reset_after=True\)/);
+  });
+
+  it('refuses files that are not Keras 3 weights', () => {
+    assert.throws(() => readKerasModules(path.join(__dirname, 'fixtures', 'hdf5', 'chunked.h5')), /no \/layers group: not a Keras 3 \.weights\.h5 file/);
   });
 });
