@@ -1,0 +1,239 @@
+// Keras-style callbacks: progress output, early stopping, LR reduction on plateaus, NaN guard,
+// CSV logging and custom hooks.
+import * as fs from 'node:fs';
+import type { Sequential } from '../models/sequential';
+
+export type Logs = Record<string, number>;
+
+export interface CallbackHooks {
+  onTrainBegin?(logs?: Logs): void | Promise<void>;
+  onTrainEnd?(logs?: Logs): void | Promise<void>;
+  onEpochBegin?(epoch: number, logs?: Logs): void | Promise<void>;
+  onEpochEnd?(epoch: number, logs?: Logs): void | Promise<void>;
+  onBatchBegin?(batch: number, logs?: Logs): void | Promise<void>;
+  onBatchEnd?(batch: number, logs?: Logs): void | Promise<void>;
+}
+
+export interface TrainParams {
+  epochs: number;
+  steps: number;
+  samples: number;
+  batchSize: number;
+  verbose: number;
+  metrics: string[];
+}
+
+// eslint-disable-next-line @typescript-eslint/no-unsafe-declaration-merging
+export interface Callback extends CallbackHooks {}
+// eslint-disable-next-line @typescript-eslint/no-unsafe-declaration-merging
+export class Callback {
+  model!: Sequential;
+  params!: TrainParams;
+  setModel(model: Sequential): void {
+    this.model = model;
+  }
+  setParams(params: TrainParams): void {
+    this.params = params;
+  }
+}
+
+/** Wraps plain hook objects ({onEpochEnd(epoch, logs) {...}}) as callbacks. */
+export class CustomCallback extends Callback {
+  constructor(readonly hooks: CallbackHooks) {
+    super();
+    for (const k of ['onTrainBegin', 'onTrainEnd', 'onEpochBegin', 'onEpochEnd', 'onBatchBegin', 'onBatchEnd'] as const) {
+      const h = hooks[k];
+      if (h) (this as CallbackHooks)[k] = h.bind(hooks) as never;
+    }
+  }
+}
+
+function fmt(v: number): string {
+  if (!Number.isFinite(v)) return String(v);
+  const a = Math.abs(v);
+  return a !== 0 && (a < 1e-3 || a >= 1e5) ? v.toExponential(4) : v.toFixed(4);
+}
+
+function fmtLogs(logs: Logs, skip: string[] = []): string {
+  return Object.entries(logs)
+    .filter(([k]) => !skip.includes(k))
+    .map(([k, v]) => `${k}: ${fmt(v)}`)
+    .join(' - ');
+}
+
+function fmtTime(s: number): string {
+  if (s >= 3600) return `${Math.floor(s / 3600)}:${String(Math.floor((s % 3600) / 60)).padStart(2, '0')}:${String(Math.floor(s % 60)).padStart(2, '0')}`;
+  if (s >= 60) return `${Math.floor(s / 60)}:${String(Math.floor(s % 60)).padStart(2, '0')}`;
+  return `${Math.round(s)}s`;
+}
+
+/** Keras verbose=1: a bar per epoch with ETA and running metrics on a TTY; plain lines otherwise (verbose=2 style). */
+export class ProgressBar extends Callback {
+  private epochStart = 0;
+  private lastDraw = 0;
+  private seen: Logs = {};
+  constructor(private readonly stream: NodeJS.WriteStream = process.stdout, private readonly tty = Boolean(stream.isTTY)) {
+    super();
+  }
+  override onEpochBegin(epoch: number): void {
+    this.epochStart = performance.now();
+    this.lastDraw = 0;
+    this.stream.write(`Epoch ${epoch + 1}/${this.params.epochs}\n`);
+  }
+  override onBatchEnd(batch: number, logs: Logs = {}): void {
+    this.seen = logs;
+    if (!this.tty) return;
+    const now = performance.now();
+    if (now - this.lastDraw < 50 && batch + 1 < this.params.steps) return;
+    this.lastDraw = now;
+    const done = batch + 1;
+    const total = this.params.steps;
+    const width = 30;
+    const filled = Math.floor((done / total) * width);
+    const bar = filled >= width ? '='.repeat(width) : `${'='.repeat(filled)}>${'.'.repeat(width - filled - 1)}`;
+    const elapsed = (now - this.epochStart) / 1000;
+    const eta = (elapsed / done) * (total - done);
+    this.stream.write(`\r${String(done).padStart(String(total).length)}/${total} [${bar}] - ETA: ${fmtTime(eta)} - ${fmtLogs(logs, ['batch', 'size'])}\x1b[K`);
+  }
+  override onEpochEnd(_epoch: number, logs: Logs = {}): void {
+    const elapsed = (performance.now() - this.epochStart) / 1000;
+    const total = this.params.steps;
+    const per = total ? (elapsed * 1000) / total : 0;
+    const line = `${total}/${total} [${'='.repeat(30)}] - ${fmtTime(elapsed)} ${per.toFixed(0)}ms/step - ${fmtLogs(logs)}`;
+    this.stream.write(this.tty ? `\r${line}\x1b[K\n` : `${line}\n`);
+  }
+}
+
+export interface EarlyStoppingArgs {
+  monitor?: string;
+  minDelta?: number;
+  patience?: number;
+  mode?: 'min' | 'max' | 'auto';
+  baseline?: number;
+  restoreBestWeights?: boolean;
+  verbose?: number;
+}
+
+function better(mode: 'min' | 'max' | 'auto', monitor: string): (a: number, b: number, delta: number) => boolean {
+  const max = mode === 'max' || (mode === 'auto' && /acc/.test(monitor));
+  return max ? (a, b, d) => a - d > b : (a, b, d) => a + d < b;
+}
+
+export class EarlyStopping extends Callback {
+  readonly monitor: string;
+  private wait = 0;
+  private best = NaN;
+  private bestWeights: Float32Array[] | null = null;
+  stoppedEpoch = -1;
+  bestEpoch = -1;
+  private readonly isBetter: (a: number, b: number, d: number) => boolean;
+  constructor(private readonly args: EarlyStoppingArgs = {}) {
+    super();
+    this.monitor = args.monitor ?? 'val_loss';
+    this.isBetter = better(args.mode ?? 'auto', this.monitor);
+  }
+  override onTrainBegin(): void {
+    this.wait = 0;
+    this.best = this.args.baseline ?? NaN;
+    this.bestWeights = null;
+  }
+  override onEpochEnd(epoch: number, logs: Logs = {}): void {
+    const v = logs[this.monitor];
+    if (v === undefined) return;
+    if (Number.isNaN(this.best) || this.isBetter(v, this.best, Math.abs(this.args.minDelta ?? 0))) {
+      this.best = v;
+      this.bestEpoch = epoch;
+      this.wait = 0;
+      if (this.args.restoreBestWeights) this.bestWeights = this.model.getWeights().map((w) => w.slice());
+      return;
+    }
+    this.wait += 1;
+    if (this.wait >= (this.args.patience ?? 0)) {
+      this.stoppedEpoch = epoch;
+      this.model.stopTraining = true;
+      if (this.args.restoreBestWeights && this.bestWeights) this.model.setWeights(this.bestWeights);
+      if (this.args.verbose) console.log(`Epoch ${epoch + 1}: early stopping${this.bestWeights ? ` (restored the weights of epoch ${this.bestEpoch + 1})` : ''}`);
+    }
+  }
+}
+
+export interface ReduceLROnPlateauArgs {
+  monitor?: string;
+  factor?: number;
+  patience?: number;
+  minDelta?: number;
+  cooldown?: number;
+  minLr?: number;
+  mode?: 'min' | 'max' | 'auto';
+  verbose?: number;
+}
+
+export class ReduceLROnPlateau extends Callback {
+  private wait = 0;
+  private cooldown = 0;
+  private best = NaN;
+  private readonly isBetter: (a: number, b: number, d: number) => boolean;
+  constructor(private readonly args: ReduceLROnPlateauArgs = {}) {
+    super();
+    this.isBetter = better(args.mode ?? 'auto', args.monitor ?? 'val_loss');
+  }
+  override onEpochEnd(epoch: number, logs: Logs = {}): void {
+    const v = logs[this.args.monitor ?? 'val_loss'];
+    const opt = this.model.optimizer;
+    if (opt) logs.learning_rate = opt.learningRate;
+    if (v === undefined || !opt) return;
+    if (this.cooldown > 0) this.cooldown -= 1;
+    if (Number.isNaN(this.best) || this.isBetter(v, this.best, this.args.minDelta ?? 1e-4)) {
+      this.best = v;
+      this.wait = 0;
+    } else if (this.cooldown <= 0) {
+      this.wait += 1;
+      if (this.wait >= (this.args.patience ?? 10)) {
+        const old = opt.learningRate;
+        const next = Math.max(old * (this.args.factor ?? 0.1), this.args.minLr ?? 0);
+        if (next < old) {
+          opt.learningRate = next;
+          if (this.args.verbose) console.log(`Epoch ${epoch + 1}: reducing the learning rate to ${next}`);
+        }
+        this.cooldown = this.args.cooldown ?? 0;
+        this.wait = 0;
+      }
+    }
+  }
+}
+
+export class TerminateOnNaN extends Callback {
+  override onBatchEnd(batch: number, logs: Logs = {}): void {
+    const loss = logs.loss;
+    if (loss !== undefined && !Number.isFinite(loss)) {
+      console.log(`Batch ${batch}: invalid loss, terminating training`);
+      this.model.stopTraining = true;
+    }
+  }
+}
+
+/** Appends one CSV row per epoch (epoch, then the logs' keys in order). */
+export class CSVLogger extends Callback {
+  private keys: string[] | null = null;
+  constructor(readonly filename: string, readonly options: { separator?: string; append?: boolean } = {}) {
+    super();
+  }
+  override onTrainBegin(): void {
+    this.keys = null;
+    if (!this.options.append) fs.writeFileSync(this.filename, '');
+  }
+  override onEpochEnd(epoch: number, logs: Logs = {}): void {
+    const sep = this.options.separator ?? ',';
+    if (!this.keys) {
+      this.keys = Object.keys(logs).sort();
+      if (!this.options.append || fs.statSync(this.filename).size === 0) fs.appendFileSync(this.filename, ['epoch', ...this.keys].join(sep) + '\n');
+    }
+    fs.appendFileSync(this.filename, [epoch, ...this.keys.map((k) => logs[k] ?? '')].join(sep) + '\n');
+  }
+}
+
+export const earlyStopping = (args?: EarlyStoppingArgs): EarlyStopping => new EarlyStopping(args);
+export const reduceLROnPlateau = (args?: ReduceLROnPlateauArgs): ReduceLROnPlateau => new ReduceLROnPlateau(args);
+export const terminateOnNaN = (): TerminateOnNaN => new TerminateOnNaN();
+export const csvLogger = (filename: string, options?: { separator?: string; append?: boolean }): CSVLogger => new CSVLogger(filename, options);
+export const progressBar = (stream?: NodeJS.WriteStream): ProgressBar => new ProgressBar(stream);

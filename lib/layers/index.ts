@@ -1,0 +1,654 @@
+// Layers for sequential models. Each layer's forward(x, ctx) keeps what its backward needs;
+// backward(dy) returns dx and sets the gradients of its parameters. Parameters are kept tensors
+// (they survive tidy scopes) owned by the layer; dispose() frees them.
+import { describe } from '../backend';
+import { dispose, keep } from '../engine';
+import * as ops from '../ops';
+import { gru as gruOp, gruParamShapes, type GruResult } from '../ops/gru';
+import { nextSeed, random, randomNormal } from '../random';
+import { Tensor, tensor } from '../tensor';
+
+/** Shape without the batch dimension; null for an unknown (variable) length. */
+export type LayerShape = Array<number | null>;
+
+export interface Param {
+  name: string;
+  value: Tensor;
+  /** Set by backward() (a tensor of the training step's scope). */
+  grad: Tensor | null;
+  trainable: boolean;
+}
+
+/** What flows between layers besides the tensor: per-sample valid lengths of right-padded sequences. */
+export interface CallContext {
+  training: boolean;
+  lengths: Int32Array | null;
+}
+
+export type InitializerName = 'glorotUniform' | 'glorotNormal' | 'heUniform' | 'heNormal' | 'orthogonal' | 'zeros' | 'ones' | 'randomUniform' | 'randomNormal' | 'pytorch';
+
+export interface LayerArgs {
+  name?: string;
+  /** Input shape without the batch dimension (first layer only), e.g. [timesteps | null, features]. */
+  inputShape?: LayerShape;
+  trainable?: boolean;
+}
+
+const nameCounts = new Map<string, number>();
+function uniqueName(base: string): string {
+  const n = nameCounts.get(base) ?? 0;
+  nameCounts.set(base, n + 1);
+  return n === 0 ? base : `${base}_${n}`;
+}
+
+function fail(layer: string, message: string): never {
+  throw new TypeError(`${layer}: ${message}`);
+}
+
+function positiveInt(layer: string, name: string, v: unknown): number {
+  if (typeof v !== 'number' || !Number.isInteger(v) || v < 1) fail(layer, `'${name}' must be a positive integer, got ${describe(v)}`);
+  return v;
+}
+
+function rate(layer: string, name: string, v: unknown): number {
+  if (v === undefined) return 0;
+  if (typeof v !== 'number' || !(v >= 0 && v < 1)) fail(layer, `'${name}' must be a number in [0, 1), got ${describe(v)}`);
+  return v;
+}
+
+// ------------------------------------------------------------------ initializers
+
+/** Values for a weight of `shape` whose fan-in/fan-out are given (Keras conventions). */
+export function initialValues(init: InitializerName, shape: number[], fanIn: number, fanOut: number, pytorchBound?: number): Float32Array {
+  const n = shape.reduce((a, b) => a * b, 1);
+  const out = new Float32Array(n);
+  const uniform = (limit: number) => {
+    for (let i = 0; i < n; i++) out[i] = (random() * 2 - 1) * limit;
+  };
+  // Keras' normal initializers use a truncated normal (±2σ).
+  const truncated = (std: number) => {
+    for (let i = 0; i < n; i++) {
+      let v: number;
+      do v = randomNormal(); while (Math.abs(v) > 2);
+      out[i] = v * std;
+    }
+  };
+  switch (init) {
+    case 'zeros':
+      break;
+    case 'ones':
+      out.fill(1);
+      break;
+    case 'glorotUniform':
+      uniform(Math.sqrt(6 / (fanIn + fanOut)));
+      break;
+    case 'glorotNormal':
+      truncated(Math.sqrt(2 / (fanIn + fanOut)) / 0.87962566103423978);
+      break;
+    case 'heUniform':
+      uniform(Math.sqrt(6 / fanIn));
+      break;
+    case 'heNormal':
+      truncated(Math.sqrt(2 / fanIn) / 0.87962566103423978);
+      break;
+    case 'randomUniform':
+      uniform(0.05);
+      break;
+    case 'randomNormal':
+      for (let i = 0; i < n; i++) out[i] = randomNormal() * 0.05;
+      break;
+    case 'pytorch':
+      uniform(pytorchBound ?? 1 / Math.sqrt(fanIn));
+      break;
+    case 'orthogonal':
+      out.set(orthogonal(shape[0]!, n / shape[0]!));
+      break;
+    default:
+      throw new TypeError(`unknown initializer ${describe(init)}; use one of glorotUniform, glorotNormal, heUniform, heNormal, orthogonal, zeros, ones, randomUniform, randomNormal, pytorch`);
+  }
+  return out;
+}
+
+/** A rows×cols matrix with orthonormal rows or columns (QR of a Gaussian matrix, signs fixed). */
+function orthogonal(rows: number, cols: number): Float64Array {
+  const tall = rows >= cols;
+  const r = tall ? rows : cols;
+  const c = tall ? cols : rows;
+  // Gram-Schmidt on c columns of length r.
+  const q: Float64Array[] = [];
+  for (let j = 0; j < c; j++) {
+    const v = Float64Array.from({ length: r }, () => randomNormal());
+    for (let pass = 0; pass < 2; pass++) {
+      for (const u of q) {
+        let d = 0;
+        for (let i = 0; i < r; i++) d += u[i]! * v[i]!;
+        for (let i = 0; i < r; i++) v[i] -= d * u[i]!;
+      }
+    }
+    let norm = 0;
+    for (let i = 0; i < r; i++) norm += v[i]! * v[i]!;
+    norm = Math.sqrt(norm) || 1;
+    for (let i = 0; i < r; i++) v[i] /= norm;
+    q.push(v);
+  }
+  const out = new Float64Array(rows * cols);
+  for (let j = 0; j < c; j++) for (let i = 0; i < r; i++) {
+    if (tall) out[i * cols + j] = q[j]![i]!;
+    else out[j * cols + i] = q[j]![i]!;
+  }
+  return out;
+}
+
+// ------------------------------------------------------------------ base class
+
+export abstract class Layer {
+  readonly name: string;
+  readonly trainable: boolean;
+  inputShape: LayerShape | null = null;
+  outputShape: LayerShape | null = null;
+  protected paramList: Param[] = [];
+  built = false;
+
+  constructor(readonly className: string, args: LayerArgs = {}) {
+    if (typeof args !== 'object' || args === null) fail(className, `options must be an object, got ${describe(args)}`);
+    this.name = args.name ?? uniqueName(className.replace(/^[A-Z]/, (c) => c.toLowerCase()).replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`));
+    this.trainable = args.trainable ?? true;
+    if (args.inputShape !== undefined) {
+      if (!Array.isArray(args.inputShape) || !args.inputShape.every((d) => d === null || (Number.isInteger(d) && d > 0))) {
+        fail(className, `'inputShape' must be an array of positive integers (or null for a variable length), got ${describe(args.inputShape)}`);
+      }
+      this.inputShape = [...args.inputShape];
+    }
+  }
+
+  /** Creates the parameters for `inputShape` (no batch dimension); returns the output shape. */
+  build(inputShape: LayerShape): LayerShape {
+    if (!this.built) {
+      this.inputShape = [...inputShape];
+      this.outputShape = this.doBuild(inputShape);
+      this.built = true;
+    }
+    return this.outputShape!;
+  }
+
+  protected abstract doBuild(inputShape: LayerShape): LayerShape;
+  abstract forward(x: Tensor, ctx: CallContext): Tensor;
+  abstract backward(dy: Tensor): Tensor;
+
+  /** The input dtype this layer expects (embedding: int32). */
+  get inputDType(): 'float32' | 'int32' {
+    return 'float32';
+  }
+
+  get params(): Param[] {
+    return this.paramList;
+  }
+
+  countParams(): number {
+    return this.paramList.reduce((s, p) => s + p.value.size, 0);
+  }
+
+  protected addParam(name: string, shape: number[], values: Float32Array): Param {
+    const p: Param = { name: `${this.name}/${name}`, value: keep(tensor(values, shape)), grad: null, trainable: this.trainable };
+    this.paramList.push(p);
+    return p;
+  }
+
+  /** Sets a parameter's gradient (adding when one is already set in this step). */
+  protected setGrad(p: Param, g: Tensor): void {
+    if (p.grad && !p.grad.isDisposed) ops.axpy_(p.grad, 1, g);
+    else p.grad = g;
+  }
+
+  /** Frees what forward kept for backward (called by the model after each step). */
+  clearSaved(): void {}
+
+  dispose(): void {
+    this.clearSaved();
+    for (const p of this.paramList) p.value.dispose();
+    this.paramList = [];
+    this.built = false;
+  }
+}
+
+// ------------------------------------------------------------------ dense, activation, dropout
+
+export type ActivationName = ops.ActivationName;
+const ACTIVATIONS: ActivationName[] = ['linear', 'relu', 'sigmoid', 'tanh', 'elu', 'softmax', 'softplus', 'selu', 'exp', 'square', 'abs'];
+
+function activationName(layer: string, v: unknown): ActivationName {
+  if (v === undefined || v === null) return 'linear';
+  if (!ACTIVATIONS.includes(v as ActivationName)) fail(layer, `unknown activation ${describe(v)}; use one of ${ACTIVATIONS.join(', ')}`);
+  return v as ActivationName;
+}
+
+export interface DenseArgs extends LayerArgs {
+  units: number;
+  activation?: ActivationName;
+  useBias?: boolean;
+  kernelInitializer?: InitializerName;
+  biasInitializer?: InitializerName;
+}
+
+export class Dense extends Layer {
+  readonly units: number;
+  readonly activation: ActivationName;
+  readonly useBias: boolean;
+  private kernelInit: InitializerName;
+  private biasInit: InitializerName;
+  private saved: { x: Tensor; y: Tensor; z: Tensor | null } | null = null;
+  /** Set by the model when the loss consumes this layer's pre-activation (logits). */
+  emitLogits = false;
+
+  constructor(args: DenseArgs) {
+    super('Dense', args);
+    if (typeof args !== 'object' || args === null) fail('dense', `options must be an object with 'units'`);
+    this.units = positiveInt('dense', 'units', args.units);
+    this.activation = activationName('dense', args.activation);
+    this.useBias = args.useBias ?? true;
+    this.kernelInit = args.kernelInitializer ?? 'glorotUniform';
+    this.biasInit = args.biasInitializer ?? 'zeros';
+  }
+
+  protected doBuild(inputShape: LayerShape): LayerShape {
+    const inDim = inputShape[inputShape.length - 1];
+    if (typeof inDim !== 'number') fail(this.name, `the last input dimension must be known, got [${inputShape}]`);
+    this.addParam('kernel', [inDim, this.units], initialValues(this.kernelInit, [inDim, this.units], inDim, this.units));
+    if (this.useBias) this.addParam('bias', [this.units], initialValues(this.biasInit, [this.units], inDim, this.units, 1 / Math.sqrt(inDim)));
+    return [...inputShape.slice(0, -1), this.units];
+  }
+
+  forward(x: Tensor, ctx: CallContext): Tensor {
+    const inDim = this.params[0]!.value.shape[0]!;
+    if (x.shape[x.rank - 1] !== inDim) fail(this.name, `expected inputs with last dimension ${inDim}, got shape [${x.shape}]`);
+    const rows = x.size / inDim;
+    const z = ops.empty([...x.shape.slice(0, -1), this.units], x.device);
+    ops.gemm_(z, x, this.params[0]!.value, false, false, 1, 0, rows, inDim);
+    if (this.useBias) ops.biasAdd_(z, this.params[1]!.value);
+    const act = this.emitLogits ? 'linear' : this.activation;
+    const y = act === 'linear' ? z : ops.activation(act, z);
+    if (ctx.training) this.saved = { x, y, z: act === 'linear' ? null : z };
+    return y;
+  }
+
+  backward(dy: Tensor): Tensor {
+    const s = this.saved;
+    if (!s) throw new Error(`${this.name}: backward() needs a training-mode forward first`);
+    const act = this.emitLogits ? 'linear' : this.activation;
+    const dz = act === 'linear' ? dy : ops.activationGrad(act, s.z, s.y, dy);
+    const inDim = this.params[0]!.value.shape[0]!;
+    const rows = s.x.size / inDim;
+    const kernel = this.params[0]!;
+    const dW = ops.empty(kernel.value.shape, dy.device);
+    ops.gemm_(dW, s.x, dz, true, false, 1, 0, rows, rows);
+    this.setGrad(kernel, dW);
+    if (this.useBias) this.setGrad(this.params[1]!, ops.columnSums(dz));
+    const dx = ops.empty(s.x.shape, dy.device);
+    ops.gemm_(dx, dz, kernel.value, false, true, 1, 0, rows, inDim);
+    this.saved = null;
+    return dx;
+  }
+
+  override clearSaved(): void {
+    this.saved = null;
+  }
+}
+
+export class Activation extends Layer {
+  readonly activation: ActivationName;
+  private saved: { x: Tensor; y: Tensor } | null = null;
+  constructor(args: LayerArgs & { activation: ActivationName }) {
+    super('Activation', args);
+    this.activation = activationName('activation', args?.activation);
+  }
+  protected doBuild(inputShape: LayerShape): LayerShape {
+    return inputShape;
+  }
+  forward(x: Tensor, ctx: CallContext): Tensor {
+    const y = ops.activation(this.activation, x);
+    if (ctx.training) this.saved = { x, y };
+    return y;
+  }
+  backward(dy: Tensor): Tensor {
+    if (!this.saved) throw new Error(`${this.name}: backward() needs a training-mode forward first`);
+    const dx = ops.activationGrad(this.activation, this.saved.x, this.saved.y, dy);
+    this.saved = null;
+    return dx;
+  }
+  override clearSaved(): void {
+    this.saved = null;
+  }
+}
+
+export class Dropout extends Layer {
+  readonly rate: number;
+  private mask: Tensor | null = null;
+  constructor(args: LayerArgs & { rate: number; seed?: number }) {
+    super('Dropout', args);
+    this.rate = rate('dropout', 'rate', args?.rate);
+  }
+  protected doBuild(inputShape: LayerShape): LayerShape {
+    return inputShape;
+  }
+  forward(x: Tensor, ctx: CallContext): Tensor {
+    this.mask = null;
+    if (!ctx.training || this.rate === 0) return x;
+    this.mask = ops.dropoutMask(x.shape, this.rate, nextSeed(), x.device);
+    return ops.mul(x, this.mask);
+  }
+  backward(dy: Tensor): Tensor {
+    return this.mask ? ops.mul(dy, this.mask) : dy;
+  }
+  override clearSaved(): void {
+    this.mask = null;
+  }
+}
+
+/** Applies a layer to every timestep: [batch, time, ...] (dense already acts on the last axis). */
+export class TimeDistributed extends Layer {
+  constructor(readonly layer: Layer, args: LayerArgs = {}) {
+    super('TimeDistributed', args);
+    if (!(layer instanceof Layer)) fail('timeDistributed', `argument 'layer' must be a layer, got ${describe(layer)}`);
+  }
+  protected doBuild(inputShape: LayerShape): LayerShape {
+    if (inputShape.length < 2) fail(this.name, `inputs must be [time, ...features], got [${inputShape}]`);
+    const inner = this.layer.build(inputShape.slice(1));
+    return [inputShape[0]!, ...inner];
+  }
+  override get params(): Param[] {
+    return this.layer.params;
+  }
+  override countParams(): number {
+    return this.layer.countParams();
+  }
+  forward(x: Tensor, ctx: CallContext): Tensor {
+    return this.layer.forward(x, ctx);
+  }
+  backward(dy: Tensor): Tensor {
+    return this.layer.backward(dy);
+  }
+  override clearSaved(): void {
+    this.layer.clearSaved();
+  }
+  override dispose(): void {
+    this.layer.dispose();
+  }
+}
+
+// ------------------------------------------------------------------ embedding
+
+export interface EmbeddingArgs extends LayerArgs {
+  inputDim: number;
+  outputDim: number;
+  /** Index 0 is padding: sequences are right-padded with 0 and the GRU sees their lengths. */
+  maskZero?: boolean;
+  embeddingsInitializer?: InitializerName;
+}
+
+export class Embedding extends Layer {
+  readonly inputDim: number;
+  readonly outputDim: number;
+  readonly maskZero: boolean;
+  private init: InitializerName;
+  private saved: Tensor | null = null;
+  constructor(args: EmbeddingArgs) {
+    super('Embedding', args);
+    if (typeof args !== 'object' || args === null) fail('embedding', `options must be an object with 'inputDim' and 'outputDim'`);
+    this.inputDim = positiveInt('embedding', 'inputDim', args.inputDim);
+    this.outputDim = positiveInt('embedding', 'outputDim', args.outputDim);
+    this.maskZero = args.maskZero ?? false;
+    this.init = args.embeddingsInitializer ?? 'randomUniform';
+  }
+  override get inputDType(): 'int32' {
+    return 'int32';
+  }
+  protected doBuild(inputShape: LayerShape): LayerShape {
+    this.addParam('embeddings', [this.inputDim, this.outputDim], initialValues(this.init, [this.inputDim, this.outputDim], this.inputDim, this.outputDim, 1));
+    return [...inputShape, this.outputDim];
+  }
+  forward(x: Tensor, ctx: CallContext): Tensor {
+    if (x.dtype !== 'int32') fail(this.name, `inputs must be int32 token indices, got ${x.dtype}`);
+    if (this.maskZero) {
+      if (x.rank !== 2) fail(this.name, `maskZero needs inputs of shape [batch, time], got [${x.shape}]`);
+      const [batch, time] = x.shape as [number, number];
+      const data = x.dataSync();
+      const lengths = new Int32Array(batch);
+      for (let b = 0; b < batch; b++) {
+        let len = time;
+        while (len > 0 && data[b * time + len - 1] === 0) len--;
+        lengths[b] = len;
+      }
+      ctx.lengths = lengths;
+    }
+    const y = ops.gather(this.params[0]!.value, x);
+    if (ctx.training) this.saved = x;
+    return y;
+  }
+  backward(dy: Tensor): Tensor {
+    if (!this.saved) throw new Error(`${this.name}: backward() needs a training-mode forward first`);
+    const table = this.params[0]!;
+    const d = ops.empty(table.value.shape, dy.device);
+    ops.scatterAdd_(d, this.saved, dy);
+    this.setGrad(table, d);
+    this.saved = null;
+    return dy; // no gradient flows into integer indices; the model ignores it
+  }
+  override clearSaved(): void {
+    this.saved = null;
+  }
+}
+
+// ------------------------------------------------------------------ GRU
+
+export type MergeMode = 'concat' | 'sum' | 'mul' | 'ave';
+
+export interface GruArgs extends LayerArgs {
+  units: number;
+  returnSequences?: boolean;
+  /** Layer.call() returns [output, ...final states]; not usable inside sequential(). */
+  returnState?: boolean;
+  bidirectional?: boolean;
+  mergeMode?: MergeMode;
+  /** Stacked layers run as one fused engine call (cuDNN on the GPU). */
+  numLayers?: number;
+  /** Dropout between stacked layers (training only). */
+  dropout?: number;
+  goBackwards?: boolean;
+  /** Carry the final state of each batch over as the next batch's initial state (resetStates() clears). */
+  stateful?: boolean;
+  /** 'keras' (glorotUniform kernel, orthogonal recurrent, zero biases; default) or 'pytorch' (U(±1/√H) everywhere). */
+  initializer?: 'keras' | 'pytorch';
+}
+
+export class GRU extends Layer {
+  readonly units: number;
+  readonly returnSequences: boolean;
+  readonly returnState: boolean;
+  readonly bidirectional: boolean;
+  readonly mergeMode: MergeMode;
+  readonly numLayers: number;
+  readonly dropout: number;
+  readonly goBackwards: boolean;
+  readonly stateful: boolean;
+  readonly initializer: 'keras' | 'pytorch';
+  private inputSize = 0;
+  private state: Tensor | null = null;
+  private previousState: Tensor | null = null;
+  private saved: { res: GruResult; lengths: Int32Array | null; merged: Tensor | null; yf: Tensor | null; yb: Tensor | null; batch: number; seqLen: number } | null = null;
+
+  constructor(args: GruArgs) {
+    super('GRU', args);
+    if (typeof args !== 'object' || args === null) fail('gru', `options must be an object with 'units'`);
+    this.units = positiveInt('gru', 'units', args.units);
+    this.returnSequences = args.returnSequences ?? false;
+    this.returnState = args.returnState ?? false;
+    this.bidirectional = args.bidirectional ?? false;
+    this.mergeMode = args.mergeMode ?? 'concat';
+    if (!['concat', 'sum', 'mul', 'ave'].includes(this.mergeMode)) fail('gru', `'mergeMode' must be one of 'concat', 'sum', 'mul', 'ave', got ${describe(args.mergeMode)}`);
+    this.numLayers = args.numLayers === undefined ? 1 : positiveInt('gru', 'numLayers', args.numLayers);
+    this.dropout = rate('gru', 'dropout', args.dropout);
+    this.goBackwards = args.goBackwards ?? false;
+    this.stateful = args.stateful ?? false;
+    this.initializer = args.initializer ?? 'keras';
+    if (this.initializer !== 'keras' && this.initializer !== 'pytorch') fail('gru', `'initializer' must be 'keras' or 'pytorch', got ${describe(args.initializer)}`);
+  }
+
+  private get directions(): number {
+    return this.bidirectional ? 2 : 1;
+  }
+  private get outWidth(): number {
+    return this.bidirectional && this.mergeMode === 'concat' ? 2 * this.units : this.units;
+  }
+
+  protected doBuild(inputShape: LayerShape): LayerShape {
+    if (inputShape.length !== 2 || typeof inputShape[1] !== 'number') fail(this.name, `inputs must be [timesteps | null, features], got [${inputShape}]`);
+    this.inputSize = inputShape[1];
+    const H = this.units;
+    const shapes = gruParamShapes(this.inputSize, H, this.numLayers, this.bidirectional);
+    for (const [name, shape] of Object.entries(shapes)) {
+      let values: Float32Array;
+      if (this.initializer === 'pytorch') values = initialValues('pytorch', shape, H, H, 1 / Math.sqrt(H));
+      else if (name.startsWith('weight_ih')) values = initialValues('glorotUniform', shape, shape[1]!, shape[0]!);
+      else if (name.startsWith('weight_hh')) values = initialValues('orthogonal', shape, H, 3 * H);
+      else values = initialValues('zeros', shape, 0, 0);
+      this.addParam(name, shape, values);
+    }
+    return this.returnSequences ? [inputShape[0]!, this.outWidth] : [this.outWidth];
+  }
+
+  /** The parameters by PyTorch's names (the engine's canonical layout). */
+  private paramRecord(): Record<string, Tensor> {
+    const out: Record<string, Tensor> = {};
+    for (const p of this.params) out[p.name.slice(this.name.length + 1)] = p.value;
+    return out;
+  }
+
+  /** Clears the carried state of a stateful layer. */
+  resetStates(): void {
+    this.state?.dispose();
+    this.previousState?.dispose();
+    this.state = null;
+    this.previousState = null;
+  }
+
+  forward(x: Tensor, ctx: CallContext, initialState?: Tensor | Tensor[]): Tensor {
+    if (x.rank !== 3 || x.shape[2] !== this.inputSize) fail(this.name, `expected inputs [batch, timesteps, ${this.inputSize}], got [${x.shape}]`);
+    const [batch, seqLen] = x.shape as [number, number];
+    const lengths = ctx.lengths;
+    const input = this.goBackwards ? ops.reverseTime(x, lengths) : x;
+    let h0: Tensor | undefined;
+    const L = this.numLayers, D = this.directions, H = this.units;
+    if (initialState !== undefined) {
+      const states = Array.isArray(initialState) ? initialState : [initialState];
+      if (states.length === 1 && states[0]!.size === L * D * batch * H) {
+        h0 = states[0]!.reshape([L * D, batch, H]);
+      } else {
+        if (states.length !== L * D || states.some((s) => s.size !== batch * H)) fail(this.name, `initialState must be ${L * D} tensors of shape [batch, ${H}] (or one [${L * D}, batch, ${H}])`);
+        h0 = ops.empty([L * D, batch, H], x.device);
+        states.forEach((s, i) => ops.writeFirst_(h0!, s.reshape([1, batch, H]), i));
+      }
+    } else if (this.stateful && this.state) {
+      if (this.state.shape[1] !== batch) fail(this.name, `stateful layer got a batch of ${batch} but its state is for batches of ${this.state.shape[1]}; call resetStates() or keep the batch size fixed`);
+      h0 = this.state;
+    }
+    const res = gruOp(input, this.paramRecord(), {
+      hiddenSize: H, numLayers: L, bidirectional: this.bidirectional, h0, lengths: lengths ?? undefined,
+      training: ctx.training, dropout: ctx.training ? this.dropout : 0, seed: nextSeed(),
+    });
+    if (this.stateful) {
+      this.previousState?.dispose();
+      this.previousState = this.state; // still needed by this step's backward
+      this.state = keep(res.hN.clone());
+    }
+    let out: Tensor;
+    let yf: Tensor | null = null;
+    let yb: Tensor | null = null;
+    if (this.returnSequences) {
+      out = res.output;
+    } else if (D === 1) {
+      out = ops.sliceFirst(res.hN, L - 1, 1).reshape([batch, H]);
+    } else {
+      const both = ops.sliceFirst(res.hN, 2 * L - 2, 2); // [2, batch, H]
+      out = ops.concatLast([ops.sliceFirst(both, 0, 1).reshape([batch, H]), ops.sliceFirst(both, 1, 1).reshape([batch, H])]);
+    }
+    if (D === 2 && this.mergeMode !== 'concat') {
+      yf = ops.sliceLast(out, 0, H);
+      yb = ops.sliceLast(out, H, H);
+      if (this.mergeMode === 'sum') out = ops.add(yf, yb);
+      else if (this.mergeMode === 'mul') out = ops.mul(yf, yb);
+      else out = ops.scale(ops.add(yf, yb), 0.5);
+    }
+    if (ctx.training) this.saved = { res, lengths, merged: out, yf, yb, batch, seqLen };
+    if (!this.returnSequences) ctx.lengths = null;
+    this.lastStates = res.hN;
+    return out;
+  }
+
+  /** hN of the last forward ([numLayers·directions, batch, units]); for returnState. */
+  lastStates: Tensor | null = null;
+
+  /** Runs the layer on its own: the output, and with returnState the final states ([batch, units] each). */
+  call(x: Tensor, options: { training?: boolean; initialState?: Tensor | Tensor[]; lengths?: Int32Array } = {}): Tensor | Tensor[] {
+    if (!this.built) this.build([x.shape[1]!, x.shape[2]!]);
+    const ctx: CallContext = { training: options.training ?? false, lengths: options.lengths ?? null };
+    const out = this.forward(x, ctx, options.initialState);
+    if (!this.returnState) return out;
+    const hN = this.lastStates!;
+    const batch = x.shape[0]!;
+    const states: Tensor[] = [];
+    const D = this.directions;
+    for (let d = 0; d < D; d++) states.push(ops.sliceFirst(hN, (this.numLayers - 1) * D + d, 1).reshape([batch, this.units]));
+    return [out, ...states];
+  }
+
+  backward(dy: Tensor): Tensor {
+    const s = this.saved;
+    if (!s) throw new Error(`${this.name}: backward() needs a training-mode forward first`);
+    const { batch } = s;
+    const L = this.numLayers, D = this.directions, H = this.units;
+    let dWide = dy; // gradient w.r.t. the concatenated [.., D·H] output
+    if (D === 2 && this.mergeMode !== 'concat') {
+      let df: Tensor, db: Tensor;
+      if (this.mergeMode === 'sum') df = db = dy;
+      else if (this.mergeMode === 'ave') df = db = ops.scale(dy, 0.5);
+      else {
+        df = ops.mul(dy, s.yb!);
+        db = ops.mul(dy, s.yf!);
+      }
+      dWide = ops.concatLast([df, db]);
+    }
+    let g;
+    if (this.returnSequences) {
+      g = s.res.backward(dWide, null);
+    } else {
+      const dhN = ops.empty([L * D, batch, H], dy.device);
+      for (let d = 0; d < D; d++) ops.writeFirst_(dhN, ops.sliceLast(dWide, d * H, H).reshape([1, batch, H]), (L - 1) * D + d);
+      g = s.res.backward(null, dhN);
+    }
+    for (const p of this.params) this.setGrad(p, g.dParams[p.name.slice(this.name.length + 1)]!);
+    this.saved = null;
+    return this.goBackwards ? ops.reverseTime(g.dx, s.lengths) : g.dx;
+  }
+
+  override clearSaved(): void {
+    if (this.saved?.res.state && !this.saved.res.state.isDisposed) this.saved.res.state.dispose();
+    this.saved = null;
+  }
+
+  override dispose(): void {
+    this.resetStates();
+    super.dispose();
+  }
+}
+
+// ------------------------------------------------------------------ factories (tfjs style)
+
+export const dense = (args: DenseArgs): Dense => new Dense(args);
+export const activation = (args: LayerArgs & { activation: ActivationName }): Activation => new Activation(args);
+export const dropout = (args: LayerArgs & { rate: number }): Dropout => new Dropout(args);
+export const timeDistributed = (args: LayerArgs & { layer: Layer }): TimeDistributed => new TimeDistributed(args?.layer, args);
+export const embedding = (args: EmbeddingArgs): Embedding => new Embedding(args);
+export const gru = (args: GruArgs): GRU => new GRU(args);
+
+/** Disposes any tensors in `value` (re-exported helper for layer users). */
+export { dispose };

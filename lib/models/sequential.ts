@@ -1,0 +1,517 @@
+// Sequential models: a stack of layers trained layer by layer (forward keeps what backward needs,
+// backward chains the gradients), with Keras' compile / fit / evaluate / predict / trainOnBatch.
+// Every training step runs in its own scope: nothing but parameters and optimizer state survive
+// it, and the only host transfer is reading the step's loss and metric values.
+import { describe } from '../backend';
+import { CustomCallback, ProgressBar, type Callback, type CallbackHooks, type Logs, type TrainParams } from '../callbacks';
+import { endScope, startScope, tidy } from '../engine';
+import { Dense, GRU, Layer, TimeDistributed, type CallContext, type LayerShape, type Param } from '../layers';
+import { lossKernel, resolveLoss, type LossSpec } from '../losses';
+import { resolveMetric, type MetricSpec } from '../metrics';
+import { native } from '../native';
+import * as ops from '../ops';
+import { resolveOptimizer, type Optimizer } from '../optimizers';
+import { permutation } from '../random';
+import { Tensor, tensor, type NestedArray } from '../tensor';
+
+/** Training data: a tensor, nested arrays, or a flat typed array with its shape. */
+export type Data = Tensor | NestedArray | { data: Float32Array | Int32Array | number[]; shape: number[] };
+
+export interface CompileArgs {
+  optimizer: Optimizer | 'sgd' | 'adam' | 'adamw' | 'rmsprop';
+  loss: string | LossSpec;
+  metrics?: string[];
+}
+
+export interface FitArgs {
+  epochs?: number;
+  batchSize?: number;
+  shuffle?: boolean;
+  validationSplit?: number;
+  validationData?: [Data, Data];
+  callbacks?: Array<Callback | CallbackHooks>;
+  /** 0: silent, 1: progress bar (plain lines when stdout is not a TTY), 2: one line per epoch. */
+  verbose?: 0 | 1 | 2;
+  initialEpoch?: number;
+  /** Stops training cleanly (after the current batch); fit resolves with the history so far. */
+  signal?: AbortSignal;
+}
+
+export class History {
+  epoch: number[] = [];
+  history: Record<string, number[]> = {};
+  params: TrainParams | null = null;
+  /** True when training ended early (callback, abort or NaN). */
+  stopped = false;
+}
+
+interface HostData {
+  data: Float32Array | Int32Array;
+  shape: number[];
+  perSample: number;
+}
+
+function fail(message: string): never {
+  throw new TypeError(message);
+}
+
+export class Sequential {
+  layers: Layer[] = [];
+  optimizer: Optimizer | null = null;
+  stopTraining = false;
+  private lossSpec: LossSpec | null = null;
+  private metricSpecs: MetricSpec[] = [];
+  /** A final dense layer whose activation the loss absorbs (softmax + CCE, sigmoid + BCE). */
+  private fused: Dense | null = null;
+  readonly name: string;
+
+  constructor(args: { layers?: Layer[]; name?: string } = {}) {
+    this.name = args.name ?? 'sequential';
+    for (const l of args.layers ?? []) this.add(l);
+  }
+
+  add(layer: Layer): void {
+    if (!(layer instanceof Layer)) fail(`model.add: argument must be a layer, got ${describe(layer)}`);
+    if (layer instanceof GRU && layer.returnState) fail(`model.add: ${layer.name} has returnState: true, which a sequential model cannot pass on; use layer.call() directly`);
+    if (this.layers.length === 0) {
+      if (layer.inputShape) layer.build(layer.inputShape);
+    } else {
+      if (layer.inputShape && !(layer instanceof TimeDistributed)) fail(`model.add: only the first layer may have an inputShape (${layer.name})`);
+      const prev = this.layers[this.layers.length - 1]!;
+      if (prev.built) layer.build(prev.outputShape!);
+    }
+    this.layers.push(layer);
+  }
+
+  get built(): boolean {
+    return this.layers.length > 0 && this.layers.every((l) => l.built);
+  }
+
+  private ensureBuilt(inputShape?: LayerShape): void {
+    if (this.layers.length === 0) fail('model: the model has no layers');
+    let shape = this.layers[0]!.inputShape ?? inputShape;
+    if (!shape) fail(`model: the first layer (${this.layers[0]!.name}) needs an inputShape, e.g. inputShape: [timesteps, features]`);
+    for (const l of this.layers) shape = l.build(shape);
+  }
+
+  get params(): Param[] {
+    return this.layers.flatMap((l) => l.params);
+  }
+
+  countParams(): number {
+    return this.layers.reduce((s, l) => s + l.countParams(), 0);
+  }
+
+  /** The output shape without the batch dimension. */
+  get outputShape(): LayerShape {
+    this.ensureBuilt();
+    return this.layers[this.layers.length - 1]!.outputShape!;
+  }
+
+  /** A Keras-like table of layers, output shapes and parameter counts (printed unless print is false). */
+  summary(print: (line: string) => void = console.log): string {
+    this.ensureBuilt();
+    const rows = this.layers.map((l) => [`${l.name} (${l instanceof TimeDistributed ? `TimeDistributed(${l.layer.className})` : l.className})`, `(None, ${l.outputShape!.map((d) => (d === null ? 'None' : String(d))).join(', ')})`, String(l.countParams())]);
+    const w = [Math.max(28, ...rows.map((r) => r[0]!.length + 2)), Math.max(26, ...rows.map((r) => r[1]!.length + 2)), 12];
+    const line = (c: string) => c.repeat(w[0]! + w[1]! + w[2]!);
+    const fmt = (r: string[]) => r.map((c, i) => c.padEnd(w[i]!)).join('');
+    const total = this.countParams();
+    const trainable = this.params.filter((p) => p.trainable).reduce((s, p) => s + p.value.size, 0);
+    const out = [
+      `Model: "${this.name}"`,
+      line('_'),
+      fmt(['Layer (type)', 'Output Shape', 'Param #']),
+      line('='),
+      ...rows.flatMap((r, i) => (i ? [line('_'), fmt(r)] : [fmt(r)])),
+      line('='),
+      `Total params: ${total.toLocaleString('en-US')}`,
+      `Trainable params: ${trainable.toLocaleString('en-US')}`,
+      `Non-trainable params: ${(total - trainable).toLocaleString('en-US')}`,
+      line('_'),
+    ].join('\n');
+    print(out);
+    return out;
+  }
+
+  compile(args: CompileArgs): void {
+    if (typeof args !== 'object' || args === null) fail(`compile: argument must be {optimizer, loss, metrics?}, got ${describe(args)}`);
+    const loss = resolveLoss(args.loss);
+    const optimizer = resolveOptimizer(args.optimizer);
+    if (args.metrics !== undefined && !Array.isArray(args.metrics)) fail(`compile: 'metrics' must be an array of names, got ${describe(args.metrics)}`);
+    const metrics = (args.metrics ?? []).map((m) => resolveMetric(m, loss));
+    this.optimizer?.dispose();
+    this.optimizer = optimizer;
+    this.lossSpec = loss;
+    this.metricSpecs = metrics;
+    this.fused = null;
+    let last = this.layers[this.layers.length - 1];
+    if (last instanceof TimeDistributed) last = last.layer;
+    if (last instanceof Dense && !loss.fromLogits) {
+      const pairs = (last.activation === 'softmax' && (loss.name === 'categoricalCrossentropy' || loss.name === 'sparseCategoricalCrossentropy')) || (last.activation === 'sigmoid' && loss.name === 'binaryCrossentropy');
+      if (pairs) this.fused = last;
+    }
+  }
+
+  // ---------------------------------------------------------------- data
+
+  private hostData(value: Data, what: string, dtype: 'float32' | 'int32'): HostData {
+    let data: Float32Array | Int32Array;
+    let shape: number[];
+    if (value instanceof Tensor) {
+      if (value.isDisposed) fail(`${what} is a disposed tensor`);
+      data = value.dataSync();
+      shape = [...value.shape];
+    } else if (Array.isArray(value)) {
+      const t = tidy(() => tensor(value as NestedArray, undefined, 'float32', { device: 'cpu' }));
+      data = t.dataSync();
+      shape = [...t.shape];
+      t.dispose();
+    } else if (typeof value === 'object' && value !== null && 'data' in value && Array.isArray(value.shape)) {
+      data = value.data instanceof Float32Array || value.data instanceof Int32Array ? value.data : Float32Array.from(value.data);
+      shape = [...value.shape];
+      if (shape.reduce((a, b) => a * b, 1) !== data.length) fail(`${what}: shape [${shape}] needs ${shape.reduce((a, b) => a * b, 1)} values, got ${data.length}`);
+    } else {
+      fail(`${what} must be a Tensor, nested arrays of numbers or {data, shape}, got ${describe(value)}`);
+    }
+    if (shape.length < 1 || shape[0] === 0) fail(`${what} must have at least one sample, got shape [${shape}]`);
+    const perSample = data.length / shape[0]!;
+    const where = (i: number) => {
+      const idx: number[] = [];
+      let r = i;
+      for (let d = shape.length - 1; d >= 0; d--) {
+        idx.unshift(r % shape[d]!);
+        r = Math.floor(r / shape[d]!);
+      }
+      return `sample ${idx[0]}${idx.length > 1 ? `, feature index [${idx.slice(1).join(', ')}]` : ''}`;
+    };
+    if (data instanceof Float32Array) {
+      for (let i = 0; i < data.length; i++) if (!Number.isFinite(data[i]!)) fail(`${what} contains ${data[i]} at ${where(i)}; clean or impute the data before training`);
+    }
+    if (dtype === 'int32' && !(data instanceof Int32Array)) {
+      const ints = new Int32Array(data.length);
+      for (let i = 0; i < data.length; i++) {
+        const v = data[i]!;
+        if (!Number.isInteger(v)) fail(`${what} must hold integer indices here, got ${v} at ${where(i)}`);
+        ints[i] = v;
+      }
+      data = ints;
+    } else if (dtype === 'float32' && data instanceof Int32Array) {
+      data = Float32Array.from(data);
+    }
+    return { data, shape, perSample };
+  }
+
+  private checkX(x: HostData, what = 'x'): void {
+    this.ensureBuilt(x.shape.slice(1));
+    const want = this.layers[0]!.inputShape!;
+    const got = x.shape.slice(1);
+    if (got.length !== want.length || want.some((d, i) => d !== null && d !== got[i])) {
+      fail(`${what} must have shape [samples, ${want.map((d) => (d === null ? 'any' : d)).join(', ')}], got [${x.shape}]`);
+    }
+  }
+
+  private yDType(): 'float32' | 'int32' {
+    return this.lossSpec?.name === 'sparseCategoricalCrossentropy' ? 'int32' : 'float32';
+  }
+
+  private checkY(x: HostData, y: HostData, what = 'y'): void {
+    if (x.shape[0] !== y.shape[0]) fail(`x and ${what} have different sample counts: ${x.shape[0]} and ${y.shape[0]}`);
+    const out = this.outputShape;
+    const outConcrete = out.map((d, i) => (d === null ? x.shape[1 + i]! : d));
+    const outSize = outConcrete.reduce((a, b) => a * b, 1);
+    if (this.yDType() === 'int32') {
+      const classes = outConcrete[outConcrete.length - 1]!;
+      if (y.perSample * classes !== outSize) fail(`${what} must hold one class index per output row (shape [samples${outConcrete.length > 1 ? `, ${outConcrete.slice(0, -1).join(', ')}` : ''}]) for sparseCategoricalCrossentropy, got shape [${y.shape}]`);
+      for (let i = 0; i < y.data.length; i++) {
+        if (y.data[i]! < 0 || y.data[i]! >= classes) fail(`${what} has class index ${y.data[i]} at sample ${Math.floor(i / y.perSample)}; the model has ${classes} classes`);
+      }
+    } else if (y.perSample !== outSize) {
+      fail(`${what} must have shape [samples, ${outConcrete.join(', ')}] to match the model's output, got [${y.shape}]`);
+    }
+  }
+
+  private batchTensor(d: HostData, order: Int32Array | null, start: number, end: number): Tensor {
+    const n = end - start;
+    const Ctor = d.data instanceof Int32Array ? Int32Array : Float32Array;
+    let slice: Float32Array | Int32Array;
+    if (!order) slice = d.data.subarray(start * d.perSample, end * d.perSample);
+    else {
+      slice = new Ctor(n * d.perSample);
+      for (let i = 0; i < n; i++) slice.set(d.data.subarray(order[start + i]! * d.perSample, (order[start + i]! + 1) * d.perSample), i * d.perSample);
+    }
+    return tensor(slice, [n, ...d.shape.slice(1)], d.data instanceof Int32Array ? 'int32' : 'float32');
+  }
+
+  // ---------------------------------------------------------------- steps
+
+  private forward(x: Tensor, training: boolean): Tensor {
+    const ctx: CallContext = { training, lengths: null };
+    let h = x;
+    for (const l of this.layers) h = l.forward(h, ctx);
+    return h;
+  }
+
+  /** Loss and metric values of one batch into a small tensor; the loss gradient when wanted. */
+  private lossAndMetrics(out: Tensor, y: Tensor, withGrad: boolean): { values: Tensor; grad: Tensor | null } {
+    const spec = this.lossSpec!;
+    const logits = spec.fromLogits || this.fused !== null;
+    const values = ops.empty([1 + this.metricSpecs.length], out.device);
+    const grad = ops.lossAndGrad(lossKernel(spec, logits), out, y, values, 0, withGrad);
+    let probs: Tensor | null = null;
+    this.metricSpecs.forEach((m, i) => {
+      if (m.kernel.kind === 'metric') {
+        ops.metricInto(m.kernel.metric, out, y, values, i + 1, logits && m.kernel.metric === 'binaryAccuracy' ? 0 : 0.5);
+      } else {
+        if (logits && !probs) probs = ops.activation(this.fused?.activation ?? (spec.name === 'binaryCrossentropy' ? 'sigmoid' : 'softmax'), out);
+        ops.lossAndGrad(m.kernel.loss, probs ?? out, y, values, i + 1, false);
+      }
+    });
+    return { values, grad };
+  }
+
+  private withFused<T>(fn: () => T): T {
+    if (this.fused) this.fused.emitLogits = true;
+    try {
+      return fn();
+    } finally {
+      if (this.fused) this.fused.emitLogits = false;
+    }
+  }
+
+  /** One training step on tensors; returns [loss, ...metrics]. applyUpdate false leaves gradients in params (caller clears). */
+  private step(x: Tensor, y: Tensor, applyUpdate = true): number[] {
+    if (!this.optimizer || !this.lossSpec) fail('model: call compile({optimizer, loss}) before training or evaluating');
+    startScope('trainStep');
+    try {
+      return this.withFused(() => {
+        const out = this.forward(x, true);
+        const { values, grad } = this.lossAndMetrics(out, y, true);
+        let dy = grad!;
+        for (let i = this.layers.length - 1; i >= 0; i--) {
+          const l = this.layers[i]!;
+          if (i === 0 && l.inputDType === 'int32') l.backward(dy);
+          else dy = l.backward(dy);
+        }
+        if (applyUpdate) this.optimizer!.apply(this.params);
+        return Array.from(values.dataSync());
+      });
+    } finally {
+      for (const l of this.layers) l.clearSaved();
+      if (applyUpdate) for (const p of this.params) p.grad = null;
+      endScope();
+    }
+  }
+
+  /** Loss and gradients (host copies, parameter order) of one batch, without updating: for tests and tools. */
+  computeGradients(x: Data, y: Data): { loss: number; grads: Float32Array[] } {
+    const xh = this.hostData(x, 'x', this.layers[0]?.inputDType ?? 'float32');
+    this.checkX(xh);
+    const yh = this.hostData(y, 'y', this.yDType());
+    this.checkY(xh, yh);
+    return tidy(() => {
+      const xb = this.batchTensor(xh, null, 0, xh.shape[0]!);
+      const yb = this.batchTensor(yh, null, 0, yh.shape[0]!);
+      startScope('gradients');
+      try {
+        const loss = this.step(xb, yb, false)[0]!;
+        const grads = this.params.map((p) => (p.grad ? (p.grad.dataSync() as Float32Array) : new Float32Array(p.value.size)));
+        return { loss, grads };
+      } finally {
+        for (const p of this.params) p.grad = null;
+        endScope();
+      }
+    });
+  }
+
+  /** One update on one batch; returns the loss (and metrics: [loss, ...metrics] when compiled with metrics). */
+  trainOnBatch(x: Data, y: Data): number | number[] {
+    const xh = this.hostData(x, 'x', this.layers[0]?.inputDType ?? 'float32');
+    this.checkX(xh);
+    if (!this.optimizer) fail('model: call compile({optimizer, loss}) before trainOnBatch()');
+    const yh = this.hostData(y, 'y', this.yDType());
+    this.checkY(xh, yh);
+    const vals = tidy(() => this.step(this.batchTensor(xh, null, 0, xh.shape[0]!), this.batchTensor(yh, null, 0, yh.shape[0]!)));
+    return vals.length === 1 ? vals[0]! : vals;
+  }
+
+  private logNames(): string[] {
+    return ['loss', ...this.metricSpecs.map((m) => m.name)];
+  }
+
+  async fit(x: Data, y: Data, args: FitArgs = {}): Promise<History> {
+    if (!this.optimizer || !this.lossSpec) fail('fit: call compile({optimizer, loss}) before fit()');
+    if (typeof args !== 'object' || args === null) fail(`fit: options must be an object, got ${describe(args)}`);
+    const epochs = args.epochs ?? 1;
+    const batchSize = args.batchSize ?? 32;
+    for (const [k, v] of [['epochs', epochs], ['batchSize', batchSize]] as const) {
+      if (!Number.isInteger(v) || v < 1) fail(`fit: '${k}' must be a positive integer, got ${describe(v)}`);
+    }
+    const initialEpoch = args.initialEpoch ?? 0;
+    const split = args.validationSplit ?? 0;
+    if (!(split >= 0 && split < 1)) fail(`fit: 'validationSplit' must be in [0, 1), got ${describe(args.validationSplit)}`);
+    let xh = this.hostData(x, 'x', this.layers[0]?.inputDType ?? 'float32');
+    this.checkX(xh);
+    let yh = this.hostData(y, 'y', this.yDType());
+    this.checkY(xh, yh);
+    let val: [HostData, HostData] | null = null;
+    if (args.validationData) {
+      const [vx, vy] = args.validationData;
+      const vxh = this.hostData(vx, 'validationData x', this.layers[0]!.inputDType);
+      this.checkX(vxh, 'validationData x');
+      const vyh = this.hostData(vy, 'validationData y', this.yDType());
+      this.checkY(vxh, vyh, 'validationData y');
+      val = [vxh, vyh];
+    } else if (split > 0) {
+      const n = xh.shape[0]!;
+      const nTrain = Math.floor(n * (1 - split));
+      if (nTrain < 1 || nTrain >= n) fail(`fit: validationSplit ${split} leaves no training or no validation samples out of ${n}`);
+      const cut = (d: HostData, from: number, to: number): HostData => ({ data: d.data.slice(from * d.perSample, to * d.perSample), shape: [to - from, ...d.shape.slice(1)], perSample: d.perSample });
+      val = [cut(xh, nTrain, n), cut(yh, nTrain, n)];
+      xh = cut(xh, 0, nTrain);
+      yh = cut(yh, 0, nTrain);
+    }
+    const samples = xh.shape[0]!;
+    const steps = Math.ceil(samples / batchSize);
+    const verbose = args.verbose ?? 1;
+    const history = new History();
+    const callbacks: Callback[] = [];
+    if (verbose === 1) callbacks.push(new ProgressBar());
+    if (verbose === 2) callbacks.push(new ProgressBar(process.stdout, false));
+    for (const c of args.callbacks ?? []) callbacks.push(typeof (c as Callback).setModel === 'function' ? (c as Callback) : new CustomCallback(c as CallbackHooks));
+    const params: TrainParams = { epochs, steps, samples, batchSize, verbose, metrics: this.logNames() };
+    history.params = params;
+    for (const c of callbacks) {
+      c.setModel(this);
+      c.setParams(params);
+    }
+    const call = async (hook: keyof CallbackHooks, ...a: unknown[]) => {
+      for (const c of callbacks) {
+        const f = c[hook] as ((...args: unknown[]) => unknown) | undefined;
+        if (f) await f.apply(c, a);
+      }
+    };
+    this.stopTraining = false;
+    const aborted = () => args.signal?.aborted === true;
+    await call('onTrainBegin', {});
+    const names = this.logNames();
+    for (let epoch = initialEpoch; epoch < epochs && !this.stopTraining && !aborted(); epoch++) {
+      await call('onEpochBegin', epoch, {});
+      const order = args.shuffle === false ? null : permutation(samples);
+      const sums = new Float64Array(names.length);
+      let seen = 0;
+      let logs: Logs = {};
+      for (let b = 0; b < steps && !aborted() && !this.stopTraining; b++) {
+        const start = b * batchSize;
+        const end = Math.min(samples, start + batchSize);
+        await call('onBatchBegin', b, { batch: b, size: end - start });
+        const vals = tidy(() => this.step(this.batchTensor(xh, order, start, end), this.batchTensor(yh, order, start, end)));
+        seen += end - start;
+        logs = {};
+        names.forEach((k, i) => {
+          sums[i] += vals[i]! * (end - start);
+          logs[k] = sums[i]! / seen;
+        });
+        await call('onBatchEnd', b, { ...logs, batch: b, size: end - start });
+        await new Promise<void>((resolve) => setImmediate(resolve));
+      }
+      if (aborted()) {
+        history.stopped = true;
+        break;
+      }
+      if (val) {
+        const v = this.evaluateHost(val[0], val[1], batchSize);
+        for (const [k, value] of Object.entries(v)) logs[`val_${k}`] = value;
+      }
+      await call('onEpochEnd', epoch, logs);
+      history.epoch.push(epoch);
+      for (const [k, value] of Object.entries(logs)) (history.history[k] ??= []).push(value);
+    }
+    if (this.stopTraining) history.stopped = true;
+    await call('onTrainEnd', {});
+    return history;
+  }
+
+  private evaluateHost(xh: HostData, yh: HostData, batchSize: number): Logs {
+    if (!this.lossSpec) fail('evaluate: call compile({optimizer, loss}) before evaluate()');
+    const names = this.logNames();
+    const sums = new Float64Array(names.length);
+    const n = xh.shape[0]!;
+    for (let start = 0; start < n; start += batchSize) {
+      const end = Math.min(n, start + batchSize);
+      const vals = tidy(() =>
+        this.withFused(() => {
+          const out = this.forward(this.batchTensor(xh, null, start, end), false);
+          return Array.from(this.lossAndMetrics(out, this.batchTensor(yh, null, start, end), false).values.dataSync());
+        }),
+      );
+      vals.forEach((v, i) => (sums[i] += v * (end - start)));
+    }
+    const logs: Logs = {};
+    names.forEach((k, i) => (logs[k] = sums[i]! / n));
+    return logs;
+  }
+
+  /** Loss and metrics over (x, y), batched: {loss, accuracy?, ...}. */
+  evaluate(x: Data, y: Data, args: { batchSize?: number } = {}): Logs {
+    if (!this.lossSpec) fail('evaluate: call compile({optimizer, loss}) before evaluate()');
+    const xh = this.hostData(x, 'x', this.layers[0]?.inputDType ?? 'float32');
+    this.checkX(xh);
+    const yh = this.hostData(y, 'y', this.yDType());
+    this.checkY(xh, yh);
+    return this.evaluateHost(xh, yh, args.batchSize ?? 32);
+  }
+
+  /** Outputs for x, computed in batches; one new tensor [samples, ...outputShape]. */
+  predict(x: Data, args: { batchSize?: number } = {}): Tensor {
+    const xh = this.hostData(x, 'x', this.layers[0]?.inputDType ?? 'float32');
+    this.checkX(xh);
+    const batchSize = args.batchSize ?? 32;
+    const n = xh.shape[0]!;
+    let out: Float32Array | null = null;
+    let outShape: number[] = [];
+    for (let start = 0; start < n; start += batchSize) {
+      const end = Math.min(n, start + batchSize);
+      const { data, shape } = tidy(() => {
+        const y = this.forward(this.batchTensor(xh, null, start, end), false);
+        return { data: y.dataSync() as Float32Array, shape: [...y.shape] };
+      });
+      if (!out) {
+        outShape = [n, ...shape.slice(1)];
+        out = new Float32Array(outShape.reduce((a, b) => a * b, 1));
+      }
+      out.set(data, start * (data.length / (end - start)));
+    }
+    return tensor(out!, outShape);
+  }
+
+  /** Clears the carried state of stateful GRU layers. */
+  resetStates(): void {
+    for (const l of this.layers) if (l instanceof GRU) l.resetStates();
+  }
+
+  /** Host copies of every parameter, in order. */
+  getWeights(): Float32Array[] {
+    this.ensureBuilt();
+    return this.params.map((p) => p.value.dataSync() as Float32Array);
+  }
+
+  setWeights(weights: ArrayLike<number>[]): void {
+    const params = this.params;
+    if (!Array.isArray(weights) || weights.length !== params.length) fail(`setWeights: expected ${params.length} arrays (one per parameter), got ${describe(weights)}`);
+    params.forEach((p, i) => {
+      const w = weights[i]!;
+      if (w.length !== p.value.size) fail(`setWeights: ${p.name} needs ${p.value.size} values, got ${w.length}`);
+      native.write(p.value.handle('setWeights'), w instanceof Float32Array ? w : Float32Array.from(w));
+    });
+  }
+
+  /** Frees parameters and optimizer state. */
+  dispose(): void {
+    for (const l of this.layers) l.dispose();
+    this.optimizer?.dispose();
+  }
+}
+
+export function sequential(args: { layers?: Layer[]; name?: string } | Layer[] = {}): Sequential {
+  return new Sequential(Array.isArray(args) ? { layers: args } : args);
+}
