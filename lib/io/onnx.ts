@@ -14,7 +14,7 @@ import { Writer } from './protobuf';
 
 export type OnnxActivation =
   | 'linear' | 'relu' | 'sigmoid' | 'tanh' | 'softmax' | 'logSoftmax' | 'elu' | 'selu' | 'softplus'
-  | 'softsign' | 'swish' | 'silu' | 'gelu' | 'hardSigmoid' | 'relu6';
+  | 'softsign' | 'swish' | 'silu' | 'gelu' | 'hardSigmoid' | 'relu6' | 'exp' | 'square' | 'abs';
 
 export interface OnnxGruSpec {
   type: 'gru';
@@ -160,6 +160,9 @@ function activation(g: GraphBuilder, x: string, act: OnnxActivation | undefined,
     case 'selu': return g.node('Selu', [x], 1, [{ name: 'alpha', f: 1.6732632423543772 }, { name: 'gamma', f: 1.0507009873554805 }])[0];
     case 'softplus': return g.node('Softplus', [x], 1)[0];
     case 'softsign': return g.node('Softsign', [x], 1)[0];
+    case 'exp': return g.node('Exp', [x], 1)[0];
+    case 'abs': return g.node('Abs', [x], 1)[0];
+    case 'square': return g.node('Mul', [x, x], 1)[0];
     case 'hardSigmoid': return g.node('HardSigmoid', [x], 1, [{ name: 'alpha', f: 1 / 6 }, { name: 'beta', f: 0.5 }])[0];
     case 'relu6': {
       const lo = g.floatInit(g.fresh('zero'), [], new Float32Array([0]));

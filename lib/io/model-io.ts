@@ -1,0 +1,448 @@
+// Models ↔ files: save/load (topology + training config + weights + optimizer state), framework
+// weight import, ONNX export and checkpoints. Functions taking a Sequential model, built on the
+// model layer's public surface (layers and their public fields, params, getWeights/setWeights,
+// optimizer.getState).
+import { keep } from '../engine';
+import { native } from '../native';
+import * as L from '../layers';
+import type { Param } from '../layers';
+import * as O from '../optimizers';
+import { Sequential } from '../models/sequential';
+import * as random from '../random';
+import { loadArtifacts, saveArtifacts, type HostTensor, type ModelArtifacts } from './artifacts';
+import { assignModules, type LayerSlot } from './assign';
+import { readKerasModules, readTorchModules } from './frameworks';
+import { writeOnnxModel, type OnnxActivation, type OnnxLayerSpec } from './onnx';
+
+export class ModelIoError extends Error {
+  override name = 'ModelIoError';
+}
+
+function fail(op: string, message: string): never {
+  throw new ModelIoError(`${op}: ${message}`);
+}
+
+// ------------------------------------------------------------------ topology
+
+export interface LayerConfig {
+  className: string;
+  config: Record<string, unknown>;
+}
+
+export interface ModelTopology {
+  className: 'Sequential';
+  name: string;
+  layers: LayerConfig[];
+}
+
+function layerConfig(layer: L.Layer, first: boolean): LayerConfig {
+  const base: Record<string, unknown> = { name: layer.name, trainable: layer.trainable };
+  if (first && layer.inputShape) base.inputShape = [...layer.inputShape];
+  if (layer instanceof L.GRU) {
+    return {
+      className: 'GRU',
+      config: {
+        ...base, units: layer.units, returnSequences: layer.returnSequences, bidirectional: layer.bidirectional, mergeMode: layer.mergeMode,
+        numLayers: layer.numLayers, dropout: layer.dropout, goBackwards: layer.goBackwards, stateful: layer.stateful, initializer: layer.initializer,
+      },
+    };
+  }
+  if (layer instanceof L.Dense) return { className: 'Dense', config: { ...base, units: layer.units, activation: layer.activation, useBias: layer.useBias } };
+  if (layer instanceof L.Activation) return { className: 'Activation', config: { ...base, activation: layer.activation } };
+  if (layer instanceof L.Dropout) return { className: 'Dropout', config: { ...base, rate: layer.rate } };
+  if (layer instanceof L.Embedding) return { className: 'Embedding', config: { ...base, inputDim: layer.inputDim, outputDim: layer.outputDim, maskZero: layer.maskZero } };
+  if (layer instanceof L.TimeDistributed) return { className: 'TimeDistributed', config: { ...base, layer: layerConfig(layer.layer, false) } };
+  fail('save', `layer '${layer.name}' of class ${layer.className} cannot be saved (no serialiser for it)`);
+}
+
+/** The model's architecture as JSON. */
+export function modelTopology(model: Sequential): ModelTopology {
+  return { className: 'Sequential', name: model.name, layers: model.layers.map((l, i) => layerConfig(l, i === 0)) };
+}
+
+function layerFromConfig(c: LayerConfig, where: string): L.Layer {
+  if (typeof c !== 'object' || c === null || typeof c.className !== 'string' || typeof c.config !== 'object' || c.config === null) {
+    fail('loadModel', `${where}: not a layer config: ${JSON.stringify(c)}`);
+  }
+  const cfg = { ...c.config } as Record<string, unknown>;
+  try {
+    switch (c.className) {
+      case 'GRU': return new L.GRU(cfg as unknown as L.GruArgs);
+      case 'Dense': return new L.Dense(cfg as unknown as L.DenseArgs);
+      case 'Activation': return new L.Activation(cfg as never);
+      case 'Dropout': return new L.Dropout(cfg as never);
+      case 'Embedding': return new L.Embedding(cfg as unknown as L.EmbeddingArgs);
+      case 'TimeDistributed': {
+        const inner = layerFromConfig(cfg.layer as LayerConfig, `${where}.layer`);
+        delete cfg.layer;
+        return new L.TimeDistributed(inner, cfg as L.LayerArgs);
+      }
+    }
+  } catch (err) {
+    fail('loadModel', `${where} (${c.className}): ${(err as Error).message}`);
+  }
+  fail('loadModel', `${where}: unknown layer class '${c.className}'`);
+}
+
+/** A new, built model from a topology (fresh initial weights). */
+export function modelFromTopology(topology: unknown): Sequential {
+  const t = topology as ModelTopology;
+  if (typeof t !== 'object' || t === null || t.className !== 'Sequential' || !Array.isArray(t.layers)) {
+    fail('loadModel', `the topology is not a Sequential model: ${JSON.stringify(topology)?.slice(0, 200)}`);
+  }
+  const model = new Sequential({ name: typeof t.name === 'string' ? t.name : undefined, layers: t.layers.map((c, i) => layerFromConfig(c, `layer ${i}`)) });
+  return model;
+}
+
+// ------------------------------------------------------------------ weights and optimizer state
+
+function readParam(p: Param): HostTensor {
+  return { shape: [...p.value.shape], data: p.value.dataSync() as Float32Array };
+}
+
+function namedWeights(model: Sequential, op: string): Map<string, HostTensor> {
+  const out = new Map<string, HostTensor>();
+  for (const p of model.params) {
+    if (out.has(p.name)) fail(op, `two weights are named '${p.name}' (two layers share the name '${p.name.split('/')[0]}'); give layers unique names`);
+    out.set(p.name, readParam(p));
+  }
+  return out;
+}
+
+/** Writes saved weights into the model's parameters, checking names and shapes. */
+function restoreWeights(model: Sequential, weights: Map<string, HostTensor>, op: string, source: string): void {
+  const params = model.params;
+  const names = new Set(params.map((p) => p.name));
+  const missing = params.filter((p) => !weights.has(p.name)).map((p) => p.name);
+  const extra = [...weights.keys()].filter((k) => !names.has(k));
+  if (missing.length || extra.length) {
+    fail(op, `${source}: the weights do not fit the model${missing.length ? `; missing: ${missing.join(', ')}` : ''}${extra.length ? `; not in the model: ${extra.join(', ')}` : ''}`);
+  }
+  for (const p of params) {
+    const w = weights.get(p.name)!;
+    if (w.shape.length !== p.value.shape.length || w.shape.some((d, i) => d !== p.value.shape[i])) {
+      fail(op, `${source}: weight '${p.name}' has shape [${w.shape}] but the model's is [${p.value.shape}]`);
+    }
+    if (!(w.data instanceof Float32Array)) fail(op, `${source}: weight '${p.name}' is not float32`);
+  }
+  for (const p of params) native.write(p.value.handle(op), weights.get(p.name)!.data);
+}
+
+function optimizerConfig(opt: O.Optimizer): Record<string, unknown> {
+  const o = opt as unknown as Record<string, unknown>;
+  const lr = (o as { lr?: unknown }).lr;
+  const config: Record<string, unknown> = { className: opt.name, learningRate: typeof lr === 'number' ? lr : null };
+  for (const k of ['clipnorm', 'globalClipnorm', 'clipvalue', 'momentum', 'nesterov', 'beta1', 'beta2', 'epsilon', 'weightDecay', 'rho']) {
+    if (o[k] !== undefined) config[k] = o[k];
+  }
+  if (typeof lr === 'function') config.learningRateSchedule = 'a function (not saved: pass the optimizer again to compile after loading)';
+  return config;
+}
+
+function optimizerFromConfig(config: Record<string, unknown>): O.Optimizer {
+  const args: Record<string, unknown> = { ...config };
+  delete args.className;
+  delete args.learningRateSchedule;
+  if (args.learningRate === null) delete args.learningRate;
+  switch (config.className) {
+    case 'sgd': return O.sgd(args);
+    case 'adam': return O.adam(args);
+    case 'adamw': return O.adamw(args);
+    case 'rmsprop': return O.rmsprop(args);
+  }
+  fail('loadModel', `unknown optimizer '${String(config.className)}' in the training config`);
+}
+
+/** Optimizer slots as named tensors: '<param>/slot<j>', plus 'iterations'. */
+function optimizerState(model: Sequential): Map<string, HostTensor> | null {
+  const opt = model.optimizer;
+  if (!opt) return null;
+  const params = model.params;
+  const { iterations, slots } = opt.getState(params);
+  const out = new Map<string, HostTensor>();
+  out.set('iterations', { shape: [], data: new Int32Array([iterations]) });
+  params.forEach((p, i) => slots[i]!.forEach((t, j) => out.set(`${p.name}/slot${j}`, { shape: [...t.shape], data: t.dataSync() as Float32Array })));
+  return out;
+}
+
+/**
+ * Restores optimizer state (iterations and slots). Uses optimizer.setState(params, state) when the
+ * optimizer has one; otherwise sets the slots directly.
+ */
+function restoreOptimizerState(model: Sequential, state: Map<string, HostTensor>, source: string): void {
+  const opt = model.optimizer;
+  if (!opt) fail('loadModel', `${source}: optimizer state present but the model is not compiled`);
+  const it = state.get('iterations');
+  const iterations = it ? Number(it.data[0]) : 0;
+  const params = model.params;
+  const slots: Float32Array[][] = params.map((p) => {
+    const list: Float32Array[] = [];
+    for (let j = 0; state.has(`${p.name}/slot${j}`); j++) {
+      const s = state.get(`${p.name}/slot${j}`)!;
+      if (s.data.length !== p.value.size) fail('loadModel', `${source}: optimizer slot '${p.name}/slot${j}' has ${s.data.length} values, the parameter ${p.value.size}`);
+      list.push(s.data as Float32Array);
+    }
+    return list;
+  });
+  const known = new Set(['iterations', ...params.flatMap((p, i) => slots[i]!.map((_, j) => `${p.name}/slot${j}`))]);
+  const extra = [...state.keys()].filter((k) => !known.has(k));
+  if (extra.length) fail('loadModel', `${source}: optimizer state for unknown parameters: ${extra.join(', ')}`);
+  const withSetState = opt as unknown as { setState?: (params: Param[], s: { iterations: number; slots: Float32Array[][] }) => void };
+  if (typeof withSetState.setState === 'function') {
+    withSetState.setState(params, { iterations, slots });
+    return;
+  }
+  // Fallback on the optimizer's internals: slots are a Map<Param, Tensor[]> filled lazily.
+  const internal = opt as unknown as { slots: Map<Param, { dispose(): void }[]> };
+  for (const s of internal.slots.values()) for (const t of s) t.dispose();
+  internal.slots.clear();
+  params.forEach((p, i) => {
+    if (!slots[i]!.length) return;
+    internal.slots.set(p, slots[i]!.map((data) => {
+      const t = p.value.clone();
+      native.write(t.handle('loadModel'), data);
+      // Keep beyond any scope: the optimizer owns it (as its own slots are).
+      return keep(t);
+    }));
+  });
+  opt.iterations = iterations;
+}
+
+function trainingConfig(model: Sequential): Record<string, unknown> | null {
+  const m = model as unknown as { lossSpec: { name: string; fromLogits: boolean } | null; metricSpecs: { name: string }[] };
+  if (!model.optimizer || !m.lossSpec) return null;
+  return {
+    loss: { name: m.lossSpec.name, fromLogits: m.lossSpec.fromLogits },
+    metrics: (m.metricSpecs ?? []).map((s) => s.name),
+    optimizer: optimizerConfig(model.optimizer),
+  };
+}
+
+// ------------------------------------------------------------------ RNG
+
+/** The library RNG's state, when lib/random.ts exposes getRngState(). */
+function rngState(): unknown {
+  const r = random as unknown as { getRngState?: () => unknown };
+  return typeof r.getRngState === 'function' ? r.getRngState() : null;
+}
+
+function restoreRng(state: unknown): boolean {
+  const r = random as unknown as { setRngState?: (s: unknown) => void };
+  if (state === null || state === undefined || typeof r.setRngState !== 'function') return false;
+  r.setRngState(state);
+  return true;
+}
+
+// ------------------------------------------------------------------ save / load
+
+export interface SaveOptions {
+  /** Save the optimizer's state (default true when the model is compiled). */
+  includeOptimizer?: boolean;
+  /** Checkpoint progress to record (epoch, ...). */
+  training?: Record<string, unknown>;
+}
+
+/** Saves the model into `dir` crash-safely (see docs/io.md). */
+export function saveModel(model: Sequential, dir: string, options: SaveOptions = {}): void {
+  if (!(model instanceof Sequential)) fail('save', 'argument must be a Sequential model');
+  if (!model.built) fail('save', 'the model is not built yet (give the first layer an inputShape, or fit/predict once)');
+  const includeOptimizer = options.includeOptimizer ?? true;
+  const state = includeOptimizer ? optimizerState(model) : null;
+  const artifacts: ModelArtifacts = {
+    topology: modelTopology(model),
+    trainingConfig: trainingConfig(model),
+    weights: namedWeights(model, 'save'),
+    optimizer: state ? { config: optimizerConfig(model.optimizer!), state } : null,
+    training: options.training ?? null,
+  };
+  saveArtifacts(dir, artifacts, `cudnn-gru ${packageVersion()}`);
+}
+
+function packageVersion(): string {
+  try {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    return String(require('../../package.json').version);
+  } catch {
+    return '';
+  }
+}
+
+export interface LoadOptions {
+  /** Compile with the saved training config and restore optimizer state (default true). */
+  compile?: boolean;
+}
+
+/** Loads a model saved by saveModel(): same architecture, weights and (compiled) optimizer state. */
+export function loadModel(dir: string, options: LoadOptions = {}): Sequential {
+  const a = loadArtifacts(dir);
+  const model = modelFromTopology(a.topology);
+  if (!model.built) fail('loadModel', `${dir}: the saved topology does not build (first layer without inputShape)`);
+  restoreWeights(model, a.weights, 'loadModel', dir);
+  const tc = a.trainingConfig as { loss: unknown; metrics: string[]; optimizer: Record<string, unknown> } | null;
+  if ((options.compile ?? true) && tc) {
+    model.compile({ loss: tc.loss as never, metrics: tc.metrics, optimizer: optimizerFromConfig(a.optimizer?.config as Record<string, unknown> ?? tc.optimizer) });
+    if (a.optimizer) restoreOptimizerState(model, a.optimizer.state, dir);
+  }
+  return model;
+}
+
+// ------------------------------------------------------------------ checkpoints
+
+export interface CheckpointInfo {
+  /** The last completed epoch (0-based). */
+  epoch: number;
+  /** The library RNG state after that epoch, or null when it could not be captured. */
+  rng: unknown;
+  logs?: Record<string, number>;
+  [key: string]: unknown;
+}
+
+/** Saves a training checkpoint: the model, its optimizer state, the RNG state and the epoch. */
+export function saveCheckpoint(model: Sequential, dir: string, info: { epoch: number; logs?: Record<string, number>; [k: string]: unknown }): void {
+  saveModel(model, dir, { includeOptimizer: true, training: { ...info, rng: rngState() } });
+}
+
+/**
+ * Restores a checkpoint into a compiled model of the same architecture: weights, optimizer state
+ * and RNG state. Returns the epoch to continue from (last completed + 1).
+ */
+export function restoreCheckpoint(model: Sequential, dir: string): { initialEpoch: number; info: CheckpointInfo; rngRestored: boolean } {
+  const a = loadArtifacts(dir);
+  const info = a.training as CheckpointInfo | null;
+  if (!info || typeof info.epoch !== 'number') fail('resumeFrom', `${dir} is a saved model, not a training checkpoint (no epoch recorded)`);
+  if (!model.optimizer) fail('resumeFrom', 'compile the model before resuming (the optimizer state is restored into it)');
+  const saved = JSON.stringify(a.topology);
+  const ours = JSON.stringify(modelTopology(model));
+  if (saved !== ours) {
+    const strip = (t: unknown) => JSON.stringify(t, (k, v) => (k === 'name' ? undefined : v));
+    if (strip(a.topology) !== strip(modelTopology(model))) fail('resumeFrom', `${dir}: the checkpoint's architecture differs from the model's`);
+  }
+  // Layer names may differ between processes (automatic numbering): map by position.
+  const params = model.params;
+  const savedNames = [...a.weights.keys()];
+  if (savedNames.length !== params.length) fail('resumeFrom', `${dir}: ${savedNames.length} weights saved, the model has ${params.length}`);
+  const rename = new Map(savedNames.map((n, i) => [n, params[i]!.name]));
+  const weights = new Map([...a.weights].map(([k, v]) => [rename.get(k)!, v]));
+  restoreWeights(model, weights, 'resumeFrom', dir);
+  if (a.optimizer) {
+    const state = new Map([...a.optimizer.state].map(([k, v]) => {
+      const m = /^(.*)\/(slot\d+)$/.exec(k);
+      return [m && rename.has(m[1]!) ? `${rename.get(m[1]!)}/${m[2]}` : k, v] as [string, HostTensor];
+    }));
+    restoreOptimizerState(model, state, dir);
+  }
+  const rngRestored = restoreRng(info.rng);
+  return { initialEpoch: info.epoch + 1, info, rngRestored };
+}
+
+/**
+ * fit() continuing from a checkpoint directory when it holds one (else from scratch): the same
+ * final weights as an uninterrupted run, bitwise on the CPU (with the RNG state restored).
+ */
+export async function fitResumable(model: Sequential, x: Parameters<Sequential['fit']>[0], y: Parameters<Sequential['fit']>[1], args: Parameters<Sequential['fit']>[2] & { resumeFrom?: string }): ReturnType<Sequential['fit']> {
+  const { resumeFrom, ...rest } = args ?? {};
+  let initialEpoch = rest.initialEpoch;
+  if (resumeFrom !== undefined) {
+    const fs = await import('node:fs');
+    const path = await import('node:path');
+    if (fs.existsSync(path.join(resumeFrom, 'model.json'))) initialEpoch = restoreCheckpoint(model, resumeFrom).initialEpoch;
+  }
+  return model.fit(x, y, { ...rest, initialEpoch });
+}
+
+// ------------------------------------------------------------------ framework weights
+
+export interface LoadWeightsOptions {
+  /** 'torch' (a state dict in safetensors) or 'keras' (a Keras 3 .weights.h5); by extension when omitted. */
+  format?: 'torch' | 'keras';
+  /** Our layer name → the source module name(s) (state-dict prefix, or Keras group under /layers). */
+  mapping?: Record<string, string | string[]>;
+}
+
+/** The layers with weights, as slots for assignModules(). */
+export function layerSlots(model: Sequential): { slot: LayerSlot; params: Param[] }[] {
+  const out: { slot: LayerSlot; params: Param[] }[] = [];
+  for (const layer of model.layers) {
+    const params = layer.params;
+    if (!params.length) continue;
+    const shapes = Object.fromEntries(params.map((p) => [p.name.slice(p.name.lastIndexOf('/') + 1), [...p.value.shape]]));
+    let family: LayerSlot['family'];
+    if (layer instanceof L.GRU) family = layer.bidirectional ? 'bidirectional' : 'gru';
+    else if (layer instanceof L.Dense) family = 'dense';
+    else if (layer instanceof L.TimeDistributed && layer.layer instanceof L.Dense) family = 'time_distributed';
+    else if (layer instanceof L.Embedding) family = 'embedding';
+    else fail('loadWeights', `layer '${layer.name}' (${layer.className}) has weights but no framework mapping`);
+    out.push({ slot: { name: layer.name, family, shapes, numLayers: layer instanceof L.GRU ? layer.numLayers : undefined }, params });
+  }
+  return out;
+}
+
+/**
+ * Loads PyTorch or Keras weights into the model's layers (see docs/io.md for the matching rules).
+ * The model must be built. Nothing is written unless every layer gets valid weights.
+ */
+export function loadWeights(model: Sequential, file: string, options: LoadWeightsOptions = {}): void {
+  if (!model.built) fail('loadWeights', 'the model is not built yet (give the first layer an inputShape)');
+  const format = options.format ?? (/\.h5$/i.test(file) ? 'keras' : /\.safetensors$/i.test(file) ? 'torch' : undefined);
+  if (format !== 'torch' && format !== 'keras') fail('loadWeights', `options.format must be 'torch' or 'keras' (cannot tell from the name ${file})`);
+  if (format === 'keras') {
+    for (const l of model.layers) {
+      if (l instanceof L.GRU && l.goBackwards) fail('loadWeights', `layer '${l.name}': importing into a goBackwards GRU is not supported`);
+    }
+  }
+  const modules = format === 'torch' ? readTorchModules(file) : readKerasModules(file);
+  const slots = layerSlots(model);
+  const values = assignModules(slots.map((s) => s.slot), modules, { format, mapping: options.mapping, source: file });
+  for (const { slot, params } of slots) {
+    const v = values.get(slot.name)!;
+    for (const p of params) {
+      const key = p.name.slice(p.name.lastIndexOf('/') + 1);
+      native.write(p.value.handle('loadWeights'), v[key]!);
+    }
+  }
+}
+
+// ------------------------------------------------------------------ ONNX
+
+const ONNX_ACTIVATIONS = new Set(['linear', 'relu', 'sigmoid', 'tanh', 'softmax', 'elu', 'selu', 'softplus', 'exp', 'square', 'abs']);
+
+function onnxActivation(layer: string, a: string): OnnxActivation {
+  if (!ONNX_ACTIVATIONS.has(a)) fail('exportOnnx', `layer '${layer}': activation '${a}' has no ONNX export`);
+  return a as OnnxActivation;
+}
+
+/** The model as ONNX layer specs (weights copied to the host). */
+export function onnxSpecs(model: Sequential): { specs: OnnxLayerSpec[]; inputShape: (number | null)[]; inputDType: 'float32' | 'int32' } {
+  if (!model.built) fail('exportOnnx', 'the model is not built yet');
+  const specs: OnnxLayerSpec[] = [];
+  const host = (p: Param) => p.value.dataSync() as Float32Array;
+  for (const layer of model.layers) {
+    const inner = layer instanceof L.TimeDistributed ? layer.layer : layer;
+    if (inner instanceof L.GRU) {
+      const params = Object.fromEntries(inner.params.map((p) => [p.name.slice(p.name.lastIndexOf('/') + 1), host(p)]));
+      specs.push({
+        type: 'gru', inputSize: inner.inputShape![1] as number, hiddenSize: inner.units, numLayers: inner.numLayers, bidirectional: inner.bidirectional,
+        mergeMode: inner.mergeMode, returnSequences: inner.returnSequences, goBackwards: inner.goBackwards, params,
+      });
+    } else if (inner instanceof L.Dense) {
+      const [k, b] = inner.params;
+      specs.push({ type: 'dense', inputSize: k!.value.shape[0]!, units: inner.units, kernel: host(k!), bias: b ? host(b) : null, activation: onnxActivation(inner.name, inner.activation) });
+    } else if (inner instanceof L.Activation) {
+      specs.push({ type: 'activation', activation: onnxActivation(inner.name, inner.activation) });
+    } else if (inner instanceof L.Dropout) {
+      specs.push({ type: 'identity' });
+    } else if (inner instanceof L.Embedding) {
+      specs.push({ type: 'embedding', inputDim: inner.inputDim, outputDim: inner.outputDim, embeddings: host(inner.params[0]!) });
+    } else {
+      fail('exportOnnx', `layer '${layer.name}' (${layer.className}) has no ONNX export`);
+    }
+  }
+  const first = model.layers[0]!;
+  return { specs, inputShape: [...first.inputShape!], inputDType: first.inputDType };
+}
+
+/** Writes the model as an ONNX file (atomically). */
+export function exportOnnx(model: Sequential, file: string, options: { opset?: number } = {}): void {
+  const { specs, inputShape, inputDType } = onnxSpecs(model);
+  writeOnnxModel(file, specs, { inputShape, inputDType, opset: options.opset, producerVersion: packageVersion(), graphName: model.name });
+}
