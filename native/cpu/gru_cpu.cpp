@@ -9,13 +9,17 @@
 // All [B·T, ·] matrices are batch-major (row b·T + t) like x and y, so the per-step GEMMs read
 // rows with a stride of T rows.
 //
+// Where the CPU has AVX2 and FMA the forward runs on the packed kernels of gru_packed.h instead
+// (W_ih and W_hh packed once per call, the gate maths fused into the recurrent GEMM, the work of
+// each step split over the engine's thread pool); the BLAS path above is the fallback.
+//
 // Variable lengths: every step runs its GEMM on the whole batch; a sample whose step t is not
 // valid (t >= lengths[b]) keeps its state and outputs zeros. The forward direction thus ends at
 // its last valid step and the reverse direction, run t = T−1 … 0, starts at lengths[b]−1 from h0.
 #include "cpu/gru_cpu.h"
 
-
 #include <algorithm>
+#include <atomic>
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
@@ -30,6 +34,9 @@
 #include "core/errors.h"
 #include "core/storage.h"
 #include "cpu/blas.h"
+#include "cpu/cpu_backend.h"
+#include "cpu/gru_packed.h"
+#include "cpu/thread_pool.h"
 
 namespace cgru::cpu {
 namespace {
@@ -330,6 +337,73 @@ void copyMaskedInput(const float* x, const Dims& d, const std::vector<int>& len,
   }
 }
 
+// The packed kernels (gru_packed.h) where the CPU has them. CGRU_GRU_KERNEL=blas forces the BLAS
+// path (for comparisons, and to test that path on such CPUs).
+bool usePackedKernels() {
+  if (!packed::available()) return false;
+  const char* force = std::getenv("CGRU_GRU_KERNEL");
+  return !(force && std::strcmp(force, "blas") == 0);
+}
+
+// Multiply-adds per step and thread below which another thread costs more than it saves.
+constexpr size_t kMacsPerThread = size_t{1} << 17;
+// Work items per thread and step: small enough that a thread that falls behind (descheduled by
+// other processes on the machine) holds up the step only briefly, large enough that taking them
+// costs little.
+constexpr int kChunksPerThread = 4;
+// Rows of the input projection per work item.
+constexpr size_t kProjectRows = 64;
+
+// One layer and direction on the packed kernels: the input projection of all steps, then the
+// time loop. The work is a sequence of items that the engine's threads take in order from one
+// shared counter: the projection in blocks of rows, then each step's hidden units in chunks of
+// panels. A step's chunk starts once everything before that step is done. gi (in project.out),
+// y, hprev and gates point at step 0 of sample 0 (y at this direction's columns); h holds the
+// initial state and h2 is a second [B, H] buffer. Returns whichever holds the final state.
+const float* runPacked(const packed::ProjectArgs& project, const packed::StepArgs& base, int dir, int T,
+                       size_t yStepStride, float* y, float* hprev, float* gates, float* h, float* h2) {
+  const int H = base.H;
+  const int panels = packed::panels(H);
+  const size_t rows = static_cast<size_t>(base.B) * T;
+  const size_t macs = static_cast<size_t>(base.B) * 3 * H * H;
+  const int threads = static_cast<int>(
+      std::max<size_t>(1, std::min<size_t>(macs / kMacsPerThread, static_cast<size_t>(std::min(numThreads(), panels)))));
+  const int projectItems = static_cast<int>((rows + kProjectRows - 1) / kProjectRows);
+  const int chunks = std::min(panels, threads * kChunksPerThread);
+  const int items = projectItems + T * chunks;
+  struct alignas(64) Counter {
+    std::atomic<int> value{0};
+  };
+  Counter next, done;
+  ThreadPool::instance().run(threads, [&](int) {
+    packed::StepArgs a = base;
+    for (;;) {
+      const int item = next.value.fetch_add(1, std::memory_order_relaxed);
+      if (item >= items) break;
+      if (item < projectItems) {
+        const size_t r0 = static_cast<size_t>(item) * kProjectRows;
+        packed::project(project, r0, std::min(rows, r0 + kProjectRows));
+        done.value.fetch_add(1, std::memory_order_release);
+        continue;
+      }
+      const int s = (item - projectItems) / chunks, c = (item - projectItems) % chunks;
+      const int before = projectItems + s * chunks;
+      if (threads > 1) spinUntil([&] { return done.value.load(std::memory_order_acquire) >= before; });
+      const int t = dir == 0 ? s : T - 1 - s;
+      a.t = t;
+      a.hIn = s % 2 == 0 ? h : h2;
+      a.hOut = s % 2 == 0 ? h2 : h;
+      a.gi = project.out + static_cast<size_t>(t) * 3 * H;
+      a.y = y + static_cast<size_t>(t) * yStepStride;
+      a.hprev = hprev ? hprev + static_cast<size_t>(t) * H : nullptr;
+      a.gates = gates ? gates + static_cast<size_t>(t) * 4 * H : nullptr;
+      packed::step(a, panels * c / chunks, panels * (c + 1) / chunks);
+      done.value.fetch_add(1, std::memory_order_release);
+    }
+  });
+  return T % 2 == 0 ? h : h2;
+}
+
 class CpuGruEngine final : public GruEngine {
  public:
   std::unique_ptr<GruReserve> forward(const GruForwardArgs& a) override {
@@ -345,13 +419,21 @@ class CpuGruEngine final : public GruEngine {
     const bool useDropout = a.training && a.config.dropout > 0.0f;
 
     const bool pingPong = !a.training && L > 1;
-    Scratch scratch((ragged ? Scratch::round(BT * d.I) : 0) + Scratch::round(BT * 3 * H) + Scratch::round(B * 3 * H) +
-                    Scratch::round(B * H) +
+    const bool usePacked = usePackedKernels();
+    const int maxInSize = std::max(d.I, L > 1 ? static_cast<int>(DH) : 0);
+    const size_t packedScratch = usePacked ? Scratch::round(packed::packedFloats(H, H)) +
+                                                 Scratch::round(packed::packedFloats(H, maxInSize)) + Scratch::round(B * H)
+                                           : Scratch::round(B * 3 * H);
+    Scratch scratch((ragged ? Scratch::round(BT * d.I) : 0) + Scratch::round(BT * 3 * H) + Scratch::round(B * H) +
+                    packedScratch +
                     (pingPong ? Scratch::round(BT * DH) * (L > 2 ? 2 : 1) : 0));
     float* xs = ragged ? scratch.take(BT * d.I) : nullptr;
     float* gi = scratch.take(BT * 3 * H);
-    float* gh = scratch.take(static_cast<size_t>(B) * 3 * H);
+    float* gh = usePacked ? nullptr : scratch.take(static_cast<size_t>(B) * 3 * H);
     float* h = scratch.take(static_cast<size_t>(B) * H);
+    float* h2 = usePacked ? scratch.take(static_cast<size_t>(B) * H) : nullptr;
+    float* wHhPacked = usePacked ? scratch.take(packed::packedFloats(H, H)) : nullptr;
+    float* wIhPacked = usePacked ? scratch.take(packed::packedFloats(H, maxInSize)) : nullptr;
     float* ping = pingPong ? scratch.take(BT * DH) : nullptr;
     float* pong = pingPong && L > 2 ? scratch.take(BT * DH) : nullptr;
 
@@ -366,11 +448,38 @@ class CpuGruEngine final : public GruEngine {
         const float* wHh = a.params.wHh[slot];
         const float* bIh = a.params.bIh[slot];
         const float* bHh = a.params.bHh[slot];
-        sgemm(false, true, static_cast<int>(BT), 3 * H, inSize, 1.0f, in, inSize, wIh, inSize, 0.0f, gi, 3 * H);
+        if (!usePacked)
+          sgemm(false, true, static_cast<int>(BT), 3 * H, inSize, 1.0f, in, inSize, wIh, inSize, 0.0f, gi, 3 * H);
         if (a.h0) std::memcpy(h, a.h0 + static_cast<size_t>(slot) * B * H, sizeof(float) * B * H);
         else std::fill(h, h + static_cast<size_t>(B) * H, 0.0f);
         float* hprev = res ? res->hprev(slot) : nullptr;
         float* gates = res ? res->gates(slot) : nullptr;
+        if (usePacked) {
+          // The input projection and the recurrence in one job on the engine's threads: BLAS stays
+          // idle, so its threads (which spin for a while after each call) do not compete with ours.
+          packed::pack(wIh, H, inSize, wIhPacked);
+          packed::pack(wHh, H, H, wHhPacked);
+          packed::ProjectArgs project;
+          project.H = H;
+          project.K = inSize;
+          project.w = wIhPacked;
+          project.x = in;
+          project.out = gi;
+          packed::StepArgs step;
+          step.B = B;
+          step.H = H;
+          step.w = wHhPacked;
+          step.bIh = bIh;
+          step.bHh = bHh;
+          step.giStride = static_cast<size_t>(T) * 3 * H;
+          step.yStride = static_cast<size_t>(T) * DH;
+          step.hprevStride = static_cast<size_t>(T) * H;
+          step.gatesStride = static_cast<size_t>(T) * 4 * H;
+          step.lengths = ragged ? len.data() : nullptr;
+          const float* hLast = runPacked(project, step, dir, T, DH, out + static_cast<size_t>(dir) * H, hprev, gates, h, h2);
+          std::memcpy(a.hN + static_cast<size_t>(slot) * B * H, hLast, sizeof(float) * B * H);
+          continue;
+        }
         for (int s = 0; s < T; ++s) {
           const int t = dir == 0 ? s : T - 1 - s;
           const bool anyValid = t < maxLen;

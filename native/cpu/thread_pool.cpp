@@ -1,0 +1,70 @@
+#include "cpu/thread_pool.h"
+
+#if defined(__x86_64__) || defined(__i386__)
+#include <immintrin.h>
+#endif
+
+namespace cgru::cpu {
+
+void cpuRelax() {
+#if defined(__x86_64__) || defined(__i386__)
+  _mm_pause();
+#elif defined(__aarch64__) || defined(__arm__)
+  __asm__ __volatile__("yield");
+#endif
+}
+
+ThreadPool& ThreadPool::instance() {
+  static ThreadPool pool;
+  return pool;
+}
+
+ThreadPool::~ThreadPool() {
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    stop_ = true;
+  }
+  cv_.notify_all();
+  for (std::thread& w : workers_) w.join();
+}
+
+void ThreadPool::runJob(int n, Fn fn, void* ctx) {
+  std::lock_guard<std::mutex> running(runMutex_);
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    while (static_cast<int>(workers_.size()) < n - 1) {
+      const int tid = static_cast<int>(workers_.size()) + 1;
+      workers_.emplace_back([this, tid] { workerLoop(tid); });
+    }
+    fn_ = fn;
+    ctx_ = ctx;
+    participants_ = n;
+    pending_.store(n - 1, std::memory_order_relaxed);
+    ++generation_;
+  }
+  cv_.notify_all();
+  fn(ctx, 0);
+  // The workers' share takes about as long as ours, so this wait is short: spin.
+  spinUntil([&] { return pending_.load(std::memory_order_acquire) == 0; });
+}
+
+void ThreadPool::workerLoop(int tid) {
+  uint64_t seen = 0;
+  for (;;) {
+    Fn fn;
+    void* ctx;
+    {
+      std::unique_lock<std::mutex> lock(mutex_);
+      cv_.wait(lock, [&] { return stop_ || generation_ != seen; });
+      if (stop_) return;
+      seen = generation_;
+      if (tid >= participants_) continue;
+      fn = fn_;
+      ctx = ctx_;
+    }
+    fn(ctx, tid);
+    pending_.fetch_sub(1, std::memory_order_acq_rel);
+  }
+}
+
+}  // namespace cgru::cpu
