@@ -1,0 +1,71 @@
+// modelCheckpoint: saves training checkpoints (model, optimizer state, RNG state, epoch) every N
+// epochs and/or when a monitored metric improves, crash-safely (lib/io/atomic.ts). Resume with
+// io.fitResumable(model, x, y, {resumeFrom: dir, ...}) (or fit's resumeFrom where available).
+import { saveCheckpoint } from '../io/model-io';
+import { Callback, type Logs } from './index';
+
+export interface ModelCheckpointArgs {
+  /** Directory to save into; `{epoch}` (1-based, as Keras) is replaced, e.g. 'ckpt/epoch-{epoch}'. */
+  filepath: string;
+  /** Save every this many epochs (default 1). Ignored when saveBestOnly is set. */
+  saveFreq?: number;
+  /** Save only when `monitor` improves (default false). */
+  saveBestOnly?: boolean;
+  /** The metric for saveBestOnly (default 'val_loss'). */
+  monitor?: string;
+  /** 'min', 'max', or 'auto' (default: max for accuracy-like names, else min). */
+  mode?: 'auto' | 'min' | 'max';
+  /** Log each save (default 0). */
+  verbose?: 0 | 1;
+}
+
+export class ModelCheckpoint extends Callback {
+  readonly filepath: string;
+  readonly saveFreq: number;
+  readonly saveBestOnly: boolean;
+  readonly monitor: string;
+  readonly mode: 'min' | 'max';
+  readonly verbose: 0 | 1;
+  /** The best monitored value so far. */
+  best: number;
+  /** Directories written, in order. */
+  readonly saved: string[] = [];
+
+  constructor(args: ModelCheckpointArgs) {
+    super();
+    if (typeof args !== 'object' || args === null || typeof args.filepath !== 'string' || !args.filepath) {
+      throw new TypeError(`modelCheckpoint: options must include 'filepath' (a directory), got ${JSON.stringify(args)}`);
+    }
+    this.filepath = args.filepath;
+    this.saveFreq = args.saveFreq ?? 1;
+    if (!Number.isInteger(this.saveFreq) || this.saveFreq < 1) throw new TypeError(`modelCheckpoint: 'saveFreq' must be a positive integer, got ${String(args.saveFreq)}`);
+    this.saveBestOnly = args.saveBestOnly ?? false;
+    this.monitor = args.monitor ?? 'val_loss';
+    const mode = args.mode ?? 'auto';
+    if (mode !== 'auto' && mode !== 'min' && mode !== 'max') throw new TypeError(`modelCheckpoint: 'mode' must be 'auto', 'min' or 'max', got ${String(mode)}`);
+    this.mode = mode === 'auto' ? (/acc|auc|precision|recall/.test(this.monitor) ? 'max' : 'min') : mode;
+    this.best = this.mode === 'min' ? Infinity : -Infinity;
+    this.verbose = args.verbose ?? 0;
+  }
+
+  onEpochEnd(epoch: number, logs: Logs = {}): void {
+    let save: boolean;
+    if (this.saveBestOnly) {
+      const v = logs[this.monitor];
+      if (v === undefined) {
+        throw new Error(`modelCheckpoint: monitored metric '${this.monitor}' is not in the logs (available: ${Object.keys(logs).join(', ') || 'none'}); pass validationData for val_ metrics`);
+      }
+      save = this.mode === 'min' ? v < this.best : v > this.best;
+      if (save) this.best = v;
+    } else {
+      save = (epoch + 1) % this.saveFreq === 0;
+    }
+    if (!save) return;
+    const dir = this.filepath.replace(/\{epoch\}/g, String(epoch + 1));
+    saveCheckpoint(this.model, dir, { epoch, logs: { ...logs }, monitor: this.monitor, best: Number.isFinite(this.best) ? this.best : null });
+    this.saved.push(dir);
+    if (this.verbose) process.stdout.write(`\nEpoch ${epoch + 1}: saved checkpoint to ${dir}\n`);
+  }
+}
+
+export const modelCheckpoint = (args: ModelCheckpointArgs): ModelCheckpoint => new ModelCheckpoint(args);
