@@ -48,7 +48,7 @@ export class ModelCheckpoint extends Callback {
     this.verbose = args.verbose ?? 0;
   }
 
-  onEpochEnd(epoch: number, logs: Logs = {}): void {
+  override onEpochEnd(epoch: number, logs: Logs = {}): void {
     let save: boolean;
     if (this.saveBestOnly) {
       const v = logs[this.monitor];
