@@ -12,3 +12,5 @@ export * as optimizers from './optimizers';
 export * as callbacks from './callbacks';
 export { Sequential, sequential, History, type FitArgs, type CompileArgs, type Data } from './models/sequential';
 export { historyToSvg, saveHistoryPlot } from './plot';
+export { loadModel } from './io/model-io';
+export { modelCheckpoint, ModelCheckpoint, type ModelCheckpointArgs } from './callbacks/model-checkpoint';

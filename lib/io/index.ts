@@ -13,3 +13,8 @@ export {
 export { buildOnnxModel, writeOnnxModel, OnnxExportError, type OnnxLayerSpec, type OnnxExportOptions, type OnnxActivation } from './onnx';
 export { saveArtifacts, loadArtifacts, ModelFormatError, MODEL_FORMAT, MODEL_FORMAT_VERSION, type ModelArtifacts, type HostTensor } from './artifacts';
 export { assignModules, type LayerSlot, type AssignOptions } from './assign';
+export {
+  saveModel, loadModel, loadWeights, exportOnnx, onnxSpecs, saveCheckpoint, restoreCheckpoint, fitResumable,
+  modelTopology, modelFromTopology, layerSlots, ModelIoError,
+  type SaveOptions, type LoadOptions, type LoadWeightsOptions, type CheckpointInfo, type ModelTopology, type LayerConfig,
+} from './model-io';
