@@ -260,3 +260,10 @@ export function adamUpdate_(param: Tensor, grad: Tensor, m: Tensor, v: Tensor, l
 export function rmspropUpdate_(param: Tensor, grad: Tensor, meanSquare: Tensor, momentumBuffer: Tensor | null, lr: number, rho: number, momentum: number, epsilon: number): void {
   native.opsRmsprop(param.handle('rmsprop'), grad.handle('rmsprop'), meanSquare.handle('rmsprop'), momentumBuffer ? momentumBuffer.handle('rmsprop') : null, lr, rho, momentum, epsilon);
 }
+
+/** dst[start:start+src.shape[0]] = src along the first dimension (in place); returns dst. */
+export function writeFirst_(dst: Tensor, src: Tensor, startRow: number): Tensor {
+  const inner = dst.size / (dst.shape[0] || 1);
+  native.opsCopyColumns(src.handle('writeFirst'), 1, src.size, 0, dst.handle('writeFirst'), dst.size, startRow * inner, src.size, 0);
+  return dst;
+}
