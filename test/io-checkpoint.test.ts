@@ -6,7 +6,7 @@ import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { layers as L, optimizers, sequential, setSeed } from '../lib';
+import { layers as L, memory, optimizers, sequential, setSeed, type Sequential } from '../lib';
 import { modelCheckpoint } from '../lib/callbacks/model-checkpoint';
 import { loadArtifacts } from '../lib/io/artifacts';
 import { fitResumable, loadModel, restoreCheckpoint } from '../lib/io/model-io';
@@ -73,10 +73,21 @@ describe('io: checkpoints and resumed training', () => {
     assert.ok(resumed.equals(ref), 'final weights differ from the uninterrupted run');
   });
 
+  const made: Sequential[] = [];
+  let baseline = 0;
+  beforeEach(() => {
+    baseline = memory().numTensors;
+  });
+  afterEach(() => {
+    for (const m of made.splice(0)) m.dispose();
+    assert.equal(memory().numTensors, baseline, 'tensors leaked');
+  });
+
   function small() {
     setSeed(5);
     const m = sequential([L.gru({ units: 4, inputShape: [5, 3] }), L.dense({ units: 1 })]);
     m.compile({ optimizer: optimizers.sgd({ learningRate: 0.05, momentum: 0.5 }), loss: 'mse' });
+    made.push(m);
     return m;
   }
   const x = { data: rand(24 * 5 * 3, 1, 1), shape: [24, 5, 3] };
@@ -91,7 +102,9 @@ describe('io: checkpoints and resumed training', () => {
     const a = loadArtifacts(path.join(dir, 'e4'));
     assert.equal((a.training as { epoch: number }).epoch, 3);
     assert.ok(typeof (a.training as { logs: { loss: number } }).logs.loss === 'number');
-    assert.equal(loadModel(path.join(dir, 'e4')).optimizer!.iterations, 12);
+    const loaded = loadModel(path.join(dir, 'e4'));
+    made.push(loaded);
+    assert.equal(loaded.optimizer!.iterations, 12);
   });
 
   it('saveBestOnly on val_loss keeps the best epoch; a missing metric is a clear error', async () => {
@@ -118,6 +131,8 @@ describe('io: checkpoints and resumed training', () => {
     await fitResumable(b, x, y, { epochs: 4, batchSize: 8, verbose: 0, shuffle: false, resumeFrom: path.join(dir, 'c') });
     full.getWeights().forEach((w, i) => assert.deepEqual(Array.from(b.getWeights()[i]!), Array.from(w)));
     // A plain saved model is not a checkpoint; an uncompiled model cannot resume.
-    assert.throws(() => restoreCheckpoint(sequential([L.gru({ units: 4, inputShape: [5, 3] }), L.dense({ units: 1 })]), path.join(dir, 'c')), /compile the model before resuming/);
+    const uncompiled = sequential([L.gru({ units: 4, inputShape: [5, 3] }), L.dense({ units: 1 })]);
+    made.push(uncompiled);
+    assert.throws(() => restoreCheckpoint(uncompiled, path.join(dir, 'c')), /compile the model before resuming/);
   });
 });

@@ -4,12 +4,35 @@ import { strict as assert } from 'node:assert';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { layers as L, optimizers, sequential, setSeed, type Sequential } from '../lib';
+import { layers as L, memory, optimizers, sequential as makeSequential, setSeed, type Sequential } from '../lib';
 import { exportOnnx, loadModel, loadWeights, saveModel } from '../lib/io/model-io';
 import { rand } from './io-helpers/reference';
 
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const ort: typeof import('onnxruntime-node') | null = (() => { try { return require('onnxruntime-node'); } catch { return null; } })();
+
+// Every model made here is disposed after each test, and memory must be back to where it was.
+const made: Sequential[] = [];
+function sequential(...args: Parameters<typeof makeSequential>): Sequential {
+  const m = makeSequential(...args);
+  made.push(m);
+  return m;
+}
+function track<T extends Sequential>(m: T): T {
+  made.push(m);
+  return m;
+}
+let baseline = 0;
+beforeEach(function () {
+  if (this.currentTest?.file !== __filename) return;
+  baseline = memory().numTensors;
+});
+afterEach(function () {
+  if (this.currentTest?.file !== __filename) return;
+  for (const m of made.splice(0)) m.dispose();
+  assert.equal(memory().numTensors, baseline, 'tensors leaked');
+  assert.equal(memory().numResources, 0, 'resources leaked');
+});
 
 const tmp = (): string => fs.mkdtempSync(path.join(os.tmpdir(), 'cdcgru-model-'));
 
@@ -57,7 +80,7 @@ describe('io: model.save / loadModel', () => {
       await m.fit(x, y, { epochs: 2, batchSize: 4, verbose: 0 });
       const dir = path.join(tmp(), 'm');
       saveModel(m, dir);
-      const loaded = loadModel(dir);
+      const loaded = track(loadModel(dir));
       assert.deepEqual(loaded.layers.map((l) => l.name), m.layers.map((l) => l.name));
       assert.deepEqual(Array.from(predict(loaded, x)), Array.from(predict(m, x)), 'identical predictions');
       const w1 = m.getWeights(), w2 = loaded.getWeights();
@@ -73,8 +96,6 @@ describe('io: model.save / loadModel', () => {
       setSeed(9);
       await loaded.fit(x, y, { epochs: 1, batchSize: 4, verbose: 0 });
       m.getWeights().forEach((w, i) => assert.deepEqual(Array.from(loaded.getWeights()[i]!), Array.from(w)));
-      m.dispose();
-      loaded.dispose();
     });
   }
 
@@ -82,7 +103,7 @@ describe('io: model.save / loadModel', () => {
     const m = modelB();
     const dir = path.join(tmp(), 'm');
     saveModel(m, dir);
-    const loaded = loadModel(dir);
+    const loaded = track(loadModel(dir));
     assert.equal(loaded.optimizer, null);
     assert.deepEqual(Array.from(predict(loaded, xB)), Array.from(predict(m, xB)));
   });

@@ -90,8 +90,14 @@ export function modelFromTopology(topology: unknown): Sequential {
   if (typeof t !== 'object' || t === null || t.className !== 'Sequential' || !Array.isArray(t.layers)) {
     fail('loadModel', `the topology is not a Sequential model: ${JSON.stringify(topology)?.slice(0, 200)}`);
   }
-  const model = new Sequential({ name: typeof t.name === 'string' ? t.name : undefined, layers: t.layers.map((c, i) => layerFromConfig(c, `layer ${i}`)) });
-  return model;
+  const layers: L.Layer[] = [];
+  try {
+    t.layers.forEach((c, i) => layers.push(layerFromConfig(c, `layer ${i}`)));
+    return new Sequential({ name: typeof t.name === 'string' ? t.name : undefined, layers });
+  } catch (err) {
+    for (const l of layers) l.dispose();
+    throw err;
+  }
 }
 
 // ------------------------------------------------------------------ weights and optimizer state
@@ -276,14 +282,19 @@ export interface LoadOptions {
 export function loadModel(dir: string, options: LoadOptions = {}): Sequential {
   const a = loadArtifacts(dir);
   const model = modelFromTopology(a.topology);
-  if (!model.built) fail('loadModel', `${dir}: the saved topology does not build (first layer without inputShape)`);
-  restoreWeights(model, a.weights, 'loadModel', dir);
-  const tc = a.trainingConfig as { loss: unknown; metrics: string[]; optimizer: Record<string, unknown> } | null;
-  if ((options.compile ?? true) && tc) {
-    model.compile({ loss: tc.loss as never, metrics: tc.metrics, optimizer: optimizerFromConfig(a.optimizer?.config as Record<string, unknown> ?? tc.optimizer) });
-    if (a.optimizer) restoreOptimizerState(model, a.optimizer.state, dir);
+  try {
+    if (!model.built) fail('loadModel', `${dir}: the saved topology does not build (first layer without inputShape)`);
+    restoreWeights(model, a.weights, 'loadModel', dir);
+    const tc = a.trainingConfig as { loss: unknown; metrics: string[]; optimizer: Record<string, unknown> } | null;
+    if ((options.compile ?? true) && tc) {
+      model.compile({ loss: tc.loss as never, metrics: tc.metrics, optimizer: optimizerFromConfig(a.optimizer?.config as Record<string, unknown> ?? tc.optimizer) });
+      if (a.optimizer) restoreOptimizerState(model, a.optimizer.state, dir);
+    }
+    return model;
+  } catch (err) {
+    model.dispose();
+    throw err;
   }
-  return model;
 }
 
 // ------------------------------------------------------------------ checkpoints
