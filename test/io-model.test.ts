@@ -4,9 +4,10 @@ import { strict as assert } from 'node:assert';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { layers as L, memory, optimizers, sequential as makeSequential, setSeed, type Sequential } from '../lib';
+import { getDevice, layers as L, memory, setDevice, optimizers, sequential as makeSequential, setSeed, type Sequential } from '../lib';
 import { exportOnnx, loadModel, loadWeights, saveModel } from '../lib/io/model-io';
 import { rand } from './io-helpers/reference';
+import { testDevices } from './support/devices';
 
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const ort: typeof import('onnxruntime-node') | null = (() => { try { return require('onnxruntime-node'); } catch { return null; } })();
@@ -120,6 +121,34 @@ describe('io: model.save / loadModel', () => {
     fs.writeFileSync(mf, JSON.stringify(manifest));
     assert.throws(() => loadModel(dir), /loadModel: layer 1: unknown layer class 'LSTM'/);
   });
+});
+
+describe('io: saved models across backends', () => {
+  for (const device of testDevices.filter((d) => d !== 'cpu')) {
+    it(`a model saved on the CPU loads on ${device} with the same predictions (≤ 1e-5), and back bitwise`, () => {
+      const previous = getDevice();
+      setSeed(2);
+      setDevice('cpu');
+      const m = modelA();
+      const dir = path.join(tmp(), 'm');
+      saveModel(m, dir);
+      const ref = predict(m, xA);
+      try {
+        setDevice(device);
+        const there = track(loadModel(dir));
+        assert.equal(there.params[0]!.value.device, device);
+        const got = predict(there, xA);
+        got.forEach((v, i) => assert.ok(Math.abs(v - ref[i]!) < 1e-5, `output ${i}: ${v} vs ${ref[i]}`));
+        const dir2 = path.join(tmp(), 'm2');
+        saveModel(there, dir2);
+        setDevice('cpu');
+        const back = track(loadModel(dir2));
+        m.getWeights().forEach((w, i) => assert.deepEqual(Array.from(back.getWeights()[i]!), Array.from(w)));
+      } finally {
+        setDevice(previous);
+      }
+    });
+  }
 });
 
 describe('io: model.loadWeights from PyTorch and Keras', () => {
