@@ -116,6 +116,10 @@ describe('io: checkpoints and resumed training', () => {
     const bestEpoch = losses.indexOf(Math.min(...losses));
     assert.equal((loadArtifacts(path.join(dir, 'best')).training as { epoch: number }).epoch, bestEpoch);
     assert.equal(cb.best, losses[bestEpoch]);
+    // A new callback on the same directory (a resumed run) continues from the recorded best.
+    const again = modelCheckpoint({ filepath: path.join(dir, 'best'), saveBestOnly: true, monitor: 'val_loss' });
+    again.onTrainBegin();
+    assert.equal(again.best, cb.best);
     const bad = modelCheckpoint({ filepath: path.join(dir, 'x'), saveBestOnly: true, monitor: 'val_acc' });
     await assert.rejects(m.fit(x, y, { epochs: 1, verbose: 0, callbacks: [bad] }), /monitored metric 'val_acc' is not in the logs \(available: loss\)/);
     assert.throws(() => modelCheckpoint({ filepath: '' }), /'filepath'/);

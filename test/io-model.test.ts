@@ -188,6 +188,17 @@ describe('io: model.loadWeights from PyTorch and Keras', () => {
   });
 });
 
+describe('io: model.exportOnnx refusals', () => {
+  it('refuses a maskZero embedding unless told to ignore masking', () => {
+    const m = modelB();
+    const file = path.join(tmp(), 'm.onnx');
+    assert.throws(() => exportOnnx(m, file), /exportOnnx: layer '.*' has maskZero: the ONNX graph cannot skip padded steps/);
+    assert.ok(!fs.existsSync(file));
+    exportOnnx(m, file, { ignoreMasking: true });
+    assert.ok(fs.statSync(file).size > 100);
+  });
+});
+
 (ort ? describe : describe.skip)('io: model.exportOnnx runs in onnxruntime-node', () => {
   for (const [name, make, x] of [['model A (float input)', modelA, xA], ['model B without masking (int32 token input)', null, xB]] as const) {
     it(name, async () => {

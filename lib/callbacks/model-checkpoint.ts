@@ -1,6 +1,8 @@
 // modelCheckpoint: saves training checkpoints (model, optimizer state, RNG state, epoch) every N
 // epochs and/or when a monitored metric improves, crash-safely (lib/io/atomic.ts). Resume with
 // io.fitResumable(model, x, y, {resumeFrom: dir, ...}) (or fit's resumeFrom where available).
+import * as fs from 'node:fs';
+import * as path from 'node:path';
 import { saveCheckpoint } from '../io/model-io';
 import { Callback, type Logs } from './index';
 
@@ -46,6 +48,20 @@ export class ModelCheckpoint extends Callback {
     this.mode = mode === 'auto' ? (/acc|auc|precision|recall/.test(this.monitor) ? 'max' : 'min') : mode;
     this.best = this.mode === 'min' ? Infinity : -Infinity;
     this.verbose = args.verbose ?? 0;
+  }
+
+  /** Resuming into the same directory with saveBestOnly: continue from the best value recorded there. */
+  override onTrainBegin(): void {
+    if (!this.saveBestOnly || this.filepath.includes('{epoch}')) return;
+    try {
+      const m = JSON.parse(fs.readFileSync(path.join(this.filepath, 'model.json'), 'utf8'));
+      const t = m?.training;
+      if (t && t.monitor === this.monitor && typeof t.best === 'number') {
+        if (this.mode === 'min' ? t.best < this.best : t.best > this.best) this.best = t.best;
+      }
+    } catch {
+      // No checkpoint there yet.
+    }
   }
 
   override onEpochEnd(epoch: number, logs: Logs = {}): void {

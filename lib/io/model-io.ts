@@ -396,11 +396,6 @@ export function loadWeights(model: Sequential, file: string, options: LoadWeight
   if (!model.built) fail('loadWeights', 'the model is not built yet (give the first layer an inputShape)');
   const format = options.format ?? (/\.h5$/i.test(file) ? 'keras' : /\.safetensors$/i.test(file) ? 'torch' : undefined);
   if (format !== 'torch' && format !== 'keras') fail('loadWeights', `options.format must be 'torch' or 'keras' (cannot tell from the name ${file})`);
-  if (format === 'keras') {
-    for (const l of model.layers) {
-      if (l instanceof L.GRU && l.goBackwards) fail('loadWeights', `layer '${l.name}': importing into a goBackwards GRU is not supported`);
-    }
-  }
   const modules = format === 'torch' ? readTorchModules(file) : readKerasModules(file);
   const slots = layerSlots(model);
   const values = assignModules(slots.map((s) => s.slot), modules, { format, mapping: options.mapping, source: file });
@@ -423,7 +418,7 @@ function onnxActivation(layer: string, a: string): OnnxActivation {
 }
 
 /** The model as ONNX layer specs (weights copied to the host). */
-export function onnxSpecs(model: Sequential): { specs: OnnxLayerSpec[]; inputShape: (number | null)[]; inputDType: 'float32' | 'int32' } {
+export function onnxSpecs(model: Sequential, options: { ignoreMasking?: boolean } = {}): { specs: OnnxLayerSpec[]; inputShape: (number | null)[]; inputDType: 'float32' | 'int32' } {
   if (!model.built) fail('exportOnnx', 'the model is not built yet');
   const specs: OnnxLayerSpec[] = [];
   const host = (p: Param) => p.value.dataSync() as Float32Array;
@@ -443,6 +438,9 @@ export function onnxSpecs(model: Sequential): { specs: OnnxLayerSpec[]; inputSha
     } else if (inner instanceof L.Dropout) {
       specs.push({ type: 'identity' });
     } else if (inner instanceof L.Embedding) {
+      if (inner.maskZero && !options.ignoreMasking) {
+        fail('exportOnnx', `layer '${inner.name}' has maskZero: the ONNX graph cannot skip padded steps, so padded sequences would give other results than predict(); pass {ignoreMasking: true} to export anyway (exact for unpadded input)`);
+      }
       specs.push({ type: 'embedding', inputDim: inner.inputDim, outputDim: inner.outputDim, embeddings: host(inner.params[0]!) });
     } else {
       fail('exportOnnx', `layer '${layer.name}' (${layer.className}) has no ONNX export`);
@@ -453,7 +451,7 @@ export function onnxSpecs(model: Sequential): { specs: OnnxLayerSpec[]; inputSha
 }
 
 /** Writes the model as an ONNX file (atomically). */
-export function exportOnnx(model: Sequential, file: string, options: { opset?: number } = {}): void {
-  const { specs, inputShape, inputDType } = onnxSpecs(model);
+export function exportOnnx(model: Sequential, file: string, options: { opset?: number; ignoreMasking?: boolean } = {}): void {
+  const { specs, inputShape, inputDType } = onnxSpecs(model, options);
   writeOnnxModel(file, specs, { inputShape, inputDType, opset: options.opset, producerVersion: packageVersion(), graphName: model.name });
 }
