@@ -151,7 +151,7 @@ export abstract class Layer {
 
   constructor(readonly className: string, args: LayerArgs = {}) {
     if (typeof args !== 'object' || args === null) fail(className, `options must be an object, got ${describe(args)}`);
-    this.name = args.name ?? uniqueName(className.replace(/^[A-Z]/, (c) => c.toLowerCase()).replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`));
+    this.name = args.name ?? uniqueName(className.replace(/([a-z])([A-Z])/g, '$1_$2').toLowerCase());
     this.trainable = args.trainable ?? true;
     if (args.inputShape !== undefined) {
       if (!Array.isArray(args.inputShape) || !args.inputShape.every((d) => d === null || (Number.isInteger(d) && d > 0))) {

@@ -279,7 +279,7 @@ export class Sequential {
   }
 
   /** One training step on tensors; returns [loss, ...metrics]. applyUpdate false leaves gradients in params (caller clears). */
-  private step(x: Tensor, y: Tensor, applyUpdate = true): number[] {
+  private step(x: Tensor, y: Tensor, applyUpdate = true, collect?: (params: Param[]) => void): number[] {
     if (!this.optimizer || !this.lossSpec) fail('model: call compile({optimizer, loss}) before training or evaluating');
     startScope('trainStep');
     try {
@@ -293,11 +293,12 @@ export class Sequential {
           else dy = l.backward(dy);
         }
         if (applyUpdate) this.optimizer!.apply(this.params);
+        else collect?.(this.params);
         return Array.from(values.dataSync());
       });
     } finally {
       for (const l of this.layers) l.clearSaved();
-      if (applyUpdate) for (const p of this.params) p.grad = null;
+      for (const p of this.params) p.grad = null;
       endScope();
     }
   }
@@ -311,15 +312,11 @@ export class Sequential {
     return tidy(() => {
       const xb = this.batchTensor(xh, null, 0, xh.shape[0]!);
       const yb = this.batchTensor(yh, null, 0, yh.shape[0]!);
-      startScope('gradients');
-      try {
-        const loss = this.step(xb, yb, false)[0]!;
-        const grads = this.params.map((p) => (p.grad ? (p.grad.dataSync() as Float32Array) : new Float32Array(p.value.size)));
-        return { loss, grads };
-      } finally {
-        for (const p of this.params) p.grad = null;
-        endScope();
-      }
+      let grads: Float32Array[] = [];
+      const loss = this.step(xb, yb, false, (params) => {
+        grads = params.map((p) => (p.grad ? (p.grad.dataSync() as Float32Array) : new Float32Array(p.value.size)));
+      })[0]!;
+      return { loss, grads };
     });
   }
 

@@ -1,0 +1,263 @@
+// Sequential models: parameter counts, whole-model gradient checks (every layer type) against
+// finite differences, fit/evaluate/predict lifecycle (no leaks, responsive event loop, abort),
+// callbacks, reproducibility and bad input.
+import assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
+import { callbacks, historyToSvg, layers, memory, optimizers, sequential, setSeed, type Sequential } from '../lib';
+
+let s = 99;
+const rnd = () => ((s = (s * 1103515245 + 12345) % 2 ** 31), s / 2 ** 31);
+function data(n: number, shape: number[], f: () => number = () => rnd() * 2 - 1) {
+  const size = n * shape.reduce((a, b) => a * b, 1);
+  return { data: Float32Array.from({ length: size }, f), shape: [n, ...shape] };
+}
+function classification(n: number, T = 5, F = 3) {
+  const x = data(n, [T, F]);
+  const y = new Float32Array(n * 2);
+  for (let i = 0; i < n; i++) {
+    const c = x.data[i * T * F + (T - 1) * F]! + x.data[i * T * F]! > 0 ? 1 : 0;
+    y[i * 2 + c] = 1;
+  }
+  return { x, y: { data: y, shape: [n, 2] } };
+}
+
+/** Checks sampled gradient entries of every parameter against central differences of the loss. */
+function gradCheck(model: Sequential, x: Parameters<Sequential['computeGradients']>[0], y: Parameters<Sequential['computeGradients']>[1], seed = 5, samples = 4): void {
+  setSeed(seed);
+  const { grads } = model.computeGradients(x, y);
+  const weights = model.getWeights();
+  const lossAt = (w: Float32Array[]) => {
+    model.setWeights(w);
+    setSeed(seed);
+    return model.computeGradients(x, y).loss;
+  };
+  weights.forEach((w, pi) => {
+    const picks = new Set<number>();
+    while (picks.size < Math.min(samples, w.length)) picks.add(Math.floor(rnd() * w.length));
+    for (const i of picks) {
+      const h = 1e-2;
+      const plus = weights.map((a) => a.slice());
+      const minus = weights.map((a) => a.slice());
+      plus[pi]![i] += h;
+      minus[pi]![i] -= h;
+      const fd = (lossAt(plus) - lossAt(minus)) / (2 * h);
+      const g = grads[pi]![i]!;
+      assert.ok(Math.abs(fd - g) <= 3e-2 * Math.max(Math.abs(fd), Math.abs(g)) + 2e-4, `${model.params[pi]!.name}[${i}]: analytic ${g} vs finite difference ${fd}`);
+    }
+  });
+  model.setWeights(weights);
+}
+
+describe('sequential models', function () {
+  this.timeout(120000);
+  let baseline: number;
+  beforeEach(() => {
+    baseline = memory().numTensors;
+  });
+  afterEach(() => {
+    assert.equal(memory().numTensors, baseline, 'tensors leaked');
+    assert.equal(memory().numResources, 0, 'resources leaked');
+  });
+
+  it('counts parameters as Keras does and prints a summary', () => {
+    const m = sequential([
+      layers.embedding({ inputDim: 1000, outputDim: 8, inputShape: [null] }),
+      layers.gru({ units: 20, returnSequences: true }),
+      layers.gru({ units: 16, bidirectional: true }),
+      layers.dense({ units: 2, activation: 'softmax' }),
+    ]);
+    // Keras GRU(reset_after=True): 3·(in·H + H·H + 2H)
+    assert.deepEqual(m.layers.map((l) => l.countParams()), [8000, 3 * (8 * 20 + 400 + 40), 2 * 3 * (20 * 16 + 256 + 32), 33 * 2]);
+    const lines: string[] = [];
+    let text = '';
+    try {
+      text = m.summary((l) => lines.push(l));
+    } finally {
+      m.dispose();
+    }
+    assert.match(text, /gru_?\d* \(GRU\)\s+\(None, None, 20\)\s+1800/);
+    assert.match(text, /Total params: 13,514/);
+  });
+
+  it('gradient check: embedding(maskZero) → bidirectional GRU (sum, sequences) → timeDistributed(dense softmax), sparse CCE', () => {
+    setSeed(1);
+    const m = sequential([
+      layers.embedding({ inputDim: 7, outputDim: 4, maskZero: true, inputShape: [5] }),
+      layers.gru({ units: 3, bidirectional: true, mergeMode: 'sum', returnSequences: true }),
+      layers.timeDistributed({ layer: layers.dense({ units: 3, activation: 'softmax' }) }),
+    ]);
+    m.compile({ optimizer: 'sgd', loss: 'sparseCategoricalCrossentropy' });
+    const x = { data: Int32Array.from([1, 2, 3, 0, 0, 4, 5, 6, 1, 2, 3, 0, 0, 0, 0]), shape: [3, 5] };
+    const y = { data: Int32Array.from([0, 1, 2, 0, 1, 2, 1, 0, 2, 1, 0, 0, 0, 0, 0]), shape: [3, 5] };
+    gradCheck(m, x, y);
+    m.dispose();
+  });
+
+  it('gradient check: 2-layer bidirectional GRU (concat, goBackwards, dropout) → dropout → dense(elu) → dense(sigmoid), BCE', () => {
+    setSeed(2);
+    const m = sequential([
+      layers.gru({ units: 4, numLayers: 2, bidirectional: true, goBackwards: true, dropout: 0.3, inputShape: [4, 3] }),
+      layers.dropout({ rate: 0.2 }),
+      layers.dense({ units: 5, activation: 'elu' }),
+      layers.activation({ activation: 'tanh' }),
+      layers.dense({ units: 2, activation: 'sigmoid' }),
+    ]);
+    m.compile({ optimizer: 'adam', loss: 'binaryCrossentropy' });
+    gradCheck(m, data(3, [4, 3]), data(3, [2], () => Math.round(rnd())));
+    m.dispose();
+  });
+
+  for (const mergeMode of ['mul', 'ave', 'concat'] as const) {
+    it(`gradient check: bidirectional GRU (mergeMode ${mergeMode}, last output) → dense, MSE and MAE`, () => {
+      setSeed(3);
+      const m = sequential([layers.gru({ units: 3, bidirectional: true, mergeMode, inputShape: [3, 2] }), layers.dense({ units: 2 })]);
+      m.compile({ optimizer: 'sgd', loss: 'mse' });
+      gradCheck(m, data(4, [3, 2]), data(4, [2]));
+      m.compile({ optimizer: 'sgd', loss: 'categoricalCrossentropy' });
+      m.dispose();
+    });
+  }
+
+  it('fits a learnable task; fit/evaluate/predict leave no tensors behind; the event loop stays responsive', async () => {
+    setSeed(4);
+    const { x, y } = classification(256);
+    const m = sequential([layers.gru({ units: 16, inputShape: [5, 3] }), layers.dense({ units: 2, activation: 'softmax' })]);
+    m.compile({ optimizer: optimizers.adam({ learningRate: 0.01 }), loss: 'categoricalCrossentropy', metrics: ['accuracy'] });
+    const afterBuild = memory().numTensors;
+    const delay = monitorEventLoopDelay({ resolution: 10 });
+    delay.enable();
+    const h = await m.fit(x, y, { epochs: 15, batchSize: 32, validationSplit: 0.2, verbose: 0 });
+    delay.disable();
+    assert.ok(delay.max / 1e6 < 200, `worst event-loop delay ${delay.max / 1e6} ms`);
+    assert.deepEqual(Object.keys(h.history).sort(), ['accuracy', 'loss', 'val_accuracy', 'val_loss']);
+    assert.equal(h.epoch.length, 15);
+    assert.ok(h.history.loss![14]! < h.history.loss![0]!);
+    assert.ok(h.history.val_accuracy![14]! > 0.8, `val accuracy ${h.history.val_accuracy![14]}`);
+    const slots = m.optimizer!.getState(m.params).slots.flat().length;
+    assert.equal(memory().numTensors, afterBuild + slots);
+    const ev = m.evaluate(x, y);
+    assert.ok(ev.accuracy! > 0.8);
+    const p = m.predict(x, { batchSize: 50 });
+    assert.deepEqual(p.shape, [256, 2]);
+    p.dispose();
+    assert.equal(memory().numTensors, afterBuild + slots);
+    assert.match(historyToSvg(h, { title: 'loss' }), /<svg[\s\S]*<polyline[\s\S]*val_loss/);
+    m.dispose();
+  });
+
+  it('stops cleanly on an AbortSignal and after terminateOnNaN', async () => {
+    const { x, y } = classification(64);
+    const m = sequential([layers.gru({ units: 4, inputShape: [5, 3] }), layers.dense({ units: 2, activation: 'softmax' })]);
+    m.compile({ optimizer: 'adam', loss: 'categoricalCrossentropy' });
+    const ac = new AbortController();
+    let batches = 0;
+    const h = await m.fit(x, y, { epochs: 50, batchSize: 8, verbose: 0, signal: ac.signal, callbacks: [{ onBatchEnd: () => { if (++batches === 5) ac.abort(); } }] });
+    assert.equal(batches, 5);
+    assert.ok(h.stopped);
+    m.dispose();
+    const lin = sequential([layers.gru({ units: 4, inputShape: [5, 3] }), layers.dense({ units: 2 })]);
+    lin.compile({ optimizer: optimizers.sgd({ learningRate: 1e30 }), loss: 'mse' });
+    const h2 = await lin.fit(x, y, { epochs: 20, batchSize: 8, verbose: 0, callbacks: [callbacks.terminateOnNaN()] });
+    assert.ok(h2.stopped && h2.epoch.length < 20);
+    lin.dispose();
+  });
+
+  it('callbacks: hook order, earlyStopping with restoreBestWeights, reduceLROnPlateau, csvLogger', async () => {
+    setSeed(6);
+    const { x, y } = classification(64);
+    const m = sequential([layers.gru({ units: 4, inputShape: [5, 3] }), layers.dense({ units: 2, activation: 'softmax' })]);
+    m.compile({ optimizer: optimizers.sgd({ learningRate: 0.5 }), loss: 'categoricalCrossentropy' });
+    const events: string[] = [];
+    const file = path.join(os.tmpdir(), `cgru-log-${process.pid}.csv`);
+    const es = callbacks.earlyStopping({ monitor: 'loss', patience: 0, minDelta: 10, restoreBestWeights: true });
+    let bestWeights: Float32Array[] = [];
+    const h = await m.fit(x, y, {
+      epochs: 10, batchSize: 32, verbose: 0, shuffle: false,
+      callbacks: [
+        { onTrainBegin: () => { events.push('trainBegin'); }, onEpochBegin: (e) => { events.push(`epochBegin${e}`); }, onBatchEnd: (b) => { events.push(`batchEnd${b}`); }, onEpochEnd: (e) => { events.push(`epochEnd${e}`); if (e === 0) bestWeights = m.getWeights(); }, onTrainEnd: () => { events.push('trainEnd'); } },
+        es,
+        callbacks.reduceLROnPlateau({ monitor: 'loss', patience: 0, factor: 0.5, minDelta: 10 }),
+        callbacks.csvLogger(file),
+      ],
+    });
+    assert.deepEqual(events, ['trainBegin', 'epochBegin0', 'batchEnd0', 'batchEnd1', 'epochEnd0', 'epochBegin1', 'batchEnd0', 'batchEnd1', 'epochEnd1', 'trainEnd']);
+    assert.equal(h.epoch.length, 2);
+    assert.deepEqual(m.getWeights(), bestWeights);
+    assert.equal(m.optimizer!.learningRate, 0.25);
+    assert.deepEqual(h.history.learning_rate, [0.5, 0.5]); // Keras logs the rate the epoch ran with
+    const csv = fs.readFileSync(file, 'utf8').trim().split('\n');
+    assert.equal(csv[0], 'epoch,learning_rate,loss');
+    assert.equal(csv.length, 3);
+    fs.unlinkSync(file);
+    m.dispose();
+  });
+
+  it('setSeed makes training reproducible; stateful layers carry and reset state', async () => {
+    const run = async () => {
+      setSeed(7);
+      s = 99;
+      const { x, y } = classification(32);
+      const m = sequential([layers.gru({ units: 4, inputShape: [5, 3], dropout: 0 }), layers.dropout({ rate: 0.3 }), layers.dense({ units: 2, activation: 'softmax' })]);
+      m.compile({ optimizer: 'adam', loss: 'categoricalCrossentropy' });
+      const h = await m.fit(x, y, { epochs: 2, batchSize: 8, verbose: 0 });
+      m.dispose();
+      return h.history.loss;
+    };
+    assert.deepEqual(await run(), await run());
+    const st = sequential([layers.gru({ units: 3, stateful: true, inputShape: [2, 1] })]);
+    const x = { data: Float32Array.from([1, 1]), shape: [1, 2, 1] };
+    const a = st.predict(x);
+    const b = st.predict(x);
+    st.resetStates();
+    const c = st.predict(x);
+    assert.notDeepEqual(a.dataSync(), b.dataSync());
+    assert.deepEqual(a.dataSync(), c.dataSync());
+    [a, b, c].forEach((t) => t.dispose());
+    st.dispose();
+  });
+
+  it('learning-rate schedules, clipping and every optimizer train', async () => {
+    const { x, y } = classification(32);
+    for (const opt of [
+      optimizers.sgd({ learningRate: optimizers.exponentialDecay({ initialLearningRate: 0.1, decaySteps: 4, decayRate: 0.5 }), momentum: 0.9, nesterov: true, clipnorm: 1 }),
+      optimizers.adamw({ learningRate: 0.01, globalClipnorm: 1 }),
+      optimizers.rmsprop({ learningRate: 0.01, momentum: 0.5, clipvalue: 0.1 }),
+    ]) {
+      const m = sequential([layers.gru({ units: 4, inputShape: [5, 3] }), layers.dense({ units: 2, activation: 'softmax' })]);
+      m.compile({ optimizer: opt, loss: 'categoricalCrossentropy' });
+      const h = await m.fit(x, y, { epochs: 3, batchSize: 8, verbose: 0 });
+      assert.ok(h.history.loss!.every(Number.isFinite));
+      assert.equal(opt.iterations, 12);
+      m.dispose();
+    }
+    assert.equal(optimizers.exponentialDecay({ initialLearningRate: 1, decaySteps: 2, decayRate: 0.5, staircase: true })(3), 0.5);
+  });
+
+  it('reports bad input clearly', async () => {
+    const m = sequential([layers.gru({ units: 4, inputShape: [5, 3] }), layers.dense({ units: 2, activation: 'softmax' })]);
+    const { x, y } = classification(8);
+    await assert.rejects(m.fit(x, y), /call compile\(\{optimizer, loss\}\) before fit\(\)/);
+    assert.throws(() => m.compile({ optimizer: 'adam', loss: 'hinge' }), /unknown loss the string 'hinge'/);
+    assert.throws(() => m.compile({ optimizer: 'nadam' as 'adam', loss: 'mse' }), /unknown optimizer the string 'nadam'/);
+    assert.throws(() => m.compile({ optimizer: 'adam', loss: 'mse', metrics: ['f1'] }), /unknown metric/);
+    m.compile({ optimizer: 'adam', loss: 'categoricalCrossentropy' });
+    await assert.rejects(m.fit(data(8, [4, 3]), y, { verbose: 0 }), /x must have shape \[samples, 5, 3\], got \[8,4,3\]/);
+    await assert.rejects(m.fit(x, data(7, [2]), { verbose: 0 }), /x and y have different sample counts: 8 and 7/);
+    await assert.rejects(m.fit(x, data(8, [3]), { verbose: 0 }), /y must have shape \[samples, 2\]/);
+    const bad = { data: x.data.slice(), shape: x.shape };
+    bad.data[2 * 15 + 4] = NaN;
+    await assert.rejects(m.fit(bad, y, { verbose: 0 }), /x contains NaN at sample 2, feature index \[1, 1\]/);
+    await assert.rejects(m.fit(x, y, { epochs: 0 }), /'epochs' must be a positive integer/);
+    assert.throws(() => layers.gru({ units: 0 }), /'units' must be a positive integer/);
+    assert.throws(() => layers.dense({ units: 2, activation: 'swish' as 'relu' }), /unknown activation/);
+    m.compile({ optimizer: 'adam', loss: 'sparseCategoricalCrossentropy' });
+    assert.throws(() => m.evaluate(x, { data: Int32Array.from([0, 1, 2, 0, 1, 0, 1, 0]), shape: [8] }), /class index 2 at sample 2; the model has 2 classes/);
+    const emb = sequential([layers.embedding({ inputDim: 3, outputDim: 2, inputShape: [2] })]);
+    assert.throws(() => emb.predict({ data: [0.5, 1], shape: [1, 2] }), /integer indices here, got 0.5 at sample 0, feature index \[0\]/);
+    emb.dispose();
+    m.dispose();
+  });
+});
