@@ -438,6 +438,41 @@ export class Embedding extends Layer {
   }
 }
 
+/**
+ * Marks trailing timesteps whose features all equal maskValue as padding: the following GRU sees
+ * each sample's length (outputs past it are zero, its state is the last valid step's).
+ */
+export class Masking extends Layer {
+  readonly maskValue: number;
+  constructor(args: LayerArgs & { maskValue?: number } = {}) {
+    super('Masking', args);
+    this.maskValue = args.maskValue ?? 0;
+  }
+  protected doBuild(inputShape: LayerShape): LayerShape {
+    if (inputShape.length !== 2) fail(this.name, `inputs must be [timesteps, features], got [${inputShape}]`);
+    return inputShape;
+  }
+  forward(x: Tensor, ctx: CallContext): Tensor {
+    const [batch, time, features] = x.shape as [number, number, number];
+    const data = x.dataSync();
+    const lengths = new Int32Array(batch);
+    for (let b = 0; b < batch; b++) {
+      let len = time;
+      const padded = (t: number) => {
+        for (let f = 0; f < features; f++) if (data[(b * time + t) * features + f] !== this.maskValue) return false;
+        return true;
+      };
+      while (len > 0 && padded(len - 1)) len--;
+      lengths[b] = len;
+    }
+    ctx.lengths = lengths;
+    return x;
+  }
+  backward(dy: Tensor): Tensor {
+    return dy;
+  }
+}
+
 // ------------------------------------------------------------------ GRU
 
 export type MergeMode = 'concat' | 'sum' | 'mul' | 'ave';
@@ -648,6 +683,7 @@ export const activation = (args: LayerArgs & { activation: ActivationName }): Ac
 export const dropout = (args: LayerArgs & { rate: number }): Dropout => new Dropout(args);
 export const timeDistributed = (args: LayerArgs & { layer: Layer }): TimeDistributed => new TimeDistributed(args?.layer, args);
 export const embedding = (args: EmbeddingArgs): Embedding => new Embedding(args);
+export const masking = (args: LayerArgs & { maskValue?: number } = {}): Masking => new Masking(args);
 export const gru = (args: GruArgs): GRU => new GRU(args);
 
 /** Disposes any tensors in `value` (re-exported helper for layer users). */

@@ -1,0 +1,48 @@
+// Example 4: forecasting yearly sunspot numbers (1700-2008; examples/data/sunspots_yearly.csv) from
+// a sliding window of the previous years with gru(32) + dense(1). Reports the test error of the
+// one-year-ahead forecast against the naive "same as last year" forecast.
+//   npm run example:sunspots
+import { callbacks, layers, optimizers, readCsv, sequential, setSeed } from './common';
+
+setSeed(3);
+const series = readCsv('sunspots_yearly.csv').rows.map((r) => r[1]!);
+const WINDOW = 12;
+const scale = Math.max(...series);
+const xs: number[] = [], ys: number[] = [];
+for (let t = WINDOW; t < series.length; t++) {
+  for (let k = t - WINDOW; k < t; k++) xs.push(series[k]! / scale);
+  ys.push(series[t]! / scale);
+}
+const n = ys.length;
+const split = Math.floor(n * 0.8);
+const X = (a: number, b: number) => ({ data: Float32Array.from(xs.slice(a * WINDOW, b * WINDOW)), shape: [b - a, WINDOW, 1] });
+const Y = (a: number, b: number) => ({ data: Float32Array.from(ys.slice(a, b)), shape: [b - a, 1] });
+
+async function main(): Promise<void> {
+  const model = sequential([layers.gru({ units: 32, inputShape: [WINDOW, 1] }), layers.dense({ units: 1 })]);
+  model.compile({ optimizer: optimizers.adam({ learningRate: 3e-3, clipnorm: 1 }), loss: 'meanSquaredError', metrics: ['mae'] });
+  const epochs = Number(process.env.EPOCHS ?? 150);
+  await model.fit(X(0, split), Y(0, split), {
+    epochs, batchSize: 16, validationSplit: 0.15, verbose: 0,
+    callbacks: [callbacks.earlyStopping({ monitor: 'val_loss', patience: 30, restoreBestWeights: true })],
+  });
+  const pred = model.predict(X(split, n));
+  const p = pred.dataSync();
+  pred.dispose();
+  let mae = 0, maeNaive = 0, rmse = 0, rmseNaive = 0;
+  for (let i = 0; i < n - split; i++) {
+    const actual = ys[split + i]! * scale;
+    const last = xs[(split + i) * WINDOW + WINDOW - 1]! * scale;
+    mae += Math.abs(p[i]! * scale - actual);
+    maeNaive += Math.abs(last - actual);
+    rmse += (p[i]! * scale - actual) ** 2;
+    rmseNaive += (last - actual) ** 2;
+  }
+  const m = n - split;
+  console.log(`test years ${1700 + WINDOW + split}-${1700 + WINDOW + n - 1} (${m} forecasts)`);
+  console.log(`GRU:        MAE ${(mae / m).toFixed(2)}, RMSE ${Math.sqrt(rmse / m).toFixed(2)}`);
+  console.log(`last value: MAE ${(maeNaive / m).toFixed(2)}, RMSE ${Math.sqrt(rmseNaive / m).toFixed(2)}`);
+  console.log(`the GRU's error is ${((mae / maeNaive) * 100).toFixed(0)}% of the naive forecast's (MAE)`);
+  model.dispose();
+}
+void main();
