@@ -6,7 +6,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
-import { callbacks, historyToSvg, layers, memory, optimizers, sequential, setSeed, type Sequential } from '../lib';
+import { callbacks, historyToSvg, layers, memory, optimizers, sequential, setSeed, tensor, tidy, type Sequential, type Tensor } from '../lib';
 
 let s = 99;
 const rnd = () => ((s = (s * 1103515245 + 12345) % 2 ** 31), s / 2 ** 31);
@@ -258,6 +258,50 @@ describe('sequential models', function () {
     const emb = sequential([layers.embedding({ inputDim: 3, outputDim: 2, inputShape: [2] })]);
     assert.throws(() => emb.predict({ data: [0.5, 1], shape: [1, 2] }), /integer indices here, got 0.5 at sample 0, feature index \[0\]/);
     emb.dispose();
+    m.dispose();
+  });
+});
+
+describe('layers on their own', () => {
+  it('gru.call returns states with returnState and takes an initial state; masking equals unpadded runs', () => {
+    const before = memory().numTensors;
+    tidy(() => {
+      setSeed(8);
+      const g = layers.gru({ units: 3, returnState: true, bidirectional: true });
+      const x = tensor(Float32Array.from({ length: 2 * 4 * 2 }, (_, i) => Math.sin(i)), [2, 4, 2]);
+      const [out, hf, hb] = g.call(x) as Tensor[];
+      assert.deepEqual(out!.shape, [2, 6]);
+      assert.deepEqual(hf!.shape, [2, 3]);
+      assert.deepEqual(out!.dataSync().slice(0, 3), hf!.dataSync().slice(0, 3));
+      const [out2] = g.call(x, { initialState: [hf!, hb!] }) as Tensor[];
+      assert.notDeepEqual(out2!.dataSync(), out!.dataSync());
+      // A right-padded sample under masking gives the same result as the sample alone.
+      const m = sequential([layers.masking({ inputShape: [4, 2] }), layers.gru({ units: 3 })]);
+      const padded = Float32Array.from([0.5, -1, 0.25, 0.75, 0, 0, 0, 0]);
+      const a = m.predict({ data: padded, shape: [1, 4, 2] }).dataSync();
+      const short = sequential([layers.gru({ units: 3, inputShape: [2, 2] })]);
+      short.setWeights(m.getWeights());
+      const b = short.predict({ data: padded.slice(0, 4), shape: [1, 2, 2] }).dataSync();
+      for (let i = 0; i < 3; i++) assert.ok(Math.abs(a[i]! - b[i]!) < 1e-6);
+      m.dispose();
+      short.dispose();
+      g.dispose();
+    });
+    assert.equal(memory().numTensors, before);
+  });
+
+  it('progress output: a bar on a TTY, plain lines otherwise', async () => {
+    const chunks: string[] = [];
+    const stream = { isTTY: false, write: (s: string) => chunks.push(s) } as unknown as NodeJS.WriteStream;
+    const m = sequential([layers.dense({ units: 1, inputShape: [2] })]);
+    m.compile({ optimizer: 'sgd', loss: 'mse', metrics: ['mae'] });
+    const x = { data: Float32Array.from({ length: 20 }, (_, i) => i / 20), shape: [10, 2] };
+    const y = { data: Float32Array.from({ length: 10 }, (_, i) => i / 10), shape: [10, 1] };
+    await m.fit(x, y, { epochs: 2, batchSize: 4, verbose: 0, callbacks: [new callbacks.ProgressBar(stream, false)] });
+    assert.match(chunks.join(''), /^Epoch 1\/2\n3\/3 \[=+\] - \d+s \d+ms\/step - loss: \d\.\d{4} - mae: \d\.\d{4}\nEpoch 2\/2\n/);
+    chunks.length = 0;
+    await m.fit(x, y, { epochs: 1, batchSize: 4, verbose: 0, callbacks: [new callbacks.ProgressBar(stream, true)] });
+    assert.match(chunks.join(''), /\r3\/3 \[=+\] - ETA: 0s - loss: /);
     m.dispose();
   });
 });
