@@ -167,9 +167,9 @@ export interface NativeBinding {
   opsCopyColumns(src: TensorHandle, rows: number, srcCols: number, srcStart: number, dst: TensorHandle, dstCols: number, dstStart: number, width: number, beta: number): void;
   /** Reverses each sample's first lengths[b] steps (all steps when lengths is null). */
   opsReverseTime(x: TensorHandle, out: TensorHandle, batch: number, seqLen: number, features: number, lengths: TensorHandle | null): void;
-  /** out[outIndex] = mean loss; grad = its gradient w.r.t. pred. Sparse kinds: target int32 [rows]. */
-  opsLoss(kind: NativeLossKind, pred: TensorHandle, target: TensorHandle, rows: number, cols: number, grad: TensorHandle | null, out: TensorHandle, outIndex: number): void;
-  opsMetric(kind: NativeMetricKind, pred: TensorHandle, target: TensorHandle, rows: number, cols: number, threshold: number, out: TensorHandle, outIndex: number): void;
+  /** out[outIndex] = (1/rows)·Σ rowWeights[r]·loss_r; grad = its gradient w.r.t. pred. Sparse kinds: target int32 [rows]. */
+  opsLoss(kind: NativeLossKind, pred: TensorHandle, target: TensorHandle, rows: number, cols: number, grad: TensorHandle | null, out: TensorHandle, outIndex: number, rowWeights?: TensorHandle | null): void;
+  opsMetric(kind: NativeMetricKind, pred: TensorHandle, target: TensorHandle, rows: number, cols: number, threshold: number, out: TensorHandle, outIndex: number, rowWeights?: TensorHandle | null): void;
   /** Keras SGD: v = momentum·v − lr·g; p += v (nesterov: p += momentum·v − lr·g). */
   opsSgd(param: TensorHandle, grad: TensorHandle, velocity: TensorHandle | null, lr: number, momentum: number, nesterov: boolean): void;
   /** Keras Adam with lr = bias-corrected step size; AdamW: p −= p·weightDecay·baseLr first. */

@@ -290,6 +290,25 @@ describe('layers on their own', () => {
     assert.equal(memory().numTensors, before);
   });
 
+  it('padded timesteps do not count in the loss or metrics (Keras masking semantics)', () => {
+    setSeed(9);
+    const m = sequential([layers.masking({ inputShape: [3, 1] }), layers.gru({ units: 2, returnSequences: true }), layers.timeDistributed({ layer: layers.dense({ units: 1 }) })]);
+    m.compile({ optimizer: 'sgd', loss: 'mse', metrics: ['mae'] });
+    const x = { data: Float32Array.from([0.5, 0.2, 0, 1, -1, 0.3]), shape: [2, 3, 1] };
+    const y = { data: Float32Array.from([1, 2, 100, 0.5, 0.25, 0.75]), shape: [2, 3, 1] };
+    const p = m.predict(x);
+    const pd = p.dataSync();
+    p.dispose();
+    const valid = [0, 1, 3, 4, 5];
+    const mse = valid.reduce((a, i) => a + (pd[i]! - y.data[i]!) ** 2, 0) / valid.length;
+    const mae = valid.reduce((a, i) => a + Math.abs(pd[i]! - y.data[i]!), 0) / valid.length;
+    const ev = m.evaluate(x, y);
+    assert.ok(Math.abs(ev.loss! - mse) < 1e-5 * mse, `${ev.loss} vs ${mse}`);
+    assert.ok(Math.abs(ev.mae! - mae) < 1e-5 * mae);
+    gradCheck(m, x, y);
+    m.dispose();
+  });
+
   it('progress output: a bar on a TTY, plain lines otherwise', async () => {
     const chunks: string[] = [];
     const stream = { isTTY: false, write: (s: string) => chunks.push(s) } as unknown as NodeJS.WriteStream;

@@ -248,7 +248,29 @@ export class Sequential {
     const ctx: CallContext = { training, lengths: null };
     let h = x;
     for (const l of this.layers) h = l.forward(h, ctx);
+    this.lastLengths = h.rank >= 3 ? ctx.lengths : null;
     return h;
+  }
+
+  /** Lengths of the last forward's sequence output (right-padded input under a mask), or null. */
+  private lastLengths: Int32Array | null = null;
+
+  /**
+   * Per-row loss weights that leave padded timesteps out (Keras: masked steps do not count; the
+   * loss is the mean over valid steps). Null when the output is not a masked sequence.
+   */
+  private maskWeights(out: Tensor): Tensor | null {
+    const lengths = this.lastLengths;
+    if (!lengths) return null;
+    const [batch, time] = out.shape as [number, number];
+    const perStep = out.size / (batch * time) / out.shape[out.rank - 1]!;
+    const w = new Float32Array(batch * time * perStep);
+    let valid = 0;
+    for (let b = 0; b < batch; b++) valid += lengths[b]!;
+    if (valid === 0) return null;
+    const scale = (batch * time) / valid;
+    for (let b = 0; b < batch; b++) w.fill(scale, b * time * perStep, (b * time + lengths[b]!) * perStep);
+    return tensor(w, [w.length], 'float32', { device: out.device });
   }
 
   /** Loss and metric values of one batch into a small tensor; the loss gradient when wanted. */
@@ -256,14 +278,15 @@ export class Sequential {
     const spec = this.lossSpec!;
     const logits = spec.fromLogits || this.fused !== null;
     const values = ops.empty([1 + this.metricSpecs.length], out.device);
-    const grad = ops.lossAndGrad(lossKernel(spec, logits), out, y, values, 0, withGrad);
+    const weights = this.maskWeights(out);
+    const grad = ops.lossAndGrad(lossKernel(spec, logits), out, y, values, 0, withGrad, weights);
     let probs: Tensor | null = null;
     this.metricSpecs.forEach((m, i) => {
       if (m.kernel.kind === 'metric') {
-        ops.metricInto(m.kernel.metric, out, y, values, i + 1, logits && m.kernel.metric === 'binaryAccuracy' ? 0 : 0.5);
+        ops.metricInto(m.kernel.metric, out, y, values, i + 1, logits && m.kernel.metric === 'binaryAccuracy' ? 0 : 0.5, weights);
       } else {
         if (logits && !probs) probs = ops.activation(this.fused?.activation ?? (spec.name === 'binaryCrossentropy' ? 'sigmoid' : 'softmax'), out);
-        ops.lossAndGrad(m.kernel.loss, probs ?? out, y, values, i + 1, false);
+        ops.lossAndGrad(m.kernel.loss, probs ?? out, y, values, i + 1, false, weights);
       }
     });
     return { values, grad };

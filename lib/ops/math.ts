@@ -194,19 +194,19 @@ export function reverseTime(x: Tensor, lengths?: Int32Array | null): Tensor {
 
 /**
  * Mean loss (written into out[outIndex]) and its gradient w.r.t. pred (null when withGrad is
- * false). pred is viewed as [rows, cols] with cols its last dimension; sparse kinds take int32 labels.
+ * false); optional per-row weights (e.g. a timestep mask scaled to mean 1). pred is viewed as [rows, cols] with cols its last dimension; sparse kinds take int32 labels.
  */
-export function lossAndGrad(kind: LossKind, pred: Tensor, target: Tensor, out: Tensor, outIndex = 0, withGrad = true): Tensor | null {
+export function lossAndGrad(kind: LossKind, pred: Tensor, target: Tensor, out: Tensor, outIndex = 0, withGrad = true, rowWeights: Tensor | null = null): Tensor | null {
   const [rows, cols] = rowsOf(pred);
   const grad = withGrad ? empty(pred.shape, pred.device) : null;
-  native.opsLoss(kind, pred.handle('loss'), target.handle('loss'), rows, cols, grad ? grad.handle() : null, out.handle('loss'), outIndex);
+  native.opsLoss(kind, pred.handle('loss'), target.handle('loss'), rows, cols, grad ? grad.handle() : null, out.handle('loss'), outIndex, rowWeights ? rowWeights.handle('loss') : null);
   return grad;
 }
 
 /** Mean accuracy into out[outIndex]. */
-export function metricInto(kind: MetricKind, pred: Tensor, target: Tensor, out: Tensor, outIndex: number, threshold = 0.5): void {
+export function metricInto(kind: MetricKind, pred: Tensor, target: Tensor, out: Tensor, outIndex: number, threshold = 0.5, rowWeights: Tensor | null = null): void {
   const [rows, cols] = rowsOf(pred);
-  native.opsMetric(kind, pred.handle('metric'), target.handle('metric'), rows, cols, threshold, out.handle('metric'), outIndex);
+  native.opsMetric(kind, pred.handle('metric'), target.handle('metric'), rows, cols, threshold, out.handle('metric'), outIndex, rowWeights ? rowWeights.handle('metric') : null);
 }
 
 export function clipValue_(x: Tensor, lo: number, hi: number): Tensor {

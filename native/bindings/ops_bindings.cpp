@@ -320,7 +320,7 @@ OPS_FUNCTION(reverseTime) {
   });
 }
 
-// opsLoss(kind, pred, target, rows, cols, grad|null, out, outIndex): out[outIndex] = mean loss;
+// opsLoss(kind, pred, target, rows, cols, grad|null, out, outIndex, rowWeights?): out[outIndex] = mean loss;
 // grad = d(mean loss)/d(pred). target: float32 [rows·cols], or int32 labels [rows] for sparse kinds.
 OPS_FUNCTION(loss) {
   return guarded(info, [&]() -> Napi::Value {
@@ -336,13 +336,14 @@ OPS_FUNCTION(loss) {
     TensorHandle& out = c.tensor(6, "out", -1);
     const int64_t index = c.args.integer(7, "outIndex", 0, kMaxDim);
     c.requireIndex(index, static_cast<int64_t>(out.numel), "outIndex");
-    c.ops().loss(kind, c.f(pred), sparse ? nullptr : c.f(target), sparse ? c.i32(target) : nullptr, rows, cols,
-                 c.f(grad), c.f(out) + index);
+    TensorHandle* weights = c.optionalTensor(8, "rowWeights", rows);
+    c.ops().loss(kind, c.f(pred), sparse ? nullptr : c.f(target), sparse ? c.i32(target) : nullptr, c.f(weights), rows,
+                 cols, c.f(grad), c.f(out) + index);
     UNDEFINED;
   });
 }
 
-// opsMetric(kind, pred, target, rows, cols, threshold, out, outIndex)
+// opsMetric(kind, pred, target, rows, cols, threshold, out, outIndex, rowWeights?)
 OPS_FUNCTION(metric) {
   return guarded(info, [&]() -> Napi::Value {
     OpsCall c(info, "opsMetric");
@@ -361,8 +362,9 @@ OPS_FUNCTION(metric) {
     TensorHandle& out = c.tensor(6, "out", -1);
     const int64_t index = c.args.integer(7, "outIndex", 0, kMaxDim);
     c.requireIndex(index, static_cast<int64_t>(out.numel), "outIndex");
-    c.ops().metric(kind, c.f(pred), sparse ? nullptr : c.f(target), sparse ? c.i32(target) : nullptr, rows, cols,
-                   threshold, c.f(out) + index);
+    TensorHandle* weights = c.optionalTensor(8, "rowWeights", rows);
+    c.ops().metric(kind, c.f(pred), sparse ? nullptr : c.f(target), sparse ? c.i32(target) : nullptr, c.f(weights),
+                   rows, cols, threshold, c.f(out) + index);
     UNDEFINED;
   });
 }

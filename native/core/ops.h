@@ -52,13 +52,14 @@ class TensorOps {
   // out[b, t] = x[b, len_b − 1 − t] for t < len_b, else x[b, t]; lengths (host) may be null (= seqLen).
   virtual void reverseTime(const float* x, float* out, int64_t batch, int64_t seqLen, int64_t features,
                            const int32_t* hostLengths) = 0;
-  // Writes the mean loss into *lossOut (device memory, one float) and, when grad is not null,
-  // the gradient of that mean with respect to pred (same shape as pred). labels: int32 for sparse kinds.
-  virtual void loss(LossKind kind, const float* pred, const float* target, const int32_t* labels, int64_t rows,
-                    int64_t cols, float* grad, float* lossOut) = 0;
-  // Writes the mean accuracy into *out (device memory, one float).
-  virtual void metric(MetricKind kind, const float* pred, const float* target, const int32_t* labels, int64_t rows,
-                      int64_t cols, float threshold, float* out) = 0;
+  // Writes the mean loss (1/rows)·Σ_r weights[r]·loss_r into *lossOut (device memory, one float)
+  // and, when grad is not null, its gradient with respect to pred (same shape as pred). labels:
+  // int32 for sparse kinds; weights (per row, may be null = all ones) mask padded timesteps.
+  virtual void loss(LossKind kind, const float* pred, const float* target, const int32_t* labels,
+                    const float* weights, int64_t rows, int64_t cols, float* grad, float* lossOut) = 0;
+  // Writes the (row-weighted) mean accuracy into *out (device memory, one float).
+  virtual void metric(MetricKind kind, const float* pred, const float* target, const int32_t* labels,
+                      const float* weights, int64_t rows, int64_t cols, float threshold, float* out) = 0;
 
   // Optimizer updates, in place (Keras 3 formulas; see lib/optimizers).
   virtual void sgdUpdate(float* param, const float* grad, float* velocity, int64_t n, float lr, float momentum,

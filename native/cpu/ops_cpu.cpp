@@ -195,122 +195,123 @@ class CpuOps final : public TensorOps {
     }
   }
 
-  void loss(LossKind kind, const float* pred, const float* target, const int32_t* labels, int64_t rows, int64_t cols,
-            float* grad, float* lossOut) override {
+  void loss(LossKind kind, const float* pred, const float* target, const int32_t* labels, const float* weights,
+            int64_t rows, int64_t cols, float* grad, float* lossOut) override {
     double total = 0;
     const double invRows = rows ? 1.0 / static_cast<double>(rows) : 0.0;
-    const double invAll = rows && cols ? invRows / static_cast<double>(cols) : 0.0;
-    switch (kind) {
-      case LossKind::MeanSquaredError:
-        for (int64_t i = 0; i < rows * cols; ++i) {
-          const double d = static_cast<double>(pred[i]) - target[i];
-          total += d * d;
-          if (grad) grad[i] = static_cast<float>(2.0 * d * invAll);
-        }
-        total *= invAll;
-        break;
-      case LossKind::MeanAbsoluteError:
-        for (int64_t i = 0; i < rows * cols; ++i) {
-          const double d = static_cast<double>(pred[i]) - target[i];
-          total += std::fabs(d);
-          if (grad) grad[i] = static_cast<float>((d > 0 ? 1.0 : d < 0 ? -1.0 : 0.0) * invAll);
-        }
-        total *= invAll;
-        break;
-      case LossKind::BinaryCrossentropy:
-        for (int64_t i = 0; i < rows * cols; ++i) {
-          const double p = pred[i], t = target[i];
-          const double pc = std::min(std::max(p, static_cast<double>(kEpsilon)), 1.0 - kEpsilon);
-          total -= t * std::log(pc + kEpsilon) + (1 - t) * std::log(1 - pc + kEpsilon);
-          if (grad) {
-            const bool inside = p > kEpsilon && p < 1.0 - kEpsilon;
-            grad[i] = inside ? static_cast<float>((-t / (pc + kEpsilon) + (1 - t) / (1 - pc + kEpsilon)) * invAll) : 0.0f;
+    const double invCols = cols ? 1.0 / static_cast<double>(cols) : 0.0;
+    for (int64_t r = 0; r < rows; ++r) {
+      const double w = weights ? weights[r] : 1.0;
+      const double gs = w * invRows;  // gradient scale of this row's value
+      const float* p = pred + r * cols;
+      const float* t = target ? target + r * cols : nullptr;
+      float* g = grad ? grad + r * cols : nullptr;
+      double row = 0;
+      switch (kind) {
+        case LossKind::MeanSquaredError:
+          for (int64_t c = 0; c < cols; ++c) {
+            const double d = static_cast<double>(p[c]) - t[c];
+            row += d * d;
+            if (g) g[c] = static_cast<float>(2.0 * d * invCols * gs);
           }
-        }
-        total *= invAll;
-        break;
-      case LossKind::BinaryCrossentropyLogits:
-        for (int64_t i = 0; i < rows * cols; ++i) {
-          const double x = pred[i], t = target[i];
-          total += std::max(x, 0.0) - x * t + std::log1p(std::exp(-std::fabs(x)));
-          if (grad) grad[i] = static_cast<float>((sigmoid(pred[i]) - t) * invAll);
-        }
-        total *= invAll;
-        break;
-      case LossKind::CategoricalCrossentropy:
-      case LossKind::SparseCategoricalCrossentropy: {
-        const bool sparse = kind == LossKind::SparseCategoricalCrossentropy;
-        for (int64_t r = 0; r < rows; ++r) {
-          const float* p = pred + r * cols;
-          double s = 0;
-          for (int64_t c = 0; c < cols; ++c) s += p[c];
+          row *= invCols;
+          break;
+        case LossKind::MeanAbsoluteError:
+          for (int64_t c = 0; c < cols; ++c) {
+            const double d = static_cast<double>(p[c]) - t[c];
+            row += std::fabs(d);
+            if (g) g[c] = static_cast<float>((d > 0 ? 1.0 : d < 0 ? -1.0 : 0.0) * invCols * gs);
+          }
+          row *= invCols;
+          break;
+        case LossKind::BinaryCrossentropy:
+          for (int64_t c = 0; c < cols; ++c) {
+            const double pv = p[c], tv = t[c];
+            const double pc = std::min(std::max(pv, static_cast<double>(kEpsilon)), 1.0 - kEpsilon);
+            row -= tv * std::log(pc + kEpsilon) + (1 - tv) * std::log(1 - pc + kEpsilon);
+            if (g) {
+              const bool inside = pv > kEpsilon && pv < 1.0 - kEpsilon;
+              g[c] = inside ? static_cast<float>((-tv / (pc + kEpsilon) + (1 - tv) / (1 - pc + kEpsilon)) * invCols * gs) : 0.0f;
+            }
+          }
+          row *= invCols;
+          break;
+        case LossKind::BinaryCrossentropyLogits:
+          for (int64_t c = 0; c < cols; ++c) {
+            const double x = p[c], tv = t[c];
+            row += std::max(x, 0.0) - x * tv + std::log1p(std::exp(-std::fabs(x)));
+            if (g) g[c] = static_cast<float>((sigmoid(p[c]) - tv) * invCols * gs);
+          }
+          row *= invCols;
+          break;
+        case LossKind::CategoricalCrossentropy:
+        case LossKind::SparseCategoricalCrossentropy: {
+          const bool sparse = kind == LossKind::SparseCategoricalCrossentropy;
+          double sum = 0;
+          for (int64_t c = 0; c < cols; ++c) sum += p[c];
           double gq = 0;  // Σ_j g_j q_j
           for (int64_t c = 0; c < cols; ++c) {
-            const double t = sparse ? (labels[r] == c ? 1.0 : 0.0) : target[r * cols + c];
-            const double q = p[c] / s;
+            const double tv = sparse ? (labels[r] == c ? 1.0 : 0.0) : t[c];
+            const double q = p[c] / sum;
             const double qc = std::min(std::max(q, static_cast<double>(kEpsilon)), 1.0 - kEpsilon);
-            total -= t * std::log(qc);
-            const double g = (q > kEpsilon && q < 1.0 - kEpsilon) ? -t / qc : 0.0;
-            if (grad) grad[r * cols + c] = static_cast<float>(g);
-            gq += g * q;
+            row -= tv * std::log(qc);
+            const double gj = (q > kEpsilon && q < 1.0 - kEpsilon) ? -tv / qc : 0.0;
+            if (g) g[c] = static_cast<float>(gj);
+            gq += gj * q;
           }
-          if (grad)
-            for (int64_t c = 0; c < cols; ++c)
-              grad[r * cols + c] = static_cast<float>((grad[r * cols + c] - gq) / s * invRows);
+          if (g)
+            for (int64_t c = 0; c < cols; ++c) g[c] = static_cast<float>((g[c] - gq) / sum * gs);
+          break;
         }
-        total *= invRows;
-        break;
-      }
-      case LossKind::CategoricalCrossentropyLogits:
-      case LossKind::SparseCategoricalCrossentropyLogits: {
-        const bool sparse = kind == LossKind::SparseCategoricalCrossentropyLogits;
-        for (int64_t r = 0; r < rows; ++r) {
-          const float* x = pred + r * cols;
+        case LossKind::CategoricalCrossentropyLogits:
+        case LossKind::SparseCategoricalCrossentropyLogits: {
+          const bool sparse = kind == LossKind::SparseCategoricalCrossentropyLogits;
           double mx = -INFINITY;
-          for (int64_t c = 0; c < cols; ++c) mx = std::max(mx, static_cast<double>(x[c]));
-          double s = 0;
-          for (int64_t c = 0; c < cols; ++c) s += std::exp(x[c] - mx);
-          const double lse = mx + std::log(s);
+          for (int64_t c = 0; c < cols; ++c) mx = std::max(mx, static_cast<double>(p[c]));
+          double sum = 0;
+          for (int64_t c = 0; c < cols; ++c) sum += std::exp(p[c] - mx);
+          const double lse = mx + std::log(sum);
           double tsum = 0;
           for (int64_t c = 0; c < cols; ++c) {
-            const double t = sparse ? (labels[r] == c ? 1.0 : 0.0) : target[r * cols + c];
-            tsum += t;
-            total += t * (lse - x[c]);
+            const double tv = sparse ? (labels[r] == c ? 1.0 : 0.0) : t[c];
+            tsum += tv;
+            row += tv * (lse - p[c]);
           }
-          if (grad)
+          if (g)
             for (int64_t c = 0; c < cols; ++c) {
-              const double t = sparse ? (labels[r] == c ? 1.0 : 0.0) : target[r * cols + c];
-              grad[r * cols + c] = static_cast<float>((std::exp(x[c] - lse) * tsum - t) * invRows);
+              const double tv = sparse ? (labels[r] == c ? 1.0 : 0.0) : t[c];
+              g[c] = static_cast<float>((std::exp(p[c] - lse) * tsum - tv) * gs);
             }
+          break;
         }
-        total *= invRows;
-        break;
       }
+      total += w * row;
     }
-    *lossOut = static_cast<float>(total);
+    *lossOut = static_cast<float>(total * invRows);
   }
 
-  void metric(MetricKind kind, const float* pred, const float* target, const int32_t* labels, int64_t rows,
-              int64_t cols, float threshold, float* out) override {
+  void metric(MetricKind kind, const float* pred, const float* target, const int32_t* labels, const float* weights,
+              int64_t rows, int64_t cols, float threshold, float* out) override {
     double hits = 0;
     double count = 0;
-    if (kind == MetricKind::BinaryAccuracy) {
-      for (int64_t i = 0; i < rows * cols; ++i) hits += ((pred[i] > threshold) == (target[i] > 0.5f)) ? 1 : 0;
-      count = static_cast<double>(rows * cols);
-    } else {
-      for (int64_t r = 0; r < rows; ++r) {
-        const float* p = pred + r * cols;
-        const int64_t argmax = std::max_element(p, p + cols) - p;
-        int64_t want;
-        if (kind == MetricKind::SparseCategoricalAccuracy) {
-          want = labels[r];
-        } else {
-          const float* t = target + r * cols;
-          want = std::max_element(t, t + cols) - t;
-        }
-        hits += argmax == want ? 1 : 0;
+    for (int64_t r = 0; r < rows; ++r) {
+      const double w = weights ? weights[r] : 1.0;
+      const float* p = pred + r * cols;
+      if (kind == MetricKind::BinaryAccuracy) {
+        for (int64_t c = 0; c < cols; ++c) hits += w * (((p[c] > threshold) == (target[r * cols + c] > 0.5f)) ? 1 : 0);
+        count += w * static_cast<double>(cols);
+        continue;
       }
-      count = static_cast<double>(rows);
+      const int64_t argmax = std::max_element(p, p + cols) - p;
+      int64_t want;
+      if (kind == MetricKind::SparseCategoricalAccuracy) {
+        want = labels[r];
+      } else {
+        const float* t = target + r * cols;
+        want = std::max_element(t, t + cols) - t;
+      }
+      hits += w * (argmax == want ? 1 : 0);
+      count += w;
     }
     *out = count > 0 ? static_cast<float>(hits / count) : 0.0f;
   }
