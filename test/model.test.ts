@@ -121,6 +121,14 @@ describe('sequential models', function () {
     });
   }
 
+  it('gradient check: stateful-free GRU sequences → selectTimestep → dense(softmax), CCE from logits', () => {
+    setSeed(10);
+    const m = sequential([layers.gru({ units: 3, returnSequences: true, initializer: 'pytorch', inputShape: [4, 2] }), layers.selectTimestep({ index: 1 }), layers.dense({ units: 3 })]);
+    m.compile({ optimizer: 'sgd', loss: { name: 'categoricalCrossentropy', fromLogits: true } });
+    gradCheck(m, data(3, [4, 2]), { data: Float32Array.from([1, 0, 0, 0, 1, 0, 0, 0, 1]), shape: [3, 3] });
+    m.dispose();
+  });
+
   it('fits a learnable task; fit/evaluate/predict leave no tensors behind; the event loop stays responsive', async () => {
     setSeed(4);
     const { x, y } = classification(256);

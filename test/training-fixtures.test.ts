@@ -77,5 +77,35 @@ describe('training matches real Keras runs', () => {
       assert.equal(memory().numTensors, before);
     });
   }
+  it('torch_sgd.json: 2-layer bidirectional GRU → out[:, -1] → linear, PyTorch SGD with momentum', () => {
+    const file = path.join(DIR, 'torch_sgd.json');
+    if (!fs.existsSync(file)) return;
+    const f = JSON.parse(fs.readFileSync(file, 'utf8')) as Fixture & { training: { steps: number } };
+    const before = memory().numTensors;
+    const [T, I] = [f.x.shape[1]!, f.x.shape[2]!];
+    const model = sequential([
+      layers.gru({ units: 5, numLayers: 2, bidirectional: true, returnSequences: true, inputShape: [T, I] }),
+      layers.selectTimestep({ index: -1 }),
+      layers.dense({ units: 2 }),
+    ]);
+    // PyTorch's momentum buffer b = μb + g, p −= lr·b equals Keras' v = μv − lr·g, p += v for a constant lr.
+    model.compile({ optimizer: optimizers.sgd({ learningRate: f.optimizer.learning_rate as number, momentum: f.optimizer.momentum as number }), loss: 'mse' });
+    const order = (params: Fixture['initialParams']) => [...Object.values(params.gru!).map((a) => a.data), params.dense!.kernel!.data, params.dense!.bias!.data];
+    assert.deepEqual(model.params.slice(0, 16).map((p) => p.name.split('/')[1]), Object.keys(f.initialParams.gru!));
+    model.setWeights(order(f.initialParams));
+    const x = { data: Float32Array.from(f.x.data), shape: f.x.shape };
+    const y = { data: Float32Array.from(f.y.data), shape: f.y.shape };
+    const losses = [];
+    for (let s = 0; s < f.training.steps; s++) losses.push(model.trainOnBatch(x, y) as number);
+    relClose(losses, f.losses, 'torch_sgd losses');
+    const expected = order(f.finalParams);
+    model.getWeights().forEach((w, i) => relClose(w, expected[i]!, `torch_sgd ${model.params[i]!.name}`, 1e-4, 1e-6));
+    const p = model.predict(x);
+    relClose(p.dataSync(), f.predictionsAfterTraining.data, 'torch_sgd predictions');
+    p.dispose();
+    model.dispose();
+    assert.equal(memory().numTensors, before);
+  });
+
   it('has fixtures', () => assert.ok(files.length >= 3, `found ${files.length} Keras fixtures in ${DIR}`));
 });

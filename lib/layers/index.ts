@@ -473,6 +473,43 @@ export class Masking extends Layer {
   }
 }
 
+/**
+ * One timestep of a sequence [batch, time, features] → [batch, features] (index −1: the last), e.g.
+ * PyTorch's `out[:, -1, :]` after a GRU with returnSequences.
+ */
+export class SelectTimestep extends Layer {
+  readonly index: number;
+  private saved: { shape: readonly number[]; t: number } | null = null;
+  constructor(args: LayerArgs & { index?: number } = {}) {
+    super('SelectTimestep', args);
+    this.index = args.index ?? -1;
+    if (!Number.isInteger(this.index)) fail('selectTimestep', `'index' must be an integer, got ${describe(args.index)}`);
+  }
+  protected doBuild(inputShape: LayerShape): LayerShape {
+    if (inputShape.length !== 2) fail(this.name, `inputs must be [timesteps, features], got [${inputShape}]`);
+    return [inputShape[1]!];
+  }
+  forward(x: Tensor, ctx: CallContext): Tensor {
+    const [batch, time, features] = x.shape as [number, number, number];
+    const t = this.index < 0 ? time + this.index : this.index;
+    if (t < 0 || t >= time) fail(this.name, `timestep ${this.index} is outside a sequence of ${time} steps`);
+    if (ctx.training) this.saved = { shape: x.shape, t };
+    ctx.lengths = null;
+    return ops.sliceLast(x.reshape([batch, time * features]), t * features, features);
+  }
+  backward(dy: Tensor): Tensor {
+    if (!this.saved) throw new Error(`${this.name}: backward() needs a training-mode forward first`);
+    const [batch, time, features] = this.saved.shape as [number, number, number];
+    const dx = ops.empty([batch, time * features], dy.device);
+    ops.writeLast_(dx, dy, this.saved.t * features);
+    this.saved = null;
+    return dx.reshape([batch, time, features]);
+  }
+  override clearSaved(): void {
+    this.saved = null;
+  }
+}
+
 // ------------------------------------------------------------------ GRU
 
 export type MergeMode = 'concat' | 'sum' | 'mul' | 'ave';
@@ -683,6 +720,7 @@ export const activation = (args: LayerArgs & { activation: ActivationName }): Ac
 export const dropout = (args: LayerArgs & { rate: number }): Dropout => new Dropout(args);
 export const timeDistributed = (args: LayerArgs & { layer: Layer }): TimeDistributed => new TimeDistributed(args?.layer, args);
 export const embedding = (args: EmbeddingArgs): Embedding => new Embedding(args);
+export const selectTimestep = (args: LayerArgs & { index?: number } = {}): SelectTimestep => new SelectTimestep(args);
 export const masking = (args: LayerArgs & { maskValue?: number } = {}): Masking => new Masking(args);
 export const gru = (args: GruArgs): GRU => new GRU(args);
 
