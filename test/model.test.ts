@@ -121,7 +121,7 @@ describe('sequential models', function () {
     });
   }
 
-  it('gradient check: stateful-free GRU sequences → selectTimestep → dense(softmax), CCE from logits', () => {
+  it('gradient check: GRU sequences (pytorch init) → selectTimestep → dense, CCE from logits', () => {
     setSeed(10);
     const m = sequential([layers.gru({ units: 3, returnSequences: true, initializer: 'pytorch', inputShape: [4, 2] }), layers.selectTimestep({ index: 1 }), layers.dense({ units: 3 })]);
     m.compile({ optimizer: 'sgd', loss: { name: 'categoricalCrossentropy', fromLogits: true } });
