@@ -317,6 +317,21 @@ describe('layers on their own', () => {
     m.dispose();
   });
 
+  it('stateful GRU trains across batches (truncated backpropagation) without leaks', async () => {
+    const before = memory().numTensors;
+    const m = sequential([layers.gru({ units: 3, stateful: true, inputShape: [4, 2] }), layers.dense({ units: 1 })]);
+    m.compile({ optimizer: 'adam', loss: 'mse' });
+    const x = { data: Float32Array.from({ length: 8 * 8 }, (_, i) => Math.sin(i)), shape: [8, 4, 2] };
+    const y = { data: Float32Array.from({ length: 8 }, (_, i) => Math.cos(i)), shape: [8, 1] };
+    const h = await m.fit(x, y, { epochs: 3, batchSize: 4, shuffle: false, verbose: 0 });
+    assert.ok(h.history.loss!.every(Number.isFinite));
+    assert.throws(() => m.predict({ data: x.data.slice(0, 24), shape: [3, 4, 2] }), /stateful layer got a batch of 3 but its state is for batches of 4/);
+    m.resetStates();
+    m.dispose();
+    assert.equal(memory().numTensors, before);
+    assert.equal(memory().numResources, 0);
+  });
+
   it('progress output: a bar on a TTY, plain lines otherwise', async () => {
     const chunks: string[] = [];
     const stream = { isTTY: false, write: (s: string) => chunks.push(s) } as unknown as NodeJS.WriteStream;
