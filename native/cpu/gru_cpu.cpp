@@ -32,6 +32,7 @@
 #endif
 
 #include "core/errors.h"
+#include "core/gru_checks.h"
 #include "core/storage.h"
 #include "cpu/blas.h"
 #include "cpu/cpu_backend.h"
@@ -290,44 +291,9 @@ class CpuGruReserve final : public GruReserve {
 
 // ------------------------------------------------------------------ engine
 
-struct Dims {
-  int B, T, I, H, D, L;
-  size_t BT() const { return static_cast<size_t>(B) * T; }
-};
-
-Dims checkForwardArgs(const GruForwardArgs& a, bool needOutputs) {
-  const GruConfig& c = a.config;
-  if (c.inputSize < 1 || c.hiddenSize < 1 || c.numLayers < 1)
-    throw ArgumentError("gru: inputSize, hiddenSize and numLayers must be >= 1");
-  if (!(c.dropout >= 0.0f && c.dropout < 1.0f)) throw ArgumentError("gru: dropout must be in [0, 1)");
-  if (a.batch < 1 || a.seqLen < 1) throw ArgumentError("gru: batch and seqLen must be >= 1");
-  const size_t slots = static_cast<size_t>(c.numSlots());
-  const auto& p = a.params;
-  if (p.wIh.size() != slots || p.wHh.size() != slots || p.bIh.size() != slots || p.bHh.size() != slots)
-    throw ArgumentError("gru: expected " + std::to_string(slots) + " parameter sets");
-  for (size_t s = 0; s < slots; ++s)
-    if (!p.wIh[s] || !p.wHh[s] || !p.bIh[s] || !p.bHh[s]) throw ArgumentError("gru: a parameter pointer is null");
-  if (!a.x || (needOutputs && (!a.y || !a.hN))) throw ArgumentError("gru: x, y and hN must be given");
-  return {a.batch, a.seqLen, c.inputSize, c.hiddenSize, c.numDirections(), c.numLayers};
-}
-
-std::vector<int> effectiveLengths(const GruForwardArgs& a) {
-  std::vector<int> len(static_cast<size_t>(a.batch), a.seqLen);
-  if (a.lengths) {
-    for (int b = 0; b < a.batch; ++b) {
-      const int32_t v = a.lengths[b];
-      if (v < 0 || v > a.seqLen)
-        throw ArgumentError("gru: lengths[" + std::to_string(b) + "] = " + std::to_string(v) + " is outside [0, " +
-                            std::to_string(a.seqLen) + "]");
-      len[static_cast<size_t>(b)] = v;
-    }
-  }
-  return len;
-}
-
 // x with the padded steps zeroed, so that nothing (not even a NaN) in the padding can reach a
 // result through a GEMM.
-void copyMaskedInput(const float* x, const Dims& d, const std::vector<int>& len, float* out) {
+void copyMaskedInput(const float* x, const GruDims& d, const std::vector<int>& len, float* out) {
   const size_t rowBytes = static_cast<size_t>(d.I) * sizeof(float);
   for (int b = 0; b < d.B; ++b) {
     const size_t at = static_cast<size_t>(b) * d.T * d.I;
@@ -407,8 +373,8 @@ const float* runPacked(const packed::ProjectArgs& project, const packed::StepArg
 class CpuGruEngine final : public GruEngine {
  public:
   std::unique_ptr<GruReserve> forward(const GruForwardArgs& a) override {
-    const Dims d = checkForwardArgs(a, true);
-    const std::vector<int> len = effectiveLengths(a);
+    const GruDims d = checkGruForwardArgs(a, true);
+    const std::vector<int> len = gruLengths(a);
     const int maxLen = *std::max_element(len.begin(), len.end());
     const bool ragged = std::any_of(len.begin(), len.end(), [&](int v) { return v < d.T; });
     const int B = d.B, T = d.T, H = d.H, D = d.D, L = d.L;
@@ -515,10 +481,10 @@ class CpuGruEngine final : public GruEngine {
   }
 
   void backward(const GruForwardArgs& a, GruReserve& reserve, const GruBackwardArgs& g) override {
-    const Dims d = checkForwardArgs(a, false);
+    const GruDims d = checkGruForwardArgs(a, false);
     auto* res = dynamic_cast<CpuGruReserve*>(&reserve);
     if (!res) throw ArgumentError("gru backward: the training state was not made by the CPU engine");
-    const std::vector<int> len = effectiveLengths(a);
+    const std::vector<int> len = gruLengths(a);
     const GruConfig& c = a.config;
     if (res->batch != d.B || res->seqLen != d.T || res->config.inputSize != c.inputSize ||
         res->config.hiddenSize != c.hiddenSize || res->config.numLayers != c.numLayers ||

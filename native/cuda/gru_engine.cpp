@@ -5,6 +5,7 @@
 #include <string>
 
 #include "core/errors.h"
+#include "core/gru_checks.h"
 #include "core/storage.h"
 #include "cuda/check.h"
 #include "cuda/cuda_backend.h"
@@ -22,58 +23,19 @@ constexpr size_t kMaxPlans = 64;
 
 void checkLaunch(cudaError_t status, const char* kernel) { checkCuda(status, kernel); }
 
-struct Shape {
-  int B, T, I, H, D, L;
-  int S() const { return L * D; }
-  size_t xCount() const { return static_cast<size_t>(B) * T * I; }
-  size_t yCount() const { return static_cast<size_t>(B) * T * D * H; }
-  size_t hCount() const { return static_cast<size_t>(S()) * B * H; }
-};
-
-// The same checks, with the same messages, as the CPU engine.
-Shape checkForwardArgs(const GruForwardArgs& a) {
-  const GruConfig& c = a.config;
-  if (c.inputSize < 1 || c.hiddenSize < 1 || c.numLayers < 1)
-    throw ArgumentError("gru: inputSize, hiddenSize and numLayers must be >= 1");
-  if (!(c.dropout >= 0.0f && c.dropout < 1.0f)) throw ArgumentError("gru: dropout must be in [0, 1)");
-  if (a.batch < 1 || a.seqLen < 1) throw ArgumentError("gru: batch and seqLen must be >= 1");
-  const size_t slots = static_cast<size_t>(c.numSlots());
-  const auto& p = a.params;
-  if (p.wIh.size() != slots || p.wHh.size() != slots || p.bIh.size() != slots || p.bHh.size() != slots)
-    throw ArgumentError("gru: expected " + std::to_string(slots) + " parameter sets");
-  for (size_t s = 0; s < slots; ++s)
-    if (!p.wIh[s] || !p.wHh[s] || !p.bIh[s] || !p.bHh[s]) throw ArgumentError("gru: a parameter pointer is null");
-  if (!a.x || !a.y || !a.hN) throw ArgumentError("gru: x, y and hN must be given");
-  return {a.batch, a.seqLen, c.inputSize, c.hiddenSize, c.numDirections(), c.numLayers};
-}
-
-std::vector<int> effectiveLengths(const GruForwardArgs& a) {
-  std::vector<int> len(static_cast<size_t>(a.batch), a.seqLen);
-  if (a.lengths) {
-    for (int b = 0; b < a.batch; ++b) {
-      const int32_t v = a.lengths[b];
-      if (v < 0 || v > a.seqLen)
-        throw ArgumentError("gru: lengths[" + std::to_string(b) + "] = " + std::to_string(v) + " is outside [0, " +
-                            std::to_string(a.seqLen) + "]");
-      len[static_cast<size_t>(b)] = v;
-    }
-  }
-  return len;
-}
-
 // Per-call descriptors: x [B,T,I] and y [B,T,D·H] batch-major with cuDNN's lengths (each >= 1),
 // and h [L·D, B, H].
 struct CallDescriptors {
   RnnDataDescriptor x, y;
   TensorDescriptor h;
 
-  CallDescriptors(const Shape& s, const std::vector<int>& cudnnLengths) {
+  CallDescriptors(const GruDims& s, const std::vector<int>& cudnnLengths) {
     float paddingFill = 0.0f;  // cuDNN writes this into the padded steps of its outputs
     CGRU_CUDNN(cudnnSetRNNDataDescriptor, x.get(), CUDNN_DATA_FLOAT, CUDNN_RNN_DATA_LAYOUT_BATCH_MAJOR_UNPACKED, s.T,
                s.B, s.I, cudnnLengths.data(), &paddingFill);
     CGRU_CUDNN(cudnnSetRNNDataDescriptor, y.get(), CUDNN_DATA_FLOAT, CUDNN_RNN_DATA_LAYOUT_BATCH_MAJOR_UNPACKED, s.T,
                s.B, s.D * s.H, cudnnLengths.data(), &paddingFill);
-    const int dims[3] = {s.S(), s.B, s.H};
+    const int dims[3] = {s.slots(), s.B, s.H};
     const int strides[3] = {s.B * s.H, s.H, 1};
     CGRU_CUDNN(cudnnSetTensorNdDescriptor, h.get(), CUDNN_DATA_FLOAT, 3, dims, strides);
   }
@@ -100,7 +62,7 @@ struct Lengths {
 };
 
 Lengths makeLengths(const GruForwardArgs& a) {
-  Lengths l(effectiveLengths(a));
+  Lengths l(gruLengths(a));
   l.ragged = std::any_of(l.real.begin(), l.real.end(), [&](int v) { return v < a.seqLen; });
   return l;
 }
@@ -260,7 +222,7 @@ CudaGruEngine::Plan& CudaGruEngine::planFor(const GruConfig& c) {
 }
 
 std::unique_ptr<GruReserve> CudaGruEngine::forward(const GruForwardArgs& a) {
-  const Shape s = checkForwardArgs(a);
+  const GruDims s = checkGruForwardArgs(a, true);
   const Lengths len = makeLengths(a);
   const GruConfig& c = a.config;
   backend_.makeCurrent();
@@ -332,12 +294,12 @@ std::unique_ptr<GruReserve> CudaGruEngine::forward(const GruForwardArgs& a) {
   // The contract: y is zero at t >= lengths[b]; an empty sample has y = 0 and hN = h0.
   if (len.ragged) checkLaunch(launchZeroPaddedSteps(a.y, realLengths, s.B, s.T, s.D * s.H, stream), "zeroPaddedSteps (y)");
   if (len.anyEmpty)
-    checkLaunch(launchFillEmptySamples(a.hN, a.h0, realLengths, s.S(), s.B, s.H, stream), "fillEmptySamples (hN)");
+    checkLaunch(launchFillEmptySamples(a.hN, a.h0, realLengths, s.slots(), s.B, s.H, stream), "fillEmptySamples (hN)");
   return res;
 }
 
 void CudaGruEngine::backward(const GruForwardArgs& a, GruReserve& reserve, const GruBackwardArgs& g) {
-  const Shape s = checkForwardArgs(a);
+  const GruDims s = checkGruForwardArgs(a, true);
   auto* res = dynamic_cast<CudaGruReserve*>(&reserve);
   if (!res) throw ArgumentError("gru backward: the training state was not made by the CUDA engine");
   const Lengths len = makeLengths(a);
@@ -394,7 +356,7 @@ void CudaGruEngine::backward(const GruForwardArgs& a, GruReserve& reserve, const
     const size_t hBytes = s.hCount() * sizeof(float);
     dhNBuf = DeviceBuffer(alloc, hBytes);
     CGRU_CUDA(cudaMemcpyAsync(dhNBuf.get(), g.dhN, hBytes, cudaMemcpyDeviceToDevice, stream));
-    checkLaunch(launchFillEmptySamples(dhNBuf.as<float>(), nullptr, realLengths, s.S(), s.B, s.H, stream),
+    checkLaunch(launchFillEmptySamples(dhNBuf.as<float>(), nullptr, realLengths, s.slots(), s.B, s.H, stream),
                 "fillEmptySamples (dhN)");
     dhN = dhNBuf.as<float>();
   }
@@ -406,7 +368,7 @@ void CudaGruEngine::backward(const GruForwardArgs& a, GruReserve& reserve, const
              plan.weightBytes, weights, workBytes, work.get(), reserveBytes, res->space->data());
   if (len.ragged) checkLaunch(launchZeroPaddedSteps(g.dx, realLengths, s.B, s.T, s.I, stream), "zeroPaddedSteps (dx)");
   if (len.anyEmpty)
-    checkLaunch(launchFillEmptySamples(g.dh0, g.dhN, realLengths, s.S(), s.B, s.H, stream), "fillEmptySamples (dh0)");
+    checkLaunch(launchFillEmptySamples(g.dh0, g.dhN, realLengths, s.slots(), s.B, s.H, stream), "fillEmptySamples (dh0)");
 
   // Weight gradients: ADD into a zeroed buffer, then out to the canonical tensors.
   DeviceBuffer dWeights(alloc, plan.weightBytes);
