@@ -3,20 +3,10 @@
 // CUDA does not work here. `npm test` includes this file too.
 import assert from 'node:assert/strict';
 import { backendInfo, memory, ops, tensor, tidy, type Tensor } from '../../lib';
+import { rand } from '../io-helpers/reference';
 
 const cuda = backendInfo().cuda;
 const TOLERANCE = 1e-5;
-
-/** Deterministic uniform values in [-scale, scale). */
-function random(n: number, seed: number, scale = 1): Float32Array {
-  let s = seed >>> 0 || 1;
-  const out = new Float32Array(n);
-  for (let i = 0; i < n; i++) {
-    s ^= s << 13; s >>>= 0; s ^= s >>> 17; s ^= s << 5; s >>>= 0;
-    out[i] = ((s / 2 ** 32) * 2 - 1) * scale;
-  }
-  return out;
-}
 
 /** max|a−b| / max|b|: relative to the reference's magnitude, as for float rounding. */
 function relativeError(a: ArrayLike<number>, b: ArrayLike<number>): number {
@@ -53,12 +43,12 @@ function run(device: 'cpu' | 'cuda', c: Case, seed: number) {
     const params: Record<string, Tensor> = {};
     let k = 0;
     for (const [name, shape] of Object.entries(shapes)) {
-      params[name] = tensor(random(shape.reduce((a, b) => a * b, 1), seed + ++k, 1 / Math.sqrt(c.H)), shape, 'float32', on);
+      params[name] = tensor(rand(shape.reduce((a, b) => a * b, 1), seed + ++k, 1 / Math.sqrt(c.H)), shape, 'float32', on);
     }
-    const x = tensor(random(c.B * c.T * c.I, seed + 100, 2), [c.B, c.T, c.I], 'float32', on);
-    const h0 = c.h0 ? tensor(random(c.L * D * c.B * c.H, seed + 200), [c.L * D, c.B, c.H], 'float32', on) : undefined;
-    const dy = tensor(random(c.B * c.T * D * c.H, seed + 300), [c.B, c.T, D * c.H], 'float32', on);
-    const dhN = tensor(random(c.L * D * c.B * c.H, seed + 400), [c.L * D, c.B, c.H], 'float32', on);
+    const x = tensor(rand(c.B * c.T * c.I, seed + 100, 2), [c.B, c.T, c.I], 'float32', on);
+    const h0 = c.h0 ? tensor(rand(c.L * D * c.B * c.H, seed + 200, 1), [c.L * D, c.B, c.H], 'float32', on) : undefined;
+    const dy = tensor(rand(c.B * c.T * D * c.H, seed + 300, 1), [c.B, c.T, D * c.H], 'float32', on);
+    const dhN = tensor(rand(c.L * D * c.B * c.H, seed + 400, 1), [c.L * D, c.B, c.H], 'float32', on);
     const inference = ops.gru(x, params, { hiddenSize: c.H, numLayers: c.L, bidirectional: c.bidirectional, h0, lengths: c.lengths });
     const training = ops.gru(x, params, { hiddenSize: c.H, numLayers: c.L, bidirectional: c.bidirectional, h0, lengths: c.lengths, training: true });
     const grads = training.backward(dy, dhN);
