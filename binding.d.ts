@@ -26,6 +26,11 @@ export interface NativeCudaInfo {
   compiled: boolean;
   /** A device, cuDNN and cuBLAS were all found and initialised. */
   available: boolean;
+  /**
+   * The CUDA backend also has the tensor ops the model layer needs (dense, losses, optimizers);
+   * without them only ops.gru runs on CUDA, and 'auto' keeps models on the CPU.
+   */
+  tensorOps: boolean;
   /** Why CUDA is not available (absent when it is). */
   reason?: string;
   deviceName?: string;

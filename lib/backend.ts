@@ -38,13 +38,17 @@ function currentRequest(): { request: DeviceRequest; source: string } {
   return { request: env as DeviceRequest, source: `${DEVICE_ENV}=${env}` };
 }
 
-/** The device new tensors are created on. Throws when 'cuda' was asked for and cannot work. */
+/**
+ * The device new tensors are created on. 'auto' picks CUDA when it can run a whole training step
+ * (cuDNN's GRU and the tensor ops); an explicit 'cuda' only needs CUDA to work (ops.gru runs
+ * there even before the tensor ops do). Throws when 'cuda' was asked for and cannot work.
+ */
 export function getDevice(): DeviceName {
   const { request, source } = currentRequest();
-  const cudaAvailable = native.backendInfo().cuda.available;
+  const cuda = native.backendInfo().cuda;
   if (request === 'cpu') return 'cpu';
-  if (request === 'auto') return cudaAvailable ? 'cuda' : 'cpu';
-  if (!cudaAvailable) throw new Error(`cudnn-gru: device 'cuda' requested by ${source}, but ${cudaUnavailableMessage()}`);
+  if (request === 'auto') return cuda.available && cuda.tensorOps ? 'cuda' : 'cpu';
+  if (!cuda.available) throw new Error(`cudnn-gru: device 'cuda' requested by ${source}, but ${cudaUnavailableMessage()}`);
   return 'cuda';
 }
 

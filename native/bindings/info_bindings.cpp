@@ -2,6 +2,7 @@
 #include <thread>
 
 #include "bindings/args.h"
+#include "core/ops.h"
 #include "bindings/register.h"
 #include "cpu/blas.h"
 #include "cpu/cpu_backend.h"
@@ -28,6 +29,9 @@ Napi::Value backendInfo(const Napi::CallbackInfo& info) {
     Napi::Object cuda = Napi::Object::New(env);
     cuda.Set("compiled", r.compiled);
     cuda.Set("available", r.available);
+    // The GRU runs on any available CUDA backend; the model layer also needs its tensor ops.
+    Backend* backend = cudaBackend();
+    cuda.Set("tensorOps", backend != nullptr && backend->ops() != nullptr);
     if (!r.reason.empty()) cuda.Set("reason", r.reason);
     if (r.available) {
       cuda.Set("deviceName", r.deviceName);
