@@ -10,8 +10,8 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { backendInfo, setNumThreads, synchronize, tensor, type DeviceName, type Tensor } from '../lib';
-import { gru, gruParamShapes, type GruParams } from '../lib/ops';
+import { backendInfo, setNumThreads, synchronize, tensor, zeros, type DeviceName, type Tensor } from '../lib';
+import { adamUpdate_, gru, gruParamShapes, type GruParams } from '../lib/ops';
 
 interface Config {
   name: string;
@@ -39,6 +39,10 @@ const rounds = Number(process.env.BENCH_ROUNDS ?? 2);
 const minMs = Number(process.env.BENCH_MIN_MS ?? 400);
 const only = process.env.BENCH_ONLY?.split(',');
 const configs = CONFIGS.filter((c) => !only || only.includes(c.name));
+// A training step ends with an Adam update of every parameter where the device has the fused
+// optimizer kernels (the CPU; CUDA once its tensor ops exist), on both sides alike.
+const withAdam = device === 'cpu' || backendInfo().cuda.tensorOps;
+const ADAM = { lr: 1e-3, beta1: 0.9, beta2: 0.999, epsilon: 1e-7 };
 
 function median(v: number[]): number {
   const s = [...v].sort((a, b) => a - b);
@@ -92,13 +96,20 @@ function benchOurs(c: Config): { forwardMs: number[]; trainMs: number[] } {
     r.output.dispose();
     r.hN.dispose();
   }, minMs);
+  const moments = Object.fromEntries(Object.entries(params).map(([n, p]) => [n, { m: zeros(p.shape, 'float32', { device }), v: zeros(p.shape, 'float32', { device }) }]));
+  let step = 0;
   const trainMs = timed(() => {
     const r = gru(x, params, { ...opts, training: true });
     const g = r.backward(dy, dhN);
+    if (withAdam) {
+      step += 1;
+      const lr = (ADAM.lr * Math.sqrt(1 - ADAM.beta2 ** step)) / (1 - ADAM.beta1 ** step);
+      for (const [n, p] of Object.entries(params)) adamUpdate_(p, g.dParams[n]!, moments[n]!.m, moments[n]!.v, lr, ADAM.lr, ADAM.beta1, ADAM.beta2, ADAM.epsilon);
+    }
     synchronize(device);
     for (const t of [r.output, r.hN, g.dx, g.dh0, ...Object.values(g.dParams)]) t.dispose();
   }, minMs);
-  for (const t of [x, h0, dy, dhN, ...Object.values(params)] as Tensor[]) t.dispose();
+  for (const t of [x, h0, dy, dhN, ...Object.values(params), ...Object.values(moments).flatMap((s) => [s.m, s.v])] as Tensor[]) t.dispose();
   return { forwardMs, trainMs };
 }
 
@@ -114,7 +125,7 @@ function torchAvailable(): string | null {
 }
 
 function benchTorch(): TorchRun {
-  const spec = JSON.stringify({ threads, minTimeMs: minMs, configs, device });
+  const spec = JSON.stringify({ threads, minTimeMs: minMs, configs, device, adam: withAdam ? ADAM : null });
   const out = execFileSync('python3', [path.join(__dirname, 'torch_gru.py'), spec], { encoding: 'utf8', maxBuffer: 64 << 20 });
   return JSON.parse(out) as TorchRun;
 }
@@ -203,7 +214,7 @@ function main(): void {
     `- BLAS: ${info.blas}${info.blasIsBuiltin ? ' (built-in fallback)' : ''}; PyTorch ${torchVersion ?? 'not installed (python3 cannot import torch)'}`,
     ...gpuDetails(),
     `- Node ${process.versions.node}, ${os.platform()} ${os.release()}`,
-    `- Median of ${rounds} interleaved rounds of repeated runs (each at least 5 runs / ${minMs} ms). Forward = inference; train = forward + backward (dx, dh0, all parameter gradients). GFLOP/s counts the GEMM FLOPs (forward 2·B·T·3H·(in+H) per layer, training 3× that). Speed-up = PyTorch time / cudnn-gru time.`,
+    `- Median of ${rounds} interleaved rounds of repeated runs (each at least 5 runs / ${minMs} ms). Forward = inference; train = forward + backward (dx, dh0, all parameter gradients)${withAdam ? ' + an Adam update of every parameter' : ' (no optimizer step: CUDA has no tensor ops yet)'}. GFLOP/s counts the GEMM FLOPs (forward 2·B·T·3H·(in+H) per layer, training 3× that). Speed-up = PyTorch time / cudnn-gru time.`,
   ];
   const table = [...header, ...rows].join('\n');
   process.stdout.write(`\n${machine.join('\n')}\n\n${table}\n\n${torchVersion ? (allMet ? 'All targets met.' : 'Some targets NOT met.') : ''}\n`);

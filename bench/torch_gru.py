@@ -5,7 +5,8 @@ Usage: python3 bench/torch_gru.py '<json>' where json = {"threads": 2, "minTimeM
 "device": "cpu" | "cuda", "configs": [{"name", "batch", "seqLen", "inputSize", "hiddenSize", "numLayers"}, ...]}.
 Prints one JSON object: {"torch": version, "threads": n, "results": {name: {"forwardMs": [...],
 "trainMs": [...]}}}. forward: inference (no_grad); train: forward + backward (dx, dh0 and all
-parameter gradients) for cotangents dy, dhN, as our engine computes.
+parameter gradients) for cotangents dy, dhN, as our engine computes, then an Adam step when
+"adam" is given ({"lr", "beta1", "beta2", "epsilon"}).
 """
 import json
 import sys
@@ -58,6 +59,9 @@ def main():
 
         xg = x.clone().requires_grad_(True)
         h0g = h0.clone().requires_grad_(True)
+        adam = spec.get("adam")
+        optimizer = (torch.optim.Adam(gru.parameters(), lr=adam["lr"], betas=(adam["beta1"], adam["beta2"]), eps=adam["epsilon"])
+                     if adam else None)
 
         def train():
             for p in gru.parameters():
@@ -66,6 +70,8 @@ def main():
             h0g.grad = None
             y, hN = gru(xg, h0g)
             torch.autograd.backward([y, hN], [dy, dhN])
+            if optimizer:
+                optimizer.step()
 
         out["results"][c["name"]] = {"forwardMs": timed(forward, min_time, sync), "trainMs": timed(train, min_time, sync)}
     print(json.dumps(out))
