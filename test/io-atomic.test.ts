@@ -3,15 +3,15 @@
 import { strict as assert } from 'node:assert';
 import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
 import { commitDirectorySync, readVerifiedSync, writeFileAtomicSync, type FileRef } from '../lib/io/atomic';
 import { decodeSafetensors, readSafetensors } from '../lib/io/safetensors';
+import { tempDir } from './support/temp-dir';
 
 const CHILD = path.join(__dirname, 'io-helpers', 'save-loop.ts');
 
 function tmpDir(): string {
-  return fs.mkdtempSync(path.join(os.tmpdir(), 'cdcgru-io-'));
+  return tempDir('cdcgru-io-');
 }
 
 /** Starts the save loop, waits until version 1 is complete, lets it run `ms` more, SIGKILLs it. */

@@ -2,7 +2,6 @@
 // layouts give the frameworks' own outputs when run through our GRU engine.
 import { strict as assert } from 'node:assert';
 import * as fs from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
 import { ops, tensor, tidy } from '../lib';
 import { assignModules, type LayerSlot } from '../lib/io/assign';
@@ -11,6 +10,7 @@ import { Hdf5File } from '../lib/io/hdf5';
 import { gruParamShapes } from '../lib/ops/gru';
 import { writeSafetensors } from '../lib/io/safetensors';
 import { refDense } from './io-helpers/reference';
+import { tempDir } from './support/temp-dir';
 
 const FIX = path.join(__dirname, 'fixtures', 'torch_import');
 
@@ -55,7 +55,7 @@ describe('io: PyTorch state dict import', () => {
   });
 
   it('handles bias-free modules and natural order of nn.Sequential indices', () => {
-    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'cdcgru-imp-'));
+    const dir = tempDir('cdcgru-imp-');
     const f = path.join(dir, 's.safetensors');
     const H = 2, I = 3;
     writeSafetensors(f, {
@@ -71,7 +71,7 @@ describe('io: PyTorch state dict import', () => {
   });
 
   it('rejects unknown tensors and wrong shapes, naming them', () => {
-    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'cdcgru-imp-'));
+    const dir = tempDir('cdcgru-imp-');
     const f = path.join(dir, 'bad.safetensors');
     writeSafetensors(f, { 'conv.kernel': { shape: [1], data: new Float32Array(1) } });
     assert.throws(() => readTorchModules(f), /loadWeights: .*bad\.safetensors: tensor 'conv\.kernel' belongs to no supported module/);

@@ -2,12 +2,12 @@
 // ONNX export of models, and what goes wrong with clear errors.
 import { strict as assert } from 'node:assert';
 import * as fs from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
 import { getDevice, layers as L, memory, setDevice, optimizers, sequential as makeSequential, setSeed, type Sequential } from '../lib';
 import { exportOnnx, loadModel, loadWeights, saveModel } from '../lib/io/model-io';
 import { rand } from './io-helpers/reference';
 import { testDevices } from './support/devices';
+import { tempDir } from './support/temp-dir';
 
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const ort: typeof import('onnxruntime-node') | null = (() => { try { return require('onnxruntime-node'); } catch { return null; } })();
@@ -35,7 +35,7 @@ afterEach(function () {
   assert.equal(memory().numResources, 0, 'resources leaked');
 });
 
-const tmp = (): string => fs.mkdtempSync(path.join(os.tmpdir(), 'cdcgru-model-'));
+const tmp = (): string => tempDir('cdcgru-model-');
 
 function modelA(): Sequential {
   return sequential([

@@ -3,12 +3,12 @@
 import { strict as assert } from 'node:assert';
 import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
 import { ops, tensor, tidy } from '../lib';
 import { gruParamShapes } from '../lib/ops/gru';
 import { buildOnnxModel, writeOnnxModel, type OnnxLayerSpec } from '../lib/io/onnx';
 import { nest3, rand, refActivation, refDense, refGru } from './io-helpers/reference';
+import { tempDir } from './support/temp-dir';
 
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const ort: typeof import('onnxruntime-node') | null = (() => { try { return require('onnxruntime-node'); } catch { return null; } })();
@@ -149,7 +149,7 @@ const cases: { name: string; layers: () => OnnxLayerSpec[]; outDims: number[] }[
   it('matches ops.gru (our CPU engine) to 1e-5, and the file written is the same model', async () => {
     const p = gruParams(F, 8, 2, true);
     const layers: OnnxLayerSpec[] = [{ type: 'gru', inputSize: F, hiddenSize: 8, numLayers: 2, bidirectional: true, returnSequences: true, params: p }];
-    const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'cdcgru-onnx-')), 'm.onnx');
+    const file = path.join(tempDir('cdcgru-onnx-'), 'm.onnx');
     writeOnnxModel(file, layers, { inputShape: [T, F] });
     const out = await runOrt(fs.readFileSync(file), x, [B, T, F]);
     const ours = tidy(() => {
@@ -170,7 +170,7 @@ const cases: { name: string; layers: () => OnnxLayerSpec[]; outDims: number[] }[
 
 const hasPythonOnnx = spawnSync('python3', ['-c', 'import onnx'], { stdio: 'ignore' }).status === 0;
 (hasPythonOnnx ? it : it.skip)('io: ONNX export passes onnx.checker (full check, shape inference)', () => {
-  const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'cdcgru-onnx-')), 'm.onnx');
+  const file = path.join(tempDir('cdcgru-onnx-'), 'm.onnx');
   writeOnnxModel(file, cases[0].layers(), { inputShape: [null, F] });
   const py = spawnSync('python3', ['-c', 'import onnx,sys; m=onnx.load(sys.argv[1]); onnx.checker.check_model(m, full_check=True); print(m.opset_import[0].version)', file], { encoding: 'utf8' });
   assert.equal(py.status, 0, py.stderr);

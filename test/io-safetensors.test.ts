@@ -3,9 +3,9 @@
 import { strict as assert } from 'node:assert';
 import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
 import { decodeSafetensors, encodeSafetensors, readSafetensors, toFloat32, writeSafetensors } from '../lib/io/safetensors';
+import { tempDir } from './support/temp-dir';
 
 const FIX = path.join(__dirname, 'fixtures', 'torch_import');
 
@@ -46,7 +46,7 @@ describe('io: safetensors', () => {
   });
 
   it('round-trips tensors and metadata, aligned, byte-identical on re-encode', () => {
-    const f = fs.mkdtempSync(path.join(os.tmpdir(), 'cdcgru-st-')) + '/a.safetensors';
+    const f = tempDir('cdcgru-st-') + '/a.safetensors';
     writeSafetensors(f, {
       b: { shape: [2, 3], data: new Float32Array([1, 2, 3, 4, 5, 6.5]) },
       a: { shape: [3], data: new Int32Array([-1, 0, 7]) },
@@ -76,7 +76,7 @@ describe('io: safetensors', () => {
   });
 
   (hasPythonSafetensors ? it : it.skip)('files we write load in the safetensors Python package', () => {
-    const f = fs.mkdtempSync(path.join(os.tmpdir(), 'cdcgru-st-')) + '/py.safetensors';
+    const f = tempDir('cdcgru-st-') + '/py.safetensors';
     writeSafetensors(f, { w: { shape: [2, 2], data: new Float32Array([1, -2, 3.5, 4]) }, n: { shape: [2], data: new Int32Array([5, -6]) } }, { k: 'v' });
     const py = spawnSync('python3', ['-c', `
 import sys, json
