@@ -11,6 +11,17 @@ export function setSeed(seed: number): void {
   state = (seed ^ Math.floor(seed / 2 ** 32)) >>> 0;
 }
 
+/** The generator's state (a uint32): save it to continue the same random sequence later (checkpoints). */
+export function getRngState(): number {
+  return state;
+}
+
+/** Restores a state from getRngState(): the following draws repeat those that followed it. */
+export function setRngState(s: number): void {
+  if (typeof s !== 'number' || !Number.isFinite(s)) throw new TypeError(`setRngState: argument must be a number from getRngState(), got ${String(s)}`);
+  state = s >>> 0;
+}
+
 /** Uniform in [0, 1) (mulberry32). */
 export function random(): number {
   state = (state + 0x6d2b79f5) >>> 0;

@@ -5,7 +5,7 @@ import { describe } from '../backend';
 import { keep } from '../engine';
 import type { Param } from '../layers';
 import * as ops from '../ops';
-import type { Tensor } from '../tensor';
+import { tensor, type Tensor } from '../tensor';
 
 /** A learning rate as a function of the step (0-based iterations count). */
 export type LearningRateSchedule = (step: number) => number;
@@ -84,6 +84,42 @@ export abstract class Optimizer {
     return { iterations: this.iterations, slots: params.map((p) => this.slots.get(p) ?? []) };
   }
 
+  /**
+   * Restores state saved from getState() (host copies): the iteration count and, per parameter in
+   * `params` order, either no slots (not updated yet) or all of its slots. Replaces current slots.
+   */
+  setState(params: Param[], state: { iterations: number; slots: Float32Array[][] }): void {
+    const op = `${this.name}.setState`;
+    if (typeof state !== 'object' || state === null) throw new TypeError(`${op}: state must be {iterations, slots}, got ${describe(state)}`);
+    const { iterations, slots } = state;
+    if (!Number.isInteger(iterations) || iterations < 0) throw new TypeError(`${op}: 'iterations' must be a non-negative integer, got ${describe(iterations)}`);
+    if (!Array.isArray(slots) || slots.length !== params.length) throw new TypeError(`${op}: 'slots' must hold one list per parameter (${params.length}), got ${describe(slots)}`);
+    const count = this.slotCount();
+    params.forEach((p, i) => {
+      const list = slots[i]!;
+      if (list.length !== 0 && list.length !== count) throw new TypeError(`${op}: parameter '${p.name}' has ${list.length} slots, this optimizer keeps ${count}`);
+      list.forEach((d, j) => {
+        if (!(d instanceof Float32Array) || d.length !== p.value.size) throw new TypeError(`${op}: slot ${j} of '${p.name}' must be a Float32Array of ${p.value.size} values, got ${describe(d)}`);
+      });
+    });
+    this.dispose();
+    params.forEach((p, i) => {
+      // Kept beyond any scope: the optimizer owns its slots until dispose().
+      if (slots[i]!.length) this.slots.set(p, slots[i]!.map((d) => keep(tensor(d, [...p.value.shape], 'float32', { device: p.value.device }))));
+    });
+    this.iterations = iterations;
+  }
+
+  /**
+   * The optimizer's settings as JSON (the argument of the matching factory, plus className). A
+   * learning-rate schedule is a function and is not included (learningRate: null).
+   */
+  getConfig(): Record<string, unknown> {
+    const config: Record<string, unknown> = { className: this.name, learningRate: typeof this.lr === 'number' ? this.lr : null };
+    for (const k of ['clipnorm', 'globalClipnorm', 'clipvalue'] as const) if (this[k] !== undefined) config[k] = this[k];
+    return config;
+  }
+
   dispose(): void {
     for (const s of this.slots.values()) for (const t of s) t.dispose();
     this.slots.clear();
@@ -105,6 +141,9 @@ export class SGD extends Optimizer {
   }
   protected slotCount(): number {
     return this.momentum > 0 ? 1 : 0;
+  }
+  override getConfig(): Record<string, unknown> {
+    return { ...super.getConfig(), momentum: this.momentum, nesterov: this.nesterov };
   }
   protected update(p: Param, g: Tensor, lr: number, slots: Tensor[]): void {
     ops.sgdUpdate_(p.value, g, slots[0] ?? null, lr, this.momentum, this.nesterov);
@@ -136,6 +175,9 @@ export class Adam extends Optimizer {
   }
   protected slotCount(): number {
     return 2;
+  }
+  override getConfig(): Record<string, unknown> {
+    return { ...super.getConfig(), beta1: this.beta1, beta2: this.beta2, epsilon: this.epsilon, weightDecay: this.weightDecay };
   }
   private step = 0;
   override apply(params: Param[]): void {
@@ -173,6 +215,9 @@ export class RMSprop extends Optimizer {
   }
   protected slotCount(): number {
     return this.momentum > 0 ? 2 : 1;
+  }
+  override getConfig(): Record<string, unknown> {
+    return { ...super.getConfig(), momentum: this.momentum, epsilon: this.epsilon, rho: this.rho };
   }
   protected update(p: Param, g: Tensor, lr: number, slots: Tensor[]): void {
     ops.rmspropUpdate_(p.value, g, slots[0]!, slots[1] ?? null, lr, this.rho, this.momentum, this.epsilon);
