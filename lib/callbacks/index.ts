@@ -1,52 +1,9 @@
 // Keras-style callbacks: progress output, early stopping, LR reduction on plateaus, NaN guard,
 // CSV logging and custom hooks.
 import * as fs from 'node:fs';
-import type { Sequential } from '../models/sequential';
 
-export type Logs = Record<string, number>;
-
-export interface CallbackHooks {
-  onTrainBegin?(logs?: Logs): void | Promise<void>;
-  onTrainEnd?(logs?: Logs): void | Promise<void>;
-  onEpochBegin?(epoch: number, logs?: Logs): void | Promise<void>;
-  onEpochEnd?(epoch: number, logs?: Logs): void | Promise<void>;
-  onBatchBegin?(batch: number, logs?: Logs): void | Promise<void>;
-  onBatchEnd?(batch: number, logs?: Logs): void | Promise<void>;
-}
-
-export interface TrainParams {
-  epochs: number;
-  steps: number;
-  samples: number;
-  batchSize: number;
-  verbose: number;
-  metrics: string[];
-}
-
-// eslint-disable-next-line @typescript-eslint/no-unsafe-declaration-merging
-export interface Callback extends CallbackHooks {}
-// eslint-disable-next-line @typescript-eslint/no-unsafe-declaration-merging
-export class Callback {
-  model!: Sequential;
-  params!: TrainParams;
-  setModel(model: Sequential): void {
-    this.model = model;
-  }
-  setParams(params: TrainParams): void {
-    this.params = params;
-  }
-}
-
-/** Wraps plain hook objects ({onEpochEnd(epoch, logs) {...}}) as callbacks. */
-export class CustomCallback extends Callback {
-  constructor(readonly hooks: CallbackHooks) {
-    super();
-    for (const k of ['onTrainBegin', 'onTrainEnd', 'onEpochBegin', 'onEpochEnd', 'onBatchBegin', 'onBatchEnd'] as const) {
-      const h = hooks[k];
-      if (h) (this as CallbackHooks)[k] = h.bind(hooks) as never;
-    }
-  }
-}
+export { Callback, CustomCallback, type CallbackHooks, type Logs, type TrainParams } from './base';
+import { Callback, type Logs } from './base';
 
 function fmt(v: number): string {
   if (!Number.isFinite(v)) return String(v);
@@ -237,3 +194,4 @@ export const reduceLROnPlateau = (args?: ReduceLROnPlateauArgs): ReduceLROnPlate
 export const terminateOnNaN = (): TerminateOnNaN => new TerminateOnNaN();
 export const csvLogger = (filename: string, options?: { separator?: string; append?: boolean }): CSVLogger => new CSVLogger(filename, options);
 export const progressBar = (stream?: NodeJS.WriteStream): ProgressBar => new ProgressBar(stream);
+export { modelCheckpoint, ModelCheckpoint, type ModelCheckpointArgs } from './model-checkpoint';

@@ -1,10 +1,10 @@
 // modelCheckpoint: saves training checkpoints (model, optimizer state, RNG state, epoch) every N
 // epochs and/or when a monitored metric improves, crash-safely (lib/io/atomic.ts). Resume with
-// io.fitResumable(model, x, y, {resumeFrom: dir, ...}) (or fit's resumeFrom where available).
+// model.fit(x, y, {resumeFrom: dir, ...}).
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { saveCheckpoint } from '../io/model-io';
-import { Callback, type Logs } from './index';
+import { Callback, type Logs } from './base';
 
 export interface ModelCheckpointArgs {
   /** Directory to save into; `{epoch}` (1-based, as Keras) is replaced, e.g. 'ckpt/epoch-{epoch}'. */
