@@ -5,12 +5,12 @@ export { tidy, keep, dispose, memory, startScope, endScope, NativeResource, type
 export { Tensor, tensor, scalar, zeros, ones, fill, shapeSize, type DType, type Shape, type NestedArray, type TensorOptions } from './tensor';
 export * as ops from './ops';
 export * as io from './io';
-export { setSeed } from './random';
+export { setSeed, getRngState, setRngState } from './random';
 export * as layers from './layers';
 export * as losses from './losses';
 export * as optimizers from './optimizers';
 export * as callbacks from './callbacks';
-export { Sequential, sequential, History, type FitArgs, type CompileArgs, type Data } from './models/sequential';
+export { Sequential, sequential, History, type FitArgs, type CompileArgs, type Data, type TrainingConfig } from './models/sequential';
 export { historyToSvg, saveHistoryPlot } from './plot';
 export { loadModel } from './io/model-io';
 export { modelCheckpoint, ModelCheckpoint, type ModelCheckpointArgs } from './callbacks/model-checkpoint';

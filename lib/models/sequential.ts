@@ -2,9 +2,14 @@
 // backward chains the gradients), with Keras' compile / fit / evaluate / predict / trainOnBatch.
 // Every training step runs in its own scope: nothing but parameters and optimizer state survive
 // it, and the only host transfer is reading the step's loss and metric values.
+import * as fs from 'node:fs';
+import * as path from 'node:path';
 import { describe } from '../backend';
 import { CustomCallback, ProgressBar, type Callback, type CallbackHooks, type Logs, type TrainParams } from '../callbacks';
 import { endScope, startScope, tidy } from '../engine';
+// lib/io/model-io imports this module (and, through callbacks, model-checkpoint imports model-io):
+// both sides use the other only inside functions, never while loading, so the cycle is harmless.
+import * as modelIo from '../io/model-io';
 import { Dense, GRU, Layer, TimeDistributed, type CallContext, type LayerShape, type Param } from '../layers';
 import { lossKernel, resolveLoss, type LossSpec } from '../losses';
 import { resolveMetric, type MetricSpec } from '../metrics';
@@ -35,6 +40,19 @@ export interface FitArgs {
   initialEpoch?: number;
   /** Stops training cleanly (after the current batch); fit resolves with the history so far. */
   signal?: AbortSignal;
+  /**
+   * A checkpoint directory (modelCheckpoint's filepath): when it holds a checkpoint, its weights,
+   * optimizer state and RNG state are restored and training continues after its epoch (this
+   * overrides initialEpoch); when it holds none yet, training starts normally.
+   */
+  resumeFrom?: string;
+}
+
+/** What compile() was given, as JSON: the loss, metric names and optimizer settings. */
+export interface TrainingConfig {
+  loss: { name: string; fromLogits: boolean };
+  metrics: string[];
+  optimizer: Record<string, unknown>;
 }
 
 export class History {
@@ -150,6 +168,33 @@ export class Sequential {
       const pairs = (last.activation === 'softmax' && (loss.name === 'categoricalCrossentropy' || loss.name === 'sparseCategoricalCrossentropy')) || (last.activation === 'sigmoid' && loss.name === 'binaryCrossentropy');
       if (pairs) this.fused = last;
     }
+  }
+
+  /** The compiled loss, metrics and optimizer config (JSON-ready), or null before compile(). */
+  get trainingConfig(): TrainingConfig | null {
+    if (!this.optimizer || !this.lossSpec) return null;
+    return {
+      loss: { name: this.lossSpec.name, fromLogits: this.lossSpec.fromLogits },
+      metrics: this.metricSpecs.map((m) => m.name),
+      optimizer: this.optimizer.getConfig(),
+    };
+  }
+
+  // ---------------------------------------------------------------- saving and interop (lib/io)
+
+  /** Saves the model into a directory, crash-safely (docs/io.md); same as io.saveModel(model, dir). */
+  save(dir: string, options?: modelIo.SaveOptions): void {
+    modelIo.saveModel(this, dir, options);
+  }
+
+  /** Loads PyTorch or Keras weights into the layers (docs/io.md); same as io.loadWeights(model, file). */
+  loadWeights(file: string, options?: modelIo.LoadWeightsOptions): void {
+    modelIo.loadWeights(this, file, options);
+  }
+
+  /** Writes the model as an ONNX file (docs/io.md); same as io.exportOnnx(model, file). */
+  exportOnnx(file: string, options?: { opset?: number; ignoreMasking?: boolean }): void {
+    modelIo.exportOnnx(this, file, options);
   }
 
   // ---------------------------------------------------------------- data
@@ -366,7 +411,8 @@ export class Sequential {
     for (const [k, v] of [['epochs', epochs], ['batchSize', batchSize]] as const) {
       if (!Number.isInteger(v) || v < 1) fail(`fit: '${k}' must be a positive integer, got ${describe(v)}`);
     }
-    const initialEpoch = args.initialEpoch ?? 0;
+    let initialEpoch = args.initialEpoch ?? 0;
+    if (args.resumeFrom !== undefined && (typeof args.resumeFrom !== 'string' || !args.resumeFrom)) fail(`fit: 'resumeFrom' must be a checkpoint directory, got ${describe(args.resumeFrom)}`);
     const split = args.validationSplit ?? 0;
     if (!(split >= 0 && split < 1)) fail(`fit: 'validationSplit' must be in [0, 1), got ${describe(args.validationSplit)}`);
     let xh = this.hostData(x, 'x', this.layers[0]?.inputDType ?? 'float32');
@@ -389,6 +435,10 @@ export class Sequential {
       val = [cut(xh, nTrain, n), cut(yh, nTrain, n)];
       xh = cut(xh, 0, nTrain);
       yh = cut(yh, 0, nTrain);
+    }
+    // After the data checks (which build the model): weights, optimizer and RNG state, next epoch.
+    if (args.resumeFrom !== undefined && fs.existsSync(path.join(args.resumeFrom, 'model.json'))) {
+      initialEpoch = modelIo.restoreCheckpoint(this, args.resumeFrom).initialEpoch;
     }
     const samples = xh.shape[0]!;
     const steps = Math.ceil(samples / batchSize);
