@@ -80,8 +80,9 @@ describe('io: model.save / loadModel', () => {
       m.compile({ optimizer: opt(), loss: make === modelA ? 'categoricalCrossentropy' : 'mse', metrics: make === modelA ? ['accuracy'] : ['mae'] });
       await m.fit(x, y, { epochs: 2, batchSize: 4, verbose: 0 });
       const dir = path.join(tmp(), 'm');
-      saveModel(m, dir);
+      m.save(dir);
       const loaded = track(loadModel(dir));
+      assert.deepEqual(loaded.trainingConfig, m.trainingConfig);
       assert.deepEqual(loaded.layers.map((l) => l.name), m.layers.map((l) => l.name));
       assert.deepEqual(Array.from(predict(loaded, x)), Array.from(predict(m, x)), 'identical predictions');
       const w1 = m.getWeights(), w2 = loaded.getWeights();
@@ -159,7 +160,7 @@ describe('io: model.loadWeights from PyTorch and Keras', () => {
       L.gru({ units: 4, numLayers: 2, bidirectional: true, returnSequences: true, inputShape: [null, 5] }),
       L.timeDistributed({ layer: L.dense({ units: 3 }) }),
     ]);
-    loadWeights(m, path.join(FIX, 'gru_model.safetensors'));
+    m.loadWeights(path.join(FIX, 'gru_model.safetensors'));
     const out = predict(m, { data: Float32Array.from(fx.x.values), shape: fx.x.shape });
     out.forEach((v, i) => assert.ok(Math.abs(v - fx.output.values[i]) < 1e-5, `output ${i}: ${v} vs ${fx.output.values[i]}`));
   });
@@ -172,7 +173,7 @@ describe('io: model.loadWeights from PyTorch and Keras', () => {
       L.gru({ units: 4 }),
       L.dense({ units: 2 }),
     ]);
-    loadWeights(m, path.join(FIX, 'model.weights.h5'), { format: 'keras' });
+    m.loadWeights(path.join(FIX, 'model.weights.h5'), { format: 'keras' });
     const out = predict(m, { data: Float32Array.from(fx.x.data), shape: fx.x.shape });
     out.forEach((v, i) => assert.ok(Math.abs(v - fx.y.data[i]) < 1e-5, `output ${i}: ${v} vs ${fx.y.data[i]}`));
     assert.throws(() => loadWeights(m, path.join(FIX, 'model_reset_before.weights.h5')), /reset_after=False/);
@@ -194,7 +195,7 @@ describe('io: model.exportOnnx refusals', () => {
     const file = path.join(tmp(), 'm.onnx');
     assert.throws(() => exportOnnx(m, file), /exportOnnx: layer '.*' has maskZero: the ONNX graph cannot skip padded steps/);
     assert.ok(!fs.existsSync(file));
-    exportOnnx(m, file, { ignoreMasking: true });
+    m.exportOnnx(file, { ignoreMasking: true });
     assert.ok(fs.statSync(file).size > 100);
   });
 });

@@ -6,7 +6,8 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
-import { callbacks, historyToSvg, layers, memory, optimizers, sequential, setSeed, tensor, tidy, type Sequential, type Tensor } from '../lib';
+import { callbacks, getRngState, historyToSvg, layers, memory, optimizers, sequential, setRngState, setSeed, tensor, tidy, type Sequential, type Tensor } from '../lib';
+import * as random from '../lib/random';
 
 let s = 99;
 const rnd = () => ((s = (s * 1103515245 + 12345) % 2 ** 31), s / 2 ** 31);
@@ -225,6 +226,49 @@ describe('sequential models', function () {
     assert.deepEqual(a.dataSync(), c.dataSync());
     [a, b, c].forEach((t) => t.dispose());
     st.dispose();
+  });
+
+  it('RNG state, optimizer state and config, trainingConfig: what checkpoints save and restore', async () => {
+    setSeed(3);
+    const saved = getRngState();
+    const a = [random.random(), random.random()];
+    setRngState(saved);
+    assert.deepEqual([random.random(), random.random()], a);
+    assert.throws(() => setRngState('x' as never), /setRngState: argument must be a number/);
+
+    const { x, y } = classification(16);
+    const make = () => {
+      setSeed(4);
+      const m = sequential([layers.gru({ units: 3, inputShape: [5, 3] }), layers.dense({ units: 2, activation: 'softmax' })]);
+      m.compile({ optimizer: optimizers.adam({ learningRate: 0.01, clipnorm: 1 }), loss: 'categoricalCrossentropy', metrics: ['accuracy'] });
+      return m;
+    };
+    const m = make();
+    assert.deepEqual(m.trainingConfig, {
+      loss: { name: 'categoricalCrossentropy', fromLogits: false }, metrics: ['accuracy'],
+      optimizer: { className: 'adam', learningRate: 0.01, clipnorm: 1, beta1: 0.9, beta2: 0.999, epsilon: 1e-7, weightDecay: 0 },
+    });
+    const uncompiled = sequential([layers.dense({ units: 1, inputShape: [2] })]);
+    assert.equal(uncompiled.trainingConfig, null);
+    uncompiled.dispose();
+    assert.equal(optimizers.sgd({ learningRate: optimizers.cosineDecay({ initialLearningRate: 0.1, decaySteps: 5 }) }).getConfig().learningRate, null);
+    await m.fit(x, y, { epochs: 1, batchSize: 8, verbose: 0 });
+    const state = m.optimizer!.getState(m.params);
+    const host = { iterations: state.iterations, slots: state.slots.map((s) => s.map((t) => t.dataSync() as Float32Array)) };
+    const n = make();
+    n.setWeights(m.getWeights());
+    n.optimizer!.setState(n.params, host);
+    n.optimizer!.setState(n.params, host); // replaces (and frees) the previous slots
+    assert.equal(n.optimizer!.iterations, 2);
+    setSeed(8);
+    await m.fit(x, y, { epochs: 1, batchSize: 8, verbose: 0 });
+    setSeed(8);
+    await n.fit(x, y, { epochs: 1, batchSize: 8, verbose: 0 });
+    assert.deepEqual(n.getWeights(), m.getWeights());
+    assert.throws(() => n.optimizer!.setState(n.params, { iterations: 1, slots: [] }), /adam\.setState: 'slots' must hold one list per parameter/);
+    assert.throws(() => n.optimizer!.setState(n.params, { iterations: 1, slots: n.params.map(() => [new Float32Array(1)]) }), /has 1 slots, this optimizer keeps 2/);
+    m.dispose();
+    n.dispose();
   });
 
   it('learning-rate schedules, clipping and every optimizer train', async () => {

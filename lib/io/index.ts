@@ -14,7 +14,7 @@ export { buildOnnxModel, writeOnnxModel, OnnxExportError, type OnnxLayerSpec, ty
 export { saveArtifacts, loadArtifacts, ModelFormatError, MODEL_FORMAT, MODEL_FORMAT_VERSION, type ModelArtifacts, type HostTensor } from './artifacts';
 export { assignModules, type LayerSlot, type AssignOptions } from './assign';
 export {
-  saveModel, loadModel, loadWeights, exportOnnx, onnxSpecs, saveCheckpoint, restoreCheckpoint, fitResumable,
+  saveModel, loadModel, loadWeights, exportOnnx, onnxSpecs, saveCheckpoint, restoreCheckpoint,
   modelTopology, modelFromTopology, layerSlots, ModelIoError,
   type SaveOptions, type LoadOptions, type LoadWeightsOptions, type CheckpointInfo, type ModelTopology, type LayerConfig,
 } from './model-io';

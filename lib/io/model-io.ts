@@ -1,14 +1,13 @@
 // Models ↔ files: save/load (topology + training config + weights + optimizer state), framework
 // weight import, ONNX export and checkpoints. Functions taking a Sequential model, built on the
-// model layer's public surface (layers and their public fields, params, getWeights/setWeights,
-// optimizer.getState).
-import { keep } from '../engine';
+// model layer's public surface (layers and their public fields, params, trainingConfig,
+// optimizer.getState/setState/getConfig, the RNG's getRngState/setRngState).
 import { native } from '../native';
 import * as L from '../layers';
 import type { Param } from '../layers';
 import * as O from '../optimizers';
 import { Sequential } from '../models/sequential';
-import * as random from '../random';
+import { getRngState, setRngState } from '../random';
 import { loadArtifacts, saveArtifacts, type HostTensor, type ModelArtifacts } from './artifacts';
 import { assignModules, type LayerSlot } from './assign';
 import { readKerasModules, readTorchModules } from './frameworks';
@@ -134,15 +133,9 @@ function restoreWeights(model: Sequential, weights: Map<string, HostTensor>, op:
   for (const p of params) native.write(p.value.handle(op), weights.get(p.name)!.data);
 }
 
-function optimizerConfig(opt: O.Optimizer): Record<string, unknown> {
-  const o = opt as unknown as Record<string, unknown>;
-  const lr = (o as { lr?: unknown }).lr;
-  const config: Record<string, unknown> = { className: opt.name, learningRate: typeof lr === 'number' ? lr : null };
-  for (const k of ['clipnorm', 'globalClipnorm', 'clipvalue', 'momentum', 'nesterov', 'beta1', 'beta2', 'epsilon', 'weightDecay', 'rho']) {
-    if (o[k] !== undefined) config[k] = o[k];
-  }
-  if (typeof lr === 'function') config.learningRateSchedule = 'a function (not saved: pass the optimizer again to compile after loading)';
-  return config;
+function optimizerConfig(config: Record<string, unknown>): Record<string, unknown> {
+  if (config.learningRate !== null) return config;
+  return { ...config, learningRateSchedule: 'a function (not saved: pass the optimizer again to compile after loading)' };
 }
 
 function optimizerFromConfig(config: Record<string, unknown>): O.Optimizer {
@@ -171,10 +164,7 @@ function optimizerState(model: Sequential): Map<string, HostTensor> | null {
   return out;
 }
 
-/**
- * Restores optimizer state (iterations and slots). Uses optimizer.setState(params, state) when the
- * optimizer has one; otherwise sets the slots directly.
- */
+/** Restores optimizer state (iterations and slots) saved by optimizerState(). */
 function restoreOptimizerState(model: Sequential, state: Map<string, HostTensor>, source: string): void {
   const opt = model.optimizer;
   if (!opt) fail('loadModel', `${source}: optimizer state present but the model is not compiled`);
@@ -186,57 +176,24 @@ function restoreOptimizerState(model: Sequential, state: Map<string, HostTensor>
     for (let j = 0; state.has(`${p.name}/slot${j}`); j++) {
       const s = state.get(`${p.name}/slot${j}`)!;
       if (s.data.length !== p.value.size) fail('loadModel', `${source}: optimizer slot '${p.name}/slot${j}' has ${s.data.length} values, the parameter ${p.value.size}`);
-      list.push(s.data as Float32Array);
+      if (!(s.data instanceof Float32Array)) fail('loadModel', `${source}: optimizer slot '${p.name}/slot${j}' is not float32`);
+      list.push(s.data);
     }
     return list;
   });
   const known = new Set(['iterations', ...params.flatMap((p, i) => slots[i]!.map((_, j) => `${p.name}/slot${j}`))]);
   const extra = [...state.keys()].filter((k) => !known.has(k));
   if (extra.length) fail('loadModel', `${source}: optimizer state for unknown parameters: ${extra.join(', ')}`);
-  const withSetState = opt as unknown as { setState?: (params: Param[], s: { iterations: number; slots: Float32Array[][] }) => void };
-  if (typeof withSetState.setState === 'function') {
-    withSetState.setState(params, { iterations, slots });
-    return;
+  try {
+    opt.setState(params, { iterations, slots });
+  } catch (err) {
+    fail('loadModel', `${source}: ${(err as Error).message}`);
   }
-  // Fallback on the optimizer's internals: slots are a Map<Param, Tensor[]> filled lazily.
-  const internal = opt as unknown as { slots: Map<Param, { dispose(): void }[]> };
-  for (const s of internal.slots.values()) for (const t of s) t.dispose();
-  internal.slots.clear();
-  params.forEach((p, i) => {
-    if (!slots[i]!.length) return;
-    internal.slots.set(p, slots[i]!.map((data) => {
-      const t = p.value.clone();
-      native.write(t.handle('loadModel'), data);
-      // Keep beyond any scope: the optimizer owns it (as its own slots are).
-      return keep(t);
-    }));
-  });
-  opt.iterations = iterations;
 }
 
 function trainingConfig(model: Sequential): Record<string, unknown> | null {
-  const m = model as unknown as { lossSpec: { name: string; fromLogits: boolean } | null; metricSpecs: { name: string }[] };
-  if (!model.optimizer || !m.lossSpec) return null;
-  return {
-    loss: { name: m.lossSpec.name, fromLogits: m.lossSpec.fromLogits },
-    metrics: (m.metricSpecs ?? []).map((s) => s.name),
-    optimizer: optimizerConfig(model.optimizer),
-  };
-}
-
-// ------------------------------------------------------------------ RNG
-
-/** The library RNG's state, when lib/random.ts exposes getRngState(). */
-function rngState(): unknown {
-  const r = random as unknown as { getRngState?: () => unknown };
-  return typeof r.getRngState === 'function' ? r.getRngState() : null;
-}
-
-function restoreRng(state: unknown): boolean {
-  const r = random as unknown as { setRngState?: (s: unknown) => void };
-  if (state === null || state === undefined || typeof r.setRngState !== 'function') return false;
-  r.setRngState(state);
-  return true;
+  const tc = model.trainingConfig;
+  return tc && { ...tc, optimizer: optimizerConfig(tc.optimizer) };
 }
 
 // ------------------------------------------------------------------ save / load
@@ -258,7 +215,7 @@ export function saveModel(model: Sequential, dir: string, options: SaveOptions =
     topology: modelTopology(model),
     trainingConfig: trainingConfig(model),
     weights: namedWeights(model, 'save'),
-    optimizer: state ? { config: optimizerConfig(model.optimizer!), state } : null,
+    optimizer: state ? { config: optimizerConfig(model.optimizer!.getConfig()), state } : null,
     training: options.training ?? null,
   };
   saveArtifacts(dir, artifacts, `cudnn-gru ${packageVersion()}`);
@@ -302,15 +259,15 @@ export function loadModel(dir: string, options: LoadOptions = {}): Sequential {
 export interface CheckpointInfo {
   /** The last completed epoch (0-based). */
   epoch: number;
-  /** The library RNG state after that epoch, or null when it could not be captured. */
-  rng: unknown;
+  /** The library RNG state after that epoch (getRngState()); null in checkpoints that lack it. */
+  rng: number | null;
   logs?: Record<string, number>;
   [key: string]: unknown;
 }
 
 /** Saves a training checkpoint: the model, its optimizer state, the RNG state and the epoch. */
 export function saveCheckpoint(model: Sequential, dir: string, info: { epoch: number; logs?: Record<string, number>; [k: string]: unknown }): void {
-  saveModel(model, dir, { includeOptimizer: true, training: { ...info, rng: rngState() } });
+  saveModel(model, dir, { includeOptimizer: true, training: { ...info, rng: getRngState() } });
 }
 
 /**
@@ -342,23 +299,10 @@ export function restoreCheckpoint(model: Sequential, dir: string): { initialEpoc
     }));
     restoreOptimizerState(model, state, dir);
   }
-  const rngRestored = restoreRng(info.rng);
+  // Checkpoints written before the RNG state was recorded have rng: null.
+  const rngRestored = typeof info.rng === 'number';
+  if (rngRestored) setRngState(info.rng as number);
   return { initialEpoch: info.epoch + 1, info, rngRestored };
-}
-
-/**
- * fit() continuing from a checkpoint directory when it holds one (else from scratch): the same
- * final weights as an uninterrupted run, bitwise on the CPU (with the RNG state restored).
- */
-export async function fitResumable(model: Sequential, x: Parameters<Sequential['fit']>[0], y: Parameters<Sequential['fit']>[1], args: Parameters<Sequential['fit']>[2] & { resumeFrom?: string }): ReturnType<Sequential['fit']> {
-  const { resumeFrom, ...rest } = args ?? {};
-  let initialEpoch = rest.initialEpoch;
-  if (resumeFrom !== undefined) {
-    const fs = await import('node:fs');
-    const path = await import('node:path');
-    if (fs.existsSync(path.join(resumeFrom, 'model.json'))) initialEpoch = restoreCheckpoint(model, resumeFrom).initialEpoch;
-  }
-  return model.fit(x, y, { ...rest, initialEpoch });
 }
 
 // ------------------------------------------------------------------ framework weights

@@ -1,11 +1,9 @@
 // Child process for the interrupted-training test (test/io-checkpoint.test.ts): trains a small GRU
 // model with a checkpoint every epoch, resuming from the checkpoint directory when it holds one;
-// writes the final weights to <out> and prints progress lines.
+// writes the final weights to <out> and prints progress lines ('resumed <epoch>' when fit resumed
+// from the checkpoint, 'epoch <n>' after each epoch, 'done').
 //   node -r tsx/cjs test/io-helpers/train-loop.ts <ckptDir> <out> <epochs> <shuffle:0|1> <dropout:0|1> [fresh]
-import { layers as L, optimizers, sequential, setSeed } from '../../lib';
-import { modelCheckpoint } from '../../lib/callbacks/model-checkpoint';
-import { restoreCheckpoint } from '../../lib/io/model-io';
-import { writeSafetensors } from '../../lib/io/safetensors';
+import { io, layers as L, modelCheckpoint, optimizers, sequential, setSeed } from '../../lib';
 import { rand } from './reference';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -24,23 +22,21 @@ model.compile({ optimizer: optimizers.adam({ learningRate: 0.003 }), loss: 'mse'
 const N = 768;
 const x = { data: rand(N * 16 * 6, 5, 1), shape: [N, 16, 6] };
 const y = { data: rand(N, 6, 1), shape: [N, 1] };
-const resumable = fresh !== 'fresh' && fs.existsSync(path.join(ckpt!, 'model.json'));
-let startEpoch = 0;
+// What fit({resumeFrom}) is about to continue from (the epoch after the checkpoint's).
+if (fresh !== 'fresh' && fs.existsSync(path.join(ckpt!, 'model.json'))) {
+  process.stdout.write(`resumed ${(io.loadArtifacts(ckpt!).training as { epoch: number }).epoch + 1}\n`);
+}
 (async () => {
-  if (resumable) {
-    const r = restoreCheckpoint(model, ckpt!);
-    startEpoch = r.initialEpoch;
-    process.stdout.write(`resumed ${startEpoch} rng ${r.rngRestored}\n`);
-  }
   await model.fit(x, y, {
-    epochs, batchSize: 16, shuffle: shuffleArg === '1', verbose: 0, initialEpoch: startEpoch,
+    epochs, batchSize: 16, shuffle: shuffleArg === '1', verbose: 0,
+    resumeFrom: fresh === 'fresh' ? undefined : ckpt!,
     callbacks: [
       ...(fresh === 'fresh' ? [] : [modelCheckpoint({ filepath: ckpt! })]),
       { onEpochEnd: (e: number) => { process.stdout.write(`epoch ${e}\n`); } },
     ],
   });
   const weights = Object.fromEntries(model.getWeights().map((w, i) => [`w${i}`, { shape: [w.length], data: w }]));
-  writeSafetensors(out!, weights);
+  io.writeSafetensors(out!, weights);
   process.stdout.write('done\n');
 })().catch((err) => {
   process.stderr.write(String(err?.stack ?? err));
