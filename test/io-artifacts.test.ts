@@ -1,9 +1,9 @@
 // The saved-model directory format: round trip, and clear errors for damaged or foreign content.
 import { strict as assert } from 'node:assert';
 import * as fs from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
 import { loadArtifacts, saveArtifacts, type ModelArtifacts } from '../lib/io/artifacts';
+import { tempDir } from './support/temp-dir';
 
 function sample(v = 1): ModelArtifacts {
   return {
@@ -19,7 +19,7 @@ function sample(v = 1): ModelArtifacts {
 }
 
 function dirWith(a = sample()): string {
-  const dir = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'cdcgru-art-')), 'model');
+  const dir = path.join(tempDir('cdcgru-art-'), 'model');
   saveArtifacts(dir, a);
   return dir;
 }

@@ -4,16 +4,16 @@
 import { strict as assert } from 'node:assert';
 import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
 import { layers as L, memory, optimizers, sequential, setSeed, type Sequential } from '../lib';
 import { modelCheckpoint } from '../lib/callbacks/model-checkpoint';
 import { loadArtifacts } from '../lib/io/artifacts';
 import { loadModel, restoreCheckpoint } from '../lib/io/model-io';
 import { rand } from './io-helpers/reference';
+import { tempDir } from './support/temp-dir';
 
 const CHILD = path.join(__dirname, 'io-helpers', 'train-loop.ts');
-const tmp = (): string => fs.mkdtempSync(path.join(os.tmpdir(), 'cdcgru-ckpt-'));
+const tmp = (): string => tempDir('cdcgru-ckpt-');
 
 interface Run { stdout: string; code: number | null; killed: boolean }
 
