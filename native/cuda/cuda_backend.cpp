@@ -7,6 +7,7 @@
 #include "cuda/check.h"
 #include "cuda/gru_engine.h"
 #include "cuda/libraries.h"
+#include "cuda/ops_cuda.h"
 
 namespace cgru::cuda {
 
@@ -28,6 +29,7 @@ CudaBackend::CudaBackend(int deviceIndex) : device_(deviceIndex) {
     }
     for (auto& e : events_) CGRU_CUDA(cudaEventCreateWithFlags(&e, cudaEventDisableTiming));
     gru_ = makeGruEngine(*this);
+    ops_ = makeCudaOps(*this);
   } catch (...) {
     release();  // members' own destructors run after this, as for any throwing constructor
     throw;
@@ -37,6 +39,7 @@ CudaBackend::CudaBackend(int deviceIndex) : device_(deviceIndex) {
 CudaBackend::~CudaBackend() { release(); }
 
 void CudaBackend::release() noexcept {
+  ops_.reset();
   gru_.reset();
   if (stream_) cudaStreamSynchronize(stream_);
   for (auto& e : events_) {
@@ -110,6 +113,8 @@ void CudaBackend::synchronize() {
 }
 
 GruEngine& CudaBackend::gru() { return *gru_; }
+
+TensorOps* CudaBackend::ops() { return ops_.get(); }
 
 void CudaBackend::uploadAsync(void* dst, const void* hostSrc, size_t bytes) {
   if (!bytes) return;

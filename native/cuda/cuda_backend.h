@@ -33,6 +33,7 @@ class CudaBackend final : public Backend {
   void fillZero(void* dst, size_t bytes) override;                           // queued
   void synchronize() override;
   GruEngine& gru() override;
+  TensorOps* ops() override;  // cuda/ops_cuda.cu
 
   // For the CUDA engines and ops.
   int deviceIndex() const { return device_; }
@@ -63,6 +64,7 @@ class CudaBackend final : public Backend {
   cublasHandle_t cublas_ = nullptr;
   CachingAllocator allocator_;
   std::unique_ptr<GruEngine> gru_;
+  std::unique_ptr<TensorOps> ops_;
 
   // Pinned staging ring for uploadAsync: slot i may be rewritten once events_[i] has fired.
   std::mutex stagingMutex_;
