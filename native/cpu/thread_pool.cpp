@@ -21,17 +21,17 @@ ThreadPool& ThreadPool::instance() {
 
 ThreadPool::~ThreadPool() {
   {
-    std::lock_guard<std::mutex> lock(mutex_);
+    std::lock_guard<PosixCondition> lock(state_);
     stop_ = true;
   }
-  cv_.notify_all();
+  state_.notifyAll();
   for (std::thread& w : workers_) w.join();
 }
 
 void ThreadPool::runJob(int n, Fn fn, void* ctx) {
   std::lock_guard<std::mutex> running(runMutex_);
   {
-    std::lock_guard<std::mutex> lock(mutex_);
+    std::lock_guard<PosixCondition> lock(state_);
     while (static_cast<int>(workers_.size()) < n - 1) {
       const int tid = static_cast<int>(workers_.size()) + 1;
       workers_.emplace_back([this, tid] { workerLoop(tid); });
@@ -42,7 +42,7 @@ void ThreadPool::runJob(int n, Fn fn, void* ctx) {
     pending_.store(n - 1, std::memory_order_relaxed);
     ++generation_;
   }
-  cv_.notify_all();
+  state_.notifyAll();
   fn(ctx, 0);
   // The workers' share takes about as long as ours, so this wait is short: spin.
   spinUntil([&] { return pending_.load(std::memory_order_acquire) == 0; });
@@ -54,8 +54,8 @@ void ThreadPool::workerLoop(int tid) {
     Fn fn;
     void* ctx;
     {
-      std::unique_lock<std::mutex> lock(mutex_);
-      cv_.wait(lock, [&] { return stop_ || generation_ != seen; });
+      std::lock_guard<PosixCondition> lock(state_);
+      while (!stop_ && generation_ == seen) state_.wait();
       if (stop_) return;
       seen = generation_;
       if (tid >= participants_) continue;

@@ -6,8 +6,9 @@
 // our jobs, keeps the cores to itself. Inside a job the threads wait for each other with spinUntil
 // rather than sleeping: a job's steps are a few microseconds apart.
 #pragma once
+#include <pthread.h>
+
 #include <atomic>
-#include <condition_variable>
 #include <cstdint>
 #include <mutex>
 #include <thread>
@@ -15,6 +16,31 @@
 #include <vector>
 
 namespace cgru::cpu {
+
+// A mutex with one condition variable, on POSIX threads: std::condition_variable::wait built by
+// GCC >= 12 needs GLIBCXX_3.4.30, which GCC 11's libstdc++ (RHEL 9 and its kin) lacks.
+// BasicLockable, so std::lock_guard works; wait() and notifyAll() need the lock held / not.
+class PosixCondition {
+ public:
+  PosixCondition() {
+    pthread_mutex_init(&mutex_, nullptr);
+    pthread_cond_init(&cond_, nullptr);
+  }
+  ~PosixCondition() {
+    pthread_cond_destroy(&cond_);
+    pthread_mutex_destroy(&mutex_);
+  }
+  PosixCondition(const PosixCondition&) = delete;
+  PosixCondition& operator=(const PosixCondition&) = delete;
+  void lock() { pthread_mutex_lock(&mutex_); }
+  void unlock() { pthread_mutex_unlock(&mutex_); }
+  void wait() { pthread_cond_wait(&cond_, &mutex_); }
+  void notifyAll() { pthread_cond_broadcast(&cond_); }
+
+ private:
+  pthread_mutex_t mutex_;
+  pthread_cond_t cond_;
+};
 
 class ThreadPool {
  public:
@@ -43,8 +69,7 @@ class ThreadPool {
   void workerLoop(int tid);
 
   std::mutex runMutex_;  // one job at a time
-  std::mutex mutex_;     // guards the fields below together with cv_
-  std::condition_variable cv_;
+  PosixCondition state_;  // guards the fields below; workers sleep on it between jobs
   std::vector<std::thread> workers_;
   uint64_t generation_ = 0;
   bool stop_ = false;
