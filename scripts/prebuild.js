@@ -30,6 +30,10 @@ if (process.platform === 'linux') {
   const versions = [...symbols.matchAll(/GLIBC_(\d+)\.(\d+)/g)].map((m) => [Number(m[1]), Number(m[2])]);
   const newest = versions.sort((a, b) => a[0] - b[0] || a[1] - b[1]).pop();
   const glibcxx = [...symbols.matchAll(/GLIBCXX_(\d+\.\d+(?:\.\d+)?)/g)].map((m) => m[1]).sort((a, b) => a.localeCompare(b, undefined, { numeric: true })).pop();
+  // What the README promises: Ubuntu 22.04 / Debian 12 / RHEL 9 and newer.
+  const newer = (v, limit) => v.localeCompare(limit, undefined, { numeric: true }) > 0;
+  if (newest && newer(newest.join('.'), '2.34')) throw new Error(`${file} needs glibc ${newest.join('.')}, more than the documented 2.34`);
+  if (glibcxx && newer(glibcxx, '3.4.29')) throw new Error(`${file} needs GLIBCXX_${glibcxx}, more than the documented GLIBCXX_3.4.29 (GCC 11)`);
   console.log(`prebuild: ${path.relative(root, file)}`);
   console.log(`  size ${(fs.statSync(file).size / 2 ** 20).toFixed(1)} MiB; NEEDED: ${needed.join(', ')}`);
   console.log(`  needs glibc >= ${newest ? newest.join('.') : '?'}, libstdc++ GLIBCXX_${glibcxx ?? '?'}`);
