@@ -6,7 +6,7 @@ import { dispose, keep } from '../engine';
 import * as ops from '../ops';
 import { gru as gruOp, gruParamShapes, type GruResult } from '../ops/gru';
 import { nextSeed, random, randomNormal } from '../random';
-import { Tensor, tensor } from '../tensor';
+import { Tensor, shapeSize, tensor } from '../tensor';
 
 /** Shape without the batch dimension; null for an unknown (variable) length. */
 export type LayerShape = Array<number | null>;
@@ -60,7 +60,7 @@ function rate(layer: string, name: string, v: unknown): number {
 
 /** Values for a weight of `shape` whose fan-in/fan-out are given (Keras conventions). */
 export function initialValues(init: InitializerName, shape: number[], fanIn: number, fanOut: number, pytorchBound?: number): Float32Array {
-  const n = shape.reduce((a, b) => a * b, 1);
+  const n = shapeSize(shape);
   const out = new Float32Array(n);
   const uniform = (limit: number) => {
     for (let i = 0; i < n; i++) out[i] = (random() * 2 - 1) * limit;

@@ -17,7 +17,7 @@ import { native } from '../native';
 import * as ops from '../ops';
 import { resolveOptimizer, type Optimizer } from '../optimizers';
 import { permutation } from '../random';
-import { Tensor, tensor, type NestedArray } from '../tensor';
+import { Tensor, shapeSize, tensor, type NestedArray } from '../tensor';
 
 /** Training data: a tensor, nested arrays, or a flat typed array with its shape. */
 export type Data = Tensor | NestedArray | { data: Float32Array | Int32Array | number[]; shape: number[] };
@@ -214,7 +214,7 @@ export class Sequential {
     } else if (typeof value === 'object' && value !== null && 'data' in value && Array.isArray(value.shape)) {
       data = value.data instanceof Float32Array || value.data instanceof Int32Array ? value.data : Float32Array.from(value.data);
       shape = [...value.shape];
-      if (shape.reduce((a, b) => a * b, 1) !== data.length) fail(`${what}: shape [${shape}] needs ${shape.reduce((a, b) => a * b, 1)} values, got ${data.length}`);
+      if (shapeSize(shape) !== data.length) fail(`${what}: shape [${shape}] needs ${shapeSize(shape)} values, got ${data.length}`);
     } else {
       fail(`${what} must be a Tensor, nested arrays of numbers or {data, shape}, got ${describe(value)}`);
     }
@@ -263,7 +263,7 @@ export class Sequential {
     if (x.shape[0] !== y.shape[0]) fail(`x and ${what} have different sample counts: ${x.shape[0]} and ${y.shape[0]}`);
     const out = this.outputShape;
     const outConcrete = out.map((d, i) => (d === null ? x.shape[1 + i]! : d));
-    const outSize = outConcrete.reduce((a, b) => a * b, 1);
+    const outSize = shapeSize(outConcrete);
     if (this.yDType() === 'int32') {
       const classes = outConcrete[outConcrete.length - 1]!;
       if (y.perSample * classes !== outSize) fail(`${what} must hold one class index per output row (shape [samples${outConcrete.length > 1 ? `, ${outConcrete.slice(0, -1).join(', ')}` : ''}]) for sparseCategoricalCrossentropy, got shape [${y.shape}]`);
@@ -547,7 +547,7 @@ export class Sequential {
       });
       if (!out) {
         outShape = [n, ...shape.slice(1)];
-        out = new Float32Array(outShape.reduce((a, b) => a * b, 1));
+        out = new Float32Array(shapeSize(outShape));
       }
       out.set(data, start * (data.length / (end - start)));
     }

@@ -5,7 +5,7 @@ import type { DeviceName, GruReserveHandle, NativeGruConfig, TensorHandle } from
 import { describe } from '../backend';
 import { DataStorage, NativeResource } from '../engine';
 import { native } from '../native';
-import { Tensor, type Shape } from '../tensor';
+import { Tensor, shapeSize, type Shape } from '../tensor';
 
 /** Parameters keyed by PyTorch's names: weight_ih_l{k}, weight_hh_l{k}, bias_ih_l{k}, bias_hh_l{k}, with `_reverse`. */
 export type GruParams = Record<string, Tensor>;
@@ -152,8 +152,7 @@ function withLengths<T>(lengths: Int32Array | null, fn: (handle: TensorHandle | 
 }
 
 function wrap(handle: TensorHandle, device: DeviceName, shape: readonly number[]): Tensor {
-  const numel = shape.reduce((a, b) => a * b, 1);
-  return new Tensor(new DataStorage(handle, device, 'float32', numel), shape);
+  return new Tensor(new DataStorage(handle, device, 'float32', shapeSize(shape)), shape);
 }
 
 /**

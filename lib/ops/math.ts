@@ -3,9 +3,8 @@
 // Used by the layers, losses and optimizers; exported from the package under `ops`.
 import type { DeviceName, NativeBinaryKind, NativeLossKind, NativeMetricKind, NativeUnaryKind } from '../../binding';
 import { describe } from '../backend';
-import { DataStorage } from '../engine';
 import { native } from '../native';
-import { Tensor, type Shape } from '../tensor';
+import { Tensor, zeros, type Shape } from '../tensor';
 
 export type ActivationName = NativeUnaryKind;
 export type LossKind = NativeLossKind;
@@ -17,14 +16,9 @@ function live(t: unknown, op: string, name: string): Tensor {
   return t;
 }
 
-function size(shape: Shape): number {
-  return shape.reduce((a, b) => a * b, 1);
-}
-
 /** A new zero-filled tensor on `device`. */
 export function empty(shape: Shape, device: DeviceName, dtype: 'float32' | 'int32' = 'float32'): Tensor {
-  const numel = size(shape);
-  return new Tensor(new DataStorage(native.alloc(device, dtype, numel), device, dtype, numel), shape);
+  return zeros(shape, dtype, { device });
 }
 
 /** [rows, cols] view of a tensor whose last dimension is cols. */
