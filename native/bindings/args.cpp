@@ -52,11 +52,15 @@ void Args::rangeError(const char* name, const std::string& message) const {
 }
 
 int64_t Args::integer(size_t i, const char* name, int64_t min, int64_t max) const {
-  const std::string expected = "an integer in [" + std::to_string(min) + ", " + std::to_string(max) + "]";
-  if (i >= info_.Length() || !info_[i].IsNumber()) typeError(i, name, expected);
-  const double d = info_[i].As<Napi::Number>().DoubleValue();
+  if (i >= info_.Length()) typeError(i, name, "an integer in [" + std::to_string(min) + ", " + std::to_string(max) + "]");
+  return integerValue(info_[i], name, min, max);
+}
+
+int64_t Args::integerValue(const Napi::Value& v, const std::string& name, int64_t min, int64_t max) const {
+  const double d = v.IsNumber() ? v.As<Napi::Number>().DoubleValue() : std::nan("");
   if (!std::isfinite(d) || d != std::floor(d) || d < static_cast<double>(min) || d > static_cast<double>(max))
-    typeError(i, name, expected);
+    throw Napi::TypeError::New(env(), std::string(function_) + ": argument '" + name + "' must be an integer in [" +
+                                          std::to_string(min) + ", " + std::to_string(max) + "], got " + describe(v));
   return static_cast<int64_t>(d);
 }
 

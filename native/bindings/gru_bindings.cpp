@@ -67,13 +67,7 @@ class GruCall {
 
   // ---- config fields
   int64_t field(const Napi::Object& o, const char* key, int64_t min, int64_t max) const {
-    const Napi::Value v = o.Get(key);
-    const std::string expected = "must be an integer in [" + std::to_string(min) + ", " + std::to_string(max) + "]";
-    if (!v.IsNumber()) typeError(std::string("config.") + key, expected + ", got " + Args::describe(v));
-    const double d = v.As<Napi::Number>().DoubleValue();
-    if (!std::isfinite(d) || d != std::floor(d) || d < static_cast<double>(min) || d > static_cast<double>(max))
-      typeError(std::string("config.") + key, expected + ", got " + Args::describe(v));
-    return static_cast<int64_t>(d);
+    return args_.integerValue(o.Get(key), std::string("config.") + key, min, max);
   }
   bool flag(const Napi::Object& o, const char* key) const {
     const Napi::Value v = o.Get(key);
