@@ -26,9 +26,15 @@ export interface BackendInfo {
   cuda: NativeCudaInfo;
 }
 
+// The native side probes CUDA once per process, so its report never changes: read it once, not on
+// every tensor creation (getDevice() runs for each tensor made without an explicit device).
+let cudaReport: NativeCudaInfo | undefined;
+function cuda(): NativeCudaInfo {
+  return (cudaReport ??= native.backendInfo().cuda);
+}
+
 function cudaUnavailableMessage(): string {
-  const info = native.backendInfo().cuda;
-  return `CUDA is not available: ${info.reason ?? 'unknown reason'}`;
+  return `CUDA is not available: ${cuda().reason ?? 'unknown reason'}`;
 }
 
 function currentRequest(): { request: DeviceRequest; source: string } {
@@ -49,8 +55,7 @@ const CUDA_VERIFIED_ON_GPU = false;
 
 /** Whether 'auto' would use CUDA here: it works, can run a whole training step, and is verified. */
 function autoUsesCuda(): boolean {
-  const cuda = native.backendInfo().cuda;
-  return CUDA_VERIFIED_ON_GPU && cuda.available && cuda.tensorOps;
+  return CUDA_VERIFIED_ON_GPU && cuda().available && cuda().tensorOps;
 }
 
 /**
@@ -60,10 +65,9 @@ function autoUsesCuda(): boolean {
  */
 export function getDevice(): DeviceName {
   const { request, source } = currentRequest();
-  const cuda = native.backendInfo().cuda;
   if (request === 'cpu') return 'cpu';
   if (request === 'auto') return autoUsesCuda() ? 'cuda' : 'cpu';
-  if (!cuda.available) throw new Error(`cudnn-gru: device 'cuda' requested by ${source}, but ${cudaUnavailableMessage()}`);
+  if (!cuda().available) throw new Error(`cudnn-gru: device 'cuda' requested by ${source}, but ${cudaUnavailableMessage()}`);
   return 'cuda';
 }
 
@@ -72,7 +76,7 @@ export function setDevice(device: DeviceRequest): DeviceName {
   if (!(DEVICE_REQUESTS as readonly unknown[]).includes(device)) {
     throw new TypeError(`setDevice: argument 'device' must be one of 'auto', 'cpu', 'cuda', got ${describe(device)}`);
   }
-  if (device === 'cuda' && !native.backendInfo().cuda.available) {
+  if (device === 'cuda' && !cuda().available) {
     throw new Error(`setDevice: device 'cuda' requested, but ${cudaUnavailableMessage()}`);
   }
   requested = device;
