@@ -22,9 +22,8 @@ function loadBinding(): NativeBinding {
         `Node-API ${process.versions.napi}) could be loaded from ${root}.\n` +
         `  Tried: build/Release/*.node (a source build) and prebuilds/${process.platform}-${process.arch}/*.node.\n` +
         `  Cause: ${(err as Error).message}\n` +
-        `  To build from source you need a C++17 compiler, CMake >= 3.18 and, for speed, OpenBLAS ` +
-        `(Debian/Ubuntu: apt-get install -y build-essential cmake libopenblas-dev; macOS: xcode-select --install && brew install cmake); ` +
-        `then run: npm rebuild cudnn-gru. For the GPU backend also install the CUDA toolkit (nvcc) and cuDNN headers.`,
+        // eslint-disable-next-line @typescript-eslint/no-require-imports
+        (require('../scripts/build-requirements') as string),
     );
   }
 }

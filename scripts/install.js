@@ -30,15 +30,8 @@ function buildFromSource() {
     [
       '',
       `cudnn-gru: building the native addon from source failed (platform ${platform}, Node ${process.versions.node}).`,
-      'Tried: a prebuilt binary in prebuilds/, then `cmake-js compile`. To build from source you need:',
-      '  - a C++17 compiler and CMake >= 3.18 (Debian/Ubuntu: apt-get install -y build-essential cmake;',
-      '    macOS: xcode-select --install && brew install cmake)',
-      '  - OpenBLAS for a fast CPU engine (apt-get install -y libopenblas-dev; brew install openblas);',
-      '    without it the build uses a slow built-in GEMM and says so',
-      '  - optional, for the GPU backend: the CUDA toolkit (nvcc; CUDACXX or CUDA_HOME if not in /usr/local/cuda)',
-      '    and cuDNN 9 + cuBLAS headers (system packages, or CUDNN_ROOT/CUBLAS_ROOT pointing at the',
-      '    nvidia-cudnn-cu13 / nvidia-cublas wheel folders; see scripts/fetch-cuda-headers.sh)',
-      'Then run: npm rebuild cudnn-gru',
+      'Tried: a prebuilt binary in prebuilds/, then `cmake-js compile`.',
+      require('./build-requirements'),
     ].join('\n'),
   );
   process.exit(result.status || 1);

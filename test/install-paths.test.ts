@@ -66,11 +66,11 @@ describe('installing the npm tarball offline', function () {
   });
 
   it('contains the compiled JS, types, native sources and prebuilds, and nothing else', () => {
-    for (const f of ['dist/index.js', 'dist/index.d.ts', 'binding.d.ts', 'CMakeLists.txt', 'package.json', 'scripts/install.js']) {
+    for (const f of ['dist/index.js', 'dist/index.d.ts', 'binding.d.ts', 'CMakeLists.txt', 'package.json', 'scripts/install.js', 'scripts/build-requirements.js']) {
       assert.ok(files.includes(f), `${f} is packed`);
     }
     assert.ok(files.some((f) => f.startsWith('native/cpu/')));
-    const unexpected = files.filter((f) => !/^(dist\/|native\/|prebuilds\/[^/]+\/[^/]+\.node$|binding\.d\.ts$|CMakeLists\.txt$|package\.json$|README\.md$|LICENSE$|scripts\/install\.js$)/.test(f));
+    const unexpected = files.filter((f) => !/^(dist\/|native\/|prebuilds\/[^/]+\/[^/]+\.node$|binding\.d\.ts$|CMakeLists\.txt$|package\.json$|README\.md$|LICENSE$|scripts\/(install|build-requirements)\.js$)/.test(f));
     assert.deepEqual(unexpected, []);
   });
 
