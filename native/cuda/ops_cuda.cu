@@ -49,6 +49,10 @@ __device__ __forceinline__ float sigmoidf_(float x) {
 }
 __device__ __forceinline__ float maxf_(float a, float b) { return a < b ? b : a; }  // std::max
 __device__ __forceinline__ float minf_(float a, float b) { return b < a ? b : a; }  // std::min
+// The same in double for the losses: fmax/fmin would drop a NaN prediction (clamping it to
+// epsilon) where the CPU's std::max/std::min keep it, hiding a diverged model's NaN loss.
+__device__ __forceinline__ double maxd_(double a, double b) { return a < b ? b : a; }
+__device__ __forceinline__ double mind_(double a, double b) { return b < a ? b : a; }
 
 __host__ __device__ __forceinline__ uint64_t splitmix64(uint64_t x) {
   x += 0x9e3779b97f4a7c15ULL;
@@ -102,19 +106,24 @@ __global__ void biasAddKernel(float* x, const float* bias, size_t cols, size_t n
   GRID_STRIDE(i, n) x[i] += bias[i % cols];
 }
 
-// Column sums: 32 columns per block, 8 row slices; fixed-order combination of the slices.
+// Column sums: tiles of 32 columns (grid-stride over tiles), 8 row slices; fixed-order
+// combination of the slices.
 __global__ void columnSumsKernel(const float* x, int64_t rows, int64_t cols, float* out, float beta) {
   __shared__ double part[8][33];
-  const int64_t c = static_cast<int64_t>(blockIdx.x) * 32 + threadIdx.x;
-  double acc = 0;
-  if (c < cols)
-    for (int64_t r = threadIdx.y; r < rows; r += 8) acc += x[r * cols + c];
-  part[threadIdx.y][threadIdx.x] = acc;
-  __syncthreads();
-  if (threadIdx.y == 0 && c < cols) {
-    double s = 0;
-    for (int k = 0; k < 8; ++k) s += part[k][threadIdx.x];
-    out[c] = (beta == 0.0f ? 0.0f : beta * out[c]) + static_cast<float>(s);
+  const int64_t tiles = (cols + 31) / 32;
+  for (int64_t tile = blockIdx.x; tile < tiles; tile += gridDim.x) {  // uniform per block
+    const int64_t c = tile * 32 + threadIdx.x;
+    double acc = 0;
+    if (c < cols)
+      for (int64_t r = threadIdx.y; r < rows; r += 8) acc += x[r * cols + c];
+    part[threadIdx.y][threadIdx.x] = acc;
+    __syncthreads();
+    if (threadIdx.y == 0 && c < cols) {
+      double s = 0;
+      for (int k = 0; k < 8; ++k) s += part[k][threadIdx.x];
+      out[c] = (beta == 0.0f ? 0.0f : beta * out[c]) + static_cast<float>(s);
+    }
+    __syncthreads();  // part is rewritten by the next tile
   }
 }
 
@@ -145,7 +154,7 @@ __global__ void softmaxKernel(const float* x, float* y, int64_t rows, int64_t co
     const float* xr = x + r * cols;
     float* yr = y + r * cols;
     double mx = -INFINITY;
-    for (int64_t c = threadIdx.x; c < cols; c += blockDim.x) mx = fmax(mx, static_cast<double>(xr[c]));
+    for (int64_t c = threadIdx.x; c < cols; c += blockDim.x) mx = maxd_(mx, static_cast<double>(xr[c]));
     const float m = static_cast<float>(blockMax(mx, scratch));
     double sum = 0;
     for (int64_t c = threadIdx.x; c < cols; c += blockDim.x) {
@@ -278,7 +287,7 @@ __global__ void lossRowsKernel(int kindInt, const float* pred, const float* targ
             if (g) g[c] = static_cast<float>((d > 0 ? 1.0 : d < 0 ? -1.0 : 0.0) * invCols * gs);
           } else if (kind == LossKind::BinaryCrossentropy) {
             const double pv = p[c], tv = t[c];
-            const double pc = fmin(fmax(pv, static_cast<double>(kEpsilon)), 1.0 - kEpsilon);
+            const double pc = mind_(maxd_(pv, static_cast<double>(kEpsilon)), 1.0 - kEpsilon);
             acc -= tv * log(pc + kEpsilon) + (1 - tv) * log(1 - pc + kEpsilon);
             if (g) {
               const bool inside = pv > kEpsilon && pv < 1.0 - kEpsilon;
@@ -287,7 +296,7 @@ __global__ void lossRowsKernel(int kindInt, const float* pred, const float* targ
             }
           } else {
             const double x = p[c], tv = t[c];
-            acc += fmax(x, 0.0) - x * tv + log1p(exp(-fabs(x)));
+            acc += maxd_(x, 0.0) - x * tv + log1p(exp(-fabs(x)));
             if (g) g[c] = static_cast<float>((sigmoidf_(p[c]) - tv) * invCols * gs);
           }
         }
@@ -304,7 +313,7 @@ __global__ void lossRowsKernel(int kindInt, const float* pred, const float* targ
         for (int64_t c = threadIdx.x; c < cols; c += blockDim.x) {
           const double tv = sparse ? (labels[r] == c ? 1.0 : 0.0) : t[c];
           const double q = p[c] / sum;
-          const double qc = fmin(fmax(q, static_cast<double>(kEpsilon)), 1.0 - kEpsilon);
+          const double qc = mind_(maxd_(q, static_cast<double>(kEpsilon)), 1.0 - kEpsilon);
           acc -= tv * log(qc);
           const double gj = (q > kEpsilon && q < 1.0 - kEpsilon) ? -tv / qc : 0.0;
           if (g) g[c] = static_cast<float>(gj);
@@ -321,7 +330,7 @@ __global__ void lossRowsKernel(int kindInt, const float* pred, const float* targ
       case LossKind::SparseCategoricalCrossentropyLogits: {
         const bool sparse = kind == LossKind::SparseCategoricalCrossentropyLogits;
         double m = -INFINITY;
-        for (int64_t c = threadIdx.x; c < cols; c += blockDim.x) m = fmax(m, static_cast<double>(p[c]));
+        for (int64_t c = threadIdx.x; c < cols; c += blockDim.x) m = maxd_(m, static_cast<double>(p[c]));
         const double mx = blockMax(m, scratch);
         double s = 0;
         for (int64_t c = threadIdx.x; c < cols; c += blockDim.x) s += exp(p[c] - mx);
@@ -348,14 +357,19 @@ __global__ void lossRowsKernel(int kindInt, const float* pred, const float* targ
 }
 
 // First index of the largest value (std::max_element), over one row, across the block.
+// std::max_element skips every NaN except one at index 0, which then wins (nothing compares
+// greater than it); each thread's scan does the same, so the combination below agrees.
 __device__ int64_t blockArgmax(const float* v, int64_t cols, float* sVal, int64_t* sIdx) {
   float best = 0;
   int64_t bi = -1;
-  for (int64_t c = threadIdx.x; c < cols; c += blockDim.x)
-    if (bi < 0 || best < v[c]) {
-      best = v[c];
+  for (int64_t c = threadIdx.x; c < cols; c += blockDim.x) {
+    const float x = v[c];
+    if (isnan(x) && c != 0) continue;
+    if (bi < 0 || best < x) {
+      best = x;
       bi = c;
     }
+  }
   __syncthreads();
   sVal[threadIdx.x] = best;
   sIdx[threadIdx.x] = bi;
@@ -568,8 +582,7 @@ class CudaOps final : public TensorOps {
   void columnSums(const float* x, int64_t rows, int64_t cols, float* out, float beta) override {
     if (cols <= 0) return;
     begin();
-    const unsigned blocks = static_cast<unsigned>((cols + 31) / 32);
-    columnSumsKernel<<<blocks, dim3(32, 8), 0, s()>>>(x, rows, cols, out, beta);
+    columnSumsKernel<<<rowBlocks((cols + 31) / 32), dim3(32, 8), 0, s()>>>(x, rows, cols, out, beta);
     checkLaunch("columnSumsKernel");
   }
 
