@@ -1,20 +1,25 @@
 #include "cuda/gru_engine.h"
 
 #include <algorithm>
+#include <cctype>
+#include <cstdlib>
 #include <cstring>
 #include <string>
 
 #include "core/errors.h"
-#include "core/gru_checks.h"
 #include "core/storage.h"
 #include "cuda/check.h"
 #include "cuda/cuda_backend.h"
 #include "cuda/kernels.h"
 
-// Algorithm: CUDNN_RNN_ALGO_STANDARD. CUDNN_RNN_ALGO_PERSIST_STATIC_SMALL_H keeps the recurrent
-// weights in registers and may be faster for small hidden sizes (H <= 128 or so) with uniform
-// lengths; it must be measured on a GPU before it is chosen (it was not: this code was written
-// in a session without one).
+// Algorithm: CUDNN_RNN_ALGO_STANDARD unless CUDNN_GRU_RNN_ALGO (read once) asks for
+// persist_static_small_h or persist_static. The persistent kernels take only calls with every
+// length equal to seqLen (cuDNN: no variable sequence lengths in a batch), compute capability >= 6,
+// and for SMALL_H hiddenSize <= 192 (inference) or <= 128 (training: the backward uses the forward's
+// algorithm, and PyTorch uses SMALL_H for GRU backward only up to 128). Other calls use STANDARD;
+// when cuDNN refuses a persistent algorithm (NOT_SUPPORTED or BAD_PARAM from any call), that
+// configuration is remembered and runs on STANDARD. Nothing has been measured yet (no GPU in the
+// session that wrote this).
 
 namespace cgru::cuda {
 namespace {
@@ -22,6 +27,36 @@ namespace {
 constexpr size_t kMaxPlans = 64;
 
 void checkLaunch(cudaError_t status, const char* kernel) { checkCuda(status, kernel); }
+
+// Thrown, and caught in this file, when cuDNN refuses a persistent algorithm.
+struct AlgoRejected {};
+
+// For a persistent algorithm a "not supported" or "bad parameter" status means that cuDNN refuses
+// the algorithm here (its limits are not all documented): the caller retries with STANDARD, which
+// reports any genuine error itself.
+void checkAlgoCall(cudnnStatus_t status, const char* call, cudnnRNNAlgo_t algo) {
+  if (status == CUDNN_STATUS_SUCCESS) return;
+  const int category = CUDNN_STATUS_CATEGORY(static_cast<int>(status));
+  if (algo != CUDNN_RNN_ALGO_STANDARD && (category == CUDNN_STATUS_NOT_SUPPORTED || category == CUDNN_STATUS_BAD_PARAM))
+    throw AlgoRejected{};
+  throwCudnn(call, status);
+}
+#define CGRU_CUDNN_ALGO(algo, fn, ...) checkAlgoCall(::cgru::cuda::cudnn().fn(__VA_ARGS__), #fn, algo)
+
+// CUDNN_GRU_RNN_ALGO: standard (default), persist_static_small_h or persist_static.
+cudnnRNNAlgo_t requestedAlgo() {
+  static const cudnnRNNAlgo_t algo = [] {
+    const char* env = std::getenv("CUDNN_GRU_RNN_ALGO");
+    std::string v = env ? env : "";
+    for (char& ch : v) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+    if (v.empty() || v == "standard") return CUDNN_RNN_ALGO_STANDARD;
+    if (v == "persist_static_small_h") return CUDNN_RNN_ALGO_PERSIST_STATIC_SMALL_H;
+    if (v == "persist_static") return CUDNN_RNN_ALGO_PERSIST_STATIC;
+    throw Error("CUDNN_GRU_RNN_ALGO=" + std::string(env) +
+                " is not one of standard, persist_static_small_h, persist_static");
+  }();
+  return algo;
+}
 
 // Per-call descriptors: x [B,T,I] and y [B,T,D·H] batch-major with cuDNN's lengths (each >= 1),
 // and h [L·D, B, H].
@@ -40,32 +75,6 @@ struct CallDescriptors {
     CGRU_CUDNN(cudnnSetTensorNdDescriptor, h.get(), CUDNN_DATA_FLOAT, 3, dims, strides);
   }
 };
-
-// Lengths as the engine needs them: on the host, cuDNN's (0 clamped to 1) and the real ones;
-// on the device, [cuDNN's B | real B] int32.
-struct Lengths {
-  std::vector<int> real, clamped;
-  bool ragged = false;    // some sample is shorter than T
-  bool anyEmpty = false;  // some sample has length 0
-
-  explicit Lengths(std::vector<int> r) : real(std::move(r)), clamped(real) {
-    for (int& v : clamped) {
-      anyEmpty = anyEmpty || v == 0;
-      v = std::max(v, 1);
-    }
-  }
-  std::vector<int32_t> deviceImage() const {
-    std::vector<int32_t> out(clamped.begin(), clamped.end());
-    out.insert(out.end(), real.begin(), real.end());
-    return out;
-  }
-};
-
-Lengths makeLengths(const GruForwardArgs& a) {
-  Lengths l(gruLengths(a));
-  l.ragged = std::any_of(l.real.begin(), l.real.end(), [&](int v) { return v < a.seqLen; });
-  return l;
-}
 
 // Copies canonical tensors into (pack) or out of (unpack) cuDNN's weight space, as few
 // segments as possible in one kernel launch.
@@ -98,17 +107,47 @@ std::vector<CopySegment> weightSegments(const CudaGruEngine::Plan& plan, const G
   return segs;
 }
 
+std::unique_ptr<Storage> deviceStorage(size_t bytes) { return std::make_unique<Storage>(Device::Cuda, bytes); }
+
+}  // namespace
+
+// Lengths as the engine needs them: on the host, cuDNN's (0 clamped to 1) and the real ones;
+// on the device, [cuDNN's B | real B] int32.
+struct CudaGruEngine::Lengths {
+  std::vector<int> real, clamped;
+  bool ragged = false;    // some sample is shorter than T
+  bool anyEmpty = false;  // some sample has length 0
+
+  explicit Lengths(const GruForwardArgs& a) : real(gruLengths(a)), clamped(real) {
+    for (int& v : clamped) {
+      ragged = ragged || v < a.seqLen;
+      anyEmpty = anyEmpty || v == 0;
+      v = std::max(v, 1);
+    }
+  }
+  std::vector<int32_t> deviceImage() const {
+    std::vector<int32_t> out(clamped.begin(), clamped.end());
+    out.insert(out.end(), real.begin(), real.end());
+    return out;
+  }
+};
+
 // What a training forward leaves for backward. Device memory goes through cgru::Storage so that
 // memory() counts it.
-class CudaGruReserve final : public GruReserve {
+class CudaGruEngine::Reserve final : public GruReserve {
  public:
   GruConfig config;
   int batch = 0, seqLen = 0;
   std::vector<int> lengths;
+  cudnnRNNAlgo_t algo = CUDNN_RNN_ALGO_STANDARD;  // backward must run the forward's algorithm
+  bool tf32 = false;
+  // A backward ran on it. cuDNN's backward-data pass writes into the reserve space, so a second
+  // backward through the same forward (retain) recomputes the forward instead.
+  bool spent = false;
   std::unique_ptr<Storage> deviceLengths;  // [cuDNN's B | real B] int32
   std::unique_ptr<Storage> weights;        // the packed weight space the forward ran with
   std::unique_ptr<Storage> space;          // cuDNN's reserve space
-  std::unique_ptr<Storage> maskedX;        // x with empty samples zeroed (only when some length is 0)
+  std::unique_ptr<Storage> maskedX;        // x with padded steps zeroed (only with ragged lengths)
 
   size_t bytes() const override {
     size_t n = 0;
@@ -117,10 +156,6 @@ class CudaGruReserve final : public GruReserve {
     return n;
   }
 };
-
-std::unique_ptr<Storage> deviceStorage(size_t bytes) { return std::make_unique<Storage>(Device::Cuda, bytes); }
-
-}  // namespace
 
 CudaGruEngine::CudaGruEngine(CudaBackend& backend) : backend_(backend) {}
 CudaGruEngine::~CudaGruEngine() = default;
@@ -153,19 +188,47 @@ void CudaGruEngine::prepareDropoutStates(uint64_t seed, float p) {
   }
 }
 
-CudaGruEngine::Plan& CudaGruEngine::planFor(const GruConfig& c) {
-  const bool tf32 = allowTF32_.load();
-  // cuDNN applies dropout only between layers; with one layer the probability is irrelevant.
-  const float p = c.numLayers > 1 ? c.dropout : 0.0f;
+CudaGruEngine::PlanKey CudaGruEngine::planKey(const GruConfig& c, bool training, bool tf32, cudnnRNNAlgo_t algo) {
+  // cuDNN applies dropout only between layers and only in training (an inference plan gets a
+  // no-dropout descriptor, so that inference can never drop anything).
+  const float p = training && c.numLayers > 1 ? c.dropout : 0.0f;
   uint32_t pBits = 0;
   std::memcpy(&pBits, &p, sizeof pBits);
-  const PlanKey key{c.inputSize, c.hiddenSize, c.numLayers, c.bidirectional, pBits, tf32};
+  return PlanKey{c.inputSize, c.hiddenSize, c.numLayers, c.bidirectional, pBits, tf32, static_cast<int>(algo)};
+}
+
+void CudaGruEngine::rejectAlgo(const PlanKey& key) {
+  rejected_.insert(key);
+  plans_.erase(key);
+  dropoutDirty_ = true;  // the refused attempt may have used the RNG state
+}
+
+cudnnRNNAlgo_t CudaGruEngine::chooseAlgo(const GruConfig& c, const Lengths& len, bool training) {
+  const cudnnRNNAlgo_t want = requestedAlgo();
+  if (want == CUDNN_RNN_ALGO_STANDARD || len.ragged) return CUDNN_RNN_ALGO_STANDARD;
+  if (computeMajor_ < 0) {
+    int major = 0;
+    CGRU_CUDA(cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, backend_.deviceIndex()));
+    computeMajor_ = major;
+  }
+  if (computeMajor_ < 6) return CUDNN_RNN_ALGO_STANDARD;
+  if (want == CUDNN_RNN_ALGO_PERSIST_STATIC_SMALL_H && c.hiddenSize > (training ? 128 : 192))
+    return CUDNN_RNN_ALGO_STANDARD;
+  return want;  // planFor() still says no where cuDNN refused it before
+}
+
+std::shared_ptr<CudaGruEngine::Plan> CudaGruEngine::planFor(const GruConfig& c, bool training, bool tf32,
+                                                            cudnnRNNAlgo_t algo) {
+  const PlanKey key = planKey(c, training, tf32, algo);
+  if (rejected_.count(key)) return nullptr;
   auto found = plans_.find(key);
-  if (found != plans_.end()) return *found->second;
-  if (plans_.size() >= kMaxPlans) plans_.clear();
+  if (found != plans_.end()) return found->second;
+  if (plans_.size() >= kMaxPlans) plans_.clear();  // callers hold shared_ptrs to the plans they use
 
   cudnnHandle_t handle = backend_.cudnnHandle();
-  auto plan = std::make_unique<Plan>();
+  const float p = training && c.numLayers > 1 ? c.dropout : 0.0f;
+  auto plan = std::make_shared<Plan>();
+  plan->algo = algo;
   if (p > 0.0f) {
     // The plan's descriptor shares the device's RNG state (re-seeding rewrites it in place).
     prepareDropoutStates(c.seed, p);
@@ -174,73 +237,111 @@ CudaGruEngine::Plan& CudaGruEngine::planFor(const GruConfig& c) {
   } else {
     CGRU_CUDNN(cudnnSetDropoutDescriptor, plan->dropout.get(), handle, 0.0f, nullptr, 0, 0ULL);
   }
-  CGRU_CUDNN(cudnnSetRNNDescriptor_v8, plan->rnn.get(), CUDNN_RNN_ALGO_STANDARD, CUDNN_GRU, CUDNN_RNN_DOUBLE_BIAS,
-             c.bidirectional ? CUDNN_BIDIRECTIONAL : CUDNN_UNIDIRECTIONAL, CUDNN_LINEAR_INPUT, CUDNN_DATA_FLOAT,
-             CUDNN_DATA_FLOAT, tf32 ? CUDNN_DEFAULT_MATH : CUDNN_FMA_MATH, c.inputSize, c.hiddenSize,
-             /*projSize: none*/ c.hiddenSize, c.numLayers, plan->dropout.get(), CUDNN_RNN_PADDED_IO_ENABLED);
-  CGRU_CUDNN(cudnnGetRNNWeightSpaceSize, handle, plan->rnn.get(), &plan->weightBytes);
 
-  // Map the weight space once: cudnnGetRNNWeightParams gives addresses inside a real buffer;
-  // their offsets hold for every buffer of this plan. The shapes are checked against ours.
-  DeviceBuffer probe(backend_.allocator(), plan->weightBytes);
-  TensorDescriptor mDesc, bDesc;
-  const char* base = static_cast<const char*>(probe.get());
   const size_t H = static_cast<size_t>(c.hiddenSize);
-  auto sliceOf = [&](const TensorDescriptor& desc, void* addr, size_t expected, int slot, int id, const char* what) {
-    cudnnDataType_t type{};
-    int nbDims = 0, dims[3] = {0, 0, 0}, strides[3] = {0, 0, 0};
-    CGRU_CUDNN(cudnnGetTensorNdDescriptor, desc.get(), 3, &type, &nbDims, dims, strides);
-    size_t count = 1;
-    for (int i = 0; i < std::min(nbDims, 3); ++i) count *= static_cast<size_t>(dims[i]);
-    const std::ptrdiff_t offsetBytes = static_cast<const char*>(addr) - base;
-    if (type != CUDNN_DATA_FLOAT || nbDims > 3 || count != expected || offsetBytes < 0 ||
-        offsetBytes % static_cast<std::ptrdiff_t>(sizeof(float)) != 0 ||
-        static_cast<size_t>(offsetBytes) + count * sizeof(float) > plan->weightBytes)
-      throw Error("cuda gru: cuDNN's weight layout is not the expected one (pseudo-layer " + std::to_string(slot) +
-                  ", linLayerID " + std::to_string(id) + " " + what + ": " + std::to_string(count) + " floats at byte " +
-                  std::to_string(offsetBytes) + ", expected " + std::to_string(expected) + " floats)");
-    return WeightSlice{static_cast<size_t>(offsetBytes) / sizeof(float), count};
-  };
   const int slots = c.numSlots();
-  plan->matrix.resize(static_cast<size_t>(slots));
-  plan->bias.resize(static_cast<size_t>(slots));
-  for (int slot = 0; slot < slots; ++slot) {
-    const size_t in = static_cast<size_t>(c.layerInputSize(slot / c.numDirections()));
-    for (int id = 0; id < 6; ++id) {
-      void* mAddr = nullptr;
-      void* bAddr = nullptr;
-      CGRU_CUDNN(cudnnGetRNNWeightParams, handle, plan->rnn.get(), slot, plan->weightBytes, probe.get(), id,
-                 mDesc.get(), &mAddr, bDesc.get(), &bAddr);
-      const size_t si = static_cast<size_t>(slot), sid = static_cast<size_t>(id);
-      plan->matrix[si][sid] = sliceOf(mDesc, mAddr, H * (id < 3 ? in : H), slot, id, "matrix");
-      plan->bias[si][sid] = sliceOf(bDesc, bAddr, H, slot, id, "bias");
+  try {
+    CGRU_CUDNN_ALGO(algo, cudnnSetRNNDescriptor_v8, plan->rnn.get(), algo, CUDNN_GRU, CUDNN_RNN_DOUBLE_BIAS,
+                    c.bidirectional ? CUDNN_BIDIRECTIONAL : CUDNN_UNIDIRECTIONAL, CUDNN_LINEAR_INPUT, CUDNN_DATA_FLOAT,
+                    CUDNN_DATA_FLOAT, tf32 ? CUDNN_DEFAULT_MATH : CUDNN_FMA_MATH, c.inputSize, c.hiddenSize,
+                    /*projSize: none*/ c.hiddenSize, c.numLayers, plan->dropout.get(), CUDNN_RNN_PADDED_IO_ENABLED);
+    CGRU_CUDNN_ALGO(algo, cudnnGetRNNWeightSpaceSize, handle, plan->rnn.get(), &plan->weightBytes);
+
+    // Map the weight space once: cudnnGetRNNWeightParams gives addresses inside a real buffer;
+    // their offsets hold for every buffer of this plan. The shapes are checked against ours.
+    DeviceBuffer probe(backend_.allocator(), plan->weightBytes);
+    TensorDescriptor mDesc, bDesc;
+    const char* base = static_cast<const char*>(probe.get());
+    size_t covered = 0;
+    auto sliceOf = [&](const TensorDescriptor& desc, void* addr, size_t expected, int slot, int id, const char* what) {
+      cudnnDataType_t type{};
+      int nbDims = 0, dims[3] = {0, 0, 0}, strides[3] = {0, 0, 0};
+      CGRU_CUDNN(cudnnGetTensorNdDescriptor, desc.get(), 3, &type, &nbDims, dims, strides);
+      size_t count = 1;
+      for (int i = 0; i < std::min(nbDims, 3); ++i) count *= static_cast<size_t>(dims[i]);
+      const std::ptrdiff_t offsetBytes = static_cast<const char*>(addr) - base;
+      if (!addr || type != CUDNN_DATA_FLOAT || nbDims > 3 || count != expected || offsetBytes < 0 ||
+          offsetBytes % static_cast<std::ptrdiff_t>(sizeof(float)) != 0 ||
+          static_cast<size_t>(offsetBytes) + count * sizeof(float) > plan->weightBytes)
+        throw Error("cuda gru: cuDNN's weight layout is not the expected one (pseudo-layer " + std::to_string(slot) +
+                    ", linLayerID " + std::to_string(id) + " " + what + ": " + std::to_string(count) +
+                    " floats at byte " + std::to_string(offsetBytes) + ", expected " + std::to_string(expected) +
+                    " floats)");
+      covered += count * sizeof(float);
+      return WeightSlice{static_cast<size_t>(offsetBytes) / sizeof(float), count};
+    };
+    plan->matrix.resize(static_cast<size_t>(slots));
+    plan->bias.resize(static_cast<size_t>(slots));
+    for (int slot = 0; slot < slots; ++slot) {
+      const size_t in = static_cast<size_t>(c.layerInputSize(slot / c.numDirections()));
+      for (int id = 0; id < 6; ++id) {
+        void* mAddr = nullptr;
+        void* bAddr = nullptr;
+        CGRU_CUDNN_ALGO(algo, cudnnGetRNNWeightParams, handle, plan->rnn.get(), slot, plan->weightBytes, probe.get(),
+                        id, mDesc.get(), &mAddr, bDesc.get(), &bAddr);
+        const size_t si = static_cast<size_t>(slot), sid = static_cast<size_t>(id);
+        plan->matrix[si][sid] = sliceOf(mDesc, mAddr, H * (id < 3 ? in : H), slot, id, "matrix");
+        plan->bias[si][sid] = sliceOf(bDesc, bAddr, H, slot, id, "bias");
+      }
     }
+    // Padding between the tensors (if cuDNN leaves any) is zeroed when packing, so that whatever
+    // cuDNN might read there is finite.
+    plan->weightGaps = covered != plan->weightBytes;
+  } catch (const AlgoRejected&) {
+    rejectAlgo(key);
+    return nullptr;
   }
-  Plan& ref = *plan;
-  plans_.emplace(key, std::move(plan));
-  return ref;
+  plans_.emplace(key, plan);
+  return plan;
 }
 
 std::unique_ptr<GruReserve> CudaGruEngine::forward(const GruForwardArgs& a) {
   const GruDims s = checkGruForwardArgs(a, true);
-  const Lengths len = makeLengths(a);
-  const GruConfig& c = a.config;
+  const Lengths len(a);
   backend_.makeCurrent();
   std::lock_guard<std::mutex> lock(mutex_);
+  return forwardLocked(a, s, len, chooseAlgo(a.config, len, a.training));
+}
+
+std::unique_ptr<CudaGruEngine::Reserve> CudaGruEngine::forwardLocked(const GruForwardArgs& a, const GruDims& s,
+                                                                     const Lengths& len, cudnnRNNAlgo_t algo) {
+  const bool tf32 = allowTF32_.load();
+  for (;;) {
+    if (std::shared_ptr<Plan> plan = planFor(a.config, a.training, tf32, algo)) {
+      try {
+        return forwardAttempt(a, s, len, *plan, tf32);
+      } catch (const AlgoRejected&) {
+        rejectAlgo(planKey(a.config, a.training, tf32, algo));
+      }
+    }
+    // STANDARD is never refused (its errors throw cgru::Error), so this ends.
+    algo = CUDNN_RNN_ALGO_STANDARD;
+  }
+}
+
+std::unique_ptr<CudaGruEngine::Reserve> CudaGruEngine::forwardAttempt(const GruForwardArgs& a, const GruDims& s,
+                                                                      const Lengths& len, const Plan& plan,
+                                                                      bool tf32) {
+  const GruConfig& c = a.config;
+  const cudnnRNNAlgo_t algo = plan.algo;
   cudaStream_t stream = backend_.stream();
   cudnnHandle_t handle = backend_.cudnnHandle();
   CachingAllocator& alloc = backend_.allocator();
 
-  Plan& plan = planFor(c);
   const bool dropout = a.training && c.dropout > 0.0f && c.numLayers > 1;
   if (dropout) prepareDropoutStates(c.seed, c.dropout);
   const CallDescriptors desc(s, len.clamped);
   const cudnnForwardMode_t mode = a.training ? CUDNN_FWD_MODE_TRAINING : CUDNN_FWD_MODE_INFERENCE;
   size_t workBytes = 0, reserveBytes = 0;
-  CGRU_CUDNN(cudnnGetRNNTempSpaceSizes, handle, plan.rnn.get(), mode, desc.x.get(), &workBytes, &reserveBytes);
+  CGRU_CUDNN_ALGO(algo, cudnnGetRNNTempSpaceSizes, handle, plan.rnn.get(), mode, desc.x.get(), &workBytes,
+                  &reserveBytes);
 
   // Buffers: owned by the reserve when training (they live until backward), else temporary.
-  std::unique_ptr<CudaGruReserve> res;
+  // With ragged lengths x is copied with its padded steps zeroed: cuDNN may run its input GEMMs
+  // over whole rows, and 0·NaN from padding would reach the weight gradients. An empty sample
+  // runs one cuDNN step on that zeroed input (cuDNN needs lengths >= 1); its outputs are fixed
+  // up below.
+  std::unique_ptr<Reserve> res;
   DeviceBuffer tmpLengths, tmpWeights, tmpX;
   int32_t* devLengths = nullptr;
   float* weights = nullptr;
@@ -248,15 +349,17 @@ std::unique_ptr<GruReserve> CudaGruEngine::forward(const GruForwardArgs& a) {
   float* maskedX = nullptr;
   const size_t lengthBytes = 2 * static_cast<size_t>(s.B) * sizeof(int32_t);
   if (a.training) {
-    res = std::make_unique<CudaGruReserve>();
+    res = std::make_unique<Reserve>();
     res->config = c;
     res->batch = s.B;
     res->seqLen = s.T;
     res->lengths = len.real;
+    res->algo = algo;
+    res->tf32 = tf32;
     res->deviceLengths = deviceStorage(lengthBytes);
     res->weights = deviceStorage(plan.weightBytes);
     res->space = deviceStorage(reserveBytes);
-    if (len.anyEmpty) res->maskedX = deviceStorage(s.xCount() * sizeof(float));
+    if (len.ragged) res->maskedX = deviceStorage(s.xCount() * sizeof(float));
     devLengths = res->deviceLengths->as<int32_t>();
     weights = res->weights->as<float>();
     reserveSpace = res->space->data();
@@ -264,20 +367,21 @@ std::unique_ptr<GruReserve> CudaGruEngine::forward(const GruForwardArgs& a) {
   } else {
     tmpLengths = DeviceBuffer(alloc, lengthBytes);
     tmpWeights = DeviceBuffer(alloc, plan.weightBytes);
-    if (len.anyEmpty) tmpX = DeviceBuffer(alloc, s.xCount() * sizeof(float));
+    if (len.ragged) tmpX = DeviceBuffer(alloc, s.xCount() * sizeof(float));
     devLengths = tmpLengths.as<int32_t>();
     weights = tmpWeights.as<float>();
     maskedX = tmpX.as<float>();
   }
+  // cuDNN reads devSeqLengths asynchronously: it must be device memory that outlives the queued
+  // work (the staging copy leaves `image` free at once; the buffer is stream-ordered).
   const int32_t* realLengths = devLengths + s.B;
   const std::vector<int32_t> image = len.deviceImage();
   backend_.uploadAsync(devLengths, image.data(), lengthBytes);
 
+  if (plan.weightGaps) CGRU_CUDA(cudaMemsetAsync(weights, 0, plan.weightBytes, stream));
   const auto pack = weightSegments(plan, c, a.params, weights, /*intoSpace=*/true);
   checkLaunch(launchBatchedCopy(pack.data(), static_cast<int>(pack.size()), stream), "batchedCopy (pack weights)");
 
-  // cuDNN needs lengths >= 1, so an empty sample runs one step on a zeroed input (so that not
-  // even a NaN in its padding reaches the weight gradients); its outputs are fixed up below.
   const float* x = a.x;
   if (maskedX) {
     CGRU_CUDA(cudaMemcpyAsync(maskedX, a.x, s.xCount() * sizeof(float), cudaMemcpyDeviceToDevice, stream));
@@ -286,10 +390,10 @@ std::unique_ptr<GruReserve> CudaGruEngine::forward(const GruForwardArgs& a) {
   }
 
   DeviceBuffer work(alloc, workBytes);
-  CGRU_CUDNN(cudnnRNNForward, handle, plan.rnn.get(), mode, devLengths, desc.x.get(), x, desc.y.get(), a.y,
-             desc.h.get(), a.h0, a.hN, /*cDesc (LSTM only)*/ desc.h.get(), nullptr, nullptr, plan.weightBytes, weights,
-             workBytes, work.get(), a.training ? reserveBytes : 0, reserveSpace);
-  if (dropout) dropoutDirty_ = true;
+  if (dropout) dropoutDirty_ = true;  // before the call: even a failed one may have advanced the RNG state
+  CGRU_CUDNN_ALGO(algo, cudnnRNNForward, handle, plan.rnn.get(), mode, devLengths, desc.x.get(), x, desc.y.get(), a.y,
+                  desc.h.get(), a.h0, a.hN, /*cDesc (LSTM only)*/ desc.h.get(), nullptr, nullptr, plan.weightBytes,
+                  weights, workBytes, work.get(), a.training ? reserveBytes : 0, reserveSpace);
 
   // The contract: y is zero at t >= lengths[b]; an empty sample has y = 0 and hN = h0.
   if (len.ragged) checkLaunch(launchZeroPaddedSteps(a.y, realLengths, s.B, s.T, s.D * s.H, stream), "zeroPaddedSteps (y)");
@@ -299,10 +403,12 @@ std::unique_ptr<GruReserve> CudaGruEngine::forward(const GruForwardArgs& a) {
 }
 
 void CudaGruEngine::backward(const GruForwardArgs& a, GruReserve& reserve, const GruBackwardArgs& g) {
-  const GruDims s = checkGruForwardArgs(a, true);
-  auto* res = dynamic_cast<CudaGruReserve*>(&reserve);
+  // Backward needs the forward's y (cuDNN reads it) but not its hN, which callers need not pass.
+  const GruDims s = checkGruForwardArgs(a, false);
+  if (!a.y) throw ArgumentError("gru backward: the forward's output y must be given");
+  auto* res = dynamic_cast<Reserve*>(&reserve);
   if (!res) throw ArgumentError("gru backward: the training state was not made by the CUDA engine");
-  const Lengths len = makeLengths(a);
+  const Lengths len(a);
   const GruConfig& c = a.config;
   if (res->batch != s.B || res->seqLen != s.T || res->config.inputSize != c.inputSize ||
       res->config.hiddenSize != c.hiddenSize || res->config.numLayers != c.numLayers ||
@@ -320,65 +426,109 @@ void CudaGruEngine::backward(const GruForwardArgs& a, GruReserve& reserve, const
 
   backend_.makeCurrent();
   std::lock_guard<std::mutex> lock(mutex_);
+  CachingAllocator& alloc = backend_.allocator();
+  cudnnRNNAlgo_t algo = res->algo;
+  bool useReserve = !res->spent;
+  for (;;) {
+    try {
+      if (useReserve) {
+        backwardAttempt(a, s, len, *res, g);
+        return;
+      }
+      // A fresh forward (same inputs, parameters and dropout masks) into temporaries: the reserve
+      // was already used by a backward, or cuDNN refused its persistent algorithm in backward.
+      DeviceBuffer y(alloc, s.yCount() * sizeof(float)), hN(alloc, s.hCount() * sizeof(float));
+      GruForwardArgs f = a;
+      f.training = true;
+      f.y = y.as<float>();
+      f.hN = hN.as<float>();
+      const std::unique_ptr<Reserve> fresh = forwardLocked(f, s, len, algo);
+      backwardAttempt(f, s, len, *fresh, g);
+      return;
+    } catch (const AlgoRejected&) {
+      // backwardAttempt() recorded the refusal; STANDARD is never refused, so this ends.
+      algo = CUDNN_RNN_ALGO_STANDARD;
+      useReserve = false;
+    }
+  }
+}
+
+void CudaGruEngine::backwardAttempt(const GruForwardArgs& a, const GruDims& s, const Lengths& len, Reserve& res,
+                                    const GruBackwardArgs& g) {
+  const GruConfig& c = a.config;
+  const cudnnRNNAlgo_t algo = res.algo;
   cudaStream_t stream = backend_.stream();
   cudnnHandle_t handle = backend_.cudnnHandle();
   CachingAllocator& alloc = backend_.allocator();
+  try {
+    // The forward's plan: the same algorithm (cuDNN: do not mix algorithms within one training
+    // step) and maths, whatever setAllowTF32 says now.
+    const std::shared_ptr<Plan> plan = planFor(c, /*training=*/true, res.tf32, algo);
+    if (!plan) throw AlgoRejected{};
+    const CallDescriptors desc(s, len.clamped);
+    size_t workBytes = 0, reserveBytes = 0;
+    CGRU_CUDNN_ALGO(algo, cudnnGetRNNTempSpaceSizes, handle, plan->rnn.get(), CUDNN_FWD_MODE_TRAINING, desc.x.get(),
+                    &workBytes, &reserveBytes);
+    if (reserveBytes != res.space->bytes() || plan->weightBytes != res.weights->bytes())
+      throw Error("cuda gru backward: cuDNN's reserve or weight space size changed since the forward");
+    const int32_t* devLengths = res.deviceLengths->as<int32_t>();
+    const int32_t* realLengths = devLengths + s.B;
 
-  Plan& plan = planFor(c);
-  const CallDescriptors desc(s, len.clamped);
-  size_t workBytes = 0, reserveBytes = 0;
-  CGRU_CUDNN(cudnnGetRNNTempSpaceSizes, handle, plan.rnn.get(), CUDNN_FWD_MODE_TRAINING, desc.x.get(), &workBytes,
-             &reserveBytes);
-  if (reserveBytes != res->space->bytes() || plan.weightBytes != res->weights->bytes())
-    throw Error("cuda gru backward: cuDNN's reserve or weight space size changed since the forward");
-  const int32_t* devLengths = res->deviceLengths->as<int32_t>();
-  const int32_t* realLengths = devLengths + s.B;
+    // dy: zeros when not given; with ragged lengths a copy whose padded steps (and the whole of
+    // every empty sample) are zero, so nothing there reaches any gradient.
+    const size_t yBytes = s.yCount() * sizeof(float);
+    DeviceBuffer dyBuf;
+    const float* dy = g.dy;
+    if (!dy) {
+      dyBuf = DeviceBuffer(alloc, yBytes);
+      CGRU_CUDA(cudaMemsetAsync(dyBuf.get(), 0, yBytes, stream));
+      dy = dyBuf.as<float>();
+    } else if (len.ragged) {
+      dyBuf = DeviceBuffer(alloc, yBytes);
+      CGRU_CUDA(cudaMemcpyAsync(dyBuf.get(), g.dy, yBytes, cudaMemcpyDeviceToDevice, stream));
+      checkLaunch(launchZeroPaddedSteps(dyBuf.as<float>(), realLengths, s.B, s.T, s.D * s.H, stream),
+                  "zeroPaddedSteps (dy)");
+      dy = dyBuf.as<float>();
+    }
+    // dhN: an empty sample's one cuDNN step must get no cotangent (its dh0 is set to dhN below).
+    DeviceBuffer dhNBuf;
+    const float* dhN = g.dhN;
+    if (dhN && len.anyEmpty) {
+      const size_t hBytes = s.hCount() * sizeof(float);
+      dhNBuf = DeviceBuffer(alloc, hBytes);
+      CGRU_CUDA(cudaMemcpyAsync(dhNBuf.get(), g.dhN, hBytes, cudaMemcpyDeviceToDevice, stream));
+      checkLaunch(launchFillEmptySamples(dhNBuf.as<float>(), nullptr, realLengths, s.slots(), s.B, s.H, stream),
+                  "fillEmptySamples (dhN)");
+      dhN = dhNBuf.as<float>();
+    }
 
-  // dy: zeros when not given; with ragged lengths a copy whose padded steps (and the whole of
-  // every empty sample) are zero, so nothing there reaches any gradient.
-  const size_t yBytes = s.yCount() * sizeof(float);
-  DeviceBuffer dyBuf;
-  const float* dy = g.dy;
-  if (!dy) {
-    dyBuf = DeviceBuffer(alloc, yBytes);
-    CGRU_CUDA(cudaMemsetAsync(dyBuf.get(), 0, yBytes, stream));
-    dy = dyBuf.as<float>();
-  } else if (len.ragged) {
-    dyBuf = DeviceBuffer(alloc, yBytes);
-    CGRU_CUDA(cudaMemcpyAsync(dyBuf.get(), g.dy, yBytes, cudaMemcpyDeviceToDevice, stream));
-    checkLaunch(launchZeroPaddedSteps(dyBuf.as<float>(), realLengths, s.B, s.T, s.D * s.H, stream), "zeroPaddedSteps (dy)");
-    dy = dyBuf.as<float>();
+    DeviceBuffer work(alloc, workBytes);
+    float* weights = res.weights->as<float>();
+    res.spent = true;  // before the call: cuDNN writes into the reserve space
+    CGRU_CUDNN_ALGO(algo, cudnnRNNBackwardData_v8, handle, plan->rnn.get(), devLengths, desc.y.get(), a.y, dy,
+                    desc.x.get(), g.dx, desc.h.get(), a.h0, dhN, g.dh0, /*cDesc (LSTM only)*/ desc.h.get(), nullptr,
+                    nullptr, nullptr, plan->weightBytes, weights, workBytes, work.get(), reserveBytes,
+                    res.space->data());
+
+    // Weight gradients: ADD (the only mode cudnnRNNBackwardWeights_v8 supports) into a zeroed
+    // buffer, after backward data (it reads what that pass left in the reserve space).
+    DeviceBuffer dWeights(alloc, plan->weightBytes);
+    CGRU_CUDA(cudaMemsetAsync(dWeights.get(), 0, plan->weightBytes, stream));
+    const float* x = res.maskedX ? res.maskedX->as<float>() : a.x;
+    CGRU_CUDNN_ALGO(algo, cudnnRNNBackwardWeights_v8, handle, plan->rnn.get(), CUDNN_WGRAD_MODE_ADD, devLengths,
+                    desc.x.get(), x, desc.h.get(), a.h0, desc.y.get(), a.y, plan->weightBytes, dWeights.get(),
+                    workBytes, work.get(), reserveBytes, res.space->data());
+
+    if (len.ragged) checkLaunch(launchZeroPaddedSteps(g.dx, realLengths, s.B, s.T, s.I, stream), "zeroPaddedSteps (dx)");
+    if (len.anyEmpty)
+      checkLaunch(launchFillEmptySamples(g.dh0, g.dhN, realLengths, s.slots(), s.B, s.H, stream),
+                  "fillEmptySamples (dh0)");
+    const auto unpack = weightSegments(*plan, c, g.dParams, dWeights.as<float>(), /*intoSpace=*/false);
+    checkLaunch(launchBatchedCopy(unpack.data(), static_cast<int>(unpack.size()), stream), "batchedCopy (unpack grads)");
+  } catch (const AlgoRejected&) {
+    rejectAlgo(planKey(c, /*training=*/true, res.tf32, algo));
+    throw;
   }
-  // dhN: an empty sample's one cuDNN step must get no cotangent (its dh0 is set to dhN below).
-  DeviceBuffer dhNBuf;
-  const float* dhN = g.dhN;
-  if (dhN && len.anyEmpty) {
-    const size_t hBytes = s.hCount() * sizeof(float);
-    dhNBuf = DeviceBuffer(alloc, hBytes);
-    CGRU_CUDA(cudaMemcpyAsync(dhNBuf.get(), g.dhN, hBytes, cudaMemcpyDeviceToDevice, stream));
-    checkLaunch(launchFillEmptySamples(dhNBuf.as<float>(), nullptr, realLengths, s.slots(), s.B, s.H, stream),
-                "fillEmptySamples (dhN)");
-    dhN = dhNBuf.as<float>();
-  }
-
-  DeviceBuffer work(alloc, workBytes);
-  float* weights = res->weights->as<float>();
-  CGRU_CUDNN(cudnnRNNBackwardData_v8, handle, plan.rnn.get(), devLengths, desc.y.get(), a.y, dy, desc.x.get(), g.dx,
-             desc.h.get(), a.h0, dhN, g.dh0, /*cDesc (LSTM only)*/ desc.h.get(), nullptr, nullptr, nullptr,
-             plan.weightBytes, weights, workBytes, work.get(), reserveBytes, res->space->data());
-  if (len.ragged) checkLaunch(launchZeroPaddedSteps(g.dx, realLengths, s.B, s.T, s.I, stream), "zeroPaddedSteps (dx)");
-  if (len.anyEmpty)
-    checkLaunch(launchFillEmptySamples(g.dh0, g.dhN, realLengths, s.slots(), s.B, s.H, stream), "fillEmptySamples (dh0)");
-
-  // Weight gradients: ADD into a zeroed buffer, then out to the canonical tensors.
-  DeviceBuffer dWeights(alloc, plan.weightBytes);
-  CGRU_CUDA(cudaMemsetAsync(dWeights.get(), 0, plan.weightBytes, stream));
-  const float* x = res->maskedX ? res->maskedX->as<float>() : a.x;
-  CGRU_CUDNN(cudnnRNNBackwardWeights_v8, handle, plan.rnn.get(), CUDNN_WGRAD_MODE_ADD, devLengths, desc.x.get(), x,
-             desc.h.get(), a.h0, desc.y.get(), a.y, plan.weightBytes, dWeights.get(), workBytes, work.get(),
-             reserveBytes, res->space->data());
-  const auto unpack = weightSegments(plan, c, g.dParams, dWeights.as<float>(), /*intoSpace=*/false);
-  checkLaunch(launchBatchedCopy(unpack.data(), static_cast<int>(unpack.size()), stream), "batchedCopy (unpack grads)");
 }
 
 std::unique_ptr<GruEngine> makeGruEngine(CudaBackend& backend) { return std::make_unique<CudaGruEngine>(backend); }

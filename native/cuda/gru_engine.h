@@ -7,10 +7,12 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <set>
 #include <tuple>
 #include <vector>
 
 #include "core/gru.h"
+#include "core/gru_checks.h"
 #include "cuda/descriptors.h"
 
 namespace cgru::cuda {
@@ -37,25 +39,45 @@ class CudaGruEngine final : public GruEngine {
     size_t offset = 0;  // floats from the start of the weight space
     size_t count = 0;   // floats
   };
-  // A cached RNN descriptor for one configuration, with the map of its weight space.
+  // A cached RNN descriptor for one configuration and algorithm, with the map of its weight space.
   struct Plan {
     RnnDescriptor rnn;
     DropoutDescriptor dropout;
+    cudnnRNNAlgo_t algo = CUDNN_RNN_ALGO_STANDARD;
     size_t weightBytes = 0;
+    bool weightGaps = false;  // the slices do not cover the weight space (gaps are zeroed when packing)
     // [slot][linLayerID]: IDs 0,1,2 are the input matrices/biases of gates r,z,n; 3,4,5 the
     // recurrent ones (cuDNN's CUDNN_GRU order = PyTorch's).
     std::vector<std::array<WeightSlice, 6>> matrix, bias;
   };
 
  private:
-  using PlanKey = std::tuple<int, int, int, bool, uint32_t, bool>;
-  Plan& planFor(const GruConfig& config);
+  struct Lengths;  // per call: real and cuDNN lengths (gru_engine.cpp)
+  class Reserve;   // what a training forward keeps (gru_engine.cpp)
+  // inputSize, hiddenSize, numLayers, bidirectional, dropout bits, TF32, algorithm.
+  using PlanKey = std::tuple<int, int, int, bool, uint32_t, bool, int>;
+
+  static PlanKey planKey(const GruConfig& config, bool training, bool tf32, cudnnRNNAlgo_t algo);
+  // The plan for this key; nullptr when a persistent algorithm was rejected for it.
+  std::shared_ptr<Plan> planFor(const GruConfig& config, bool training, bool tf32, cudnnRNNAlgo_t algo);
+  void rejectAlgo(const PlanKey& key);
+  cudnnRNNAlgo_t chooseAlgo(const GruConfig& config, const Lengths& lengths, bool training);
   void prepareDropoutStates(uint64_t seed, float p);
+
+  // Callers hold mutex_. The forward falls back to CUDNN_RNN_ALGO_STANDARD when cuDNN rejects `algo`.
+  std::unique_ptr<Reserve> forwardLocked(const GruForwardArgs& args, const GruDims& dims, const Lengths& lengths,
+                                         cudnnRNNAlgo_t algo);
+  std::unique_ptr<Reserve> forwardAttempt(const GruForwardArgs& args, const GruDims& dims, const Lengths& lengths,
+                                          const Plan& plan, bool tf32);
+  void backwardAttempt(const GruForwardArgs& forward, const GruDims& dims, const Lengths& lengths, Reserve& reserve,
+                       const GruBackwardArgs& args);
 
   CudaBackend& backend_;
   std::atomic<bool> allowTF32_{false};
-  std::mutex mutex_;  // plans and dropout state
-  std::map<PlanKey, std::unique_ptr<Plan>> plans_;
+  std::mutex mutex_;  // plans, algorithm rejections and dropout state
+  std::map<PlanKey, std::shared_ptr<Plan>> plans_;
+  std::set<PlanKey> rejected_;  // persistent algorithms cuDNN refused, per configuration
+  int computeMajor_ = -1;       // the device's compute capability (major), read on first use
 
   // One dropout RNG state per device. cuDNN advances it on every training forward; a pristine
   // copy taken right after seeding is restored before each use, so the same seed gives the same
