@@ -111,6 +111,9 @@ class Searcher {
     if (!plainSoname && !exists(path)) return nullptr;
     ::dlerror();
     void* h = ::dlopen(path.c_str(), RTLD_NOW | RTLD_LOCAL);
+    // A rejected library stays loaded, and a later plain soname resolves to it again: skip it.
+    for (void* r : rejectedHandles_)
+      if (h == r) return nullptr;
     if (!h) {
       const char* e = ::dlerror();
       const std::string msg = e ? e : "unknown dlopen error";
@@ -119,7 +122,10 @@ class Searcher {
     }
     return h;
   }
-  void rejected(const std::string& path, const std::string& why) { failures_.push_back(path + ": " + why); }
+  void rejected(void* handle, const std::string& path, const std::string& why) {
+    rejectedHandles_.push_back(handle);
+    failures_.push_back(path + ": " + why);
+  }
 
   std::string notFound(const std::string& sonames, const char* envVar) const {
     std::string msg = what_ + " not found: no loadable " + sonames + " in " + std::to_string(tried_) +
@@ -135,6 +141,7 @@ class Searcher {
   LoadResult& result_;
   std::string what_;
   std::vector<std::string> failures_;
+  std::vector<void*> rejectedHandles_;
   size_t tried_ = 0;
 };
 
@@ -181,7 +188,7 @@ void loadCublas(LoadResult& r) {
       CublasApi api;
       const std::string missing = resolve(h, api);
       if (!missing.empty()) {
-        s.rejected(pathOf(::dlsym(h, "cublasCreate_v2"), path), "lacks the symbol " + missing);
+        s.rejected(h, pathOf(::dlsym(h, "cublasCreate_v2"), path), "lacks the symbol " + missing);
         return false;  // the handle is kept: unloading a half-used library is riskier than a leak
       }
       gCublas = api;
@@ -206,12 +213,29 @@ void loadCudnn(LoadResult& r) {
     const std::string missing = resolve(h, api);
     const std::string where = pathOf(::dlsym(h, "cudnnGetVersion"), path);
     if (!missing.empty()) {
-      s.rejected(where, "lacks the symbol " + missing + " (cuDNN 9 is required)");
+      s.rejected(h, where, "lacks the symbol " + missing + " (cuDNN 9 is required)");
       return false;
+    }
+    // The shim dlopens its sub-libraries (through its RPATH=$ORIGIN) on first use, and when
+    // libcudnn_graph cannot be loaded it prints "Invalid handle. Cannot load symbol ..." and
+    // aborts the process, even in cudnnGetVersion. Load the ones the GRU needs here first, from
+    // the shim's own folder, so that a broken install (a missing sub-library, or libz.so.1) is a
+    // reason and not a crash; the shim's own dlopen then finds these copies by soname.
+    const size_t slash = where.find_last_of('/');
+    const std::string dir = slash == std::string::npos ? std::string() : where.substr(0, slash);
+    for (const char* sub : {"libcudnn_graph.so.9", "libcudnn_ops.so.9", "libcudnn_adv.so.9"}) {
+      ::dlerror();
+      if (!::dlopen(join(dir, sub).c_str(), RTLD_NOW | RTLD_LOCAL)) {
+        const char* e = ::dlerror();
+        std::string why = std::string("its sub-library ") + sub + " cannot be loaded: " + (e ? e : "unknown dlopen error");
+        if (why.find("libz.so") != std::string::npos) why += " (cuDNN needs zlib: install zlib1g / zlib)";
+        s.rejected(h, where, why);
+        return false;  // the handle is kept, as above
+      }
     }
     const size_t version = api.cudnnGetVersion();
     if (version < 90000 || version >= 100000) {
-      s.rejected(where, "is cuDNN " + std::to_string(version) + ", but cuDNN 9 is required");
+      s.rejected(h, where, "is cuDNN " + std::to_string(version) + ", but cuDNN 9 is required");
       return false;
     }
     gCudnn = api;
