@@ -117,6 +117,7 @@ for (const device of testDevices) {
         close(ops.sliceLast(x, 1, 2).dataSync(), [a[1]!, a[2]!, a[4]!, a[5]!]);
         close(ops.concatLast([ops.sliceLast(x, 0, 1), ops.sliceLast(x, 1, 2)]).dataSync(), a);
         close(ops.sliceFirst(x, 1, 1).dataSync(), a.slice(3));
+        assert.throws(() => ops.writeLast_(x, x, 0), /opsCopyColumns: argument 'dst' must be a different tensor from src/);
         const seq = t(Float32Array.from({ length: 8 }, (_, i) => i), [2, 4, 1]);
         close(ops.reverseTime(seq).dataSync(), [3, 2, 1, 0, 7, 6, 5, 4]);
         close(ops.reverseTime(seq, Int32Array.from([2, 4])).dataSync(), [1, 0, 2, 3, 7, 6, 5, 4]);

@@ -289,6 +289,8 @@ OPS_FUNCTION(copyColumns) {
     if (dstStart + width > dstCols) c.args.rangeError("width", "runs past the destination row (dstStart + width > dstCols)");
     TensorHandle& src = c.tensor(0, "src", c.product(rows, srcCols, "rows·srcCols"));
     TensorHandle& dst = c.tensor(4, "dst", c.product(rows, dstCols, "rows·dstCols"));
+    // Devices copy rows in parallel, so a copy within one buffer could read what it already wrote.
+    if (src.storage == dst.storage) c.args.rangeError("dst", "must be a different tensor from src (the copy would overlap)");
     const float beta = c.num(8, "beta");
     c.ops().copyColumns(c.f(src), rows, srcCols, srcStart, c.f(dst), dstCols, dstStart, width, beta);
     UNDEFINED;
