@@ -31,6 +31,8 @@ export interface NativeCudaInfo {
    * without them only ops.gru runs on CUDA, and 'auto' keeps models on the CPU.
    */
   tensorOps: boolean;
+  /** TF32 tensor-core maths is on for FP32 GEMMs and the GRU (setAllowTF32); false without CUDA. */
+  allowTF32: boolean;
   /** Why CUDA is not available (absent when it is). */
   reason?: string;
   deviceName?: string;
@@ -61,6 +63,8 @@ export interface NativeBinding {
   backendInfo(): NativeBackendInfo;
   setNumThreads(numThreads: number): void;
   getNumThreads(): number;
+  /** Switches TF32 maths for the CUDA backend's GEMMs and GRU; no effect without CUDA. */
+  setAllowTF32(allow: boolean): void;
 
   /** Allocates `numel` elements on `device`, zeroed unless `init` (same type and length) is given. */
   alloc(device: DeviceName, dtype: DTypeName, numel: number, init?: HostArray | null): TensorHandle;

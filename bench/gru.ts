@@ -1,16 +1,18 @@
 // npm run bench (CPU) / npm run bench:gpu (BENCH_DEVICE=cuda): our GRU engine (through ops.gru,
 // JS overhead included) against PyTorch's nn.GRU (bench/torch_gru.py, when python3 can import
-// torch) on the same device, same shapes, same thread count (CPU) or TF32 setting (GPU: off).
+// torch) on the same device, same shapes, same thread count (CPU) or TF32 setting (GPU: off
+// unless BENCH_TF32=1, then on for both; CUDNN_GRU_RNN_ALGO picks our cuDNN RNN algorithm).
 // Forward = inference; train = forward + backward (dx, dh0 and every parameter gradient).
 // Options (environment): BENCH_DEVICE (cpu | cuda), BENCH_THREADS (default 2), BENCH_ROUNDS
 // (default 2; rounds alternate between the engines so that machine noise hits both),
 // BENCH_MIN_MS (per measurement, default 400), BENCH_ONLY (comma-separated config names),
-// BENCH_OUT (results file; default bench/results/<device>-<date>.md, 'none' to skip).
+// BENCH_OUT (results file; default bench/results/<device>-<date>.md, 'none' to skip), BENCH_TF32
+// (GPU: 1 = TF32 maths on both sides).
 import { execFileSync, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { backendInfo, setNumThreads, synchronize, tensor, zeros, type DeviceName, type Tensor } from '../lib';
+import { backendInfo, setAllowTF32, setNumThreads, synchronize, tensor, zeros, type DeviceName, type Tensor } from '../lib';
 import { adamUpdate_, gru, gruParamShapes, type GruParams } from '../lib/ops';
 
 interface Config {
@@ -38,6 +40,7 @@ const threads = Number(process.env.BENCH_THREADS ?? 2);
 const rounds = Number(process.env.BENCH_ROUNDS ?? 2);
 const minMs = Number(process.env.BENCH_MIN_MS ?? 400);
 const only = process.env.BENCH_ONLY?.split(',');
+const tf32 = device === 'cuda' && process.env.BENCH_TF32 === '1';
 const configs = CONFIGS.filter((c) => !only || only.includes(c.name));
 // A training step ends with an Adam update of every parameter where the device has the fused
 // optimizer kernels (the CPU; CUDA once its tensor ops exist), on both sides alike.
@@ -125,7 +128,7 @@ function torchAvailable(): string | null {
 }
 
 function benchTorch(): TorchRun {
-  const spec = JSON.stringify({ threads, minTimeMs: minMs, configs, device, adam: withAdam ? ADAM : null });
+  const spec = JSON.stringify({ threads, minTimeMs: minMs, configs, device, tf32, adam: withAdam ? ADAM : null });
   const out = execFileSync('python3', [path.join(__dirname, 'torch_gru.py'), spec], { encoding: 'utf8', maxBuffer: 64 << 20 });
   return JSON.parse(out) as TorchRun;
 }
@@ -147,13 +150,14 @@ function gpuDetails(): string[] {
   const torchCuda = spawnSync('python3', ['-c', 'import torch; print(torch.version.cuda, torch.backends.cudnn.version())'], { encoding: 'utf8' }).stdout.trim();
   return [
     `- GPU: ${c.deviceName} (compute ${c.computeCapability}, ${((c.totalMemoryBytes ?? 0) / 2 ** 30).toFixed(0)} GiB); driver ${c.driverVersion}, CUDA runtime ${c.runtimeVersion}`,
-    `- cudnn-gru: cuDNN ${c.cudnnVersion} (${c.cudnnPath}), cuBLAS ${c.cublasVersion}; FP32 maths (TF32 off)`,
-    `- PyTorch CUDA ${torchCuda.split(' ')[0] ?? '?'}, cuDNN ${torchCuda.split(' ')[1] ?? '?'}; TF32 off`,
+    `- cudnn-gru: cuDNN ${c.cudnnVersion} (${c.cudnnPath}), cuBLAS ${c.cublasVersion}; ${c.allowTF32 ? 'TF32 maths on' : 'FP32 maths (TF32 off)'}; RNN algorithm ${process.env.CUDNN_GRU_RNN_ALGO || 'default'}`,
+    `- PyTorch CUDA ${torchCuda.split(' ')[0] ?? '?'}, cuDNN ${torchCuda.split(' ')[1] ?? '?'}; TF32 ${tf32 ? 'on (cuDNN and matmul)' : 'off'}`,
   ];
 }
 
 function main(): void {
   setNumThreads(threads);
+  if (tf32) setAllowTF32(true);
   const info = backendInfo().cpu;
   if (device === 'cuda' && !backendInfo().cuda.available) {
     throw new Error(`bench:gpu needs CUDA, which is not available: ${backendInfo().cuda.reason}`);

@@ -1,8 +1,8 @@
 #!/usr/bin/env python3
-"""PyTorch nn.GRU reference timings for bench/gru.ts, on the CPU or on CUDA (cuDNN, TF32 off).
+"""PyTorch nn.GRU reference timings for bench/gru.ts, on the CPU or on CUDA (cuDNN; TF32 off unless "tf32").
 
 Usage: python3 bench/torch_gru.py '<json>' where json = {"threads": 2, "minTimeMs": 300,
-"device": "cpu" | "cuda", "configs": [{"name", "batch", "seqLen", "inputSize", "hiddenSize", "numLayers"}, ...]}.
+"device": "cpu" | "cuda", "tf32": false, "configs": [{"name", "batch", "seqLen", "inputSize", "hiddenSize", "numLayers"}, ...]}.
 Prints one JSON object: {"torch": version, "threads": n, "results": {name: {"forwardMs": [...],
 "trainMs": [...]}}}. forward: inference (no_grad); train: forward + backward (dx, dh0 and all
 parameter gradients) for cotangents dy, dhN, as our engine computes, then an Adam step when
@@ -36,9 +36,10 @@ def main():
     min_time = float(spec.get("minTimeMs", 300)) / 1e3
     device = torch.device(spec.get("device", "cpu"))
     if device.type == "cuda":
-        # FP32 maths, as cudnn-gru's default: no TF32 in cuDNN or cuBLAS.
-        torch.backends.cudnn.allow_tf32 = False
-        torch.backends.cuda.matmul.allow_tf32 = False
+        # As cudnn-gru's setting: FP32 maths by default, TF32 in both cuDNN and cuBLAS when asked.
+        tf32 = bool(spec.get("tf32", False))
+        torch.backends.cudnn.allow_tf32 = tf32
+        torch.backends.cuda.matmul.allow_tf32 = tf32
         sync = torch.cuda.synchronize
     else:
         def sync():

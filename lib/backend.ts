@@ -119,6 +119,18 @@ export function getNumThreads(): number {
   return native.getNumThreads();
 }
 
+/**
+ * Lets the CUDA backend use TF32 tensor cores for FP32 GEMMs (cuBLAS) and the GRU (cuDNN's
+ * CUDNN_DEFAULT_MATH): faster on Ampere and newer, with about 1e-3 relative error instead of FP32
+ * rounding. Off by default, so CPU and GPU agree to float rounding (PyTorch leaves matmul TF32 off
+ * too, but turns it on for cuDNN; the bench sets both sides alike). Has no effect on the CPU:
+ * `backendInfo().cuda.allowTF32` says whether it is on.
+ */
+export function setAllowTF32(allow: boolean): void {
+  if (typeof allow !== 'boolean') throw new TypeError(`setAllowTF32: argument 'allow' must be a boolean, got ${describe(allow)}`);
+  native.setAllowTF32(allow);
+}
+
 /** A short description of any value for error messages. */
 export function describe(value: unknown): string {
   if (value === null) return 'null';

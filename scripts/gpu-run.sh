@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
 # Runs on the GPU machine from the repository root, with .device/ made by scripts/gpu-kit.sh:
-# the GPU suite (npm run test:gpu), the GPU benchmark against PyTorch (npm run bench:gpu), and
-# the rest of the suite against the same binary. Logs and results go to $OUT (or /tmp/gpu-out).
+# the GPU suite (npm run test:gpu), the GPU benchmark against PyTorch (npm run bench:gpu), the
+# rest of the suite against the same binary, then the same benchmark with TF32 on both sides and
+# with cuDNN's PERSIST_STATIC_SMALL_H algorithm on the small-H configs. Each step has its own time
+# limit so that one call (600 s at most) brings back what finished. Results go to $OUT (or
+# /tmp/gpu-out): at most 8 files, as the device tool returns.
 set -uo pipefail
 out="${OUT:-/tmp/gpu-out}"
 mkdir -p "$out" /tmp/cgru-bin
@@ -16,8 +19,19 @@ mocha=node_modules/mocha/bin/mocha.js
 node --import tsx -e "console.log(JSON.stringify(require('./lib').backendInfo(), null, 1))" > "$out/backend-info.json" 2>&1
 
 status=0
-node "$mocha" --config test/gpu/.mocharc.json 2>&1 | tee "$out/test-gpu.log" || status=1
-BENCH_DEVICE=cuda BENCH_OUT="$out/gpu-bench.md" node --import tsx bench/gru.ts 2>&1 | tee "$out/bench-gpu.log" || status=1
+step() {  # step <seconds> <log> <command...>: runs one step, appends to its log, records failure
+  local limit="$1" log="$2"
+  shift 2
+  echo "=== $* (limit ${limit}s)" >> "$log"
+  timeout "$limit" "$@" >> "$log" 2>&1 || { echo "=== FAILED rc=$?" >> "$log"; status=1; }
+}
+step 150 "$out/test-gpu.log" node "$mocha" --config test/gpu/.mocharc.json
+BENCH_OUT="$out/gpu-bench.md" step 120 "$out/bench.log" env BENCH_DEVICE=cuda node --import tsx bench/gru.ts
 # npm is not there: the install-path tests need it and run in CI instead.
-node "$mocha" --ignore test/install-paths.test.ts 2>&1 | tee "$out/test-all.log" || status=1
+step 200 "$out/test-all.log" node "$mocha" --ignore test/install-paths.test.ts
+BENCH_OUT="$out/gpu-bench-tf32.md" BENCH_TF32=1 step 60 "$out/bench.log" env BENCH_DEVICE=cuda node --import tsx bench/gru.ts
+BENCH_OUT="$out/gpu-bench-algo.md" BENCH_ONLY=c1,tiny CUDNN_GRU_RNN_ALGO=persist_static_small_h \
+  step 40 "$out/bench.log" env BENCH_DEVICE=cuda node --import tsx bench/gru.ts
+tail -n 3 "$out"/test-gpu.log "$out"/test-all.log
+grep -h "targets" "$out"/gpu-bench*.md "$out/bench.log" 2>/dev/null
 exit $status

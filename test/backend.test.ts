@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import * as path from 'node:path';
-import { backendInfo, getDevice, getNumThreads, setDevice, setNumThreads, zeros } from '../lib';
+import { backendInfo, getDevice, getNumThreads, setAllowTF32, setDevice, setNumThreads, zeros } from '../lib';
 import { cudaInfo } from './support/devices';
 
 const root = path.join(__dirname, '..');
@@ -86,5 +86,14 @@ describe('backendInfo and device selection', () => {
     if (!info.blasIsBuiltin && info.blas !== 'Accelerate') assert.equal(info.blasThreads, 1);
     assert.throws(() => setNumThreads(0), /setNumThreads: argument 'numThreads' must be an integer in \[1, 1024\], got the number 0/);
     setNumThreads(before);
+  });
+
+  it('switches TF32 only where CUDA works, and checks its argument', () => {
+    assert.equal(backendInfo().cuda.allowTF32, false, 'off by default');
+    setAllowTF32(true);
+    assert.equal(backendInfo().cuda.allowTF32, cudaInfo.available, cudaInfo.available ? 'on once asked' : 'no CUDA: stays off');
+    setAllowTF32(false);
+    assert.equal(backendInfo().cuda.allowTF32, false);
+    assert.throws(() => setAllowTF32(1 as unknown as boolean), /setAllowTF32: argument 'allow' must be a boolean, got number 1/);
   });
 });

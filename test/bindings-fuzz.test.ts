@@ -33,6 +33,7 @@ describe('native bindings under garbage input', function () {
   for (const [name, fn] of functions) {
     it(`${name}() never crashes`, async () => {
       const threads = native.getNumThreads();
+      const tf32 = native.backendInfo().cuda.allowTF32;
       const values = garbage();
       let calls = 0;
       let errors = 0;
@@ -59,6 +60,7 @@ describe('native bindings under garbage input', function () {
       // Plausible first arguments with garbage after them reach the deeper checks.
       for (const b of values) for (const c of values) await call(['cpu', 'float32', b, c]);
       native.setNumThreads(threads);
+      native.setAllowTF32(tf32);
       assert.ok(calls > 1000);
       if (!NO_ARGUMENTS.has(name)) assert.ok(errors > 0, `${name} rejected none of ${calls} garbage calls`);
     });

@@ -1,4 +1,4 @@
-// backendInfo() and thread control.
+// backendInfo(), thread control and the TF32 switch.
 #include <thread>
 
 #include "bindings/args.h"
@@ -32,6 +32,7 @@ Napi::Value backendInfo(const Napi::CallbackInfo& info) {
     // The GRU runs on any available CUDA backend; the model layer also needs its tensor ops.
     Backend* backend = cudaBackend();
     cuda.Set("tensorOps", backend != nullptr && backend->ops() != nullptr);
+    cuda.Set("allowTF32", backend != nullptr && backend->allowTF32());
     if (!r.reason.empty()) cuda.Set("reason", r.reason);
     if (r.available) {
       cuda.Set("deviceName", r.deviceName);
@@ -67,12 +68,24 @@ Napi::Value getNumThreads(const Napi::CallbackInfo& info) {
   return guarded(info, [&]() -> Napi::Value { return Napi::Number::New(info.Env(), cpu::numThreads()); });
 }
 
+// TF32 is a CUDA feature: where CUDA is not available this changes nothing (and says so through
+// backendInfo().cuda.allowTF32 staying false).
+Napi::Value setAllowTF32(const Napi::CallbackInfo& info) {
+  return guarded(info, [&]() -> Napi::Value {
+    Args args(info, "setAllowTF32");
+    if (args.isAbsent(0) || !info[0].IsBoolean()) args.typeError(0, "allow", "a boolean");
+    if (Backend* backend = cudaBackend()) backend->setAllowTF32(info[0].As<Napi::Boolean>().Value());
+    return info.Env().Undefined();
+  });
+}
+
 }  // namespace
 
 void registerInfoBindings(Napi::Env env, Napi::Object exports) {
   exports.Set("backendInfo", Napi::Function::New(env, backendInfo, "backendInfo"));
   exports.Set("setNumThreads", Napi::Function::New(env, setNumThreads, "setNumThreads"));
   exports.Set("getNumThreads", Napi::Function::New(env, getNumThreads, "getNumThreads"));
+  exports.Set("setAllowTF32", Napi::Function::New(env, setAllowTF32, "setAllowTF32"));
 }
 
 }  // namespace cgru::bindings

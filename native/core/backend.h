@@ -31,6 +31,10 @@ class Backend {
   virtual GruEngine& gru() = 0;
   // This backend's tensor kernels (see core/ops.h), or nullptr when it has none yet.
   virtual TensorOps* ops() { return nullptr; }
+  // Opt-in TF32 tensor-core maths for FP32 GEMMs and the GRU, for speed. Off by default so that
+  // devices agree to FP32 rounding; backends without TF32 hardware (the CPU) ignore it.
+  virtual void setAllowTF32(bool) {}
+  virtual bool allowTF32() const { return false; }
 };
 
 Backend& cpuBackend();

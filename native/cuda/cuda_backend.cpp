@@ -19,7 +19,7 @@ CudaBackend::CudaBackend(int deviceIndex) : device_(deviceIndex) {
     CGRU_CUDNN(cudnnSetStream, cudnn_, stream_);
     CGRU_CUBLAS(cublasCreate_v2, &cublas_);
     CGRU_CUBLAS(cublasSetStream_v2, cublas_, stream_);
-    // FP32 GEMMs stay FP32 (no TF32) unless an op opts in.
+    // FP32 GEMMs stay FP32 (no TF32) unless setAllowTF32(true).
     CGRU_CUBLAS(cublasSetMathMode, cublas_, CUBLAS_DEFAULT_MATH);
     // Staging is an optimisation: without pinned memory, uploads simply synchronise.
     if (cudaHostAlloc(reinterpret_cast<void**>(&staging_), kStagingSlots * kStagingSlotBytes, cudaHostAllocDefault) !=
@@ -39,9 +39,10 @@ CudaBackend::CudaBackend(int deviceIndex) : device_(deviceIndex) {
 CudaBackend::~CudaBackend() { release(); }
 
 void CudaBackend::release() noexcept {
+  cudaSetDevice(device_);  // this thread's current device may be another one; errors are ignored
+  if (stream_) cudaStreamSynchronize(stream_);  // queued work may still use the engines' buffers
   ops_.reset();
   gru_.reset();
-  if (stream_) cudaStreamSynchronize(stream_);
   for (auto& e : events_) {
     if (e) cudaEventDestroy(e);
     e = nullptr;
@@ -115,6 +116,13 @@ void CudaBackend::synchronize() {
 GruEngine& CudaBackend::gru() { return *gru_; }
 
 TensorOps* CudaBackend::ops() { return ops_.get(); }
+
+void CudaBackend::setAllowTF32(bool allow) {
+  makeCurrent();
+  CGRU_CUBLAS(cublasSetMathMode, cublas_, allow ? CUBLAS_TF32_TENSOR_OP_MATH : CUBLAS_DEFAULT_MATH);
+  static_cast<CudaGruEngine&>(*gru_).setAllowTF32(allow);
+  allowTF32_ = allow;
+}
 
 void CudaBackend::uploadAsync(void* dst, const void* hostSrc, size_t bytes) {
   if (!bytes) return;

@@ -34,6 +34,9 @@ class CudaBackend final : public Backend {
   void synchronize() override;
   GruEngine& gru() override;
   TensorOps* ops() override;  // cuda/ops_cuda.cu
+  // cuBLAS CUBLAS_TF32_TENSOR_OP_MATH and the GRU's CUDNN_DEFAULT_MATH when allowed.
+  void setAllowTF32(bool allow) override;
+  bool allowTF32() const override { return allowTF32_; }
 
   // For the CUDA engines and ops.
   int deviceIndex() const { return device_; }
@@ -59,6 +62,7 @@ class CudaBackend final : public Backend {
   static constexpr size_t kStagingSlotBytes = 64 * 1024;
 
   int device_;
+  bool allowTF32_ = false;
   cudaStream_t stream_ = nullptr;
   cudnnHandle_t cudnn_ = nullptr;
   cublasHandle_t cublas_ = nullptr;
