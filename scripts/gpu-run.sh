@@ -1,11 +1,15 @@
 #!/usr/bin/env bash
-# Runs on the GPU machine from the repository root, with .device/ made by scripts/gpu-kit.sh:
-# the GPU suite (npm run test:gpu), the GPU benchmark against PyTorch (npm run bench:gpu), the
-# rest of the suite against the same binary, then the same benchmark with TF32 on both sides and
-# with cuDNN's PERSIST_STATIC_SMALL_H algorithm on the small-H configs. Each step has its own time
-# limit so that one call (600 s at most) brings back what finished. Results go to $OUT (or
-# /tmp/gpu-out): at most 8 files, as the device tool returns.
+# Runs on the GPU machine from the repository root, with .device/ made by scripts/gpu-kit.sh.
+#   bash scripts/gpu-run.sh gpu    the GPU suite (npm run test:gpu), the GPU benchmark against
+#                                  PyTorch (npm run bench:gpu), the same with TF32 on both sides,
+#                                  and cuDNN's PERSIST_STATIC_SMALL_H on the small-H configs
+#   bash scripts/gpu-run.sh suite  the whole suite against the same binary
+#   bash scripts/gpu-run.sh        both (may not fit in one 600 s device call)
+# Two calls, back to back, keep the machine warm. Each step has its own time limit so that a call
+# brings back what finished. Results go to $OUT (or /tmp/gpu-out): at most 8 files, as the device
+# tool returns.
 set -uo pipefail
+phase="${1:-all}"
 out="${OUT:-/tmp/gpu-out}"
 mkdir -p "$out" /tmp/cgru-bin
 xz -dc .device/node.xz > /tmp/cgru-bin/node && chmod +x /tmp/cgru-bin/node
@@ -25,13 +29,15 @@ step() {  # step <seconds> <log> <command...>: runs one step, appends to its log
   echo "=== $* (limit ${limit}s)" >> "$log"
   timeout "$limit" "$@" >> "$log" 2>&1 || { echo "=== FAILED rc=$?" >> "$log"; status=1; }
 }
-step 150 "$out/test-gpu.log" node "$mocha" --config test/gpu/.mocharc.json
-BENCH_OUT="$out/gpu-bench.md" step 120 "$out/bench.log" env BENCH_DEVICE=cuda node --import tsx bench/gru.ts
+if [ "$phase" != suite ]; then
+  step 150 "$out/test-gpu.log" node "$mocha" --config test/gpu/.mocharc.json
+  BENCH_OUT="$out/gpu-bench.md" step 150 "$out/bench.log" env BENCH_DEVICE=cuda node --import tsx bench/gru.ts
+  BENCH_OUT="$out/gpu-bench-tf32.md" BENCH_TF32=1 step 120 "$out/bench.log" env BENCH_DEVICE=cuda node --import tsx bench/gru.ts
+  BENCH_OUT="$out/gpu-bench-algo.md" BENCH_ONLY=c1,tiny CUDNN_GRU_RNN_ALGO=persist_static_small_h \
+    step 60 "$out/bench.log" env BENCH_DEVICE=cuda node --import tsx bench/gru.ts
+fi
 # npm is not there: the install-path tests need it and run in CI instead.
-step 200 "$out/test-all.log" node "$mocha" --ignore test/install-paths.test.ts
-BENCH_OUT="$out/gpu-bench-tf32.md" BENCH_TF32=1 step 60 "$out/bench.log" env BENCH_DEVICE=cuda node --import tsx bench/gru.ts
-BENCH_OUT="$out/gpu-bench-algo.md" BENCH_ONLY=c1,tiny CUDNN_GRU_RNN_ALGO=persist_static_small_h \
-  step 40 "$out/bench.log" env BENCH_DEVICE=cuda node --import tsx bench/gru.ts
-tail -n 3 "$out"/test-gpu.log "$out"/test-all.log
+[ "$phase" != gpu ] && step 500 "$out/test-all.log" node "$mocha" --ignore test/install-paths.test.ts
+tail -n 3 "$out"/test-*.log
 grep -h "targets" "$out"/gpu-bench*.md "$out/bench.log" 2>/dev/null
 exit $status
