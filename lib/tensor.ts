@@ -54,7 +54,11 @@ export class Tensor<D extends DType = DType> implements Trackable {
     return native.read(this.live('dataSync').handle) as TypedArrayFor<D>;
   }
 
-  /** A copy of the data, read off the JS thread. */
+  /**
+   * A copy of the data as of this call (ordered after the work queued before it; later in-place
+   * ops, writes and dispose() do not affect it). On a GPU the device-to-host copy runs off the JS
+   * thread, so the event loop stays free while the device finishes.
+   */
   data(): Promise<TypedArrayFor<D>> {
     try {
       return native.readAsync(this.live('data').handle) as Promise<TypedArrayFor<D>>;

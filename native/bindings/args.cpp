@@ -1,5 +1,6 @@
 #include "bindings/args.h"
 
+#include <algorithm>
 #include <cmath>
 #include <limits>
 
@@ -96,6 +97,19 @@ Napi::Object Args::object(size_t i, const char* name) const {
 Napi::TypedArray Args::typedArray(size_t i, const char* name) const {
   if (i >= info_.Length() || !info_[i].IsTypedArray()) typeError(i, name, "a Float32Array or Int32Array");
   return info_[i].As<Napi::TypedArray>();
+}
+
+void TensorHandle::noteHostData(const void* data, size_t count) {
+  if (dtype != DType::Int32) return;
+  const auto* v = static_cast<const int32_t*>(data);
+  int32_t lo = 0, hi = 0;
+  if (count) lo = hi = v[0];
+  for (size_t i = 1; i < count; ++i) {
+    lo = std::min(lo, v[i]);
+    hi = std::max(hi, v[i]);
+  }
+  minValue = lo;
+  maxValue = hi;
 }
 
 TensorHandle* asTensorHandle(Napi::Env env, const Napi::Value& value) {

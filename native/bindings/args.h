@@ -17,6 +17,14 @@ struct TensorHandle {
   StoragePtr storage;  // null once freed
   DType dtype;
   size_t numel;
+  // int32 tensors: the smallest and largest element. int32 data only ever comes from the host
+  // (alloc with init, write) or from another int32 tensor (copyTo); no kernel writes int32. So the
+  // range is always known, and label/index checks need no device-to-host copy (on CUDA that
+  // copy would synchronise the stream on every training step).
+  int32_t minValue = 0, maxValue = 0;
+
+  // Records the range of int32 host data that now fills this tensor (no-op for float32).
+  void noteHostData(const void* data, size_t count);
 };
 
 class Args {

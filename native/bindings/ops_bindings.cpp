@@ -100,7 +100,8 @@ class OpsCall {
 
   static float* f(TensorHandle& h) { return h.storage->as<float>(); }
   static float* f(TensorHandle* h) { return h ? h->storage->as<float>() : nullptr; }
-  static int32_t* i32(TensorHandle& h) { return h.storage->as<int32_t>(); }
+  // Read-only: kernels never write int32, which keeps TensorHandle::minValue/maxValue true.
+  static const int32_t* i32(TensorHandle& h) { return h.storage->as<const int32_t>(); }
 
  private:
   std::string fn_;
@@ -132,8 +133,11 @@ bool isSparse(LossKind k) {
   return k == LossKind::SparseCategoricalCrossentropy || k == LossKind::SparseCategoricalCrossentropyLogits;
 }
 
-// Checks int32 labels lie in [0, cols).
+// Checks int32 labels lie in [0, cols). The handle's recorded range decides without touching the
+// data (a device-to-host copy, which on CUDA would synchronise every training step); only an
+// out-of-range tensor is read, to name the first bad element.
 void checkLabels(OpsCall& c, const TensorHandle& labels, int64_t cols, const char* name) {
+  if (labels.numel == 0 || (labels.minValue >= 0 && labels.maxValue < cols)) return;
   const std::vector<int32_t> host = c.hostInts(labels);
   for (size_t r = 0; r < host.size(); ++r)
     if (host[r] < 0 || host[r] >= cols)

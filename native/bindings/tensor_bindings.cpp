@@ -48,8 +48,12 @@ Napi::Value alloc(const Napi::CallbackInfo& info) {
     }
     handle->storage = std::make_shared<Storage>(device, numel * dtypeSize(dtype));
     Storage& storage = *handle->storage;
-    if (init) storage.backend().copyFromHost(storage.data(), typedArrayBytes(*init), storage.bytes());
-    else storage.backend().fillZero(storage.data(), storage.bytes());
+    if (init) {
+      storage.backend().copyFromHost(storage.data(), typedArrayBytes(*init), storage.bytes());
+      handle->noteHostData(typedArrayBytes(*init), numel);
+    } else {
+      storage.backend().fillZero(storage.data(), storage.bytes());  // int32 range: [0, 0]
+    }
     return wrapHandle(info.Env(), handle.release());
   });
 }
@@ -66,20 +70,37 @@ Napi::Value read(const Napi::CallbackInfo& info) {
   });
 }
 
-// Device-to-host copy off the JS thread; the storage is kept alive until the copy is done.
+// readAsync: the result is the tensor's data as of the call, ordered after all work queued
+// before it and unaffected by anything queued or written after it (in-place ops, write, dispose).
+// Host memory is copied at once. Device memory is first copied within the device into a private
+// snapshot (queued on the device's stream: no waiting on the JS thread); the device-to-host copy
+// of that snapshot then runs on a worker thread (the backend makes its device current there),
+// which owns the snapshot until the copy is done.
 class ReadWorker : public Napi::AsyncWorker {
  public:
   ReadWorker(Napi::Env env, const TensorHandle& h)
-      : Napi::AsyncWorker(env, "cudnn-gru.read"), deferred_(Napi::Promise::Deferred::New(env)),
-        storage_(h.storage), dtype_(h.dtype), numel_(h.numel), bytes_(storage_->bytes()) {}
+      : Napi::AsyncWorker(env, "cudnn-gru.read"), deferred_(Napi::Promise::Deferred::New(env)), dtype_(h.dtype),
+        numel_(h.numel), bytes_(h.storage->bytes()) {
+    Storage& src = *h.storage;
+    if (bytes_.empty()) return;
+    if (src.device() == Device::Cpu) {
+      src.backend().copyToHost(bytes_.data(), src.data(), bytes_.size());
+    } else {
+      snapshot_ = std::make_unique<Storage>(src.device(), src.bytes());
+      snapshot_->backend().copyWithin(snapshot_->data(), src.data(), src.bytes());
+    }
+  }
   Napi::Promise promise() { return deferred_.Promise(); }
   void Execute() override {
+    if (!snapshot_) return;
     try {
-      storage_->backend().copyToHost(bytes_.data(), storage_->data(), bytes_.size());
+      snapshot_->backend().copyToHost(bytes_.data(), snapshot_->data(), bytes_.size());
     } catch (const std::exception& e) {
-      SetError(e.what());
+      SetError(std::string("readAsync: ") + e.what());
+    } catch (...) {
+      SetError("readAsync: the device-to-host copy failed");
     }
-    storage_.reset();
+    snapshot_.reset();  // the copy is complete: free the snapshot now, not when the promise settles
   }
   void OnOK() override {
     Napi::TypedArray out = newTypedArray(Env(), dtype_, numel_);
@@ -90,7 +111,7 @@ class ReadWorker : public Napi::AsyncWorker {
 
  private:
   Napi::Promise::Deferred deferred_;
-  StoragePtr storage_;
+  std::unique_ptr<Storage> snapshot_;  // device tensors only
   DType dtype_;
   size_t numel_;
   std::vector<uint8_t> bytes_;
@@ -115,6 +136,7 @@ Napi::Value write(const Napi::CallbackInfo& info) {
     Napi::TypedArray data = args.typedArray(1, "data");
     checkMatches(args, 1, "data", data, h.dtype, h.numel);
     h.storage->backend().copyFromHost(h.storage->data(), typedArrayBytes(data), h.storage->bytes());
+    h.noteHostData(typedArrayBytes(data), h.numel);
     return info.Env().Undefined();
   });
 }
@@ -126,6 +148,8 @@ Napi::Value copyTo(const Napi::CallbackInfo& info) {
     TensorHandle& src = args.tensor(0, "handle");
     const Device device = parseDevice(args.oneOf(1, "device", {"cpu", "cuda"}));
     std::unique_ptr<TensorHandle> dst(new TensorHandle{nullptr, src.dtype, src.numel});
+    dst->minValue = src.minValue;
+    dst->maxValue = src.maxValue;
     dst->storage = std::make_shared<Storage>(device, src.storage->bytes());
     Storage& from = *src.storage;
     Storage& to = *dst->storage;
