@@ -6,8 +6,10 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
-import { callbacks, getRngState, historyToSvg, layers, memory, optimizers, sequential, setRngState, setSeed, tensor, tidy, type Sequential, type Tensor } from '../lib';
+import { backendInfo, callbacks, getRngState, historyToSvg, layers, memory, optimizers, sequential, setDevice, setRngState, setSeed, tensor, tidy, type Sequential, type Tensor } from '../lib';
+import { native } from '../lib/native';
 import * as random from '../lib/random';
+import { testDevices } from './support/devices';
 
 let s = 99;
 const rnd = () => ((s = (s * 1103515245 + 12345) % 2 ** 31), s / 2 ** 31);
@@ -391,3 +393,154 @@ describe('layers on their own', () => {
     m.dispose();
   });
 });
+
+// The model layer on every device this machine has (test/support/devices.ts): the same seeded run
+// on `device` and on the CPU must agree (on the CPU itself this checks determinism), everything
+// must live on the model's device, and a step may read back only its loss and metric values.
+for (const device of testDevices) {
+  describe(`sequential models on ${device}`, function () {
+    this.timeout(120000);
+
+    // Token sequences right-padded with 0 (ragged lengths, one empty), sparse labels.
+    const n = 24;
+    const tokens = { data: Int32Array.from({ length: n * 6 }, (_, i) => ((i % 6) < 6 - ((i >> 3) % 7) ? 1 + ((i * 7) % 11) : 0)), shape: [n, 6] };
+    const labels = { data: Int32Array.from({ length: n }, (_, i) => (i * 5) % 3), shape: [n] };
+    // Float sequences padded with 0 at the end (masking), per-step targets.
+    let state = 5;
+    const uniform = () => ((state = (state * 1103515245 + 12345) % 2 ** 31), (state / 2 ** 31) * 2 - 1);
+    const seq = { data: Float32Array.from({ length: n * 5 * 2 }, uniform), shape: [n, 5, 2] };
+    for (let b = 0; b < n; b++) seq.data.fill(0, (b * 5 + 5 - (b % 3)) * 2, (b + 1) * 5 * 2);
+    const seqY = { data: Float32Array.from({ length: n * 5 }, uniform), shape: [n, 5, 1] };
+
+    function tokenModel(): Sequential {
+      return sequential([
+        layers.embedding({ inputDim: 12, outputDim: 4, maskZero: true, inputShape: [6] }),
+        layers.gru({ units: 5, bidirectional: true, returnSequences: true }),
+        layers.gru({ units: 4, goBackwards: true }),
+        layers.dropout({ rate: 0.25 }),
+        layers.dense({ units: 3, activation: 'softmax' }),
+      ]);
+    }
+    function sequenceModel(): Sequential {
+      return sequential([
+        layers.masking({ inputShape: [5, 2] }),
+        layers.gru({ units: 4, returnSequences: true, initializer: 'pytorch' }),
+        layers.timeDistributed({ layer: layers.dense({ units: 1, activation: 'tanh' }) }),
+      ]);
+    }
+
+    interface RunResult {
+      history: Record<string, number[]>;
+      evaluation: Record<string, number>;
+      prediction: Float32Array;
+      weights: Float32Array[];
+    }
+
+    /** Builds, trains, evaluates and predicts with the current device set to `on`. */
+    async function run(on: typeof device, which: 'tokens' | 'sequences'): Promise<RunResult> {
+      const previous = backendInfo().requested;
+      setDevice(on);
+      try {
+        setSeed(17);
+        const m = which === 'tokens' ? tokenModel() : sequenceModel();
+        try {
+          if (which === 'tokens') {
+            m.compile({ optimizer: optimizers.sgd({ learningRate: 0.1, momentum: 0.9, clipnorm: 1 }), loss: 'sparseCategoricalCrossentropy', metrics: ['accuracy'] });
+          } else {
+            m.compile({ optimizer: optimizers.sgd({ learningRate: 0.05, nesterov: true, momentum: 0.5, globalClipnorm: 2, clipvalue: 0.5 }), loss: 'mse', metrics: ['mae'] });
+          }
+          for (const p of m.params) assert.equal(p.value.device, on, `${p.name} is on ${p.value.device}`);
+          const [x, y] = which === 'tokens' ? [tokens, labels] : [seq, seqY];
+          const h = await m.fit(x, y, { epochs: 2, batchSize: 8, validationSplit: 0.25, verbose: 0 });
+          for (const p of m.params) assert.equal(m.optimizer!.getState([p]).slots[0]![0]?.device ?? on, on, `optimizer slot of ${p.name}`);
+          const evaluation = m.evaluate(x, y, { batchSize: 5 });
+          const p = m.predict(x, { batchSize: 7 });
+          assert.equal(p.device, on);
+          const prediction = p.dataSync() as Float32Array;
+          p.dispose();
+          return { history: h.history, evaluation, prediction, weights: m.getWeights() };
+        } finally {
+          m.dispose();
+        }
+      } finally {
+        setDevice(previous);
+      }
+    }
+
+    /** Relative tolerance (absolute below 0.1); `key` ending in accuracy: within a third (a near tie may flip). */
+    function near(a: ArrayLike<number>, b: ArrayLike<number>, what: string, key = ''): void {
+      assert.equal(a.length, b.length, `${what}: length`);
+      for (let i = 0; i < a.length; i++) {
+        const allowed = key.endsWith('accuracy') ? 0.34 : 1e-3 * Math.max(0.1, Math.abs(b[i]!));
+        assert.ok(Math.abs(a[i]! - b[i]!) <= allowed, `${what}[${i}]: ${device} ${a[i]} vs cpu ${b[i]}`);
+      }
+    }
+
+    for (const which of ['tokens', 'sequences'] as const) {
+      const what = which === 'tokens' ? 'embedding(maskZero) → bidirectional GRU → GRU(goBackwards) → dropout → dense(softmax), sparse CCE' : 'masking → GRU(sequences) → timeDistributed(dense), MSE with clipping';
+      it(`fit, evaluate and predict match the CPU: ${what}`, async () => {
+        const before = memory();
+        const got = await run(device, which);
+        const ref = await run('cpu', which);
+        const after = memory();
+        assert.deepEqual(after.devices, before.devices, 'device memory leaked');
+        assert.deepEqual(Object.keys(got.history).sort(), Object.keys(ref.history).sort());
+        for (const [k, values] of Object.entries(ref.history)) near(got.history[k]!, values, `history.${k}`, k);
+        for (const [k, v] of Object.entries(ref.evaluation)) near([got.evaluation[k]!], [v], `evaluate.${k}`, k);
+        near(got.prediction, ref.prediction, 'predict');
+        ref.weights.forEach((w, i) => near(got.weights[i]!, w, `weights[${i}]`));
+      });
+    }
+
+    if (device !== 'cpu') {
+      it(`batches go to the model's device whatever the current device; a model built across devices is refused clearly`, async () => {
+        const previous = backendInfo().requested;
+        const x = { data: Float32Array.from({ length: 8 * 3 * 2 }, (_, i) => Math.sin(i)), shape: [8, 3, 2] };
+        const y = { data: Float32Array.from({ length: 8 }, (_, i) => Math.cos(i)), shape: [8, 1] };
+        setDevice('cpu');
+        const onCpu = sequential([layers.gru({ units: 3, inputShape: [3, 2] }), layers.dense({ units: 1 })]);
+        const mixed = sequential([layers.gru({ units: 3, inputShape: [3, 2] })]);
+        try {
+          setDevice(device);
+          mixed.add(layers.dense({ units: 1 }));
+          onCpu.compile({ optimizer: 'sgd', loss: 'mse' });
+          mixed.compile({ optimizer: 'sgd', loss: 'mse' });
+          const h = await onCpu.fit(x, y, { epochs: 1, batchSize: 4, verbose: 0 });
+          assert.ok(Number.isFinite(h.history.loss![0]!));
+          const p = onCpu.predict(x);
+          assert.equal(p.device, 'cpu');
+          p.dispose();
+          await assert.rejects(mixed.fit(x, y, { verbose: 0 }), /model: its parameters are on two devices \(.* on cpu, .* on cuda\)/);
+        } finally {
+          onCpu.dispose();
+          mixed.dispose();
+          setDevice(previous);
+        }
+      });
+    }
+
+    it('reads back only the loss and metric values: once per fit step, once per evaluate, never in predict', async () => {
+      const previous = backendInfo().requested;
+      setDevice(device);
+      const reads = { read: 0, readAsync: 0 };
+      const original = { read: native.read, readAsync: native.readAsync };
+      const m = tokenModel();
+      try {
+        m.compile({ optimizer: 'adam', loss: 'sparseCategoricalCrossentropy', metrics: ['accuracy'] });
+        native.read = (h) => ((reads.read += 1), original.read(h));
+        native.readAsync = (h) => ((reads.readAsync += 1), original.readAsync(h));
+        await m.fit(tokens, labels, { epochs: 2, batchSize: 8, verbose: 0 });
+        assert.deepEqual(reads, { read: 0, readAsync: 2 * 3 }, 'fit: one asynchronous read per step');
+        m.evaluate(tokens, labels, { batchSize: 5 });
+        assert.deepEqual(reads, { read: 1, readAsync: 6 }, 'evaluate: one read for all batches');
+        m.predict(tokens, { batchSize: 7 }).dispose();
+        assert.deepEqual(reads, { read: 1, readAsync: 6 }, 'predict: no read');
+      } finally {
+        native.read = original.read;
+        native.readAsync = original.readAsync;
+        m.dispose();
+        setDevice(previous);
+      }
+    });
+  });
+}

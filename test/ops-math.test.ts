@@ -2,6 +2,7 @@
 // this machine has (test/support/devices.ts).
 import assert from 'node:assert/strict';
 import { memory, ops, tensor, tidy, type Tensor } from '../lib';
+import { native } from '../lib/native';
 import { testDevices } from './support/devices';
 
 let seed = 12345;
@@ -304,12 +305,70 @@ for (const device of testDevices) {
       });
     });
 
+    it('label and index checks follow every write and copy of the int32 tensor', () => {
+      tidy(() => {
+        const pred = t(randn(6), [2, 3]);
+        const out = ops.empty([1], device);
+        const labels = ti(Int32Array.from([0, 2]));
+        const loss = (l: Tensor) => ops.lossAndGrad('sparseCategoricalCrossentropy', pred, l, out, 0, false);
+        const metric = (l: Tensor) => ops.metricInto('sparseCategoricalAccuracy', pred, l, out, 0);
+        loss(labels);
+        metric(labels);
+        native.write(labels.handle(), Int32Array.from([0, 3]));
+        assert.throws(() => loss(labels), /opsLoss: argument 'target' has target\[1\] = 3 is not a class index in \[0, 3\)/);
+        assert.throws(() => metric(labels), /opsMetric: argument 'target' has target\[1\] = 3 is not a class index/);
+        const copy = labels.clone();
+        assert.throws(() => loss(copy), /target\[1\] = 3 is not a class index/);
+        native.write(labels.handle(), Int32Array.from([-1, 1]));
+        assert.throws(() => loss(labels), /target\[0\] = -1 is not a class index/);
+        assert.throws(() => loss(copy), /target\[1\] = 3/, 'a copy keeps its own values');
+        native.write(labels.handle(), Int32Array.from([2, 1]));
+        loss(labels);
+        const fresh = ops.empty([1], device);
+        ops.lossAndGrad('sparseCategoricalCrossentropy', pred, ti(Int32Array.from([2, 1])), fresh, 0, false);
+        close(out.dataSync(), fresh.dataSync(), 0, 'the rewritten labels are used');
+        const table = t(randn(6), [3, 2]);
+        const zeroIdx = ops.empty([4], device, 'int32');
+        const row0 = Array.from(table.dataSync().slice(0, 2));
+        close(ops.gather(table, zeroIdx).dataSync(), [...row0, ...row0, ...row0, ...row0]);
+        native.write(zeroIdx.handle(), Int32Array.from([0, 1, 2, 3]));
+        assert.throws(() => ops.gather(table, zeroIdx), /opsGather: argument 'indices' has indices\[3\] = 3 is not a class index in \[0, 3\)/);
+        assert.throws(() => ops.scatterAdd_(ops.empty([3, 2], device), zeroIdx, t(randn(8), [4, 2])), /opsScatterAdd: argument 'indices' has indices\[3\] = 3/);
+      });
+    });
+
     it('bad arguments are clear errors', () => {
       tidy(() => {
         const x = t(randn(4), [4]);
         const i = ti(Int32Array.from([1, 2, 3, 4]), [4]);
         assert.throws(() => ops.add(x, i), /opsBinary: argument 'b' must be a float32 tensor, got a int32 tensor/);
         assert.throws(() => ops.add(x, t(randn(3), [3])), /shapes/);
+      });
+    });
+  });
+}
+
+// Tensors of one call on two devices: a clear error naming the argument, before any kernel runs
+// (never a device pointer read on the host or the other way round). Needs a second device.
+for (const device of testDevices.filter((d) => d !== 'cpu')) {
+  describe(`ops mixing cpu and ${device} tensors`, () => {
+    it('are refused, naming the argument and both devices', () => {
+      tidy(() => {
+        const on = (d: 'cpu' | typeof device, n: number, shape = [n]) => tensor(randn(n), shape, 'float32', { device: d });
+        const x = on(device, 4);
+        assert.throws(() => ops.add(x, on('cpu', 4)), /opsBinary: argument 'b' is on cpu but 'a' is on cuda; all tensors of one op must be on one device/);
+        assert.throws(() => ops.matMul(on('cpu', 6, [2, 3]), on(device, 6, [3, 2])), /opsGemm: argument 'b' is on cuda but 'a' is on cpu/);
+        const pred = on(device, 6, [2, 3]);
+        const cpuLabels = tensor(Int32Array.from([0, 2]), [2], 'int32', { device: 'cpu' });
+        assert.throws(() => ops.lossAndGrad('sparseCategoricalCrossentropy', pred, cpuLabels, ops.empty([1], device)), /opsLoss: argument 'target' is on cpu but 'pred' is on cuda/);
+        assert.throws(() => ops.lossAndGrad('meanSquaredError', pred, on(device, 6, [2, 3]), ops.empty([1], 'cpu')), /opsLoss: argument 'out' is on cpu/);
+        assert.throws(() => ops.gather(on(device, 6, [3, 2]), cpuLabels), /opsGather: argument 'indices' is on cpu but 'table' is on cuda/);
+        assert.throws(() => ops.clipNorm_([x, on('cpu', 3)], 1, true), /opsClipNorm: argument 'tensors\[1\]' is on cpu/);
+        const params = { weight_ih_l0: on('cpu', 6 * 3, [6, 3]), weight_hh_l0: on(device, 12, [6, 2]), bias_ih_l0: on(device, 6), bias_hh_l0: on(device, 6) };
+        assert.throws(() => ops.gru(on(device, 2 * 4 * 3, [2, 4, 3]), params), /params.weight_ih_l0 is on cpu but x is on cuda/);
+        const h = (t: Tensor) => t.handle();
+        const config = { inputSize: 3, hiddenSize: 2, numLayers: 1, bidirectional: false, dropout: 0, seed: 1, batch: 2, seqLen: 4 };
+        assert.throws(() => native.gruForward(config, h(on(device, 24, [2, 4, 3])), null, null, Object.values(params).map(h), false), /gruForward: argument 'params\[0\] \(weight_ih_l0\)' is on cpu but 'x' is on cuda/);
       });
     });
   });

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
-import { memory, ones, scalar, tensor, zeros, fill, Tensor } from '../lib';
+import { memory, ones, ops, scalar, tensor, zeros, fill, Tensor } from '../lib';
+import { native } from '../lib/native';
 import { testDevices } from './support/devices';
 
 for (const device of testDevices) {
@@ -31,6 +32,37 @@ for (const device of testDevices) {
       assert.deepEqual(Array.from(await t.data()), [1.5, 2.5]);
       assert.deepEqual(await t.array(), [[1.5], [2.5]]);
       t.dispose();
+    });
+
+    it('data() gives the values as of the call: later in-place ops, writes and dispose do not change it', async () => {
+      const base = memory();
+      const t = tensor([1, 2, 3], [3], 'float32', { device });
+      ops.fill_(t, 5); // queued before the read: included
+      const first = t.data();
+      ops.fill_(t, 7); // queued after it: not included
+      const second = t.data();
+      native.write(t.handle(), Float32Array.from([8, 9, 10]));
+      const third = t.data();
+      t.dispose(); // while the reads may still be pending
+      const big = zeros([1 << 20], 'float32', { device });
+      ops.fill_(big, 1.5);
+      const bigRead = big.data();
+      big.dispose();
+      const labels = tensor(Int32Array.from([4, -5]), [2], 'int32', { device });
+      const labelRead = labels.data();
+      labels.dispose();
+      assert.deepEqual(Array.from(await first), [5, 5, 5]);
+      assert.deepEqual(Array.from(await second), [7, 7, 7]);
+      assert.deepEqual(Array.from(await third), [8, 9, 10]);
+      const b = await bigRead;
+      assert.equal(b.length, 1 << 20);
+      assert.ok(b.every((v) => v === 1.5));
+      const l = await labelRead;
+      assert.ok(l instanceof Int32Array);
+      assert.deepEqual(Array.from(l), [4, -5]);
+      const after = memory();
+      assert.deepEqual(after.devices, base.devices);
+      assert.deepEqual(after.native[device], base.native[device], 'the reads hold no memory once they have resolved');
     });
 
     it('makes zeros, ones, fill and scalars', () => {

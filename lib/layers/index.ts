@@ -23,6 +23,17 @@ export interface Param {
 export interface CallContext {
   training: boolean;
   lengths: Int32Array | null;
+  /**
+   * A host copy of a tensor's data, when the caller has one (the model's batches come from host
+   * arrays): layers that inspect values on the host (masking, embedding's maskZero) use it instead
+   * of reading the tensor back, which on a GPU would be a device-to-host copy every step.
+   */
+  host?: { tensor: Tensor; data: Float32Array | Int32Array } | null;
+}
+
+/** x's data on the host: the context's copy when it is x's, otherwise a read of x. */
+function hostValues(x: Tensor, ctx: CallContext): Float32Array | Int32Array {
+  return ctx.host && ctx.host.tensor === x ? ctx.host.data : (x.dataSync() as Float32Array | Int32Array);
 }
 
 export type InitializerName = 'glorotUniform' | 'glorotNormal' | 'heUniform' | 'heNormal' | 'orthogonal' | 'zeros' | 'ones' | 'randomUniform' | 'randomNormal' | 'pytorch';
@@ -411,7 +422,7 @@ export class Embedding extends Layer {
     if (this.maskZero) {
       if (x.rank !== 2) fail(this.name, `maskZero needs inputs of shape [batch, time], got [${x.shape}]`);
       const [batch, time] = x.shape as [number, number];
-      const data = x.dataSync();
+      const data = hostValues(x, ctx);
       const lengths = new Int32Array(batch);
       for (let b = 0; b < batch; b++) {
         let len = time;
@@ -454,7 +465,7 @@ export class Masking extends Layer {
   }
   forward(x: Tensor, ctx: CallContext): Tensor {
     const [batch, time, features] = x.shape as [number, number, number];
-    const data = x.dataSync();
+    const data = hostValues(x, ctx);
     const lengths = new Int32Array(batch);
     for (let b = 0; b < batch; b++) {
       let len = time;

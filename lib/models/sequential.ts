@@ -1,10 +1,13 @@
 // Sequential models: a stack of layers trained layer by layer (forward keeps what backward needs,
 // backward chains the gradients), with Keras' compile / fit / evaluate / predict / trainOnBatch.
 // Every training step runs in its own scope: nothing but parameters and optimizer state survive
-// it, and the only host transfer is reading the step's loss and metric values.
+// it, and the only device-to-host transfer is reading the step's loss and metric values (fit reads
+// them asynchronously; evaluate reads all batches' values once at the end; predict assembles its
+// output on the device). Batches go to the device of the model's parameters.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { describe } from '../backend';
+import type { DeviceName } from '../../binding';
+import { describe, getDevice } from '../backend';
 import { CustomCallback, ProgressBar, type Callback, type CallbackHooks, type Logs, type TrainParams } from '../callbacks';
 import { endScope, startScope, tidy } from '../engine';
 // lib/io/model-io imports this module (and, through callbacks, model-checkpoint imports model-io):
@@ -114,6 +117,22 @@ export class Sequential {
 
   get params(): Param[] {
     return this.layers.flatMap((l) => l.params);
+  }
+
+  /**
+   * The device the model computes on: its parameters' (made on the current device when the model
+   * was built), or the current device for a model without parameters. Batches are put there.
+   */
+  get device(): DeviceName {
+    let first: Param | null = null;
+    for (const p of this.params) {
+      if (p.value.isDisposed) continue;
+      if (!first) first = p;
+      else if (p.value.device !== first.value.device) {
+        fail(`model: its parameters are on two devices (${first.name} on ${first.value.device}, ${p.name} on ${p.value.device}): build every layer while one device is current (setDevice() before creating the model)`);
+      }
+    }
+    return first ? first.value.device : getDevice();
   }
 
   countParams(): number {
@@ -284,13 +303,19 @@ export class Sequential {
       slice = new Ctor(n * d.perSample);
       for (let i = 0; i < n; i++) slice.set(d.data.subarray(order[start + i]! * d.perSample, (order[start + i]! + 1) * d.perSample), i * d.perSample);
     }
-    return tensor(slice, [n, ...d.shape.slice(1)], d.data instanceof Int32Array ? 'int32' : 'float32');
+    const t = tensor(slice, [n, ...d.shape.slice(1)], d.data instanceof Int32Array ? 'int32' : 'float32', { device: this.device });
+    this.hostCopies.set(t, slice);
+    return t;
   }
+
+  /** Host copies of the batches made by batchTensor(), for layers that look at input values. */
+  private hostCopies = new WeakMap<Tensor, Float32Array | Int32Array>();
 
   // ---------------------------------------------------------------- steps
 
   private forward(x: Tensor, training: boolean): Tensor {
-    const ctx: CallContext = { training, lengths: null };
+    const data = this.hostCopies.get(x);
+    const ctx: CallContext = { training, lengths: null, host: data ? { tensor: x, data } : null };
     let h = x;
     for (const l of this.layers) h = l.forward(h, ctx);
     this.lastLengths = h.rank >= 3 ? ctx.lengths : null;
@@ -346,12 +371,16 @@ export class Sequential {
     }
   }
 
-  /** One training step on tensors; returns [loss, ...metrics]. applyUpdate false leaves gradients in params (caller clears). */
-  private step(x: Tensor, y: Tensor, applyUpdate = true, collect?: (params: Param[]) => void): number[] {
+  /**
+   * One training step on tensors; returns [loss, ...metrics] as a new device tensor (the step's only
+   * survivor; the caller reads and disposes it). applyUpdate false leaves gradients in params (caller clears).
+   */
+  private stepValues(x: Tensor, y: Tensor, applyUpdate = true, collect?: (params: Param[]) => void): Tensor {
     if (!this.optimizer || !this.lossSpec) fail('model: call compile({optimizer, loss}) before training or evaluating');
     startScope('trainStep');
+    let result: Tensor | undefined;
     try {
-      return this.withFused(() => {
+      result = this.withFused(() => {
         const out = this.forward(x, true);
         const { values, grad } = this.lossAndMetrics(out, y, true);
         let dy = grad!;
@@ -362,12 +391,23 @@ export class Sequential {
         }
         if (applyUpdate) this.optimizer!.apply(this.params);
         else collect?.(this.params);
-        return Array.from(values.dataSync());
+        return values;
       });
+      return result;
     } finally {
       for (const l of this.layers) l.clearSaved();
       for (const p of this.params) p.grad = null;
-      endScope();
+      endScope(result);
+    }
+  }
+
+  /** One training step on tensors; returns [loss, ...metrics] (read synchronously). */
+  private step(x: Tensor, y: Tensor, applyUpdate = true, collect?: (params: Param[]) => void): number[] {
+    const values = this.stepValues(x, y, applyUpdate, collect);
+    try {
+      return Array.from(values.dataSync());
+    } finally {
+      values.dispose();
     }
   }
 
@@ -474,7 +514,15 @@ export class Sequential {
         const start = b * batchSize;
         const end = Math.min(samples, start + batchSize);
         await call('onBatchBegin', b, { batch: b, size: end - start });
-        const vals = tidy(() => this.step(this.batchTensor(xh, order, start, end), this.batchTensor(yh, order, start, end)));
+        // The loss and metrics are read off the JS thread: on a GPU the event loop stays free while
+        // the step runs (the read is ordered after the step's work).
+        const values = tidy(() => this.stepValues(this.batchTensor(xh, order, start, end), this.batchTensor(yh, order, start, end)));
+        let vals: number[];
+        try {
+          vals = Array.from(await values.data());
+        } finally {
+          values.dispose();
+        }
         seen += end - start;
         logs = {};
         names.forEach((k, i) => {
@@ -504,20 +552,36 @@ export class Sequential {
   private evaluateHost(xh: HostData, yh: HostData, batchSize: number): Logs {
     if (!this.lossSpec) fail('evaluate: call compile({optimizer, loss}) before evaluate()');
     const names = this.logNames();
-    const sums = new Float64Array(names.length);
+    const k = names.length;
     const n = xh.shape[0]!;
-    for (let start = 0; start < n; start += batchSize) {
-      const end = Math.min(n, start + batchSize);
-      const vals = tidy(() =>
-        this.withFused(() => {
-          const out = this.forward(this.batchTensor(xh, null, start, end), false);
-          return Array.from(this.lossAndMetrics(out, this.batchTensor(yh, null, start, end), false).values.dataSync());
-        }),
-      );
-      vals.forEach((v, i) => (sums[i] += v * (end - start)));
+    const batches = Math.ceil(n / batchSize);
+    // Each batch's [loss, ...metrics] goes into one device tensor, read once at the end: no
+    // device-to-host transfer per batch.
+    const all = tidy(() => {
+      const acc = ops.empty([batches, k], this.device);
+      try {
+        for (let b = 0; b < batches; b++) {
+          const start = b * batchSize;
+          const end = Math.min(n, start + batchSize);
+          tidy(() =>
+            this.withFused(() => {
+              const out = this.forward(this.batchTensor(xh, null, start, end), false);
+              ops.writeFirst_(acc, this.lossAndMetrics(out, this.batchTensor(yh, null, start, end), false).values, b);
+            }),
+          );
+        }
+        return acc.dataSync();
+      } finally {
+        acc.dispose();
+      }
+    });
+    const sums = new Float64Array(k);
+    for (let b = 0; b < batches; b++) {
+      const size = Math.min(n, (b + 1) * batchSize) - b * batchSize;
+      for (let i = 0; i < k; i++) sums[i] += all[b * k + i]! * size;
     }
     const logs: Logs = {};
-    names.forEach((k, i) => (logs[k] = sums[i]! / n));
+    names.forEach((name, i) => (logs[name] = sums[i]! / n));
     return logs;
   }
 
@@ -537,21 +601,24 @@ export class Sequential {
     this.checkX(xh);
     const batchSize = args.batchSize ?? 32;
     const n = xh.shape[0]!;
-    let out: Float32Array | null = null;
-    let outShape: number[] = [];
-    for (let start = 0; start < n; start += batchSize) {
-      const end = Math.min(n, start + batchSize);
-      const { data, shape } = tidy(() => {
-        const y = this.forward(this.batchTensor(xh, null, start, end), false);
-        return { data: y.dataSync() as Float32Array, shape: [...y.shape] };
-      });
-      if (!out) {
-        outShape = [n, ...shape.slice(1)];
-        out = new Float32Array(shapeSize(outShape));
+    // Batches are written into the output on the model's device: no host round trip.
+    let out: Tensor | null = null;
+    try {
+      for (let start = 0; start < n; start += batchSize) {
+        const end = Math.min(n, start + batchSize);
+        const made = tidy(() => {
+          const y = this.forward(this.batchTensor(xh, null, start, end), false);
+          const first = out ? null : ops.empty([n, ...y.shape.slice(1)], y.device);
+          ops.writeFirst_(out ?? first!, y, start);
+          return first;
+        });
+        out ??= made;
       }
-      out.set(data, start * (data.length / (end - start)));
+    } catch (err) {
+      out?.dispose();
+      throw err;
     }
-    return tensor(out!, outShape);
+    return out!;
   }
 
   /** Clears the carried state of stateful GRU layers. */
