@@ -1,5 +1,6 @@
 #include "cuda/cuda_backend.h"
 
+#include <algorithm>
 #include <cstdint>
 #include <cstring>
 
@@ -71,8 +72,26 @@ void CudaBackend::deallocate(void* ptr, size_t bytes) noexcept { allocator_.deal
 void CudaBackend::copyFromHost(void* dst, const void* hostSrc, size_t bytes) {
   if (!bytes) return;
   makeCurrent();
-  CGRU_CUDA(cudaMemcpyAsync(dst, hostSrc, bytes, cudaMemcpyHostToDevice, stream_));
-  CGRU_CUDA(cudaStreamSynchronize(stream_));
+  if (!staging_) {  // no pinned memory: a pageable copy, waited for so that hostSrc may be reused
+    CGRU_CUDA(cudaMemcpyAsync(dst, hostSrc, bytes, cudaMemcpyHostToDevice, stream_));
+    CGRU_CUDA(cudaStreamSynchronize(stream_));
+    return;
+  }
+  // Through the pinned ring, chunk by chunk: the host copy of one chunk overlaps the DMA of the
+  // previous ones, and nothing waits for earlier kernels (a mid-step upload does not drain the
+  // stream).
+  std::lock_guard<std::mutex> lock(stagingMutex_);
+  for (size_t done = 0; done < bytes; done += kStagingSlotBytes) {
+    const size_t n = std::min(kStagingSlotBytes, bytes - done);
+    const int slot = nextSlot_;
+    nextSlot_ = (nextSlot_ + 1) % kStagingSlots;
+    // The slot's previous chunk was queued kStagingSlots chunks ago; wait until it has been copied.
+    CGRU_CUDA(cudaEventSynchronize(events_[slot]));
+    char* pinned = staging_ + static_cast<size_t>(slot) * kStagingSlotBytes;
+    std::memcpy(pinned, static_cast<const char*>(hostSrc) + done, n);
+    CGRU_CUDA(cudaMemcpyAsync(static_cast<char*>(dst) + done, pinned, n, cudaMemcpyHostToDevice, stream_));
+    CGRU_CUDA(cudaEventRecord(events_[slot], stream_));
+  }
 }
 
 void CudaBackend::copyToHost(void* hostDst, const void* src, size_t bytes) {
@@ -122,21 +141,6 @@ void CudaBackend::setAllowTF32(bool allow) {
   CGRU_CUBLAS(cublasSetMathMode, cublas_, allow ? CUBLAS_TF32_TENSOR_OP_MATH : CUBLAS_DEFAULT_MATH);
   static_cast<CudaGruEngine&>(*gru_).setAllowTF32(allow);
   allowTF32_ = allow;
-}
-
-void CudaBackend::uploadAsync(void* dst, const void* hostSrc, size_t bytes) {
-  if (!bytes) return;
-  if (!staging_ || bytes > kStagingSlotBytes) return copyFromHost(dst, hostSrc, bytes);
-  makeCurrent();
-  std::lock_guard<std::mutex> lock(stagingMutex_);
-  const int slot = nextSlot_;
-  nextSlot_ = (nextSlot_ + 1) % kStagingSlots;
-  // The slot's previous upload was queued kStagingSlots uploads ago; wait until it has run.
-  CGRU_CUDA(cudaEventSynchronize(events_[slot]));
-  char* pinned = staging_ + static_cast<size_t>(slot) * kStagingSlotBytes;
-  std::memcpy(pinned, hostSrc, bytes);
-  CGRU_CUDA(cudaMemcpyAsync(dst, pinned, bytes, cudaMemcpyHostToDevice, stream_));
-  CGRU_CUDA(cudaEventRecord(events_[slot], stream_));
 }
 
 void CudaBackend::releaseCachedMemory() {

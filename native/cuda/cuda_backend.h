@@ -27,7 +27,9 @@ class CudaBackend final : public Backend {
   Device device() const override { return Device::Cuda; }
   void* allocate(size_t bytes) override;
   void deallocate(void* ptr, size_t bytes) noexcept override;
-  void copyFromHost(void* dst, const void* hostSrc, size_t bytes) override;  // returns when done
+  // Queued without waiting for the device: the data is staged through pinned memory in chunks,
+  // so `hostSrc` may be reused as soon as this returns.
+  void copyFromHost(void* dst, const void* hostSrc, size_t bytes) override;
   void copyToHost(void* hostDst, const void* src, size_t bytes) override;    // returns when done
   void copyWithin(void* dst, const void* src, size_t bytes) override;        // queued
   void fillZero(void* dst, size_t bytes) override;                           // queued
@@ -47,10 +49,6 @@ class CudaBackend final : public Backend {
   cudnnHandle_t cudnnHandle() const { return cudnn_; }
   cublasHandle_t cublasHandle() const { return cublas_; }
   CachingAllocator& allocator() { return allocator_; }
-  // Queues an upload of host data without waiting for the device: small uploads are staged
-  // through pinned memory (so `hostSrc` may be reused at once), larger ones fall back to
-  // copyFromHost().
-  void uploadAsync(void* dst, const void* hostSrc, size_t bytes);
 
   void releaseCachedMemory();
   size_t cachedBytes() const { return allocator_.cachedBytes(); }
@@ -58,8 +56,8 @@ class CudaBackend final : public Backend {
  private:
   void release() noexcept;  // frees what the constructor made (also after a partial build)
 
-  static constexpr int kStagingSlots = 16;
-  static constexpr size_t kStagingSlotBytes = 64 * 1024;
+  static constexpr int kStagingSlots = 8;
+  static constexpr size_t kStagingSlotBytes = 1 << 20;
 
   int device_;
   bool allowTF32_ = false;
@@ -70,7 +68,7 @@ class CudaBackend final : public Backend {
   std::unique_ptr<GruEngine> gru_;
   std::unique_ptr<TensorOps> ops_;
 
-  // Pinned staging ring for uploadAsync: slot i may be rewritten once events_[i] has fired.
+  // Pinned staging ring for copyFromHost: slot i may be rewritten once events_[i] has fired.
   std::mutex stagingMutex_;
   char* staging_ = nullptr;
   std::array<cudaEvent_t, kStagingSlots> events_{};

@@ -376,7 +376,7 @@ std::unique_ptr<CudaGruEngine::Reserve> CudaGruEngine::forwardAttempt(const GruF
   // work (the staging copy leaves `image` free at once; the buffer is stream-ordered).
   const int32_t* realLengths = devLengths + s.B;
   const std::vector<int32_t> image = len.deviceImage();
-  backend_.uploadAsync(devLengths, image.data(), lengthBytes);
+  backend_.copyFromHost(devLengths, image.data(), lengthBytes);
 
   if (plan.weightGaps) CGRU_CUDA(cudaMemsetAsync(weights, 0, plan.weightBytes, stream));
   const auto pack = weightSegments(plan, c, a.params, weights, /*intoSpace=*/true);

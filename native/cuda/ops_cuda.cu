@@ -664,7 +664,7 @@ class CudaOps final : public TensorOps {
     DeviceBuffer lengths;
     if (hostLengths) {
       lengths = DeviceBuffer(b_.allocator(), sz(batch) * sizeof(int32_t));
-      b_.uploadAsync(lengths.get(), hostLengths, lengths.bytes());
+      b_.copyFromHost(lengths.get(), hostLengths, lengths.bytes());
     }
     reverseTimeKernel<<<blocksFor(n), kThreads, 0, s()>>>(x, out, seqLen, features, lengths.as<int32_t>(), n);
     checkLaunch("reverseTimeKernel");
