@@ -304,12 +304,13 @@ std::unique_ptr<GruReserve> CudaGruEngine::forward(const GruForwardArgs& a) {
 }
 
 std::unique_ptr<CudaGruEngine::Reserve> CudaGruEngine::forwardLocked(const GruForwardArgs& a, const GruDims& s,
-                                                                     const Lengths& len, cudnnRNNAlgo_t algo) {
-  const bool tf32 = allowTF32_.load();
+                                                                     const Lengths& len, cudnnRNNAlgo_t algo,
+                                                                     const Reserve* redo) {
+  const bool tf32 = redo ? redo->tf32 : allowTF32_.load();
   for (;;) {
     if (std::shared_ptr<Plan> plan = planFor(a.config, a.training, tf32, algo)) {
       try {
-        return forwardAttempt(a, s, len, *plan, tf32);
+        return forwardAttempt(a, s, len, *plan, tf32, redo);
       } catch (const AlgoRejected&) {
         rejectAlgo(planKey(a.config, a.training, tf32, algo));
       }
@@ -321,7 +322,7 @@ std::unique_ptr<CudaGruEngine::Reserve> CudaGruEngine::forwardLocked(const GruFo
 
 std::unique_ptr<CudaGruEngine::Reserve> CudaGruEngine::forwardAttempt(const GruForwardArgs& a, const GruDims& s,
                                                                       const Lengths& len, const Plan& plan,
-                                                                      bool tf32) {
+                                                                      bool tf32, const Reserve* redo) {
   const GruConfig& c = a.config;
   const cudnnRNNAlgo_t algo = plan.algo;
   cudaStream_t stream = backend_.stream();
@@ -378,9 +379,13 @@ std::unique_ptr<CudaGruEngine::Reserve> CudaGruEngine::forwardAttempt(const GruF
   const std::vector<int32_t> image = len.deviceImage();
   backend_.copyFromHost(devLengths, image.data(), lengthBytes);
 
-  if (plan.weightGaps) CGRU_CUDA(cudaMemsetAsync(weights, 0, plan.weightBytes, stream));
-  const auto pack = weightSegments(plan, c, a.params, weights, /*intoSpace=*/true);
-  checkLaunch(launchBatchedCopy(pack.data(), static_cast<int>(pack.size()), stream), "batchedCopy (pack weights)");
+  if (redo && redo->algo == plan.algo && redo->weights->bytes() == plan.weightBytes) {
+    CGRU_CUDA(cudaMemcpyAsync(weights, redo->weights->data(), plan.weightBytes, cudaMemcpyDeviceToDevice, stream));
+  } else {
+    if (plan.weightGaps) CGRU_CUDA(cudaMemsetAsync(weights, 0, plan.weightBytes, stream));
+    const auto pack = weightSegments(plan, c, a.params, weights, /*intoSpace=*/true);
+    checkLaunch(launchBatchedCopy(pack.data(), static_cast<int>(pack.size()), stream), "batchedCopy (pack weights)");
+  }
 
   const float* x = a.x;
   if (maskedX) {
@@ -435,14 +440,15 @@ void CudaGruEngine::backward(const GruForwardArgs& a, GruReserve& reserve, const
         backwardAttempt(a, s, len, *res, g);
         return;
       }
-      // A fresh forward (same inputs, parameters and dropout masks) into temporaries: the reserve
-      // was already used by a backward, or cuDNN refused its persistent algorithm in backward.
+      // A fresh forward (same inputs, the forward's packed weights and maths, same dropout masks)
+      // into temporaries: the reserve was already used by a backward, or cuDNN refused its
+      // persistent algorithm in backward.
       DeviceBuffer y(alloc, s.yCount() * sizeof(float)), hN(alloc, s.hCount() * sizeof(float));
       GruForwardArgs f = a;
       f.training = true;
       f.y = y.as<float>();
       f.hN = hN.as<float>();
-      const std::unique_ptr<Reserve> fresh = forwardLocked(f, s, len, algo);
+      const std::unique_ptr<Reserve> fresh = forwardLocked(f, s, len, algo, res);
       backwardAttempt(f, s, len, *fresh, g);
       return;
     } catch (const AlgoRejected&) {

@@ -65,10 +65,13 @@ class CudaGruEngine final : public GruEngine {
   void prepareDropoutStates(uint64_t seed, float p);
 
   // Callers hold mutex_. The forward falls back to CUDNN_RNN_ALGO_STANDARD when cuDNN rejects `algo`.
+  // `redo`: a spent training forward being repeated for another backward: its maths (TF32) and its
+  // packed weights are used, not the current setting and parameters (an optimizer may have
+  // updated them since), so the gradients are those of the original forward.
   std::unique_ptr<Reserve> forwardLocked(const GruForwardArgs& args, const GruDims& dims, const Lengths& lengths,
-                                         cudnnRNNAlgo_t algo);
+                                         cudnnRNNAlgo_t algo, const Reserve* redo = nullptr);
   std::unique_ptr<Reserve> forwardAttempt(const GruForwardArgs& args, const GruDims& dims, const Lengths& lengths,
-                                          const Plan& plan, bool tf32);
+                                          const Plan& plan, bool tf32, const Reserve* redo);
   void backwardAttempt(const GruForwardArgs& forward, const GruDims& dims, const Lengths& lengths, Reserve& reserve,
                        const GruBackwardArgs& args);
 
