@@ -139,7 +139,6 @@ TensorOps* CudaBackend::ops() { return ops_.get(); }
 void CudaBackend::setAllowTF32(bool allow) {
   makeCurrent();
   CGRU_CUBLAS(cublasSetMathMode, cublas_, allow ? CUBLAS_TF32_TENSOR_OP_MATH : CUBLAS_DEFAULT_MATH);
-  static_cast<CudaGruEngine&>(*gru_).setAllowTF32(allow);
   allowTF32_ = allow;
 }
 

@@ -7,6 +7,7 @@
 #include <cudnn.h>
 
 #include <array>
+#include <atomic>
 #include <memory>
 #include <mutex>
 
@@ -36,7 +37,7 @@ class CudaBackend final : public Backend {
   void synchronize() override;
   GruEngine& gru() override;
   TensorOps* ops() override;  // cuda/ops_cuda.cu
-  // cuBLAS CUBLAS_TF32_TENSOR_OP_MATH and the GRU's CUDNN_DEFAULT_MATH when allowed.
+  // cuBLAS CUBLAS_TF32_TENSOR_OP_MATH now, and the GRU engine's next forward uses CUDNN_DEFAULT_MATH.
   void setAllowTF32(bool allow) override;
   bool allowTF32() const override { return allowTF32_; }
 
@@ -60,7 +61,7 @@ class CudaBackend final : public Backend {
   static constexpr size_t kStagingSlotBytes = 1 << 20;
 
   int device_;
-  bool allowTF32_ = false;
+  std::atomic<bool> allowTF32_{false};  // read by the GRU engine
   cudaStream_t stream_ = nullptr;
   cudnnHandle_t cudnn_ = nullptr;
   cublasHandle_t cublas_ = nullptr;

@@ -109,6 +109,10 @@ std::vector<CopySegment> weightSegments(const CudaGruEngine::Plan& plan, const G
 
 std::unique_ptr<Storage> deviceStorage(size_t bytes) { return std::make_unique<Storage>(Device::Cuda, bytes); }
 
+// cuDNN applies dropout only between layers, and we only in training (an inference plan gets a
+// no-dropout descriptor, so that inference can never drop anything).
+float effectiveDropout(const GruConfig& c, bool training) { return training && c.numLayers > 1 ? c.dropout : 0.0f; }
+
 }  // namespace
 
 // Lengths as the engine needs them: on the host, cuDNN's (0 clamped to 1) and the real ones;
@@ -189,9 +193,7 @@ void CudaGruEngine::prepareDropoutStates(uint64_t seed, float p) {
 }
 
 CudaGruEngine::PlanKey CudaGruEngine::planKey(const GruConfig& c, bool training, bool tf32, cudnnRNNAlgo_t algo) {
-  // cuDNN applies dropout only between layers and only in training (an inference plan gets a
-  // no-dropout descriptor, so that inference can never drop anything).
-  const float p = training && c.numLayers > 1 ? c.dropout : 0.0f;
+  const float p = effectiveDropout(c, training);
   uint32_t pBits = 0;
   std::memcpy(&pBits, &p, sizeof pBits);
   return PlanKey{c.inputSize, c.hiddenSize, c.numLayers, c.bidirectional, pBits, tf32, static_cast<int>(algo)};
@@ -206,12 +208,7 @@ void CudaGruEngine::rejectAlgo(const PlanKey& key) {
 cudnnRNNAlgo_t CudaGruEngine::chooseAlgo(const GruConfig& c, const Lengths& len, bool training) {
   const cudnnRNNAlgo_t want = requestedAlgo();
   if (want == CUDNN_RNN_ALGO_STANDARD || len.ragged) return CUDNN_RNN_ALGO_STANDARD;
-  if (computeMajor_ < 0) {
-    int major = 0;
-    CGRU_CUDA(cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, backend_.deviceIndex()));
-    computeMajor_ = major;
-  }
-  if (computeMajor_ < 6) return CUDNN_RNN_ALGO_STANDARD;
+  if (cudaReport().computeMajor < 6) return CUDNN_RNN_ALGO_STANDARD;
   if (want == CUDNN_RNN_ALGO_PERSIST_STATIC_SMALL_H && c.hiddenSize > (training ? 128 : 192))
     return CUDNN_RNN_ALGO_STANDARD;
   return want;  // planFor() still says no where cuDNN refused it before
@@ -226,7 +223,7 @@ std::shared_ptr<CudaGruEngine::Plan> CudaGruEngine::planFor(const GruConfig& c, 
   if (plans_.size() >= kMaxPlans) plans_.clear();  // callers hold shared_ptrs to the plans they use
 
   cudnnHandle_t handle = backend_.cudnnHandle();
-  const float p = training && c.numLayers > 1 ? c.dropout : 0.0f;
+  const float p = effectiveDropout(c, training);
   auto plan = std::make_shared<Plan>();
   plan->algo = algo;
   if (p > 0.0f) {
@@ -306,7 +303,7 @@ std::unique_ptr<GruReserve> CudaGruEngine::forward(const GruForwardArgs& a) {
 std::unique_ptr<CudaGruEngine::Reserve> CudaGruEngine::forwardLocked(const GruForwardArgs& a, const GruDims& s,
                                                                      const Lengths& len, cudnnRNNAlgo_t algo,
                                                                      const Reserve* redo) {
-  const bool tf32 = redo ? redo->tf32 : allowTF32_.load();
+  const bool tf32 = redo ? redo->tf32 : backend_.allowTF32();
   for (;;) {
     if (std::shared_ptr<Plan> plan = planFor(a.config, a.training, tf32, algo)) {
       try {
@@ -329,7 +326,7 @@ std::unique_ptr<CudaGruEngine::Reserve> CudaGruEngine::forwardAttempt(const GruF
   cudnnHandle_t handle = backend_.cudnnHandle();
   CachingAllocator& alloc = backend_.allocator();
 
-  const bool dropout = a.training && c.dropout > 0.0f && c.numLayers > 1;
+  const bool dropout = effectiveDropout(c, a.training) > 0.0f;
   if (dropout) prepareDropoutStates(c.seed, c.dropout);
   const CallDescriptors desc(s, len.clamped);
   const cudnnForwardMode_t mode = a.training ? CUDNN_FWD_MODE_TRAINING : CUDNN_FWD_MODE_INFERENCE;

@@ -2,7 +2,6 @@
 // batch-major padded I/O (no transposes), FP32 maths (CUDNN_FMA_MATH, TF32 off) by default.
 #pragma once
 #include <array>
-#include <atomic>
 #include <cstdint>
 #include <map>
 #include <memory>
@@ -28,11 +27,6 @@ class CudaGruEngine final : public GruEngine {
   // Reads forward.x, forward.h0 and forward.y (the forward's output, as the forward left it):
   // cuDNN's backward passes take the forward output to rebuild the last layer's states.
   void backward(const GruForwardArgs& forward, GruReserve& reserve, const GruBackwardArgs& args) override;
-
-  // Opt-in TF32 tensor-core maths (CUDNN_DEFAULT_MATH) for speed; off by default so that results
-  // match the CPU engine to FP32 rounding.
-  void setAllowTF32(bool allow) { allowTF32_ = allow; }
-  bool allowTF32() const { return allowTF32_; }
 
   // Where one canonical tensor (a gate's matrix or bias) lives in cuDNN's weight space.
   struct WeightSlice {
@@ -76,11 +70,9 @@ class CudaGruEngine final : public GruEngine {
                        const GruBackwardArgs& args);
 
   CudaBackend& backend_;
-  std::atomic<bool> allowTF32_{false};
   std::mutex mutex_;  // plans, algorithm rejections and dropout state
   std::map<PlanKey, std::shared_ptr<Plan>> plans_;
   std::set<PlanKey> rejected_;  // persistent algorithms cuDNN refused, per configuration
-  int computeMajor_ = -1;       // the device's compute capability (major), read on first use
 
   // One dropout RNG state per device. cuDNN advances it on every training forward; a pristine
   // copy taken right after seeding is restored before each use, so the same seed gives the same
