@@ -100,16 +100,14 @@ Napi::TypedArray Args::typedArray(size_t i, const char* name) const {
 }
 
 void TensorHandle::noteHostData(const void* data, size_t count) {
-  if (dtype != DType::Int32) return;
-  const auto* v = static_cast<const int32_t*>(data);
-  int32_t lo = 0, hi = 0;
-  if (count) lo = hi = v[0];
-  for (size_t i = 1; i < count; ++i) {
-    lo = std::min(lo, v[i]);
-    hi = std::max(hi, v[i]);
+  if (dtype != DType::Int32 || count == 0) {
+    minValue = maxValue = 0;
+    return;
   }
-  minValue = lo;
-  maxValue = hi;
+  const auto* v = static_cast<const int32_t*>(data);
+  const auto [lo, hi] = std::minmax_element(v, v + count);
+  minValue = *lo;
+  maxValue = *hi;
 }
 
 TensorHandle* asTensorHandle(Napi::Env env, const Napi::Value& value) {
