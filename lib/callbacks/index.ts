@@ -2,7 +2,7 @@
 // CSV logging and custom hooks.
 import * as fs from 'node:fs';
 
-export { Callback, CustomCallback, type CallbackHooks, type Logs, type TrainParams } from './base';
+export { Callback, CustomCallback, checkHooks, type CallbackHooks, type Logs, type TrainParams } from './base';
 import { Callback, type Logs } from './base';
 
 function fmt(v: number): string {

@@ -1,13 +1,12 @@
 // Models ↔ files: save/load (topology + training config + weights + optimizer state), framework
 // weight import, ONNX export and checkpoints. Functions taking a Sequential model, built on the
 // model layer's public surface (layers and their public fields, params, trainingConfig,
-// optimizer.getState/setState/getConfig, the RNG's getRngState/setRngState).
+// optimizer.getState/setState/getConfig, the training stream's trainingRngState/resumeTrainingRng).
 import { native } from '../native';
 import * as L from '../layers';
 import type { Param } from '../layers';
 import * as O from '../optimizers';
 import { Sequential } from '../models/sequential';
-import { getRngState, setRngState } from '../random';
 import { loadArtifacts, saveArtifacts, type HostTensor, type ModelArtifacts } from './artifacts';
 import { assignModules, type LayerSlot } from './assign';
 import { readKerasModules, readTorchModules } from './frameworks';
@@ -259,7 +258,7 @@ export function loadModel(dir: string, options: LoadOptions = {}): Sequential {
 export interface CheckpointInfo {
   /** The last completed epoch (0-based). */
   epoch: number;
-  /** The library RNG state after that epoch (getRngState()); null in checkpoints that lack it. */
+  /** The training stream's state after that epoch (model.trainingRngState); null in checkpoints that lack it. */
   rng: number | null;
   logs?: Record<string, number>;
   [key: string]: unknown;
@@ -267,7 +266,7 @@ export interface CheckpointInfo {
 
 /** Saves a training checkpoint: the model, its optimizer state, the RNG state and the epoch. */
 export function saveCheckpoint(model: Sequential, dir: string, info: { epoch: number; logs?: Record<string, number>; [k: string]: unknown }): void {
-  saveModel(model, dir, { includeOptimizer: true, training: { ...info, rng: getRngState() } });
+  saveModel(model, dir, { includeOptimizer: true, training: { ...info, rng: model.trainingRngState } });
 }
 
 /**
@@ -301,7 +300,7 @@ export function restoreCheckpoint(model: Sequential, dir: string): { initialEpoc
   }
   // Checkpoints written before the RNG state was recorded have rng: null.
   const rngRestored = typeof info.rng === 'number';
-  if (rngRestored) setRngState(info.rng as number);
+  if (rngRestored) model.resumeTrainingRng(info.rng as number);
   return { initialEpoch: info.epoch + 1, info, rngRestored };
 }
 
@@ -354,7 +353,7 @@ export function loadWeights(model: Sequential, file: string, options: LoadWeight
 
 // ------------------------------------------------------------------ ONNX
 
-const ONNX_ACTIVATIONS = new Set(['linear', 'relu', 'sigmoid', 'tanh', 'softmax', 'elu', 'selu', 'softplus', 'exp', 'square', 'abs']);
+const ONNX_ACTIVATIONS = new Set(['linear', 'relu', 'sigmoid', 'tanh', 'softmax', 'elu', 'selu', 'softplus', 'exp', 'square', 'abs', 'gelu', 'swish', 'hardSigmoid', 'relu6']);
 
 function onnxActivation(layer: string, a: string): OnnxActivation {
   if (!ONNX_ACTIVATIONS.has(a)) fail('exportOnnx', `layer '${layer}': activation '${a}' has no ONNX export`);

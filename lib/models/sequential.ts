@@ -8,7 +8,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { DeviceName } from '../../binding';
 import { describe, getDevice } from '../backend';
-import { CustomCallback, ProgressBar, type Callback, type CallbackHooks, type Logs, type TrainParams } from '../callbacks';
+import { CustomCallback, ProgressBar, checkHooks, type Callback, type CallbackHooks, type Logs, type TrainParams } from '../callbacks';
 import { endScope, startScope, tidy } from '../engine';
 // lib/io/model-io imports this module (and, through callbacks, model-checkpoint imports model-io):
 // both sides use the other only inside functions, never while loading, so the cycle is harmless.
@@ -18,8 +18,9 @@ import { lossKernel, resolveLoss, type LossSpec } from '../losses';
 import { resolveMetric, type MetricSpec } from '../metrics';
 import { native } from '../native';
 import * as ops from '../ops';
+import { checkOptions } from '../options';
 import { resolveOptimizer, type Optimizer } from '../optimizers';
-import { permutation } from '../random';
+import { Rng, getRngState, globalRng } from '../random';
 import { Tensor, shapeSize, tensor, type NestedArray } from '../tensor';
 
 /** Training data: a tensor, nested arrays, or a flat typed array with its shape. */
@@ -37,6 +38,10 @@ export interface FitArgs {
   shuffle?: boolean;
   validationSplit?: number;
   validationData?: [Data, Data];
+  /** Batch size of the validation pass (default: batchSize). */
+  validationBatchSize?: number;
+  /** Validate every this many epochs (Keras: after epochs n, 2n, ...; default 1). */
+  validationFreq?: number;
   callbacks?: Array<Callback | CallbackHooks>;
   /** 0: silent, 1: progress bar (plain lines when stdout is not a TTY), 2: one line per epoch. */
   verbose?: 0 | 1 | 2;
@@ -76,6 +81,26 @@ function fail(message: string): never {
   throw new TypeError(message);
 }
 
+function positiveInteger(fn: string, name: string, v: unknown, fallback: number): number {
+  if (v === undefined) return fallback;
+  if (typeof v !== 'number' || !Number.isInteger(v) || v < 1) fail(`${fn}: '${name}' must be a positive integer, got ${describe(v)}`);
+  return v;
+}
+
+const NO_SAMPLE_WEIGHTS = 'per-sample loss weights are not implemented';
+const DATASET_ONLY = 'it only means something when training from a dataset (a generator of batches); fit takes whole arrays, and every epoch sees every sample (dataset training is planned)';
+const FIT_KEYS = ['epochs', 'batchSize', 'shuffle', 'validationSplit', 'validationData', 'validationBatchSize', 'validationFreq', 'callbacks', 'verbose', 'initialEpoch', 'signal', 'resumeFrom'];
+const FIT_REFUSED: Record<string, string> = {
+  sampleWeight: NO_SAMPLE_WEIGHTS, classWeight: NO_SAMPLE_WEIGHTS, stepsPerEpoch: DATASET_ONLY, validationSteps: DATASET_ONLY,
+};
+const COMPILE_REFUSED: Record<string, string> = {
+  weightedMetrics: NO_SAMPLE_WEIGHTS,
+  lossWeights: 'a sequential model has one output and one loss',
+  runEagerly: 'there is no graph mode: every step runs eagerly on native kernels',
+  jitCompile: 'there is no graph compiler: every step runs on native kernels',
+  stepsPerExecution: 'each step is one call already',
+};
+
 export class Sequential {
   layers: Layer[] = [];
   optimizer: Optimizer | null = null;
@@ -84,15 +109,44 @@ export class Sequential {
   private metricSpecs: MetricSpec[] = [];
   /** A final dense layer whose activation the loss absorbs (softmax + CCE, sigmoid + BCE). */
   private fused: Dense | null = null;
+  /** Set by dispose(): every method then throws instead of silently re-initialising the layers. */
+  private disposed = false;
+  /**
+   * The random stream of the running (or last) fit: shuffling and dropout seeds. Each fit draws
+   * it from the global generator when it starts, so concurrent fits do not share draws.
+   */
+  private trainingRng: Rng | null = null;
+  /** A checkpoint's stream state for the next fit to continue (resumeTrainingRng). */
+  private resumedRngState: number | null = null;
   readonly name: string;
 
   constructor(args: { layers?: Layer[]; name?: string } = {}) {
+    checkOptions('sequential', args, ['layers', 'name']);
+    if (args.layers !== undefined && !Array.isArray(args.layers)) fail(`sequential: 'layers' must be an array of layers, got ${describe(args.layers)}`);
+    if (args.name !== undefined && (typeof args.name !== 'string' || !args.name)) fail(`sequential: 'name' must be a non-empty string, got ${describe(args.name)}`);
     this.name = args.name ?? 'sequential';
     for (const l of args.layers ?? []) this.add(l);
   }
 
+  /** Throws when the model was disposed: its parameters are gone and must not be re-created behind the caller's back. */
+  private assertLive(method: string): void {
+    if (this.disposed) throw new Error(`model: this model was disposed (${method} called after dispose()); build or load a new model`);
+  }
+
+  /** The training stream's state, which checkpoints save: the current (or last) fit's, else the global generator's. */
+  get trainingRngState(): number {
+    return this.trainingRng?.getState() ?? getRngState();
+  }
+
+  /** Makes the next fit continue a checkpoint's training stream instead of drawing a new one (restoreCheckpoint). */
+  resumeTrainingRng(state: number): void {
+    this.resumedRngState = state >>> 0;
+  }
+
   add(layer: Layer): void {
+    this.assertLive('add');
     if (!(layer instanceof Layer)) fail(`model.add: argument must be a layer, got ${describe(layer)}`);
+    if (layer.disposed) fail(`model.add: layer ${layer.name} was disposed`);
     if (layer instanceof GRU && layer.returnState) fail(`model.add: ${layer.name} has returnState: true, which a sequential model cannot pass on; use layer.call() directly`);
     if (this.layers.length === 0) {
       if (layer.inputShape) layer.build(layer.inputShape);
@@ -136,17 +190,21 @@ export class Sequential {
   }
 
   countParams(): number {
+    this.assertLive('countParams');
     return this.layers.reduce((s, l) => s + l.countParams(), 0);
   }
 
   /** The output shape without the batch dimension. */
   get outputShape(): LayerShape {
+    this.assertLive('outputShape');
     this.ensureBuilt();
     return this.layers[this.layers.length - 1]!.outputShape!;
   }
 
   /** A Keras-like table of layers, output shapes and parameter counts (printed unless print is false). */
   summary(print: (line: string) => void = console.log): string {
+    this.assertLive('summary');
+    if (typeof print !== 'function') fail(`summary: argument 'print' must be a function, got ${describe(print)}`);
     this.ensureBuilt();
     const rows = this.layers.map((l) => [`${l.name} (${l instanceof TimeDistributed ? `TimeDistributed(${l.layer.className})` : l.className})`, `(None, ${l.outputShape!.map((d) => (d === null ? 'None' : String(d))).join(', ')})`, String(l.countParams())]);
     const w = [Math.max(28, ...rows.map((r) => r[0]!.length + 2)), Math.max(26, ...rows.map((r) => r[1]!.length + 2)), 12];
@@ -171,7 +229,9 @@ export class Sequential {
   }
 
   compile(args: CompileArgs): void {
+    this.assertLive('compile');
     if (typeof args !== 'object' || args === null) fail(`compile: argument must be {optimizer, loss, metrics?}, got ${describe(args)}`);
+    checkOptions('compile', args, ['optimizer', 'loss', 'metrics'], { refused: COMPILE_REFUSED });
     const loss = resolveLoss(args.loss);
     const optimizer = resolveOptimizer(args.optimizer);
     if (args.metrics !== undefined && !Array.isArray(args.metrics)) fail(`compile: 'metrics' must be an array of names, got ${describe(args.metrics)}`);
@@ -203,21 +263,25 @@ export class Sequential {
 
   /** Saves the model into a directory, crash-safely (docs/io.md); same as io.saveModel(model, dir). */
   save(dir: string, options?: modelIo.SaveOptions): void {
+    this.assertLive('save');
     modelIo.saveModel(this, dir, options);
   }
 
   /** Loads PyTorch or Keras weights into the layers (docs/io.md); same as io.loadWeights(model, file). */
   loadWeights(file: string, options?: modelIo.LoadWeightsOptions): void {
+    this.assertLive('loadWeights');
     modelIo.loadWeights(this, file, options);
   }
 
   /** Writes the model as an ONNX file (docs/io.md); same as io.exportOnnx(model, file). */
   exportOnnx(file: string, options?: { opset?: number; ignoreMasking?: boolean }): void {
+    this.assertLive('exportOnnx');
     modelIo.exportOnnx(this, file, options);
   }
 
   // ---------------------------------------------------------------- data
 
+  /** `what` names the function and argument in errors ('fit: x'). */
   private hostData(value: Data, what: string, dtype: 'float32' | 'int32'): HostData {
     let data: Float32Array | Int32Array;
     let shape: number[];
@@ -265,7 +329,7 @@ export class Sequential {
     return { data, shape, perSample };
   }
 
-  private checkX(x: HostData, what = 'x'): void {
+  private checkX(x: HostData, what: string): void {
     this.ensureBuilt(x.shape.slice(1));
     const want = this.layers[0]!.inputShape!;
     const got = x.shape.slice(1);
@@ -278,8 +342,10 @@ export class Sequential {
     return this.lossSpec?.name === 'sparseCategoricalCrossentropy' ? 'int32' : 'float32';
   }
 
-  private checkY(x: HostData, y: HostData, what = 'y'): void {
-    if (x.shape[0] !== y.shape[0]) fail(`x and ${what} have different sample counts: ${x.shape[0]} and ${y.shape[0]}`);
+  /** `fn` and `what` name the function and argument in errors ('fit', 'y'). */
+  private checkY(fn: string, x: HostData, y: HostData, what = 'y'): void {
+    if (x.shape[0] !== y.shape[0]) fail(`${fn}: x and ${what} have different sample counts: ${x.shape[0]} and ${y.shape[0]}`);
+    what = `${fn}: ${what}`;
     const out = this.outputShape;
     const outConcrete = out.map((d, i) => (d === null ? x.shape[1 + i]! : d));
     const outSize = shapeSize(outConcrete);
@@ -313,9 +379,10 @@ export class Sequential {
 
   // ---------------------------------------------------------------- steps
 
-  private forward(x: Tensor, training: boolean): Tensor {
+  /** `rng` gives dropout seeds (training only: inference draws nothing). */
+  private forward(x: Tensor, training: boolean, rng: Rng = globalRng): Tensor {
     const data = this.hostCopies.get(x);
-    const ctx: CallContext = { training, lengths: null, host: data ? { tensor: x, data } : null };
+    const ctx: CallContext = { training, lengths: null, host: data ? { tensor: x, data } : null, rng };
     let h = x;
     for (const l of this.layers) h = l.forward(h, ctx);
     this.lastLengths = h.rank >= 3 ? ctx.lengths : null;
@@ -375,13 +442,13 @@ export class Sequential {
    * One training step on tensors; returns [loss, ...metrics] as a new device tensor (the step's only
    * survivor; the caller reads and disposes it). applyUpdate false leaves gradients in params (caller clears).
    */
-  private stepValues(x: Tensor, y: Tensor, applyUpdate = true, collect?: (params: Param[]) => void): Tensor {
+  private stepValues(x: Tensor, y: Tensor, rng: Rng, applyUpdate = true, collect?: (params: Param[]) => void): Tensor {
     if (!this.optimizer || !this.lossSpec) fail('model: call compile({optimizer, loss}) before training or evaluating');
     startScope('trainStep');
     let result: Tensor | undefined;
     try {
       result = this.withFused(() => {
-        const out = this.forward(x, true);
+        const out = this.forward(x, true, rng);
         const { values, grad } = this.lossAndMetrics(out, y, true);
         let dy = grad!;
         for (let i = this.layers.length - 1; i >= 0; i--) {
@@ -403,7 +470,8 @@ export class Sequential {
 
   /** One training step on tensors; returns [loss, ...metrics] (read synchronously). */
   private step(x: Tensor, y: Tensor, applyUpdate = true, collect?: (params: Param[]) => void): number[] {
-    const values = this.stepValues(x, y, applyUpdate, collect);
+    // One step outside fit: its own stream, drawn from the global generator now.
+    const values = this.stepValues(x, y, new Rng(globalRng.nextStreamSeed()), applyUpdate, collect);
     try {
       return Array.from(values.dataSync());
     } finally {
@@ -413,10 +481,8 @@ export class Sequential {
 
   /** Loss and gradients (host copies, parameter order) of one batch, without updating: for tests and tools. */
   computeGradients(x: Data, y: Data): { loss: number; grads: Float32Array[] } {
-    const xh = this.hostData(x, 'x', this.layers[0]?.inputDType ?? 'float32');
-    this.checkX(xh);
-    const yh = this.hostData(y, 'y', this.yDType());
-    this.checkY(xh, yh);
+    this.assertLive('computeGradients');
+    const { xh, yh } = this.trainingData('computeGradients', x, y);
     return tidy(() => {
       const xb = this.batchTensor(xh, null, 0, xh.shape[0]!);
       const yb = this.batchTensor(yh, null, 0, yh.shape[0]!);
@@ -429,14 +495,22 @@ export class Sequential {
   }
 
   /** One update on one batch; returns the loss (and metrics: [loss, ...metrics] when compiled with metrics). */
-  trainOnBatch(x: Data, y: Data): number | number[] {
-    const xh = this.hostData(x, 'x', this.layers[0]?.inputDType ?? 'float32');
-    this.checkX(xh);
-    if (!this.optimizer) fail('model: call compile({optimizer, loss}) before trainOnBatch()');
-    const yh = this.hostData(y, 'y', this.yDType());
-    this.checkY(xh, yh);
+  trainOnBatch(x: Data, y: Data, options?: Record<string, never>): number | number[] {
+    this.assertLive('trainOnBatch');
+    checkOptions('trainOnBatch', options, [], { refused: { sampleWeight: NO_SAMPLE_WEIGHTS, classWeight: NO_SAMPLE_WEIGHTS } });
+    if (!this.optimizer) fail('trainOnBatch: call compile({optimizer, loss}) before trainOnBatch()');
+    const { xh, yh } = this.trainingData('trainOnBatch', x, y);
     const vals = tidy(() => this.step(this.batchTensor(xh, null, 0, xh.shape[0]!), this.batchTensor(yh, null, 0, yh.shape[0]!)));
     return vals.length === 1 ? vals[0]! : vals;
+  }
+
+  /** x and y on the host, checked against the model ('fit: x must have shape ...'). */
+  private trainingData(fn: string, x: Data, y: Data, names: [string, string] = ['x', 'y']): { xh: HostData; yh: HostData } {
+    const xh = this.hostData(x, `${fn}: ${names[0]}`, this.layers[0]?.inputDType ?? 'float32');
+    this.checkX(xh, `${fn}: ${names[0]}`);
+    const yh = this.hostData(y, `${fn}: ${names[1]}`, this.yDType());
+    this.checkY(fn, xh, yh, names[1]);
+    return { xh, yh };
   }
 
   private logNames(): string[] {
@@ -444,29 +518,32 @@ export class Sequential {
   }
 
   async fit(x: Data, y: Data, args: FitArgs = {}): Promise<History> {
+    this.assertLive('fit');
     if (!this.optimizer || !this.lossSpec) fail('fit: call compile({optimizer, loss}) before fit()');
-    if (typeof args !== 'object' || args === null) fail(`fit: options must be an object, got ${describe(args)}`);
-    const epochs = args.epochs ?? 1;
-    const batchSize = args.batchSize ?? 32;
-    for (const [k, v] of [['epochs', epochs], ['batchSize', batchSize]] as const) {
-      if (!Number.isInteger(v) || v < 1) fail(`fit: '${k}' must be a positive integer, got ${describe(v)}`);
-    }
+    checkOptions('fit', args, FIT_KEYS, { refused: FIT_REFUSED });
+    const epochs = positiveInteger('fit', 'epochs', args.epochs, 1);
+    const batchSize = positiveInteger('fit', 'batchSize', args.batchSize, 32);
+    const validationBatchSize = positiveInteger('fit', 'validationBatchSize', args.validationBatchSize, batchSize);
+    const validationFreq = positiveInteger('fit', 'validationFreq', args.validationFreq, 1);
     let initialEpoch = args.initialEpoch ?? 0;
+    if (!Number.isInteger(initialEpoch) || initialEpoch < 0) fail(`fit: 'initialEpoch' must be a non-negative integer, got ${describe(args.initialEpoch)}`);
+    if (args.shuffle !== undefined && typeof args.shuffle !== 'boolean') fail(`fit: 'shuffle' must be true or false, got ${describe(args.shuffle)}`);
+    const verbose = args.verbose ?? 1;
+    if (verbose !== 0 && verbose !== 1 && verbose !== 2) fail(`fit: 'verbose' must be 0, 1 or 2, got ${describe(args.verbose)}`);
+    if (args.signal !== undefined && !(args.signal instanceof AbortSignal)) fail(`fit: 'signal' must be an AbortSignal, got ${describe(args.signal)}`);
+    if (args.callbacks !== undefined && !Array.isArray(args.callbacks)) fail(`fit: 'callbacks' must be an array, got ${describe(args.callbacks)}`);
+    const userCallbacks = (args.callbacks ?? []).map((c, i) => checkHooks('fit', c, i));
+    if (args.validationData !== undefined && (!Array.isArray(args.validationData) || args.validationData.length !== 2)) {
+      fail(`fit: 'validationData' must be [x, y], got ${describe(args.validationData)}`);
+    }
     if (args.resumeFrom !== undefined && (typeof args.resumeFrom !== 'string' || !args.resumeFrom)) fail(`fit: 'resumeFrom' must be a checkpoint directory, got ${describe(args.resumeFrom)}`);
     const split = args.validationSplit ?? 0;
     if (!(split >= 0 && split < 1)) fail(`fit: 'validationSplit' must be in [0, 1), got ${describe(args.validationSplit)}`);
-    let xh = this.hostData(x, 'x', this.layers[0]?.inputDType ?? 'float32');
-    this.checkX(xh);
-    let yh = this.hostData(y, 'y', this.yDType());
-    this.checkY(xh, yh);
+    let { xh, yh } = this.trainingData('fit', x, y);
     let val: [HostData, HostData] | null = null;
     if (args.validationData) {
-      const [vx, vy] = args.validationData;
-      const vxh = this.hostData(vx, 'validationData x', this.layers[0]!.inputDType);
-      this.checkX(vxh, 'validationData x');
-      const vyh = this.hostData(vy, 'validationData y', this.yDType());
-      this.checkY(vxh, vyh, 'validationData y');
-      val = [vxh, vyh];
+      const v = this.trainingData('fit', args.validationData[0], args.validationData[1], ['validationData x', 'validationData y']);
+      val = [v.xh, v.yh];
     } else if (split > 0) {
       const n = xh.shape[0]!;
       const nTrain = Math.floor(n * (1 - split));
@@ -480,14 +557,18 @@ export class Sequential {
     if (args.resumeFrom !== undefined && fs.existsSync(path.join(args.resumeFrom, 'model.json'))) {
       initialEpoch = modelIo.restoreCheckpoint(this, args.resumeFrom).initialEpoch;
     }
+    // This fit's stream, drawn now (before the first await), or the checkpoint's it continues.
+    const rng = new Rng(globalRng.nextStreamSeed());
+    if (this.resumedRngState !== null) rng.setState(this.resumedRngState);
+    this.resumedRngState = null;
+    this.trainingRng = rng;
     const samples = xh.shape[0]!;
     const steps = Math.ceil(samples / batchSize);
-    const verbose = args.verbose ?? 1;
     const history = new History();
     const callbacks: Callback[] = [];
     if (verbose === 1) callbacks.push(new ProgressBar());
     if (verbose === 2) callbacks.push(new ProgressBar(process.stdout, false));
-    for (const c of args.callbacks ?? []) callbacks.push(typeof (c as Callback).setModel === 'function' ? (c as Callback) : new CustomCallback(c as CallbackHooks));
+    for (const c of userCallbacks) callbacks.push(c.kind === 'callback' ? c.callback : new CustomCallback(c.hooks));
     const params: TrainParams = { epochs, steps, samples, batchSize, verbose, metrics: this.logNames() };
     history.params = params;
     for (const c of callbacks) {
@@ -506,7 +587,7 @@ export class Sequential {
     const names = this.logNames();
     for (let epoch = initialEpoch; epoch < epochs && !this.stopTraining && !aborted(); epoch++) {
       await call('onEpochBegin', epoch, {});
-      const order = args.shuffle === false ? null : permutation(samples);
+      const order = args.shuffle === false ? null : rng.permutation(samples);
       const sums = new Float64Array(names.length);
       let seen = 0;
       let logs: Logs = {};
@@ -516,7 +597,7 @@ export class Sequential {
         await call('onBatchBegin', b, { batch: b, size: end - start });
         // The loss and metrics are read off the JS thread: on a GPU the event loop stays free while
         // the step runs (the read is ordered after the step's work).
-        const values = tidy(() => this.stepValues(this.batchTensor(xh, order, start, end), this.batchTensor(yh, order, start, end)));
+        const values = tidy(() => this.stepValues(this.batchTensor(xh, order, start, end), this.batchTensor(yh, order, start, end), rng));
         let vals: number[];
         try {
           vals = Array.from(await values.data());
@@ -536,8 +617,8 @@ export class Sequential {
         history.stopped = true;
         break;
       }
-      if (val) {
-        const v = this.evaluateHost(val[0], val[1], batchSize);
+      if (val && (epoch + 1) % validationFreq === 0) {
+        const v = this.evaluateHost(val[0], val[1], validationBatchSize);
         for (const [k, value] of Object.entries(v)) logs[`val_${k}`] = value;
       }
       await call('onEpochEnd', epoch, logs);
@@ -587,19 +668,21 @@ export class Sequential {
 
   /** Loss and metrics over (x, y), batched: {loss, accuracy?, ...}. */
   evaluate(x: Data, y: Data, args: { batchSize?: number } = {}): Logs {
+    this.assertLive('evaluate');
     if (!this.lossSpec) fail('evaluate: call compile({optimizer, loss}) before evaluate()');
-    const xh = this.hostData(x, 'x', this.layers[0]?.inputDType ?? 'float32');
-    this.checkX(xh);
-    const yh = this.hostData(y, 'y', this.yDType());
-    this.checkY(xh, yh);
-    return this.evaluateHost(xh, yh, args.batchSize ?? 32);
+    checkOptions('evaluate', args, ['batchSize'], { refused: { sampleWeight: NO_SAMPLE_WEIGHTS, steps: DATASET_ONLY } });
+    const batchSize = positiveInteger('evaluate', 'batchSize', args.batchSize, 32);
+    const { xh, yh } = this.trainingData('evaluate', x, y);
+    return this.evaluateHost(xh, yh, batchSize);
   }
 
   /** Outputs for x, computed in batches; one new tensor [samples, ...outputShape]. */
   predict(x: Data, args: { batchSize?: number } = {}): Tensor {
-    const xh = this.hostData(x, 'x', this.layers[0]?.inputDType ?? 'float32');
-    this.checkX(xh);
-    const batchSize = args.batchSize ?? 32;
+    this.assertLive('predict');
+    checkOptions('predict', args, ['batchSize'], { refused: { steps: DATASET_ONLY } });
+    const batchSize = positiveInteger('predict', 'batchSize', args.batchSize, 32);
+    const xh = this.hostData(x, 'predict: x', this.layers[0]?.inputDType ?? 'float32');
+    this.checkX(xh, 'predict: x');
     const n = xh.shape[0]!;
     // Batches are written into the output on the model's device: no host round trip.
     let out: Tensor | null = null;
@@ -623,29 +706,36 @@ export class Sequential {
 
   /** Clears the carried state of stateful GRU layers. */
   resetStates(): void {
+    this.assertLive('resetStates');
     for (const l of this.layers) if (l instanceof GRU) l.resetStates();
   }
 
   /** Host copies of every parameter, in order. */
   getWeights(): Float32Array[] {
+    this.assertLive('getWeights');
     this.ensureBuilt();
     return this.params.map((p) => p.value.dataSync() as Float32Array);
   }
 
   setWeights(weights: ArrayLike<number>[]): void {
+    this.assertLive('setWeights');
     const params = this.params;
     if (!Array.isArray(weights) || weights.length !== params.length) fail(`setWeights: expected ${params.length} arrays (one per parameter), got ${describe(weights)}`);
     params.forEach((p, i) => {
       const w = weights[i]!;
+      if (!(w instanceof Float32Array) && !(Array.isArray(w) && w.every((v) => typeof v === 'number'))) fail(`setWeights: weight ${i} (${p.name}) must be a Float32Array or an array of numbers, got ${describe(w)}`);
       if (w.length !== p.value.size) fail(`setWeights: ${p.name} needs ${p.value.size} values, got ${w.length}`);
       native.write(p.value.handle('setWeights'), w instanceof Float32Array ? w : Float32Array.from(w));
     });
   }
 
   /** Frees parameters and optimizer state. */
+  /** Frees parameters and optimizer state; the model cannot be used afterwards (a second call does nothing). */
   dispose(): void {
+    if (this.disposed) return;
     for (const l of this.layers) l.dispose();
     this.optimizer?.dispose();
+    this.disposed = true;
   }
 }
 
