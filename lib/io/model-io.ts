@@ -380,6 +380,8 @@ export function onnxSpecs(model: Sequential, options: { ignoreMasking?: boolean 
       specs.push({ type: 'activation', activation: onnxActivation(inner.name, inner.activation) });
     } else if (inner instanceof L.Dropout) {
       specs.push({ type: 'identity' });
+    } else if (inner instanceof L.SelectTimestep) {
+      specs.push({ type: 'selectTimestep', index: inner.index });
     } else if (inner instanceof L.Embedding) {
       if (inner.maskZero && !options.ignoreMasking) {
         fail('exportOnnx', `layer '${inner.name}' has maskZero: the ONNX graph cannot skip padded steps, so padded sequences would give other results than predict(); pass {ignoreMasking: true} to export anyway (exact for unpadded input)`);

@@ -53,7 +53,10 @@ export interface OnnxEmbeddingSpec {
   embeddings: Float32Array;
 }
 
-export type OnnxLayerSpec = OnnxGruSpec | OnnxDenseSpec | OnnxActivationSpec | OnnxIdentitySpec | OnnxEmbeddingSpec;
+/** One timestep of [batch, time, features] → [batch, features]; a negative index counts from the end (−1: the last). */
+export interface OnnxSelectTimestepSpec { type: 'selectTimestep'; index: number }
+
+export type OnnxLayerSpec = OnnxGruSpec | OnnxDenseSpec | OnnxActivationSpec | OnnxIdentitySpec | OnnxEmbeddingSpec | OnnxSelectTimestepSpec;
 
 export interface OnnxExportOptions {
   /** [timesteps | null, features] (features omitted for an embedding input: [timesteps | null]). */
@@ -119,6 +122,14 @@ class GraphBuilder {
     for (let i = 0; i < data.length; i++) dv.setFloat32(i * 4, data[i], true);
     const t = new Writer().packedInts(1, dims).int(2, FLOAT).string(8, name).bytes(9, le);
     this.initializers.push(t);
+    return name;
+  }
+
+  /** A 0-D int64 tensor (a scalar index: Gather then drops the axis). */
+  int64Scalar(name: string, value: number): string {
+    const le = new Uint8Array(8);
+    new DataView(le.buffer).setBigInt64(0, BigInt(value), true);
+    this.initializers.push(new Writer().int(2, INT64).string(8, name).bytes(9, le));
     return name;
   }
 
@@ -310,6 +321,17 @@ export function buildOnnxModel(layers: readonly OnnxLayerSpec[], options: OnnxEx
         }
         cur = activation(g, cur, spec.activation, where);
         outDims = [...outDims.slice(0, -1), spec.units];
+        return;
+      }
+      case 'selectTimestep': {
+        if (rank !== 3) fail(`${where}: needs [batch, time, features] input, got rank ${rank}`);
+        if (!Number.isInteger(spec.index)) fail(`${where}: index must be an integer, got ${JSON.stringify(spec.index)}`);
+        // Gather with a scalar index drops the time axis (0 when time-major, after a GRU); negative
+        // indices count from the end, as ours do.
+        cur = g.node('Gather', [cur, g.int64Scalar(g.fresh('timestep'), spec.index)], 1, [{ name: 'axis', i: timeMajor ? 0 : 1 }])[0];
+        timeMajor = false;
+        rank = 2;
+        outDims = [outDims[0]!, outDims[2]!];
         return;
       }
       case 'gru': {

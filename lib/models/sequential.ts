@@ -40,8 +40,6 @@ export interface FitArgs {
   validationData?: [Data, Data];
   /** Batch size of the validation pass (default: batchSize). */
   validationBatchSize?: number;
-  /** Validate every this many epochs (Keras: after epochs n, 2n, ...; default 1). */
-  validationFreq?: number;
   callbacks?: Array<Callback | CallbackHooks>;
   /** 0: silent, 1: progress bar (plain lines when stdout is not a TTY), 2: one line per epoch. */
   verbose?: 0 | 1 | 2;
@@ -89,9 +87,10 @@ function positiveInteger(fn: string, name: string, v: unknown, fallback: number)
 
 const NO_SAMPLE_WEIGHTS = 'per-sample loss weights are not implemented';
 const DATASET_ONLY = 'it only means something when training from a dataset (a generator of batches); fit takes whole arrays, and every epoch sees every sample (dataset training is planned)';
-const FIT_KEYS = ['epochs', 'batchSize', 'shuffle', 'validationSplit', 'validationData', 'validationBatchSize', 'validationFreq', 'callbacks', 'verbose', 'initialEpoch', 'signal', 'resumeFrom'];
+const FIT_KEYS = ['epochs', 'batchSize', 'shuffle', 'validationSplit', 'validationData', 'validationBatchSize', 'callbacks', 'verbose', 'initialEpoch', 'signal', 'resumeFrom'];
 const FIT_REFUSED: Record<string, string> = {
   sampleWeight: NO_SAMPLE_WEIGHTS, classWeight: NO_SAMPLE_WEIGHTS, stepsPerEpoch: DATASET_ONLY, validationSteps: DATASET_ONLY,
+  validationFreq: 'validation runs after every epoch, so that every History series has one value per epoch',
 };
 const COMPILE_REFUSED: Record<string, string> = {
   weightedMetrics: NO_SAMPLE_WEIGHTS,
@@ -524,7 +523,6 @@ export class Sequential {
     const epochs = positiveInteger('fit', 'epochs', args.epochs, 1);
     const batchSize = positiveInteger('fit', 'batchSize', args.batchSize, 32);
     const validationBatchSize = positiveInteger('fit', 'validationBatchSize', args.validationBatchSize, batchSize);
-    const validationFreq = positiveInteger('fit', 'validationFreq', args.validationFreq, 1);
     let initialEpoch = args.initialEpoch ?? 0;
     if (!Number.isInteger(initialEpoch) || initialEpoch < 0) fail(`fit: 'initialEpoch' must be a non-negative integer, got ${describe(args.initialEpoch)}`);
     if (args.shuffle !== undefined && typeof args.shuffle !== 'boolean') fail(`fit: 'shuffle' must be true or false, got ${describe(args.shuffle)}`);
@@ -617,7 +615,7 @@ export class Sequential {
         history.stopped = true;
         break;
       }
-      if (val && (epoch + 1) % validationFreq === 0) {
+      if (val) {
         const v = this.evaluateHost(val[0], val[1], validationBatchSize);
         for (const [k, value] of Object.entries(v)) logs[`val_${k}`] = value;
       }
