@@ -151,9 +151,10 @@ describe('options: unknown keys are errors naming the function, the key and the 
     await assert.rejects(m.fit(x, y, { validation_split: 0.2 } as never), /fit: unknown option 'validation_split' \(did you mean 'validationSplit'\?\)/);
     refusesUnknown(() => m.evaluate(x, y, { batch_size: 2 } as never), 'evaluate', 'batch_size', 'batchSize');
     refusesUnknown(() => m.predict(x, { batchsize: 2 } as never), 'predict', 'batchsize', 'batchSize');
-    refusesUnknown(() => m.trainOnBatch(x, y, { sample_weight: [1] } as never), 'trainOnBatch', 'sample_weight', null);
-    assert.throws(() => m.trainOnBatch(x, y, { sampleWeight: [1] } as never), /trainOnBatch: option 'sampleWeight' is not supported: per-sample loss weights are not implemented/);
-    assert.throws(() => m.evaluate(x, y, { sampleWeight: [1] } as never), /evaluate: option 'sampleWeight' is not supported/);
+    refusesUnknown(() => m.trainOnBatch(x, y, { sample_weight: [1] } as never), 'trainOnBatch', 'sample_weight', 'sampleWeight');
+    refusesUnknown(() => m.trainOnBatch(x, y, { class_weights: {} } as never), 'trainOnBatch', 'class_weights', 'classWeight');
+    refusesUnknown(() => m.evaluate(x, y, { sample_weights: [1] } as never), 'evaluate', 'sample_weights', 'sampleWeight');
+    assert.throws(() => m.evaluate(x, y, { steps: 2 } as never), /evaluate: option 'steps' is not supported/);
     refusesUnknown(() => historyToSvg({ loss: [1, 2] }, { titel: 'x' } as never), 'historyToSvg', 'titel', 'title');
     const g = layers.gru({ units: 2 });
     const input = tensor([[[1]]]);
@@ -166,8 +167,6 @@ describe('options: unknown keys are errors naming the function, the key and the 
   it('fit: options it cannot honour are refused with the reason; monitor callbacks warn once on a missing metric', async () => {
     const m = compiled();
     const reasons: Array<[string, RegExp]> = [
-      ['sampleWeight', /per-sample loss weights are not implemented/],
-      ['classWeight', /per-sample loss weights are not implemented/],
       ['stepsPerEpoch', /it only means something when training from a dataset .*dataset training is planned/],
       ['validationSteps', /it only means something when training from a dataset/],
       ['validationFreq', /validation runs after every epoch/],

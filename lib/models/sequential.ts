@@ -25,6 +25,8 @@ import { Tensor, shapeSize, tensor, type NestedArray } from '../tensor';
 
 /** Training data: a tensor, nested arrays, or a flat typed array with its shape. */
 export type Data = Tensor | NestedArray | { data: Float32Array | Int32Array | number[]; shape: number[] };
+/** One loss weight per sample: data of shape [samples], or a plain Float32Array. */
+export type SampleWeights = Data | Float32Array;
 
 export interface CompileArgs {
   optimizer: Optimizer | 'sgd' | 'adam' | 'adamw' | 'rmsprop';
@@ -37,7 +39,16 @@ export interface FitArgs {
   batchSize?: number;
   shuffle?: boolean;
   validationSplit?: number;
-  validationData?: [Data, Data];
+  /** [x, y] or [x, y, sampleWeight]. */
+  validationData?: [Data, Data] | [Data, Data, SampleWeights];
+  /**
+   * One loss weight per sample (Keras sample_weight, shape [samples]): each sample's loss is
+   * multiplied by it and the batch loss divided by the number of samples (not by the weights' sum).
+   * With validationSplit its last part weights the validation loss. Metrics stay unweighted.
+   */
+  sampleWeight?: SampleWeights;
+  /** Loss weight per class index (Keras class_weight), e.g. {0: 1, 1: 5}; classes not listed weigh 1. Training only. */
+  classWeight?: Record<number, number>;
   /** Batch size of the validation pass (default: batchSize). */
   validationBatchSize?: number;
   callbacks?: Array<Callback | CallbackHooks>;
@@ -75,6 +86,13 @@ interface HostData {
   perSample: number;
 }
 
+/** Validation data on the host, with the sample weights of its loss (or null). */
+interface Validation {
+  x: HostData;
+  y: HostData;
+  weights: Float32Array | null;
+}
+
 function fail(message: string): never {
   throw new TypeError(message);
 }
@@ -85,15 +103,14 @@ function positiveInteger(fn: string, name: string, v: unknown, fallback: number)
   return v;
 }
 
-const NO_SAMPLE_WEIGHTS = 'per-sample loss weights are not implemented';
 const DATASET_ONLY = 'it only means something when training from a dataset (a generator of batches); fit takes whole arrays, and every epoch sees every sample (dataset training is planned)';
-const FIT_KEYS = ['epochs', 'batchSize', 'shuffle', 'validationSplit', 'validationData', 'validationBatchSize', 'callbacks', 'verbose', 'initialEpoch', 'signal', 'resumeFrom'];
+const FIT_KEYS = ['epochs', 'batchSize', 'shuffle', 'validationSplit', 'validationData', 'validationBatchSize', 'sampleWeight', 'classWeight', 'callbacks', 'verbose', 'initialEpoch', 'signal', 'resumeFrom'];
 const FIT_REFUSED: Record<string, string> = {
-  sampleWeight: NO_SAMPLE_WEIGHTS, classWeight: NO_SAMPLE_WEIGHTS, stepsPerEpoch: DATASET_ONLY, validationSteps: DATASET_ONLY,
+  stepsPerEpoch: DATASET_ONLY, validationSteps: DATASET_ONLY,
   validationFreq: 'validation runs after every epoch, so that every History series has one value per epoch',
 };
 const COMPILE_REFUSED: Record<string, string> = {
-  weightedMetrics: NO_SAMPLE_WEIGHTS,
+  weightedMetrics: 'metrics are unweighted; sampleWeight and classWeight weight the loss only',
   lossWeights: 'a sequential model has one output and one loss',
   runEagerly: 'there is no graph mode: every step runs eagerly on native kernels',
   jitCompile: 'there is no graph compiler: every step runs on native kernels',
@@ -359,16 +376,56 @@ export class Sequential {
     }
   }
 
-  private batchTensor(d: HostData, order: Int32Array | null, start: number, end: number): Tensor {
-    const n = end - start;
-    const Ctor = d.data instanceof Int32Array ? Int32Array : Float32Array;
-    let slice: Float32Array | Int32Array;
-    if (!order) slice = d.data.subarray(start * d.perSample, end * d.perSample);
-    else {
-      slice = new Ctor(n * d.perSample);
-      for (let i = 0; i < n; i++) slice.set(d.data.subarray(order[start + i]! * d.perSample, (order[start + i]! + 1) * d.perSample), i * d.perSample);
+  /**
+   * Per-sample loss weights from fit's sampleWeight or classWeight (Keras: classes are the target's
+   * index, argmax of a one-hot row, or the rounded binary target), or null for none.
+   */
+  private sampleWeights(fn: string, sampleWeight: unknown, classWeight: unknown, y: HostData): Float32Array | null {
+    if (sampleWeight !== undefined && classWeight !== undefined) fail(`${fn}: give sampleWeight or classWeight, not both (as Keras); fold the class weights into sampleWeight`);
+    const n = y.shape[0]!;
+    if (sampleWeight !== undefined) {
+      const value = sampleWeight instanceof Float32Array ? { data: sampleWeight, shape: [sampleWeight.length] } : (sampleWeight as Data);
+      const w = this.hostData(value, `${fn}: sampleWeight`, 'float32');
+      if (w.shape.length !== 1 || w.shape[0] !== n) fail(`${fn}: sampleWeight must have shape [${n}] (one weight per sample), got [${w.shape}]`);
+      const negative = w.data.findIndex((v) => v < 0);
+      if (negative >= 0) fail(`${fn}: sampleWeight must be non-negative, got ${w.data[negative]} at sample ${negative}`);
+      return w.data as Float32Array;
     }
-    const t = tensor(slice, [n, ...d.shape.slice(1)], d.data instanceof Int32Array ? 'int32' : 'float32', { device: this.device });
+    if (classWeight === undefined) return null;
+    if (typeof classWeight !== 'object' || classWeight === null || Array.isArray(classWeight)) fail(`${fn}: classWeight must be an object {classIndex: weight}, got ${describe(classWeight)}`);
+    const out = this.outputShape;
+    if (out.length !== 1) fail(`${fn}: classWeight needs one class per sample, and this model outputs [${out.map((d) => d ?? 'any').join(', ')}] per sample; pass sampleWeight instead`);
+    const units = out[0] as number;
+    const classes = this.yDType() === 'int32' ? units : units === 1 ? 2 : units;
+    const table = new Float32Array(classes).fill(1);
+    for (const [key, value] of Object.entries(classWeight)) {
+      const c = Number(key);
+      if (!Number.isInteger(c) || c < 0 || c >= classes) fail(`${fn}: classWeight key '${key}' is not a class index of this model (0 … ${classes - 1})`);
+      if (typeof value !== 'number' || !Number.isFinite(value) || value < 0) fail(`${fn}: classWeight[${key}] must be a non-negative number, got ${describe(value)}`);
+      table[c] = value;
+    }
+    const w = new Float32Array(n);
+    for (let i = 0; i < n; i++) {
+      const row = y.data.subarray(i * y.perSample, (i + 1) * y.perSample);
+      let c = 0;
+      if (y.perSample === 1) c = Math.min(classes - 1, Math.max(0, Math.round(row[0]!)));
+      else for (let k = 1; k < row.length; k++) if (row[k]! > row[c]!) c = k;
+      w[i] = table[c]!;
+    }
+    return w;
+  }
+
+  /** Rows start…end of d (in `order` when shuffled): a view when unshuffled. */
+  private batchSlice<T extends Float32Array | Int32Array>(data: T, perSample: number, order: Int32Array | null, start: number, end: number): T {
+    if (!order) return data.subarray(start * perSample, end * perSample) as T;
+    const slice = new (data.constructor as new (n: number) => T)((end - start) * perSample);
+    for (let i = start; i < end; i++) slice.set(data.subarray(order[i]! * perSample, (order[i]! + 1) * perSample), (i - start) * perSample);
+    return slice;
+  }
+
+  private batchTensor(d: HostData, order: Int32Array | null, start: number, end: number): Tensor {
+    const slice = this.batchSlice(d.data, d.perSample, order, start, end);
+    const t = tensor(slice, [end - start, ...d.shape.slice(1)], d.data instanceof Int32Array ? 'int32' : 'float32', { device: this.device });
     this.hostCopies.set(t, slice);
     return t;
   }
@@ -395,7 +452,7 @@ export class Sequential {
    * Per-row loss weights that leave padded timesteps out (Keras: masked steps do not count; the
    * loss is the mean over valid steps). Null when the output is not a masked sequence.
    */
-  private maskWeights(out: Tensor): Tensor | null {
+  private maskWeights(out: Tensor): Float32Array | null {
     const lengths = this.lastLengths;
     if (!lengths) return null;
     const [batch, time] = out.shape as [number, number];
@@ -406,16 +463,32 @@ export class Sequential {
     if (valid === 0) return null;
     const scale = (batch * time) / valid;
     for (let b = 0; b < batch; b++) w.fill(scale, b * time * perStep, (b * time + lengths[b]!) * perStep);
-    return tensor(w, [w.length], 'float32', { device: out.device });
+    return w;
+  }
+
+  /**
+   * Per-row weights of the loss (mask × the batch's sample weights, as Keras; the kernel divides by
+   * the row count, not by the weights' sum) and of the metrics (the mask only: unweighted).
+   */
+  private rowWeights(out: Tensor, sampleWeights: Float32Array | null): { loss: Tensor | null; metrics: Tensor | null } {
+    const mask = this.maskWeights(out);
+    const onDevice = (w: Float32Array | null) => (w ? tensor(w, [w.length], 'float32', { device: out.device }) : null);
+    const metrics = onDevice(mask);
+    if (!sampleWeights) return { loss: metrics, metrics };
+    const rows = out.size / out.shape[out.rank - 1]!;
+    const rowsPerSample = rows / out.shape[0]!;
+    const w = mask ? mask.slice() : new Float32Array(rows).fill(1);
+    for (let r = 0; r < rows; r++) w[r] *= sampleWeights[Math.floor(r / rowsPerSample)]!;
+    return { loss: onDevice(w), metrics };
   }
 
   /** Loss and metric values of one batch into a small tensor; the loss gradient when wanted. */
-  private lossAndMetrics(out: Tensor, y: Tensor, withGrad: boolean): { values: Tensor; grad: Tensor | null } {
+  private lossAndMetrics(out: Tensor, y: Tensor, withGrad: boolean, sampleWeights: Float32Array | null): { values: Tensor; grad: Tensor | null } {
     const spec = this.lossSpec!;
     const logits = spec.fromLogits || this.fused !== null;
     const values = ops.empty([1 + this.metricSpecs.length], out.device);
-    const weights = this.maskWeights(out);
-    const grad = ops.lossAndGrad(lossKernel(spec, logits), out, y, values, 0, withGrad, weights);
+    const { loss: lossWeights, metrics: weights } = this.rowWeights(out, sampleWeights);
+    const grad = ops.lossAndGrad(lossKernel(spec, logits), out, y, values, 0, withGrad, lossWeights);
     let probs: Tensor | null = null;
     this.metricSpecs.forEach((m, i) => {
       if (m.kernel.kind === 'metric') {
@@ -441,14 +514,14 @@ export class Sequential {
    * One training step on tensors; returns [loss, ...metrics] as a new device tensor (the step's only
    * survivor; the caller reads and disposes it). applyUpdate false leaves gradients in params (caller clears).
    */
-  private stepValues(x: Tensor, y: Tensor, rng: Rng, applyUpdate = true, collect?: (params: Param[]) => void): Tensor {
+  private stepValues(x: Tensor, y: Tensor, sampleWeights: Float32Array | null, rng: Rng, applyUpdate = true, collect?: (params: Param[]) => void): Tensor {
     if (!this.optimizer || !this.lossSpec) fail('model: call compile({optimizer, loss}) before training or evaluating');
     startScope('trainStep');
     let result: Tensor | undefined;
     try {
       result = this.withFused(() => {
         const out = this.forward(x, true, rng);
-        const { values, grad } = this.lossAndMetrics(out, y, true);
+        const { values, grad } = this.lossAndMetrics(out, y, true, sampleWeights);
         let dy = grad!;
         for (let i = this.layers.length - 1; i >= 0; i--) {
           const l = this.layers[i]!;
@@ -468,9 +541,9 @@ export class Sequential {
   }
 
   /** One training step on tensors; returns [loss, ...metrics] (read synchronously). */
-  private step(x: Tensor, y: Tensor, applyUpdate = true, collect?: (params: Param[]) => void): number[] {
+  private step(x: Tensor, y: Tensor, sampleWeights: Float32Array | null, applyUpdate = true, collect?: (params: Param[]) => void): number[] {
     // One step outside fit: its own stream, drawn from the global generator now.
-    const values = this.stepValues(x, y, new Rng(globalRng.nextStreamSeed()), applyUpdate, collect);
+    const values = this.stepValues(x, y, sampleWeights, new Rng(globalRng.nextStreamSeed()), applyUpdate, collect);
     try {
       return Array.from(values.dataSync());
     } finally {
@@ -486,7 +559,7 @@ export class Sequential {
       const xb = this.batchTensor(xh, null, 0, xh.shape[0]!);
       const yb = this.batchTensor(yh, null, 0, yh.shape[0]!);
       let grads: Float32Array[] = [];
-      const loss = this.step(xb, yb, false, (params) => {
+      const loss = this.step(xb, yb, null, false, (params) => {
         grads = params.map((p) => (p.grad ? (p.grad.dataSync() as Float32Array) : new Float32Array(p.value.size)));
       })[0]!;
       return { loss, grads };
@@ -494,12 +567,13 @@ export class Sequential {
   }
 
   /** One update on one batch; returns the loss (and metrics: [loss, ...metrics] when compiled with metrics). */
-  trainOnBatch(x: Data, y: Data, options?: Record<string, never>): number | number[] {
+  trainOnBatch(x: Data, y: Data, options: { sampleWeight?: SampleWeights; classWeight?: Record<number, number> } = {}): number | number[] {
     this.assertLive('trainOnBatch');
-    checkOptions('trainOnBatch', options, [], { refused: { sampleWeight: NO_SAMPLE_WEIGHTS, classWeight: NO_SAMPLE_WEIGHTS } });
+    checkOptions('trainOnBatch', options, ['sampleWeight', 'classWeight']);
     if (!this.optimizer) fail('trainOnBatch: call compile({optimizer, loss}) before trainOnBatch()');
     const { xh, yh } = this.trainingData('trainOnBatch', x, y);
-    const vals = tidy(() => this.step(this.batchTensor(xh, null, 0, xh.shape[0]!), this.batchTensor(yh, null, 0, yh.shape[0]!)));
+    const weights = this.sampleWeights('trainOnBatch', options.sampleWeight, options.classWeight, yh);
+    const vals = tidy(() => this.step(this.batchTensor(xh, null, 0, xh.shape[0]!), this.batchTensor(yh, null, 0, yh.shape[0]!), weights));
     return vals.length === 1 ? vals[0]! : vals;
   }
 
@@ -531,25 +605,29 @@ export class Sequential {
     if (args.signal !== undefined && !(args.signal instanceof AbortSignal)) fail(`fit: 'signal' must be an AbortSignal, got ${describe(args.signal)}`);
     if (args.callbacks !== undefined && !Array.isArray(args.callbacks)) fail(`fit: 'callbacks' must be an array, got ${describe(args.callbacks)}`);
     const userCallbacks = (args.callbacks ?? []).map((c, i) => checkHooks('fit', c, i));
-    if (args.validationData !== undefined && (!Array.isArray(args.validationData) || args.validationData.length !== 2)) {
-      fail(`fit: 'validationData' must be [x, y], got ${describe(args.validationData)}`);
+    if (args.validationData !== undefined && (!Array.isArray(args.validationData) || args.validationData.length < 2 || args.validationData.length > 3)) {
+      fail(`fit: 'validationData' must be [x, y] or [x, y, sampleWeight], got ${describe(args.validationData)}`);
     }
     if (args.resumeFrom !== undefined && (typeof args.resumeFrom !== 'string' || !args.resumeFrom)) fail(`fit: 'resumeFrom' must be a checkpoint directory, got ${describe(args.resumeFrom)}`);
     const split = args.validationSplit ?? 0;
     if (!(split >= 0 && split < 1)) fail(`fit: 'validationSplit' must be in [0, 1), got ${describe(args.validationSplit)}`);
     let { xh, yh } = this.trainingData('fit', x, y);
-    let val: [HostData, HostData] | null = null;
+    let weights = this.sampleWeights('fit', args.sampleWeight, args.classWeight, yh);
+    let val: Validation | null = null;
     if (args.validationData) {
-      const v = this.trainingData('fit', args.validationData[0], args.validationData[1], ['validationData x', 'validationData y']);
-      val = [v.xh, v.yh];
+      const [vx, vy, vw] = args.validationData;
+      const v = this.trainingData('fit', vx, vy, ['validationData x', 'validationData y']);
+      val = { x: v.xh, y: v.yh, weights: vw === undefined ? null : this.sampleWeights('fit: validationData', vw, undefined, v.yh) };
     } else if (split > 0) {
       const n = xh.shape[0]!;
       const nTrain = Math.floor(n * (1 - split));
       if (nTrain < 1 || nTrain >= n) fail(`fit: validationSplit ${split} leaves no training or no validation samples out of ${n}`);
       const cut = (d: HostData, from: number, to: number): HostData => ({ data: d.data.slice(from * d.perSample, to * d.perSample), shape: [to - from, ...d.shape.slice(1)], perSample: d.perSample });
-      val = [cut(xh, nTrain, n), cut(yh, nTrain, n)];
+      // As Keras: the last part of sampleWeight weights the validation loss; classWeight is for training only.
+      val = { x: cut(xh, nTrain, n), y: cut(yh, nTrain, n), weights: args.sampleWeight !== undefined && weights ? weights.slice(nTrain) : null };
       xh = cut(xh, 0, nTrain);
       yh = cut(yh, 0, nTrain);
+      weights = weights?.slice(0, nTrain) ?? null;
     }
     // After the data checks (which build the model): weights, optimizer and RNG state, next epoch.
     if (args.resumeFrom !== undefined && fs.existsSync(path.join(args.resumeFrom, 'model.json'))) {
@@ -595,7 +673,8 @@ export class Sequential {
         await call('onBatchBegin', b, { batch: b, size: end - start });
         // The loss and metrics are read off the JS thread: on a GPU the event loop stays free while
         // the step runs (the read is ordered after the step's work).
-        const values = tidy(() => this.stepValues(this.batchTensor(xh, order, start, end), this.batchTensor(yh, order, start, end), rng));
+        const batchWeights = weights && this.batchSlice(weights, 1, order, start, end);
+        const values = tidy(() => this.stepValues(this.batchTensor(xh, order, start, end), this.batchTensor(yh, order, start, end), batchWeights, rng));
         let vals: number[];
         try {
           vals = Array.from(await values.data());
@@ -616,7 +695,7 @@ export class Sequential {
         break;
       }
       if (val) {
-        const v = this.evaluateHost(val[0], val[1], validationBatchSize);
+        const v = this.evaluateHost(val.x, val.y, val.weights, validationBatchSize);
         for (const [k, value] of Object.entries(v)) logs[`val_${k}`] = value;
       }
       await call('onEpochEnd', epoch, logs);
@@ -628,7 +707,7 @@ export class Sequential {
     return history;
   }
 
-  private evaluateHost(xh: HostData, yh: HostData, batchSize: number): Logs {
+  private evaluateHost(xh: HostData, yh: HostData, weights: Float32Array | null, batchSize: number): Logs {
     if (!this.lossSpec) fail('evaluate: call compile({optimizer, loss}) before evaluate()');
     const names = this.logNames();
     const k = names.length;
@@ -645,7 +724,7 @@ export class Sequential {
           tidy(() =>
             this.withFused(() => {
               const out = this.forward(this.batchTensor(xh, null, start, end), false);
-              ops.writeFirst_(acc, this.lossAndMetrics(out, this.batchTensor(yh, null, start, end), false).values, b);
+              ops.writeFirst_(acc, this.lossAndMetrics(out, this.batchTensor(yh, null, start, end), false, weights && weights.subarray(start, end)).values, b);
             }),
           );
         }
@@ -664,14 +743,14 @@ export class Sequential {
     return logs;
   }
 
-  /** Loss and metrics over (x, y), batched: {loss, accuracy?, ...}. */
-  evaluate(x: Data, y: Data, args: { batchSize?: number } = {}): Logs {
+  /** Loss and metrics over (x, y), batched: {loss, accuracy?, ...}; sampleWeight weights the loss as in fit. */
+  evaluate(x: Data, y: Data, args: { batchSize?: number; sampleWeight?: SampleWeights } = {}): Logs {
     this.assertLive('evaluate');
     if (!this.lossSpec) fail('evaluate: call compile({optimizer, loss}) before evaluate()');
-    checkOptions('evaluate', args, ['batchSize'], { refused: { sampleWeight: NO_SAMPLE_WEIGHTS, steps: DATASET_ONLY } });
+    checkOptions('evaluate', args, ['batchSize', 'sampleWeight'], { refused: { steps: DATASET_ONLY } });
     const batchSize = positiveInteger('evaluate', 'batchSize', args.batchSize, 32);
     const { xh, yh } = this.trainingData('evaluate', x, y);
-    return this.evaluateHost(xh, yh, batchSize);
+    return this.evaluateHost(xh, yh, this.sampleWeights('evaluate', args.sampleWeight, undefined, yh), batchSize);
   }
 
   /** Outputs for x, computed in batches; one new tensor [samples, ...outputShape]. */
