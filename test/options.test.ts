@@ -5,6 +5,7 @@
 import assert from 'node:assert/strict';
 import * as path from 'node:path';
 import { callbacks, historyToSvg, layers, losses, memory, modelCheckpoint, optimizers, sequential, tensor, type Sequential } from '../lib';
+import { buildOnnxModel } from '../lib/io/onnx';
 import { rand } from './io-helpers/reference';
 import { tempDir } from './support/temp-dir';
 
@@ -156,11 +157,17 @@ describe('options: unknown keys are errors naming the function, the key and the 
     refusesUnknown(() => m.evaluate(x, y, { sample_weights: [1] } as never), 'evaluate', 'sample_weights', 'sampleWeight');
     assert.throws(() => m.evaluate(x, y, { steps: 2 } as never), /evaluate: option 'steps' is not supported/);
     refusesUnknown(() => historyToSvg({ loss: [1, 2] }, { titel: 'x' } as never), 'historyToSvg', 'titel', 'title');
+    refusesUnknown(() => m.exportOnnx(path.join(tempDir(), 'm.onnx'), { opsett: 18 } as never), 'exportOnnx', 'opsett', 'opset');
+    refusesUnknown(() => buildOnnxModel([], { inputShape: [3], input_name: 'x' } as never), 'buildOnnxModel', 'input_name', 'inputName');
     const g = layers.gru({ units: 2 });
     const input = tensor([[[1]]]);
     refusesUnknown(() => g.call(input, { initial_state: null } as never), `${g.name}.call`, 'initial_state', 'initialState');
     input.dispose();
     assert.throws(() => g.call([[[1]]] as never), new RegExp(`${g.name}\\.call: argument 'x' must be a live tensor \\[batch, timesteps, features\\]`));
+    const t = tensor([[[1]]]);
+    assert.throws(() => g.call(t, { initialState: [5] as never }), new RegExp(`${g.name}\\.call: 'initialState'\\[0\\] must be a live tensor, got number 5`));
+    assert.throws(() => g.call(t, { initialState: [] }), /'initialState' must be a tensor or a non-empty array of tensors/);
+    t.dispose();
     g.dispose();
   });
 
@@ -230,7 +237,6 @@ describe('options: unknown keys are errors naming the function, the key and the 
     assert.throws(() => m.setWeights([new Float32Array(6), 'ab'] as never), /^TypeError: setWeights: weight 1 \(.*\) must be a Float32Array or an array of numbers/);
     assert.throws(() => m.summary(5 as never), /^TypeError: summary: argument 'print' must be a function/);
     assert.throws(() => m.compile(null as never), /^TypeError: compile: argument must be \{optimizer, loss, metrics\?\}/);
-    // A checkpoint directory option is still checked by the io layer (fit passes it on).
     await assert.rejects(m.fit(x, y, { verbose: 0, resumeFrom: path.join(tempDir(), 'none'), initialEpoch: -1 }), /fit: 'initialEpoch' must be a non-negative integer/);
   });
 });

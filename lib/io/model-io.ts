@@ -7,6 +7,7 @@ import * as L from '../layers';
 import type { Param } from '../layers';
 import * as O from '../optimizers';
 import { Sequential } from '../models/sequential';
+import { checkOptions } from '../options';
 import { loadArtifacts, saveArtifacts, type HostTensor, type ModelArtifacts } from './artifacts';
 import { assignModules, type LayerSlot } from './assign';
 import { readKerasModules, readTorchModules } from './frameworks';
@@ -397,6 +398,8 @@ export function onnxSpecs(model: Sequential, options: { ignoreMasking?: boolean 
 
 /** Writes the model as an ONNX file (atomically). */
 export function exportOnnx(model: Sequential, file: string, options: { opset?: number; ignoreMasking?: boolean } = {}): void {
+  checkOptions('exportOnnx', options, ['opset', 'ignoreMasking']);
+  if (typeof file !== 'string' || !file) fail('exportOnnx', `argument 'file' must be a file path, got ${JSON.stringify(file)}`);
   const { specs, inputShape, inputDType } = onnxSpecs(model, options);
   writeOnnxModel(file, specs, { inputShape, inputDType, opset: options.opset, producerVersion: packageVersion(), graphName: model.name });
 }

@@ -9,6 +9,7 @@
 // with gates in order r, z, n; ONNX wants W [dirs, 3H, in] with gates z, r, h, R [dirs, 3H, H],
 // B [dirs, 6H] = (Wb, Rb), and linear_before_reset = 1 (the reset gate multiplies W_hn·h + b_hn,
 // as cuDNN/PyTorch/Keras reset_after=True do).
+import { checkOptions } from '../options';
 import { writeFileAtomicSync } from './atomic';
 import { Writer } from './protobuf';
 
@@ -273,6 +274,9 @@ function mergeDirs(g: GraphBuilder, y: string, axis: number, merge: 'sum' | 'mul
 
 /** Builds an ONNX ModelProto for a sequential model. */
 export function buildOnnxModel(layers: readonly OnnxLayerSpec[], options: OnnxExportOptions): Uint8Array {
+  checkOptions('buildOnnxModel', options, ['inputShape', 'inputDType', 'opset', 'producerVersion', 'graphName', 'inputName', 'outputName'], { optional: false });
+  if (!Array.isArray(layers)) fail(`the layers must be an array of layer specs, got ${JSON.stringify(layers)}`);
+  if (!Array.isArray(options.inputShape)) fail(`options.inputShape must be [timesteps | null, features], got ${JSON.stringify(options.inputShape)}`);
   const opset = options.opset ?? 17;
   if (!Number.isInteger(opset) || opset < 14) fail(`opset must be an integer ≥ 14, got ${opset}`);
   if (!layers.length) fail('the model has no layers');

@@ -772,6 +772,11 @@ export class GRU extends Layer {
     checkOptions(`${this.name}.call`, options, ['training', 'initialState', 'lengths']);
     if (!(x instanceof Tensor) || x.isDisposed || x.rank !== 3) fail(`${this.name}.call`, `argument 'x' must be a live tensor [batch, timesteps, features], got ${describe(x)}`);
     if (options.lengths !== undefined && !(options.lengths instanceof Int32Array)) fail(`${this.name}.call`, `'lengths' must be an Int32Array, got ${describe(options.lengths)}`);
+    const given = options.initialState === undefined ? [] : Array.isArray(options.initialState) ? options.initialState : [options.initialState];
+    if (!given.length && options.initialState !== undefined) fail(`${this.name}.call`, `'initialState' must be a tensor or a non-empty array of tensors, got an empty array`);
+    given.forEach((t, i) => {
+      if (!(t instanceof Tensor) || t.isDisposed) fail(`${this.name}.call`, `'initialState'${Array.isArray(options.initialState) ? `[${i}]` : ''} must be a live tensor, got ${describe(t)}`);
+    });
     if (!this.built) this.build([x.shape[1]!, x.shape[2]!]);
     const ctx: CallContext = { training: flag(`${this.name}.call`, 'training', options.training, false), lengths: options.lengths ?? null, rng: globalRng };
     const out = this.forward(x, ctx, options.initialState);
