@@ -4,9 +4,10 @@
 // TypeError from deep inside, never a hang).
 import assert from 'node:assert/strict';
 import * as path from 'node:path';
-import { callbacks, historyToSvg, layers, losses, memory, modelCheckpoint, optimizers, sequential, tensor, type Sequential } from '../lib';
+import { callbacks, historyToSvg, layers, losses, modelCheckpoint, optimizers, sequential, tensor, type Sequential } from '../lib';
 import { buildOnnxModel } from '../lib/io/onnx';
 import { rand } from './io-helpers/reference';
+import { disposeModelsAfterEach } from './support/models';
 import { tempDir } from './support/temp-dir';
 
 /** `fn` throws naming the function, the unknown key and the suggestion. */
@@ -16,15 +17,7 @@ function refusesUnknown(fn: () => unknown, name: string, key: string, near: stri
 }
 
 describe('options: unknown keys are errors naming the function, the key and the closest known key', () => {
-  const made: Sequential[] = [];
-  let baseline = 0;
-  beforeEach(() => {
-    baseline = memory().numTensors;
-  });
-  afterEach(() => {
-    for (const m of made.splice(0)) m.dispose();
-    assert.equal(memory().numTensors, baseline, 'tensor leak');
-  });
+  const made = disposeModelsAfterEach();
 
   function compiled(): Sequential {
     const m = sequential([layers.dense({ units: 2, inputShape: [3] })]);

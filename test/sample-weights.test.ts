@@ -3,8 +3,9 @@
 // sum; masked timesteps multiply in; metrics stay unweighted. Checked against float64
 // re-implementations of the forward pass, the loss and an SGD step.
 import assert from 'node:assert/strict';
-import { layers, memory, optimizers, sequential, setSeed, tidy, type Sequential } from '../lib';
+import { layers, optimizers, sequential, setSeed, tidy, type Sequential } from '../lib';
 import { rand } from './io-helpers/reference';
+import { disposeModelsAfterEach } from './support/models';
 
 const N = 6, F = 3, C = 3;
 const x = rand(N * F, 71, 1.5);
@@ -37,15 +38,7 @@ function reference(kernel: Float32Array, bias: Float32Array, w: ArrayLike<number
 }
 
 describe('sampleWeight and classWeight (Keras semantics)', () => {
-  const made: Sequential[] = [];
-  let baseline = 0;
-  beforeEach(() => {
-    baseline = memory().numTensors;
-  });
-  afterEach(() => {
-    for (const m of made.splice(0)) m.dispose();
-    assert.equal(memory().numTensors, baseline, 'tensors leaked');
-  });
+  const made = disposeModelsAfterEach();
 
   function classifier(loss: 'categoricalCrossentropy' | 'sparseCategoricalCrossentropy' = 'categoricalCrossentropy', metrics: string[] = []): Sequential {
     setSeed(21);

@@ -30,7 +30,6 @@ function fmtTime(s: number): string {
 export class ProgressBar extends Callback {
   private epochStart = 0;
   private lastDraw = 0;
-  private seen: Logs = {};
   constructor(private readonly stream: NodeJS.WriteStream = process.stdout, private readonly tty = Boolean(stream.isTTY)) {
     super();
   }
@@ -40,7 +39,6 @@ export class ProgressBar extends Callback {
     this.stream.write(`Epoch ${epoch + 1}/${this.params.epochs}\n`);
   }
   override onBatchEnd(batch: number, logs: Logs = {}): void {
-    this.seen = logs;
     if (!this.tty) return;
     const now = performance.now();
     if (now - this.lastDraw < 50 && batch + 1 < this.params.steps) return;
