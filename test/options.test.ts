@@ -72,6 +72,7 @@ describe('options: unknown keys are errors naming the function, the key and the 
       [{ recurrentRegularizer: 'l2' }, /gru: option 'recurrentRegularizer' is not supported: regularizers are not implemented/],
       [{ timeMajor: true }, /gru: option 'timeMajor' is not supported: inputs are batch-major/],
       [{ returnSequences: 1 }, /gru: 'returnSequences' must be true or false, got number 1/],
+      [{ dropout: 0.2 }, /gru: 'dropout' applies between stacked layers \(cuDNN's dropout\), and with numLayers: 1 there are none, so it would do nothing/],
     ];
     for (const [o, re] of cases) assert.throws(() => layers.gru({ units: 2, ...o } as never), re, JSON.stringify(o));
     const ok = layers.gru({ units: 2, activation: 'tanh', recurrentActivation: 'sigmoid', recurrentDropout: 0, resetAfter: true, unroll: false, useBias: true } as never);

@@ -79,6 +79,9 @@ describe('model-layer regressions (#11 §3, #12)', function () {
     assert.throws(() => (gru as ReturnType<typeof layers.gru>).call(t), /this layer was disposed \(call called after dispose\(\)\)/);
     t.dispose();
     assert.throws(() => sequential([gru]), /model\.add: layer .* was disposed/);
+    // Disposed while training (here by a callback): the next batch throws instead of running on freed weights.
+    const m2 = noisyModel(2);
+    await assert.rejects(m2.fit(x, y, { epochs: 2, batchSize: 4, verbose: 0, callbacks: [{ onBatchEnd: () => m2.dispose() }] }), /^Error: model: this model was disposed \(fit called after dispose\(\)\)/);
     // A disposed layer inside timeDistributed counts too.
     const inner = layers.dense({ units: 2 });
     const td = layers.timeDistributed({ layer: inner });

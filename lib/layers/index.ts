@@ -666,6 +666,9 @@ export class GRU extends Layer {
     if (!['concat', 'sum', 'mul', 'ave'].includes(this.mergeMode)) fail('gru', `'mergeMode' must be one of 'concat', 'sum', 'mul', 'ave', got ${describe(args.mergeMode)}`);
     this.numLayers = args.numLayers === undefined ? 1 : positiveInt('gru', 'numLayers', args.numLayers);
     this.dropout = rate('gru', 'dropout', args.dropout);
+    if (this.dropout > 0 && this.numLayers === 1) {
+      fail('gru', `'dropout' applies between stacked layers (cuDNN's dropout), and with numLayers: 1 there are none, so it would do nothing; for Keras' dropout on the inputs put layers.dropout() before the GRU`);
+    }
     this.goBackwards = flag('gru', 'goBackwards', args.goBackwards, false);
     this.stateful = flag('gru', 'stateful', args.stateful, false);
     this.initializer = args.initializer ?? 'keras';

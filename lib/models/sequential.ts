@@ -610,7 +610,7 @@ export class Sequential {
     }
     if (args.resumeFrom !== undefined && (typeof args.resumeFrom !== 'string' || !args.resumeFrom)) fail(`fit: 'resumeFrom' must be a checkpoint directory, got ${describe(args.resumeFrom)}`);
     const split = args.validationSplit ?? 0;
-    if (!(split >= 0 && split < 1)) fail(`fit: 'validationSplit' must be in [0, 1), got ${describe(args.validationSplit)}`);
+    if (typeof split !== 'number' || !(split >= 0 && split < 1)) fail(`fit: 'validationSplit' must be in [0, 1), got ${describe(args.validationSplit)}`);
     let { xh, yh } = this.trainingData('fit', x, y);
     let weights = this.sampleWeights('fit', args.sampleWeight, args.classWeight, yh);
     let val: Validation | null = null;
@@ -671,6 +671,7 @@ export class Sequential {
         const start = b * batchSize;
         const end = Math.min(samples, start + batchSize);
         await call('onBatchBegin', b, { batch: b, size: end - start });
+        this.assertLive('fit'); // disposed by a callback or concurrent code while training
         // The loss and metrics are read off the JS thread: on a GPU the event loop stays free while
         // the step runs (the read is ordered after the step's work).
         const batchWeights = weights && this.batchSlice(weights, 1, order, start, end);
