@@ -95,6 +95,8 @@ describe('options: unknown keys are errors naming the function, the key and the 
     // The rate given is the rate used (issue: learning_rate was ignored and 0.001 used).
     assert.equal(optimizers.adam({ learningRate: 0.01 }).learningRate, 0.01);
     assert.equal(optimizers.adamw({}).weightDecay, 0.004);
+    assert.throws(() => optimizers.adam().apply(5 as never), /^TypeError: adam\.apply: argument 'params' must be a model's parameters \(model\.params\), got number 5/);
+    assert.throws(() => optimizers.sgd().getState([{}] as never), /^TypeError: sgd\.getState: argument 'params' must be a model's parameters/);
 
     refusesUnknown(() => optimizers.exponentialDecay({ initialLearningRate: 1, decaySteps: 10, decayRate: 0.5, stair_case: true } as never), 'exponentialDecay', 'stair_case', 'staircase');
     refusesUnknown(() => optimizers.piecewiseConstantDecay({ boundaries: [1], values: [1, 0.5], value: 1 } as never), 'piecewiseConstantDecay', 'value', 'values');

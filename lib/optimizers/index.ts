@@ -67,6 +67,7 @@ export abstract class Optimizer {
 
   /** Applies one update to every trainable parameter with a gradient. */
   apply(params: Param[]): void {
+    this.checkParams('apply', params);
     const live = params.filter((p) => p.trainable && p.grad);
     const grads = live.map((p) => p.grad!);
     if (this.clipvalue !== undefined) for (const g of grads) ops.clipValue_(g, -this.clipvalue, this.clipvalue);
@@ -75,6 +76,12 @@ export abstract class Optimizer {
     const lr = this.learningRate;
     this.iterations += 1;
     for (const p of live) this.update(p, p.grad!, lr, this.slotsFor(p));
+  }
+
+  private checkParams(method: string, params: unknown): void {
+    if (!Array.isArray(params) || !params.every((p) => typeof p === 'object' && p !== null && 'value' in p && 'grad' in p)) {
+      throw new TypeError(`${this.name}.${method}: argument 'params' must be a model's parameters (model.params), got ${describe(params)}`);
+    }
   }
 
   private slotsFor(p: Param): Tensor[] {
@@ -91,6 +98,7 @@ export abstract class Optimizer {
 
   /** The slot tensors in parameter order (for saving). */
   getState(params: Param[]): { iterations: number; slots: Tensor[][] } {
+    this.checkParams('getState', params);
     return { iterations: this.iterations, slots: params.map((p) => this.slots.get(p) ?? []) };
   }
 
@@ -99,6 +107,7 @@ export abstract class Optimizer {
    * `params` order, either no slots (not updated yet) or all of its slots. Replaces current slots.
    */
   setState(params: Param[], state: { iterations: number; slots: Float32Array[][] }): void {
+    this.checkParams('setState', params);
     const op = `${this.name}.setState`;
     if (typeof state !== 'object' || state === null) throw new TypeError(`${op}: state must be {iterations, slots}, got ${describe(state)}`);
     const { iterations, slots } = state;
