@@ -200,6 +200,9 @@ describe('options: unknown keys are errors naming the function, the key and the 
         'Early stopping conditioned on metric `val_loss` which is not available. Available metrics are: loss,mae',
         'Learning rate reduction is conditioned on metric `val_mae` which is not available. Available metrics are: loss,mae',
       ]);
+      // Once per callback: a second fit with the same callbacks does not repeat it.
+      await m.fit(x, y, { epochs: 2, verbose: 0, callbacks: [es, rl] });
+      assert.equal(warnings.length, 2);
       // With the metric present there is no warning.
       warnings.length = 0;
       await m.fit(x, y, { epochs: 2, verbose: 0, validationData: [x, y], callbacks: [callbacks.earlyStopping({ monitor: 'val_loss' })] });

@@ -90,15 +90,12 @@ function monitorOptions(fn: string, args: { monitor?: unknown; mode?: unknown; v
 }
 
 /**
- * Warns (once per fit, as Keras does) that the monitored metric is not in the epoch's logs, e.g.
- * val_loss without validation data; returns the value otherwise.
+ * Warns (once per callback; Keras' Python warning shows once too) that the monitored metric is
+ * not in the epoch's logs, e.g. val_loss without validation data; returns the value otherwise.
  */
 class MonitorReader {
   private warned = false;
   constructor(private readonly monitor: string, private readonly what: string) {}
-  reset(): void {
-    this.warned = false;
-  }
   read(logs: Logs): number | undefined {
     const v = logs[this.monitor];
     if (v === undefined && !this.warned) {
@@ -132,7 +129,6 @@ export class EarlyStopping extends Callback {
     this.wait = 0;
     this.best = this.args.baseline ?? NaN;
     this.bestWeights = null;
-    this.reader.reset();
   }
   override onEpochEnd(epoch: number, logs: Logs = {}): void {
     const v = this.reader.read(logs);
@@ -179,9 +175,6 @@ export class ReduceLROnPlateau extends Callback {
     ({ monitor: this.monitor, isBetter: this.isBetter } = monitorOptions('reduceLROnPlateau', args, { patience, minDelta, cooldown, minLr }));
     if (factor !== undefined && !(typeof factor === 'number' && factor > 0 && factor < 1)) throw new TypeError(`reduceLROnPlateau: 'factor' must be a number in (0, 1), got ${describe(factor)}`);
     this.reader = new MonitorReader(this.monitor, 'Learning rate reduction is');
-  }
-  override onTrainBegin(): void {
-    this.reader.reset();
   }
   override onEpochEnd(epoch: number, logs: Logs = {}): void {
     const v = this.reader.read(logs);
