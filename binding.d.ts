@@ -149,7 +149,9 @@ export interface NativeBinding {
 // ------------------------------------------------------------------ Tensor ops (native/bindings/ops_bindings.cpp)
 // Outputs are existing tensors written in place; all tensors of one call on one device.
 
-export type NativeUnaryKind = 'linear' | 'relu' | 'sigmoid' | 'tanh' | 'elu' | 'softmax' | 'softplus' | 'selu' | 'exp' | 'square' | 'abs';
+export type NativeUnaryKind =
+  | 'linear' | 'relu' | 'sigmoid' | 'tanh' | 'elu' | 'softmax' | 'softplus' | 'selu' | 'exp' | 'square' | 'abs'
+  | 'gelu' | 'swish' | 'hardSigmoid' | 'relu6';
 export type NativeBinaryKind = 'add' | 'sub' | 'mul' | 'div' | 'max' | 'min';
 export type NativeLossKind =
   | 'meanSquaredError' | 'meanAbsoluteError' | 'binaryCrossentropy' | 'binaryCrossentropyLogits'
@@ -165,7 +167,7 @@ export interface NativeBinding {
   opsColumnSums(x: TensorHandle, rows: number, cols: number, out: TensorHandle, beta: number): void;
   /** y = f(x); softmax over rows of width cols (cols is ignored otherwise but must divide numel). */
   opsUnary(kind: NativeUnaryKind, x: TensorHandle, y: TensorHandle, cols: number): void;
-  /** dx = beta·dx + dy·f'(x), given y = f(x) (x needed by softplus, square, abs). */
+  /** dx = beta·dx + dy·f'(x), given y = f(x) (x needed by softplus, square, abs, gelu, swish, hardSigmoid). */
   opsUnaryGrad(kind: NativeUnaryKind, x: TensorHandle | null, y: TensorHandle, dy: TensorHandle, dx: TensorHandle, cols: number, beta: number): void;
   opsBinary(kind: NativeBinaryKind, a: TensorHandle, b: TensorHandle, out: TensorHandle): void;
   /** y += alpha·x */

@@ -2,6 +2,7 @@
 // Each resolves to a fused native kernel that computes the value and the gradient together.
 import { describe } from './backend';
 import type { LossKind } from './ops/math';
+import { checkOptions } from './options';
 
 export type LossName =
   | 'meanSquaredError' | 'meanAbsoluteError' | 'binaryCrossentropy' | 'categoricalCrossentropy' | 'sparseCategoricalCrossentropy';
@@ -23,8 +24,12 @@ const ALIASES: Record<string, LossName> = {
 export function resolveLoss(loss: unknown): LossSpec {
   if (typeof loss === 'string' && loss in ALIASES) return { name: ALIASES[loss]!, fromLogits: false };
   if (typeof loss === 'object' && loss !== null && typeof (loss as LossSpec).name === 'string' && (loss as LossSpec).name in ALIASES) {
+    checkOptions('compile: loss', loss, ['name', 'fromLogits'], { refused: LOSS_REFUSED });
     const spec = loss as LossSpec;
-    return { name: ALIASES[spec.name]!, fromLogits: Boolean(spec.fromLogits) };
+    const name = ALIASES[spec.name]!;
+    const logits = fromLogits('compile: loss', spec.fromLogits);
+    if (logits && !name.endsWith('Crossentropy')) throw new TypeError(`compile: loss ${name} takes no fromLogits (only the cross-entropies do)`);
+    return { name, fromLogits: logits };
   }
   throw new TypeError(`compile: unknown loss ${describe(loss)}; use one of ${Object.keys(ALIASES).filter((k) => !k.includes('_')).join(', ')} (or e.g. losses.categoricalCrossentropy({fromLogits: true}))`);
 }
@@ -44,8 +49,28 @@ export function lossKernel(spec: LossSpec, logits: boolean): LossKind {
   }
 }
 
-export const meanSquaredError = (): LossSpec => ({ name: 'meanSquaredError', fromLogits: false });
-export const meanAbsoluteError = (): LossSpec => ({ name: 'meanAbsoluteError', fromLogits: false });
-export const binaryCrossentropy = (o: { fromLogits?: boolean } = {}): LossSpec => ({ name: 'binaryCrossentropy', fromLogits: o.fromLogits ?? false });
-export const categoricalCrossentropy = (o: { fromLogits?: boolean } = {}): LossSpec => ({ name: 'categoricalCrossentropy', fromLogits: o.fromLogits ?? false });
-export const sparseCategoricalCrossentropy = (o: { fromLogits?: boolean } = {}): LossSpec => ({ name: 'sparseCategoricalCrossentropy', fromLogits: o.fromLogits ?? false });
+const LOSS_REFUSED: Record<string, string> = {
+  labelSmoothing: 'label smoothing is not implemented (smooth the targets before training)',
+  reduction: "the loss is always Keras' default reduction, the mean over samples ('sum_over_batch_size')",
+};
+
+function fromLogits(fn: string, v: unknown): boolean {
+  if (v === undefined) return false;
+  if (typeof v !== 'boolean') throw new TypeError(`${fn}: 'fromLogits' must be true or false, got ${describe(v)}`);
+  return v;
+}
+
+/** A loss factory: its options checked (`fromLogits` only for the cross-entropies). */
+function lossFactory(name: LossName, logitsOption: boolean): (options?: { fromLogits?: boolean }) => LossSpec {
+  const fn = `losses.${name}`;
+  return (options) => {
+    checkOptions(fn, options, logitsOption ? ['fromLogits'] : [], { refused: LOSS_REFUSED });
+    return { name, fromLogits: fromLogits(fn, options?.fromLogits) };
+  };
+}
+
+export const meanSquaredError: () => LossSpec = lossFactory('meanSquaredError', false);
+export const meanAbsoluteError: () => LossSpec = lossFactory('meanAbsoluteError', false);
+export const binaryCrossentropy = lossFactory('binaryCrossentropy', true);
+export const categoricalCrossentropy = lossFactory('categoricalCrossentropy', true);
+export const sparseCategoricalCrossentropy = lossFactory('sparseCategoricalCrossentropy', true);

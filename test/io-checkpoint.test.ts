@@ -5,11 +5,12 @@ import { strict as assert } from 'node:assert';
 import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { layers as L, memory, optimizers, sequential, setSeed, type Sequential } from '../lib';
+import { layers as L, optimizers, sequential, setSeed } from '../lib';
 import { modelCheckpoint } from '../lib/callbacks/model-checkpoint';
 import { loadArtifacts } from '../lib/io/artifacts';
 import { loadModel, restoreCheckpoint } from '../lib/io/model-io';
 import { rand } from './io-helpers/reference';
+import { disposeModelsAfterEach } from './support/models';
 import { tempDir } from './support/temp-dir';
 
 const CHILD = path.join(__dirname, 'io-helpers', 'train-loop.ts');
@@ -72,15 +73,7 @@ describe('io: checkpoints and resumed training', () => {
     assert.ok(resumed.equals(ref), 'final weights differ from the uninterrupted run');
   });
 
-  const made: Sequential[] = [];
-  let baseline = 0;
-  beforeEach(() => {
-    baseline = memory().numTensors;
-  });
-  afterEach(() => {
-    for (const m of made.splice(0)) m.dispose();
-    assert.equal(memory().numTensors, baseline, 'tensors leaked');
-  });
+  const made = disposeModelsAfterEach();
 
   function small() {
     setSeed(5);

@@ -52,6 +52,8 @@ function refForward(layers: OnnxLayerSpec[], x: number[][][] | number[][]): numb
         const f = hN[(L - 1) * D];
         cur = D === 1 ? f : f.map((v, i) => merge(v, hN[(L - 1) * D + 1][i]));
       }
+    } else if (s.type === 'selectTimestep') {
+      cur = (cur as number[][][]).map((seq) => seq[s.index < 0 ? seq.length + s.index : s.index]);
     } else {
       const apply = (v: number[]): number[] => s.type === 'dense'
         ? refActivation(refDense(v, s.kernel, s.bias ?? null, s.inputSize, s.units, 'keras'), s.activation ?? 'linear')

@@ -2,6 +2,8 @@
 // modules (model-checkpoint, which reaches lib/models through lib/io) can extend Callback without
 // an import cycle through ./index.
 import type { Sequential } from '../models/sequential';
+import { describe } from '../backend';
+import { closestKey } from '../options';
 
 export type Logs = Record<string, number>;
 
@@ -37,13 +39,46 @@ export class Callback {
   }
 }
 
-/** Wraps plain hook objects ({onEpochEnd(epoch, logs) {...}}) as callbacks. */
+const HOOKS = ['onTrainBegin', 'onTrainEnd', 'onEpochBegin', 'onEpochEnd', 'onBatchBegin', 'onBatchEnd'] as const;
+
+/**
+ * Checks one entry of fit's callbacks: a Callback, or a plain object whose hooks are functions. A
+ * key that looks like a hook but is none (`onEpochEnds`) is an error: it would never be called.
+ */
+export function checkHooks(fn: string, c: unknown, index: number): { kind: 'callback'; callback: Callback } | { kind: 'hooks'; hooks: CallbackHooks } {
+  const where = `${fn}: callbacks[${index}]`;
+  if (typeof c !== 'object' || c === null) throw new TypeError(`${where} must be a callback or an object of hooks (${HOOKS.join(', ')}), got ${describe(c)}`);
+  if (typeof (c as Callback).setModel === 'function') return { kind: 'callback', callback: c as Callback };
+  for (const [key, value] of Object.entries(c)) {
+    if ((HOOKS as readonly string[]).includes(key)) {
+      if (typeof value !== 'function') throw new TypeError(`${where}.${key} must be a function, got ${describe(value)}`);
+    } else if (/^on[A-Z]/.test(key)) {
+      const near = closestKey(key, HOOKS);
+      throw new TypeError(`${where}: '${key}' is not a callback hook${near ? ` (did you mean '${near}'?)` : ''}; hooks: ${HOOKS.join(', ')}`);
+    }
+  }
+  return { kind: 'hooks', hooks: c as CallbackHooks };
+}
+
+/**
+ * Wraps plain hook objects ({onEpochEnd(epoch, logs) {...}}) as callbacks. The hooks run with
+ * `this` the object itself, which also gets `model` and `params` (non-enumerable), as Keras and
+ * tfjs callbacks have: `this.model.stopTraining = true` works.
+ */
 export class CustomCallback extends Callback {
   constructor(readonly hooks: CallbackHooks) {
     super();
-    for (const k of ['onTrainBegin', 'onTrainEnd', 'onEpochBegin', 'onEpochEnd', 'onBatchBegin', 'onBatchEnd'] as const) {
+    for (const k of HOOKS) {
       const h = hooks[k];
       if (h) (this as CallbackHooks)[k] = h.bind(hooks) as never;
     }
+  }
+  override setModel(model: Sequential): void {
+    super.setModel(model);
+    Reflect.defineProperty(this.hooks, 'model', { value: model, writable: true, configurable: true, enumerable: false });
+  }
+  override setParams(params: TrainParams): void {
+    super.setParams(params);
+    Reflect.defineProperty(this.hooks, 'params', { value: params, writable: true, configurable: true, enumerable: false });
   }
 }

@@ -1,8 +1,10 @@
 // Keras-style callbacks: progress output, early stopping, LR reduction on plateaus, NaN guard,
 // CSV logging and custom hooks.
 import * as fs from 'node:fs';
+import { describe } from '../backend';
+import { checkOptions } from '../options';
 
-export { Callback, CustomCallback, type CallbackHooks, type Logs, type TrainParams } from './base';
+export { Callback, CustomCallback, checkHooks, type CallbackHooks, type Logs, type TrainParams } from './base';
 import { Callback, type Logs } from './base';
 
 function fmt(v: number): string {
@@ -28,7 +30,6 @@ function fmtTime(s: number): string {
 export class ProgressBar extends Callback {
   private epochStart = 0;
   private lastDraw = 0;
-  private seen: Logs = {};
   constructor(private readonly stream: NodeJS.WriteStream = process.stdout, private readonly tty = Boolean(stream.isTTY)) {
     super();
   }
@@ -38,7 +39,6 @@ export class ProgressBar extends Callback {
     this.stream.write(`Epoch ${epoch + 1}/${this.params.epochs}\n`);
   }
   override onBatchEnd(batch: number, logs: Logs = {}): void {
-    this.seen = logs;
     if (!this.tty) return;
     const now = performance.now();
     if (now - this.lastDraw < 50 && batch + 1 < this.params.steps) return;
@@ -76,6 +76,36 @@ function better(mode: 'min' | 'max' | 'auto', monitor: string): (a: number, b: n
   return max ? (a, b, d) => a - d > b : (a, b, d) => a + d < b;
 }
 
+/** Checks the options shared by the monitoring callbacks; returns the monitor and the comparison. */
+function monitorOptions(fn: string, args: { monitor?: unknown; mode?: unknown; verbose?: unknown }, numbers: Record<string, unknown>): { monitor: string; isBetter: (a: number, b: number, d: number) => boolean } {
+  const monitor = args.monitor ?? 'val_loss';
+  if (typeof monitor !== 'string' || !monitor) throw new TypeError(`${fn}: 'monitor' must be a metric name such as 'val_loss', got ${describe(args.monitor)}`);
+  const mode = args.mode ?? 'auto';
+  if (mode !== 'auto' && mode !== 'min' && mode !== 'max') throw new TypeError(`${fn}: 'mode' must be 'auto', 'min' or 'max', got ${describe(args.mode)}`);
+  if (args.verbose !== undefined && args.verbose !== 0 && args.verbose !== 1) throw new TypeError(`${fn}: 'verbose' must be 0 or 1, got ${describe(args.verbose)}`);
+  for (const [k, v] of Object.entries(numbers)) {
+    if (v !== undefined && (typeof v !== 'number' || !(v >= 0))) throw new TypeError(`${fn}: '${k}' must be a non-negative number, got ${describe(v)}`);
+  }
+  return { monitor, isBetter: better(mode, monitor) };
+}
+
+/**
+ * Warns (once per callback; Keras' Python warning shows once too) that the monitored metric is
+ * not in the epoch's logs, e.g. val_loss without validation data; returns the value otherwise.
+ */
+class MonitorReader {
+  private warned = false;
+  constructor(private readonly monitor: string, private readonly what: string) {}
+  read(logs: Logs): number | undefined {
+    const v = logs[this.monitor];
+    if (v === undefined && !this.warned) {
+      this.warned = true;
+      console.warn(`${this.what} conditioned on metric \`${this.monitor}\` which is not available. Available metrics are: ${Object.keys(logs).join(',')}`);
+    }
+    return v;
+  }
+}
+
 export class EarlyStopping extends Callback {
   readonly monitor: string;
   private wait = 0;
@@ -84,10 +114,16 @@ export class EarlyStopping extends Callback {
   stoppedEpoch = -1;
   bestEpoch = -1;
   private readonly isBetter: (a: number, b: number, d: number) => boolean;
+  private readonly reader: MonitorReader;
   constructor(private readonly args: EarlyStoppingArgs = {}) {
     super();
-    this.monitor = args.monitor ?? 'val_loss';
-    this.isBetter = better(args.mode ?? 'auto', this.monitor);
+    checkOptions('earlyStopping', args, ['monitor', 'minDelta', 'patience', 'mode', 'baseline', 'restoreBestWeights', 'verbose'], {
+      refused: { startFromEpoch: 'not implemented (patience counts from the first epoch)' },
+    });
+    ({ monitor: this.monitor, isBetter: this.isBetter } = monitorOptions('earlyStopping', args, { minDelta: args.minDelta, patience: args.patience }));
+    if (args.baseline !== undefined && !Number.isFinite(args.baseline)) throw new TypeError(`earlyStopping: 'baseline' must be a number, got ${describe(args.baseline)}`);
+    if (args.restoreBestWeights !== undefined && typeof args.restoreBestWeights !== 'boolean') throw new TypeError(`earlyStopping: 'restoreBestWeights' must be true or false, got ${describe(args.restoreBestWeights)}`);
+    this.reader = new MonitorReader(this.monitor, 'Early stopping');
   }
   override onTrainBegin(): void {
     this.wait = 0;
@@ -95,7 +131,7 @@ export class EarlyStopping extends Callback {
     this.bestWeights = null;
   }
   override onEpochEnd(epoch: number, logs: Logs = {}): void {
-    const v = logs[this.monitor];
+    const v = this.reader.read(logs);
     if (v === undefined) return;
     if (Number.isNaN(this.best) || this.isBetter(v, this.best, Math.abs(this.args.minDelta ?? 0))) {
       this.best = v;
@@ -126,16 +162,22 @@ export interface ReduceLROnPlateauArgs {
 }
 
 export class ReduceLROnPlateau extends Callback {
+  readonly monitor: string;
   private wait = 0;
   private cooldown = 0;
   private best = NaN;
   private readonly isBetter: (a: number, b: number, d: number) => boolean;
+  private readonly reader: MonitorReader;
   constructor(private readonly args: ReduceLROnPlateauArgs = {}) {
     super();
-    this.isBetter = better(args.mode ?? 'auto', args.monitor ?? 'val_loss');
+    checkOptions('reduceLROnPlateau', args, ['monitor', 'factor', 'patience', 'minDelta', 'cooldown', 'minLr', 'mode', 'verbose']);
+    const { factor, patience, minDelta, cooldown, minLr } = args;
+    ({ monitor: this.monitor, isBetter: this.isBetter } = monitorOptions('reduceLROnPlateau', args, { patience, minDelta, cooldown, minLr }));
+    if (factor !== undefined && !(typeof factor === 'number' && factor > 0 && factor < 1)) throw new TypeError(`reduceLROnPlateau: 'factor' must be a number in (0, 1), got ${describe(factor)}`);
+    this.reader = new MonitorReader(this.monitor, 'Learning rate reduction is');
   }
   override onEpochEnd(epoch: number, logs: Logs = {}): void {
-    const v = logs[this.args.monitor ?? 'val_loss'];
+    const v = this.reader.read(logs);
     const opt = this.model.optimizer;
     if (opt) logs.learning_rate = opt.learningRate;
     if (v === undefined || !opt) return;
@@ -169,11 +211,18 @@ export class TerminateOnNaN extends Callback {
   }
 }
 
-/** Appends one CSV row per epoch (epoch, then the logs' keys in order). */
+/**
+ * Appends one CSV row per epoch (epoch, then the logs' keys in order). With append, an existing
+ * file is continued (its header kept) and a missing one is created, as Keras does.
+ */
 export class CSVLogger extends Callback {
   private keys: string[] | null = null;
   constructor(readonly filename: string, readonly options: { separator?: string; append?: boolean } = {}) {
     super();
+    if (typeof filename !== 'string' || !filename) throw new TypeError(`csvLogger: argument 'filename' must be a file path, got ${describe(filename)}`);
+    checkOptions('csvLogger', options, ['separator', 'append']);
+    if (options.separator !== undefined && (typeof options.separator !== 'string' || !options.separator)) throw new TypeError(`csvLogger: 'separator' must be a non-empty string, got ${describe(options.separator)}`);
+    if (options.append !== undefined && typeof options.append !== 'boolean') throw new TypeError(`csvLogger: 'append' must be true or false, got ${describe(options.append)}`);
   }
   override onTrainBegin(): void {
     this.keys = null;
@@ -183,7 +232,8 @@ export class CSVLogger extends Callback {
     const sep = this.options.separator ?? ',';
     if (!this.keys) {
       this.keys = Object.keys(logs).sort();
-      if (!this.options.append || fs.statSync(this.filename).size === 0) fs.appendFileSync(this.filename, ['epoch', ...this.keys].join(sep) + '\n');
+      const empty = !fs.existsSync(this.filename) || fs.statSync(this.filename).size === 0;
+      if (!this.options.append || empty) fs.appendFileSync(this.filename, ['epoch', ...this.keys].join(sep) + '\n');
     }
     fs.appendFileSync(this.filename, [epoch, ...this.keys.map((k) => logs[k] ?? '')].join(sep) + '\n');
   }
@@ -191,7 +241,13 @@ export class CSVLogger extends Callback {
 
 export const earlyStopping = (args?: EarlyStoppingArgs): EarlyStopping => new EarlyStopping(args);
 export const reduceLROnPlateau = (args?: ReduceLROnPlateauArgs): ReduceLROnPlateau => new ReduceLROnPlateau(args);
-export const terminateOnNaN = (): TerminateOnNaN => new TerminateOnNaN();
+export const terminateOnNaN = (...args: never[]): TerminateOnNaN => {
+  if (args.length) throw new TypeError(`terminateOnNaN: takes no arguments, got ${describe(args[0])}`);
+  return new TerminateOnNaN();
+};
 export const csvLogger = (filename: string, options?: { separator?: string; append?: boolean }): CSVLogger => new CSVLogger(filename, options);
-export const progressBar = (stream?: NodeJS.WriteStream): ProgressBar => new ProgressBar(stream);
+export const progressBar = (stream?: NodeJS.WriteStream): ProgressBar => {
+  if (stream !== undefined && typeof (stream as { write?: unknown })?.write !== 'function') throw new TypeError(`progressBar: argument 'stream' must be a writable stream, got ${describe(stream)}`);
+  return new ProgressBar(stream);
+};
 export { modelCheckpoint, ModelCheckpoint, type ModelCheckpointArgs } from './model-checkpoint';

@@ -3,7 +3,9 @@
 // model.fit(x, y, {resumeFrom: dir, ...}).
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { describe } from '../backend';
 import { saveCheckpoint } from '../io/model-io';
+import { checkOptions } from '../options';
 import { Callback, type Logs } from './base';
 
 export interface ModelCheckpointArgs {
@@ -35,19 +37,29 @@ export class ModelCheckpoint extends Callback {
 
   constructor(args: ModelCheckpointArgs) {
     super();
-    if (typeof args !== 'object' || args === null || typeof args.filepath !== 'string' || !args.filepath) {
-      throw new TypeError(`modelCheckpoint: options must include 'filepath' (a directory), got ${JSON.stringify(args)}`);
+    checkOptions('modelCheckpoint', args, ['filepath', 'saveFreq', 'saveBestOnly', 'monitor', 'mode', 'verbose'], {
+      optional: false,
+      refused: {
+        saveWeightsOnly: 'a checkpoint always holds the model, its optimizer state and the training stream, which resuming needs',
+        initialValueThreshold: 'not implemented',
+      },
+    });
+    if (typeof args.filepath !== 'string' || !args.filepath) {
+      throw new TypeError(`modelCheckpoint: options must include 'filepath' (a directory), got ${describe(args.filepath)}`);
     }
     this.filepath = args.filepath;
     this.saveFreq = args.saveFreq ?? 1;
     if (!Number.isInteger(this.saveFreq) || this.saveFreq < 1) throw new TypeError(`modelCheckpoint: 'saveFreq' must be a positive integer, got ${String(args.saveFreq)}`);
     this.saveBestOnly = args.saveBestOnly ?? false;
+    if (typeof this.saveBestOnly !== 'boolean') throw new TypeError(`modelCheckpoint: 'saveBestOnly' must be true or false, got ${describe(args.saveBestOnly)}`);
     this.monitor = args.monitor ?? 'val_loss';
+    if (typeof this.monitor !== 'string' || !this.monitor) throw new TypeError(`modelCheckpoint: 'monitor' must be a metric name such as 'val_loss', got ${describe(args.monitor)}`);
     const mode = args.mode ?? 'auto';
     if (mode !== 'auto' && mode !== 'min' && mode !== 'max') throw new TypeError(`modelCheckpoint: 'mode' must be 'auto', 'min' or 'max', got ${String(mode)}`);
     this.mode = mode === 'auto' ? (/acc|auc|precision|recall/.test(this.monitor) ? 'max' : 'min') : mode;
     this.best = this.mode === 'min' ? Infinity : -Infinity;
     this.verbose = args.verbose ?? 0;
+    if (this.verbose !== 0 && this.verbose !== 1) throw new TypeError(`modelCheckpoint: 'verbose' must be 0 or 1, got ${describe(args.verbose)}`);
   }
 
   /** Resuming into the same directory with saveBestOnly: continue from the best value recorded there. */

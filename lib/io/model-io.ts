@@ -1,13 +1,13 @@
 // Models ↔ files: save/load (topology + training config + weights + optimizer state), framework
 // weight import, ONNX export and checkpoints. Functions taking a Sequential model, built on the
 // model layer's public surface (layers and their public fields, params, trainingConfig,
-// optimizer.getState/setState/getConfig, the RNG's getRngState/setRngState).
+// optimizer.getState/setState/getConfig, the training stream's trainingRngState/resumeTrainingRng).
 import { native } from '../native';
 import * as L from '../layers';
 import type { Param } from '../layers';
 import * as O from '../optimizers';
 import { Sequential } from '../models/sequential';
-import { getRngState, setRngState } from '../random';
+import { checkOptions } from '../options';
 import { loadArtifacts, saveArtifacts, type HostTensor, type ModelArtifacts } from './artifacts';
 import { assignModules, type LayerSlot } from './assign';
 import { readKerasModules, readTorchModules } from './frameworks';
@@ -259,7 +259,7 @@ export function loadModel(dir: string, options: LoadOptions = {}): Sequential {
 export interface CheckpointInfo {
   /** The last completed epoch (0-based). */
   epoch: number;
-  /** The library RNG state after that epoch (getRngState()); null in checkpoints that lack it. */
+  /** The training stream's state after that epoch (model.trainingRngState); null in checkpoints that lack it. */
   rng: number | null;
   logs?: Record<string, number>;
   [key: string]: unknown;
@@ -267,7 +267,7 @@ export interface CheckpointInfo {
 
 /** Saves a training checkpoint: the model, its optimizer state, the RNG state and the epoch. */
 export function saveCheckpoint(model: Sequential, dir: string, info: { epoch: number; logs?: Record<string, number>; [k: string]: unknown }): void {
-  saveModel(model, dir, { includeOptimizer: true, training: { ...info, rng: getRngState() } });
+  saveModel(model, dir, { includeOptimizer: true, training: { ...info, rng: model.trainingRngState } });
 }
 
 /**
@@ -301,7 +301,7 @@ export function restoreCheckpoint(model: Sequential, dir: string): { initialEpoc
   }
   // Checkpoints written before the RNG state was recorded have rng: null.
   const rngRestored = typeof info.rng === 'number';
-  if (rngRestored) setRngState(info.rng as number);
+  if (rngRestored) model.resumeTrainingRng(info.rng as number);
   return { initialEpoch: info.epoch + 1, info, rngRestored };
 }
 
@@ -354,7 +354,7 @@ export function loadWeights(model: Sequential, file: string, options: LoadWeight
 
 // ------------------------------------------------------------------ ONNX
 
-const ONNX_ACTIVATIONS = new Set(['linear', 'relu', 'sigmoid', 'tanh', 'softmax', 'elu', 'selu', 'softplus', 'exp', 'square', 'abs']);
+const ONNX_ACTIVATIONS = new Set(['linear', 'relu', 'sigmoid', 'tanh', 'softmax', 'elu', 'selu', 'softplus', 'exp', 'square', 'abs', 'gelu', 'swish', 'hardSigmoid', 'relu6']);
 
 function onnxActivation(layer: string, a: string): OnnxActivation {
   if (!ONNX_ACTIVATIONS.has(a)) fail('exportOnnx', `layer '${layer}': activation '${a}' has no ONNX export`);
@@ -381,6 +381,8 @@ export function onnxSpecs(model: Sequential, options: { ignoreMasking?: boolean 
       specs.push({ type: 'activation', activation: onnxActivation(inner.name, inner.activation) });
     } else if (inner instanceof L.Dropout) {
       specs.push({ type: 'identity' });
+    } else if (inner instanceof L.SelectTimestep) {
+      specs.push({ type: 'selectTimestep', index: inner.index });
     } else if (inner instanceof L.Embedding) {
       if (inner.maskZero && !options.ignoreMasking) {
         fail('exportOnnx', `layer '${inner.name}' has maskZero: the ONNX graph cannot skip padded steps, so padded sequences would give other results than predict(); pass {ignoreMasking: true} to export anyway (exact for unpadded input)`);
@@ -396,6 +398,8 @@ export function onnxSpecs(model: Sequential, options: { ignoreMasking?: boolean 
 
 /** Writes the model as an ONNX file (atomically). */
 export function exportOnnx(model: Sequential, file: string, options: { opset?: number; ignoreMasking?: boolean } = {}): void {
+  checkOptions('exportOnnx', options, ['opset', 'ignoreMasking']);
+  if (typeof file !== 'string' || !file) fail('exportOnnx', `argument 'file' must be a file path, got ${JSON.stringify(file)}`);
   const { specs, inputShape, inputDType } = onnxSpecs(model, options);
   writeOnnxModel(file, specs, { inputShape, inputDType, opset: options.opset, producerVersion: packageVersion(), graphName: model.name });
 }

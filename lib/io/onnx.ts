@@ -9,6 +9,7 @@
 // with gates in order r, z, n; ONNX wants W [dirs, 3H, in] with gates z, r, h, R [dirs, 3H, H],
 // B [dirs, 6H] = (Wb, Rb), and linear_before_reset = 1 (the reset gate multiplies W_hn·h + b_hn,
 // as cuDNN/PyTorch/Keras reset_after=True do).
+import { checkOptions } from '../options';
 import { writeFileAtomicSync } from './atomic';
 import { Writer } from './protobuf';
 
@@ -53,7 +54,10 @@ export interface OnnxEmbeddingSpec {
   embeddings: Float32Array;
 }
 
-export type OnnxLayerSpec = OnnxGruSpec | OnnxDenseSpec | OnnxActivationSpec | OnnxIdentitySpec | OnnxEmbeddingSpec;
+/** One timestep of [batch, time, features] → [batch, features]; a negative index counts from the end (−1: the last). */
+export interface OnnxSelectTimestepSpec { type: 'selectTimestep'; index: number }
+
+export type OnnxLayerSpec = OnnxGruSpec | OnnxDenseSpec | OnnxActivationSpec | OnnxIdentitySpec | OnnxEmbeddingSpec | OnnxSelectTimestepSpec;
 
 export interface OnnxExportOptions {
   /** [timesteps | null, features] (features omitted for an embedding input: [timesteps | null]). */
@@ -119,6 +123,14 @@ class GraphBuilder {
     for (let i = 0; i < data.length; i++) dv.setFloat32(i * 4, data[i], true);
     const t = new Writer().packedInts(1, dims).int(2, FLOAT).string(8, name).bytes(9, le);
     this.initializers.push(t);
+    return name;
+  }
+
+  /** A 0-D int64 tensor (a scalar index: Gather then drops the axis). */
+  int64Scalar(name: string, value: number): string {
+    const le = new Uint8Array(8);
+    new DataView(le.buffer).setBigInt64(0, BigInt(value), true);
+    this.initializers.push(new Writer().int(2, INT64).string(8, name).bytes(9, le));
     return name;
   }
 
@@ -262,6 +274,9 @@ function mergeDirs(g: GraphBuilder, y: string, axis: number, merge: 'sum' | 'mul
 
 /** Builds an ONNX ModelProto for a sequential model. */
 export function buildOnnxModel(layers: readonly OnnxLayerSpec[], options: OnnxExportOptions): Uint8Array {
+  checkOptions('buildOnnxModel', options, ['inputShape', 'inputDType', 'opset', 'producerVersion', 'graphName', 'inputName', 'outputName'], { optional: false });
+  if (!Array.isArray(layers)) fail(`the layers must be an array of layer specs, got ${JSON.stringify(layers)}`);
+  if (!Array.isArray(options.inputShape)) fail(`options.inputShape must be [timesteps | null, features], got ${JSON.stringify(options.inputShape)}`);
   const opset = options.opset ?? 17;
   if (!Number.isInteger(opset) || opset < 14) fail(`opset must be an integer ≥ 14, got ${opset}`);
   if (!layers.length) fail('the model has no layers');
@@ -310,6 +325,17 @@ export function buildOnnxModel(layers: readonly OnnxLayerSpec[], options: OnnxEx
         }
         cur = activation(g, cur, spec.activation, where);
         outDims = [...outDims.slice(0, -1), spec.units];
+        return;
+      }
+      case 'selectTimestep': {
+        if (rank !== 3) fail(`${where}: needs [batch, time, features] input, got rank ${rank}`);
+        if (!Number.isInteger(spec.index)) fail(`${where}: index must be an integer, got ${JSON.stringify(spec.index)}`);
+        // Gather with a scalar index drops the time axis (0 when time-major, after a GRU); negative
+        // indices count from the end, as ours do.
+        cur = g.node('Gather', [cur, g.int64Scalar(g.fresh('timestep'), spec.index)], 1, [{ name: 'axis', i: timeMajor ? 0 : 1 }])[0];
+        timeMajor = false;
+        rank = 2;
+        outDims = [outDims[0]!, outDims[2]!];
         return;
       }
       case 'gru': {

@@ -5,7 +5,8 @@ import { describe } from '../backend';
 import { dispose, keep } from '../engine';
 import * as ops from '../ops';
 import { gru as gruOp, gruParamShapes, type GruResult } from '../ops/gru';
-import { nextSeed, random, randomNormal } from '../random';
+import { checkOptions } from '../options';
+import { globalRng, random, randomNormal, type Rng } from '../random';
 import { Tensor, shapeSize, tensor } from '../tensor';
 
 /** Shape without the batch dimension; null for an unknown (variable) length. */
@@ -23,6 +24,8 @@ export interface Param {
 export interface CallContext {
   training: boolean;
   lengths: Int32Array | null;
+  /** Where dropout seeds come from: the running fit's stream (lib/random.ts). */
+  rng: Rng;
   /**
    * A host copy of a tensor's data, when the caller has one (the model's batches come from host
    * arrays): layers that inspect values on the host (masking, embedding's maskZero) use it instead
@@ -37,6 +40,7 @@ function hostValues(x: Tensor, ctx: CallContext): Float32Array | Int32Array {
 }
 
 export type InitializerName = 'glorotUniform' | 'glorotNormal' | 'heUniform' | 'heNormal' | 'orthogonal' | 'zeros' | 'ones' | 'randomUniform' | 'randomNormal' | 'pytorch';
+const INITIALIZERS: InitializerName[] = ['glorotUniform', 'glorotNormal', 'heUniform', 'heNormal', 'orthogonal', 'zeros', 'ones', 'randomUniform', 'randomNormal', 'pytorch'];
 
 export interface LayerArgs {
   name?: string;
@@ -65,6 +69,34 @@ function rate(layer: string, name: string, v: unknown): number {
   if (v === undefined) return 0;
   if (typeof v !== 'number' || !(v >= 0 && v < 1)) fail(layer, `'${name}' must be a number in [0, 1), got ${describe(v)}`);
   return v;
+}
+
+function flag(layer: string, name: string, v: unknown, fallback: boolean): boolean {
+  if (v === undefined) return fallback;
+  if (typeof v !== 'boolean') fail(layer, `'${name}' must be true or false, got ${describe(v)}`);
+  return v;
+}
+
+function initializerName(layer: string, name: string, v: unknown, fallback: InitializerName): InitializerName {
+  if (v === undefined) return fallback;
+  if (!INITIALIZERS.includes(v as InitializerName)) fail(layer, `'${name}' must be one of ${INITIALIZERS.join(', ')}, got ${describe(v)}`);
+  return v as InitializerName;
+}
+
+/** Keras options this library does not implement, each refused with the same reason. */
+function unsupported(keys: string[], reason: string): Record<string, string> {
+  return Object.fromEntries(keys.map((k) => [k, reason]));
+}
+const NO_REGULARIZERS = 'regularizers are not implemented (add a penalty to the data or use adamw({weightDecay}))';
+const NO_CONSTRAINTS = 'weight constraints are not implemented';
+
+/** The options every layer takes, and how a layer declares its own (checked in the Layer constructor). */
+const LAYER_KEYS = ['name', 'inputShape', 'trainable'];
+interface LayerOptionSpec {
+  /** The factory's name, used in error messages ('dense'). */
+  fn: string;
+  keys: string[];
+  refused?: Record<string, string>;
 }
 
 // ------------------------------------------------------------------ initializers
@@ -115,7 +147,7 @@ export function initialValues(init: InitializerName, shape: number[], fanIn: num
       out.set(orthogonal(shape[0]!, n / shape[0]!));
       break;
     default:
-      throw new TypeError(`unknown initializer ${describe(init)}; use one of glorotUniform, glorotNormal, heUniform, heNormal, orthogonal, zeros, ones, randomUniform, randomNormal, pytorch`);
+      throw new TypeError(`unknown initializer ${describe(init)}; use one of ${INITIALIZERS.join(', ')}`);
   }
   return out;
 }
@@ -159,21 +191,32 @@ export abstract class Layer {
   outputShape: LayerShape | null = null;
   protected paramList: Param[] = [];
   built = false;
+  /** Set by dispose(): the parameters are gone and the layer cannot be used again. */
+  disposed = false;
 
-  constructor(readonly className: string, args: LayerArgs = {}) {
-    if (typeof args !== 'object' || args === null) fail(className, `options must be an object, got ${describe(args)}`);
-    this.name = args.name ?? uniqueName(className.replace(/([a-z])([A-Z])/g, '$1_$2').toLowerCase());
-    this.trainable = args.trainable ?? true;
-    if (args.inputShape !== undefined) {
-      if (!Array.isArray(args.inputShape) || !args.inputShape.every((d) => d === null || (Number.isInteger(d) && d > 0))) {
-        fail(className, `'inputShape' must be an array of positive integers (or null for a variable length), got ${describe(args.inputShape)}`);
+  constructor(readonly className: string, args: LayerArgs | undefined, options: LayerOptionSpec) {
+    const { fn } = options;
+    checkOptions(fn, args, [...LAYER_KEYS, ...options.keys], { optional: false, refused: options.refused });
+    const a = args as LayerArgs;
+    if (a.name !== undefined && (typeof a.name !== 'string' || !a.name)) fail(fn, `'name' must be a non-empty string, got ${describe(a.name)}`);
+    this.name = a.name ?? uniqueName(className.replace(/([a-z])([A-Z])/g, '$1_$2').toLowerCase());
+    this.trainable = flag(fn, 'trainable', a.trainable, true);
+    if (a.inputShape !== undefined) {
+      if (!Array.isArray(a.inputShape) || !a.inputShape.every((d) => d === null || (Number.isInteger(d) && d > 0))) {
+        fail(fn, `'inputShape' must be an array of positive integers (or null for a variable length), got ${describe(a.inputShape)}`);
       }
-      this.inputShape = [...args.inputShape];
+      this.inputShape = [...a.inputShape];
     }
+  }
+
+  /** Throws when the layer was disposed (its parameters are freed; rebuilding would re-initialise them silently). */
+  protected assertLive(fn: string): void {
+    if (this.disposed) throw new Error(`${this.name}: this layer was disposed (${fn} called after dispose()); create a new layer`);
   }
 
   /** Creates the parameters for `inputShape` (no batch dimension); returns the output shape. */
   build(inputShape: LayerShape): LayerShape {
+    this.assertLive('build');
     if (!this.built) {
       this.inputShape = [...inputShape];
       this.outputShape = this.doBuild(inputShape);
@@ -219,23 +262,27 @@ export abstract class Layer {
     for (const p of this.paramList) p.value.dispose();
     this.paramList = [];
     this.built = false;
+    this.disposed = true;
   }
 }
 
 // ------------------------------------------------------------------ dense, activation, dropout
 
 export type ActivationName = ops.ActivationName;
-const ACTIVATIONS: ActivationName[] = ['linear', 'relu', 'sigmoid', 'tanh', 'elu', 'softmax', 'softplus', 'selu', 'exp', 'square', 'abs'];
+const ACTIVATIONS: ActivationName[] = ['linear', 'relu', 'sigmoid', 'tanh', 'elu', 'softmax', 'softplus', 'selu', 'exp', 'square', 'abs', 'gelu', 'swish', 'hardSigmoid', 'relu6'];
+/** Keras' other names for the same functions. */
+const ACTIVATION_ALIASES: Record<string, ActivationName> = { silu: 'swish' };
 
 function activationName(layer: string, v: unknown): ActivationName {
   if (v === undefined || v === null) return 'linear';
-  if (!ACTIVATIONS.includes(v as ActivationName)) fail(layer, `unknown activation ${describe(v)}; use one of ${ACTIVATIONS.join(', ')}`);
+  if (typeof v === 'string' && v in ACTIVATION_ALIASES) return ACTIVATION_ALIASES[v]!;
+  if (!ACTIVATIONS.includes(v as ActivationName)) fail(layer, `unknown activation ${describe(v)}; use one of ${[...ACTIVATIONS, ...Object.keys(ACTIVATION_ALIASES)].join(', ')}`);
   return v as ActivationName;
 }
 
 export interface DenseArgs extends LayerArgs {
   units: number;
-  activation?: ActivationName;
+  activation?: ActivationName | 'silu';
   useBias?: boolean;
   kernelInitializer?: InitializerName;
   biasInitializer?: InitializerName;
@@ -252,13 +299,16 @@ export class Dense extends Layer {
   emitLogits = false;
 
   constructor(args: DenseArgs) {
-    super('Dense', args);
-    if (typeof args !== 'object' || args === null) fail('dense', `options must be an object with 'units'`);
+    super('Dense', args, {
+      fn: 'dense',
+      keys: ['units', 'activation', 'useBias', 'kernelInitializer', 'biasInitializer'],
+      refused: { ...unsupported(['kernelRegularizer', 'biasRegularizer', 'activityRegularizer'], NO_REGULARIZERS), ...unsupported(['kernelConstraint', 'biasConstraint'], NO_CONSTRAINTS) },
+    });
     this.units = positiveInt('dense', 'units', args.units);
     this.activation = activationName('dense', args.activation);
-    this.useBias = args.useBias ?? true;
-    this.kernelInit = args.kernelInitializer ?? 'glorotUniform';
-    this.biasInit = args.biasInitializer ?? 'zeros';
+    this.useBias = flag('dense', 'useBias', args.useBias, true);
+    this.kernelInit = initializerName('dense', 'kernelInitializer', args.kernelInitializer, 'glorotUniform');
+    this.biasInit = initializerName('dense', 'biasInitializer', args.biasInitializer, 'zeros');
   }
 
   protected doBuild(inputShape: LayerShape): LayerShape {
@@ -308,9 +358,10 @@ export class Dense extends Layer {
 export class Activation extends Layer {
   readonly activation: ActivationName;
   private saved: { x: Tensor; y: Tensor } | null = null;
-  constructor(args: LayerArgs & { activation: ActivationName }) {
-    super('Activation', args);
-    this.activation = activationName('activation', args?.activation);
+  constructor(args: LayerArgs & { activation: ActivationName | 'silu' }) {
+    super('Activation', args, { fn: 'activation', keys: ['activation'] });
+    if (args.activation === undefined) fail('activation', `options must include 'activation'`);
+    this.activation = activationName('activation', args.activation);
   }
   protected doBuild(inputShape: LayerShape): LayerShape {
     return inputShape;
@@ -334,9 +385,17 @@ export class Activation extends Layer {
 export class Dropout extends Layer {
   readonly rate: number;
   private mask: Tensor | null = null;
-  constructor(args: LayerArgs & { rate: number; seed?: number }) {
-    super('Dropout', args);
-    this.rate = rate('dropout', 'rate', args?.rate);
+  constructor(args: LayerArgs & { rate: number }) {
+    super('Dropout', args, {
+      fn: 'dropout',
+      keys: ['rate'],
+      refused: {
+        seed: 'masks are drawn from the training run\'s random stream, seeded by setSeed() (docs/models.md, Randomness)',
+        noiseShape: 'masks are elementwise; a broadcast noise shape is not implemented',
+      },
+    });
+    if (args.rate === undefined) fail('dropout', `options must include 'rate'`);
+    this.rate = rate('dropout', 'rate', args.rate);
   }
   protected doBuild(inputShape: LayerShape): LayerShape {
     return inputShape;
@@ -344,7 +403,7 @@ export class Dropout extends Layer {
   forward(x: Tensor, ctx: CallContext): Tensor {
     this.mask = null;
     if (!ctx.training || this.rate === 0) return x;
-    this.mask = ops.dropoutMask(x.shape, this.rate, nextSeed(), x.device);
+    this.mask = ops.dropoutMask(x.shape, this.rate, ctx.rng.nextSeed(), x.device);
     return ops.mul(x, this.mask);
   }
   backward(dy: Tensor): Tensor {
@@ -358,7 +417,7 @@ export class Dropout extends Layer {
 /** Applies a layer to every timestep: [batch, time, ...] (dense already acts on the last axis). */
 export class TimeDistributed extends Layer {
   constructor(readonly layer: Layer, args: LayerArgs = {}) {
-    super('TimeDistributed', args);
+    super('TimeDistributed', args, { fn: 'timeDistributed', keys: ['layer'] });
     if (!(layer instanceof Layer)) fail('timeDistributed', `argument 'layer' must be a layer, got ${describe(layer)}`);
   }
   protected doBuild(inputShape: LayerShape): LayerShape {
@@ -383,6 +442,7 @@ export class TimeDistributed extends Layer {
   }
   override dispose(): void {
     this.layer.dispose();
+    super.dispose();
   }
 }
 
@@ -403,12 +463,19 @@ export class Embedding extends Layer {
   private init: InitializerName;
   private saved: Tensor | null = null;
   constructor(args: EmbeddingArgs) {
-    super('Embedding', args);
-    if (typeof args !== 'object' || args === null) fail('embedding', `options must be an object with 'inputDim' and 'outputDim'`);
+    super('Embedding', args, {
+      fn: 'embedding',
+      keys: ['inputDim', 'outputDim', 'maskZero', 'embeddingsInitializer'],
+      refused: {
+        ...unsupported(['embeddingsRegularizer', 'activityRegularizer'], NO_REGULARIZERS),
+        embeddingsConstraint: NO_CONSTRAINTS,
+        inputLength: 'not needed: the sequence length comes from the data (give inputShape: [timesteps | null])',
+      },
+    });
     this.inputDim = positiveInt('embedding', 'inputDim', args.inputDim);
     this.outputDim = positiveInt('embedding', 'outputDim', args.outputDim);
-    this.maskZero = args.maskZero ?? false;
-    this.init = args.embeddingsInitializer ?? 'randomUniform';
+    this.maskZero = flag('embedding', 'maskZero', args.maskZero, false);
+    this.init = initializerName('embedding', 'embeddingsInitializer', args.embeddingsInitializer, 'randomUniform');
   }
   override get inputDType(): 'int32' {
     return 'int32';
@@ -456,8 +523,9 @@ export class Embedding extends Layer {
 export class Masking extends Layer {
   readonly maskValue: number;
   constructor(args: LayerArgs & { maskValue?: number } = {}) {
-    super('Masking', args);
+    super('Masking', args, { fn: 'masking', keys: ['maskValue'] });
     this.maskValue = args.maskValue ?? 0;
+    if (typeof this.maskValue !== 'number' || Number.isNaN(this.maskValue)) fail('masking', `'maskValue' must be a number, got ${describe(args.maskValue)}`);
   }
   protected doBuild(inputShape: LayerShape): LayerShape {
     if (inputShape.length !== 2) fail(this.name, `inputs must be [timesteps, features], got [${inputShape}]`);
@@ -492,7 +560,7 @@ export class SelectTimestep extends Layer {
   readonly index: number;
   private saved: { shape: readonly number[]; t: number } | null = null;
   constructor(args: LayerArgs & { index?: number } = {}) {
-    super('SelectTimestep', args);
+    super('SelectTimestep', args, { fn: 'selectTimestep', keys: ['index'] });
     this.index = args.index ?? -1;
     if (!Number.isInteger(this.index)) fail('selectTimestep', `'index' must be an integer, got ${describe(args.index)}`);
   }
@@ -543,6 +611,27 @@ export interface GruArgs extends LayerArgs {
   initializer?: 'keras' | 'pytorch';
 }
 
+/**
+ * Keras GRU options the fused engines (cuDNN, and the CPU engine computing the same maths) cannot
+ * honour: accepted only at the value they compute, otherwise refused with the reason.
+ */
+const FUSED_GRU = 'the fused GRU engines (cuDNN and the CPU engine) compute the cuDNN GRU only';
+const GRU_FIXED: Record<string, { value: unknown; reason: string }> = {
+  activation: { value: 'tanh', reason: `${FUSED_GRU}, whose candidate activation is tanh` },
+  recurrentActivation: { value: 'sigmoid', reason: `${FUSED_GRU}, whose gate activation is sigmoid` },
+  recurrentDropout: { value: 0, reason: `${FUSED_GRU}, which has no dropout on the recurrent state (use dropout between stacked layers, or a dropout layer)` },
+  resetAfter: { value: true, reason: `${FUSED_GRU}, which applies the reset gate after the recurrent matrix product (Keras reset_after=True)` },
+  unroll: { value: false, reason: `${FUSED_GRU}, which runs the whole sequence in one call (nothing to unroll)` },
+  useBias: { value: true, reason: `${FUSED_GRU}, which always has both bias vectors (set them to zero and freeze the layer to do without)` },
+};
+const GRU_REFUSED: Record<string, string> = {
+  ...unsupported(['kernelInitializer', 'recurrentInitializer', 'biasInitializer'], "choose the initial weights with initializer: 'keras' (glorotUniform, orthogonal, zeros) or 'pytorch' (U(±1/√H)), or set them with setWeights()"),
+  ...unsupported(['kernelRegularizer', 'recurrentRegularizer', 'biasRegularizer', 'activityRegularizer'], NO_REGULARIZERS),
+  ...unsupported(['kernelConstraint', 'recurrentConstraint', 'biasConstraint'], NO_CONSTRAINTS),
+  timeMajor: 'inputs are batch-major [batch, timesteps, features]',
+  implementation: `${FUSED_GRU}; there is no other implementation to choose`,
+};
+
 export class GRU extends Layer {
   readonly units: number;
   readonly returnSequences: boolean;
@@ -560,18 +649,28 @@ export class GRU extends Layer {
   private saved: { res: GruResult; lengths: Int32Array | null; merged: Tensor | null; yf: Tensor | null; yb: Tensor | null; batch: number; seqLen: number } | null = null;
 
   constructor(args: GruArgs) {
-    super('GRU', args);
-    if (typeof args !== 'object' || args === null) fail('gru', `options must be an object with 'units'`);
+    const given = (typeof args === 'object' && args !== null ? args : {}) as Record<string, unknown>;
+    // Fixed options are fine at the value the engine computes (e.g. activation: 'tanh').
+    const refused = { ...GRU_REFUSED };
+    for (const [k, { value, reason }] of Object.entries(GRU_FIXED)) if (given[k] !== undefined && given[k] !== value) refused[k] = `${reason}; got ${describe(given[k])}`;
+    super('GRU', args, {
+      fn: 'gru',
+      keys: ['units', 'returnSequences', 'returnState', 'bidirectional', 'mergeMode', 'numLayers', 'dropout', 'goBackwards', 'stateful', 'initializer', ...Object.keys(GRU_FIXED)],
+      refused,
+    });
     this.units = positiveInt('gru', 'units', args.units);
-    this.returnSequences = args.returnSequences ?? false;
-    this.returnState = args.returnState ?? false;
-    this.bidirectional = args.bidirectional ?? false;
+    this.returnSequences = flag('gru', 'returnSequences', args.returnSequences, false);
+    this.returnState = flag('gru', 'returnState', args.returnState, false);
+    this.bidirectional = flag('gru', 'bidirectional', args.bidirectional, false);
     this.mergeMode = args.mergeMode ?? 'concat';
     if (!['concat', 'sum', 'mul', 'ave'].includes(this.mergeMode)) fail('gru', `'mergeMode' must be one of 'concat', 'sum', 'mul', 'ave', got ${describe(args.mergeMode)}`);
     this.numLayers = args.numLayers === undefined ? 1 : positiveInt('gru', 'numLayers', args.numLayers);
     this.dropout = rate('gru', 'dropout', args.dropout);
-    this.goBackwards = args.goBackwards ?? false;
-    this.stateful = args.stateful ?? false;
+    if (this.dropout > 0 && this.numLayers === 1) {
+      fail('gru', `'dropout' applies between stacked layers (cuDNN's dropout), and with numLayers: 1 there are none, so it would do nothing; for Keras' dropout on the inputs put layers.dropout() before the GRU`);
+    }
+    this.goBackwards = flag('gru', 'goBackwards', args.goBackwards, false);
+    this.stateful = flag('gru', 'stateful', args.stateful, false);
     this.initializer = args.initializer ?? 'keras';
     if (this.initializer !== 'keras' && this.initializer !== 'pytorch') fail('gru', `'initializer' must be 'keras' or 'pytorch', got ${describe(args.initializer)}`);
   }
@@ -636,7 +735,7 @@ export class GRU extends Layer {
     }
     const res = gruOp(input, this.paramRecord(), {
       hiddenSize: H, numLayers: L, bidirectional: this.bidirectional, h0, lengths: lengths ?? undefined,
-      training: ctx.training, dropout: ctx.training ? this.dropout : 0, seed: nextSeed(),
+      training: ctx.training, dropout: ctx.training ? this.dropout : 0, seed: ctx.training && this.dropout > 0 ? ctx.rng.nextSeed() : 0,
     });
     if (this.stateful) {
       this.previousState?.dispose();
@@ -672,8 +771,17 @@ export class GRU extends Layer {
 
   /** Runs the layer on its own: the output, and with returnState the final states ([batch, units] each). */
   call(x: Tensor, options: { training?: boolean; initialState?: Tensor | Tensor[]; lengths?: Int32Array } = {}): Tensor | Tensor[] {
+    this.assertLive('call');
+    checkOptions(`${this.name}.call`, options, ['training', 'initialState', 'lengths']);
+    if (!(x instanceof Tensor) || x.isDisposed || x.rank !== 3) fail(`${this.name}.call`, `argument 'x' must be a live tensor [batch, timesteps, features], got ${describe(x)}`);
+    if (options.lengths !== undefined && !(options.lengths instanceof Int32Array)) fail(`${this.name}.call`, `'lengths' must be an Int32Array, got ${describe(options.lengths)}`);
+    const given = options.initialState === undefined ? [] : Array.isArray(options.initialState) ? options.initialState : [options.initialState];
+    if (!given.length && options.initialState !== undefined) fail(`${this.name}.call`, `'initialState' must be a tensor or a non-empty array of tensors, got an empty array`);
+    given.forEach((t, i) => {
+      if (!(t instanceof Tensor) || t.isDisposed) fail(`${this.name}.call`, `'initialState'${Array.isArray(options.initialState) ? `[${i}]` : ''} must be a live tensor, got ${describe(t)}`);
+    });
     if (!this.built) this.build([x.shape[1]!, x.shape[2]!]);
-    const ctx: CallContext = { training: options.training ?? false, lengths: options.lengths ?? null };
+    const ctx: CallContext = { training: flag(`${this.name}.call`, 'training', options.training, false), lengths: options.lengths ?? null, rng: globalRng };
     const out = this.forward(x, ctx, options.initialState);
     if (!this.returnState) return out;
     const hN = this.lastStates!;
@@ -727,7 +835,7 @@ export class GRU extends Layer {
 // ------------------------------------------------------------------ factories (tfjs style)
 
 export const dense = (args: DenseArgs): Dense => new Dense(args);
-export const activation = (args: LayerArgs & { activation: ActivationName }): Activation => new Activation(args);
+export const activation = (args: LayerArgs & { activation: ActivationName | 'silu' }): Activation => new Activation(args);
 export const dropout = (args: LayerArgs & { rate: number }): Dropout => new Dropout(args);
 export const timeDistributed = (args: LayerArgs & { layer: Layer }): TimeDistributed => new TimeDistributed(args?.layer, args);
 export const embedding = (args: EmbeddingArgs): Embedding => new Embedding(args);

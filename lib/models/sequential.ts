@@ -8,7 +8,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { DeviceName } from '../../binding';
 import { describe, getDevice } from '../backend';
-import { CustomCallback, ProgressBar, type Callback, type CallbackHooks, type Logs, type TrainParams } from '../callbacks';
+import { CustomCallback, ProgressBar, checkHooks, type Callback, type CallbackHooks, type Logs, type TrainParams } from '../callbacks';
 import { endScope, startScope, tidy } from '../engine';
 // lib/io/model-io imports this module (and, through callbacks, model-checkpoint imports model-io):
 // both sides use the other only inside functions, never while loading, so the cycle is harmless.
@@ -18,12 +18,15 @@ import { lossKernel, resolveLoss, type LossSpec } from '../losses';
 import { resolveMetric, type MetricSpec } from '../metrics';
 import { native } from '../native';
 import * as ops from '../ops';
+import { checkOptions } from '../options';
 import { resolveOptimizer, type Optimizer } from '../optimizers';
-import { permutation } from '../random';
+import { Rng, getRngState, globalRng } from '../random';
 import { Tensor, shapeSize, tensor, type NestedArray } from '../tensor';
 
 /** Training data: a tensor, nested arrays, or a flat typed array with its shape. */
 export type Data = Tensor | NestedArray | { data: Float32Array | Int32Array | number[]; shape: number[] };
+/** One loss weight per sample: data of shape [samples], or a plain Float32Array. */
+export type SampleWeights = Data | Float32Array;
 
 export interface CompileArgs {
   optimizer: Optimizer | 'sgd' | 'adam' | 'adamw' | 'rmsprop';
@@ -36,7 +39,18 @@ export interface FitArgs {
   batchSize?: number;
   shuffle?: boolean;
   validationSplit?: number;
-  validationData?: [Data, Data];
+  /** [x, y] or [x, y, sampleWeight]. */
+  validationData?: [Data, Data] | [Data, Data, SampleWeights];
+  /**
+   * One loss weight per sample (Keras sample_weight, shape [samples]): each sample's loss is
+   * multiplied by it and the batch loss divided by the number of samples (not by the weights' sum).
+   * With validationSplit its last part weights the validation loss. Metrics stay unweighted.
+   */
+  sampleWeight?: SampleWeights;
+  /** Loss weight per class index (Keras class_weight), e.g. {0: 1, 1: 5}; classes not listed weigh 1. Training only. */
+  classWeight?: Record<number, number>;
+  /** Batch size of the validation pass (default: batchSize). */
+  validationBatchSize?: number;
   callbacks?: Array<Callback | CallbackHooks>;
   /** 0: silent, 1: progress bar (plain lines when stdout is not a TTY), 2: one line per epoch. */
   verbose?: 0 | 1 | 2;
@@ -72,9 +86,36 @@ interface HostData {
   perSample: number;
 }
 
+/** Validation data on the host, with the sample weights of its loss (or null). */
+interface Validation {
+  x: HostData;
+  y: HostData;
+  weights: Float32Array | null;
+}
+
 function fail(message: string): never {
   throw new TypeError(message);
 }
+
+function positiveInteger(fn: string, name: string, v: unknown, fallback: number): number {
+  if (v === undefined) return fallback;
+  if (typeof v !== 'number' || !Number.isInteger(v) || v < 1) fail(`${fn}: '${name}' must be a positive integer, got ${describe(v)}`);
+  return v;
+}
+
+const DATASET_ONLY = 'it only means something when training from a dataset (a generator of batches); fit takes whole arrays, and every epoch sees every sample (dataset training is planned)';
+const FIT_KEYS = ['epochs', 'batchSize', 'shuffle', 'validationSplit', 'validationData', 'validationBatchSize', 'sampleWeight', 'classWeight', 'callbacks', 'verbose', 'initialEpoch', 'signal', 'resumeFrom'];
+const FIT_REFUSED: Record<string, string> = {
+  stepsPerEpoch: DATASET_ONLY, validationSteps: DATASET_ONLY,
+  validationFreq: 'validation runs after every epoch, so that every History series has one value per epoch',
+};
+const COMPILE_REFUSED: Record<string, string> = {
+  weightedMetrics: 'metrics are unweighted; sampleWeight and classWeight weight the loss only',
+  lossWeights: 'a sequential model has one output and one loss',
+  runEagerly: 'there is no graph mode: every step runs eagerly on native kernels',
+  jitCompile: 'there is no graph compiler: every step runs on native kernels',
+  stepsPerExecution: 'each step is one call already',
+};
 
 export class Sequential {
   layers: Layer[] = [];
@@ -84,15 +125,44 @@ export class Sequential {
   private metricSpecs: MetricSpec[] = [];
   /** A final dense layer whose activation the loss absorbs (softmax + CCE, sigmoid + BCE). */
   private fused: Dense | null = null;
+  /** Set by dispose(): every method then throws instead of silently re-initialising the layers. */
+  private disposed = false;
+  /**
+   * The random stream of the running (or last) fit: shuffling and dropout seeds. Each fit draws
+   * it from the global generator when it starts, so concurrent fits do not share draws.
+   */
+  private trainingRng: Rng | null = null;
+  /** A checkpoint's stream state for the next fit to continue (resumeTrainingRng). */
+  private resumedRngState: number | null = null;
   readonly name: string;
 
   constructor(args: { layers?: Layer[]; name?: string } = {}) {
+    checkOptions('sequential', args, ['layers', 'name']);
+    if (args.layers !== undefined && !Array.isArray(args.layers)) fail(`sequential: 'layers' must be an array of layers, got ${describe(args.layers)}`);
+    if (args.name !== undefined && (typeof args.name !== 'string' || !args.name)) fail(`sequential: 'name' must be a non-empty string, got ${describe(args.name)}`);
     this.name = args.name ?? 'sequential';
     for (const l of args.layers ?? []) this.add(l);
   }
 
+  /** Throws when the model was disposed: its parameters are gone and must not be re-created behind the caller's back. */
+  private assertLive(method: string): void {
+    if (this.disposed) throw new Error(`model: this model was disposed (${method} called after dispose()); build or load a new model`);
+  }
+
+  /** The training stream's state, which checkpoints save: the current (or last) fit's, else the global generator's. */
+  get trainingRngState(): number {
+    return this.trainingRng?.getState() ?? getRngState();
+  }
+
+  /** Makes the next fit continue a checkpoint's training stream instead of drawing a new one (restoreCheckpoint). */
+  resumeTrainingRng(state: number): void {
+    this.resumedRngState = state >>> 0;
+  }
+
   add(layer: Layer): void {
+    this.assertLive('add');
     if (!(layer instanceof Layer)) fail(`model.add: argument must be a layer, got ${describe(layer)}`);
+    if (layer.disposed) fail(`model.add: layer ${layer.name} was disposed`);
     if (layer instanceof GRU && layer.returnState) fail(`model.add: ${layer.name} has returnState: true, which a sequential model cannot pass on; use layer.call() directly`);
     if (this.layers.length === 0) {
       if (layer.inputShape) layer.build(layer.inputShape);
@@ -136,17 +206,21 @@ export class Sequential {
   }
 
   countParams(): number {
+    this.assertLive('countParams');
     return this.layers.reduce((s, l) => s + l.countParams(), 0);
   }
 
   /** The output shape without the batch dimension. */
   get outputShape(): LayerShape {
+    this.assertLive('outputShape');
     this.ensureBuilt();
     return this.layers[this.layers.length - 1]!.outputShape!;
   }
 
   /** A Keras-like table of layers, output shapes and parameter counts (printed unless print is false). */
   summary(print: (line: string) => void = console.log): string {
+    this.assertLive('summary');
+    if (typeof print !== 'function') fail(`summary: argument 'print' must be a function, got ${describe(print)}`);
     this.ensureBuilt();
     const rows = this.layers.map((l) => [`${l.name} (${l instanceof TimeDistributed ? `TimeDistributed(${l.layer.className})` : l.className})`, `(None, ${l.outputShape!.map((d) => (d === null ? 'None' : String(d))).join(', ')})`, String(l.countParams())]);
     const w = [Math.max(28, ...rows.map((r) => r[0]!.length + 2)), Math.max(26, ...rows.map((r) => r[1]!.length + 2)), 12];
@@ -171,7 +245,9 @@ export class Sequential {
   }
 
   compile(args: CompileArgs): void {
+    this.assertLive('compile');
     if (typeof args !== 'object' || args === null) fail(`compile: argument must be {optimizer, loss, metrics?}, got ${describe(args)}`);
+    checkOptions('compile', args, ['optimizer', 'loss', 'metrics'], { refused: COMPILE_REFUSED });
     const loss = resolveLoss(args.loss);
     const optimizer = resolveOptimizer(args.optimizer);
     if (args.metrics !== undefined && !Array.isArray(args.metrics)) fail(`compile: 'metrics' must be an array of names, got ${describe(args.metrics)}`);
@@ -203,21 +279,25 @@ export class Sequential {
 
   /** Saves the model into a directory, crash-safely (docs/io.md); same as io.saveModel(model, dir). */
   save(dir: string, options?: modelIo.SaveOptions): void {
+    this.assertLive('save');
     modelIo.saveModel(this, dir, options);
   }
 
   /** Loads PyTorch or Keras weights into the layers (docs/io.md); same as io.loadWeights(model, file). */
   loadWeights(file: string, options?: modelIo.LoadWeightsOptions): void {
+    this.assertLive('loadWeights');
     modelIo.loadWeights(this, file, options);
   }
 
   /** Writes the model as an ONNX file (docs/io.md); same as io.exportOnnx(model, file). */
   exportOnnx(file: string, options?: { opset?: number; ignoreMasking?: boolean }): void {
+    this.assertLive('exportOnnx');
     modelIo.exportOnnx(this, file, options);
   }
 
   // ---------------------------------------------------------------- data
 
+  /** `what` names the function and argument in errors ('fit: x'). */
   private hostData(value: Data, what: string, dtype: 'float32' | 'int32'): HostData {
     let data: Float32Array | Int32Array;
     let shape: number[];
@@ -265,7 +345,7 @@ export class Sequential {
     return { data, shape, perSample };
   }
 
-  private checkX(x: HostData, what = 'x'): void {
+  private checkX(x: HostData, what: string): void {
     this.ensureBuilt(x.shape.slice(1));
     const want = this.layers[0]!.inputShape!;
     const got = x.shape.slice(1);
@@ -278,8 +358,10 @@ export class Sequential {
     return this.lossSpec?.name === 'sparseCategoricalCrossentropy' ? 'int32' : 'float32';
   }
 
-  private checkY(x: HostData, y: HostData, what = 'y'): void {
-    if (x.shape[0] !== y.shape[0]) fail(`x and ${what} have different sample counts: ${x.shape[0]} and ${y.shape[0]}`);
+  /** `fn` and `what` name the function and argument in errors ('fit', 'y'). */
+  private checkY(fn: string, x: HostData, y: HostData, what = 'y'): void {
+    if (x.shape[0] !== y.shape[0]) fail(`${fn}: x and ${what} have different sample counts: ${x.shape[0]} and ${y.shape[0]}`);
+    what = `${fn}: ${what}`;
     const out = this.outputShape;
     const outConcrete = out.map((d, i) => (d === null ? x.shape[1 + i]! : d));
     const outSize = shapeSize(outConcrete);
@@ -294,16 +376,56 @@ export class Sequential {
     }
   }
 
-  private batchTensor(d: HostData, order: Int32Array | null, start: number, end: number): Tensor {
-    const n = end - start;
-    const Ctor = d.data instanceof Int32Array ? Int32Array : Float32Array;
-    let slice: Float32Array | Int32Array;
-    if (!order) slice = d.data.subarray(start * d.perSample, end * d.perSample);
-    else {
-      slice = new Ctor(n * d.perSample);
-      for (let i = 0; i < n; i++) slice.set(d.data.subarray(order[start + i]! * d.perSample, (order[start + i]! + 1) * d.perSample), i * d.perSample);
+  /**
+   * Per-sample loss weights from fit's sampleWeight or classWeight (Keras: classes are the target's
+   * index, argmax of a one-hot row, or the rounded binary target), or null for none.
+   */
+  private sampleWeights(fn: string, sampleWeight: unknown, classWeight: unknown, y: HostData): Float32Array | null {
+    if (sampleWeight !== undefined && classWeight !== undefined) fail(`${fn}: give sampleWeight or classWeight, not both (as Keras); fold the class weights into sampleWeight`);
+    const n = y.shape[0]!;
+    if (sampleWeight !== undefined) {
+      const value = sampleWeight instanceof Float32Array ? { data: sampleWeight, shape: [sampleWeight.length] } : (sampleWeight as Data);
+      const w = this.hostData(value, `${fn}: sampleWeight`, 'float32');
+      if (w.shape.length !== 1 || w.shape[0] !== n) fail(`${fn}: sampleWeight must have shape [${n}] (one weight per sample), got [${w.shape}]`);
+      const negative = w.data.findIndex((v) => v < 0);
+      if (negative >= 0) fail(`${fn}: sampleWeight must be non-negative, got ${w.data[negative]} at sample ${negative}`);
+      return w.data as Float32Array;
     }
-    const t = tensor(slice, [n, ...d.shape.slice(1)], d.data instanceof Int32Array ? 'int32' : 'float32', { device: this.device });
+    if (classWeight === undefined) return null;
+    if (typeof classWeight !== 'object' || classWeight === null || Array.isArray(classWeight)) fail(`${fn}: classWeight must be an object {classIndex: weight}, got ${describe(classWeight)}`);
+    const out = this.outputShape;
+    if (out.length !== 1) fail(`${fn}: classWeight needs one class per sample, and this model outputs [${out.map((d) => d ?? 'any').join(', ')}] per sample; pass sampleWeight instead`);
+    const units = out[0] as number;
+    const classes = this.yDType() === 'int32' ? units : units === 1 ? 2 : units;
+    const table = new Float32Array(classes).fill(1);
+    for (const [key, value] of Object.entries(classWeight)) {
+      const c = Number(key);
+      if (!Number.isInteger(c) || c < 0 || c >= classes) fail(`${fn}: classWeight key '${key}' is not a class index of this model (0 … ${classes - 1})`);
+      if (typeof value !== 'number' || !Number.isFinite(value) || value < 0) fail(`${fn}: classWeight[${key}] must be a non-negative number, got ${describe(value)}`);
+      table[c] = value;
+    }
+    const w = new Float32Array(n);
+    for (let i = 0; i < n; i++) {
+      const row = y.data.subarray(i * y.perSample, (i + 1) * y.perSample);
+      let c = 0;
+      if (y.perSample === 1) c = Math.min(classes - 1, Math.max(0, Math.round(row[0]!)));
+      else for (let k = 1; k < row.length; k++) if (row[k]! > row[c]!) c = k;
+      w[i] = table[c]!;
+    }
+    return w;
+  }
+
+  /** Rows start…end of d (in `order` when shuffled): a view when unshuffled. */
+  private batchSlice<T extends Float32Array | Int32Array>(data: T, perSample: number, order: Int32Array | null, start: number, end: number): T {
+    if (!order) return data.subarray(start * perSample, end * perSample) as T;
+    const slice = new (data.constructor as new (n: number) => T)((end - start) * perSample);
+    for (let i = start; i < end; i++) slice.set(data.subarray(order[i]! * perSample, (order[i]! + 1) * perSample), (i - start) * perSample);
+    return slice;
+  }
+
+  private batchTensor(d: HostData, order: Int32Array | null, start: number, end: number): Tensor {
+    const slice = this.batchSlice(d.data, d.perSample, order, start, end);
+    const t = tensor(slice, [end - start, ...d.shape.slice(1)], d.data instanceof Int32Array ? 'int32' : 'float32', { device: this.device });
     this.hostCopies.set(t, slice);
     return t;
   }
@@ -313,9 +435,10 @@ export class Sequential {
 
   // ---------------------------------------------------------------- steps
 
-  private forward(x: Tensor, training: boolean): Tensor {
+  /** `rng` gives dropout seeds (training only: inference draws nothing). */
+  private forward(x: Tensor, training: boolean, rng: Rng = globalRng): Tensor {
     const data = this.hostCopies.get(x);
-    const ctx: CallContext = { training, lengths: null, host: data ? { tensor: x, data } : null };
+    const ctx: CallContext = { training, lengths: null, host: data ? { tensor: x, data } : null, rng };
     let h = x;
     for (const l of this.layers) h = l.forward(h, ctx);
     this.lastLengths = h.rank >= 3 ? ctx.lengths : null;
@@ -329,7 +452,7 @@ export class Sequential {
    * Per-row loss weights that leave padded timesteps out (Keras: masked steps do not count; the
    * loss is the mean over valid steps). Null when the output is not a masked sequence.
    */
-  private maskWeights(out: Tensor): Tensor | null {
+  private maskWeights(out: Tensor): Float32Array | null {
     const lengths = this.lastLengths;
     if (!lengths) return null;
     const [batch, time] = out.shape as [number, number];
@@ -340,16 +463,32 @@ export class Sequential {
     if (valid === 0) return null;
     const scale = (batch * time) / valid;
     for (let b = 0; b < batch; b++) w.fill(scale, b * time * perStep, (b * time + lengths[b]!) * perStep);
-    return tensor(w, [w.length], 'float32', { device: out.device });
+    return w;
+  }
+
+  /**
+   * Per-row weights of the loss (mask × the batch's sample weights, as Keras; the kernel divides by
+   * the row count, not by the weights' sum) and of the metrics (the mask only: unweighted).
+   */
+  private rowWeights(out: Tensor, sampleWeights: Float32Array | null): { loss: Tensor | null; metrics: Tensor | null } {
+    const mask = this.maskWeights(out);
+    const onDevice = (w: Float32Array | null) => (w ? tensor(w, [w.length], 'float32', { device: out.device }) : null);
+    const metrics = onDevice(mask);
+    if (!sampleWeights) return { loss: metrics, metrics };
+    const rows = out.size / out.shape[out.rank - 1]!;
+    const rowsPerSample = rows / out.shape[0]!;
+    const w = mask ? mask.slice() : new Float32Array(rows).fill(1);
+    for (let r = 0; r < rows; r++) w[r] *= sampleWeights[Math.floor(r / rowsPerSample)]!;
+    return { loss: onDevice(w), metrics };
   }
 
   /** Loss and metric values of one batch into a small tensor; the loss gradient when wanted. */
-  private lossAndMetrics(out: Tensor, y: Tensor, withGrad: boolean): { values: Tensor; grad: Tensor | null } {
+  private lossAndMetrics(out: Tensor, y: Tensor, withGrad: boolean, sampleWeights: Float32Array | null): { values: Tensor; grad: Tensor | null } {
     const spec = this.lossSpec!;
     const logits = spec.fromLogits || this.fused !== null;
     const values = ops.empty([1 + this.metricSpecs.length], out.device);
-    const weights = this.maskWeights(out);
-    const grad = ops.lossAndGrad(lossKernel(spec, logits), out, y, values, 0, withGrad, weights);
+    const { loss: lossWeights, metrics: weights } = this.rowWeights(out, sampleWeights);
+    const grad = ops.lossAndGrad(lossKernel(spec, logits), out, y, values, 0, withGrad, lossWeights);
     let probs: Tensor | null = null;
     this.metricSpecs.forEach((m, i) => {
       if (m.kernel.kind === 'metric') {
@@ -375,14 +514,14 @@ export class Sequential {
    * One training step on tensors; returns [loss, ...metrics] as a new device tensor (the step's only
    * survivor; the caller reads and disposes it). applyUpdate false leaves gradients in params (caller clears).
    */
-  private stepValues(x: Tensor, y: Tensor, applyUpdate = true, collect?: (params: Param[]) => void): Tensor {
+  private stepValues(x: Tensor, y: Tensor, sampleWeights: Float32Array | null, rng: Rng, applyUpdate = true, collect?: (params: Param[]) => void): Tensor {
     if (!this.optimizer || !this.lossSpec) fail('model: call compile({optimizer, loss}) before training or evaluating');
     startScope('trainStep');
     let result: Tensor | undefined;
     try {
       result = this.withFused(() => {
-        const out = this.forward(x, true);
-        const { values, grad } = this.lossAndMetrics(out, y, true);
+        const out = this.forward(x, true, rng);
+        const { values, grad } = this.lossAndMetrics(out, y, true, sampleWeights);
         let dy = grad!;
         for (let i = this.layers.length - 1; i >= 0; i--) {
           const l = this.layers[i]!;
@@ -402,8 +541,9 @@ export class Sequential {
   }
 
   /** One training step on tensors; returns [loss, ...metrics] (read synchronously). */
-  private step(x: Tensor, y: Tensor, applyUpdate = true, collect?: (params: Param[]) => void): number[] {
-    const values = this.stepValues(x, y, applyUpdate, collect);
+  private step(x: Tensor, y: Tensor, sampleWeights: Float32Array | null, applyUpdate = true, collect?: (params: Param[]) => void): number[] {
+    // One step outside fit: its own stream, drawn from the global generator now.
+    const values = this.stepValues(x, y, sampleWeights, new Rng(globalRng.nextStreamSeed()), applyUpdate, collect);
     try {
       return Array.from(values.dataSync());
     } finally {
@@ -413,15 +553,13 @@ export class Sequential {
 
   /** Loss and gradients (host copies, parameter order) of one batch, without updating: for tests and tools. */
   computeGradients(x: Data, y: Data): { loss: number; grads: Float32Array[] } {
-    const xh = this.hostData(x, 'x', this.layers[0]?.inputDType ?? 'float32');
-    this.checkX(xh);
-    const yh = this.hostData(y, 'y', this.yDType());
-    this.checkY(xh, yh);
+    this.assertLive('computeGradients');
+    const { xh, yh } = this.trainingData('computeGradients', x, y);
     return tidy(() => {
       const xb = this.batchTensor(xh, null, 0, xh.shape[0]!);
       const yb = this.batchTensor(yh, null, 0, yh.shape[0]!);
       let grads: Float32Array[] = [];
-      const loss = this.step(xb, yb, false, (params) => {
+      const loss = this.step(xb, yb, null, false, (params) => {
         grads = params.map((p) => (p.grad ? (p.grad.dataSync() as Float32Array) : new Float32Array(p.value.size)));
       })[0]!;
       return { loss, grads };
@@ -429,14 +567,23 @@ export class Sequential {
   }
 
   /** One update on one batch; returns the loss (and metrics: [loss, ...metrics] when compiled with metrics). */
-  trainOnBatch(x: Data, y: Data): number | number[] {
-    const xh = this.hostData(x, 'x', this.layers[0]?.inputDType ?? 'float32');
-    this.checkX(xh);
-    if (!this.optimizer) fail('model: call compile({optimizer, loss}) before trainOnBatch()');
-    const yh = this.hostData(y, 'y', this.yDType());
-    this.checkY(xh, yh);
-    const vals = tidy(() => this.step(this.batchTensor(xh, null, 0, xh.shape[0]!), this.batchTensor(yh, null, 0, yh.shape[0]!)));
+  trainOnBatch(x: Data, y: Data, options: { sampleWeight?: SampleWeights; classWeight?: Record<number, number> } = {}): number | number[] {
+    this.assertLive('trainOnBatch');
+    checkOptions('trainOnBatch', options, ['sampleWeight', 'classWeight']);
+    if (!this.optimizer) fail('trainOnBatch: call compile({optimizer, loss}) before trainOnBatch()');
+    const { xh, yh } = this.trainingData('trainOnBatch', x, y);
+    const weights = this.sampleWeights('trainOnBatch', options.sampleWeight, options.classWeight, yh);
+    const vals = tidy(() => this.step(this.batchTensor(xh, null, 0, xh.shape[0]!), this.batchTensor(yh, null, 0, yh.shape[0]!), weights));
     return vals.length === 1 ? vals[0]! : vals;
+  }
+
+  /** x and y on the host, checked against the model ('fit: x must have shape ...'). */
+  private trainingData(fn: string, x: Data, y: Data, names: [string, string] = ['x', 'y']): { xh: HostData; yh: HostData } {
+    const xh = this.hostData(x, `${fn}: ${names[0]}`, this.layers[0]?.inputDType ?? 'float32');
+    this.checkX(xh, `${fn}: ${names[0]}`);
+    const yh = this.hostData(y, `${fn}: ${names[1]}`, this.yDType());
+    this.checkY(fn, xh, yh, names[1]);
+    return { xh, yh };
   }
 
   private logNames(): string[] {
@@ -444,50 +591,60 @@ export class Sequential {
   }
 
   async fit(x: Data, y: Data, args: FitArgs = {}): Promise<History> {
+    this.assertLive('fit');
     if (!this.optimizer || !this.lossSpec) fail('fit: call compile({optimizer, loss}) before fit()');
-    if (typeof args !== 'object' || args === null) fail(`fit: options must be an object, got ${describe(args)}`);
-    const epochs = args.epochs ?? 1;
-    const batchSize = args.batchSize ?? 32;
-    for (const [k, v] of [['epochs', epochs], ['batchSize', batchSize]] as const) {
-      if (!Number.isInteger(v) || v < 1) fail(`fit: '${k}' must be a positive integer, got ${describe(v)}`);
-    }
+    checkOptions('fit', args, FIT_KEYS, { refused: FIT_REFUSED });
+    const epochs = positiveInteger('fit', 'epochs', args.epochs, 1);
+    const batchSize = positiveInteger('fit', 'batchSize', args.batchSize, 32);
+    const validationBatchSize = positiveInteger('fit', 'validationBatchSize', args.validationBatchSize, batchSize);
     let initialEpoch = args.initialEpoch ?? 0;
+    if (!Number.isInteger(initialEpoch) || initialEpoch < 0) fail(`fit: 'initialEpoch' must be a non-negative integer, got ${describe(args.initialEpoch)}`);
+    if (args.shuffle !== undefined && typeof args.shuffle !== 'boolean') fail(`fit: 'shuffle' must be true or false, got ${describe(args.shuffle)}`);
+    const verbose = args.verbose ?? 1;
+    if (verbose !== 0 && verbose !== 1 && verbose !== 2) fail(`fit: 'verbose' must be 0, 1 or 2, got ${describe(args.verbose)}`);
+    if (args.signal !== undefined && !(args.signal instanceof AbortSignal)) fail(`fit: 'signal' must be an AbortSignal, got ${describe(args.signal)}`);
+    if (args.callbacks !== undefined && !Array.isArray(args.callbacks)) fail(`fit: 'callbacks' must be an array, got ${describe(args.callbacks)}`);
+    const userCallbacks = (args.callbacks ?? []).map((c, i) => checkHooks('fit', c, i));
+    if (args.validationData !== undefined && (!Array.isArray(args.validationData) || args.validationData.length < 2 || args.validationData.length > 3)) {
+      fail(`fit: 'validationData' must be [x, y] or [x, y, sampleWeight], got ${describe(args.validationData)}`);
+    }
     if (args.resumeFrom !== undefined && (typeof args.resumeFrom !== 'string' || !args.resumeFrom)) fail(`fit: 'resumeFrom' must be a checkpoint directory, got ${describe(args.resumeFrom)}`);
     const split = args.validationSplit ?? 0;
-    if (!(split >= 0 && split < 1)) fail(`fit: 'validationSplit' must be in [0, 1), got ${describe(args.validationSplit)}`);
-    let xh = this.hostData(x, 'x', this.layers[0]?.inputDType ?? 'float32');
-    this.checkX(xh);
-    let yh = this.hostData(y, 'y', this.yDType());
-    this.checkY(xh, yh);
-    let val: [HostData, HostData] | null = null;
+    if (typeof split !== 'number' || !(split >= 0 && split < 1)) fail(`fit: 'validationSplit' must be in [0, 1), got ${describe(args.validationSplit)}`);
+    let { xh, yh } = this.trainingData('fit', x, y);
+    let weights = this.sampleWeights('fit', args.sampleWeight, args.classWeight, yh);
+    let val: Validation | null = null;
     if (args.validationData) {
-      const [vx, vy] = args.validationData;
-      const vxh = this.hostData(vx, 'validationData x', this.layers[0]!.inputDType);
-      this.checkX(vxh, 'validationData x');
-      const vyh = this.hostData(vy, 'validationData y', this.yDType());
-      this.checkY(vxh, vyh, 'validationData y');
-      val = [vxh, vyh];
+      const [vx, vy, vw] = args.validationData;
+      const v = this.trainingData('fit', vx, vy, ['validationData x', 'validationData y']);
+      val = { x: v.xh, y: v.yh, weights: vw === undefined ? null : this.sampleWeights('fit: validationData', vw, undefined, v.yh) };
     } else if (split > 0) {
       const n = xh.shape[0]!;
       const nTrain = Math.floor(n * (1 - split));
       if (nTrain < 1 || nTrain >= n) fail(`fit: validationSplit ${split} leaves no training or no validation samples out of ${n}`);
       const cut = (d: HostData, from: number, to: number): HostData => ({ data: d.data.slice(from * d.perSample, to * d.perSample), shape: [to - from, ...d.shape.slice(1)], perSample: d.perSample });
-      val = [cut(xh, nTrain, n), cut(yh, nTrain, n)];
+      // As Keras: the last part of sampleWeight weights the validation loss; classWeight is for training only.
+      val = { x: cut(xh, nTrain, n), y: cut(yh, nTrain, n), weights: args.sampleWeight !== undefined && weights ? weights.slice(nTrain) : null };
       xh = cut(xh, 0, nTrain);
       yh = cut(yh, 0, nTrain);
+      weights = weights?.slice(0, nTrain) ?? null;
     }
     // After the data checks (which build the model): weights, optimizer and RNG state, next epoch.
     if (args.resumeFrom !== undefined && fs.existsSync(path.join(args.resumeFrom, 'model.json'))) {
       initialEpoch = modelIo.restoreCheckpoint(this, args.resumeFrom).initialEpoch;
     }
+    // This fit's stream, drawn now (before the first await), or the checkpoint's it continues.
+    const rng = new Rng(globalRng.nextStreamSeed());
+    if (this.resumedRngState !== null) rng.setState(this.resumedRngState);
+    this.resumedRngState = null;
+    this.trainingRng = rng;
     const samples = xh.shape[0]!;
     const steps = Math.ceil(samples / batchSize);
-    const verbose = args.verbose ?? 1;
     const history = new History();
     const callbacks: Callback[] = [];
     if (verbose === 1) callbacks.push(new ProgressBar());
     if (verbose === 2) callbacks.push(new ProgressBar(process.stdout, false));
-    for (const c of args.callbacks ?? []) callbacks.push(typeof (c as Callback).setModel === 'function' ? (c as Callback) : new CustomCallback(c as CallbackHooks));
+    for (const c of userCallbacks) callbacks.push(c.kind === 'callback' ? c.callback : new CustomCallback(c.hooks));
     const params: TrainParams = { epochs, steps, samples, batchSize, verbose, metrics: this.logNames() };
     history.params = params;
     for (const c of callbacks) {
@@ -506,7 +663,7 @@ export class Sequential {
     const names = this.logNames();
     for (let epoch = initialEpoch; epoch < epochs && !this.stopTraining && !aborted(); epoch++) {
       await call('onEpochBegin', epoch, {});
-      const order = args.shuffle === false ? null : permutation(samples);
+      const order = args.shuffle === false ? null : rng.permutation(samples);
       const sums = new Float64Array(names.length);
       let seen = 0;
       let logs: Logs = {};
@@ -514,9 +671,11 @@ export class Sequential {
         const start = b * batchSize;
         const end = Math.min(samples, start + batchSize);
         await call('onBatchBegin', b, { batch: b, size: end - start });
+        this.assertLive('fit'); // disposed by a callback or concurrent code while training
         // The loss and metrics are read off the JS thread: on a GPU the event loop stays free while
         // the step runs (the read is ordered after the step's work).
-        const values = tidy(() => this.stepValues(this.batchTensor(xh, order, start, end), this.batchTensor(yh, order, start, end)));
+        const batchWeights = weights && this.batchSlice(weights, 1, order, start, end);
+        const values = tidy(() => this.stepValues(this.batchTensor(xh, order, start, end), this.batchTensor(yh, order, start, end), batchWeights, rng));
         let vals: number[];
         try {
           vals = Array.from(await values.data());
@@ -537,7 +696,7 @@ export class Sequential {
         break;
       }
       if (val) {
-        const v = this.evaluateHost(val[0], val[1], batchSize);
+        const v = this.evaluateHost(val.x, val.y, val.weights, validationBatchSize);
         for (const [k, value] of Object.entries(v)) logs[`val_${k}`] = value;
       }
       await call('onEpochEnd', epoch, logs);
@@ -549,7 +708,7 @@ export class Sequential {
     return history;
   }
 
-  private evaluateHost(xh: HostData, yh: HostData, batchSize: number): Logs {
+  private evaluateHost(xh: HostData, yh: HostData, weights: Float32Array | null, batchSize: number): Logs {
     if (!this.lossSpec) fail('evaluate: call compile({optimizer, loss}) before evaluate()');
     const names = this.logNames();
     const k = names.length;
@@ -566,7 +725,7 @@ export class Sequential {
           tidy(() =>
             this.withFused(() => {
               const out = this.forward(this.batchTensor(xh, null, start, end), false);
-              ops.writeFirst_(acc, this.lossAndMetrics(out, this.batchTensor(yh, null, start, end), false).values, b);
+              ops.writeFirst_(acc, this.lossAndMetrics(out, this.batchTensor(yh, null, start, end), false, weights && weights.subarray(start, end)).values, b);
             }),
           );
         }
@@ -585,21 +744,23 @@ export class Sequential {
     return logs;
   }
 
-  /** Loss and metrics over (x, y), batched: {loss, accuracy?, ...}. */
-  evaluate(x: Data, y: Data, args: { batchSize?: number } = {}): Logs {
+  /** Loss and metrics over (x, y), batched: {loss, accuracy?, ...}; sampleWeight weights the loss as in fit. */
+  evaluate(x: Data, y: Data, args: { batchSize?: number; sampleWeight?: SampleWeights } = {}): Logs {
+    this.assertLive('evaluate');
     if (!this.lossSpec) fail('evaluate: call compile({optimizer, loss}) before evaluate()');
-    const xh = this.hostData(x, 'x', this.layers[0]?.inputDType ?? 'float32');
-    this.checkX(xh);
-    const yh = this.hostData(y, 'y', this.yDType());
-    this.checkY(xh, yh);
-    return this.evaluateHost(xh, yh, args.batchSize ?? 32);
+    checkOptions('evaluate', args, ['batchSize', 'sampleWeight'], { refused: { steps: DATASET_ONLY } });
+    const batchSize = positiveInteger('evaluate', 'batchSize', args.batchSize, 32);
+    const { xh, yh } = this.trainingData('evaluate', x, y);
+    return this.evaluateHost(xh, yh, this.sampleWeights('evaluate', args.sampleWeight, undefined, yh), batchSize);
   }
 
   /** Outputs for x, computed in batches; one new tensor [samples, ...outputShape]. */
   predict(x: Data, args: { batchSize?: number } = {}): Tensor {
-    const xh = this.hostData(x, 'x', this.layers[0]?.inputDType ?? 'float32');
-    this.checkX(xh);
-    const batchSize = args.batchSize ?? 32;
+    this.assertLive('predict');
+    checkOptions('predict', args, ['batchSize'], { refused: { steps: DATASET_ONLY } });
+    const batchSize = positiveInteger('predict', 'batchSize', args.batchSize, 32);
+    const xh = this.hostData(x, 'predict: x', this.layers[0]?.inputDType ?? 'float32');
+    this.checkX(xh, 'predict: x');
     const n = xh.shape[0]!;
     // Batches are written into the output on the model's device: no host round trip.
     let out: Tensor | null = null;
@@ -623,29 +784,36 @@ export class Sequential {
 
   /** Clears the carried state of stateful GRU layers. */
   resetStates(): void {
+    this.assertLive('resetStates');
     for (const l of this.layers) if (l instanceof GRU) l.resetStates();
   }
 
   /** Host copies of every parameter, in order. */
   getWeights(): Float32Array[] {
+    this.assertLive('getWeights');
     this.ensureBuilt();
     return this.params.map((p) => p.value.dataSync() as Float32Array);
   }
 
   setWeights(weights: ArrayLike<number>[]): void {
+    this.assertLive('setWeights');
     const params = this.params;
     if (!Array.isArray(weights) || weights.length !== params.length) fail(`setWeights: expected ${params.length} arrays (one per parameter), got ${describe(weights)}`);
     params.forEach((p, i) => {
       const w = weights[i]!;
+      if (!(w instanceof Float32Array) && !(Array.isArray(w) && w.every((v) => typeof v === 'number'))) fail(`setWeights: weight ${i} (${p.name}) must be a Float32Array or an array of numbers, got ${describe(w)}`);
       if (w.length !== p.value.size) fail(`setWeights: ${p.name} needs ${p.value.size} values, got ${w.length}`);
       native.write(p.value.handle('setWeights'), w instanceof Float32Array ? w : Float32Array.from(w));
     });
   }
 
   /** Frees parameters and optimizer state. */
+  /** Frees parameters and optimizer state; the model cannot be used afterwards (a second call does nothing). */
   dispose(): void {
+    if (this.disposed) return;
     for (const l of this.layers) l.dispose();
     this.optimizer?.dispose();
+    this.disposed = true;
   }
 }
 

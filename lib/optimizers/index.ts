@@ -5,6 +5,7 @@ import { describe } from '../backend';
 import { keep } from '../engine';
 import type { Param } from '../layers';
 import * as ops from '../ops';
+import { checkOptions } from '../options';
 import { tensor, type Tensor } from '../tensor';
 
 /** A learning rate as a function of the step (0-based iterations count). */
@@ -19,6 +20,14 @@ export interface OptimizerArgs {
   /** Clip every gradient element to [−clipvalue, clipvalue]. */
   clipvalue?: number;
 }
+
+const OPTIMIZER_KEYS = ['learningRate', 'clipnorm', 'globalClipnorm', 'clipvalue'];
+const NO_EMA = 'an exponential moving average of the weights is not implemented';
+const OPTIMIZER_REFUSED: Record<string, string> = {
+  useEma: NO_EMA, emaMomentum: NO_EMA, emaOverwriteFrequency: NO_EMA,
+  gradientAccumulationSteps: 'gradient accumulation is not implemented (use a larger batchSize)',
+  lossScaleFactor: 'loss scaling is for mixed precision, which this library does not use (float32 throughout)',
+};
 
 function positive(op: string, name: string, v: unknown, allowZero = false): number {
   if (typeof v !== 'number' || !Number.isFinite(v) || v < 0 || (!allowZero && v === 0)) {
@@ -36,8 +45,9 @@ export abstract class Optimizer {
   readonly clipvalue?: number;
   protected slots = new Map<Param, Tensor[]>();
 
-  constructor(readonly name: string, args: OptimizerArgs, defaultLr: number) {
-    if (typeof args !== 'object' || args === null) throw new TypeError(`${name}: options must be an object, got ${describe(args)}`);
+  /** `keys`/`refused`: the subclass's own options, checked with the common ones. */
+  constructor(readonly name: string, args: OptimizerArgs, defaultLr: number, keys: string[], refused: Record<string, string> = {}) {
+    checkOptions(name, args, [...OPTIMIZER_KEYS, ...keys], { optional: false, refused: { ...OPTIMIZER_REFUSED, ...refused } });
     const lr = args.learningRate ?? defaultLr;
     if (typeof lr !== 'function') positive(name, 'learningRate', lr);
     this.lr = lr;
@@ -57,6 +67,7 @@ export abstract class Optimizer {
 
   /** Applies one update to every trainable parameter with a gradient. */
   apply(params: Param[]): void {
+    this.checkParams('apply', params);
     const live = params.filter((p) => p.trainable && p.grad);
     const grads = live.map((p) => p.grad!);
     if (this.clipvalue !== undefined) for (const g of grads) ops.clipValue_(g, -this.clipvalue, this.clipvalue);
@@ -65,6 +76,12 @@ export abstract class Optimizer {
     const lr = this.learningRate;
     this.iterations += 1;
     for (const p of live) this.update(p, p.grad!, lr, this.slotsFor(p));
+  }
+
+  private checkParams(method: string, params: unknown): void {
+    if (!Array.isArray(params) || !params.every((p) => typeof p === 'object' && p !== null && 'value' in p && 'grad' in p)) {
+      throw new TypeError(`${this.name}.${method}: argument 'params' must be a model's parameters (model.params), got ${describe(params)}`);
+    }
   }
 
   private slotsFor(p: Param): Tensor[] {
@@ -81,6 +98,7 @@ export abstract class Optimizer {
 
   /** The slot tensors in parameter order (for saving). */
   getState(params: Param[]): { iterations: number; slots: Tensor[][] } {
+    this.checkParams('getState', params);
     return { iterations: this.iterations, slots: params.map((p) => this.slots.get(p) ?? []) };
   }
 
@@ -89,6 +107,7 @@ export abstract class Optimizer {
    * `params` order, either no slots (not updated yet) or all of its slots. Replaces current slots.
    */
   setState(params: Param[], state: { iterations: number; slots: Float32Array[][] }): void {
+    this.checkParams('setState', params);
     const op = `${this.name}.setState`;
     if (typeof state !== 'object' || state === null) throw new TypeError(`${op}: state must be {iterations, slots}, got ${describe(state)}`);
     const { iterations, slots } = state;
@@ -135,9 +154,10 @@ export class SGD extends Optimizer {
   readonly momentum: number;
   readonly nesterov: boolean;
   constructor(args: SgdArgs = {}) {
-    super('sgd', args, 0.01);
+    super('sgd', args, 0.01, ['momentum', 'nesterov']);
     this.momentum = args.momentum === undefined ? 0 : positive('sgd', 'momentum', args.momentum, true);
     this.nesterov = args.nesterov ?? false;
+    if (typeof this.nesterov !== 'boolean') throw new TypeError(`sgd: 'nesterov' must be true or false, got ${describe(args.nesterov)}`);
   }
   protected slotCount(): number {
     return this.momentum > 0 ? 1 : 0;
@@ -161,12 +181,12 @@ export class Adam extends Optimizer {
   readonly beta2: number;
   readonly epsilon: number;
   readonly weightDecay: number;
-  constructor(args: AdamArgs & { weightDecay?: number } = {}, name = 'adam') {
-    super(name, args, 0.001);
+  constructor(args: AdamArgs & { weightDecay?: number } = {}, name = 'adam', defaultWeightDecay = 0) {
+    super(name, args, 0.001, ['beta1', 'beta2', 'epsilon', 'weightDecay'], { amsgrad: 'AMSGrad is not implemented' });
     this.beta1 = args.beta1 ?? 0.9;
     this.beta2 = args.beta2 ?? 0.999;
     this.epsilon = args.epsilon ?? 1e-7;
-    this.weightDecay = args.weightDecay ?? 0;
+    this.weightDecay = args.weightDecay ?? defaultWeightDecay;
     for (const k of ['beta1', 'beta2'] as const) {
       if (!(this[k] >= 0 && this[k] < 1)) throw new TypeError(`${name}: '${k}' must be in [0, 1), got ${describe(args[k])}`);
     }
@@ -193,7 +213,7 @@ export class Adam extends Optimizer {
 
 export class AdamW extends Adam {
   constructor(args: AdamArgs & { weightDecay?: number } = {}) {
-    super({ ...args, weightDecay: args.weightDecay ?? 0.004 }, 'adamw');
+    super(args, 'adamw', 0.004);
   }
 }
 
@@ -208,10 +228,11 @@ export class RMSprop extends Optimizer {
   readonly momentum: number;
   readonly epsilon: number;
   constructor(args: RmspropArgs = {}) {
-    super('rmsprop', args, 0.001);
+    super('rmsprop', args, 0.001, ['rho', 'momentum', 'epsilon'], { centered: 'centered RMSprop is not implemented' });
     this.rho = args.rho ?? 0.9;
+    if (!(this.rho >= 0 && this.rho < 1)) throw new TypeError(`rmsprop: 'rho' must be in [0, 1), got ${describe(args.rho)}`);
     this.momentum = args.momentum === undefined ? 0 : positive('rmsprop', 'momentum', args.momentum, true);
-    this.epsilon = args.epsilon ?? 1e-7;
+    this.epsilon = positive('rmsprop', 'epsilon', args.epsilon ?? 1e-7, true);
   }
   protected slotCount(): number {
     return this.momentum > 0 ? 2 : 1;
@@ -244,27 +265,44 @@ export function resolveOptimizer(o: unknown): Optimizer {
 
 // ------------------------------------------------------------------ schedules
 
+/** Checks a schedule's options: known keys, required positive numbers. */
+function scheduleArgs<T extends object>(fn: string, args: T, keys: string[], required: string[]): T {
+  checkOptions(fn, args, keys, { optional: false });
+  for (const k of required) positive(fn, k, (args as Record<string, unknown>)[k]);
+  return args;
+}
+
 /** Keras ExponentialDecay: lr0 · rate^(step / decaySteps) (floored with staircase). */
 export function exponentialDecay(args: { initialLearningRate: number; decaySteps: number; decayRate: number; staircase?: boolean }): LearningRateSchedule {
+  const { initialLearningRate, decaySteps, decayRate, staircase } = scheduleArgs('exponentialDecay', args, ['initialLearningRate', 'decaySteps', 'decayRate', 'staircase'], ['initialLearningRate', 'decaySteps', 'decayRate']);
   return (step) => {
-    const p = step / args.decaySteps;
-    return args.initialLearningRate * args.decayRate ** (args.staircase ? Math.floor(p) : p);
+    const p = step / decaySteps;
+    return initialLearningRate * decayRate ** (staircase ? Math.floor(p) : p);
   };
 }
 
-/** Keras PiecewiseConstantDecay. */
+/** Keras PiecewiseConstantDecay: values[i] while step ≤ boundaries[i] (values has one more entry). */
 export function piecewiseConstantDecay(args: { boundaries: number[]; values: number[] }): LearningRateSchedule {
+  const { boundaries, values } = scheduleArgs('piecewiseConstantDecay', args, ['boundaries', 'values'], []);
+  if (!Array.isArray(boundaries) || !boundaries.every((b, i) => Number.isFinite(b) && (i === 0 || b > boundaries[i - 1]!))) {
+    throw new TypeError(`piecewiseConstantDecay: 'boundaries' must be an increasing array of numbers, got ${describe(boundaries)}`);
+  }
+  if (!Array.isArray(values) || values.length !== boundaries.length + 1) {
+    throw new TypeError(`piecewiseConstantDecay: 'values' must be an array of ${boundaries.length + 1} learning rates (one more than the boundaries), got ${describe(values)}`);
+  }
+  values.forEach((v, i) => positive('piecewiseConstantDecay', `values[${i}]`, v));
   return (step) => {
-    const i = args.boundaries.findIndex((b) => step <= b);
-    return args.values[i === -1 ? args.values.length - 1 : i]!;
+    const i = boundaries.findIndex((b) => step <= b);
+    return values[i === -1 ? values.length - 1 : i]!;
   };
 }
 
 /** Keras CosineDecay (without warmup). */
 export function cosineDecay(args: { initialLearningRate: number; decaySteps: number; alpha?: number }): LearningRateSchedule {
-  const alpha = args.alpha ?? 0;
+  const { initialLearningRate, decaySteps, alpha = 0 } = scheduleArgs('cosineDecay', args, ['initialLearningRate', 'decaySteps', 'alpha'], ['initialLearningRate', 'decaySteps']);
+  if (!(alpha >= 0 && alpha <= 1)) throw new TypeError(`cosineDecay: 'alpha' must be in [0, 1], got ${describe(alpha)}`);
   return (step) => {
-    const p = Math.min(step, args.decaySteps) / args.decaySteps;
-    return args.initialLearningRate * ((1 - alpha) * 0.5 * (1 + Math.cos(Math.PI * p)) + alpha);
+    const p = Math.min(step, decaySteps) / decaySteps;
+    return initialLearningRate * ((1 - alpha) * 0.5 * (1 + Math.cos(Math.PI * p)) + alpha);
   };
 }

@@ -110,12 +110,24 @@ class OpsCall {
 };
 
 UnaryKind unaryKind(const OpsCall& c, size_t i) {
-  const std::string s = c.args.oneOf(i, "kind", {"linear", "relu", "sigmoid", "tanh", "elu", "softmax", "softplus",
-                                                 "selu", "exp", "square", "abs"});
-  static const char* names[] = {"linear", "relu", "sigmoid", "tanh", "elu", "softmax", "softplus", "selu", "exp", "square", "abs"};
-  for (int k = 0; k < 11; ++k)
+  static const char* names[] = {"linear", "relu", "sigmoid", "tanh", "elu", "softmax", "softplus", "selu",
+                                "exp", "square", "abs", "gelu", "swish", "hardSigmoid", "relu6"};
+  const std::string s = c.args.oneOf(i, "kind", {names[0], names[1], names[2], names[3], names[4], names[5], names[6], names[7],
+                                                 names[8], names[9], names[10], names[11], names[12], names[13], names[14]});
+  for (int k = 0; k < 15; ++k)
     if (s == names[k]) return static_cast<UnaryKind>(k);
   return UnaryKind::Linear;
+}
+
+// Activations whose gradient is computed from their input x rather than their output y.
+bool gradNeedsInput(UnaryKind kind) {
+  switch (kind) {
+    case UnaryKind::Softplus: case UnaryKind::Square: case UnaryKind::Abs:
+    case UnaryKind::Gelu: case UnaryKind::Swish: case UnaryKind::HardSigmoid:
+      return true;
+    default:
+      return false;
+  }
 }
 
 LossKind lossKind(const OpsCall& c, size_t i) {
@@ -220,7 +232,7 @@ OPS_FUNCTION(unaryGrad) {
     TensorHandle& y = c.tensor(2, "y", -1);
     const int64_t n = static_cast<int64_t>(y.numel);
     TensorHandle* x = c.optionalTensor(1, "x", n);
-    if (!x && (kind == UnaryKind::Softplus || kind == UnaryKind::Square || kind == UnaryKind::Abs))
+    if (!x && gradNeedsInput(kind))
       c.args.typeError(1, "x", "a tensor handle (this activation's gradient needs its input)");
     TensorHandle& dy = c.tensor(3, "dy", n);
     TensorHandle& dx = c.tensor(4, "dx", n);

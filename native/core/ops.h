@@ -7,7 +7,9 @@
 
 namespace cgru {
 
-enum class UnaryKind : int { Linear = 0, Relu, Sigmoid, Tanh, Elu, Softmax, Softplus, Selu, Exp, Square, Abs };
+// Gelu is the exact erf form (Keras' default approximate=False); HardSigmoid is Keras 3's
+// relu6(x + 3) / 6; Swish is x·σ(x) (= silu).
+enum class UnaryKind : int { Linear = 0, Relu, Sigmoid, Tanh, Elu, Softmax, Softplus, Selu, Exp, Square, Abs, Gelu, Swish, HardSigmoid, Relu6 };
 enum class BinaryKind : int { Add = 0, Sub, Mul, Div, Max, Min };
 // Losses: the mean over rows of a per-row value (mean over columns for mse/mae/binary
 // cross-entropy, sum over columns for categorical cross-entropy). Sparse kinds take int32 labels [rows].

@@ -22,6 +22,17 @@ inline float sigmoid(float x) {
   return e / (1.0f + e);
 }
 
+constexpr double kInvSqrt2 = 0.70710678118654752440;
+constexpr double kInvSqrt2Pi = 0.39894228040143267794;
+
+// 0.5·x·erfc(−x/√2) equals 0.5·x·(1 + erf(x/√2)) without its cancellation for negative x.
+inline float gelu(float x) { return static_cast<float>(0.5 * x * std::erfc(-x * kInvSqrt2)); }
+inline float geluGrad(float x) {
+  const double d = x;
+  return static_cast<float>(0.5 * std::erfc(-d * kInvSqrt2) + d * kInvSqrt2Pi * std::exp(-0.5 * d * d));
+}
+inline float relu6(float x) { return std::min(std::max(x, 0.0f), 6.0f); }
+
 inline uint64_t splitmix64(uint64_t x) {
   x += 0x9e3779b97f4a7c15ULL;
   x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ULL;
@@ -90,6 +101,18 @@ class CpuOps final : public TensorOps {
       case UnaryKind::Abs:
         for (int64_t i = 0; i < n; ++i) y[i] = std::fabs(x[i]);
         return;
+      case UnaryKind::Gelu:
+        for (int64_t i = 0; i < n; ++i) y[i] = gelu(x[i]);
+        return;
+      case UnaryKind::Swish:
+        for (int64_t i = 0; i < n; ++i) y[i] = x[i] * sigmoid(x[i]);
+        return;
+      case UnaryKind::HardSigmoid:
+        for (int64_t i = 0; i < n; ++i) y[i] = relu6(x[i] + 3.0f) / 6.0f;
+        return;
+      case UnaryKind::Relu6:
+        for (int64_t i = 0; i < n; ++i) y[i] = relu6(x[i]);
+        return;
       case UnaryKind::Softmax:
         for (int64_t r = 0; r < n / cols; ++r) {
           const float* xr = x + r * cols;
@@ -141,6 +164,22 @@ class CpuOps final : public TensorOps {
         return;
       case UnaryKind::Abs:
         for (int64_t i = 0; i < n; ++i) put(i, x[i] > 0 ? dy[i] : x[i] < 0 ? -dy[i] : 0.0f);
+        return;
+      case UnaryKind::Gelu:
+        for (int64_t i = 0; i < n; ++i) put(i, dy[i] * geluGrad(x[i]));
+        return;
+      case UnaryKind::Swish:
+        for (int64_t i = 0; i < n; ++i) {
+          const float s = sigmoid(x[i]);
+          put(i, dy[i] * (s + y[i] * (1.0f - s)));
+        }
+        return;
+      // From x, not y: y rounds to 0 or 1 slightly inside (−3, 3).
+      case UnaryKind::HardSigmoid:
+        for (int64_t i = 0; i < n; ++i) put(i, x[i] > -3.0f && x[i] < 3.0f ? dy[i] / 6.0f : 0.0f);
+        return;
+      case UnaryKind::Relu6:
+        for (int64_t i = 0; i < n; ++i) put(i, y[i] > 0 && y[i] < 6.0f ? dy[i] : 0.0f);
         return;
       case UnaryKind::Softmax:
         for (int64_t r = 0; r < n / cols; ++r) {

@@ -48,6 +48,15 @@ __device__ __forceinline__ float sigmoidf_(float x) {
   return e / (1.0f + e);
 }
 __device__ __forceinline__ float maxf_(float a, float b) { return a < b ? b : a; }  // std::max
+__device__ __forceinline__ float relu6f_(float x) { return fminf(maxf_(x, 0.0f), 6.0f); }
+constexpr double kInvSqrt2 = 0.70710678118654752440;
+constexpr double kInvSqrt2Pi = 0.39894228040143267794;
+// The CPU's formulas (native/cpu/ops_cpu.cpp), in double as there.
+__device__ __forceinline__ float geluf_(float x) { return static_cast<float>(0.5 * x * erfc(-x * kInvSqrt2)); }
+__device__ __forceinline__ float geluGradf_(float x) {
+  const double d = x;
+  return static_cast<float>(0.5 * erfc(-d * kInvSqrt2) + d * kInvSqrt2Pi * exp(-0.5 * d * d));
+}
 __device__ __forceinline__ float minf_(float a, float b) { return b < a ? b : a; }  // std::min
 // The same in double for the losses: fmax/fmin would drop a NaN prediction (clamping it to
 // epsilon) where the CPU's std::max/std::min keep it, hiding a diverged model's NaN loss.
@@ -141,6 +150,10 @@ __global__ void unaryKernel(int kind, const float* x, float* y, size_t n) {
       case UnaryKind::Exp: r = expf(v); break;
       case UnaryKind::Square: r = v * v; break;
       case UnaryKind::Abs: r = fabsf(v); break;
+      case UnaryKind::Gelu: r = geluf_(v); break;
+      case UnaryKind::Swish: r = v * sigmoidf_(v); break;
+      case UnaryKind::HardSigmoid: r = relu6f_(v + 3.0f) / 6.0f; break;
+      case UnaryKind::Relu6: r = relu6f_(v); break;
       default: r = v; break;  // Linear (Softmax has its own kernel)
     }
     y[i] = r;
@@ -186,6 +199,14 @@ __global__ void unaryGradKernel(int kind, const float* x, const float* y, const 
       case UnaryKind::Softplus: v = dy[i] * sigmoidf_(x[i]); break;
       case UnaryKind::Square: v = dy[i] * 2.0f * x[i]; break;
       case UnaryKind::Abs: v = x[i] > 0 ? dy[i] : x[i] < 0 ? -dy[i] : 0.0f; break;
+      case UnaryKind::Gelu: v = dy[i] * geluGradf_(x[i]); break;
+      case UnaryKind::Swish: {
+        const float s = sigmoidf_(x[i]);
+        v = dy[i] * (s + y[i] * (1.0f - s));
+        break;
+      }
+      case UnaryKind::HardSigmoid: v = x[i] > -3.0f && x[i] < 3.0f ? dy[i] / 6.0f : 0.0f; break;
+      case UnaryKind::Relu6: v = y[i] > 0 && y[i] < 6.0f ? dy[i] : 0.0f; break;
       default: v = dy[i]; break;  // Linear
     }
     put(dx, i, v, beta);

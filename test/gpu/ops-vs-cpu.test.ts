@@ -40,7 +40,7 @@ const on = (device: DeviceName, data: Float32Array, shape: number[]): Tensor => 
 const onInt = (device: DeviceName, data: Int32Array, shape: number[]): Tensor<'int32'> => tensor(data, shape, 'int32', { device });
 const read = (t: Tensor): Float32Array => t.dataSync() as Float32Array;
 
-const ACTIVATIONS: ops.ActivationName[] = ['linear', 'relu', 'sigmoid', 'tanh', 'elu', 'softmax', 'softplus', 'selu', 'exp', 'square', 'abs'];
+const ACTIVATIONS: ops.ActivationName[] = ['linear', 'relu', 'sigmoid', 'tanh', 'elu', 'softmax', 'softplus', 'selu', 'exp', 'square', 'abs', 'gelu', 'swish', 'hardSigmoid', 'relu6'];
 const LOSSES: ops.LossKind[] = [
   'meanSquaredError', 'meanAbsoluteError', 'binaryCrossentropy', 'binaryCrossentropyLogits', 'categoricalCrossentropy',
   'categoricalCrossentropyLogits', 'sparseCategoricalCrossentropy', 'sparseCategoricalCrossentropyLogits',
