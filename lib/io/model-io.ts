@@ -2,7 +2,9 @@
 // weight import, ONNX export and checkpoints. Functions taking a Sequential model, built on the
 // model layer's public surface (layers and their public fields, params, trainingConfig,
 // optimizer.getState/setState/getConfig, the RNG's getRngState/setRngState).
+import { describe } from '../backend';
 import { native } from '../native';
+import { checkOptions } from '../options';
 import * as L from '../layers';
 import type { Param } from '../layers';
 import * as O from '../optimizers';
@@ -203,11 +205,47 @@ export interface SaveOptions {
   includeOptimizer?: boolean;
   /** Checkpoint progress to record (epoch, ...). */
   training?: Record<string, unknown>;
+  /** Replace a directory holding a newer format version or a foreign model.json (default false). */
+  overwrite?: boolean;
+  /** How long to wait while another process saves into the same directory, in ms (default 60000). */
+  lockTimeoutMs?: number;
+}
+const SAVE_OPTIONS = ['includeOptimizer', 'training', 'overwrite', 'lockTimeoutMs'] as const;
+
+function checkModel(op: string, model: unknown): asserts model is Sequential {
+  if (!(model instanceof Sequential)) throw new TypeError(`${op}: argument 'model' must be a Sequential model, got ${describe(model)}`);
+}
+
+function checkPath(op: string, name: string, value: unknown): asserts value is string {
+  if (typeof value !== 'string' || value === '' || value.includes('\0')) {
+    throw new TypeError(`${op}: argument '${name}' must be a non-empty path string, got ${describe(value)}`);
+  }
+}
+
+function checkOptionType(op: string, name: string, value: unknown, expected: string, ok: boolean): void {
+  if (value !== undefined && !ok) throw new TypeError(`${op}: option '${name}' must be ${expected}, got ${describe(value)}`);
+}
+
+function isPlainObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+function checkSaveOptions(options: SaveOptions): void {
+  checkOptions('save', options, SAVE_OPTIONS);
+  const { includeOptimizer, training, overwrite, lockTimeoutMs } = options;
+  checkOptionType('save', 'includeOptimizer', includeOptimizer, 'a boolean', typeof includeOptimizer === 'boolean');
+  checkOptionType('save', 'overwrite', overwrite, 'a boolean', typeof overwrite === 'boolean');
+  checkOptionType('save', 'lockTimeoutMs', lockTimeoutMs, 'a non-negative number of milliseconds', typeof lockTimeoutMs === 'number' && lockTimeoutMs >= 0 && lockTimeoutMs <= 2 ** 31);
+  checkOptionType('save', 'training', training, 'a plain object of JSON values', isPlainObject(training));
+  const epoch = training?.epoch;
+  checkOptionType('save', 'training.epoch', epoch, 'a non-negative integer', Number.isSafeInteger(epoch) && (epoch as number) >= 0);
 }
 
 /** Saves the model into `dir` crash-safely (see docs/io.md). */
 export function saveModel(model: Sequential, dir: string, options: SaveOptions = {}): void {
-  if (!(model instanceof Sequential)) fail('save', 'argument must be a Sequential model');
+  checkModel('save', model);
+  checkPath('save', 'dir', dir);
+  checkSaveOptions(options);
   if (!model.built) fail('save', 'the model is not built yet (give the first layer an inputShape, or fit/predict once)');
   const includeOptimizer = options.includeOptimizer ?? true;
   const state = includeOptimizer ? optimizerState(model) : null;
@@ -218,7 +256,7 @@ export function saveModel(model: Sequential, dir: string, options: SaveOptions =
     optimizer: state ? { config: optimizerConfig(model.optimizer!.getConfig()), state } : null,
     training: options.training ?? null,
   };
-  saveArtifacts(dir, artifacts, `cudnn-gru ${packageVersion()}`);
+  saveArtifacts(dir, artifacts, { producer: `cudnn-gru ${packageVersion()}`, overwrite: options.overwrite, lockTimeoutMs: options.lockTimeoutMs });
 }
 
 function packageVersion(): string {
@@ -234,9 +272,13 @@ export interface LoadOptions {
   /** Compile with the saved training config and restore optimizer state (default true). */
   compile?: boolean;
 }
+const LOAD_OPTIONS = ['compile'] as const;
 
 /** Loads a model saved by saveModel(): same architecture, weights and (compiled) optimizer state. */
 export function loadModel(dir: string, options: LoadOptions = {}): Sequential {
+  checkPath('loadModel', 'dir', dir);
+  checkOptions('loadModel', options, LOAD_OPTIONS);
+  checkOptionType('loadModel', 'compile', options.compile, 'a boolean', typeof options.compile === 'boolean');
   const a = loadArtifacts(dir);
   const model = modelFromTopology(a.topology);
   try {
@@ -275,6 +317,8 @@ export function saveCheckpoint(model: Sequential, dir: string, info: { epoch: nu
  * and RNG state. Returns the epoch to continue from (last completed + 1).
  */
 export function restoreCheckpoint(model: Sequential, dir: string): { initialEpoch: number; info: CheckpointInfo; rngRestored: boolean } {
+  checkModel('resumeFrom', model);
+  checkPath('resumeFrom', 'dir', dir);
   const a = loadArtifacts(dir);
   const info = a.training as CheckpointInfo | null;
   if (!info || typeof info.epoch !== 'number') fail('resumeFrom', `${dir} is a saved model, not a training checkpoint (no epoch recorded)`);
@@ -313,6 +357,12 @@ export interface LoadWeightsOptions {
   /** Our layer name → the source module name(s) (state-dict prefix, or Keras group under /layers). */
   mapping?: Record<string, string | string[]>;
 }
+const LOAD_WEIGHTS_OPTIONS = ['format', 'mapping'] as const;
+
+function checkMapping(mapping: unknown): void {
+  const ok = isPlainObject(mapping) && Object.values(mapping).every((v) => typeof v === 'string' || (Array.isArray(v) && v.length > 0 && v.every((n) => typeof n === 'string')));
+  checkOptionType('loadWeights', 'mapping', mapping, 'an object of layer name → module name (or a non-empty array of names)', ok);
+}
 
 /** The layers with weights, as slots for assignModules(). */
 export function layerSlots(model: Sequential): { slot: LayerSlot; params: Param[] }[] {
@@ -337,6 +387,10 @@ export function layerSlots(model: Sequential): { slot: LayerSlot; params: Param[
  * The model must be built. Nothing is written unless every layer gets valid weights.
  */
 export function loadWeights(model: Sequential, file: string, options: LoadWeightsOptions = {}): void {
+  checkModel('loadWeights', model);
+  checkPath('loadWeights', 'file', file);
+  checkOptions('loadWeights', options, LOAD_WEIGHTS_OPTIONS);
+  checkMapping(options.mapping);
   if (!model.built) fail('loadWeights', 'the model is not built yet (give the first layer an inputShape)');
   const format = options.format ?? (/\.h5$/i.test(file) ? 'keras' : /\.safetensors$/i.test(file) ? 'torch' : undefined);
   if (format !== 'torch' && format !== 'keras') fail('loadWeights', `options.format must be 'torch' or 'keras' (cannot tell from the name ${file})`);
@@ -396,6 +450,7 @@ export function onnxSpecs(model: Sequential, options: { ignoreMasking?: boolean 
 
 /** Writes the model as an ONNX file (atomically). */
 export function exportOnnx(model: Sequential, file: string, options: { opset?: number; ignoreMasking?: boolean } = {}): void {
+  checkOptions('exportOnnx', options, ['opset', 'ignoreMasking']);
   const { specs, inputShape, inputDType } = onnxSpecs(model, options);
   writeOnnxModel(file, specs, { inputShape, inputDType, opset: options.opset, producerVersion: packageVersion(), graphName: model.name });
 }
