@@ -192,11 +192,19 @@ function vars(g: Hdf5Group): Hdf5Dataset[] {
   return v.keys().sort((a, b) => Number(a) - Number(b)).map((k) => v.get(k)).filter((d): d is Hdf5Dataset => d?.kind === 'dataset');
 }
 
+/** Keras recurrent cells other than GRU, by the gate blocks of their recurrent kernel [H, g·H]. */
+const OTHER_RECURRENT_CLASSES: Record<number, string> = { 1: 'SimpleRNN', 4: 'LSTM' };
+
 function kerasGruCell(cell: Hdf5Group, source: string, where: string): { inputSize: number; H: number; wih: Float32Array; whh: Float32Array; bih: Float32Array; bhh: Float32Array } {
   const v = vars(cell);
   if (v.length < 2) fail(source, `${where}: a GRU cell needs kernel and recurrent_kernel (found ${v.length} variables)`);
   const [k, rk, b] = v;
   if (k.shape.length !== 2 || rk.shape.length !== 2) fail(source, `${where}: kernel [${k.shape}] / recurrent_kernel [${rk.shape}] are not matrices`);
+  const gates = rk.shape[0] ? rk.shape[1] / rk.shape[0] : NaN;
+  const other = OTHER_RECURRENT_CLASSES[gates];
+  if (other) {
+    fail(source, `${where}: unsupported layer class ${other} (recurrent_kernel [${rk.shape}] has ${gates} gate block${gates > 1 ? 's' : ''}; a GRU has 3): only GRU, Bidirectional(GRU), Dense, TimeDistributed(Dense) and Embedding layers can be imported`);
+  }
   const [inputSize, threeH] = k.shape;
   const H = threeH / 3;
   if (!Number.isInteger(H) || rk.shape[0] !== H || rk.shape[1] !== threeH) fail(source, `${where}: recurrent_kernel has shape [${rk.shape}], expected [${H}, ${threeH}] for kernel [${k.shape}]`);
@@ -256,7 +264,7 @@ export function readKerasModules(file: string): ImportedModule[] {
     const v = vars(g);
     if (!v.length) return; // a layer without weights (dropout, activation, ...)
     const [w, b] = v;
-    if (w.shape.length !== 2) fail(file, `${g.path}: unsupported layer (first variable has shape [${w.shape}])`);
+    if (w.shape.length !== 2) fail(file, `${g.path}: unsupported layer class (Keras group '${name}'; first variable has shape [${w.shape}]): only GRU, Bidirectional(GRU), Dense, TimeDistributed(Dense) and Embedding layers can be imported`);
     const [rows, cols] = w.shape;
     if (!b && /embedding/i.test(name)) {
       modules.push({ kind: 'embedding', family: 'embedding', name, inputDim: rows, outputDim: cols, embeddings: f32(w, file) });
