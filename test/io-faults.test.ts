@@ -17,6 +17,7 @@ import { tempDir } from './support/temp-dir';
 const fsModule: typeof fs = require('node:fs');
 
 const CHILD = path.join(__dirname, 'io-helpers', 'concurrent-save.ts');
+const HDF5_MUTATE = path.join(__dirname, 'io-helpers', 'hdf5-mutate.ts');
 
 function artifacts(floats: number, value: number): ModelArtifacts {
   return { topology: { value }, weights: new Map([['w', { shape: [floats], data: new Float32Array(floats).fill(value) }]]) };
@@ -192,6 +193,18 @@ describe('io: saving under faults', function () {
       }
       saveArtifacts(dir, artifacts(10, 4)); // its owner is gone now
       assert.equal(loadedValue(dir), 4);
+    });
+  });
+
+  describe('damaged HDF5 files', () => {
+    it('4,000 seeded mutations of the fixtures each load or throw an Hdf5Error/WeightImportError (in a child process: a hang or crash fails)', () => {
+      const run = spawnSync(process.execPath, ['-r', 'tsx/cjs', HDF5_MUTATE, '20261201', '4000'], { encoding: 'utf8', timeout: 90_000 });
+      assert.equal(run.error, undefined, `the child did not finish: ${run.error?.message}`);
+      assert.equal(run.status, 0, `the child failed (${run.signal ?? run.status}): ${run.stderr}`);
+      const result: { ok: number; refused: number; others: unknown[] } = JSON.parse(run.stdout);
+      assert.deepEqual(result.others, [], 'errors other than Hdf5Error/WeightImportError');
+      assert.equal(result.ok + result.refused, 4000);
+      assert.ok(result.ok > 100 && result.refused > 100, `the mutations exercise both outcomes: ${JSON.stringify(result)}`);
     });
   });
 
