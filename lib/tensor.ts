@@ -87,17 +87,19 @@ export class Tensor<D extends DType = DType> implements Trackable {
 
   /** A copy in new memory, on `device` (default: this tensor's device). */
   clone(device?: DeviceName): Tensor<D> {
-    const storage = this.live('clone');
-    const target = device ?? storage.device;
-    checkDevice('clone', target, 'argument');
-    const handle = native.copyTo(storage.handle, target);
-    return new Tensor<D>(new DataStorage(handle, target, storage.dtype, storage.numel), this.shape);
+    return this.copy('clone', device ?? this.live('clone').device);
   }
 
   /** This tensor on `device`: itself when already there, otherwise a copy. */
   to(device: DeviceName): Tensor<D> {
-    checkDevice('to', device, 'argument');
-    return device === this.device ? this : this.clone(device);
+    return device === this.live('to').device ? this : this.copy('to', device);
+  }
+
+  private copy(op: string, device: unknown): Tensor<D> {
+    const storage = this.live(op);
+    checkDevice(op, device, 'argument');
+    const handle = nativeCall(op, () => native.copyTo(storage.handle, device));
+    return new Tensor<D>(new DataStorage(handle, device, storage.dtype, storage.numel), this.shape);
   }
 
   /** Frees the memory (shared with views until the last of them is disposed). Idempotent. */
@@ -187,8 +189,19 @@ function inferShape(op: string, shape: Shape, size: number): number[] {
   return out;
 }
 
-function fromHost<D extends DType>(data: HostArray, shape: Shape, dtype: D, device: DeviceName): Tensor<D> {
-  const handle = native.alloc(device, dtype, data.length, data);
+/** Runs a native call, prefixing its error with `op` (e.g. 'zeros: CUDA is not available: ...'). */
+function nativeCall<T>(op: string, call: () => T): T {
+  try {
+    return call();
+  } catch (err) {
+    if (!(err instanceof Error) || err.message.startsWith(`${op}:`)) throw err;
+    const Class = err instanceof RangeError ? RangeError : err instanceof TypeError ? TypeError : Error;
+    throw new Class(`${op}: ${err.message}`, { cause: err });
+  }
+}
+
+function fromHost<D extends DType>(op: string, data: HostArray, shape: Shape, dtype: D, device: DeviceName): Tensor<D> {
+  const handle = nativeCall(op, () => native.alloc(device, dtype, data.length, data));
   return new Tensor<D>(new DataStorage(handle, device, dtype, data.length), shape);
 }
 
@@ -260,7 +273,7 @@ function makeTensor<D extends DType>(op: string, values: unknown, shape: Shape |
   } else {
     host = values instanceof Float32Array ? values : Float32Array.from(flat);
   }
-  return fromHost(host, finalShape, resolvedDType, device);
+  return fromHost(op, host, finalShape, resolvedDType, device);
 }
 
 /**
@@ -287,7 +300,7 @@ export function allocate<D extends DType>(op: string, shape: Shape, dtype: D, de
   checkDType(op, dtype);
   checkDevice(op, device, 'argument');
   const numel = shapeSize(shape);
-  const handle = native.alloc(device, dtype, numel);
+  const handle = nativeCall(op, () => native.alloc(device, dtype, numel));
   return new Tensor<D>(new DataStorage(handle, device, dtype, numel), shape);
 }
 

@@ -17,6 +17,8 @@
 // format version, or a foreign model.json) unless told `overwrite`.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { checkOptions } from '../options';
+import { checkObject, checkPath } from './args';
 import { commitDirectorySync, readVerifiedSync, type FileRef } from './atomic';
 import { decodeSafetensors, encodeSafetensors, type SafeDType } from './safetensors';
 
@@ -75,6 +77,7 @@ export interface SaveArtifactsOptions {
   /** How long to wait for another process saving into `dir` (ms). */
   lockTimeoutMs?: number;
 }
+const SAVE_ARTIFACTS_OPTIONS = ['producer', 'overwrite', 'lockTimeoutMs'] as const;
 
 /** Throws unless `dir`'s current model.json (if any) is one this version may replace. */
 function refuseUnknownManifest(dir: string): void {
@@ -102,7 +105,12 @@ function refuseUnknownManifest(dir: string): void {
 }
 
 /** Saves artifacts into `dir` crash-safely (see the file comment). */
-export function saveArtifacts(dir: string, a: ModelArtifacts, { producer = 'cudnn-gru', overwrite = false, lockTimeoutMs }: SaveArtifactsOptions = {}): void {
+export function saveArtifacts(dir: string, a: ModelArtifacts, options: SaveArtifactsOptions = {}): void {
+  checkPath('save', 'dir', dir);
+  checkObject('save', 'artifacts', a);
+  if (!(a.weights instanceof Map)) throw new TypeError(`save: artifacts.weights must be a Map of name → {shape, data}`);
+  checkOptions('save', options, SAVE_ARTIFACTS_OPTIONS);
+  const { producer = 'cudnn-gru', overwrite = false, lockTimeoutMs } = options;
   const files: Record<string, Uint8Array[]> = { [WEIGHTS]: encodeSafetensors(toSafe(a.weights), { format: MODEL_FORMAT }) };
   if (a.optimizer) files[OPTIMIZER] = encodeSafetensors(toSafe(a.optimizer.state), { format: MODEL_FORMAT });
   commitDirectorySync(dir, files, (refs) => JSON.stringify({
@@ -158,6 +166,7 @@ function readManifest(dir: string): string {
  * version is read instead (once; a second change is reported as a concurrent save).
  */
 export function loadArtifacts(dir: string): LoadedArtifacts {
+  checkPath('loadModel', 'dir', dir);
   const text = readManifest(dir);
   try {
     return artifactsOf(dir, text);

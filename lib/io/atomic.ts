@@ -26,6 +26,9 @@ import { createHash, randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { describe } from '../backend';
+import { checkOptions } from '../options';
+import { checkFunction, checkObject, checkPath, preview } from './args';
 
 export type FileData = string | Uint8Array | readonly Uint8Array[];
 
@@ -33,6 +36,11 @@ function chunksOf(data: FileData): Uint8Array[] {
   if (typeof data === 'string') return [Buffer.from(data, 'utf8')];
   if (data instanceof Uint8Array) return [data];
   return [...data];
+}
+
+function checkFileData(op: string, name: string, data: unknown): asserts data is FileData {
+  const ok = typeof data === 'string' || data instanceof Uint8Array || (Array.isArray(data) && data.every((c) => c instanceof Uint8Array));
+  if (!ok) throw new TypeError(`${op}: argument '${name}' must be a string, a Uint8Array or an array of Uint8Arrays, got ${describe(data)}`);
 }
 
 function writeAllSync(fd: number, chunks: Uint8Array[]): number {
@@ -93,6 +101,8 @@ function removeQuietly(file: string): void {
  * content or the new one, never a mix or a truncated file.
  */
 export function writeFileAtomicSync(file: string, data: FileData): void {
+  checkPath('writeFileAtomic', 'file', file);
+  checkFileData('writeFileAtomic', 'data', data);
   const tmp = tempNameFor(file);
   try {
     writeFileDurableSync(tmp, data);
@@ -142,6 +152,7 @@ export interface CommitOptions {
   /** How long to wait for another saver's lock, in ms (default DEFAULT_LOCK_TIMEOUT_MS). */
   lockTimeoutMs?: number;
 }
+const COMMIT_OPTIONS = ['manifest', 'beforeCommit', 'ownedFiles', 'checkExisting', 'lockTimeoutMs'] as const;
 
 /**
  * Writes one version of a multi-file artifact into `dir` (created when missing) crash-safely; see
@@ -155,6 +166,11 @@ export function commitDirectorySync(
   manifest: (refs: Record<string, FileRef>) => string | Uint8Array,
   options: CommitOptions = {},
 ): void {
+  checkPath('commitDirectory', 'dir', dir);
+  checkObject('commitDirectory', 'files', files, 'an object of file name → content');
+  for (const [name, data] of Object.entries(files)) checkFileData('commitDirectory', `files.${name}`, data);
+  checkFunction('commitDirectory', 'manifest', manifest);
+  checkOptions('commitDirectory', options, COMMIT_OPTIONS);
   const absDir = path.resolve(dir);
   if (fs.existsSync(absDir)) {
     if (!fs.statSync(absDir).isDirectory()) throw new Error(`save: ${dir} exists and is not a directory`);
@@ -318,8 +334,9 @@ export function withDirectoryLock<T>(dir: string, timeoutMs: number, fn: () => T
  * file is reported (naming it) instead of being used.
  */
 export function readVerifiedSync(dir: string, ref: FileRef, what: string): Buffer {
+  checkPath('load', 'dir', dir);
   if (!ref || typeof ref.file !== 'string' || ref.file.includes('/') || ref.file.includes('\\') || ref.file.startsWith('..')) {
-    throw new Error(`load: ${what}: the manifest's file reference is invalid: ${JSON.stringify(ref)}`);
+    throw new Error(`load: ${what}: the manifest's file reference is invalid: ${preview(ref)}`);
   }
   const file = path.join(dir, ref.file);
   let buf: Buffer;

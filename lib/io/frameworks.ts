@@ -5,6 +5,7 @@
 // A GRU module comes out with canonical params (PyTorch names and layouts, gate order r, z, n), a
 // dense module with a kernel [in, out] (Keras/tfjs layout) and bias [out], an embedding with its
 // table [inputDim, outputDim]. model-io.ts assigns modules to a model's layers.
+import { checkPath } from './args';
 import { Hdf5File, type Hdf5Dataset, type Hdf5Group } from './hdf5';
 import { readSafetensors, toFloat32, type SafetensorsFile } from './safetensors';
 
@@ -87,6 +88,9 @@ const GRU_KEY = /^(?:(.*)\.)?(weight_ih|weight_hh|bias_ih|bias_hh)_l(\d+)(_rever
  * created). nn.GRU must be batch-first-agnostic (weights do not depend on it) with bias or without.
  */
 export function readTorchModules(file: string | SafetensorsFile, source = typeof file === 'string' ? file : '<state dict>'): ImportedModule[] {
+  if (typeof file !== 'string' && !((file as SafetensorsFile)?.tensors instanceof Map)) {
+    throw new WeightImportError(`loadWeights: readTorchModules: argument 'file' must be a path or a file from readSafetensors(), got ${typeof file}`);
+  }
   const st = typeof file === 'string' ? readSafetensors(file) : file;
   const grus = new Map<string, Map<string, { shape: number[]; data: Float32Array }>>();
   const mats = new Map<string, { weight?: { shape: number[]; data: Float32Array }; bias?: { shape: number[]; data: Float32Array } }>();
@@ -231,6 +235,7 @@ function kerasGruCell(cell: Hdf5Group, source: string, where: string): { inputSi
  * with a matrix (and a bias) (Dense), a lone matrix under an `embedding*` name (Embedding).
  */
 export function readKerasModules(file: string): ImportedModule[] {
+  checkPath('readKerasModules', 'file', file);
   const h5 = Hdf5File.open(file);
   const layers = h5.root.get('layers');
   if (!layers || layers.kind !== 'group') fail(file, `no /layers group: not a Keras 3 .weights.h5 file (Keras 2 .h5 files are not supported; load them in Keras 3 and save_weights('model.weights.h5'))`);

@@ -54,6 +54,7 @@ export class Hdf5File {
   readonly root: Hdf5Group;
 
   static open(file: string): Hdf5File {
+    if (typeof file !== 'string' || file === '') throw new Hdf5Error(`hdf5: Hdf5File.open: argument 'file' must be a non-empty path string, got ${typeof file}`);
     let bytes: Buffer;
     try {
       bytes = fs.readFileSync(file);
@@ -609,6 +610,7 @@ function typedArray(dtype: Hdf5DType, b: ArrayBuffer): Hdf5Data {
  * group reached again through another link (a hard link, or a cycle in a damaged file) is walked once.
  */
 export function listDatasets(group: Hdf5Group): Map<string, Hdf5Dataset> {
+  if (group?.kind !== 'group' || typeof group.keys !== 'function') throw new Hdf5Error(`hdf5: listDatasets: argument 'group' must be a group of an Hdf5File (file.root or file.root.get(name)), got ${typeof group}`);
   const out = new Map<string, Hdf5Dataset>();
   const seen = new Set<number>();
   const walk = (g: Hdf5Group, depth: number): void => {

@@ -11,6 +11,7 @@ import * as O from '../optimizers';
 import { Sequential } from '../models/sequential';
 import { getRngState, setRngState } from '../random';
 import { loadArtifacts, saveArtifacts, type HostTensor, type ModelArtifacts } from './artifacts';
+import { checkPath, isPlainObject, preview } from './args';
 import { assignModules, type LayerSlot } from './assign';
 import { readKerasModules, readTorchModules } from './frameworks';
 import { writeOnnxModel, type OnnxActivation, type OnnxLayerSpec } from './onnx';
@@ -58,12 +59,13 @@ function layerConfig(layer: L.Layer, first: boolean): LayerConfig {
 
 /** The model's architecture as JSON. */
 export function modelTopology(model: Sequential): ModelTopology {
+  checkModel('modelTopology', model);
   return { className: 'Sequential', name: model.name, layers: model.layers.map((l, i) => layerConfig(l, i === 0)) };
 }
 
 function layerFromConfig(c: LayerConfig, where: string): L.Layer {
   if (typeof c !== 'object' || c === null || typeof c.className !== 'string' || typeof c.config !== 'object' || c.config === null) {
-    fail('loadModel', `${where}: not a layer config: ${JSON.stringify(c)}`);
+    fail('loadModel', `${where}: not a layer config: ${preview(c)}`);
   }
   const cfg = { ...c.config } as Record<string, unknown>;
   try {
@@ -89,7 +91,7 @@ function layerFromConfig(c: LayerConfig, where: string): L.Layer {
 export function modelFromTopology(topology: unknown): Sequential {
   const t = topology as ModelTopology;
   if (typeof t !== 'object' || t === null || t.className !== 'Sequential' || !Array.isArray(t.layers)) {
-    fail('loadModel', `the topology is not a Sequential model: ${JSON.stringify(topology)?.slice(0, 200)}`);
+    fail('loadModel', `the topology is not a Sequential model: ${preview(topology)}`);
   }
   const layers: L.Layer[] = [];
   try {
@@ -216,18 +218,8 @@ function checkModel(op: string, model: unknown): asserts model is Sequential {
   if (!(model instanceof Sequential)) throw new TypeError(`${op}: argument 'model' must be a Sequential model, got ${describe(model)}`);
 }
 
-function checkPath(op: string, name: string, value: unknown): asserts value is string {
-  if (typeof value !== 'string' || value === '' || value.includes('\0')) {
-    throw new TypeError(`${op}: argument '${name}' must be a non-empty path string, got ${describe(value)}`);
-  }
-}
-
 function checkOptionType(op: string, name: string, value: unknown, expected: string, ok: boolean): void {
   if (value !== undefined && !ok) throw new TypeError(`${op}: option '${name}' must be ${expected}, got ${describe(value)}`);
-}
-
-function isPlainObject(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
 function checkSaveOptions(options: SaveOptions): void {
@@ -366,6 +358,7 @@ function checkMapping(mapping: unknown): void {
 
 /** The layers with weights, as slots for assignModules(). */
 export function layerSlots(model: Sequential): { slot: LayerSlot; params: Param[] }[] {
+  checkModel('layerSlots', model);
   const out: { slot: LayerSlot; params: Param[] }[] = [];
   for (const layer of model.layers) {
     const params = layer.params;
@@ -450,6 +443,7 @@ export function onnxSpecs(model: Sequential, options: { ignoreMasking?: boolean 
 
 /** Writes the model as an ONNX file (atomically). */
 export function exportOnnx(model: Sequential, file: string, options: { opset?: number; ignoreMasking?: boolean } = {}): void {
+  checkModel('exportOnnx', model);
   checkOptions('exportOnnx', options, ['opset', 'ignoreMasking']);
   const { specs, inputShape, inputDType } = onnxSpecs(model, options);
   writeOnnxModel(file, specs, { inputShape, inputDType, opset: options.opset, producerVersion: packageVersion(), graphName: model.name });

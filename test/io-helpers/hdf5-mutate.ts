@@ -7,21 +7,14 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { readKerasModules, WeightImportError } from '../../lib/io/frameworks';
 import { Hdf5Error, Hdf5File, listDatasets } from '../../lib/io/hdf5';
+import { seededRandom } from '../support/prng';
 import { tempDir } from '../support/temp-dir';
 
 const FIX = path.join(__dirname, '..', 'fixtures');
 const FILES = ['hdf5/default.h5', 'hdf5/chunked.h5', 'hdf5/latest.h5', 'keras/model.weights.h5', 'keras/lstm.weights.h5'];
 const originals = FILES.map((f) => fs.readFileSync(path.join(FIX, f)));
 
-let state = Number(process.argv[2]) >>> 0;
-/** mulberry32: a small seeded PRNG, uniform in [0, 1). */
-function random(): number {
-  state = (state + 0x6d2b79f5) >>> 0;
-  let t = state;
-  t = Math.imul(t ^ (t >>> 15), t | 1);
-  t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-  return ((t ^ (t >>> 14)) >>> 0) / 2 ** 32;
-}
+const random = seededRandom(Number(process.argv[2]));
 const below = (n: number): number => Math.floor(random() * n);
 
 function mutate(original: Buffer): { bytes: Buffer; what: string } {
