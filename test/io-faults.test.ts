@@ -65,14 +65,14 @@ describe('io: saving under faults', function () {
       }
     });
 
-    for (const failing of ['the second data file', 'the manifest'] as const) {
+    for (const failing of ['the lock file', 'the second data file', 'the manifest'] as const) {
       it(`an injected ENOSPC while writing ${failing} leaves only the previous version`, () => {
         const dir = path.join(tempDir('cdcgru-enospc-'), 'model');
         const withOptimizer = (value: number): ModelArtifacts => ({ ...artifacts(1000, value), optimizer: { config: {}, state: new Map([['s', { shape: [10], data: new Float32Array(10) }]]) } });
         saveArtifacts(dir, withOptimizer(1));
         const before = filesIn(dir);
         // Writes to the file named by `target` fail as on a full disk; the rest go through.
-        const target = failing === 'the manifest' ? /^\.model\.json\.tmp-/ : /^optimizer-v/;
+        const target = { 'the lock file': /^\.cudnn-gru\.lock\.tmp-/, 'the second data file': /^optimizer-v/, 'the manifest': /^\.model\.json\.tmp-/ }[failing];
         const { openSync, writeSync } = fsModule;
         const names = new Map<number, string>();
         fsModule.openSync = ((file: fs.PathLike, ...rest: unknown[]) => {
@@ -85,7 +85,7 @@ describe('io: saving under faults', function () {
           return (writeSync as (...a: unknown[]) => number)(fd, ...rest);
         }) as typeof fs.writeSync;
         try {
-          assert.throws(() => saveArtifacts(dir, withOptimizer(2)), /ENOSPC: no space left on device/);
+          assert.throws(() => saveArtifacts(dir, withOptimizer(2)), /^Error: (save|writeFileAtomic): cannot (write|create) .*ENOSPC: no space left on device/);
         } finally {
           fsModule.openSync = openSync;
           fsModule.writeSync = writeSync;

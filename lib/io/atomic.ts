@@ -298,7 +298,11 @@ export function withDirectoryLock<T>(dir: string, timeoutMs: number, fn: () => T
   const me: LockOwner = { pid: process.pid, host: os.hostname(), token, since: new Date().toISOString() };
   // Written whole under a temporary name, then linked: the lock file never exists half-written.
   const tmp = `${file}.tmp-${process.pid}-${randomBytes(4).toString('hex')}`;
-  writeFileDurableSync(tmp, JSON.stringify(me));
+  try {
+    writeFileDurableSync(tmp, JSON.stringify(me));
+  } catch (err) {
+    throw new Error(`save: cannot create the lock file ${file}: ${(err as Error).message}`, { cause: err });
+  }
   const deadline = Date.now() + timeoutMs;
   try {
     for (let wait = 2; ; wait = Math.min(wait * 2, 50)) {
