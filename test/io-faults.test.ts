@@ -132,7 +132,7 @@ describe('io: saving under faults', function () {
   });
 
   describe('locks and concurrent processes', () => {
-    function runChild(args: string[]): Promise<{ ok: number; failures: string[] }> {
+    function runChild(args: string[]): Promise<{ ok: number; failures: string[]; versions: number }> {
       const child = spawn(process.execPath, ['-r', 'tsx/cjs', CHILD, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
       let out = '';
       let err = '';
@@ -162,6 +162,7 @@ describe('io: saving under faults', function () {
         assert.match(message, /replaced twice while being read \(another process is saving into it\); retry/);
       }
       assert.ok(reader.ok > 0, `the reader never loaded (${reader.failures.length} failures: ${reader.failures[0]})`);
+      assert.ok(reader.versions > 10, `the reader saw ${reader.versions} versions: it did not run while the savers did`);
       const last = loadedValue(dir);
       assert.ok(last === 1e6 + 60 || last === 2e6 + 60, `the final version is one saver's last: ${last}`);
       assert.ok(!fs.existsSync(path.join(dir, LOCK_FILE)), 'the lock is released');

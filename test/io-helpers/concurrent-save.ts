@@ -4,16 +4,18 @@
 //     every float, so a reader can tell one complete version from a mix.
 //   node -r tsx/cjs test/io-helpers/concurrent-save.ts load <dir> <ms>
 //     loads <dir> in a loop for <ms> ms.
-// Prints one JSON line: {ok, failures: [messages]}.
+// Prints one JSON line: {ok, failures: [messages], versions: distinct versions loaded}.
 import { loadArtifacts, saveArtifacts } from '../../lib/io/artifacts';
 
 const FLOATS = 60_000;
 const [mode, dir, countArg, tag] = process.argv.slice(2);
 const failures: string[] = [];
+const versions = new Set<number>();
 let ok = 0;
 
 function checkOneVersion(w: Float32Array): void {
   if (w.length !== FLOATS || !w.every((v) => v === w[0])) throw new Error(`a load mixed versions (first value ${w[0]})`);
+  versions.add(w[0]!);
 }
 
 if (mode === 'save') {
@@ -37,4 +39,4 @@ if (mode === 'save') {
     }
   }
 }
-process.stdout.write(`${JSON.stringify({ ok, failures })}\n`);
+process.stdout.write(`${JSON.stringify({ ok, failures, versions: versions.size })}\n`);
