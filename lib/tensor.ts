@@ -130,7 +130,7 @@ export class Tensor<D extends DType = DType> implements Trackable {
 // ------------------------------------------------------------------ creation
 
 /** The most dimensions a tensor (or a nested array given to tensor()) may have. */
-export const MAX_RANK = 64;
+const MAX_RANK = 64;
 /** The most elements a shape may describe (far beyond any memory; keeps sizes exact integers). */
 const MAX_ELEMENTS = 2 ** 48;
 
