@@ -7,7 +7,8 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { layers as L, loadModel, sequential, type Sequential } from '../lib';
-import { LOCK_FILE } from '../lib/io/atomic';
+import { assignModules } from '../lib/io/assign';
+import { commitDirectorySync, LOCK_FILE } from '../lib/io/atomic';
 import { loadArtifacts, saveArtifacts, type ModelArtifacts } from '../lib/io/artifacts';
 import { exportOnnx, loadWeights, saveModel } from '../lib/io/model-io';
 import { tempDir } from './support/temp-dir';
@@ -230,6 +231,9 @@ describe('io: saving under faults', function () {
           ['loadWeights (mapping)', () => model.loadWeights('w.h5', { mapping: { dense: 3 } } as never), /loadWeights: option 'mapping' must be an object of layer name → module name/],
           ['saveModel (not a model)', () => saveModel({} as never, dir), /save: argument 'model' must be a Sequential model, got an instance of Object/],
           ['loadModel (not a path)', () => loadModel(42 as never), /loadModel: argument 'dir' must be a non-empty path string, got number 42/],
+          ['saveArtifacts', () => saveArtifacts(dir, artifacts(2, 1), { overWrite: true } as never), /save: unknown option 'overWrite' \(did you mean 'overwrite'\?\)/],
+          ['commitDirectorySync', () => commitDirectorySync(dir, {}, () => '{}', { lockTimeout: 5 } as never), /commitDirectory: unknown option 'lockTimeout' \(did you mean 'lockTimeoutMs'\?\)/],
+          ['assignModules', () => assignModules([], [], { format: 'keras', maping: {} } as never), /assignModules: unknown option 'maping' \(did you mean 'mapping'\?\)/],
         ];
         for (const [what, call, expected] of cases) assert.throws(call, expected, what);
         const again = loadModel(dir);
