@@ -73,9 +73,8 @@ function atLeast1D(op: string, name: string, t: Tensor): void {
   if (t.rank < 1) throw new RangeError(`${op}: argument '${name}' must have at least one dimension, got a scalar`);
 }
 
-/** A new output tensor filled by `kernel`; disposed again when the kernel throws. */
-function output(op: string, shape: Shape, device: DeviceName, kernel: (out: Tensor) => void): Tensor {
-  const out = allocate(op, shape, 'float32', device);
+/** `out` after `kernel` wrote it; disposed again when the kernel throws. */
+function written(out: Tensor, kernel: (out: Tensor) => void): Tensor {
   try {
     kernel(out);
   } catch (err) {
@@ -83,6 +82,11 @@ function output(op: string, shape: Shape, device: DeviceName, kernel: (out: Tens
     throw err;
   }
   return out;
+}
+
+/** A new float32 output tensor filled by `kernel`. */
+function output(op: string, shape: Shape, device: DeviceName, kernel: (out: Tensor) => void): Tensor {
+  return written(allocate(op, shape, 'float32', device), kernel);
 }
 
 // ------------------------------------------------------------------ ops
@@ -150,14 +154,7 @@ function checkBias(op: string, x: Tensor, bias: Tensor): [number, number] {
 /** x + bias over the last dimension (new tensor). */
 export function biasAdd(x: Tensor, bias: Tensor): Tensor {
   const [rows, cols] = checkBias('biasAdd', x, bias);
-  const y = x.clone();
-  try {
-    native.opsBiasAdd(y.handle('biasAdd'), bias.handle('biasAdd'), rows, cols);
-  } catch (err) {
-    y.dispose();
-    throw err;
-  }
-  return y;
+  return written(x.clone(), (y) => native.opsBiasAdd(y.handle('biasAdd'), bias.handle('biasAdd'), rows, cols));
 }
 
 /** x[r, :] += bias in place. */
@@ -228,14 +225,7 @@ export const minimum = (a: Tensor, b: Tensor): Tensor => binaryOp('minimum', 'mi
 export function scale(x: Tensor, alpha: number): Tensor {
   live(x, 'scale', 'x');
   finite(alpha, 'scale', 'alpha');
-  const y = x.clone();
-  try {
-    native.opsScale(y.handle('scale'), alpha);
-  } catch (err) {
-    y.dispose();
-    throw err;
-  }
-  return y;
+  return written(x.clone(), (y) => native.opsScale(y.handle('scale'), alpha));
 }
 
 /** y += alpha·x in place; returns y. */
