@@ -103,14 +103,13 @@ export function matMul(a: Tensor, b: Tensor, transA = false, transB = false): Te
   live(b, op, 'b');
   flag(transA, op, 'transA');
   flag(transB, op, 'transB');
-  const device = a.device;
   if (a.rank !== 2 || b.rank !== 2) throw new RangeError(`matMul: a and b must be 2-D, got [${a.shape}] and [${b.shape}]`);
   const m = transA ? a.shape[1]! : a.shape[0]!;
   const k = transA ? a.shape[0]! : a.shape[1]!;
   const k2 = transB ? b.shape[1]! : b.shape[0]!;
   const n = transB ? b.shape[0]! : b.shape[1]!;
   if (k !== k2) throw new RangeError(`matMul: inner dimensions differ: [${a.shape}]${transA ? 'ᵀ' : ''} · [${b.shape}]${transB ? 'ᵀ' : ''}`);
-  return output(op, [m, n], device, (c) => native.opsGemm(transA, transB, m, n, k, 1, a.handle(op), b.handle(op), 0, c.handle(op)));
+  return output(op, [m, n], a.device, (c) => native.opsGemm(transA, transB, m, n, k, 1, a.handle(op), b.handle(op), 0, c.handle(op)));
 }
 
 /** Rows of `t` viewed as a [rows, size / rows] matrix; `rows` must divide its size. */
@@ -291,8 +290,9 @@ export function concatLast(parts: Tensor[]): Tensor {
       throw new RangeError(`${op}: argument '${name}' [${p.shape}] must match parts[0] [${first.shape}] in every dimension but the last`);
     }
   }
-    const widths = parts.map((p) => rowsOf(p)[1]);
-  const [rows, total] = [rowsOf(first)[0], widths.reduce((a, b) => a + b, 0)];
+  const widths = parts.map((p) => rowsOf(p)[1]);
+  const rows = rowsOf(first)[0];
+  const total = widths.reduce((a, b) => a + b, 0);
   return output(op, [...first.shape.slice(0, -1), total], first.device, (out) => {
     let start = 0;
     parts.forEach((p, i) => {
