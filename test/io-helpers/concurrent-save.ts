@@ -4,7 +4,9 @@
 //     every float, so a reader can tell one complete version from a mix.
 //   node -r tsx/cjs test/io-helpers/concurrent-save.ts load <dir> <ms>
 //     loads <dir> in a loop for <ms> ms.
+// Savers start once the reader runs (it creates <dir>.reading), so that loads overlap the saves.
 // Prints one JSON line: {ok, failures: [messages], versions: distinct versions loaded}.
+import * as fs from 'node:fs';
 import { loadArtifacts, saveArtifacts } from '../../lib/io/artifacts';
 
 const FLOATS = 60_000;
@@ -18,7 +20,10 @@ function checkOneVersion(w: Float32Array): void {
   versions.add(w[0]!);
 }
 
+const readerRunning = `${dir}.reading`;
+
 if (mode === 'save') {
+  for (const end = Date.now() + 30_000; !fs.existsSync(readerRunning) && Date.now() < end; ) Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 10);
   for (let k = 1; k <= Number(countArg); k++) {
     const data = new Float32Array(FLOATS).fill(Number(tag) * 1e6 + k);
     try {
@@ -29,6 +34,7 @@ if (mode === 'save') {
     }
   }
 } else {
+  fs.writeFileSync(readerRunning, '');
   const end = Date.now() + Number(countArg);
   while (Date.now() < end) {
     try {
