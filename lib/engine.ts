@@ -1,6 +1,7 @@
 // Lifecycle bookkeeping for everything that holds native memory: exact live counts per device,
 // tidy() scopes, keep(), and a FinalizationRegistry that frees what users forget.
 import type { DeviceName, DTypeName, NativeDeviceMemory, TensorHandle } from '../binding';
+import { describe } from './backend';
 import { native } from './native';
 
 /** Anything tidy() can dispose. */
@@ -106,6 +107,10 @@ export class NativeResource implements Trackable {
     readonly bytes: number,
     release: () => void,
   ) {
+    if (typeof kind !== 'string') throw new TypeError(`NativeResource: argument 'kind' must be a string, got ${describe(kind)}`);
+    if (device !== 'cpu' && device !== 'cuda') throw new TypeError(`NativeResource: argument 'device' must be 'cpu' or 'cuda', got ${describe(device)}`);
+    if (!(Number.isSafeInteger(bytes) && bytes >= 0)) throw new TypeError(`NativeResource: argument 'bytes' must be a non-negative integer, got ${describe(bytes)}`);
+    if (typeof release !== 'function') throw new TypeError(`NativeResource: argument 'release' must be a function, got ${describe(release)}`);
     const c = counts[device];
     c.numResources += 1;
     c.numBytes += bytes;
@@ -151,14 +156,19 @@ function track(item: Trackable): void {
 
 /** Exempts `item` from disposal by any enclosing (and future) tidy(); returns it. */
 export function keep<T extends Trackable>(item: T): T {
+  if (!isTrackable(item)) throw new TypeError(`keep: argument 'item' must be a tensor or another disposable resource, got ${describe(item)}`);
   kept.add(item);
   return item;
+}
+
+function isTrackable(value: unknown): value is Trackable {
+  return typeof value === 'object' && value !== null && typeof (value as Trackable).dispose === 'function' && 'isDisposed' in value;
 }
 
 function collectTrackables(value: unknown, into: Set<object>, seen: Set<object>): void {
   if (value === null || typeof value !== 'object' || seen.has(value)) return;
   seen.add(value);
-  if (typeof (value as Trackable).dispose === 'function' && 'isDisposed' in (value as object)) {
+  if (isTrackable(value)) {
     into.add(value);
     return;
   }
@@ -173,6 +183,7 @@ function collectTrackables(value: unknown, into: Set<object>, seen: Set<object>)
 
 /** Opens a scope by hand (what tidy() does); pair with endScope(). */
 export function startScope(name = 'scope'): void {
+  if (typeof name !== 'string') throw new TypeError(`startScope: argument 'name' must be a string, got ${describe(name)}`);
   scopes.push({ name, items: [] });
 }
 
@@ -203,7 +214,7 @@ export function tidy<T>(nameOrFn: string | (() => T), maybeFn?: () => T): T {
   const fn = typeof nameOrFn === 'function' ? nameOrFn : maybeFn;
   const name = typeof nameOrFn === 'string' ? nameOrFn : 'tidy';
   if (typeof fn !== 'function') {
-    throw new TypeError(`tidy: argument 'fn' must be a function, got ${typeof fn}`);
+    throw new TypeError(`tidy: argument 'fn' must be a function, got ${describe(fn)}`);
   }
   startScope(name);
   let result: T;

@@ -10,11 +10,15 @@
 //   weights-v<id>.safetensors   the weights, one tensor per weight name (F32/I32)
 //   optimizer-v<id>.safetensors the optimizer's slots and step counters (optional)
 //
-// See atomic.ts for why the data files carry a version id and how a crash never leaves a half-saved
-// model. Loading checks the format and version, each file's size and SHA-256, and that the
-// safetensors contents are exactly the tensors the manifest lists.
+// See atomic.ts for why the data files carry a version id, how a crash never leaves a half-saved
+// model and how concurrent savers take turns. Loading checks the format and version, each file's
+// size and SHA-256, and that the safetensors contents are exactly the tensors the manifest lists.
+// Saving refuses to replace a directory whose model.json this version cannot have written (a newer
+// format version, or a foreign model.json) unless told `overwrite`.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { checkOptions } from '../options';
+import { checkObject, checkPath } from './args';
 import { commitDirectorySync, readVerifiedSync, type FileRef } from './atomic';
 import { decodeSafetensors, encodeSafetensors, type SafeDType } from './safetensors';
 
@@ -49,6 +53,7 @@ function fail(dir: string, message: string): never {
   throw new ModelFormatError(`loadModel: ${dir}: ${message}`);
 }
 
+const MANIFEST = 'model.json';
 const WEIGHTS = 'weights.safetensors';
 const OPTIMIZER = 'optimizer.safetensors';
 
@@ -64,8 +69,48 @@ function toSafe(map: Map<string, HostTensor>): Map<string, { dtype: SafeDType; s
   return new Map([...map].map(([k, t]) => [k, { dtype: dtypeOf(t), shape: t.shape, data: t.data }]));
 }
 
+export interface SaveArtifactsOptions {
+  /** Producer string recorded in model.json. */
+  producer?: string;
+  /** Replace a model.json this version would not write (newer format version, foreign file). */
+  overwrite?: boolean;
+  /** How long to wait for another process saving into `dir` (ms). */
+  lockTimeoutMs?: number;
+}
+const SAVE_ARTIFACTS_OPTIONS = ['producer', 'overwrite', 'lockTimeoutMs'] as const;
+
+/** Throws unless `dir`'s current model.json (if any) is one this version may replace. */
+function refuseUnknownManifest(dir: string): void {
+  let text: string;
+  try {
+    text = fs.readFileSync(path.join(dir, MANIFEST), 'utf8');
+  } catch {
+    return; // nothing saved there yet
+  }
+  let m: { format?: unknown; formatVersion?: unknown; producer?: unknown } | null = null;
+  try {
+    m = JSON.parse(text);
+  } catch {
+    // not JSON: refused below like any foreign file
+  }
+  const hint = 'pass {overwrite: true} to replace it';
+  if (typeof m !== 'object' || m === null || m.format !== MODEL_FORMAT) {
+    throw new ModelFormatError(`save: ${dir} already holds a ${MANIFEST} that is not a ${MODEL_FORMAT} manifest; saving would replace it: ${hint}`);
+  }
+  if (typeof m.formatVersion === 'number' && m.formatVersion > MODEL_FORMAT_VERSION) {
+    throw new ModelFormatError(
+      `save: ${dir} holds a model in format version ${m.formatVersion} (written by ${String(m.producer ?? 'a newer cudnn-gru')}), newer than this library's ${MODEL_FORMAT_VERSION}; saving would replace it with the older format: ${hint}`,
+    );
+  }
+}
+
 /** Saves artifacts into `dir` crash-safely (see the file comment). */
-export function saveArtifacts(dir: string, a: ModelArtifacts, producer = 'cudnn-gru'): void {
+export function saveArtifacts(dir: string, a: ModelArtifacts, options: SaveArtifactsOptions = {}): void {
+  checkPath('save', 'dir', dir);
+  checkObject('save', 'artifacts', a);
+  if (!(a.weights instanceof Map)) throw new TypeError(`save: artifacts.weights must be a Map of name → {shape, data}`);
+  checkOptions('save', options, SAVE_ARTIFACTS_OPTIONS);
+  const { producer = 'cudnn-gru', overwrite = false, lockTimeoutMs } = options;
   const files: Record<string, Uint8Array[]> = { [WEIGHTS]: encodeSafetensors(toSafe(a.weights), { format: MODEL_FORMAT }) };
   if (a.optimizer) files[OPTIMIZER] = encodeSafetensors(toSafe(a.optimizer.state), { format: MODEL_FORMAT });
   commitDirectorySync(dir, files, (refs) => JSON.stringify({
@@ -78,7 +123,7 @@ export function saveArtifacts(dir: string, a: ModelArtifacts, producer = 'cudnn-
     optimizer: a.optimizer ? { config: a.optimizer.config, state: listOf(a.optimizer.state) } : null,
     training: a.training ?? null,
     files: refs,
-  }, null, 1), { ownedFiles: [WEIGHTS, OPTIMIZER] });
+  }, null, 1), { manifest: MANIFEST, ownedFiles: [WEIGHTS, OPTIMIZER], lockTimeoutMs, checkExisting: overwrite ? undefined : refuseUnknownManifest });
 }
 
 function readTensors(dir: string, ref: FileRef, logical: string, listed: unknown): Map<string, HostTensor> {
@@ -101,12 +146,11 @@ function readTensors(dir: string, ref: FileRef, logical: string, listed: unknown
   return out;
 }
 
-/** Loads and validates the artifacts in `dir`. */
-export function loadArtifacts(dir: string): ModelArtifacts & { producer: string; formatVersion: number } {
-  const manifestPath = path.join(dir, 'model.json');
-  let text: string;
+type LoadedArtifacts = ModelArtifacts & { producer: string; formatVersion: number };
+
+function readManifest(dir: string): string {
   try {
-    text = fs.readFileSync(manifestPath, 'utf8');
+    return fs.readFileSync(path.join(dir, MANIFEST), 'utf8');
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
     if (code === 'ENOENT') {
@@ -114,6 +158,31 @@ export function loadArtifacts(dir: string): ModelArtifacts & { producer: string;
     }
     fail(dir, `cannot read model.json: ${(err as Error).message}`);
   }
+}
+
+/**
+ * Loads and validates the artifacts in `dir`. A save committing meanwhile can delete the data
+ * files the manifest just read names: when reading fails and model.json has changed, the new
+ * version is read instead (once; a second change is reported as a concurrent save).
+ */
+export function loadArtifacts(dir: string): LoadedArtifacts {
+  checkPath('loadModel', 'dir', dir);
+  const text = readManifest(dir);
+  try {
+    return artifactsOf(dir, text);
+  } catch (err) {
+    const again = readManifest(dir);
+    if (again === text) throw err;
+    try {
+      return artifactsOf(dir, again);
+    } catch (err2) {
+      if (readManifest(dir) === again) throw err2;
+      throw new ModelFormatError(`loadModel: ${dir}: the model was replaced twice while being read (another process is saving into it); retry, or wait for that save`, { cause: err2 });
+    }
+  }
+}
+
+function artifactsOf(dir: string, text: string): LoadedArtifacts {
   let m: Record<string, unknown>;
   try {
     m = JSON.parse(text);

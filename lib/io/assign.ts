@@ -9,6 +9,8 @@
 // Modules fill slots in order within their family (Keras keeps creation order within a class;
 // PyTorch modules are in natural name order), a fused multi-layer GRU slot taking as many
 // single-layer Keras GRUs as it has layers. `mapping` overrides: { layerName: moduleName | [names] }.
+import { checkOptions } from '../options';
+import { checkArray, checkObject } from './args';
 import type { ImportedModule, ModuleFamily } from './frameworks';
 import { WeightImportError } from './frameworks';
 
@@ -44,6 +46,11 @@ function describeModules(mods: ImportedModule[]): string {
 
 /** Values for each slot's weights (our names), checked against the slot's shapes. */
 export function assignModules(slots: readonly LayerSlot[], modules: readonly ImportedModule[], options: AssignOptions): Map<string, Record<string, Float32Array>> {
+  checkArray('assignModules', 'slots', slots, 'an array of layer slots');
+  checkArray('assignModules', 'modules', modules, 'an array of imported modules');
+  checkObject('assignModules', 'options', options);
+  checkOptions('assignModules', options, ['format', 'mapping', 'source']);
+  if (options.format !== 'torch' && options.format !== 'keras') throw new TypeError(`assignModules: option 'format' must be 'torch' or 'keras', got ${String(options.format)}`);
   const source = options.source ?? '<weights>';
   const mapping = options.mapping ?? {};
   const byName = new Map(modules.map((m) => [m.name, m]));

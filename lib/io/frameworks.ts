@@ -5,6 +5,7 @@
 // A GRU module comes out with canonical params (PyTorch names and layouts, gate order r, z, n), a
 // dense module with a kernel [in, out] (Keras/tfjs layout) and bias [out], an embedding with its
 // table [inputDim, outputDim]. model-io.ts assigns modules to a model's layers.
+import { checkPath } from './args';
 import { Hdf5File, type Hdf5Dataset, type Hdf5Group } from './hdf5';
 import { readSafetensors, toFloat32, type SafetensorsFile } from './safetensors';
 
@@ -87,6 +88,9 @@ const GRU_KEY = /^(?:(.*)\.)?(weight_ih|weight_hh|bias_ih|bias_hh)_l(\d+)(_rever
  * created). nn.GRU must be batch-first-agnostic (weights do not depend on it) with bias or without.
  */
 export function readTorchModules(file: string | SafetensorsFile, source = typeof file === 'string' ? file : '<state dict>'): ImportedModule[] {
+  if (typeof file !== 'string' && !((file as SafetensorsFile)?.tensors instanceof Map)) {
+    throw new WeightImportError(`loadWeights: readTorchModules: argument 'file' must be a path or a file from readSafetensors(), got ${typeof file}`);
+  }
   const st = typeof file === 'string' ? readSafetensors(file) : file;
   const grus = new Map<string, Map<string, { shape: number[]; data: Float32Array }>>();
   const mats = new Map<string, { weight?: { shape: number[]; data: Float32Array }; bias?: { shape: number[]; data: Float32Array } }>();
@@ -192,11 +196,19 @@ function vars(g: Hdf5Group): Hdf5Dataset[] {
   return v.keys().sort((a, b) => Number(a) - Number(b)).map((k) => v.get(k)).filter((d): d is Hdf5Dataset => d?.kind === 'dataset');
 }
 
+/** Keras recurrent cells other than GRU, by the gate blocks of their recurrent kernel [H, g·H]. */
+const OTHER_RECURRENT_CLASSES: Record<number, string> = { 1: 'SimpleRNN', 4: 'LSTM' };
+
 function kerasGruCell(cell: Hdf5Group, source: string, where: string): { inputSize: number; H: number; wih: Float32Array; whh: Float32Array; bih: Float32Array; bhh: Float32Array } {
   const v = vars(cell);
   if (v.length < 2) fail(source, `${where}: a GRU cell needs kernel and recurrent_kernel (found ${v.length} variables)`);
   const [k, rk, b] = v;
   if (k.shape.length !== 2 || rk.shape.length !== 2) fail(source, `${where}: kernel [${k.shape}] / recurrent_kernel [${rk.shape}] are not matrices`);
+  const gates = rk.shape[0] ? rk.shape[1] / rk.shape[0] : NaN;
+  const other = OTHER_RECURRENT_CLASSES[gates];
+  if (other) {
+    fail(source, `${where}: unsupported layer class ${other} (recurrent_kernel [${rk.shape}] has ${gates} gate block${gates > 1 ? 's' : ''}; a GRU has 3): only GRU, Bidirectional(GRU), Dense, TimeDistributed(Dense) and Embedding layers can be imported`);
+  }
   const [inputSize, threeH] = k.shape;
   const H = threeH / 3;
   if (!Number.isInteger(H) || rk.shape[0] !== H || rk.shape[1] !== threeH) fail(source, `${where}: recurrent_kernel has shape [${rk.shape}], expected [${H}, ${threeH}] for kernel [${k.shape}]`);
@@ -223,6 +235,7 @@ function kerasGruCell(cell: Hdf5Group, source: string, where: string): { inputSi
  * with a matrix (and a bias) (Dense), a lone matrix under an `embedding*` name (Embedding).
  */
 export function readKerasModules(file: string): ImportedModule[] {
+  checkPath('readKerasModules', 'file', file);
   const h5 = Hdf5File.open(file);
   const layers = h5.root.get('layers');
   if (!layers || layers.kind !== 'group') fail(file, `no /layers group: not a Keras 3 .weights.h5 file (Keras 2 .h5 files are not supported; load them in Keras 3 and save_weights('model.weights.h5'))`);
@@ -256,7 +269,7 @@ export function readKerasModules(file: string): ImportedModule[] {
     const v = vars(g);
     if (!v.length) return; // a layer without weights (dropout, activation, ...)
     const [w, b] = v;
-    if (w.shape.length !== 2) fail(file, `${g.path}: unsupported layer (first variable has shape [${w.shape}])`);
+    if (w.shape.length !== 2) fail(file, `${g.path}: unsupported layer class (Keras group '${name}'; first variable has shape [${w.shape}]): only GRU, Bidirectional(GRU), Dense, TimeDistributed(Dense) and Embedding layers can be imported`);
     const [rows, cols] = w.shape;
     if (!b && /embedding/i.test(name)) {
       modules.push({ kind: 'embedding', family: 'embedding', name, inputDim: rows, outputDim: cols, embeddings: f32(w, file) });

@@ -30,6 +30,8 @@ export interface Hdf5Dataset {
 export interface Hdf5Group {
   kind: 'group';
   path: string;
+  /** The object header's byte address: equal for two paths (hard links) to one group. */
+  address: number;
   /** Child names in the file's order (alphabetical for h5py's symbol tables). */
   keys(): string[];
   get(name: string): Hdf5Group | Hdf5Dataset | undefined;
@@ -38,6 +40,11 @@ export interface Hdf5Group {
 interface Message { type: number; data: DataView; offset: number; size: number }
 
 const UNDEF = -1;
+/** The largest dataset read() loads (weights files hold far smaller arrays). */
+const MAX_DATASET_BYTES = 2 ** 31;
+/** Continuation blocks of one object header, B-tree nodes of one group or dataset: more is a cycle. */
+const MAX_NODES = 100_000;
+const MAX_GROUP_DEPTH = 1000;
 
 export class Hdf5File {
   private readonly dv: DataView;
@@ -47,6 +54,7 @@ export class Hdf5File {
   readonly root: Hdf5Group;
 
   static open(file: string): Hdf5File {
+    if (typeof file !== 'string' || file === '') throw new Hdf5Error(`hdf5: Hdf5File.open: argument 'file' must be a non-empty path string, got ${typeof file}`);
     let bytes: Buffer;
     try {
       bytes = fs.readFileSync(file);
@@ -57,12 +65,27 @@ export class Hdf5File {
   }
 
   constructor(readonly bytes: Uint8Array, readonly source = '<buffer>') {
+    if (!(bytes instanceof Uint8Array)) throw new Hdf5Error(`hdf5: argument 'bytes' must be a Uint8Array (or Buffer), got ${typeof bytes}`);
     this.dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-    this.root = this.group('/', this.readSuperblock());
+    this.root = this.guard('/', () => this.group('/', this.readSuperblock()));
   }
 
   private fail(message: string): never {
     throw new Hdf5Error(`hdf5: ${this.source}: ${message}`);
+  }
+
+  /**
+   * Runs a public entry point so that whatever a damaged file provokes below it (an offset past a
+   * view, an impossible typed-array length, recursion through cyclic structures) is an Hdf5Error
+   * naming the file and the object, never a bare TypeError/RangeError.
+   */
+  private guard<T>(path: string, fn: () => T): T {
+    try {
+      return fn();
+    } catch (err) {
+      if (err instanceof Hdf5Error) throw err;
+      this.fail(`${path}: malformed file structure (${(err as Error).message}); the file is damaged or not written by HDF5`);
+    }
   }
 
   // ------------------------------------------------------------------ primitives
@@ -151,7 +174,9 @@ export class Hdf5File {
       const chunkSize = this.uint(p, sizeBytes, 'object header size');
       p += sizeBytes;
       const blocks: [number, number][] = [[p, p + chunkSize]];
+      let visited = 0;
       while (blocks.length) {
+        if (++visited > MAX_NODES) this.fail(`${path}: object header continuation blocks form a cycle (corrupted file?)`);
         const [start, end] = blocks.shift()!;
         let q = start;
         while (q + 4 <= end - 4 + 4 && q < end) {
@@ -234,8 +259,10 @@ export class Hdf5File {
     return {
       kind: 'group',
       path,
-      keys: () => [...load().keys()],
-      get: (name: string) => {
+      address: addr,
+      keys: () => this.guard(path, () => [...load().keys()]),
+      get: (name: string) => this.guard(path, () => {
+        if (typeof name !== 'string') throw new Hdf5Error(`hdf5: ${path}.get: argument 'name' must be a string, got ${typeof name}`);
         const parts = name.split('/').filter(Boolean);
         if (parts.length > 1) {
           let g: Hdf5Group | Hdf5Dataset | undefined = this.root;
@@ -248,7 +275,7 @@ export class Hdf5File {
         }
         const a = load().get(parts[0]);
         return a === undefined ? undefined : this.object(a, child(parts[0]));
-      },
+      }),
     };
   }
 
@@ -277,6 +304,7 @@ export class Hdf5File {
     const offBytes = Math.ceil(maxHeapBits / 8);
     const lenBytes = Math.ceil(Math.log2(Math.min(maxDirect, maxManaged) + 1) / 8);
     const rowSize = (r: number): number => (r <= 1 ? startBlock : startBlock * 2 ** (r - 1));
+    if (rootRows * tableWidth > MAX_NODES) this.fail(`${path}: fractal heap of ${rootRows} × ${tableWidth} blocks (corrupted file?)`);
     const locate = (offset: number): number => {
       if (rootRows === 0) return rootAddr + offset;
       if (!this.sig(rootAddr, 'FHIB')) this.fail(`${path}: bad fractal heap indirect block at byte ${rootAddr}`);
@@ -323,8 +351,10 @@ export class Hdf5File {
   private symbolTable(btree: number, heap: number, path: string, out: Map<string, number>): void {
     if (!this.sig(heap, 'HEAP')) this.fail(`${path}: bad local heap signature at byte ${heap} (corrupted file?)`);
     const dataAddr = this.addr(heap + 8 + 2 * this.lengthSize);
+    const seen = new Set<number>();
     const visit = (node: number, depth: number): void => {
       if (depth > 64) this.fail(`${path}: group B-tree too deep (corrupted file?)`);
+      if (seen.has(node) || seen.add(node).size > MAX_NODES) this.fail(`${path}: group B-tree node at byte ${node} is reached twice (corrupted file?)`);
       if (!this.sig(node, 'TREE')) this.fail(`${path}: bad group B-tree node signature at byte ${node} (corrupted file?)`);
       const level = this.bytes[node + 5];
       const used = this.uint(node + 6, 2);
@@ -333,6 +363,7 @@ export class Hdf5File {
         const childAddr = this.addr(p);
         p += this.offsetSize + this.lengthSize;
         if (level > 0) visit(childAddr, depth + 1);
+        else if (seen.has(childAddr) || seen.add(childAddr).size > MAX_NODES) this.fail(`${path}: symbol table node at byte ${childAddr} is reached twice (corrupted file?)`);
         else this.symbolNode(childAddr, dataAddr, path, out);
       }
     };
@@ -388,13 +419,14 @@ export class Hdf5File {
       path,
       shape,
       dtype,
-      read: () => {
+      read: () => this.guard(path, () => {
+        if (numel * size > MAX_DATASET_BYTES) this.fail(`${path}: dataset of shape [${shape}] needs ${numel * size} bytes, more than the ${MAX_DATASET_BYTES} this reader loads`);
         const raw = this.layoutData(layoutMsg, filters, path, numel * size, size, shape);
         const copy = new Uint8Array(raw.byteLength);
         copy.set(raw);
         if (bigEndian && size > 1) for (let i = 0; i < copy.length; i += size) copy.subarray(i, i + size).reverse();
         return typedArray(dtype, copy.buffer);
-      },
+      }),
     };
   }
 
@@ -478,7 +510,7 @@ export class Hdf5File {
       const filters = this.filterList(filterMsg, path);
       const out = new Uint8Array(nbytes);
       if (btree === UNDEF) return out;
-      this.chunks(btree, rank, path, (offsets, addr, size, mask) => {
+      this.chunks(btree, rank, path, new Set(), (offsets, addr, size, mask) => {
         this.check(addr, size, `${path}: chunk`);
         let data: Uint8Array = this.bytes.subarray(addr, addr + size);
         for (let f = filters.length - 1; f >= 0; f--) {
@@ -496,8 +528,9 @@ export class Hdf5File {
     this.fail(`${path}: data layout class ${cls} is not supported`);
   }
 
-  private chunks(node: number, rank: number, path: string, visit: (offsets: number[], addr: number, size: number, mask: number) => void, depth = 0): void {
+  private chunks(node: number, rank: number, path: string, seen: Set<number>, visit: (offsets: number[], addr: number, size: number, mask: number) => void, depth = 0): void {
     if (depth > 64) this.fail(`${path}: chunk B-tree too deep (corrupted file?)`);
+    if (seen.has(node) || seen.add(node).size > MAX_NODES) this.fail(`${path}: chunk B-tree node at byte ${node} is reached twice (corrupted file?)`);
     if (!this.sig(node, 'TREE')) this.fail(`${path}: bad chunk B-tree node signature at byte ${node} (corrupted file?)`);
     const level = this.bytes[node + 5];
     const used = this.uint(node + 6, 2);
@@ -509,7 +542,7 @@ export class Hdf5File {
       const offsets: number[] = [];
       for (let d = 0; d < rank - 1; d++) offsets.push(this.uint(p + 8 + 8 * d, 8));
       const child = this.addr(p + keySize);
-      if (level > 0) this.chunks(child, rank, path, visit, depth + 1);
+      if (level > 0) this.chunks(child, rank, path, seen, visit, depth + 1);
       else visit(offsets, child, size, mask);
       p += keySize + this.offsetSize;
     }
@@ -572,16 +605,25 @@ function typedArray(dtype: Hdf5DType, b: ArrayBuffer): Hdf5Data {
   }
 }
 
-/** Every dataset under `group`, keyed by its path ('/layers/gru/cell/vars/0'), in file order. */
+/**
+ * Every dataset under `group`, keyed by its path ('/layers/gru/cell/vars/0'), in file order. A
+ * group reached again through another link (a hard link, or a cycle in a damaged file) is walked once.
+ */
 export function listDatasets(group: Hdf5Group): Map<string, Hdf5Dataset> {
+  if (group?.kind !== 'group' || typeof group.keys !== 'function') throw new Hdf5Error(`hdf5: listDatasets: argument 'group' must be a group of an Hdf5File (file.root or file.root.get(name)), got ${typeof group}`);
   const out = new Map<string, Hdf5Dataset>();
-  const walk = (g: Hdf5Group): void => {
+  const seen = new Set<number>();
+  const walk = (g: Hdf5Group, depth: number): void => {
+    if (depth > MAX_GROUP_DEPTH) throw new Hdf5Error(`hdf5: ${g.path}: groups nested more than ${MAX_GROUP_DEPTH} deep (corrupted file?)`);
+    if (seen.has(g.address)) return;
+    seen.add(g.address);
     for (const k of g.keys()) {
-      const c = g.get(k)!;
+      const c = g.get(k);
+      if (!c) continue; // a link to an undefined address
       if (c.kind === 'dataset') out.set(c.path, c);
-      else walk(c);
+      else walk(c, depth + 1);
     }
   };
-  walk(group);
+  walk(group, 0);
   return out;
 }

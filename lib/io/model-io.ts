@@ -2,6 +2,7 @@
 // weight import, ONNX export and checkpoints. Functions taking a Sequential model, built on the
 // model layer's public surface (layers and their public fields, params, trainingConfig,
 // optimizer.getState/setState/getConfig, the training stream's trainingRngState/resumeTrainingRng).
+import { describe } from '../backend';
 import { native } from '../native';
 import * as L from '../layers';
 import type { Param } from '../layers';
@@ -9,6 +10,7 @@ import * as O from '../optimizers';
 import { Sequential } from '../models/sequential';
 import { checkOptions } from '../options';
 import { loadArtifacts, saveArtifacts, type HostTensor, type ModelArtifacts } from './artifacts';
+import { checkObject, checkPath, isPlainObject, preview } from './args';
 import { assignModules, type LayerSlot } from './assign';
 import { readKerasModules, readTorchModules } from './frameworks';
 import { writeOnnxModel, type OnnxActivation, type OnnxLayerSpec } from './onnx';
@@ -56,12 +58,13 @@ function layerConfig(layer: L.Layer, first: boolean): LayerConfig {
 
 /** The model's architecture as JSON. */
 export function modelTopology(model: Sequential): ModelTopology {
+  checkModel('modelTopology', model);
   return { className: 'Sequential', name: model.name, layers: model.layers.map((l, i) => layerConfig(l, i === 0)) };
 }
 
 function layerFromConfig(c: LayerConfig, where: string): L.Layer {
   if (typeof c !== 'object' || c === null || typeof c.className !== 'string' || typeof c.config !== 'object' || c.config === null) {
-    fail('loadModel', `${where}: not a layer config: ${JSON.stringify(c)}`);
+    fail('loadModel', `${where}: not a layer config: ${preview(c)}`);
   }
   const cfg = { ...c.config } as Record<string, unknown>;
   try {
@@ -87,7 +90,7 @@ function layerFromConfig(c: LayerConfig, where: string): L.Layer {
 export function modelFromTopology(topology: unknown): Sequential {
   const t = topology as ModelTopology;
   if (typeof t !== 'object' || t === null || t.className !== 'Sequential' || !Array.isArray(t.layers)) {
-    fail('loadModel', `the topology is not a Sequential model: ${JSON.stringify(topology)?.slice(0, 200)}`);
+    fail('loadModel', `the topology is not a Sequential model: ${preview(topology)}`);
   }
   const layers: L.Layer[] = [];
   try {
@@ -203,11 +206,37 @@ export interface SaveOptions {
   includeOptimizer?: boolean;
   /** Checkpoint progress to record (epoch, ...). */
   training?: Record<string, unknown>;
+  /** Replace a directory holding a newer format version or a foreign model.json (default false). */
+  overwrite?: boolean;
+  /** How long to wait while another process saves into the same directory, in ms (default 60000). */
+  lockTimeoutMs?: number;
+}
+const SAVE_OPTIONS = ['includeOptimizer', 'training', 'overwrite', 'lockTimeoutMs'] as const;
+
+function checkModel(op: string, model: unknown): asserts model is Sequential {
+  if (!(model instanceof Sequential)) throw new TypeError(`${op}: argument 'model' must be a Sequential model, got ${describe(model)}`);
+}
+
+function checkOptionType(op: string, name: string, value: unknown, expected: string, ok: boolean): void {
+  if (value !== undefined && !ok) throw new TypeError(`${op}: option '${name}' must be ${expected}, got ${describe(value)}`);
+}
+
+function checkSaveOptions(options: SaveOptions): void {
+  checkOptions('save', options, SAVE_OPTIONS);
+  const { includeOptimizer, training, overwrite, lockTimeoutMs } = options;
+  checkOptionType('save', 'includeOptimizer', includeOptimizer, 'a boolean', typeof includeOptimizer === 'boolean');
+  checkOptionType('save', 'overwrite', overwrite, 'a boolean', typeof overwrite === 'boolean');
+  checkOptionType('save', 'lockTimeoutMs', lockTimeoutMs, 'a non-negative number of milliseconds', typeof lockTimeoutMs === 'number' && lockTimeoutMs >= 0 && lockTimeoutMs <= 2 ** 31);
+  checkOptionType('save', 'training', training, 'a plain object of JSON values', isPlainObject(training));
+  const epoch = training?.epoch;
+  checkOptionType('save', 'training.epoch', epoch, 'a non-negative integer', Number.isSafeInteger(epoch) && (epoch as number) >= 0);
 }
 
 /** Saves the model into `dir` crash-safely (see docs/io.md). */
 export function saveModel(model: Sequential, dir: string, options: SaveOptions = {}): void {
-  if (!(model instanceof Sequential)) fail('save', 'argument must be a Sequential model');
+  checkModel('save', model);
+  checkPath('save', 'dir', dir);
+  checkSaveOptions(options);
   if (!model.built) fail('save', 'the model is not built yet (give the first layer an inputShape, or fit/predict once)');
   const includeOptimizer = options.includeOptimizer ?? true;
   const state = includeOptimizer ? optimizerState(model) : null;
@@ -218,7 +247,7 @@ export function saveModel(model: Sequential, dir: string, options: SaveOptions =
     optimizer: state ? { config: optimizerConfig(model.optimizer!.getConfig()), state } : null,
     training: options.training ?? null,
   };
-  saveArtifacts(dir, artifacts, `cudnn-gru ${packageVersion()}`);
+  saveArtifacts(dir, artifacts, { producer: `cudnn-gru ${packageVersion()}`, overwrite: options.overwrite, lockTimeoutMs: options.lockTimeoutMs });
 }
 
 function packageVersion(): string {
@@ -234,9 +263,13 @@ export interface LoadOptions {
   /** Compile with the saved training config and restore optimizer state (default true). */
   compile?: boolean;
 }
+const LOAD_OPTIONS = ['compile'] as const;
 
 /** Loads a model saved by saveModel(): same architecture, weights and (compiled) optimizer state. */
 export function loadModel(dir: string, options: LoadOptions = {}): Sequential {
+  checkPath('loadModel', 'dir', dir);
+  checkOptions('loadModel', options, LOAD_OPTIONS);
+  checkOptionType('loadModel', 'compile', options.compile, 'a boolean', typeof options.compile === 'boolean');
   const a = loadArtifacts(dir);
   const model = modelFromTopology(a.topology);
   try {
@@ -267,6 +300,9 @@ export interface CheckpointInfo {
 
 /** Saves a training checkpoint: the model, its optimizer state, the RNG state and the epoch. */
 export function saveCheckpoint(model: Sequential, dir: string, info: { epoch: number; logs?: Record<string, number>; [k: string]: unknown }): void {
+  checkModel('saveCheckpoint', model);
+  checkObject('saveCheckpoint', 'info', info, '{epoch, logs?}');
+  if (!Number.isInteger(info.epoch) || info.epoch < 0) throw new TypeError(`saveCheckpoint: info.epoch must be a non-negative integer (the last completed epoch), got ${describe(info.epoch)}`);
   saveModel(model, dir, { includeOptimizer: true, training: { ...info, rng: model.trainingRngState } });
 }
 
@@ -275,6 +311,8 @@ export function saveCheckpoint(model: Sequential, dir: string, info: { epoch: nu
  * and RNG state. Returns the epoch to continue from (last completed + 1).
  */
 export function restoreCheckpoint(model: Sequential, dir: string): { initialEpoch: number; info: CheckpointInfo; rngRestored: boolean } {
+  checkModel('resumeFrom', model);
+  checkPath('resumeFrom', 'dir', dir);
   const a = loadArtifacts(dir);
   const info = a.training as CheckpointInfo | null;
   if (!info || typeof info.epoch !== 'number') fail('resumeFrom', `${dir} is a saved model, not a training checkpoint (no epoch recorded)`);
@@ -313,9 +351,16 @@ export interface LoadWeightsOptions {
   /** Our layer name → the source module name(s) (state-dict prefix, or Keras group under /layers). */
   mapping?: Record<string, string | string[]>;
 }
+const LOAD_WEIGHTS_OPTIONS = ['format', 'mapping'] as const;
+
+function checkMapping(mapping: unknown): void {
+  const ok = isPlainObject(mapping) && Object.values(mapping).every((v) => typeof v === 'string' || (Array.isArray(v) && v.length > 0 && v.every((n) => typeof n === 'string')));
+  checkOptionType('loadWeights', 'mapping', mapping, 'an object of layer name → module name (or a non-empty array of names)', ok);
+}
 
 /** The layers with weights, as slots for assignModules(). */
 export function layerSlots(model: Sequential): { slot: LayerSlot; params: Param[] }[] {
+  checkModel('layerSlots', model);
   const out: { slot: LayerSlot; params: Param[] }[] = [];
   for (const layer of model.layers) {
     const params = layer.params;
@@ -337,6 +382,10 @@ export function layerSlots(model: Sequential): { slot: LayerSlot; params: Param[
  * The model must be built. Nothing is written unless every layer gets valid weights.
  */
 export function loadWeights(model: Sequential, file: string, options: LoadWeightsOptions = {}): void {
+  checkModel('loadWeights', model);
+  checkPath('loadWeights', 'file', file);
+  checkOptions('loadWeights', options, LOAD_WEIGHTS_OPTIONS);
+  checkMapping(options.mapping);
   if (!model.built) fail('loadWeights', 'the model is not built yet (give the first layer an inputShape)');
   const format = options.format ?? (/\.h5$/i.test(file) ? 'keras' : /\.safetensors$/i.test(file) ? 'torch' : undefined);
   if (format !== 'torch' && format !== 'keras') fail('loadWeights', `options.format must be 'torch' or 'keras' (cannot tell from the name ${file})`);
@@ -398,8 +447,9 @@ export function onnxSpecs(model: Sequential, options: { ignoreMasking?: boolean 
 
 /** Writes the model as an ONNX file (atomically). */
 export function exportOnnx(model: Sequential, file: string, options: { opset?: number; ignoreMasking?: boolean } = {}): void {
+  checkModel('exportOnnx', model);
   checkOptions('exportOnnx', options, ['opset', 'ignoreMasking']);
-  if (typeof file !== 'string' || !file) fail('exportOnnx', `argument 'file' must be a file path, got ${JSON.stringify(file)}`);
+  checkPath('exportOnnx', 'file', file);
   const { specs, inputShape, inputDType } = onnxSpecs(model, options);
   writeOnnxModel(file, specs, { inputShape, inputDType, opset: options.opset, producerVersion: packageVersion(), graphName: model.name });
 }

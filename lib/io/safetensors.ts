@@ -6,6 +6,8 @@
 //   rest     the byte buffer; offsets are relative to its start; tensors are little-endian, row-major,
 //            cover the buffer exactly (no holes, no overlaps).
 import * as fs from 'node:fs';
+import { describe } from '../backend';
+import { checkObject, checkPath, isPlainObject, preview } from './args';
 import { writeFileAtomicSync } from './atomic';
 
 export type SafeDType = 'F64' | 'F32' | 'F16' | 'BF16' | 'I64' | 'I32' | 'I16' | 'I8' | 'U64' | 'U32' | 'U16' | 'U8' | 'BOOL';
@@ -73,6 +75,8 @@ function swapBytes(bytes: Uint8Array, width: number): void {
  * overlapping tensors, holes in the buffer.
  */
 export function decodeSafetensors(bytes: Uint8Array, source = '<buffer>'): SafetensorsFile {
+  if (!(bytes instanceof Uint8Array)) throw new TypeError(`decodeSafetensors: argument 'bytes' must be a Uint8Array (or Buffer), got ${describe(bytes)}`);
+  if (typeof source !== 'string') throw new TypeError(`decodeSafetensors: argument 'source' must be a string, got ${describe(source)}`);
   if (bytes.byteLength < 8) fail(source, `file is ${bytes.byteLength} bytes long; a safetensors file starts with an 8-byte header length (truncated or not a safetensors file)`);
   const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const n = dv.getBigUint64(0, true);
@@ -147,6 +151,7 @@ export function decodeSafetensors(bytes: Uint8Array, source = '<buffer>'): Safet
 
 /** Reads and validates a safetensors file. */
 export function readSafetensors(file: string): SafetensorsFile {
+  checkPath('readSafetensors', 'file', file);
   let bytes: Buffer;
   try {
     bytes = fs.readFileSync(file);
@@ -193,10 +198,16 @@ function toBytes(name: string, dtype: SafeDType, data: TensorToWrite['data']): U
  * the reference implementation), so each one stays aligned to its element size.
  */
 export function encodeSafetensors(tensors: Record<string, TensorToWrite> | Map<string, TensorToWrite>, metadata?: Record<string, string>): Uint8Array[] {
+  if (!(tensors instanceof Map)) checkObject('encodeSafetensors', 'tensors', tensors, 'a Map or an object of name → {shape, data, dtype?}');
+  if (metadata !== undefined) checkObject('encodeSafetensors', 'metadata', metadata, 'an object of string → string');
   const list = (tensors instanceof Map ? [...tensors] : Object.entries(tensors)).map(([name, t]) => {
+    if (typeof name !== 'string') throw new SafetensorsError(`safetensors: tensor names must be strings, got ${describe(name)}`);
     if (name === '__metadata__') throw new SafetensorsError(`safetensors: '__metadata__' cannot be a tensor name`);
+    if (!isPlainObject(t) || !Array.isArray(t.shape) || !(ArrayBuffer.isView(t.data) || Array.isArray(t.data))) {
+      throw new SafetensorsError(`safetensors: tensor '${name}' must be {shape: number[], data: a typed array or an array of numbers, dtype?}, got ${describe(t)}`);
+    }
     const dtype = t.dtype ?? defaultDType(t.data);
-    if (!(dtype in DTYPE_BYTES)) throw new SafetensorsError(`safetensors: tensor '${name}': unsupported dtype ${JSON.stringify(dtype)}`);
+    if (typeof dtype !== 'string' || !(dtype in DTYPE_BYTES)) throw new SafetensorsError(`safetensors: tensor '${name}': unsupported dtype ${preview(dtype)}`);
     const shape = [...t.shape];
     if (!shape.every((d) => Number.isSafeInteger(d) && d >= 0)) throw new SafetensorsError(`safetensors: tensor '${name}': bad shape [${shape}]`);
     const numel = shape.reduce((a, b) => a * b, 1);
@@ -227,11 +238,13 @@ export function encodeSafetensors(tensors: Record<string, TensorToWrite> | Map<s
 
 /** Writes a safetensors file atomically (see atomic.ts). */
 export function writeSafetensors(file: string, tensors: Record<string, TensorToWrite> | Map<string, TensorToWrite>, metadata?: Record<string, string>): void {
+  checkPath('writeSafetensors', 'file', file);
   writeFileAtomicSync(file, encodeSafetensors(tensors, metadata));
 }
 
 /** float32 values of a floating tensor (F32 as is; F64, F16, BF16 converted). Throws for integer dtypes. */
 export function toFloat32(t: SafeTensor, name = 'tensor', source = '<buffer>'): Float32Array {
+  if (!isPlainObject(t) || !ArrayBuffer.isView(t.data)) throw new TypeError(`toFloat32: argument 't' must be a tensor read from a safetensors file ({dtype, shape, data}), got ${describe(t)}`);
   switch (t.dtype) {
     case 'F32': return t.data as Float32Array;
     case 'F64': return Float32Array.from(t.data as Float64Array);

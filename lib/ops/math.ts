@@ -1,24 +1,66 @@
 // Tensor functions over the native kernels (core/ops.h): each allocates its outputs as tracked
 // tensors on the device of its inputs. In-place variants end in `_` and return their target.
 // Used by the layers, losses and optimizers; exported from the package under `ops`.
+// Every function checks all its arguments before it allocates anything, so a refused call leaves
+// no tensor behind; an output is disposed again if the kernel itself refuses. Elementwise ops
+// take tensors of identical shapes (no broadcasting).
 import type { DeviceName, NativeBinaryKind, NativeLossKind, NativeMetricKind, NativeUnaryKind } from '../../binding';
 import { describe } from '../backend';
 import { native } from '../native';
-import { Tensor, zeros, type Shape } from '../tensor';
+import { allocate, Tensor, type Shape } from '../tensor';
 
 export type ActivationName = NativeUnaryKind;
 export type LossKind = NativeLossKind;
 export type MetricKind = NativeMetricKind;
 
+const ACTIVATIONS: readonly ActivationName[] = ['linear', 'relu', 'sigmoid', 'tanh', 'elu', 'softmax', 'softplus', 'selu', 'exp', 'square', 'abs'];
+const LOSSES: readonly LossKind[] = [
+  'meanSquaredError', 'meanAbsoluteError', 'binaryCrossentropy', 'binaryCrossentropyLogits', 'categoricalCrossentropy',
+  'categoricalCrossentropyLogits', 'sparseCategoricalCrossentropy', 'sparseCategoricalCrossentropyLogits',
+];
+const METRICS: readonly MetricKind[] = ['binaryAccuracy', 'categoricalAccuracy', 'sparseCategoricalAccuracy'];
+const SPARSE = /^sparse/;
+
+// ------------------------------------------------------------------ argument checks
+
+// Dtypes and devices are checked by the kernels themselves (their errors name the argument).
+
 function live(t: unknown, op: string, name: string): Tensor {
-  if (!(t instanceof Tensor)) throw new TypeError(`${op}: argument ${name} must be a Tensor, got ${describe(t)}`);
-  if (t.isDisposed) throw new Error(`${op}: argument ${name} (tensor ${t.id}) was disposed and cannot be used`);
+  if (!(t instanceof Tensor)) throw new TypeError(`${op}: argument '${name}' must be a Tensor, got ${describe(t)}`);
+  if (t.isDisposed) throw new Error(`${op}: argument '${name}' (tensor ${t.id}) was disposed and cannot be used`);
   return t;
 }
 
-/** A new zero-filled tensor on `device`. */
-export function empty(shape: Shape, device: DeviceName, dtype: 'float32' | 'int32' = 'float32'): Tensor {
-  return zeros(shape, dtype, { device });
+function liveOrNull(t: unknown, op: string, name: string): Tensor | null {
+  return t === null || t === undefined ? null : live(t, op, name);
+}
+
+function finite(v: unknown, op: string, name: string): number {
+  if (typeof v !== 'number' || !Number.isFinite(v)) throw new TypeError(`${op}: argument '${name}' must be a finite number, got ${describe(v)}`);
+  return v;
+}
+
+function integer(v: unknown, op: string, name: string, min: number, max: number): number {
+  if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > max) {
+    throw new RangeError(`${op}: argument '${name}' must be an integer in [${min}, ${max}], got ${describe(v)}`);
+  }
+  return v;
+}
+
+function flag(v: unknown, op: string, name: string): boolean {
+  if (typeof v !== 'boolean') throw new TypeError(`${op}: argument '${name}' must be a boolean, got ${describe(v)}`);
+  return v;
+}
+
+function oneOf<T extends string>(v: unknown, op: string, name: string, allowed: readonly T[]): T {
+  if (!(allowed as readonly unknown[]).includes(v)) throw new TypeError(`${op}: argument '${name}' must be one of ${allowed.join(', ')}, got ${describe(v)}`);
+  return v as T;
+}
+
+function sameShape(op: string, [na, a]: [string, Tensor], [nb, b]: [string, Tensor]): void {
+  if (a.rank !== b.rank || a.shape.some((d, i) => d !== b.shape[i])) {
+    throw new RangeError(`${op}: arguments '${na}' [${a.shape}] and '${nb}' [${b.shape}] must have identical shapes (no broadcasting)`);
+  }
 }
 
 /** [rows, cols] view of a tensor whose last dimension is cols. */
@@ -27,163 +69,289 @@ function rowsOf(t: Tensor): [number, number] {
   return [cols === 0 ? 0 : t.size / cols, cols];
 }
 
+function atLeast1D(op: string, name: string, t: Tensor): void {
+  if (t.rank < 1) throw new RangeError(`${op}: argument '${name}' must have at least one dimension, got a scalar`);
+}
+
+/** `out` after `kernel` wrote it; disposed again when the kernel throws. */
+function written(out: Tensor, kernel: (out: Tensor) => void): Tensor {
+  try {
+    kernel(out);
+  } catch (err) {
+    out.dispose();
+    throw err;
+  }
+  return out;
+}
+
+/** A new float32 output tensor filled by `kernel`. */
+function output(op: string, shape: Shape, device: DeviceName, kernel: (out: Tensor) => void): Tensor {
+  return written(allocate(op, shape, 'float32', device), kernel);
+}
+
+// ------------------------------------------------------------------ ops
+
+/** A new zero-filled tensor on `device`. */
+export function empty(shape: Shape, device: DeviceName, dtype: 'float32' | 'int32' = 'float32'): Tensor {
+  return allocate('empty', shape, dtype, device);
+}
+
 /** op(a) · op(b) for 2-D tensors. */
 export function matMul(a: Tensor, b: Tensor, transA = false, transB = false): Tensor {
-  live(a, 'matMul', 'a');
-  live(b, 'matMul', 'b');
+  const op = 'matMul';
+  live(a, op, 'a');
+  live(b, op, 'b');
+  flag(transA, op, 'transA');
+  flag(transB, op, 'transB');
   if (a.rank !== 2 || b.rank !== 2) throw new RangeError(`matMul: a and b must be 2-D, got [${a.shape}] and [${b.shape}]`);
   const m = transA ? a.shape[1]! : a.shape[0]!;
   const k = transA ? a.shape[0]! : a.shape[1]!;
   const k2 = transB ? b.shape[1]! : b.shape[0]!;
   const n = transB ? b.shape[0]! : b.shape[1]!;
   if (k !== k2) throw new RangeError(`matMul: inner dimensions differ: [${a.shape}]${transA ? 'ᵀ' : ''} · [${b.shape}]${transB ? 'ᵀ' : ''}`);
-  const c = empty([m, n], a.device);
-  native.opsGemm(transA, transB, m, n, k, 1, a.handle('matMul'), b.handle('matMul'), 0, c.handle());
-  return c;
+  return output(op, [m, n], a.device, (c) => native.opsGemm(transA, transB, m, n, k, 1, a.handle(op), b.handle(op), 0, c.handle(op)));
+}
+
+/** Rows of `t` viewed as a [rows, size / rows] matrix; `rows` must divide its size. */
+function matrixRows(op: string, name: string, t: Tensor, rows: number | undefined): [number, number] {
+  const r = rows === undefined ? (t.rank === 0 ? 1 : t.shape[0]!) : integer(rows, op, `${name}Rows`, 0, t.size);
+  if (r === 0 ? t.size !== 0 : t.size % r !== 0) throw new RangeError(`${op}: argument '${name}Rows' = ${r} does not divide the ${t.size} elements of '${name}' [${t.shape}]`);
+  return [r, r === 0 ? 0 : t.size / r];
 }
 
 /** c = alpha·op(a)·op(b) + beta·c in place (a, b, c 2-D views given as [rows, cols]). */
 export function gemm_(c: Tensor, a: Tensor, b: Tensor, transA: boolean, transB: boolean, alpha = 1, beta = 0, aRows?: number, bRows?: number): Tensor {
-  const ar = aRows ?? a.shape[0]!;
-  const ac = a.size / (ar || 1);
-  const br = bRows ?? b.shape[0]!;
-  const bc = b.size / (br || 1);
+  const op = 'gemm_';
+  live(c, op, 'c');
+  live(a, op, 'a');
+  live(b, op, 'b');
+  flag(transA, op, 'transA');
+  flag(transB, op, 'transB');
+  finite(alpha, op, 'alpha');
+  finite(beta, op, 'beta');
+  const [ar, ac] = matrixRows(op, 'a', a, aRows);
+  const [br, bc] = matrixRows(op, 'b', b, bRows);
   const m = transA ? ac : ar;
   const k = transA ? ar : ac;
+  const k2 = transB ? bc : br;
   const n = transB ? br : bc;
-  native.opsGemm(transA, transB, m, n, k, alpha, a.handle('gemm'), b.handle('gemm'), beta, c.handle('gemm'));
+  if (k !== k2) throw new RangeError(`${op}: inner dimensions differ: [${ar}, ${ac}]${transA ? 'ᵀ' : ''} · [${br}, ${bc}]${transB ? 'ᵀ' : ''}`);
+  if (c.size !== m * n) throw new RangeError(`${op}: argument 'c' [${c.shape}] must have ${m}·${n} = ${m * n} elements for the product`);
+  native.opsGemm(transA, transB, m, n, k, alpha, a.handle(op), b.handle(op), beta, c.handle(op));
   return c;
+}
+
+function checkBias(op: string, x: Tensor, bias: Tensor): [number, number] {
+  live(x, op, 'x');
+  live(bias, op, 'bias');
+  atLeast1D(op, 'x', x);
+  const [rows, cols] = rowsOf(x);
+  if (bias.rank !== 1 || bias.size !== cols) throw new RangeError(`${op}: argument 'bias' must have shape [${cols}] (the last dimension of x [${x.shape}]), got [${bias.shape}]`);
+  return [rows, cols];
 }
 
 /** x + bias over the last dimension (new tensor). */
 export function biasAdd(x: Tensor, bias: Tensor): Tensor {
-  const y = x.clone();
-  const [rows, cols] = rowsOf(x);
-  native.opsBiasAdd(y.handle('biasAdd'), live(bias, 'biasAdd', 'bias').handle('biasAdd'), rows, cols);
-  return y;
+  const [rows, cols] = checkBias('biasAdd', x, bias);
+  return written(x.clone(), (y) => native.opsBiasAdd(y.handle('biasAdd'), bias.handle('biasAdd'), rows, cols));
 }
 
 /** x[r, :] += bias in place. */
 export function biasAdd_(x: Tensor, bias: Tensor): Tensor {
-  const [rows, cols] = rowsOf(x);
+  const [rows, cols] = checkBias('biasAdd_', x, bias);
   native.opsBiasAdd(x.handle('biasAdd_'), bias.handle('biasAdd_'), rows, cols);
   return x;
 }
 
 /** Sum over all but the last dimension: [cols]. With `into`, out = beta·into + sums. */
 export function columnSums(x: Tensor, into?: Tensor, beta = 0): Tensor {
-  const [rows, cols] = rowsOf(live(x, 'columnSums', 'x'));
-  const out = into ?? empty([cols], x.device);
-  native.opsColumnSums(x.handle('columnSums'), rows, cols, out.handle('columnSums'), into ? beta : 0);
-  return out;
+  const op = 'columnSums';
+  const [rows, cols] = rowsOf(live(x, op, 'x'));
+  const target = liveOrNull(into, op, 'into');
+  finite(beta, op, 'beta');
+  if (target) {
+    if (target.size !== cols) throw new RangeError(`${op}: argument 'into' must have ${cols} elements (the last dimension of x [${x.shape}]), got [${target.shape}]`);
+    native.opsColumnSums(x.handle(op), rows, cols, target.handle(op), beta);
+    return target;
+  }
+  return output(op, [cols], x.device, (out) => native.opsColumnSums(x.handle(op), rows, cols, out.handle(op), 0));
 }
 
 /** f(x) elementwise (softmax over the last dimension). */
 export function activation(kind: ActivationName, x: Tensor): Tensor {
-  live(x, 'activation', 'x');
-  const y = empty(x.shape, x.device);
-  native.opsUnary(kind, x.handle('activation'), y.handle(), rowsOf(x)[1] || 1);
-  return y;
+  const op = 'activation';
+  oneOf(kind, op, 'kind', ACTIVATIONS);
+  live(x, op, 'x');
+  return output(op, x.shape, x.device, (y) => native.opsUnary(kind, x.handle(op), y.handle(op), rowsOf(x)[1] || 1));
 }
 
 /** dy·f'(x) given y = f(x); with `into` and beta = 1 it accumulates. */
 export function activationGrad(kind: ActivationName, x: Tensor | null, y: Tensor, dy: Tensor, into?: Tensor, beta = 0): Tensor {
-  const dx = into ?? empty(y.shape, y.device);
-  native.opsUnaryGrad(kind, x ? x.handle('activationGrad') : null, y.handle('activationGrad'), dy.handle('activationGrad'), dx.handle(), rowsOf(y)[1] || 1, into ? beta : 0);
-  return dx;
+  const op = 'activationGrad';
+  oneOf(kind, op, 'kind', ACTIVATIONS);
+  const input = liveOrNull(x, op, 'x');
+  live(y, op, 'y');
+  live(dy, op, 'dy');
+  const target = liveOrNull(into, op, 'into');
+  finite(beta, op, 'beta');
+  sameShape(op, ['y', y], ['dy', dy]);
+  if (input) sameShape(op, ['x', input], ['y', y]);
+  if (target) sameShape(op, ['into', target], ['y', y]);
+    const cols = rowsOf(y)[1] || 1;
+  const run = (dx: Tensor, b: number) => native.opsUnaryGrad(kind, input ? input.handle(op) : null, y.handle(op), dy.handle(op), dx.handle(op), cols, b);
+  if (target) {
+    run(target, beta);
+    return target;
+  }
+  return output(op, y.shape, y.device, (dx) => run(dx, 0));
 }
 
-function binaryOp(kind: NativeBinaryKind, a: Tensor, b: Tensor): Tensor {
-  live(a, kind, 'a');
-  live(b, kind, 'b');
-  if (a.size !== b.size) throw new RangeError(`${kind}: shapes [${a.shape}] and [${b.shape}] differ`);
-  const out = empty(a.shape, a.device);
-  native.opsBinary(kind, a.handle(kind), b.handle(kind), out.handle());
-  return out;
+function binaryOp(op: string, kind: NativeBinaryKind, a: Tensor, b: Tensor): Tensor {
+  live(a, op, 'a');
+  live(b, op, 'b');
+  sameShape(op, ['a', a], ['b', b]);
+  return output(op, a.shape, a.device, (out) => native.opsBinary(kind, a.handle(op), b.handle(op), out.handle(op)));
 }
 
-export const add = (a: Tensor, b: Tensor): Tensor => binaryOp('add', a, b);
-export const sub = (a: Tensor, b: Tensor): Tensor => binaryOp('sub', a, b);
-export const mul = (a: Tensor, b: Tensor): Tensor => binaryOp('mul', a, b);
-export const div = (a: Tensor, b: Tensor): Tensor => binaryOp('div', a, b);
-export const maximum = (a: Tensor, b: Tensor): Tensor => binaryOp('max', a, b);
-export const minimum = (a: Tensor, b: Tensor): Tensor => binaryOp('min', a, b);
+export const add = (a: Tensor, b: Tensor): Tensor => binaryOp('add', 'add', a, b);
+export const sub = (a: Tensor, b: Tensor): Tensor => binaryOp('sub', 'sub', a, b);
+export const mul = (a: Tensor, b: Tensor): Tensor => binaryOp('mul', 'mul', a, b);
+export const div = (a: Tensor, b: Tensor): Tensor => binaryOp('div', 'div', a, b);
+export const maximum = (a: Tensor, b: Tensor): Tensor => binaryOp('maximum', 'max', a, b);
+export const minimum = (a: Tensor, b: Tensor): Tensor => binaryOp('minimum', 'min', a, b);
 
 /** alpha·x (new tensor). */
 export function scale(x: Tensor, alpha: number): Tensor {
-  const y = live(x, 'scale', 'x').clone();
-  native.opsScale(y.handle(), alpha);
-  return y;
+  live(x, 'scale', 'x');
+  finite(alpha, 'scale', 'alpha');
+  return written(x.clone(), (y) => native.opsScale(y.handle('scale'), alpha));
 }
 
 /** y += alpha·x in place; returns y. */
 export function axpy_(y: Tensor, alpha: number, x: Tensor): Tensor {
-  native.opsAxpy(alpha, x.handle('axpy'), y.handle('axpy'));
+  const op = 'axpy_';
+  live(y, op, 'y');
+  finite(alpha, op, 'alpha');
+  live(x, op, 'x');
+  sameShape(op, ['y', y], ['x', x]);
+  native.opsAxpy(alpha, x.handle(op), y.handle(op));
   return y;
 }
 
 export function scale_(x: Tensor, alpha: number): Tensor {
-  native.opsScale(x.handle('scale_'), alpha);
+  live(x, 'scale_', 'x');
+  native.opsScale(x.handle('scale_'), finite(alpha, 'scale_', 'alpha'));
   return x;
 }
 
 export function fill_(x: Tensor, value: number): Tensor {
+  live(x, 'fill_', 'x');
+  if (typeof value !== 'number') throw new TypeError(`fill_: argument 'value' must be a number, got ${describe(value)}`);
   native.opsFill(x.handle('fill_'), value);
   return x;
 }
 
 /** Columns [start, start + width) of the last dimension (new tensor). */
 export function sliceLast(x: Tensor, start: number, width: number): Tensor {
-  const [rows, cols] = rowsOf(live(x, 'sliceLast', 'x'));
-  const out = empty([...x.shape.slice(0, -1), width], x.device);
-  native.opsCopyColumns(x.handle('sliceLast'), rows, cols, start, out.handle(), width, 0, width, 0);
-  return out;
+  const op = 'sliceLast';
+  live(x, op, 'x');
+  atLeast1D(op, 'x', x);
+  const [rows, cols] = rowsOf(x);
+  integer(start, op, 'start', 0, cols);
+  integer(width, op, 'width', 0, cols - start);
+  return output(op, [...x.shape.slice(0, -1), width], x.device, (out) => native.opsCopyColumns(x.handle(op), rows, cols, start, out.handle(op), width, 0, width, 0));
 }
 
 /** dst[..., start:start+width] = beta·dst[...] + src (src's last dimension is width); returns dst. */
 export function writeLast_(dst: Tensor, src: Tensor, start: number, beta = 0): Tensor {
+  const op = 'writeLast_';
+  live(dst, op, 'dst');
+  live(src, op, 'src');
+  atLeast1D(op, 'dst', dst);
+  atLeast1D(op, 'src', src);
   const [rows, cols] = rowsOf(dst);
-  const width = rowsOf(src)[1];
-  native.opsCopyColumns(src.handle('writeLast'), rows, width, 0, dst.handle('writeLast'), cols, start, width, beta);
+  const [srcRows, width] = rowsOf(src);
+  if (srcRows !== rows) throw new RangeError(`${op}: argument 'src' [${src.shape}] has ${srcRows} rows but 'dst' [${dst.shape}] has ${rows}`);
+  integer(start, op, 'start', 0, cols - width);
+  finite(beta, op, 'beta');
+  native.opsCopyColumns(src.handle(op), rows, width, 0, dst.handle(op), cols, start, width, beta);
   return dst;
 }
 
 /** Concatenation along the last dimension. */
 export function concatLast(parts: Tensor[]): Tensor {
+  const op = 'concatLast';
+  if (!Array.isArray(parts) || parts.length === 0) throw new TypeError(`${op}: argument 'parts' must be a non-empty array of tensors, got ${describe(parts)}`);
+  const named = parts.map((p, i): [string, Tensor] => [`parts[${i}]`, live(p, op, `parts[${i}]`)]);
+  const first = parts[0]!;
+  for (const [name, p] of named) {
+    atLeast1D(op, name, p);
+    if (p.rank !== first.rank || p.shape.some((d, i) => i < p.rank - 1 && d !== first.shape[i])) {
+      throw new RangeError(`${op}: argument '${name}' [${p.shape}] must match parts[0] [${first.shape}] in every dimension but the last`);
+    }
+  }
   const widths = parts.map((p) => rowsOf(p)[1]);
+  const rows = rowsOf(first)[0];
   const total = widths.reduce((a, b) => a + b, 0);
-  const out = empty([...parts[0]!.shape.slice(0, -1), total], parts[0]!.device);
-  let start = 0;
-  parts.forEach((p, i) => {
-    writeLast_(out, p, start);
-    start += widths[i]!;
+  return output(op, [...first.shape.slice(0, -1), total], first.device, (out) => {
+    let start = 0;
+    parts.forEach((p, i) => {
+      native.opsCopyColumns(p.handle(op), rows, widths[i]!, 0, out.handle(op), total, start, widths[i]!, 0);
+      start += widths[i]!;
+    });
   });
-  return out;
 }
 
 /** Rows [start, start + count) along the first dimension (a copy). */
 export function sliceFirst(x: Tensor, start: number, count: number): Tensor {
+  const op = 'sliceFirst';
+  live(x, op, 'x');
+  atLeast1D(op, 'x', x);
+  integer(start, op, 'start', 0, x.shape[0]!);
+  integer(count, op, 'count', 0, x.shape[0]! - start);
   const inner = x.size / (x.shape[0] || 1);
-  const out = empty([count, ...x.shape.slice(1)], x.device);
-  native.opsCopyColumns(x.handle('sliceFirst'), 1, x.size, start * inner, out.handle(), count * inner, 0, count * inner, 0);
-  return out;
+  return output(op, [count, ...x.shape.slice(1)], x.device, (out) =>
+    native.opsCopyColumns(x.handle(op), 1, x.size, start * inner, out.handle(op), count * inner, 0, count * inner, 0));
 }
 
 /** Reverses each sample's valid steps of x [batch, seqLen, features]. */
 export function reverseTime(x: Tensor, lengths?: Int32Array | null): Tensor {
+  const op = 'reverseTime';
+  live(x, op, 'x');
+  if (x.rank !== 3) throw new RangeError(`${op}: argument 'x' must be [batch, seqLen, features], got [${x.shape}]`);
   const [batch, seqLen, features] = x.shape as [number, number, number];
-  const out = empty(x.shape, x.device);
-  if (!lengths) {
-    native.opsReverseTime(x.handle('reverseTime'), out.handle(), batch, seqLen, features, null);
-    return out;
+  if (lengths !== undefined && lengths !== null) {
+    if (!(lengths instanceof Int32Array) || lengths.length !== batch) throw new TypeError(`${op}: argument 'lengths' must be an Int32Array of ${batch} lengths, got ${describe(lengths)}`);
+    const bad = lengths.findIndex((l) => l < 0 || l > seqLen);
+    if (bad >= 0) throw new RangeError(`${op}: argument 'lengths' has lengths[${bad}] = ${lengths[bad]}, outside [0, ${seqLen}]`);
   }
-  const lh = native.alloc('cpu', 'int32', lengths.length, lengths);
-  try {
-    native.opsReverseTime(x.handle('reverseTime'), out.handle(), batch, seqLen, features, lh);
-  } finally {
-    native.free(lh);
+  return output(op, x.shape, x.device, (out) => {
+    if (!lengths) {
+      native.opsReverseTime(x.handle(op), out.handle(op), batch, seqLen, features, null);
+      return;
+    }
+    const lh = native.alloc('cpu', 'int32', lengths.length, lengths);
+    try {
+      native.opsReverseTime(x.handle(op), out.handle(op), batch, seqLen, features, lh);
+    } finally {
+      native.free(lh);
+    }
+  });
+}
+
+/** Checks the arguments shared by lossAndGrad and metricInto; returns pred's [rows, cols]. */
+function checkLossArgs(op: string, sparse: boolean, pred: Tensor, target: Tensor, out: Tensor, outIndex: number, rowWeights: Tensor | null): [number, number] {
+  live(pred, op, 'pred');
+  live(target, op, 'target');
+  live(out, op, 'out');
+  const weights = liveOrNull(rowWeights, op, 'rowWeights');
+  integer(outIndex, op, 'outIndex', 0, out.size - 1);
+  const [rows, cols] = rowsOf(pred);
+  if (target.size !== (sparse ? rows : pred.size)) {
+    throw new RangeError(`${op}: argument 'target' [${target.shape}] must have ${sparse ? `one label per row of pred [${pred.shape}] (${rows})` : `as many elements as pred [${pred.shape}]`}`);
   }
-  return out;
+  if (weights && weights.size !== rows) throw new RangeError(`${op}: argument 'rowWeights' must have ${rows} elements (one per row of pred [${pred.shape}]), got [${weights.shape}]`);
+  return [rows, cols];
 }
 
 /**
@@ -191,73 +359,126 @@ export function reverseTime(x: Tensor, lengths?: Int32Array | null): Tensor {
  * false); optional per-row weights (e.g. a timestep mask scaled to mean 1). pred is viewed as [rows, cols] with cols its last dimension; sparse kinds take int32 labels.
  */
 export function lossAndGrad(kind: LossKind, pred: Tensor, target: Tensor, out: Tensor, outIndex = 0, withGrad = true, rowWeights: Tensor | null = null): Tensor | null {
-  const [rows, cols] = rowsOf(pred);
-  const grad = withGrad ? empty(pred.shape, pred.device) : null;
-  native.opsLoss(kind, pred.handle('loss'), target.handle('loss'), rows, cols, grad ? grad.handle() : null, out.handle('loss'), outIndex, rowWeights ? rowWeights.handle('loss') : null);
-  return grad;
+  const op = 'lossAndGrad';
+  oneOf(kind, op, 'kind', LOSSES);
+  const [rows, cols] = checkLossArgs(op, SPARSE.test(kind), pred, target, out, outIndex, rowWeights);
+  flag(withGrad, op, 'withGrad');
+  const run = (grad: Tensor | null) =>
+    native.opsLoss(kind, pred.handle(op), target.handle(op), rows, cols, grad ? grad.handle(op) : null, out.handle(op), outIndex, rowWeights ? rowWeights.handle(op) : null);
+  if (!withGrad) {
+    run(null);
+    return null;
+  }
+  return output(op, pred.shape, pred.device, run);
 }
 
 /** Mean accuracy into out[outIndex]. */
 export function metricInto(kind: MetricKind, pred: Tensor, target: Tensor, out: Tensor, outIndex: number, threshold = 0.5, rowWeights: Tensor | null = null): void {
-  const [rows, cols] = rowsOf(pred);
-  native.opsMetric(kind, pred.handle('metric'), target.handle('metric'), rows, cols, threshold, out.handle('metric'), outIndex, rowWeights ? rowWeights.handle('metric') : null);
+  const op = 'metricInto';
+  oneOf(kind, op, 'kind', METRICS);
+  const [rows, cols] = checkLossArgs(op, SPARSE.test(kind), pred, target, out, outIndex, rowWeights);
+  finite(threshold, op, 'threshold');
+  native.opsMetric(kind, pred.handle(op), target.handle(op), rows, cols, threshold, out.handle(op), outIndex, rowWeights ? rowWeights.handle(op) : null);
 }
 
 export function clipValue_(x: Tensor, lo: number, hi: number): Tensor {
-  native.opsClipValue(x.handle('clipValue'), lo, hi);
+  const op = 'clipValue_';
+  live(x, op, 'x');
+  if (typeof lo !== 'number' || Number.isNaN(lo)) throw new TypeError(`${op}: argument 'lo' must be a number, got ${describe(lo)}`);
+  if (typeof hi !== 'number' || Number.isNaN(hi)) throw new TypeError(`${op}: argument 'hi' must be a number, got ${describe(hi)}`);
+  if (lo > hi) throw new RangeError(`${op}: argument 'lo' (${lo}) must not exceed 'hi' (${hi})`);
+  native.opsClipValue(x.handle(op), lo, hi);
   return x;
 }
 
 /** Scales tensors in place so each (global: all together) has L2 norm ≤ maxNorm. */
 export function clipNorm_(xs: Tensor[], maxNorm: number, global: boolean): void {
-  native.opsClipNorm(xs.map((x) => x.handle('clipNorm')), maxNorm, global);
+  const op = 'clipNorm_';
+  if (!Array.isArray(xs)) throw new TypeError(`${op}: argument 'xs' must be an array of tensors, got ${describe(xs)}`);
+  xs.forEach((x, i) => live(x, op, `xs[${i}]`));
+  if (!(finite(maxNorm, op, 'maxNorm') > 0)) throw new RangeError(`${op}: argument 'maxNorm' must be positive, got ${maxNorm}`);
+  flag(global, op, 'global');
+  if (!xs.length) return;
+  native.opsClipNorm(xs.map((x) => x.handle(op)), maxNorm, global);
 }
 
 /** A mask of zeros (probability rate) and 1/(1−rate), reproducible for a seed. */
 export function dropoutMask(shape: Shape, rate: number, seed: number, device: DeviceName): Tensor {
-  const mask = empty(shape, device);
-  native.opsDropoutMask(mask.handle(), rate, seed);
-  return mask;
+  const op = 'dropoutMask';
+  if (typeof rate !== 'number' || !(rate >= 0 && rate < 1)) throw new RangeError(`${op}: argument 'rate' must be a number in [0, 1), got ${describe(rate)}`);
+  integer(seed, op, 'seed', 0, Number.MAX_SAFE_INTEGER);
+  return output(op, shape, device, (mask) => native.opsDropoutMask(mask.handle(op), rate, seed));
+}
+
+function checkTable(op: string, name: string, table: Tensor, indices: Tensor): [number, number] {
+  live(table, op, name);
+  live(indices, op, 'indices');
+  if (table.rank !== 2) throw new RangeError(`${op}: argument '${name}' must be a 2-D [vocab, dim] table, got [${table.shape}]`);
+  return table.shape as [number, number];
 }
 
 /** table [vocab, dim] rows picked by int32 indices: [...indices.shape, dim]. */
 export function gather(table: Tensor, indices: Tensor): Tensor {
-  const [vocab, dim] = table.shape as [number, number];
-  const out = empty([...indices.shape, dim], table.device);
-  native.opsGather(table.handle('gather'), vocab, dim, indices.handle('gather'), out.handle());
-  return out;
+  const op = 'gather';
+  const [vocab, dim] = checkTable(op, 'table', table, indices);
+    return output(op, [...indices.shape, dim], table.device, (out) => native.opsGather(table.handle(op), vocab, dim, indices.handle(op), out.handle(op)));
 }
 
 /** dTable[indices[i]] += dOut[i] in place. */
 export function scatterAdd_(dTable: Tensor, indices: Tensor, dOut: Tensor): Tensor {
-  const [vocab, dim] = dTable.shape as [number, number];
-  native.opsScatterAdd(dOut.handle('scatterAdd'), indices.handle('scatterAdd'), dTable.handle('scatterAdd'), vocab, dim);
+  const op = 'scatterAdd_';
+  const [vocab, dim] = checkTable(op, 'dTable', dTable, indices);
+  live(dOut, op, 'dOut');
+  if (dOut.size !== indices.size * dim) throw new RangeError(`${op}: argument 'dOut' [${dOut.shape}] must have shape [${[...indices.shape, dim]}] ([...indices.shape, dim])`);
+  native.opsScatterAdd(dOut.handle(op), indices.handle(op), dTable.handle(op), vocab, dim);
   return dTable;
 }
 
 /** Index of the first NaN/±Infinity, or −1. */
 export function firstNonFinite(x: Tensor): number {
-  return native.opsFirstNonFinite(x.handle('firstNonFinite'));
+  return native.opsFirstNonFinite(live(x, 'firstNonFinite', 'x').handle('firstNonFinite'));
+}
+
+/** Checks an optimizer step's tensors (each like `param`) and numbers. */
+function checkStep(op: string, param: Tensor, tensors: [string, Tensor | null][], numbers: [string, unknown][]): void {
+  live(param, op, 'param');
+  for (const [name, t] of tensors) if (t !== null) sameShape(op, ['param', param], [name, live(t, op, name)]);
+  for (const [name, v] of numbers) finite(v, op, name);
 }
 
 /** Keras SGD step in place (velocity null: plain SGD). */
 export function sgdUpdate_(param: Tensor, grad: Tensor, velocity: Tensor | null, lr: number, momentum = 0, nesterov = false): void {
-  native.opsSgd(param.handle('sgd'), grad.handle('sgd'), velocity ? velocity.handle('sgd') : null, lr, momentum, nesterov);
+  const op = 'sgdUpdate_';
+  checkStep(op, param, [['grad', live(grad, op, 'grad')], ['velocity', liveOrNull(velocity, op, 'velocity')]], [['lr', lr], ['momentum', momentum]]);
+  flag(nesterov, op, 'nesterov');
+  native.opsSgd(param.handle(op), grad.handle(op), velocity ? velocity.handle(op) : null, lr, momentum, nesterov);
 }
 
 /** Keras Adam step in place; lr is the bias-corrected step size, baseLr the schedule's (for AdamW's decay). */
 export function adamUpdate_(param: Tensor, grad: Tensor, m: Tensor, v: Tensor, lr: number, baseLr: number, beta1: number, beta2: number, epsilon: number, weightDecay = 0): void {
-  native.opsAdam(param.handle('adam'), grad.handle('adam'), m.handle('adam'), v.handle('adam'), lr, baseLr, beta1, beta2, epsilon, weightDecay);
+  const op = 'adamUpdate_';
+  checkStep(op, param, [['grad', live(grad, op, 'grad')], ['m', live(m, op, 'm')], ['v', live(v, op, 'v')]],
+    [['lr', lr], ['baseLr', baseLr], ['beta1', beta1], ['beta2', beta2], ['epsilon', epsilon], ['weightDecay', weightDecay]]);
+  native.opsAdam(param.handle(op), grad.handle(op), m.handle(op), v.handle(op), lr, baseLr, beta1, beta2, epsilon, weightDecay);
 }
 
 /** Keras RMSprop step in place. */
 export function rmspropUpdate_(param: Tensor, grad: Tensor, meanSquare: Tensor, momentumBuffer: Tensor | null, lr: number, rho: number, momentum: number, epsilon: number): void {
-  native.opsRmsprop(param.handle('rmsprop'), grad.handle('rmsprop'), meanSquare.handle('rmsprop'), momentumBuffer ? momentumBuffer.handle('rmsprop') : null, lr, rho, momentum, epsilon);
+  const op = 'rmspropUpdate_';
+  checkStep(op, param, [['grad', live(grad, op, 'grad')], ['meanSquare', live(meanSquare, op, 'meanSquare')], ['momentumBuffer', liveOrNull(momentumBuffer, op, 'momentumBuffer')]],
+    [['lr', lr], ['rho', rho], ['momentum', momentum], ['epsilon', epsilon]]);
+  native.opsRmsprop(param.handle(op), grad.handle(op), meanSquare.handle(op), momentumBuffer ? momentumBuffer.handle(op) : null, lr, rho, momentum, epsilon);
 }
 
 /** dst[start:start+src.shape[0]] = src along the first dimension (in place); returns dst. */
 export function writeFirst_(dst: Tensor, src: Tensor, startRow: number): Tensor {
+  const op = 'writeFirst_';
+  live(dst, op, 'dst');
+  live(src, op, 'src');
+  atLeast1D(op, 'dst', dst);
   const inner = dst.size / (dst.shape[0] || 1);
-  native.opsCopyColumns(src.handle('writeFirst'), 1, src.size, 0, dst.handle('writeFirst'), dst.size, startRow * inner, src.size, 0);
+  if (inner === 0 ? src.size !== 0 : src.size % inner !== 0) throw new RangeError(`${op}: argument 'src' [${src.shape}] is not a whole number of rows of 'dst' [${dst.shape}]`);
+  integer(startRow, op, 'startRow', 0, dst.shape[0]! - (inner === 0 ? 0 : src.size / inner));
+  native.opsCopyColumns(src.handle(op), 1, src.size, 0, dst.handle(op), dst.size, startRow * inner, src.size, 0);
   return dst;
 }
