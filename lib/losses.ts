@@ -36,6 +36,7 @@ export function resolveLoss(loss: unknown): LossSpec {
 
 /** The native kernel for a loss, given whether the model hands it logits. */
 export function lossKernel(spec: LossSpec, logits: boolean): LossKind {
+  if (typeof spec !== 'object' || spec === null) throw new TypeError(`lossKernel: argument 'spec' must be a loss spec {name, fromLogits}, got ${describe(spec)}`);
   switch (spec.name) {
     case 'meanSquaredError':
     case 'meanAbsoluteError':
@@ -47,6 +48,7 @@ export function lossKernel(spec: LossSpec, logits: boolean): LossKind {
     case 'sparseCategoricalCrossentropy':
       return logits ? 'sparseCategoricalCrossentropyLogits' : 'sparseCategoricalCrossentropy';
   }
+  throw new TypeError(`lossKernel: unknown loss ${describe((spec as { name?: unknown }).name)} in argument 'spec'`);
 }
 
 const LOSS_REFUSED: Record<string, string> = {

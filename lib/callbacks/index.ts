@@ -4,7 +4,7 @@ import * as fs from 'node:fs';
 import { describe } from '../backend';
 import { checkOptions } from '../options';
 
-export { Callback, CustomCallback, checkHooks, type CallbackHooks, type Logs, type TrainParams } from './base';
+export { Callback, CustomCallback, type CallbackHooks, type Logs, type TrainParams } from './base';
 import { Callback, type Logs } from './base';
 
 function fmt(v: number): string {

@@ -4,6 +4,7 @@
 // optimizer.getState/setState/getConfig, the training stream's trainingRngState/resumeTrainingRng).
 import { describe } from '../backend';
 import { native } from '../native';
+import { ACTIVATIONS } from '../ops';
 import * as L from '../layers';
 import type { Param } from '../layers';
 import * as O from '../optimizers';
@@ -403,15 +404,14 @@ export function loadWeights(model: Sequential, file: string, options: LoadWeight
 
 // ------------------------------------------------------------------ ONNX
 
-const ONNX_ACTIVATIONS = new Set(['linear', 'relu', 'sigmoid', 'tanh', 'softmax', 'elu', 'selu', 'softplus', 'exp', 'square', 'abs', 'gelu', 'swish', 'hardSigmoid', 'relu6']);
-
 function onnxActivation(layer: string, a: string): OnnxActivation {
-  if (!ONNX_ACTIVATIONS.has(a)) fail('exportOnnx', `layer '${layer}': activation '${a}' has no ONNX export`);
+  if (!(ACTIVATIONS as readonly string[]).includes(a)) fail('exportOnnx', `layer '${layer}': activation '${a}' has no ONNX export`);
   return a as OnnxActivation;
 }
 
 /** The model as ONNX layer specs (weights copied to the host). */
 export function onnxSpecs(model: Sequential, options: { ignoreMasking?: boolean } = {}): { specs: OnnxLayerSpec[]; inputShape: (number | null)[]; inputDType: 'float32' | 'int32' } {
+  checkModel('onnxSpecs', model);
   if (!model.built) fail('exportOnnx', 'the model is not built yet');
   const specs: OnnxLayerSpec[] = [];
   const host = (p: Param) => p.value.dataSync() as Float32Array;

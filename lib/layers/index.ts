@@ -269,7 +269,7 @@ export abstract class Layer {
 // ------------------------------------------------------------------ dense, activation, dropout
 
 export type ActivationName = ops.ActivationName;
-const ACTIVATIONS: ActivationName[] = ['linear', 'relu', 'sigmoid', 'tanh', 'elu', 'softmax', 'softplus', 'selu', 'exp', 'square', 'abs', 'gelu', 'swish', 'hardSigmoid', 'relu6'];
+const ACTIVATIONS = ops.ACTIVATIONS;
 /** Keras' other names for the same functions. */
 const ACTIVATION_ALIASES: Record<string, ActivationName> = { silu: 'swish' };
 

@@ -8,7 +8,8 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { DeviceName } from '../../binding';
 import { describe, getDevice } from '../backend';
-import { CustomCallback, ProgressBar, checkHooks, type Callback, type CallbackHooks, type Logs, type TrainParams } from '../callbacks';
+import { CustomCallback, ProgressBar, type Callback, type CallbackHooks, type Logs, type TrainParams } from '../callbacks';
+import { checkHooks } from '../callbacks/base';
 import { endScope, startScope, tidy } from '../engine';
 // lib/io/model-io imports this module (and, through callbacks, model-checkpoint imports model-io):
 // both sides use the other only inside functions, never while loading, so the cycle is harmless.

@@ -13,7 +13,8 @@ export type ActivationName = NativeUnaryKind;
 export type LossKind = NativeLossKind;
 export type MetricKind = NativeMetricKind;
 
-const ACTIVATIONS: readonly ActivationName[] = ['linear', 'relu', 'sigmoid', 'tanh', 'elu', 'softmax', 'softplus', 'selu', 'exp', 'square', 'abs'];
+/** Every elementwise activation the native kernels compute (and ONNX export writes). */
+export const ACTIVATIONS: readonly ActivationName[] = ['linear', 'relu', 'sigmoid', 'tanh', 'elu', 'softmax', 'softplus', 'selu', 'exp', 'square', 'abs', 'gelu', 'swish', 'hardSigmoid', 'relu6'];
 const LOSSES: readonly LossKind[] = [
   'meanSquaredError', 'meanAbsoluteError', 'binaryCrossentropy', 'binaryCrossentropyLogits', 'categoricalCrossentropy',
   'categoricalCrossentropyLogits', 'sparseCategoricalCrossentropy', 'sparseCategoricalCrossentropyLogits',
