@@ -57,10 +57,21 @@ function modelB(): Sequential {
   ]);
 }
 
+function modelC(): Sequential {
+  return sequential([
+    L.masking({ maskValue: 0, inputShape: [6, 4] }),
+    L.gru({ units: 4, returnSequences: true }),
+    L.selectTimestep({ index: -2 }),
+    L.dense({ units: 1 }),
+  ]);
+}
+
 const xA = { data: rand(8 * 6 * 4, 11, 1), shape: [8, 6, 4] };
 const yA = { data: Float32Array.from({ length: 16 }, (_, i) => (i % 2 === (Math.floor(i / 2) % 2) ? 1 : 0)), shape: [8, 2] };
 const xB = { data: Int32Array.from({ length: 8 * 6 }, (_, i) => (i % 6 < 6 - (i % 3) ? 1 + ((i * 7) % 9) : 0)), shape: [8, 6] };
 const yB = { data: rand(8, 5, 1), shape: [8, 1] };
+// xA with the last two steps of every other sample padded (zeros: masked).
+const xC = { data: xA.data.map((v, i) => (Math.floor(i / 24) % 2 === 1 && i % 24 >= 16 ? 0 : v)), shape: [8, 6, 4] };
 
 function predict(m: Sequential, x: { data: Float32Array | Int32Array; shape: number[] }): Float32Array {
   const t = m.predict(x);
@@ -73,6 +84,7 @@ describe('io: model.save / loadModel', () => {
   for (const [name, make, x, y, opt] of [
     ['GRU (bidirectional, 2 fused layers, dropout) → timeDistributed(dense) → dropout → GRU goBackwards → dense softmax; adam', modelA, xA, yA, () => optimizers.adam({ learningRate: 0.01 })],
     ['embedding (maskZero) → GRU bidirectional sum → activation → GRU bidirectional ave → dense without bias; sgd momentum', modelB, xB, yB, () => optimizers.sgd({ learningRate: 0.05, momentum: 0.9, nesterov: true })],
+    ['masking → GRU sequences → selectTimestep(-2) → dense; rmsprop', modelC, xC, yB, () => optimizers.rmsprop({ learningRate: 0.01 })],
   ] as const) {
     it(`round trip: ${name}`, async () => {
       setSeed(1);

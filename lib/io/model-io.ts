@@ -54,6 +54,8 @@ function layerConfig(layer: L.Layer, first: boolean): LayerConfig {
   if (layer instanceof L.Dropout) return { className: 'Dropout', config: { ...base, rate: layer.rate } };
   if (layer instanceof L.Embedding) return { className: 'Embedding', config: { ...base, inputDim: layer.inputDim, outputDim: layer.outputDim, maskZero: layer.maskZero } };
   if (layer instanceof L.TimeDistributed) return { className: 'TimeDistributed', config: { ...base, layer: layerConfig(layer.layer, false) } };
+  if (layer instanceof L.Masking) return { className: 'Masking', config: { ...base, maskValue: layer.maskValue } };
+  if (layer instanceof L.SelectTimestep) return { className: 'SelectTimestep', config: { ...base, index: layer.index } };
   fail('save', `layer '${layer.name}' of class ${layer.className} cannot be saved (no serialiser for it)`);
 }
 
@@ -75,6 +77,8 @@ function layerFromConfig(c: LayerConfig, where: string): L.Layer {
       case 'Activation': return new L.Activation(cfg as never);
       case 'Dropout': return new L.Dropout(cfg as never);
       case 'Embedding': return new L.Embedding(cfg as unknown as L.EmbeddingArgs);
+      case 'Masking': return new L.Masking(cfg as never);
+      case 'SelectTimestep': return new L.SelectTimestep(cfg as never);
       case 'TimeDistributed': {
         const inner = layerFromConfig(cfg.layer as LayerConfig, `${where}.layer`);
         delete cfg.layer;
