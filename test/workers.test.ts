@@ -81,4 +81,35 @@ describe('worker threads', function () {
     for (const r of results) assert.match(r.output, new RegExp(`^terminated ${workersPerChild}$`, 'm'));
     assert.ok(Date.now() - started < 60000, `took ${Date.now() - started} ms`);
   });
+
+  it("releases a worker's native memory (tensors and GRU training state it never freed) when it ends or is terminated", async () => {
+    // The worker keeps 50 tensors and a GRU training state alive, reports, then either returns
+    // (its environment exits) or waits to be terminated.
+    const hold = workerSource(`
+const kept = Array.from({ length: 50 }, () => g.zeros([1000]));
+const shapes = g.ops.gruParamShapes(2, 3, 1, false);
+const params = Object.fromEntries(Object.entries(shapes).map(([n, s]) => [n, g.zeros(s)]));
+const state = g.ops.gru(g.zeros([1, 2, 2]), params, { training: true });
+parentPort.postMessage(g.memory().native.cpu);
+if (workerData.wait) setInterval(() => {}, 1000);`);
+    const code = `const { Worker } = require('node:worker_threads');
+const g = require(${JSON.stringify(lib)});
+const native = () => g.memory().native.cpu;
+(async () => {
+  const before = native();
+  const held = [];
+  for (const wait of [false, true]) {
+    const w = new Worker(${JSON.stringify(hold)}, { eval: true, workerData: { wait } });
+    held.push((await new Promise((resolve) => w.once('message', resolve))).buffers - before.buffers);
+    if (wait) await w.terminate(); else await new Promise((resolve) => w.once('exit', resolve));
+  }
+  console.log(JSON.stringify({ held, after: native().buffers - before.buffers, afterBytes: native().bytes - before.bytes }));
+})();`;
+    const r = await runChild(`require(${JSON.stringify(tsx)}); ${code}`);
+    assert.equal(r.status, 0, r.output);
+    const report = JSON.parse(r.output.trim().split('\n').pop()!);
+    for (const held of report.held) assert.ok(held >= 50 + 4 + 3, `the worker held ${held} native buffers`);
+    assert.equal(report.after, 0, 'native buffers left after the workers ended');
+    assert.equal(report.afterBytes, 0, 'native bytes left after the workers ended');
+  });
 });
