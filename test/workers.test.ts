@@ -1,8 +1,11 @@
 // Worker threads: terminating a worker that runs library code must never take the process down,
-// and a terminated worker's native memory is released with its environment.
+// a terminated worker's native memory is released with its environment, and each worker has its
+// own thread count.
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import * as path from 'node:path';
+import { Worker } from 'node:worker_threads';
+import { backendInfo, getNumThreads } from '../lib';
 
 const root = path.join(__dirname, '..');
 const tsx = require.resolve('tsx/cjs');
@@ -111,5 +114,52 @@ const native = () => g.memory().native.cpu;
     for (const held of report.held) assert.ok(held >= 50 + 4 + 3, `the worker held ${held} native buffers`);
     assert.equal(report.after, 0, 'native buffers left after the workers ended');
     assert.equal(report.afterBytes, 0, 'native bytes left after the workers ended');
+  });
+
+  it('setNumThreads in one worker sets that worker\'s threads only (CPU engine and BLAS)', async () => {
+    // Each worker answers 'set' by setting its count and 'check' with what its calls see, after a
+    // matMul whose result is checked against a JS product.
+    const source = workerSource(`
+parentPort.on('message', ([what, n]) => {
+  if (what === 'set') g.setNumThreads(n);
+  const a = g.tensor(Float32Array.from({ length: 64 * 32 }, (_, i) => (i % 7) - 3), [64, 32]);
+  const b = g.tensor(Float32Array.from({ length: 32 * 16 }, (_, i) => (i % 5) - 2), [32, 16]);
+  const c = g.ops.matMul(a, b).dataSync(), av = a.dataSync(), bv = b.dataSync();
+  let exact = true;
+  for (let i = 0; i < 64; i++) for (let j = 0; j < 16; j++) {
+    let s = 0;
+    for (let k = 0; k < 32; k++) s += av[i * 32 + k] * bv[k * 16 + j];
+    exact = exact && c[i * 16 + j] === s;
+  }
+  g.dispose([a, b]);
+  const cpu = g.backendInfo().cpu;
+  parentPort.postMessage({ threads: g.getNumThreads(), engine: cpu.threads, blas: cpu.blasThreads, blasIsBuiltin: cpu.blasIsBuiltin, blasName: cpu.blas, exact });
+});`);
+    const mainThreads = getNumThreads();
+    const workers = [new Worker(source, { eval: true }), new Worker(source, { eval: true })];
+    const ask = (w: Worker, message: [string, number?]) =>
+      new Promise<{ threads: number; engine: number; blas: number; blasIsBuiltin: boolean; blasName: string; exact: boolean }>((resolve, reject) => {
+        w.once('message', resolve);
+        w.once('error', reject);
+        w.postMessage(message);
+      });
+    try {
+      await ask(workers[0]!, ['set', 1]);
+      await ask(workers[1]!, ['set', 3]);
+      // Interleaved calls: each worker keeps its own count.
+      for (let round = 0; round < 3; round++) {
+        for (const [i, want] of [[0, 1], [1, 3]] as const) {
+          const seen = await ask(workers[i]!, ['check']);
+          assert.equal(seen.threads, want, `worker ${i}: getNumThreads`);
+          assert.equal(seen.engine, want, `worker ${i}: backendInfo().cpu.threads`);
+          if (!seen.blasIsBuiltin && seen.blasName !== 'Accelerate') assert.equal(seen.blas, want, `worker ${i}: BLAS threads in its calls`);
+          assert.ok(seen.exact, `worker ${i}: matMul result`);
+        }
+      }
+      assert.equal(getNumThreads(), mainThreads, 'the main thread keeps its own count');
+      assert.equal(backendInfo().cpu.threads, mainThreads);
+    } finally {
+      await Promise.all(workers.map((w) => w.terminate()));
+    }
   });
 });

@@ -68,7 +68,7 @@ Napi::Value wrapHandle(Napi::Env env, TensorHandle* handle);
 // Frees the tensor a live `value` names, now.
 void releaseTensor(Napi::Env env, const Napi::Value& value, const TensorHandle& handle);
 
-// Runs a binding body, turning native exceptions into JS errors.
+// Runs a binding body with its environment's BLAS threads, turning native exceptions into JS errors.
 template <typename F>
 Napi::Value guarded(const Napi::CallbackInfo& info, F&& body);
 

@@ -13,7 +13,7 @@ namespace cgru {
 namespace cpu {
 namespace {
 constexpr size_t kAlignment = 64;
-int gNumThreads = 0;  // 0: not set yet, defaults to the machine's cores
+thread_local int tNumThreads = 0;  // 0: not set on this thread, so the machine's cores
 }  // namespace
 
 void* CpuBackend::allocate(size_t bytes) {
@@ -40,13 +40,17 @@ void CpuBackend::fillZero(void* dst, size_t bytes) {
 GruEngine& CpuBackend::gru() { return gruEngine(); }
 
 void setNumThreads(int n) {
-  gNumThreads = n;
+  tNumThreads = n;
   setBlasThreads(n);
 }
 
 int numThreads() {
-  if (gNumThreads == 0) setNumThreads(std::max(1u, std::thread::hardware_concurrency()));
-  return gNumThreads;
+  return tNumThreads > 0 ? tNumThreads : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+}
+
+void applyBlasThreads() {
+  const int n = numThreads();
+  if (blasThreads() != n) setBlasThreads(n);
 }
 
 }  // namespace cpu
