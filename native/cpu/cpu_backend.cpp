@@ -1,5 +1,7 @@
 #include "cpu/cpu_backend.h"
 
+#include <unistd.h>
+
 #include <cstdlib>
 #include <cstring>
 #include <string>
@@ -13,10 +15,25 @@ namespace cgru {
 namespace cpu {
 namespace {
 constexpr size_t kAlignment = 64;
+
+// 0 when unknown.
+size_t physicalMemoryBytes() {
+  static const size_t bytes = [] {
+    const long pages = ::sysconf(_SC_PHYS_PAGES), pageSize = ::sysconf(_SC_PAGESIZE);
+    return pages > 0 && pageSize > 0 ? static_cast<size_t>(pages) * static_cast<size_t>(pageSize) : size_t{0};
+  }();
+  return bytes;
+}
 thread_local int tNumThreads = 0;  // 0: not set on this thread, so the machine's cores
 }  // namespace
 
 void* CpuBackend::allocate(size_t bytes) {
+  // With overcommit, more than the machine holds can "succeed" and the zero fill that follows
+  // then gets the process killed: refuse it with a reason instead.
+  const size_t physical = physicalMemoryBytes();
+  if (physical && bytes > physical)
+    throw Error("cpu: out of host memory: " + std::to_string(bytes) + " bytes requested, more than this machine's " +
+                std::to_string(physical) + " bytes of physical memory");
   const size_t rounded = (bytes + kAlignment - 1) / kAlignment * kAlignment;
   void* ptr = std::aligned_alloc(kAlignment, rounded);
   if (!ptr) throw Error("cpu: out of host memory allocating " + std::to_string(bytes) + " bytes");
@@ -45,7 +62,8 @@ void setNumThreads(int n) {
 }
 
 int numThreads() {
-  return tNumThreads > 0 ? tNumThreads : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  static const int cores = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));  // asked once: a syscall
+  return tNumThreads > 0 ? tNumThreads : cores;
 }
 
 void applyBlasThreads() {
