@@ -65,6 +65,7 @@ export interface NativeDeviceMemory {
 
 export interface NativeBinding {
   backendInfo(): NativeBackendInfo;
+  /** CPU engine and BLAS threads of the calling thread's Node environment (each worker has its own). */
   setNumThreads(numThreads: number): void;
   getNumThreads(): number;
   /** Switches TF32 maths for the CUDA backend's GEMMs and GRU; no effect without CUDA. */
