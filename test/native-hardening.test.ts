@@ -61,6 +61,10 @@ describe('native sizes', () => {
     const before = native.nativeMemory().cpu;
     assert.throws(() => native.alloc('cpu', 'float32', 2 ** 40), /out of host memory: 4398046511104 bytes requested, more than this machine's \d+ bytes of physical memory/);
     assert.throws(() => native.alloc('cpu', 'int32', 2 ** 40 + 1), /alloc: argument 'numel' must be an integer in \[0, 1099511627776\], got the number 1099511627777/);
+    assert.throws(() => native.alloc('cpu', 'int32', 1.5), /got the number 1\.5$/);
+    assert.throws(() => native.alloc('cpu', 'int32', 0.1), /got the number 0\.1$/);
+    assert.throws(() => native.alloc('cpu', 'int32', 2 ** 60), /got the number 1152921504606846976$/);
+    assert.throws(() => native.alloc('cpu', 'int32', -Infinity), /got the number -Infinity$/);
     assert.throws(() => native.alloc('cpu', 'float32', 8, new Float32Array(7)), /alloc: argument 'init' must be a Float32Array of length 8, got a Float32Array of length 7/);
     assert.deepEqual(native.nativeMemory().cpu, before, 'nothing stays allocated');
   });

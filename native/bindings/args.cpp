@@ -2,6 +2,8 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdio>
+#include <cstdlib>
 #include <limits>
 #include <memory>
 
@@ -11,6 +13,19 @@ namespace cgru::bindings {
 namespace {
 // Identifies the Externals of tensor handles (napi_type_tag, Node-API 8).
 constexpr napi_type_tag kTensorHandleTag = {0x6367727554656e73ULL, 0x6f7248616e646c65ULL};
+
+// As JS prints it: integers in full, others in the fewest digits that read back exactly.
+std::string numberText(double d) {
+  if (std::isnan(d)) return "NaN";
+  if (std::isinf(d)) return d > 0 ? "Infinity" : "-Infinity";
+  if (d == std::floor(d) && std::fabs(d) < 0x1p63) return std::to_string(static_cast<long long>(d));
+  char text[32];
+  for (int digits = 1; digits <= 17; ++digits) {
+    std::snprintf(text, sizeof text, "%.*g", digits, d);
+    if (std::strtod(text, nullptr) == d) break;
+  }
+  return text;
+}
 }  // namespace
 
 std::string Args::describe(const Napi::Value& v) {
@@ -18,11 +33,7 @@ std::string Args::describe(const Napi::Value& v) {
   if (v.IsNull()) return "null";
   if (v.IsBoolean()) return v.As<Napi::Boolean>().Value() ? "true" : "false";
   if (v.IsNumber()) {
-    const double d = v.As<Napi::Number>().DoubleValue();
-    if (std::isnan(d)) return "NaN";
-    std::string s = std::to_string(d);
-    if (d == std::floor(d) && std::fabs(d) < 1e15) s = std::to_string(static_cast<long long>(d));
-    return "the number " + s;
+    return "the number " + numberText(v.As<Napi::Number>().DoubleValue());
   }
   if (v.IsString()) {
     std::string s = v.As<Napi::String>().Utf8Value();
