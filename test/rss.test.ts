@@ -50,7 +50,7 @@ console.log(JSON.stringify({ growthMB: mb(process.memoryUsage().rss - rss0), rss
 }
 
 function assertFlat(what: string, r: LoopReport): void {
-  const figures = `${what}: RSS ${r.rssStartMB.toFixed(0)} MB after warm-up, ${r.growthMB >= 0 ? "+" : ""}${r.growthMB.toFixed(1)} MB over ${STEPS} steps (${r.msPerStep.toFixed(2)} ms/step)`;
+  const figures = `${what}: RSS ${r.rssStartMB.toFixed(0)} MB after warm-up, ${r.growthMB >= 0 ? '+' : ''}${r.growthMB.toFixed(1)} MB over ${STEPS} steps (${r.msPerStep.toFixed(2)} ms/step)`;
   assert.equal(r.tensorsAfter, r.tensorsBefore, `${figures}: live tensors`);
   assert.equal(r.buffersAfter, r.buffersBefore, `${figures}: native buffers`);
   assert.ok(r.growthMB < LIMIT_MB, `${figures}; the limit is ${LIMIT_MB} MB`);
