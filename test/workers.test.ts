@@ -51,15 +51,18 @@ const y = g.tensor(Float32Array.from({ length: B }, (_, i) => Math.cos(i)), [B, 
 })();`);
 
 // A child process that starts `workers` workers at once and terminates each at a random moment
-// once it has finished at least one piece of work; prints how many it terminated.
-function terminateChild(workers: number): string {
+// once it has finished at least one piece of work, and `early` more at a random moment while they
+// load the library or start working; prints how many it terminated.
+function terminateChild(workers: number, early: number): string {
   return `const { Worker } = require('node:worker_threads');
 const source = ${JSON.stringify(LOOP)};
 let terminated = 0;
-Promise.all(Array.from({ length: ${workers} }, () => new Promise((resolve, reject) => {
+Promise.all(Array.from({ length: ${workers + early} }, (_, i) => new Promise((resolve, reject) => {
   const w = new Worker(source, { eval: true });
   w.on('error', reject);
-  w.once('message', () => setTimeout(() => w.terminate().then(() => { terminated++; resolve(); }, reject), Math.random() * 400));
+  const terminate = () => w.terminate().then(() => { terminated++; resolve(); }, reject);
+  if (i < ${early}) setTimeout(terminate, Math.random() * 1500);
+  else w.once('message', () => setTimeout(terminate, Math.random() * 400));
 }))).then(() => console.log('terminated ' + terminated), (e) => { console.log('worker failed: ' + e.message); process.exit(1); });`;
 }
 
@@ -70,10 +73,12 @@ describe('worker threads', function () {
     // Before the fix about one termination in three aborted (SIGABRT); 20 make a miss unlikely.
     const children = 4;
     const workersPerChild = 5;
+    const earlyPerChild = 2;
     const started = Date.now();
     const results = [];
     for (let c = 0; c < children; c += 2) {
-      results.push(...(await Promise.all([runChild(terminateChild(workersPerChild)), runChild(terminateChild(workersPerChild))])));
+      const child = () => runChild(terminateChild(workersPerChild, earlyPerChild));
+      results.push(...(await Promise.all([child(), child()])));
     }
     const aborted = results.filter((r) => r.status !== 0);
     assert.deepEqual(
@@ -81,7 +86,7 @@ describe('worker threads', function () {
       [],
       `${aborted.length} of ${children} processes died`,
     );
-    for (const r of results) assert.match(r.output, new RegExp(`^terminated ${workersPerChild}$`, 'm'));
+    for (const r of results) assert.match(r.output, new RegExp(`^terminated ${workersPerChild + earlyPerChild}$`, 'm'));
     assert.ok(Date.now() - started < 60000, `took ${Date.now() - started} ms`);
   });
 
