@@ -16,6 +16,10 @@ uint32_t generationOf(uint64_t key) { return static_cast<uint32_t>(key >> 32); }
 
 bool sameTag(const napi_type_tag& a, const napi_type_tag& b) { return a.lower == b.lower && a.upper == b.upper; }
 
+uint64_t keyOf(const Napi::Value& external) {
+  return static_cast<uint64_t>(reinterpret_cast<uintptr_t>(external.As<Napi::External<void>>().Data()));
+}
+
 }  // namespace
 
 HandleTable::~HandleTable() {
@@ -40,7 +44,6 @@ uint64_t HandleTable::insertErased(void* object, Destroy destroy, const napi_typ
   slot.object = object;
   slot.destroy = destroy;
   slot.kind = kind;
-  ++liveCount_;
   return makeKey(index, slot.generation);
 }
 
@@ -66,7 +69,6 @@ void HandleTable::release(uint64_t key) {
   // Generation 0 is never used, so that no key is 0.
   slot.generation = slot.generation == std::numeric_limits<uint32_t>::max() ? 1 : slot.generation + 1;
   freeSlots_.push_back(indexOf(key));  // never reallocates (see insertErased)
-  --liveCount_;
   destroy(object);
 }
 
@@ -78,12 +80,6 @@ Napi::Value wrapErased(Napi::Env env, uint64_t key, const napi_type_tag& tag) {
   if (napi_type_tag_object(env, external, &tag) != napi_ok) throw Error("cudnn-gru: could not tag a native handle");
   return external;
 }
-
-namespace {
-uint64_t keyOf(const Napi::Value& value) {
-  return static_cast<uint64_t>(reinterpret_cast<uintptr_t>(value.As<Napi::External<void>>().Data()));
-}
-}  // namespace
 
 HandleState lookupErased(Napi::Env env, const Napi::Value& value, const napi_type_tag& tag, void** object) {
   *object = nullptr;

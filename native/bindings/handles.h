@@ -38,7 +38,6 @@ class HandleTable {
   void* find(uint64_t key, const napi_type_tag& kind) const;
   // Destroys the live object `key` names; its slot may then be reused under a new generation.
   void release(uint64_t key);
-  size_t liveCount() const { return liveCount_; }
 
  private:
   using Destroy = void (*)(void*);
@@ -53,7 +52,6 @@ class HandleTable {
 
   std::vector<Slot> slots_;
   std::vector<uint32_t> freeSlots_;
-  size_t liveCount_ = 0;
 };
 
 // What a JS value is, for one kind of object.
