@@ -85,5 +85,7 @@ describe('CUDA library loading (stand-in libraries)', function () {
       info.reason ?? '',
       /cuDNN 92400 \(.*libcudnn\.so\.9\) was built for CUDA 12 and loads libcublasLt\.so\.12, but the cuBLAS found is version 13 \(.*only13\/libcublas\.so\.13\): install cuBLAS 12 or point CUDNN_GRU_CUBLAS_PATH at it/,
     );
+    const forCuda11 = cudaInfoWith(cudnnStub(path.join(dir, 'cudnn11'), 11080), path.join(dir, 'both'));
+    assert.match(forCuda11.reason ?? '', /was built for CUDA 11 and loads libcublasLt\.so\.11, but the cuBLAS found is version 13 .*: install cuDNN 9 for CUDA 13 or 12/);
   });
 });

@@ -122,10 +122,12 @@ void probe(CudaState& st) {
   const bool majorsMatch = !libs.cudnn.handle || !r.cublasVersion || cublasMajor == libs.cudnnCudaMajor;
   if (!majorsMatch) {
     const std::string want = std::to_string(libs.cudnnCudaMajor);
+    const bool loadable = libs.cudnnCudaMajor == 12 || libs.cudnnCudaMajor == 13;  // what loadCublas searches for
     appendReason(r, "cuDNN " + std::to_string(r.cudnnVersion) + " (" + r.cudnnPath + ") was built for CUDA " + want +
                         " and loads libcublasLt.so." + want + ", but the cuBLAS found is version " +
-                        std::to_string(cublasMajor) + " (" + r.cublasPath + "): install cuBLAS " + want +
-                        " or point CUDNN_GRU_CUBLAS_PATH at it");
+                        std::to_string(cublasMajor) + " (" + r.cublasPath + "): " +
+                        (loadable ? "install cuBLAS " + want + " or point CUDNN_GRU_CUBLAS_PATH at it"
+                                  : std::string("install cuDNN 9 for CUDA 13 or 12")));
   }
   if (!deviceOk || !libs.cublas.handle || !libs.cudnn.handle || !majorsMatch) return;
 
