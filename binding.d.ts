@@ -2,7 +2,11 @@
 // users normally use the TypeScript API in lib/ instead.
 
 declare const tensorHandleBrand: unique symbol;
-/** Opaque native memory of one tensor (a type-tagged External). */
+/**
+ * Opaque native memory of one tensor: a type-tagged External naming a slot of this environment's
+ * native handle table. Only free() (or the environment's exit) releases it: dropping the handle
+ * does not (the JS layer frees forgotten tensors through a FinalizationRegistry).
+ */
 export interface TensorHandle {
   readonly [tensorHandleBrand]: true;
 }
@@ -61,6 +65,7 @@ export interface NativeDeviceMemory {
 
 export interface NativeBinding {
   backendInfo(): NativeBackendInfo;
+  /** CPU engine and BLAS threads of the calling thread's Node environment (each worker has its own). */
   setNumThreads(numThreads: number): void;
   getNumThreads(): number;
   /** Switches TF32 maths for the CUDA backend's GEMMs and GRU; no effect without CUDA. */
@@ -73,19 +78,20 @@ export interface NativeBinding {
   readAsync(handle: TensorHandle): Promise<HostArray>;
   write(handle: TensorHandle, data: HostArray): void;
   copyTo(handle: TensorHandle, device: DeviceName): TensorHandle;
-  /** Frees the memory now; using the handle afterwards is an error. */
+  /** Frees the memory now; using the handle afterwards is an error (even once its slot is reused). */
   free(handle: TensorHandle): void;
+  /** Whether free() was called on this tensor handle; throws for anything that is not one. */
   isFreed(handle: TensorHandle): boolean;
   /** Waits until all work queued on `device` is done. */
   synchronize(device: DeviceName): void;
-  /** Live allocations per device, as the native allocator counts them. */
+  /** Live allocations per device, as the native allocator counts them (the whole process: every worker). */
   nativeMemory(): Record<DeviceName, NativeDeviceMemory>;
 }
 
 // ------------------------------------------------------------------ GRU (native/bindings/gru_bindings.cpp)
 
 declare const gruReserveBrand: unique symbol;
-/** A training-mode forward's saved state (a type-tagged External); see gruBackward/gruReserveFree. */
+/** A training-mode forward's saved state (a type-tagged handle like TensorHandle); see gruBackward/gruReserveFree. */
 export interface GruReserveHandle {
   readonly [gruReserveBrand]: true;
 }

@@ -1,9 +1,11 @@
 #include <napi.h>
 
+#include "bindings/environment.h"
 #include "bindings/register.h"
 
 namespace {
 Napi::Object init(Napi::Env env, Napi::Object exports) {
+  cgru::bindings::initEnvironment(env);
   cgru::bindings::registerTensorBindings(env, exports);
   cgru::bindings::registerInfoBindings(env, exports);
   cgru::bindings::registerGruBindings(env, exports);

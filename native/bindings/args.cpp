@@ -2,12 +2,30 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdio>
+#include <cstdlib>
 #include <limits>
+#include <memory>
+
+#include "bindings/handles.h"
 
 namespace cgru::bindings {
 namespace {
-// Identifies Externals made by wrapHandle (napi_type_tag, Node-API 8).
+// Identifies the Externals of tensor handles (napi_type_tag, Node-API 8).
 constexpr napi_type_tag kTensorHandleTag = {0x6367727554656e73ULL, 0x6f7248616e646c65ULL};
+
+// As JS prints it: integers in full, others in the fewest digits that read back exactly.
+std::string numberText(double d) {
+  if (std::isnan(d)) return "NaN";
+  if (std::isinf(d)) return d > 0 ? "Infinity" : "-Infinity";
+  if (d == std::floor(d) && std::fabs(d) < 0x1p63) return std::to_string(static_cast<long long>(d));
+  char text[32];
+  for (int digits = 1; digits <= 17; ++digits) {
+    std::snprintf(text, sizeof text, "%.*g", digits, d);
+    if (std::strtod(text, nullptr) == d) break;
+  }
+  return text;
+}
 }  // namespace
 
 std::string Args::describe(const Napi::Value& v) {
@@ -15,11 +33,7 @@ std::string Args::describe(const Napi::Value& v) {
   if (v.IsNull()) return "null";
   if (v.IsBoolean()) return v.As<Napi::Boolean>().Value() ? "true" : "false";
   if (v.IsNumber()) {
-    const double d = v.As<Napi::Number>().DoubleValue();
-    if (std::isnan(d)) return "NaN";
-    std::string s = std::to_string(d);
-    if (d == std::floor(d) && std::fabs(d) < 1e15) s = std::to_string(static_cast<long long>(d));
-    return "the number " + s;
+    return "the number " + numberText(v.As<Napi::Number>().DoubleValue());
   }
   if (v.IsString()) {
     std::string s = v.As<Napi::String>().Utf8Value();
@@ -111,10 +125,14 @@ void TensorHandle::noteHostData(const void* data, size_t count) {
 }
 
 TensorHandle* asTensorHandle(Napi::Env env, const Napi::Value& value) {
-  bool tagged = false;
-  if (!value.IsExternal() || napi_check_object_type_tag(env, value, &kTensorHandleTag, &tagged) != napi_ok || !tagged)
-    return nullptr;
-  return value.As<Napi::External<TensorHandle>>().Data();
+  static TensorHandle freed{nullptr, DType::Float32, 0};
+  TensorHandle* handle = nullptr;
+  switch (lookupObject(env, value, kTensorHandleTag, &handle)) {
+    case HandleState::Live: return handle;
+    case HandleState::Released: return &freed;
+    case HandleState::Foreign: break;
+  }
+  return nullptr;
 }
 
 TensorHandle& Args::tensor(size_t i, const char* name) const {
@@ -129,19 +147,19 @@ TensorHandle& Args::tensor(size_t i, const char* name) const {
 Device parseDevice(const std::string& name) { return name == "cuda" ? Device::Cuda : Device::Cpu; }
 DType parseDType(const std::string& name) { return name == "int32" ? DType::Int32 : DType::Float32; }
 
+// The bytes are reported to V8 so that its GC sees their weight (the JS layer frees forgotten
+// tensors when they are collected).
 Napi::Value wrapHandle(Napi::Env env, TensorHandle* handle) {
-  const long long bytes = static_cast<long long>(handle->storage->bytes());
-  // The finalizer is the last line of defence: JS frees explicitly (dispose, tidy,
-  // FinalizationRegistry); this only runs for a handle dropped without any of those.
-  auto external = Napi::External<TensorHandle>::New(env, handle, [](Napi::Env env, TensorHandle* h) {
-    if (h->storage) Napi::MemoryManagement::AdjustExternalMemory(env, -static_cast<int64_t>(h->storage->bytes()));
-    delete h;
-  });
-  if (napi_type_tag_object(env, external, &kTensorHandleTag) != napi_ok) {
-    throw Napi::Error::New(env, "cudnn-gru: could not tag a tensor handle");
-  }
+  std::unique_ptr<TensorHandle> owned(handle);
+  const auto bytes = static_cast<int64_t>(owned->storage->bytes());
+  Napi::Value value = wrapObject(env, std::move(owned), kTensorHandleTag);
   Napi::MemoryManagement::AdjustExternalMemory(env, bytes);
-  return external;
+  return value;
+}
+
+void releaseTensor(Napi::Env env, const Napi::Value& value, const TensorHandle& handle) {
+  Napi::MemoryManagement::AdjustExternalMemory(env, -static_cast<int64_t>(handle.storage->bytes()));
+  releaseObject(env, value);
 }
 
 }  // namespace cgru::bindings

@@ -11,10 +11,11 @@
 
 namespace cgru::bindings {
 
-// The native side of a JS tensor's data: a storage plus its element type. Passed to JS as a
-// type-tagged External, so no other object can be mistaken for it.
+// The native side of a JS tensor's data: a storage plus its element type. JS holds it through a
+// type-tagged External naming a slot of the environment's handle table (bindings/handles.h), so
+// no other object can be mistaken for it.
 struct TensorHandle {
-  StoragePtr storage;  // null once freed
+  StoragePtr storage;  // null only in the stand-in for freed tensors (asTensorHandle)
   DType dtype;
   size_t numel;
   // int32 tensors: the smallest and largest element. int32 data only ever comes from the host
@@ -56,14 +57,18 @@ class Args {
   const char* function_;
 };
 
-// The tensor handle `value` wraps (freed or not), or nullptr when it is anything else.
+// The tensor handle `value` names; for a freed tensor a shared stand-in whose storage is null
+// (never modify it); nullptr when `value` is not a tensor handle.
 TensorHandle* asTensorHandle(Napi::Env env, const Napi::Value& value);
 
 Device parseDevice(const std::string& name);
 DType parseDType(const std::string& name);
+// Gives `handle` (new'd, with its storage) to the environment's table; returns the JS handle.
 Napi::Value wrapHandle(Napi::Env env, TensorHandle* handle);
+// Frees the tensor a live `value` names, now.
+void releaseTensor(Napi::Env env, const Napi::Value& value, const TensorHandle& handle);
 
-// Runs a binding body, turning native exceptions into JS errors.
+// Runs a binding body with its environment's BLAS threads, turning native exceptions into JS errors.
 template <typename F>
 Napi::Value guarded(const Napi::CallbackInfo& info, F&& body);
 

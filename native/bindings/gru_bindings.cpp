@@ -8,7 +8,7 @@
 //
 // config = { inputSize, hiddenSize, numLayers, bidirectional, dropout, seed, batch, seqLen }.
 // params: per layer, per direction: W_ih, W_hh, b_ih, b_hh (PyTorch's canonical order).
-// The reserve (training state) is a type-tagged External; a backward consumes and frees it unless
+// The reserve (training state) is a type-tagged handle; a backward consumes and frees it unless
 // `retain` is true. It also holds a reference to the forward's y buffer (the engine contract lets
 // backward read it), so y's memory lives until the reserve is consumed or freed.
 #include <cmath>
@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "bindings/args.h"
+#include "bindings/handles.h"
 #include "bindings/register.h"
 #include "core/backend.h"
 #include "core/errors.h"
@@ -36,7 +37,6 @@ struct ReserveHandle {
   GruConfig config;
   int batch = 0, seqLen = 0;
   bool consumed = false;  // used by a backward without retain
-  bool freed = false;     // released by gruReserveFree
 };
 
 std::string shapeText(std::initializer_list<int64_t> dims) {
@@ -243,7 +243,7 @@ Napi::Value gruForward(const Napi::CallbackInfo& info) {
     out.Set("hN", wrapHandle(env, hN.release()));
     if (training) {
       if (!reserve) throw Error("gruForward: the engine returned no training state");
-      auto* handle = new ReserveHandle{};
+      auto handle = std::make_unique<ReserveHandle>();
       handle->bytes = reserve->bytes();
       handle->reserve = std::move(reserve);
       handle->y = std::move(yStorage);
@@ -251,26 +251,21 @@ Napi::Value gruForward(const Napi::CallbackInfo& info) {
       handle->config = call.config;
       handle->batch = call.batch;
       handle->seqLen = call.seqLen;
-      auto external = Napi::External<ReserveHandle>::New(env, handle, [](Napi::Env env, ReserveHandle* h) {
-        if (h->reserve) Napi::MemoryManagement::AdjustExternalMemory(env, -static_cast<int64_t>(h->bytes));
-        delete h;
-      });
-      if (napi_type_tag_object(env, external, &kGruReserveTag) != napi_ok)
-        throw Error("gruForward: could not tag the training state");
-      Napi::MemoryManagement::AdjustExternalMemory(env, static_cast<int64_t>(handle->bytes));
-      out.Set("reserve", external);
-      out.Set("reserveBytes", Napi::Number::New(env, static_cast<double>(handle->bytes)));
+      const size_t bytes = handle->bytes;
+      out.Set("reserve", wrapObject(env, std::move(handle), kGruReserveTag));
+      Napi::MemoryManagement::AdjustExternalMemory(env, static_cast<int64_t>(bytes));
+      out.Set("reserveBytes", Napi::Number::New(env, static_cast<double>(bytes)));
     }
     return out;
   });
 }
 
-ReserveHandle& reserveArg(GruCall& call, const Napi::CallbackInfo& info, size_t i) {
-  bool tagged = false;
-  if (i >= info.Length() || !info[i].IsExternal() ||
-      napi_check_object_type_tag(info.Env(), info[i], &kGruReserveTag, &tagged) != napi_ok || !tagged)
+// The training state argument i names; nullptr when it was already freed.
+ReserveHandle* reserveArg(GruCall& call, const Napi::CallbackInfo& info, size_t i) {
+  ReserveHandle* r = nullptr;
+  if (i >= info.Length() || lookupObject(info.Env(), info[i], kGruReserveTag, &r) == HandleState::Foreign)
     call.args().typeError(i, "reserve", "the training state returned by gruForward(..., training = true)");
-  return *info[i].As<Napi::External<ReserveHandle>>().Data();
+  return r;
 }
 
 Napi::Value gruBackward(const Napi::CallbackInfo& info) {
@@ -278,9 +273,10 @@ Napi::Value gruBackward(const Napi::CallbackInfo& info) {
     GruCall call(info, "gruBackward");
     call.readConfig(0);
     call.readInputs();
-    ReserveHandle& r = reserveArg(call, info, 5);
-    if (r.freed)
+    ReserveHandle* live = reserveArg(call, info, 5);
+    if (!live)
       throw Napi::Error::New(info.Env(), "gruBackward: argument 'reserve' was already freed (the training state was disposed)");
+    ReserveHandle& r = *live;
     if (r.consumed)
       throw Napi::Error::New(info.Env(),
                              "gruBackward: argument 'reserve' was already used by a backward pass; pass retain = true "
@@ -339,14 +335,10 @@ Napi::Value gruBackward(const Napi::CallbackInfo& info) {
 Napi::Value gruReserveFree(const Napi::CallbackInfo& info) {
   return guarded(info, [&]() -> Napi::Value {
     GruCall call(info, "gruReserveFree");
-    ReserveHandle& r = reserveArg(call, info, 0);
-    const bool released = static_cast<bool>(r.reserve);
-    if (released) {
-      Napi::MemoryManagement::AdjustExternalMemory(info.Env(), -static_cast<int64_t>(r.bytes));
-      r.reserve.reset();
-    }
-    r.y.reset();
-    r.freed = true;
+    const ReserveHandle* r = reserveArg(call, info, 0);
+    const bool released = r && r->reserve;
+    if (released) Napi::MemoryManagement::AdjustExternalMemory(info.Env(), -static_cast<int64_t>(r->bytes));
+    if (r) releaseObject(info.Env(), info[0]);
     return Napi::Boolean::New(info.Env(), released);
   });
 }

@@ -2,6 +2,7 @@
 #include <new>
 
 #include "core/errors.h"
+#include "cpu/cpu_backend.h"
 
 namespace cgru::bindings {
 
@@ -9,6 +10,7 @@ template <typename F>
 Napi::Value guarded(const Napi::CallbackInfo& info, F&& body) {
   Napi::Env env = info.Env();
   try {
+    cpu::applyBlasThreads();
     return body();
   } catch (const Napi::Error&) {
     throw;

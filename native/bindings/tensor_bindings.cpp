@@ -168,9 +168,7 @@ Napi::Value copyTo(const Napi::CallbackInfo& info) {
 Napi::Value freeHandle(const Napi::CallbackInfo& info) {
   return guarded(info, [&]() -> Napi::Value {
     Args args(info, "free");
-    TensorHandle& h = args.tensor(0, "handle");
-    Napi::MemoryManagement::AdjustExternalMemory(info.Env(), -static_cast<int64_t>(h.storage->bytes()));
-    h.storage.reset();
+    releaseTensor(info.Env(), info[0], args.tensor(0, "handle"));
     return info.Env().Undefined();
   });
 }
@@ -178,13 +176,9 @@ Napi::Value freeHandle(const Napi::CallbackInfo& info) {
 Napi::Value isFreed(const Napi::CallbackInfo& info) {
   return guarded(info, [&]() -> Napi::Value {
     Args args(info, "isFreed");
-    if (args.isAbsent(0) || !info[0].IsExternal()) args.typeError(0, "handle", "a tensor handle");
-    try {
-      args.tensor(0, "handle");
-      return Napi::Boolean::New(info.Env(), false);
-    } catch (const Napi::Error&) {
-      return Napi::Boolean::New(info.Env(), true);
-    }
+    const TensorHandle* h = args.isAbsent(0) ? nullptr : asTensorHandle(info.Env(), info[0]);
+    if (!h) args.typeError(0, "handle", "a tensor handle");
+    return Napi::Boolean::New(info.Env(), !h->storage);
   });
 }
 

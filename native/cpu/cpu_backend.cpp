@@ -1,5 +1,7 @@
 #include "cpu/cpu_backend.h"
 
+#include <unistd.h>
+
 #include <cstdlib>
 #include <cstring>
 #include <string>
@@ -13,10 +15,25 @@ namespace cgru {
 namespace cpu {
 namespace {
 constexpr size_t kAlignment = 64;
-int gNumThreads = 0;  // 0: not set yet, defaults to the machine's cores
+
+// 0 when unknown.
+size_t physicalMemoryBytes() {
+  static const size_t bytes = [] {
+    const long pages = ::sysconf(_SC_PHYS_PAGES), pageSize = ::sysconf(_SC_PAGESIZE);
+    return pages > 0 && pageSize > 0 ? static_cast<size_t>(pages) * static_cast<size_t>(pageSize) : size_t{0};
+  }();
+  return bytes;
+}
+thread_local int tNumThreads = 0;  // 0: not set on this thread, so the machine's cores
 }  // namespace
 
 void* CpuBackend::allocate(size_t bytes) {
+  // With overcommit, more than the machine holds can "succeed" and the zero fill that follows
+  // then gets the process killed: refuse it with a reason instead.
+  const size_t physical = physicalMemoryBytes();
+  if (physical && bytes > physical)
+    throw Error("cpu: out of host memory: " + std::to_string(bytes) + " bytes requested, more than this machine's " +
+                std::to_string(physical) + " bytes of physical memory");
   const size_t rounded = (bytes + kAlignment - 1) / kAlignment * kAlignment;
   void* ptr = std::aligned_alloc(kAlignment, rounded);
   if (!ptr) throw Error("cpu: out of host memory allocating " + std::to_string(bytes) + " bytes");
@@ -40,13 +57,18 @@ void CpuBackend::fillZero(void* dst, size_t bytes) {
 GruEngine& CpuBackend::gru() { return gruEngine(); }
 
 void setNumThreads(int n) {
-  gNumThreads = n;
+  tNumThreads = n;
   setBlasThreads(n);
 }
 
 int numThreads() {
-  if (gNumThreads == 0) setNumThreads(std::max(1u, std::thread::hardware_concurrency()));
-  return gNumThreads;
+  static const int cores = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));  // asked once: a syscall
+  return tNumThreads > 0 ? tNumThreads : cores;
+}
+
+void applyBlasThreads() {
+  const int n = numThreads();
+  if (blasThreads() != n) setBlasThreads(n);
 }
 
 }  // namespace cpu

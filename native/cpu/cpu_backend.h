@@ -18,8 +18,13 @@ class CpuBackend final : public Backend {
   TensorOps* ops() override;  // native/cpu/ops_cpu.cpp
 };
 
-// Threads used by the CPU engine and by BLAS together.
+// Threads used by the CPU engine and by BLAS together. The setting belongs to the calling thread,
+// and so to its Node environment (the main thread, or one worker): each has its own, all cores
+// until set.
 void setNumThreads(int n);
 int numThreads();
+// Gives BLAS, whose thread count is process-wide, the calling thread's setting. Every binding
+// call does this first, so the GEMMs it runs use its own environment's count.
+void applyBlasThreads();
 
 }  // namespace cgru::cpu

@@ -173,12 +173,13 @@ std::string resolve<CublasApi>(void* handle, CublasApi& api) {
 
 void loadCublas(LoadResult& r) {
   Searcher s(r, "cuBLAS");
-  // Prefer cuBLAS 13 anywhere over cuBLAS 12 anywhere.
-  for (const char* major : {"13", "12"}) {
-    const std::string soname = std::string("libcublas.so.") + major;
-    const std::string ltSoname = std::string("libcublasLt.so.") + major;
+  // The major cuDNN needs anywhere over another major anywhere (see libraries.h).
+  const std::string preferred = r.cudnnCudaMajor == 12 ? "12" : "13";
+  for (const std::string& major : {preferred, std::string(preferred == "13" ? "12" : "13")}) {
+    const std::string soname = "libcublas.so." + major;
+    const std::string ltSoname = "libcublasLt.so." + major;
     const bool found = forEachPlace("CUDNN_GRU_CUBLAS_PATH", {"nvidia/cu13/lib", "nvidia/cublas/lib"}, [&](const Place& place) {
-      if (!place.file.empty() && major != std::string("13")) return false;  // an explicit file is tried once
+      if (!place.file.empty() && major != preferred) return false;  // an explicit file is tried once
       const std::string path = !place.file.empty() ? place.file : join(place.dir, soname);
       const bool plain = place.file.empty() && place.dir.empty();
       // libcublas needs libcublasLt of the same folder; load it first so the pair matches.
@@ -241,6 +242,7 @@ void loadCudnn(LoadResult& r) {
     gCudnn = api;
     r.cudnn.handle = h;
     r.cudnn.path = where;
+    r.cudnnCudaMajor = static_cast<int>(api.cudnnGetCudartVersion() / 1000);  // 13030 -> 13
     return true;
   });
   if (found) return;
@@ -253,8 +255,8 @@ const LoadResult& loadLibraries() {
   static const LoadResult result = [] {
     LoadResult r;
     try {
-      loadCublas(r);
       loadCudnn(r);
+      loadCublas(r);
     } catch (const std::exception& e) {  // only bad_alloc is possible here
       if (!r.cublas.handle && r.cublas.error.empty()) r.cublas.error = e.what();
       if (!r.cudnn.handle && r.cudnn.error.empty()) r.cudnn.error = e.what();

@@ -48,11 +48,14 @@ struct LoadedLibrary {
 
 struct LoadResult {
   LoadedLibrary cudnn, cublas;
+  int cudnnCudaMajor = 0;  // the CUDA major version cuDNN was built for; 0 when cuDNN did not load
   std::vector<std::string> searchedPaths;  // every path passed to dlopen, in order
 };
 
-// Loads cuBLAS (first: cuDNN's sub-libraries look for it by soname) and then cuDNN, once per
-// process; later calls return the first result. Never throws.
+// Loads cuDNN and then cuBLAS, once per process; later calls return the first result. Never
+// throws. cuDNN's sub-libraries load libcublasLt.so.<major> by soname when they first run (not
+// when they load), <major> being the CUDA major cuDNN was built for: cuBLAS of that major is
+// preferred (13, then 12, without cuDNN), so that cuDNN and our GEMMs share one cuBLAS.
 const LoadResult& loadLibraries();
 
 // The tables, valid once loadLibraries() reported no error for the library.

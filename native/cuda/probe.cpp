@@ -117,7 +117,19 @@ void probe(CudaState& st) {
   } else {
     appendReason(r, libs.cudnn.error);
   }
-  if (!deviceOk || !libs.cublas.handle || !libs.cudnn.handle) return;
+  // Another major would run cuDNN on a second cuBLAS, or fail when cuDNN first needs it.
+  const int cublasMajor = r.cublasVersion / 10000;
+  const bool majorsMatch = !libs.cudnn.handle || !r.cublasVersion || cublasMajor == libs.cudnnCudaMajor;
+  if (!majorsMatch) {
+    const std::string want = std::to_string(libs.cudnnCudaMajor);
+    const bool loadable = libs.cudnnCudaMajor == 12 || libs.cudnnCudaMajor == 13;  // what loadCublas searches for
+    appendReason(r, "cuDNN " + std::to_string(r.cudnnVersion) + " (" + r.cudnnPath + ") was built for CUDA " + want +
+                        " and loads libcublasLt.so." + want + ", but the cuBLAS found is version " +
+                        std::to_string(cublasMajor) + " (" + r.cublasPath + "): " +
+                        (loadable ? "install cuBLAS " + want + " or point CUDNN_GRU_CUBLAS_PATH at it"
+                                  : std::string("install cuDNN 9 for CUDA 13 or 12")));
+  }
+  if (!deviceOk || !libs.cublas.handle || !libs.cudnn.handle || !majorsMatch) return;
 
   try {
     st.backend = std::make_unique<cuda::CudaBackend>(r.deviceIndex);
