@@ -55,8 +55,31 @@ export interface GruResult {
   backward(dOutput?: Tensor | null, dhN?: Tensor | null): GruGradients;
 }
 
+/**
+ * A count or size argument of a public helper, checked before anything loops over or allocates
+ * by it: `1e308` layers or a Date would otherwise run until V8 runs out of memory.
+ */
+function sizeArgument(fn: string, name: string, value: unknown, max: number): number {
+  if (typeof value !== 'number') throw new TypeError(`${fn}: argument ${name} must be an integer in [1, ${max}], got ${describe(value)}`);
+  if (!Number.isInteger(value) || value < 1 || value > max) {
+    throw new RangeError(`${fn}: argument ${name} must be an integer in [1, ${max}], got ${describe(value)}`);
+  }
+  return value;
+}
+
+function flagArgument(fn: string, name: string, value: unknown): boolean {
+  if (typeof value !== 'boolean') throw new TypeError(`${fn}: argument ${name} must be a boolean, got ${describe(value)}`);
+  return value;
+}
+
+/** The bounds the native bindings apply (native/bindings/gru_bindings.cpp). */
+const MAX_LAYERS = 65536;
+const MAX_SIZE = 1 << 24;
+
 /** The parameter names gru() expects, in canonical (cuDNN/PyTorch) order. */
 export function gruParamNames(numLayers = 1, bidirectional = false): string[] {
+  sizeArgument('gruParamNames', 'numLayers', numLayers, MAX_LAYERS);
+  flagArgument('gruParamNames', 'bidirectional', bidirectional);
   const names: string[] = [];
   for (let l = 0; l < numLayers; l++) {
     for (const suffix of bidirectional ? ['', '_reverse'] : ['']) {
@@ -68,6 +91,10 @@ export function gruParamNames(numLayers = 1, bidirectional = false): string[] {
 
 /** The shape of each parameter, keyed like gruParamNames(). */
 export function gruParamShapes(inputSize: number, hiddenSize: number, numLayers = 1, bidirectional = false): Record<string, number[]> {
+  sizeArgument('gruParamShapes', 'inputSize', inputSize, MAX_SIZE);
+  sizeArgument('gruParamShapes', 'hiddenSize', hiddenSize, MAX_SIZE);
+  sizeArgument('gruParamShapes', 'numLayers', numLayers, MAX_LAYERS);
+  flagArgument('gruParamShapes', 'bidirectional', bidirectional);
   const D = bidirectional ? 2 : 1;
   const shapes: Record<string, number[]> = {};
   for (const name of gruParamNames(numLayers, bidirectional)) {
@@ -170,7 +197,7 @@ export function gru(x: Tensor, params: GruParams, options: GruOptions = {}): Gru
   }
   if (typeof options !== 'object' || options === null) fail('type', `argument options must be an object, got ${describe(options)}`);
 
-  const numLayers = integerOption(options.numLayers, 'numLayers', 1, 65536, 1);
+  const numLayers = integerOption(options.numLayers, 'numLayers', 1, MAX_LAYERS, 1);
   const bidirectional = booleanOption(options.bidirectional, 'bidirectional');
   const training = booleanOption(options.training, 'training');
   const retainState = booleanOption(options.retainState, 'retainState');
@@ -178,7 +205,7 @@ export function gru(x: Tensor, params: GruParams, options: GruOptions = {}): Gru
   const whh = params.weight_hh_l0;
   if (options.hiddenSize === undefined && whh instanceof Tensor && whh.rank === 2) inferredHidden = whh.shape[1]!;
   if (options.hiddenSize === undefined && !inferredHidden) fail('type', 'options.hiddenSize is required (or pass weight_hh_l0 of shape [3·H, H])');
-  const hiddenSize = integerOption(options.hiddenSize, 'hiddenSize', 1, 1 << 24, inferredHidden);
+  const hiddenSize = integerOption(options.hiddenSize, 'hiddenSize', 1, MAX_SIZE, inferredHidden);
   const dropoutValue = options.dropout ?? 0;
   if (typeof dropoutValue !== 'number' || !(dropoutValue >= 0 && dropoutValue < 1)) {
     fail('range', `options.dropout must be a number in [0, 1), got ${describe(options.dropout)}`);
