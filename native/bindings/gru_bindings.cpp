@@ -22,6 +22,7 @@
 #include "bindings/register.h"
 #include "core/backend.h"
 #include "core/errors.h"
+#include "core/gru_checks.h"
 
 namespace cgru::bindings {
 namespace {
@@ -95,13 +96,8 @@ class GruCall {
     config.seed = o.Get("seed").IsUndefined() ? 0 : static_cast<uint64_t>(field(o, "seed", 0, (int64_t{1} << 53) - 1));
     batch = static_cast<int>(field(o, "batch", 1, std::numeric_limits<int32_t>::max()));
     seqLen = static_cast<int>(field(o, "seqLen", 1, std::numeric_limits<int32_t>::max()));
-    const int64_t H = config.hiddenSize, D = config.numDirections();
-    const int64_t widest = std::max<int64_t>(config.inputSize, D * H);
-    const int64_t kIntMax = std::numeric_limits<int32_t>::max();
-    if (int64_t{batch} * seqLen > kIntMax || int64_t{seqLen} * 3 * H > kIntMax || 3 * H * widest > kIntMax ||
-        int64_t{batch} * seqLen * std::max<int64_t>(4 * H, widest) > (int64_t{1} << 40))
-      rangeError("config", "describes a problem too large for one call (batch·seqLen, seqLen·3·hiddenSize and "
-                           "3·hiddenSize·width must each stay below 2^31)");
+    const std::string tooLarge = gruSizeLimitViolation(config, batch, seqLen);
+    if (!tooLarge.empty()) rangeError("config", "describes a problem too large for one call: " + tooLarge);
   }
 
   // ---- tensors

@@ -1,10 +1,38 @@
 #include "core/gru_checks.h"
 
+#include <algorithm>
+#include <limits>
 #include <string>
 
 #include "core/errors.h"
 
 namespace cgru {
+
+std::string gruSizeLimitViolation(const GruConfig& c, int64_t batch, int64_t seqLen) {
+  const int64_t G = 3, H = c.hiddenSize, D = c.numDirections(), L = c.numLayers;
+  const int64_t widest = std::max<int64_t>(c.inputSize, D * H);
+  struct Product {
+    const char* name;
+    int64_t value;
+    const char* where;
+  };
+  const Product products[] = {
+      {"batch·seqLen", batch * seqLen, "the rows of the input-projection GEMM"},
+      {"seqLen·3·hiddenSize", seqLen * G * H, "the leading dimension of the per-step GEMMs"},
+      {"3·hiddenSize·max(inputSize, directions·hiddenSize)", G * H * widest, "weight offsets"},
+      {"numLayers·directions·batch·hiddenSize", L * D * batch * H, "cuDNN's state descriptor dimensions and strides"},
+  };
+  const int64_t kIntMax = std::numeric_limits<int32_t>::max();
+  for (const Product& p : products) {
+    if (p.value > kIntMax)
+      return std::string(p.name) + " = " + std::to_string(p.value) + " exceeds 2^31 - 1 (it becomes an int in " +
+             p.where + ")";
+  }
+  // Far beyond any memory, and it keeps every size_t product below overflow.
+  if (batch * seqLen * std::max<int64_t>(4 * H, widest) > (int64_t{1} << 40))
+    return "batch·seqLen·max(4·hiddenSize, inputSize, directions·hiddenSize) exceeds 2^40 floats";
+  return "";
+}
 
 GruDims checkGruForwardArgs(const GruForwardArgs& a, bool needOutputs) {
   const GruConfig& c = a.config;
@@ -12,6 +40,8 @@ GruDims checkGruForwardArgs(const GruForwardArgs& a, bool needOutputs) {
     throw ArgumentError("gru: inputSize, hiddenSize and numLayers must be >= 1");
   if (!(c.dropout >= 0.0f && c.dropout < 1.0f)) throw ArgumentError("gru: dropout must be in [0, 1)");
   if (a.batch < 1 || a.seqLen < 1) throw ArgumentError("gru: batch and seqLen must be >= 1");
+  const std::string tooLarge = gruSizeLimitViolation(c, a.batch, a.seqLen);
+  if (!tooLarge.empty()) throw ArgumentError("gru: the problem is too large for one call: " + tooLarge);
   const size_t slots = static_cast<size_t>(c.numSlots());
   const auto& p = a.params;
   if (p.wIh.size() != slots || p.wHh.size() != slots || p.bIh.size() != slots || p.bHh.size() != slots)
