@@ -82,7 +82,7 @@ export interface NativeBinding {
   nativeMemory(): Record<DeviceName, NativeDeviceMemory>;
 }
 
-// ------------------------------------------------------------------ GRU (native/bindings/gru_bindings.cpp)
+// ------------------------------------------------------------------ GRU, LSTM, RNN (native/bindings/gru_bindings.cpp)
 
 declare const gruReserveBrand: unique symbol;
 /** A training-mode forward's saved state (a type-tagged External); see gruBackward/gruReserveFree. */
@@ -90,7 +90,12 @@ export interface GruReserveHandle {
   readonly [gruReserveBrand]: true;
 }
 
+/** The recurrence: cuDNN's modes (PyTorch nn.GRU, nn.LSTM, nn.RNN with tanh or relu). */
+export type NativeRnnMode = 'gru' | 'lstm' | 'rnn_tanh' | 'rnn_relu';
+
 export interface NativeGruConfig {
+  /** Default 'gru'; the gru* bindings take 'gru' only. Weights have gates·H rows: 3 (GRU), 4 (LSTM), 1 (RNN). */
+  mode?: NativeRnnMode;
   inputSize: number;
   hiddenSize: number;
   numLayers: number;
@@ -108,6 +113,8 @@ export interface NativeGruForwardResult {
   y: TensorHandle;
   /** [numLayers·directions, batch, hiddenSize] */
   hN: TensorHandle;
+  /** LSTM only: [numLayers·directions, batch, hiddenSize] */
+  cN?: TensorHandle;
   /** Training mode only. */
   reserve?: GruReserveHandle;
   reserveBytes?: number;
@@ -116,6 +123,8 @@ export interface NativeGruForwardResult {
 export interface NativeGruBackwardResult {
   dx: TensorHandle;
   dh0: TensorHandle;
+  /** LSTM only. */
+  dc0?: TensorHandle;
   /** Canonical order: per layer, per direction: W_ih, W_hh, b_ih, b_hh. */
   dParams: TensorHandle[];
 }
@@ -144,6 +153,31 @@ export interface NativeBinding {
   ): NativeGruBackwardResult;
   /** Frees the saved state now; true when this call released memory. Idempotent. */
   gruReserveFree(reserve: GruReserveHandle): boolean;
+  /** gruForward for every config.mode; c0 (LSTM only, else null): [numLayers·directions, batch, hiddenSize]. */
+  rnnForward(
+    config: NativeGruConfig,
+    x: TensorHandle,
+    h0: TensorHandle | null,
+    lengths: TensorHandle | null,
+    params: TensorHandle[],
+    training: boolean,
+    c0: TensorHandle | null,
+  ): NativeGruForwardResult;
+  /** gruBackward for every config.mode; c0 and dcN (null means zeros) are the LSTM's, null otherwise. */
+  rnnBackward(
+    config: NativeGruConfig,
+    x: TensorHandle,
+    h0: TensorHandle | null,
+    lengths: TensorHandle | null,
+    params: TensorHandle[],
+    reserve: GruReserveHandle,
+    dy: TensorHandle | null,
+    dhN: TensorHandle | null,
+    retain: boolean,
+    c0: TensorHandle | null,
+    dcN: TensorHandle | null,
+  ): NativeGruBackwardResult;
+  rnnReserveFree(reserve: GruReserveHandle): boolean;
 }
 
 // ------------------------------------------------------------------ Tensor ops (native/bindings/ops_bindings.cpp)
