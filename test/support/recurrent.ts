@@ -1,4 +1,4 @@
-// Test support for the recurrent ops (ops.lstm, ops.rnn): a float64 reference of every cell
+// Test support for the recurrent ops (ops.gru, ops.lstm, ops.rnn): a float64 reference of every cell
 // written here from the equations (independent of the engine), central differences on it,
 // PyTorch fixture loading and tolerance checks.
 import assert from 'node:assert/strict';
@@ -6,8 +6,8 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { ops, tensor, type DeviceName, type Tensor } from '../../lib';
 
-export type Mode = 'lstm' | 'rnn_tanh' | 'rnn_relu';
-export const GATES: Record<Mode, number> = { lstm: 4, rnn_tanh: 1, rnn_relu: 1 };
+export type Mode = 'gru' | 'lstm' | 'rnn_tanh' | 'rnn_relu';
+export const GATES: Record<Mode, number> = { gru: 3, lstm: 4, rnn_tanh: 1, rnn_relu: 1 };
 
 // ------------------------------------------------------------------ checks
 
@@ -80,13 +80,14 @@ export interface Fixture {
   dParams: Record<string, FixtureTensor>;
 }
 
-export function loadFixtures(folder: string): Fixture[] {
+/** The fixtures under test/fixtures/<folder>; `mode` for files that do not say (the GRU's). */
+export function loadFixtures(folder: string, mode?: Mode): Fixture[] {
   const dir = path.join(__dirname, '..', 'fixtures', folder);
   return fs
     .readdirSync(dir)
     .filter((f) => f.endsWith('.json'))
     .sort()
-    .map((f) => JSON.parse(fs.readFileSync(path.join(dir, f), 'utf8')) as Fixture);
+    .map((f) => ({ mode, ...JSON.parse(fs.readFileSync(path.join(dir, f), 'utf8')) }) as Fixture);
 }
 
 export function fixtureTensor(ft: FixtureTensor, device: DeviceName): Tensor {
@@ -116,20 +117,26 @@ export interface RefProblem {
 const sigmoid = (v: number) => 1 / (1 + Math.exp(-v));
 
 /**
- * One step of one sample: a = W_ih x + b_ih + W_hh h + b_hh (all G·H pre-activations, which is all
- * these cells need), h and c updated in place.
+ * One step of one sample from gi = W_ih x + b_ih and gh = W_hh h + b_hh (G·H each; only the GRU
+ * needs them apart), h and c updated in place.
  */
-function cellStep(mode: Mode, H: number, a: Float64Array, h: Float64Array, c: Float64Array): void {
+function cellStep(mode: Mode, H: number, gi: Float64Array, gh: Float64Array, h: Float64Array, c: Float64Array): void {
   for (let j = 0; j < H; j++) {
-    if (mode === 'lstm') {
-      const i = sigmoid(a[j]!);
-      const f = sigmoid(a[H + j]!);
-      const g = Math.tanh(a[2 * H + j]!);
-      const o = sigmoid(a[3 * H + j]!);
+    if (mode === 'gru') {
+      const r = sigmoid(gi[j]! + gh[j]!);
+      const z = sigmoid(gi[H + j]! + gh[H + j]!);
+      const n = Math.tanh(gi[2 * H + j]! + r * gh[2 * H + j]!);
+      h[j] = (1 - z) * n + z * h[j]!;
+    } else if (mode === 'lstm') {
+      const i = sigmoid(gi[j]! + gh[j]!);
+      const f = sigmoid(gi[H + j]! + gh[H + j]!);
+      const g = Math.tanh(gi[2 * H + j]! + gh[2 * H + j]!);
+      const o = sigmoid(gi[3 * H + j]! + gh[3 * H + j]!);
       c[j] = f * c[j]! + i * g;
       h[j] = o * Math.tanh(c[j]!);
     } else {
-      h[j] = mode === 'rnn_tanh' ? Math.tanh(a[j]!) : Math.max(0, a[j]!);
+      const a = gi[j]! + gh[j]!;
+      h[j] = mode === 'rnn_tanh' ? Math.tanh(a) : Math.max(0, a);
     }
   }
 }
@@ -160,14 +167,17 @@ export function refForward(p: RefProblem): { y: Float64Array; hN: Float64Array; 
         for (let s = 0; s < len; s++) {
           const t = d === 0 ? s : len - 1 - s;
           const xr = (b * T + t) * inSize;
-          const a = new Float64Array(G * H);
+          const gi = new Float64Array(G * H);
+          const gh = new Float64Array(G * H);
           for (let g = 0; g < G * H; g++) {
-            let v = bih[g]! + bhh[g]!;
-            for (let k = 0; k < inSize; k++) v += wih[g * inSize + k]! * input[xr + k]!;
-            for (let k = 0; k < H; k++) v += whh[g * H + k]! * h[k]!;
-            a[g] = v;
+            let a = bih[g]!;
+            for (let k = 0; k < inSize; k++) a += wih[g * inSize + k]! * input[xr + k]!;
+            gi[g] = a;
+            let b2 = bhh[g]!;
+            for (let k = 0; k < H; k++) b2 += whh[g * H + k]! * h[k]!;
+            gh[g] = b2;
           }
-          cellStep(p.mode, H, a, h, c);
+          cellStep(p.mode, H, gi, gh, h, c);
           y.set(h, (b * T + t) * D * H + d * H);
         }
         hN.set(h, at);
