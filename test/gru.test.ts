@@ -5,7 +5,7 @@ import { memory, tensor, tidy, type Tensor } from '../lib';
 import { native } from '../lib/native';
 import { gru, gruParamNames, gruParamShapes, type GruParams } from '../lib/ops';
 import { testDevices } from './support/devices';
-import { assertClose, disposeAll, loadFixtures, numericGrad, randomProblem as recurrentProblem, refForward, toEngine, type EngineInputs, type FixtureTensor, type ProblemShape } from './support/recurrent';
+import { assertClose, describeFixtures, disposeAll, loadFixtures, numericGrad, randomProblem as recurrentProblem, refForward, toEngine, type EngineInputs, type ProblemShape } from './support/recurrent';
 
 // The helpers and the float64 reference GRU live in support/recurrent.ts (shared with the LSTM
 // and RNN suites).
@@ -16,49 +16,7 @@ const randomProblem = (seed: number, o: ProblemShape) => recurrentProblem('gru',
 
 for (const device of testDevices) {
   describe(`ops.gru on ${device}`, () => {
-    describe('PyTorch fixtures (outputs and every gradient, relative error <= 1e-5)', () => {
-      for (const fx of fixtures) {
-        it(fx.name, () => {
-          const c = fx.config;
-          const t = (ft: FixtureTensor) => tensor(Float32Array.from(ft.data), ft.shape, 'float32', { device });
-          const params: GruParams = {};
-          for (const [k, v] of Object.entries(fx.params)) params[k] = t(v);
-          const x = t(fx.x);
-          const h0 = fx.h0Given ? t(fx.h0) : undefined;
-          const dy = t(fx.dy);
-          const dhN = t(fx.dhN);
-          const opts = { hiddenSize: c.hiddenSize, numLayers: c.numLayers, bidirectional: c.bidirectional, h0, lengths: fx.lengths ?? undefined };
-          const inference = gru(x, params, opts);
-          const train = gru(x, params, { ...opts, training: true });
-          assertClose(inference.output.dataSync(), fx.y.data, 1e-5, 'y (inference)');
-          assertClose(inference.hN.dataSync(), fx.hN.data, 1e-5, 'hN (inference)');
-          assert.deepEqual(train.output.dataSync(), inference.output.dataSync(), 'training forward == inference forward');
-          assert.deepEqual(train.hN.dataSync(), inference.hN.dataSync());
-          assert.deepEqual(train.output.shape, [c.batch, c.seqLen, (c.bidirectional ? 2 : 1) * c.hiddenSize]);
-          const g = train.backward(dy, dhN);
-          assertClose(g.dx.dataSync(), fx.dx.data, 1e-5, 'dx');
-          assertClose(g.dh0.dataSync(), fx.dh0.data, 1e-5, 'dh0');
-          assert.deepEqual(Object.keys(g.dParams), Object.keys(fx.dParams));
-          for (const [k, v] of Object.entries(fx.dParams)) {
-            assert.deepEqual(g.dParams[k]!.shape, v.shape, `${k} shape`);
-            assertClose(g.dParams[k]!.dataSync(), v.data, 1e-5, `d${k}`);
-          }
-          if (fx.lengths) {
-            // Padded steps: zero output and zero dx.
-            const y = inference.output.dataSync();
-            const dx = g.dx.dataSync();
-            const DH = (c.bidirectional ? 2 : 1) * c.hiddenSize;
-            fx.lengths.forEach((len, b) => {
-              for (let tt = len; tt < c.seqLen; tt++) {
-                for (let j = 0; j < DH; j++) assert.equal(y[(b * c.seqLen + tt) * DH + j], 0);
-                for (let j = 0; j < c.inputSize; j++) assert.equal(dx[(b * c.seqLen + tt) * c.inputSize + j], 0);
-              }
-            });
-          }
-          disposeAll(inference, train, g, params, x, h0, dy, dhN);
-        });
-      }
-    });
+    describeFixtures(fixtures, device);
 
     describe('finite differences against a float64 reference', () => {
       const cases = [

@@ -295,8 +295,9 @@ interface AnyResult {
   backward(dOutput?: Tensor | null, dhN?: Tensor | null, dcN?: Tensor | null): { dx: Tensor; dh0: Tensor; dc0?: Tensor; dParams: Record<string, Tensor> };
 }
 
-/** Calls the op of `mode` (ops.lstm, or ops.rnn with its activation). */
+/** Calls the op of `mode` (ops.gru, ops.lstm, or ops.rnn with its activation). */
 export function runMode(mode: Mode, x: Tensor, params: Record<string, Tensor>, options: Record<string, unknown>): AnyResult {
+  if (mode === 'gru') return ops.gru(x, params, options) as AnyResult;
   if (mode === 'lstm') return ops.lstm(x, params, options) as AnyResult;
   return ops.rnn(x, params, { ...options, activation: mode === 'rnn_tanh' ? 'tanh' : 'relu' }) as AnyResult;
 }
