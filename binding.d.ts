@@ -129,54 +129,40 @@ export interface NativeGruBackwardResult {
   dParams: TensorHandle[];
 }
 
+/** The arguments gruForward and rnnForward share. lengths: int32 [batch]. */
+type RecurrentForwardArgs = [
+  config: NativeGruConfig,
+  x: TensorHandle,
+  h0: TensorHandle | null,
+  lengths: TensorHandle | null,
+  params: TensorHandle[],
+  training: boolean,
+];
+
+/** The arguments gruBackward and rnnBackward share. dy/dhN null mean zeros. */
+type RecurrentBackwardArgs = [
+  config: NativeGruConfig,
+  x: TensorHandle,
+  h0: TensorHandle | null,
+  lengths: TensorHandle | null,
+  params: TensorHandle[],
+  reserve: GruReserveHandle,
+  dy: TensorHandle | null,
+  dhN: TensorHandle | null,
+  retain?: boolean,
+];
+
 export interface NativeBinding {
-  /** params: per layer, per direction: W_ih [3H, in], W_hh [3H, H], b_ih [3H], b_hh [3H]. lengths: int32 [batch]. */
-  gruForward(
-    config: NativeGruConfig,
-    x: TensorHandle,
-    h0: TensorHandle | null,
-    lengths: TensorHandle | null,
-    params: TensorHandle[],
-    training: boolean,
-  ): NativeGruForwardResult;
-  /** Consumes (and frees) `reserve` unless `retain` is true. dy/dhN null mean zeros. */
-  gruBackward(
-    config: NativeGruConfig,
-    x: TensorHandle,
-    h0: TensorHandle | null,
-    lengths: TensorHandle | null,
-    params: TensorHandle[],
-    reserve: GruReserveHandle,
-    dy: TensorHandle | null,
-    dhN: TensorHandle | null,
-    retain?: boolean,
-  ): NativeGruBackwardResult;
+  /** params: per layer, per direction: W_ih [3H, in], W_hh [3H, H], b_ih [3H], b_hh [3H]. */
+  gruForward(...args: RecurrentForwardArgs): NativeGruForwardResult;
+  /** Consumes (and frees) `reserve` unless `retain` is true. */
+  gruBackward(...args: RecurrentBackwardArgs): NativeGruBackwardResult;
   /** Frees the saved state now; true when this call released memory. Idempotent. */
   gruReserveFree(reserve: GruReserveHandle): boolean;
-  /** gruForward for every config.mode; c0 (LSTM only, else null): [numLayers·directions, batch, hiddenSize]. */
-  rnnForward(
-    config: NativeGruConfig,
-    x: TensorHandle,
-    h0: TensorHandle | null,
-    lengths: TensorHandle | null,
-    params: TensorHandle[],
-    training: boolean,
-    c0: TensorHandle | null,
-  ): NativeGruForwardResult;
+  /** gruForward for every config.mode (weights gates·H rows); c0 (LSTM only, else null): [numLayers·directions, batch, hiddenSize]. */
+  rnnForward(...args: [...RecurrentForwardArgs, c0: TensorHandle | null]): NativeGruForwardResult;
   /** gruBackward for every config.mode; c0 and dcN (null means zeros) are the LSTM's, null otherwise. */
-  rnnBackward(
-    config: NativeGruConfig,
-    x: TensorHandle,
-    h0: TensorHandle | null,
-    lengths: TensorHandle | null,
-    params: TensorHandle[],
-    reserve: GruReserveHandle,
-    dy: TensorHandle | null,
-    dhN: TensorHandle | null,
-    retain: boolean,
-    c0: TensorHandle | null,
-    dcN: TensorHandle | null,
-  ): NativeGruBackwardResult;
+  rnnBackward(...args: [...RecurrentBackwardArgs, c0?: TensorHandle | null, dcN?: TensorHandle | null]): NativeGruBackwardResult;
   rnnReserveFree(reserve: GruReserveHandle): boolean;
 }
 
