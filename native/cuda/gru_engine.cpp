@@ -376,7 +376,10 @@ std::unique_ptr<CudaGruEngine::Reserve> CudaGruEngine::forwardAttempt(const GruF
   const std::vector<int32_t> image = len.deviceImage();
   backend_.copyFromHost(devLengths, image.data(), lengthBytes);
 
-  if (redo && redo->algo == plan.algo && redo->weights->bytes() == plan.weightBytes) {
+  // The weight-space layout does not depend on the algorithm (PyTorch flattens under STANDARD and
+  // runs persistent algorithms on the same buffer), so a repeat after a persistent-algorithm
+  // fallback still uses the original forward's weights; only the size must agree.
+  if (redo && redo->weights->bytes() == plan.weightBytes) {
     CGRU_CUDA(cudaMemcpyAsync(weights, redo->weights->data(), plan.weightBytes, cudaMemcpyDeviceToDevice, stream));
   } else {
     if (plan.weightGaps) CGRU_CUDA(cudaMemsetAsync(weights, 0, plan.weightBytes, stream));
