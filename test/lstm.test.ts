@@ -30,15 +30,6 @@ describe('lstmParamNames / lstmParamShapes', () => {
 
 for (const device of testDevices) {
   describe(`ops.lstm on ${device}`, () => {
-    if (device !== 'cpu') {
-      it('is refused on CUDA with a clear error until the cuDNN engine runs CUDNN_LSTM', () => {
-        const e = toEngine(randomProblem('lstm', 1, { I: 2, H: 3, L: 1, bidirectional: false, B: 2, T: 2, h0: true }, lstmParamShapes(2, 3)), device);
-        assert.throws(() => lstm(e.x, e.params, { h0: e.h0 }), /rnnForward: config\.mode 'lstm' runs on the CPU only so far/);
-        disposeAll(e);
-      });
-      return;
-    }
-
     describeFixtures(loadFixtures('lstm'), device);
 
     describeFiniteDifferences('lstm', [
@@ -112,9 +103,9 @@ for (const device of testDevices) {
       it('names the op, the argument, what was expected and what came', () => {
         assert.throws(() => lstm(e.x, e.params, { hiddenSize: 5 }), /lstm: params\.weight_ih_l0 must have shape \[4·H, inputWidth\] = \[20,3\], got \[16,3\]/);
         const gruParams: Record<string, Tensor> = {};
-        for (const [k, s] of Object.entries(gruParamShapes(3, 4))) gruParams[k] = tensor(new Float32Array(s.reduce((a, b) => a * b)), s);
+        for (const [k, s] of Object.entries(gruParamShapes(3, 4))) gruParams[k] = tensor(new Float32Array(s.reduce((a, b) => a * b)), s, 'float32', { device });
         assert.throws(() => lstm(e.x, gruParams), /lstm: params\.weight_ih_l0 must have shape \[4·H, inputWidth\] = \[16,3\], got \[12,3\]/);
-        const badC0 = tensor(new Float32Array(8), [2, 1, 4]);
+        const badC0 = tensor(new Float32Array(8), [2, 1, 4], 'float32', { device });
         assert.throws(() => lstm(e.x, e.params, { c0: badC0 }), /lstm: options\.c0 must have shape \[numLayers·directions, batch, H\] = \[1,2,4\], got \[2,1,4\]/);
         assert.throws(() => lstm(e.x, e.params, { c0: e.x }), /lstm: options\.c0 must have shape/);
         assert.throws(() => lstm(e.x, e.params, { h0: e.h0, c: e.c0 } as object), /lstm: unknown option 'c'/);
@@ -136,7 +127,7 @@ for (const device of testDevices) {
         assert.throws(() => (native.gruForward as (...a: unknown[]) => unknown)(cfg, x, null, null, ph, false), /gruForward: argument 'config\.mode' must be 'gru' for gruForward/);
         assert.throws(() => call({ ...cfg, mode: 'gru' }, x, null, null, ph, false, null), /rnnForward: argument 'params\[0\] \(weight_ih_l0\)' must have 36 elements \(\[3·hiddenSize, inputWidth\]/);
         assert.throws(() => call(cfg, x, null, null, ph, false, x), /rnnForward: argument 'c0' must have 8 elements \(\[numLayers·directions, batch, hiddenSize\]/);
-        const rnnParams = Object.values(rnnParamShapes(3, 4)).map((s) => tensor(new Float32Array(s.reduce((a, b) => a * b)), s));
+        const rnnParams = Object.values(rnnParamShapes(3, 4)).map((s) => tensor(new Float32Array(s.reduce((a, b) => a * b)), s, 'float32', { device }));
         const rnnCfg = { ...cfg, mode: 'rnn_tanh' };
         assert.throws(() => call(rnnCfg, x, null, null, rnnParams.map((t) => t.handle()), false, e.h0!.handle()), /rnnForward: argument 'c0' is an LSTM argument; config\.mode 'rnn_tanh' has no cell state, so pass null/);
         disposeAll(rnnParams);

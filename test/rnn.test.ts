@@ -25,15 +25,6 @@ describe('rnnParamNames / rnnParamShapes', () => {
 
 for (const device of testDevices) {
   describe(`ops.rnn on ${device}`, () => {
-    if (device !== 'cpu') {
-      it('is refused on CUDA with a clear error until the cuDNN engine runs CUDNN_RNN_TANH/RELU', () => {
-        const e = toEngine(randomProblem('rnn_relu', 1, small, shapes(small)), device);
-        assert.throws(() => rnn(e.x, e.params, { activation: 'relu' }), /rnnForward: config\.mode 'rnn_relu' runs on the CPU only so far/);
-        disposeAll(e);
-      });
-      return;
-    }
-
     describeFixtures(loadFixtures('rnn'), device);
 
     for (const mode of ['rnn_tanh', 'rnn_relu'] as const) {

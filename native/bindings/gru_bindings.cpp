@@ -231,9 +231,6 @@ class GruCall {
   GruEngine& engine() const {
     Backend* backend = backendFor(device);
     if (!backend) throw Napi::Error::New(env(), fn_ + ": CUDA is not available: " + cudaReport().reason);
-    if (device != Device::Cpu && config.mode != RnnMode::Gru)
-      throw Napi::Error::New(env(), fn_ + ": config.mode '" + rnnModeName(config.mode) + "' runs on the CPU only so far "
-                                          "(the cuDNN engine computes GRUs); move the tensors to the CPU");
     return backend->gru();
   }
 
