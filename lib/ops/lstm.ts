@@ -1,6 +1,6 @@
 // ops.lstm: a whole LSTM network (layers, directions, variable lengths, dropout) in one native
-// call, with PyTorch's nn.LSTM maths, names and layouts (gate blocks i, f, g, o). CPU engine; on
-// CUDA the bindings refuse it until the cuDNN engine runs CUDNN_LSTM. The work is done by the
+// call on the device of its inputs (cuDNN's CUDNN_LSTM on CUDA, the BLAS engine on the CPU), with
+// PyTorch's nn.LSTM maths, names and layouts (gate blocks i, f, g, o). The work is done by the
 // shared recurrent core (recurrent.ts).
 import type { NativeResource } from '../engine';
 import type { Tensor } from '../tensor';

@@ -1,6 +1,6 @@
 // ops.rnn: a whole simple (Elman) RNN network, h' = tanh or relu(W_ih x + b_ih + W_hh h + b_hh),
-// with PyTorch's nn.RNN maths, names and layouts. CPU engine; on CUDA the bindings refuse it until
-// the cuDNN engine runs CUDNN_RNN_TANH/RELU. The work is done by the shared recurrent core
+// on the device of its inputs (cuDNN's CUDNN_RNN_TANH/RELU on CUDA, the BLAS engine on the CPU),
+// with PyTorch's nn.RNN maths, names and layouts. The work is done by the shared recurrent core
 // (recurrent.ts).
 import { describe } from '../backend';
 import type { Tensor } from '../tensor';
