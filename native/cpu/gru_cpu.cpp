@@ -11,7 +11,7 @@
 // All [B·T, ·] matrices are batch-major (row b·T + t) like x and y, so the per-step GEMMs read
 // rows with a stride of T rows.
 //
-// Where the CPU has AVX2 and FMA the GRU forward runs on the packed kernels of gru_packed.h instead
+// Where the CPU has AVX2 and FMA the forward runs on the packed kernels of gru_packed.h instead
 // (W_ih and W_hh packed once per call, the gate maths fused into the recurrent GEMM, the work of
 // each step split over the engine's thread pool); the BLAS path above is the fallback.
 //
@@ -228,14 +228,16 @@ constexpr size_t kProjectRows = 64;
 // time loop. The work is a sequence of items that the engine's threads take in order from one
 // shared counter: the projection in blocks of rows, then each step's hidden units in chunks of
 // panels. A step's chunk starts once everything before that step is done. gi (in project.out),
-// y, hprev and gates point at step 0 of sample 0 (y at this direction's columns); h holds the
-// initial state and h2 is a second [B, H] buffer. Returns whichever holds the final state.
+// y, hprev and saved point at step 0 of sample 0 (y at this direction's columns); h holds the
+// initial state and h2 is a second [B, H] buffer (the LSTM's c, in base, is updated in place:
+// each unit's belongs to one chunk). Returns whichever of h, h2 holds the final state.
+template <typename Cell>
 const float* runPacked(const packed::ProjectArgs& project, const packed::StepArgs& base, int dir, int T,
-                       size_t yStepStride, float* y, float* hprev, float* gates, float* h, float* h2) {
+                       size_t yStepStride, float* y, float* hprev, float* saved, float* h, float* h2) {
   const int H = base.H;
   const int panels = packed::panels(H);
   const size_t rows = static_cast<size_t>(base.B) * T;
-  const size_t macs = static_cast<size_t>(base.B) * 3 * H * H;
+  const size_t macs = static_cast<size_t>(base.B) * Cell::kGates * H * H;
   const int threads = static_cast<int>(
       std::max<size_t>(1, std::min<size_t>(macs / kMacsPerThread, static_cast<size_t>(std::min(numThreads(), panels)))));
   const int projectItems = static_cast<int>((rows + kProjectRows - 1) / kProjectRows);
@@ -263,10 +265,10 @@ const float* runPacked(const packed::ProjectArgs& project, const packed::StepArg
       a.t = t;
       a.hIn = s % 2 == 0 ? h : h2;
       a.hOut = s % 2 == 0 ? h2 : h;
-      a.gi = project.out + static_cast<size_t>(t) * 3 * H;
+      a.gi = project.out + static_cast<size_t>(t) * Cell::kGates * H;
       a.y = y + static_cast<size_t>(t) * yStepStride;
       a.hprev = hprev ? hprev + static_cast<size_t>(t) * H : nullptr;
-      a.gates = gates ? gates + static_cast<size_t>(t) * 4 * H : nullptr;
+      a.saved = saved ? saved + static_cast<size_t>(t) * Cell::kSaved * H : nullptr;
       packed::step(a, panels * c / chunks, panels * (c + 1) / chunks);
       done.value.fetch_add(1, std::memory_order_release);
     }
@@ -275,7 +277,7 @@ const float* runPacked(const packed::ProjectArgs& project, const packed::StepArg
 }
 
 // One network of one cell type: the sequence loop over layers, directions and steps, with
-// lengths, dropout, the packed GRU kernels and the training state.
+// lengths, dropout, the packed kernels and the training state.
 template <typename Cell>
 std::unique_ptr<GruReserve> forwardWith(const GruForwardArgs& a, const GruDims& d) {
   constexpr int G = Cell::kGates;
@@ -290,10 +292,10 @@ std::unique_ptr<GruReserve> forwardWith(const GruForwardArgs& a, const GruDims& 
   const bool useDropout = a.training && a.config.dropout > 0.0f;
 
   const bool pingPong = !a.training && L > 1;
-  const bool usePacked = Cell::kPacked && usePackedKernels();
+  const bool usePacked = usePackedKernels();
   const int maxInSize = std::max(d.I, L > 1 ? static_cast<int>(DH) : 0);
-  const size_t packedScratch = usePacked ? Scratch::round(packed::packedFloats(H, H)) +
-                                               Scratch::round(packed::packedFloats(H, maxInSize)) + Scratch::round(BH)
+  const size_t packedScratch = usePacked ? Scratch::round(packed::packedFloats(G, H, H)) +
+                                               Scratch::round(packed::packedFloats(G, H, maxInSize)) + Scratch::round(BH)
                                          : Scratch::round(static_cast<size_t>(B) * G * H);
   Scratch scratch((ragged ? Scratch::round(BT * d.I) : 0) + Scratch::round(BT * G * H) + Scratch::round(BH) +
                   (Cell::kCellState ? Scratch::round(BH) : 0) + packedScratch +
@@ -304,8 +306,8 @@ std::unique_ptr<GruReserve> forwardWith(const GruForwardArgs& a, const GruDims& 
   float* h = scratch.take(BH);
   float* c = Cell::kCellState ? scratch.take(BH) : nullptr;
   float* h2 = usePacked ? scratch.take(BH) : nullptr;
-  float* wHhPacked = usePacked ? scratch.take(packed::packedFloats(H, H)) : nullptr;
-  float* wIhPacked = usePacked ? scratch.take(packed::packedFloats(H, maxInSize)) : nullptr;
+  float* wHhPacked = usePacked ? scratch.take(packed::packedFloats(G, H, H)) : nullptr;
+  float* wIhPacked = usePacked ? scratch.take(packed::packedFloats(G, H, maxInSize)) : nullptr;
   float* ping = pingPong ? scratch.take(BT * DH) : nullptr;
   float* pong = pingPong && L > 2 ? scratch.take(BT * DH) : nullptr;
 
@@ -330,33 +332,36 @@ std::unique_ptr<GruReserve> forwardWith(const GruForwardArgs& a, const GruDims& 
       }
       float* hprev = res ? res->hprev(slot) : nullptr;
       float* gates = res ? res->gates(slot) : nullptr;
-      if constexpr (Cell::kPacked) {
-        if (usePacked) {
-          // The input projection and the recurrence in one job on the engine's threads: BLAS stays
-          // idle, so its threads (which spin for a while after each call) do not compete with ours.
-          packed::pack(wIh, H, inSize, wIhPacked);
-          packed::pack(wHh, H, H, wHhPacked);
-          packed::ProjectArgs project;
-          project.H = H;
-          project.K = inSize;
-          project.w = wIhPacked;
-          project.x = in;
-          project.out = gi;
-          packed::StepArgs step;
-          step.B = B;
-          step.H = H;
-          step.w = wHhPacked;
-          step.bIh = bIh;
-          step.bHh = bHh;
-          step.giStride = static_cast<size_t>(T) * 3 * H;
-          step.yStride = static_cast<size_t>(T) * DH;
-          step.hprevStride = static_cast<size_t>(T) * H;
-          step.gatesStride = static_cast<size_t>(T) * 4 * H;
-          step.lengths = ragged ? len.data() : nullptr;
-          const float* hLast = runPacked(project, step, dir, T, DH, out + static_cast<size_t>(dir) * H, hprev, gates, h, h2);
-          std::memcpy(a.hN + static_cast<size_t>(slot) * BH, hLast, sizeof(float) * BH);
-          continue;
-        }
+      if (usePacked) {
+        // The input projection and the recurrence in one job on the engine's threads: BLAS stays
+        // idle, so its threads (which spin for a while after each call) do not compete with ours.
+        packed::pack(wIh, G, H, inSize, wIhPacked);
+        packed::pack(wHh, G, H, H, wHhPacked);
+        packed::ProjectArgs project;
+        project.gates = G;
+        project.H = H;
+        project.K = inSize;
+        project.w = wIhPacked;
+        project.x = in;
+        project.out = gi;
+        packed::StepArgs step;
+        step.mode = a.config.mode;
+        step.B = B;
+        step.H = H;
+        step.w = wHhPacked;
+        step.bIh = bIh;
+        step.bHh = bHh;
+        step.c = c;
+        step.giStride = static_cast<size_t>(T) * G * H;
+        step.yStride = static_cast<size_t>(T) * DH;
+        step.hprevStride = static_cast<size_t>(T) * H;
+        step.savedStride = static_cast<size_t>(T) * Cell::kSaved * H;
+        step.lengths = ragged ? len.data() : nullptr;
+        const float* hLast =
+            runPacked<Cell>(project, step, dir, T, DH, out + static_cast<size_t>(dir) * H, hprev, gates, h, h2);
+        std::memcpy(a.hN + static_cast<size_t>(slot) * BH, hLast, sizeof(float) * BH);
+        if (Cell::kCellState) std::memcpy(a.cN + static_cast<size_t>(slot) * BH, c, sizeof(float) * BH);
+        continue;
       }
       for (int s = 0; s < T; ++s) {
         const int t = dir == 0 ? s : T - 1 - s;

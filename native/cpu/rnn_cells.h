@@ -197,7 +197,6 @@ struct GruCell {
   static constexpr int kSaved = 4;  // r, z, n, W_hn·h + b_hn
   static constexpr bool kCellState = false;
   static constexpr bool kSeparateRecurrentGrad = true;  // n's recurrent part is scaled by r
-  static constexpr bool kPacked = true;                 // has the gru_packed.h kernels
   template <bool kTrain>
   static void forward(int H, const float* gi, const float* gh, const float* bih, float* h, float*, float* y,
                       float* saved) {
@@ -215,7 +214,6 @@ struct LstmCell {
   static constexpr int kSaved = 6;  // i, f, g, o, c entering, tanh(c leaving)
   static constexpr bool kCellState = true;
   static constexpr bool kSeparateRecurrentGrad = false;
-  static constexpr bool kPacked = false;
   template <bool kTrain>
   static void forward(int H, const float* gi, const float* gh, const float* bih, float* h, float* c, float* y,
                       float* saved) {
@@ -234,7 +232,6 @@ struct RnnCell {
   static constexpr int kSaved = 1;  // h'
   static constexpr bool kCellState = false;
   static constexpr bool kSeparateRecurrentGrad = false;
-  static constexpr bool kPacked = false;
   template <bool kTrain>
   static void forward(int H, const float* gi, const float* gh, const float* bih, float* h, float*, float* y,
                       float* saved) {
