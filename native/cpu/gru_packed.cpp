@@ -113,6 +113,20 @@ CGRU_AVX2_INLINE PanelBias loadBias(const StepArgs& a, int j0, __m256i mask) {
   return bias;
 }
 
+// Stores v0, v1, … at p, p + H, … (the blocks of one row: gates, or what a cell saves).
+template <bool kFull, typename... V>
+CGRU_AVX2_INLINE void storeBlocks(float* p, size_t H, __m256i mask, V... v) {
+  size_t block = 0;
+  (store<kFull>(p + (block++) * H, mask, v), ...);
+}
+
+// The new state of sample b: into hOut and the output y.
+template <bool kFull>
+CGRU_AVX2_INLINE void leaveRow(const StepArgs& a, size_t b, int j0, __m256i mask, __m256 hv) {
+  store<kFull>(a.hOut + b * static_cast<size_t>(a.H) + j0, mask, hv);
+  store<kFull>(a.y + b * a.yStride + j0, mask, hv);
+}
+
 // What every epilogue does first for sample b: reads the entering state (saved as hprev when
 // training); a sample past its length keeps it and outputs zeros, and false is returned.
 template <bool kFull>
@@ -152,15 +166,8 @@ struct GruEpilogue {
     const __m256 hn = _mm256_add_ps(cn, bias.h2);
     const __m256 n = tanh8(_mm256_add_ps(_mm256_add_ps(load<kFull>(gi + 2 * H, mask), bias.i2), _mm256_mul_ps(r, hn)));
     const __m256 hv = _mm256_add_ps(n, _mm256_mul_ps(z, _mm256_sub_ps(hOld, n)));
-    store<kFull>(a.hOut + b * H + j0, mask, hv);
-    store<kFull>(a.y + b * a.yStride + j0, mask, hv);
-    if (a.saved) {
-      float* g = a.saved + b * a.savedStride + j0;
-      store<kFull>(g, mask, r);
-      store<kFull>(g + H, mask, z);
-      store<kFull>(g + 2 * H, mask, n);
-      store<kFull>(g + 3 * H, mask, hn);
-    }
+    leaveRow<kFull>(a, b, j0, mask, hv);
+    if (a.saved) storeBlocks<kFull>(a.saved + b * a.savedStride + j0, H, mask, r, z, n, hn);
   }
 };
 
@@ -184,17 +191,8 @@ struct LstmEpilogue {
     const __m256 tc = tanh8(cv);
     const __m256 hv = _mm256_mul_ps(o, tc);
     store<kFull>(c, mask, cv);
-    store<kFull>(a.hOut + b * H + j0, mask, hv);
-    store<kFull>(a.y + b * a.yStride + j0, mask, hv);
-    if (a.saved) {
-      float* s = a.saved + b * a.savedStride + j0;
-      store<kFull>(s, mask, i);
-      store<kFull>(s + H, mask, f);
-      store<kFull>(s + 2 * H, mask, g);
-      store<kFull>(s + 3 * H, mask, o);
-      store<kFull>(s + 4 * H, mask, cPrev);
-      store<kFull>(s + 5 * H, mask, tc);
-    }
+    leaveRow<kFull>(a, b, j0, mask, hv);
+    if (a.saved) storeBlocks<kFull>(a.saved + b * a.savedStride + j0, H, mask, i, f, g, o, cPrev, tc);
   }
 };
 
@@ -207,12 +205,10 @@ struct RnnEpilogue {
                                       __m256 acc, __m256, __m256, __m256) {
     __m256 hOld;
     if (!enterRow<kFull>(a, b, j0, mask, hOld)) return;
-    const size_t H = static_cast<size_t>(a.H);
     const __m256 pre = preActivation<kFull>(a.gi + b * a.giStride + j0, mask, bias.i0, acc, bias.h0);
     // max(0, x) returns x when x is NaN, as the scalar kernel does.
     const __m256 hv = kRelu ? _mm256_max_ps(_mm256_setzero_ps(), pre) : tanh8(pre);
-    store<kFull>(a.hOut + b * H + j0, mask, hv);
-    store<kFull>(a.y + b * a.yStride + j0, mask, hv);
+    leaveRow<kFull>(a, b, j0, mask, hv);
     if (a.saved) store<kFull>(a.saved + b * a.savedStride + j0, mask, hv);
   }
 };
