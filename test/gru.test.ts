@@ -5,12 +5,13 @@ import { memory, tensor, tidy, type Tensor } from '../lib';
 import { native } from '../lib/native';
 import { gru, gruParamNames, gruParamShapes, type GruParams } from '../lib/ops';
 import { testDevices } from './support/devices';
-import { assertClose, describeFixtures, disposeAll, loadFixtures, numericGrad, randomProblem as recurrentProblem, refForward, toEngine, type EngineInputs, type ProblemShape } from './support/recurrent';
+import { assertClose, describeFixtures, disposeAll, itDropoutGradient, loadFixtures, numericGrad, randomProblem as recurrentProblem, refForward, toEngine, type EngineInputs, type ProblemShape } from './support/recurrent';
 
 // The helpers and the float64 reference GRU live in support/recurrent.ts (shared with the LSTM
 // and RNN suites).
 const fixtures = loadFixtures('gru', 'gru');
-const randomProblem = (seed: number, o: ProblemShape) => recurrentProblem('gru', seed, o, gruParamShapes(o.I, o.H, o.L, o.bidirectional));
+const gruShapes = (o: ProblemShape) => gruParamShapes(o.I, o.H, o.L, o.bidirectional);
+const randomProblem = (seed: number, o: ProblemShape) => recurrentProblem('gru', seed, o, gruShapes(o));
 
 // ------------------------------------------------------------------ suites
 
@@ -85,47 +86,7 @@ for (const device of testDevices) {
         disposeAll(inf, inf2, t0, td, e, e1, one, oneInf);
       });
 
-      it('backward matches finite differences through the dropout masks (same seed, same masks)', () => {
-        // Layer 1 reads x1 = mask·y0/(1−p); its W_ih gradient goes through the mask.
-        const q = randomProblem(9, { I: 3, H: 4, L: 2, bidirectional: false, B: 2, T: 3, h0: true });
-        const e = toEngine(q, device);
-        const opts = { hiddenSize: 4, numLayers: 2, h0: e.h0, training: true, dropout: 0.3, seed: 11 };
-        const loss = (res: { output: Tensor; hN: Tensor }) => {
-          const y = res.output.dataSync();
-          const h = res.hN.dataSync();
-          let s = 0;
-          for (let i = 0; i < y.length; i++) s += y[i]! * q.dy[i]!;
-          for (let i = 0; i < h.length; i++) s += h[i]! * q.dhN[i]!;
-          return s;
-        };
-        const res = gru(e.x, e.params, opts);
-        const g = res.backward(e.dy, e.dhN);
-        // Central differences on the float32 engine (same seed, so the same masks) for W_ih of
-        // layer 1, the weights dropout feeds; float32 needs a large step and a loose tolerance.
-        const w = e.params.weight_ih_l1!;
-        const wData = w.dataSync();
-        const analytic = g.dParams.weight_ih_l1!.dataSync();
-        const eps = 1e-2;
-        let worst = 0;
-        let scale = 1e-3;
-        for (let i = 0; i < wData.length; i++) {
-          const run = (delta: number) => {
-            const mod = Float32Array.from(wData);
-            mod[i] = wData[i]! + delta;
-            const wt = tensor(mod, w.shape, 'float32', { device });
-            // The training forward (inference would skip dropout).
-            const rt = gru(e.x, { ...e.params, weight_ih_l1: wt }, opts);
-            const l = loss(rt);
-            disposeAll(rt, wt);
-            return l;
-          };
-          const numeric = (run(eps) - run(-eps)) / (2 * eps);
-          worst = Math.max(worst, Math.abs(numeric - analytic[i]!));
-          scale = Math.max(scale, Math.abs(analytic[i]!));
-        }
-        assert.ok(worst / scale < 2e-3, `dW_ih_l1 with dropout vs central differences: ${worst / scale}`);
-        disposeAll(res, g, e);
-      });
+      itDropoutGradient('gru', gruShapes, device);
     });
 
     describe('bad input', () => {

@@ -5,7 +5,7 @@ import { memory, tensor, tidy, type Tensor } from '../lib';
 import { native } from '../lib/native';
 import { gruParamShapes, lstm, lstmParamNames, lstmParamShapes, rnnParamShapes } from '../lib/ops';
 import { testDevices } from './support/devices';
-import { describeFiniteDifferences, describeFixtures, disposeAll, loadFixtures, randomProblem, toEngine, type EngineInputs, type ProblemShape } from './support/recurrent';
+import { describeFiniteDifferences, describeFixtures, disposeAll, itDropoutGradient, loadFixtures, randomProblem, toEngine, type EngineInputs, type ProblemShape } from './support/recurrent';
 
 const shapes = (o: ProblemShape) => lstmParamShapes(o.I, o.H, o.L, o.bidirectional);
 
@@ -90,6 +90,8 @@ for (const device of testDevices) {
         assert.deepEqual(ga.dParams.weight_ih_l2!.dataSync(), gb.dParams.weight_ih_l2!.dataSync());
         disposeAll(a, b, c, inf, plain, ga, gb, e);
       });
+
+      itDropoutGradient('lstm', shapes, device);
     });
 
     describe('bad input', () => {

@@ -5,7 +5,7 @@ import { memory, tidy } from '../lib';
 import { native } from '../lib/native';
 import { rnn, rnnParamNames, rnnParamShapes } from '../lib/ops';
 import { testDevices } from './support/devices';
-import { describeFiniteDifferences, describeFixtures, disposeAll, loadFixtures, randomProblem, runMode, toEngine, type ProblemShape } from './support/recurrent';
+import { describeFiniteDifferences, describeFixtures, disposeAll, itDropoutGradient, loadFixtures, randomProblem, runMode, toEngine, type ProblemShape } from './support/recurrent';
 
 const shapes = (o: ProblemShape) => rnnParamShapes(o.I, o.H, o.L, o.bidirectional);
 const small: ProblemShape = { I: 3, H: 4, L: 1, bidirectional: false, B: 2, T: 3, h0: true };
@@ -58,6 +58,8 @@ for (const device of testDevices) {
       assert.notDeepEqual(a.hN.dataSync().slice(layer0), plain.hN.dataSync().slice(layer0), 'layer 1 affected');
       disposeAll(a, b, plain, e);
     });
+
+    for (const mode of ['rnn_tanh', 'rnn_relu'] as const) describe(mode, () => itDropoutGradient(mode, shapes, device));
 
     it('rejects bad input, naming the op, the argument, what was expected and what came', () => {
       const e = toEngine(randomProblem('rnn_tanh', 3, small, shapes(small)), device);

@@ -378,3 +378,49 @@ export function describeFiniteDifferences(mode: Mode, cases: (ProblemShape & { n
     });
   });
 }
+
+/**
+ * The gradient of layer 1's W_ih through the dropout masks, against central differences on the
+ * float32 engine itself (same seed, so the same masks): layer 1 reads x1 = mask·y0/(1−p).
+ */
+export function itDropoutGradient(mode: Mode, paramShapes: (o: ProblemShape) => Record<string, number[]>, device: DeviceName): void {
+  it('backward matches finite differences through the dropout masks (same seed, same masks)', () => {
+    const o = { I: 3, H: 4, L: 2, bidirectional: false, B: 2, T: 3, h0: true };
+    const q = randomProblem(mode, 9, o, paramShapes(o));
+    const e = toEngine(q, device);
+    const lstm = mode === 'lstm';
+    const opts = { hiddenSize: 4, numLayers: 2, h0: e.h0, training: true, dropout: 0.3, seed: 11, ...(lstm ? { c0: e.c0 } : {}) };
+    const dot = (t: Tensor | undefined, v: Float64Array) => {
+      let s = 0;
+      if (t) t.dataSync().forEach((x: number, i: number) => (s += x * v[i]!));
+      return s;
+    };
+    const loss = (res: AnyResult) => dot(res.output, q.dy) + dot(res.hN, q.dhN) + dot(res.cN, q.dcN);
+    const res = runMode(mode, e.x, e.params, opts);
+    const g = res.backward(e.dy, e.dhN, lstm ? e.dcN : null);
+    // float32 needs a large step and a loose tolerance.
+    const w = e.params.weight_ih_l1!;
+    const wData = w.dataSync();
+    const analytic = g.dParams.weight_ih_l1!.dataSync();
+    const eps = 1e-2;
+    let worst = 0;
+    let scale = 1e-3;
+    for (let i = 0; i < wData.length; i++) {
+      const run = (delta: number) => {
+        const mod = Float32Array.from(wData);
+        mod[i] = wData[i]! + delta;
+        const wt = tensor(mod, w.shape, 'float32', { device });
+        // The training forward (inference would skip dropout).
+        const rt = runMode(mode, e.x, { ...e.params, weight_ih_l1: wt }, opts);
+        const l = loss(rt);
+        disposeAll(rt, wt);
+        return l;
+      };
+      const numeric = (run(eps) - run(-eps)) / (2 * eps);
+      worst = Math.max(worst, Math.abs(numeric - analytic[i]!));
+      scale = Math.max(scale, Math.abs(analytic[i]!));
+    }
+    assert.ok(worst / scale < 2e-3, `dW_ih_l1 with dropout vs central differences: ${worst / scale}`);
+    disposeAll(res, g, e);
+  });
+}
