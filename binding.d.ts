@@ -88,7 +88,7 @@ export interface NativeBinding {
   nativeMemory(): Record<DeviceName, NativeDeviceMemory>;
 }
 
-// ------------------------------------------------------------------ GRU (native/bindings/gru_bindings.cpp)
+// ------------------------------------------------------------------ GRU, LSTM, RNN (native/bindings/gru_bindings.cpp)
 
 declare const gruReserveBrand: unique symbol;
 /** A training-mode forward's saved state (a type-tagged handle like TensorHandle); see gruBackward/gruReserveFree. */
@@ -96,7 +96,12 @@ export interface GruReserveHandle {
   readonly [gruReserveBrand]: true;
 }
 
+/** The recurrence: cuDNN's modes (PyTorch nn.GRU, nn.LSTM, nn.RNN with tanh or relu). */
+export type NativeRnnMode = 'gru' | 'lstm' | 'rnn_tanh' | 'rnn_relu';
+
 export interface NativeGruConfig {
+  /** Default 'gru'; the gru* bindings take 'gru' only. Weights have gates·H rows: 3 (GRU), 4 (LSTM), 1 (RNN). */
+  mode?: NativeRnnMode;
   inputSize: number;
   hiddenSize: number;
   numLayers: number;
@@ -114,6 +119,8 @@ export interface NativeGruForwardResult {
   y: TensorHandle;
   /** [numLayers·directions, batch, hiddenSize] */
   hN: TensorHandle;
+  /** LSTM only: [numLayers·directions, batch, hiddenSize] */
+  cN?: TensorHandle;
   /** Training mode only. */
   reserve?: GruReserveHandle;
   reserveBytes?: number;
@@ -122,34 +129,47 @@ export interface NativeGruForwardResult {
 export interface NativeGruBackwardResult {
   dx: TensorHandle;
   dh0: TensorHandle;
+  /** LSTM only. */
+  dc0?: TensorHandle;
   /** Canonical order: per layer, per direction: W_ih, W_hh, b_ih, b_hh. */
   dParams: TensorHandle[];
 }
 
+/** The arguments gruForward and rnnForward share. lengths: int32 [batch]. */
+type RecurrentForwardArgs = [
+  config: NativeGruConfig,
+  x: TensorHandle,
+  h0: TensorHandle | null,
+  lengths: TensorHandle | null,
+  params: TensorHandle[],
+  training: boolean,
+];
+
+/** The arguments gruBackward and rnnBackward share. dy/dhN null mean zeros. */
+type RecurrentBackwardArgs = [
+  config: NativeGruConfig,
+  x: TensorHandle,
+  h0: TensorHandle | null,
+  lengths: TensorHandle | null,
+  params: TensorHandle[],
+  reserve: GruReserveHandle,
+  dy: TensorHandle | null,
+  dhN: TensorHandle | null,
+  retain?: boolean,
+];
+
 export interface NativeBinding {
-  /** params: per layer, per direction: W_ih [3H, in], W_hh [3H, H], b_ih [3H], b_hh [3H]. lengths: int32 [batch]. */
-  gruForward(
-    config: NativeGruConfig,
-    x: TensorHandle,
-    h0: TensorHandle | null,
-    lengths: TensorHandle | null,
-    params: TensorHandle[],
-    training: boolean,
-  ): NativeGruForwardResult;
-  /** Consumes (and frees) `reserve` unless `retain` is true. dy/dhN null mean zeros. */
-  gruBackward(
-    config: NativeGruConfig,
-    x: TensorHandle,
-    h0: TensorHandle | null,
-    lengths: TensorHandle | null,
-    params: TensorHandle[],
-    reserve: GruReserveHandle,
-    dy: TensorHandle | null,
-    dhN: TensorHandle | null,
-    retain?: boolean,
-  ): NativeGruBackwardResult;
+  /** params: per layer, per direction: W_ih [3H, in], W_hh [3H, H], b_ih [3H], b_hh [3H]. */
+  gruForward(...args: RecurrentForwardArgs): NativeGruForwardResult;
+  /** Consumes (and frees) `reserve` unless `retain` is true. */
+  gruBackward(...args: RecurrentBackwardArgs): NativeGruBackwardResult;
   /** Frees the saved state now; true when this call released memory. Idempotent. */
   gruReserveFree(reserve: GruReserveHandle): boolean;
+  /** gruForward for every config.mode (weights gates·H rows); c0 (LSTM only, else null): [numLayers·directions, batch, hiddenSize]. */
+  rnnForward(...args: [...RecurrentForwardArgs, c0: TensorHandle | null]): NativeGruForwardResult;
+  /** gruBackward for every config.mode; c0 and dcN (null means zeros) are the LSTM's, null otherwise. */
+  rnnBackward(...args: [...RecurrentBackwardArgs, c0?: TensorHandle | null, dcN?: TensorHandle | null]): NativeGruBackwardResult;
+  rnnReserveFree(reserve: GruReserveHandle): boolean;
 }
 
 // ------------------------------------------------------------------ Tensor ops (native/bindings/ops_bindings.cpp)

@@ -1,12 +1,15 @@
-// GRU forward/backward for JS, dispatched to the tensors' device's engine (backend.gru()).
+// Recurrent networks (GRU, LSTM, simple RNN) forward/backward for JS, dispatched to the tensors'
+// device's engine (backend.gru(), whose contract covers every mode).
 //
-//   gruForward(config, x, h0|null, lengths|null, params[], training)
-//     -> { y, hN, reserve?, reserveBytes? }
-//   gruBackward(config, x, h0|null, lengths|null, params[], reserve, dy|null, dhN|null, retain?)
-//     -> { dx, dh0, dParams[] }
-//   gruReserveFree(reserve) -> boolean (true when this call released memory; idempotent)
+//   rnnForward(config, x, h0|null, lengths|null, params[], training, c0|null)
+//     -> { y, hN, cN?, reserve?, reserveBytes? }
+//   rnnBackward(config, x, h0|null, lengths|null, params[], reserve, dy|null, dhN|null, retain?,
+//               c0|null, dcN|null) -> { dx, dh0, dc0?, dParams[] }
+//   rnnReserveFree(reserve) -> boolean (true when this call released memory; idempotent)
+//   gruForward, gruBackward, gruReserveFree: the same for config.mode 'gru' only.
 //
-// config = { inputSize, hiddenSize, numLayers, bidirectional, dropout, seed, batch, seqLen }.
+// config = { mode?, inputSize, hiddenSize, numLayers, bidirectional, dropout, seed, batch, seqLen }
+// with mode 'gru' (default), 'lstm', 'rnn_tanh' or 'rnn_relu'; c0, cN, dcN and dc0 are the LSTM's.
 // params: per layer, per direction: W_ih, W_hh, b_ih, b_hh (PyTorch's canonical order).
 // The reserve (training state) is a type-tagged handle; a backward consumes and frees it unless
 // `retain` is true. It also holds a reference to the forward's y buffer (the engine contract lets
@@ -23,6 +26,7 @@
 #include "bindings/register.h"
 #include "core/backend.h"
 #include "core/errors.h"
+#include "core/gru_checks.h"
 
 namespace cgru::bindings {
 namespace {
@@ -51,9 +55,14 @@ int64_t product(std::initializer_list<int64_t> dims) {
   return p;
 }
 
+// Positions of the LSTM-only arguments.
+constexpr size_t kForwardC0 = 6, kBackwardC0 = 9, kBackwardDcN = 10;
+
 class GruCall {
  public:
-  GruCall(const Napi::CallbackInfo& info, const char* function) : info_(info), args_(info, function), fn_(function) {}
+  // gruOnly: the gru* bindings, which refuse any other config.mode.
+  GruCall(const Napi::CallbackInfo& info, const char* function, bool gruOnly)
+      : info_(info), args_(info, function), fn_(function), gruOnly_(gruOnly) {}
 
   Args& args() { return args_; }
   Napi::Env env() const { return info_.Env(); }
@@ -76,8 +85,23 @@ class GruCall {
     return v.As<Napi::Boolean>().Value();
   }
 
+  RnnMode readMode(const Napi::Object& o) const {
+    const Napi::Value v = o.Get("mode");
+    if (v.IsUndefined()) return RnnMode::Gru;
+    const std::string name = v.IsString() ? v.As<Napi::String>().Utf8Value() : "";
+    for (RnnMode m : {RnnMode::Gru, RnnMode::Lstm, RnnMode::RnnTanh, RnnMode::RnnRelu}) {
+      if (name != rnnModeName(m)) continue;
+      if (gruOnly_ && m != RnnMode::Gru)
+        typeError("config.mode", "must be 'gru' for " + fn_ + " (use the rnn* bindings for other modes), got " +
+                                     Args::describe(v));
+      return m;
+    }
+    typeError("config.mode", "must be one of 'gru', 'lstm', 'rnn_tanh', 'rnn_relu', got " + Args::describe(v));
+  }
+
   void readConfig(size_t i) {
     Napi::Object o = args_.object(i, "config");
+    config.mode = readMode(o);
     config.inputSize = static_cast<int>(field(o, "inputSize", 1, 1 << 24));
     config.hiddenSize = static_cast<int>(field(o, "hiddenSize", 1, 1 << 24));
     config.numLayers = static_cast<int>(field(o, "numLayers", 1, 1 << 16));
@@ -95,13 +119,8 @@ class GruCall {
     config.seed = o.Get("seed").IsUndefined() ? 0 : static_cast<uint64_t>(field(o, "seed", 0, (int64_t{1} << 53) - 1));
     batch = static_cast<int>(field(o, "batch", 1, std::numeric_limits<int32_t>::max()));
     seqLen = static_cast<int>(field(o, "seqLen", 1, std::numeric_limits<int32_t>::max()));
-    const int64_t H = config.hiddenSize, D = config.numDirections();
-    const int64_t widest = std::max<int64_t>(config.inputSize, D * H);
-    const int64_t kIntMax = std::numeric_limits<int32_t>::max();
-    if (int64_t{batch} * seqLen > kIntMax || int64_t{seqLen} * 3 * H > kIntMax || 3 * H * widest > kIntMax ||
-        int64_t{batch} * seqLen * std::max<int64_t>(4 * H, widest) > (int64_t{1} << 40))
-      rangeError("config", "describes a problem too large for one call (batch·seqLen, seqLen·3·hiddenSize and "
-                           "3·hiddenSize·width must each stay below 2^31)");
+    const std::string tooLarge = gruSizeLimitViolation(config, batch, seqLen);
+    if (!tooLarge.empty()) rangeError("config", "describes a problem too large for one call: " + tooLarge);
   }
 
   // ---- tensors
@@ -141,14 +160,10 @@ class GruCall {
 
   // x, h0, lengths, params at positions 1..4 (shared by forward and backward).
   void readInputs() {
-    const int64_t B = batch, T = seqLen, I = config.inputSize, H = config.hiddenSize, D = config.numDirections(),
-                  L = config.numLayers;
+    const int64_t B = batch, T = seqLen, I = config.inputSize, H = config.hiddenSize;
     x = &floatTensor(info_[1], "x", {B, T, I}, "[batch, seqLen, inputSize]");
     fwd.x = x->storage->as<const float>();
-    if (!args_.isAbsent(2)) {
-      h0 = &floatTensor(info_[2], "h0", {L * D, B, H}, "[numLayers·directions, batch, hiddenSize]");
-      fwd.h0 = h0->storage->as<const float>();
-    }
+    fwd.h0 = optionalState(2, "h0");
     if (!args_.isAbsent(3)) {
       TensorHandle& lh = handleValue(info_[3], "lengths", "a tensor handle");
       if (lh.dtype != DType::Int32)
@@ -168,6 +183,8 @@ class GruCall {
     if (args_.isAbsent(4) || !info_[4].IsArray()) args_.typeError(4, "params", "an array of tensor handles");
     Napi::Array params = info_[4].As<Napi::Array>();
     const uint32_t slots = static_cast<uint32_t>(config.numSlots());
+    const int64_t G = config.gates();
+    const std::string rows = G == 1 ? "hiddenSize" : std::to_string(G) + "·hiddenSize";
     if (params.Length() != slots * 4)
       typeError("params", "must hold 4 tensors (W_ih, W_hh, b_ih, b_hh) per layer and direction = " +
                               std::to_string(slots * 4) + ", got " + std::to_string(params.Length()));
@@ -182,15 +199,33 @@ class GruCall {
                                  (reverse ? "_reverse" : "") + ")";
         const Napi::Value v = params.Get(i);
         const float* p = nullptr;
-        if (k == 0) p = floatTensor(v, name, {3 * H, in}, "[3·hiddenSize, inputWidth]").storage->as<const float>();
-        if (k == 1) p = floatTensor(v, name, {3 * H, H}, "[3·hiddenSize, hiddenSize]").storage->as<const float>();
-        if (k >= 2) p = floatTensor(v, name, {3 * H}, "[3·hiddenSize]").storage->as<const float>();
+        if (k == 0) p = floatTensor(v, name, {G * H, in}, ("[" + rows + ", inputWidth]").c_str()).storage->as<const float>();
+        if (k == 1) p = floatTensor(v, name, {G * H, H}, ("[" + rows + ", hiddenSize]").c_str()).storage->as<const float>();
+        if (k >= 2) p = floatTensor(v, name, {G * H}, ("[" + rows + "]").c_str()).storage->as<const float>();
         (k == 0 ? fwd.params.wIh : k == 1 ? fwd.params.wHh : k == 2 ? fwd.params.bIh : fwd.params.bHh).push_back(p);
       }
     }
     fwd.config = config;
     fwd.batch = batch;
     fwd.seqLen = seqLen;
+  }
+
+  // An [L·D, B, H] state at position i: h0-like; null when absent.
+  const float* optionalState(size_t i, const char* name) {
+    if (args_.isAbsent(i)) return nullptr;
+    const int64_t B = batch, H = config.hiddenSize, LD = config.numSlots();
+    return floatTensor(info_[i], name, {LD, B, H}, "[numLayers·directions, batch, hiddenSize]").storage->as<const float>();
+  }
+
+  // c0 (and, in backward, dcN) at position i: the LSTM's; refused for the other modes.
+  const float* cellState(size_t i, const char* name) {
+    if (!config.hasCellState()) {
+      if (!args_.isAbsent(i))
+        typeError(name, std::string("is an LSTM argument; config.mode '") + rnnModeName(config.mode) +
+                            "' has no cell state, so pass null");
+      return nullptr;
+    }
+    return optionalState(i, name);
   }
 
   GruEngine& engine() const {
@@ -208,7 +243,6 @@ class GruCall {
   GruConfig config;
   int batch = 0, seqLen = 0;
   TensorHandle* x = nullptr;
-  TensorHandle* h0 = nullptr;
   std::vector<int32_t> lengths;
   GruForwardArgs fwd;
   Device device = Device::Cpu;
@@ -217,23 +251,28 @@ class GruCall {
   const Napi::CallbackInfo& info_;
   Args args_;
   std::string fn_;
+  bool gruOnly_;
   bool haveDevice = false;
   std::string deviceFrom;
 };
 
-Napi::Value gruForward(const Napi::CallbackInfo& info) {
+Napi::Value forward(const Napi::CallbackInfo& info, const char* function, bool gruOnly) {
   return guarded(info, [&]() -> Napi::Value {
-    GruCall call(info, "gruForward");
+    GruCall call(info, function, gruOnly);
     call.readConfig(0);
     call.readInputs();
     const bool training = call.args().boolean(5, "training");
+    call.fwd.c0 = call.cellState(kForwardC0, "c0");
     const size_t B = call.batch, T = call.seqLen, H = call.config.hiddenSize, D = call.config.numDirections(),
                  L = call.config.numLayers;
     auto y = call.newTensor(B * T * D * H);
     auto hN = call.newTensor(L * D * B * H);
+    std::unique_ptr<TensorHandle> cN;
+    if (call.config.hasCellState()) cN = call.newTensor(L * D * B * H);
     call.fwd.training = training;
     call.fwd.y = y->storage->as<float>();
     call.fwd.hN = hN->storage->as<float>();
+    if (cN) call.fwd.cN = cN->storage->as<float>();
     std::unique_ptr<GruReserve> reserve = call.engine().forward(call.fwd);
     StoragePtr yStorage = y->storage;
 
@@ -241,8 +280,9 @@ Napi::Value gruForward(const Napi::CallbackInfo& info) {
     Napi::Object out = Napi::Object::New(env);
     out.Set("y", wrapHandle(env, y.release()));
     out.Set("hN", wrapHandle(env, hN.release()));
+    if (cN) out.Set("cN", wrapHandle(env, cN.release()));
     if (training) {
-      if (!reserve) throw Error("gruForward: the engine returned no training state");
+      if (!reserve) throw Error(std::string(function) + ": the engine returned no training state");
       auto handle = std::make_unique<ReserveHandle>();
       handle->bytes = reserve->bytes();
       handle->reserve = std::move(reserve);
@@ -264,25 +304,26 @@ Napi::Value gruForward(const Napi::CallbackInfo& info) {
 ReserveHandle* reserveArg(GruCall& call, const Napi::CallbackInfo& info, size_t i) {
   ReserveHandle* r = nullptr;
   if (i >= info.Length() || lookupObject(info.Env(), info[i], kGruReserveTag, &r) == HandleState::Foreign)
-    call.args().typeError(i, "reserve", "the training state returned by gruForward(..., training = true)");
+    call.args().typeError(i, "reserve", "the training state returned by gruForward/rnnForward(..., training = true)");
   return r;
 }
 
-Napi::Value gruBackward(const Napi::CallbackInfo& info) {
+Napi::Value backward(const Napi::CallbackInfo& info, const char* function, bool gruOnly) {
   return guarded(info, [&]() -> Napi::Value {
-    GruCall call(info, "gruBackward");
+    GruCall call(info, function, gruOnly);
     call.readConfig(0);
     call.readInputs();
     ReserveHandle* live = reserveArg(call, info, 5);
+    const std::string fn = function;
     if (!live)
-      throw Napi::Error::New(info.Env(), "gruBackward: argument 'reserve' was already freed (the training state was disposed)");
+      throw Napi::Error::New(info.Env(), fn + ": argument 'reserve' was already freed (the training state was disposed)");
     ReserveHandle& r = *live;
     if (r.consumed)
       throw Napi::Error::New(info.Env(),
-                             "gruBackward: argument 'reserve' was already used by a backward pass; pass retain = true "
+                             fn + ": argument 'reserve' was already used by a backward pass; pass retain = true "
                              "to backpropagate through one forward more than once");
     const GruConfig& rc = r.config;
-    if (rc.inputSize != call.config.inputSize || rc.hiddenSize != call.config.hiddenSize ||
+    if (rc.mode != call.config.mode || rc.inputSize != call.config.inputSize || rc.hiddenSize != call.config.hiddenSize ||
         rc.numLayers != call.config.numLayers || rc.bidirectional != call.config.bidirectional ||
         rc.dropout != call.config.dropout || rc.seed != call.config.seed || r.batch != call.batch ||
         r.seqLen != call.seqLen)
@@ -293,18 +334,23 @@ Napi::Value gruBackward(const Napi::CallbackInfo& info) {
                   D = call.config.numDirections(), L = call.config.numLayers;
     GruBackwardArgs b;
     if (!call.args().isAbsent(6)) b.dy = call.floatTensor(info[6], "dy", {B, T, D * H}, "[batch, seqLen, directions·hiddenSize]").storage->as<const float>();
-    if (!call.args().isAbsent(7)) b.dhN = call.floatTensor(info[7], "dhN", {L * D, B, H}, "[numLayers·directions, batch, hiddenSize]").storage->as<const float>();
+    b.dhN = call.optionalState(7, "dhN");
     const bool retain = call.args().isAbsent(8) ? false : call.args().boolean(8, "retain");
+    call.fwd.c0 = call.cellState(kBackwardC0, "c0");
+    b.dcN = call.cellState(kBackwardDcN, "dcN");
 
     auto dx = call.newTensor(static_cast<size_t>(B * T * I));
     auto dh0 = call.newTensor(static_cast<size_t>(L * D * B * H));
+    std::unique_ptr<TensorHandle> dc0;
+    if (call.config.hasCellState()) dc0 = call.newTensor(static_cast<size_t>(L * D * B * H));
+    const int64_t GH = call.config.gates() * H;
     std::vector<std::unique_ptr<TensorHandle>> dParams;
     for (int s = 0; s < call.config.numSlots(); ++s) {
       const size_t in = static_cast<size_t>(call.config.layerInputSize(s / static_cast<int>(D)));
-      dParams.push_back(call.newTensor(static_cast<size_t>(3 * H) * in));
-      dParams.push_back(call.newTensor(static_cast<size_t>(3 * H * H)));
-      dParams.push_back(call.newTensor(static_cast<size_t>(3 * H)));
-      dParams.push_back(call.newTensor(static_cast<size_t>(3 * H)));
+      dParams.push_back(call.newTensor(static_cast<size_t>(GH) * in));
+      dParams.push_back(call.newTensor(static_cast<size_t>(GH * H)));
+      dParams.push_back(call.newTensor(static_cast<size_t>(GH)));
+      dParams.push_back(call.newTensor(static_cast<size_t>(GH)));
       b.dParams.wIh.push_back(dParams[dParams.size() - 4]->storage->as<float>());
       b.dParams.wHh.push_back(dParams[dParams.size() - 3]->storage->as<float>());
       b.dParams.bIh.push_back(dParams[dParams.size() - 2]->storage->as<float>());
@@ -312,6 +358,7 @@ Napi::Value gruBackward(const Napi::CallbackInfo& info) {
     }
     b.dx = dx->storage->as<float>();
     b.dh0 = dh0->storage->as<float>();
+    if (dc0) b.dc0 = dc0->storage->as<float>();
     call.fwd.y = r.y->as<float>();
     call.engine().backward(call.fwd, *r.reserve, b);
 
@@ -325,6 +372,7 @@ Napi::Value gruBackward(const Napi::CallbackInfo& info) {
     Napi::Object out = Napi::Object::New(env);
     out.Set("dx", wrapHandle(env, dx.release()));
     out.Set("dh0", wrapHandle(env, dh0.release()));
+    if (dc0) out.Set("dc0", wrapHandle(env, dc0.release()));
     Napi::Array grads = Napi::Array::New(env, dParams.size());
     for (size_t i = 0; i < dParams.size(); ++i) grads.Set(static_cast<uint32_t>(i), wrapHandle(env, dParams[i].release()));
     out.Set("dParams", grads);
@@ -332,9 +380,9 @@ Napi::Value gruBackward(const Napi::CallbackInfo& info) {
   });
 }
 
-Napi::Value gruReserveFree(const Napi::CallbackInfo& info) {
+Napi::Value reserveFree(const Napi::CallbackInfo& info, const char* function) {
   return guarded(info, [&]() -> Napi::Value {
-    GruCall call(info, "gruReserveFree");
+    GruCall call(info, function, false);
     const ReserveHandle* r = reserveArg(call, info, 0);
     const bool released = r && r->reserve;
     if (released) Napi::MemoryManagement::AdjustExternalMemory(info.Env(), -static_cast<int64_t>(r->bytes));
@@ -346,9 +394,15 @@ Napi::Value gruReserveFree(const Napi::CallbackInfo& info) {
 }  // namespace
 
 void registerGruBindings(Napi::Env env, Napi::Object exports) {
-  exports.Set("gruForward", Napi::Function::New(env, gruForward, "gruForward"));
-  exports.Set("gruBackward", Napi::Function::New(env, gruBackward, "gruBackward"));
-  exports.Set("gruReserveFree", Napi::Function::New(env, gruReserveFree, "gruReserveFree"));
+  auto add = [&](const char* name, Napi::Value (*fn)(const Napi::CallbackInfo&)) {
+    exports.Set(name, Napi::Function::New(env, fn, name));
+  };
+  add("gruForward", [](const Napi::CallbackInfo& info) { return forward(info, "gruForward", true); });
+  add("gruBackward", [](const Napi::CallbackInfo& info) { return backward(info, "gruBackward", true); });
+  add("gruReserveFree", [](const Napi::CallbackInfo& info) { return reserveFree(info, "gruReserveFree"); });
+  add("rnnForward", [](const Napi::CallbackInfo& info) { return forward(info, "rnnForward", false); });
+  add("rnnBackward", [](const Napi::CallbackInfo& info) { return backward(info, "rnnBackward", false); });
+  add("rnnReserveFree", [](const Napi::CallbackInfo& info) { return reserveFree(info, "rnnReserveFree"); });
 }
 
 }  // namespace cgru::bindings

@@ -1,6 +1,7 @@
 // Argument checks every GRU engine runs first, with the same messages on every backend.
 #pragma once
 #include <cstddef>
+#include <string>
 #include <vector>
 
 #include "core/gru.h"
@@ -16,6 +17,11 @@ struct GruDims {
   size_t yCount() const { return BT() * D * H; }
   size_t hCount() const { return static_cast<size_t>(slots()) * B * H; }
 };
+
+// Why a call of this configuration, batch and seqLen is too large for the engines, or "" when it
+// is not: every product of sizes that reaches an `int` (BLAS dimensions and leading dimensions,
+// cuDNN descriptor dimensions and strides, weight offsets) must stay below 2^31.
+std::string gruSizeLimitViolation(const GruConfig& config, int64_t batch, int64_t seqLen);
 
 // Throws cgru::ArgumentError for a malformed call; `needOutputs` requires y and hN.
 GruDims checkGruForwardArgs(const GruForwardArgs& args, bool needOutputs);

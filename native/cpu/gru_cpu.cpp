@@ -1,11 +1,13 @@
-// CPU GRU engine. See core/gru.h for the maths and layouts, gru_cpu.h for the strategy.
+// CPU recurrent engine (GRU, LSTM, simple RNN). See core/gru.h for the maths and layouts,
+// gru_cpu.h for the strategy, rnn_cells.h for the per-mode gate maths: the engine is one template
+// over the cell, which supplies the gate count G and the fused per-sample kernels.
 //
 // Per layer and direction (a "slot"):
-//   forward:  Gi[B·T,3H] = X · W_ihᵀ (one GEMM), then per step Gh[B,3H] = b_hh + h · W_hhᵀ (one
+//   forward:  Gi[B·T,G·H] = X · W_ihᵀ (one GEMM), then per step Gh[B,G·H] = b_hh + h · W_hhᵀ (one
 //             GEMM) and the fused gate math, which also adds b_ih;
-//   backward: per step the fused gate-gradient math into dGi/dGh[B·T,3H] and one GEMM
+//   backward: per step the fused gate-gradient math into dGi/dGh[B·T,G·H] and one GEMM
 //             dh_prev += dGh_t · W_hh; after the loop dW_ih = dGiᵀ·X, dW_hh = dGhᵀ·Hprev,
-//             db = column sums, dX (+)= dGi · W_ih.
+//             db = column sums, dX (+)= dGi · W_ih. For LSTM and RNN dGh = dGi (one buffer).
 // All [B·T, ·] matrices are batch-major (row b·T + t) like x and y, so the per-step GEMMs read
 // rows with a stride of T rows.
 //
@@ -15,7 +17,8 @@
 //
 // Variable lengths: every step runs its GEMM on the whole batch; a sample whose step t is not
 // valid (t >= lengths[b]) keeps its state and outputs zeros. The forward direction thus ends at
-// its last valid step and the reverse direction, run t = T−1 … 0, starts at lengths[b]−1 from h0.
+// its last valid step and the reverse direction, run t = T−1 … 0, starts at lengths[b]−1 from h0
+// (and, for the LSTM, c0).
 #include "cpu/gru_cpu.h"
 
 #include <algorithm>
@@ -37,112 +40,12 @@
 #include "cpu/blas.h"
 #include "cpu/cpu_backend.h"
 #include "cpu/gru_packed.h"
+#include "cpu/rnn_cells.h"
 #include "cpu/thread_pool.h"
 
 namespace cgru::cpu {
 namespace {
 
-// ------------------------------------------------------------------ vectorisable maths
-
-// no-trapping-math lets GCC if-convert the float clamps in fastExp so the gate loops vectorise
-// (no effect on results: nothing here inspects floating-point exception flags). Only the kernels
-// get it: GCC does not inline functions across differing optimize options.
-#if defined(__GNUC__) && !defined(__clang__)
-#pragma GCC push_options
-#pragma GCC optimize("no-trapping-math")
-#endif
-
-// The gate kernels are built twice on x86-64 Linux (AVX2 and baseline SSE2) and the loader picks
-// the one the CPU supports (GCC/Clang function multi-versioning through an ifunc).
-#if defined(__x86_64__) && defined(__linux__) && (defined(__GNUC__) || defined(__clang__))
-#define CGRU_KERNEL __attribute__((target_clones("avx2", "default")))
-#else
-#define CGRU_KERNEL
-#endif
-
-// exp(x) with ~1 ulp relative error (Cephes expf), written without branches or calls so that
-// the compiler vectorises the loops that use it.
-inline float fastExp(float x) {
-  // Plain ternaries and builtins only: header functions (std::min, std::fabs) are compiled
-  // without this file's optimize pragma and GCC then refuses to inline them here.
-  x = x < -87.0f ? -87.0f : x;
-  x = x > 88.0f ? 88.0f : x;
-  // n = round(x / ln 2) via the 1.5·2^23 trick (exact without -ffast-math).
-  const float kMagic = 12582912.0f;
-  float n = x * 1.44269504088896341f + kMagic;
-  n -= kMagic;
-  float r = x - n * 0.693359375f;
-  r = r - n * -2.12194440e-4f;
-  float p = 1.9875691500e-4f;
-  p = p * r + 1.3981999507e-3f;
-  p = p * r + 8.3334519073e-3f;
-  p = p * r + 4.1665795894e-2f;
-  p = p * r + 1.6666665459e-1f;
-  p = p * r + 5.0000001201e-1f;
-  p = p * r * r + r + 1.0f;
-  const int32_t bits = (static_cast<int32_t>(n) + 127) << 23;
-  float scale;
-  __builtin_memcpy(&scale, &bits, sizeof scale);
-  return p * scale;
-}
-
-inline float fastSigmoid(float x) { return 1.0f / (1.0f + fastExp(-x)); }
-
-inline float fastTanh(float x) {
-  const float e = fastExp(-2.0f * __builtin_fabsf(x));
-  const float t = (1.0f - e) / (1.0f + e);
-  return __builtin_copysignf(t, x);
-}
-
-// One sample, one valid step: gates from the input projection gi (without its bias b_ih), the
-// recurrent projection gh (with b_hh), the state h (updated in place) and the output row y. With kTrain
-// the gate values r, z, n and hn = W_hn h + b_hn are kept in g[4H].
-template <bool kTrain>
-CGRU_KERNEL void gateForward(int H, const float* __restrict gi, const float* __restrict gh, const float* __restrict bih,
-                             float* __restrict h, float* __restrict y, float* __restrict g) {
-  for (int j = 0; j < H; ++j) {
-    const float r = fastSigmoid(gi[j] + bih[j] + gh[j]);
-    const float z = fastSigmoid(gi[H + j] + bih[H + j] + gh[H + j]);
-    const float hn = gh[2 * H + j];
-    const float n = fastTanh(gi[2 * H + j] + bih[2 * H + j] + r * hn);
-    const float hv = n + z * (h[j] - n);
-    h[j] = hv;
-    y[j] = hv;
-    if (kTrain) {
-      g[j] = r;
-      g[H + j] = z;
-      g[2 * H + j] = n;
-      g[3 * H + j] = hn;
-    }
-  }
-}
-
-// One sample, one valid step of backward. dh: gradient reaching h' from later steps; dy: from the
-// output (or null); g: saved r,z,n,hn; hp: the state entering the step. Writes the pre-activation
-// gradients of the input side (dgi) and recurrent side (dgh, whose n part is scaled by r) and the
-// direct part of the gradient for the previous state, dh·z.
-template <bool kHasDy>
-CGRU_KERNEL void gateBackward(int H, const float* __restrict dh, const float* __restrict dy, const float* __restrict g,
-                  const float* __restrict hp, float* __restrict dgi, float* __restrict dgh, float* __restrict dhPrev) {
-  for (int j = 0; j < H; ++j) {
-    const float d = kHasDy ? dh[j] + dy[j] : dh[j];
-    const float r = g[j], z = g[H + j], n = g[2 * H + j], hn = g[3 * H + j];
-    const float dnp = d * (1.0f - z) * (1.0f - n * n);
-    const float dzp = d * (hp[j] - n) * z * (1.0f - z);
-    const float drp = dnp * hn * r * (1.0f - r);
-    dgi[j] = drp;
-    dgi[H + j] = dzp;
-    dgi[2 * H + j] = dnp;
-    dgh[j] = drp;
-    dgh[H + j] = dzp;
-    dgh[2 * H + j] = dnp * r;
-    dhPrev[j] = d * z;
-  }
-}
-
-#if defined(__GNUC__) && !defined(__clang__)
-#pragma GCC pop_options
-#endif
 
 // Column sums of a [rows, cols] matrix into out[cols] (overwritten).
 void columnSums(const float* m, size_t rows, int cols, float* out) {
@@ -252,13 +155,14 @@ class Scratch {
 // and zeroed by the kernel anew on every step.
 class CpuGruReserve final : public GruReserve {
  public:
-  CpuGruReserve(const GruConfig& c, int batch, int seqLen, std::vector<int> lengths)
+  // savedPerUnit: the floats per hidden unit and step the cell keeps for backward.
+  CpuGruReserve(const GruConfig& c, int batch, int seqLen, std::vector<int> lengths, int savedPerUnit)
       : config(c), batch(batch), seqLen(seqLen), lengths(std::move(lengths)) {
     const size_t B = batch, T = seqLen, H = c.hiddenSize, D = c.numDirections(), L = c.numLayers;
     const size_t slots = L * D;
     for (size_t s = 0; s < slots; ++s) {
       hprev_.push_back(make(B * T * H * sizeof(float)));
-      gates_.push_back(make(B * T * 4 * H * sizeof(float)));
+      gates_.push_back(make(B * T * static_cast<size_t>(savedPerUnit) * H * sizeof(float)));
     }
     layerIn_.resize(L);
     mask_.resize(L);
@@ -324,14 +228,16 @@ constexpr size_t kProjectRows = 64;
 // time loop. The work is a sequence of items that the engine's threads take in order from one
 // shared counter: the projection in blocks of rows, then each step's hidden units in chunks of
 // panels. A step's chunk starts once everything before that step is done. gi (in project.out),
-// y, hprev and gates point at step 0 of sample 0 (y at this direction's columns); h holds the
-// initial state and h2 is a second [B, H] buffer. Returns whichever holds the final state.
+// y, hprev and saved point at step 0 of sample 0 (y at this direction's columns); h holds the
+// initial state and h2 is a second [B, H] buffer (the LSTM's c, in base, is updated in place:
+// each unit's belongs to one chunk). Returns whichever of h, h2 holds the final state.
+template <typename Cell>
 const float* runPacked(const packed::ProjectArgs& project, const packed::StepArgs& base, int dir, int T,
-                       size_t yStepStride, float* y, float* hprev, float* gates, float* h, float* h2) {
+                       size_t yStepStride, float* y, float* hprev, float* saved, float* h, float* h2) {
   const int H = base.H;
   const int panels = packed::panels(H);
   const size_t rows = static_cast<size_t>(base.B) * T;
-  const size_t macs = static_cast<size_t>(base.B) * 3 * H * H;
+  const size_t macs = static_cast<size_t>(base.B) * Cell::kGates * H * H;
   const int threads = static_cast<int>(
       std::max<size_t>(1, std::min<size_t>(macs / kMacsPerThread, static_cast<size_t>(std::min(numThreads(), panels)))));
   const int projectItems = static_cast<int>((rows + kProjectRows - 1) / kProjectRows);
@@ -359,10 +265,10 @@ const float* runPacked(const packed::ProjectArgs& project, const packed::StepArg
       a.t = t;
       a.hIn = s % 2 == 0 ? h : h2;
       a.hOut = s % 2 == 0 ? h2 : h;
-      a.gi = project.out + static_cast<size_t>(t) * 3 * H;
+      a.gi = project.out + static_cast<size_t>(t) * Cell::kGates * H;
       a.y = y + static_cast<size_t>(t) * yStepStride;
       a.hprev = hprev ? hprev + static_cast<size_t>(t) * H : nullptr;
-      a.gates = gates ? gates + static_cast<size_t>(t) * 4 * H : nullptr;
+      a.saved = saved ? saved + static_cast<size_t>(t) * Cell::kSaved * H : nullptr;
       packed::step(a, panels * c / chunks, panels * (c + 1) / chunks);
       done.value.fetch_add(1, std::memory_order_release);
     }
@@ -370,205 +276,261 @@ const float* runPacked(const packed::ProjectArgs& project, const packed::StepArg
   return T % 2 == 0 ? h : h2;
 }
 
+// One network of one cell type: the sequence loop over layers, directions and steps, with
+// lengths, dropout, the packed kernels and the training state.
+template <typename Cell>
+std::unique_ptr<GruReserve> forwardWith(const GruForwardArgs& a, const GruDims& d) {
+  constexpr int G = Cell::kGates;
+  const std::vector<int> len = gruLengths(a);
+  const int maxLen = *std::max_element(len.begin(), len.end());
+  const bool ragged = std::any_of(len.begin(), len.end(), [&](int v) { return v < d.T; });
+  const int B = d.B, T = d.T, H = d.H, D = d.D, L = d.L;
+  const size_t BT = d.BT(), DH = static_cast<size_t>(D) * H, BH = static_cast<size_t>(B) * H;
+
+  std::unique_ptr<CpuGruReserve> res;
+  if (a.training) res = std::make_unique<CpuGruReserve>(a.config, B, T, len, Cell::kSaved);
+  const bool useDropout = a.training && a.config.dropout > 0.0f;
+
+  const bool pingPong = !a.training && L > 1;
+  const bool usePacked = usePackedKernels();
+  const int maxInSize = std::max(d.I, L > 1 ? static_cast<int>(DH) : 0);
+  const size_t packedScratch = usePacked ? Scratch::round(packed::packedFloats(G, H, H)) +
+                                               Scratch::round(packed::packedFloats(G, H, maxInSize)) + Scratch::round(BH)
+                                         : Scratch::round(static_cast<size_t>(B) * G * H);
+  Scratch scratch((ragged ? Scratch::round(BT * d.I) : 0) + Scratch::round(BT * G * H) + Scratch::round(BH) +
+                  (Cell::kCellState ? Scratch::round(BH) : 0) + packedScratch +
+                  (pingPong ? Scratch::round(BT * DH) * (L > 2 ? 2 : 1) : 0));
+  float* xs = ragged ? scratch.take(BT * d.I) : nullptr;
+  float* gi = scratch.take(BT * G * H);
+  float* gh = usePacked ? nullptr : scratch.take(static_cast<size_t>(B) * G * H);
+  float* h = scratch.take(BH);
+  float* c = Cell::kCellState ? scratch.take(BH) : nullptr;
+  float* h2 = usePacked ? scratch.take(BH) : nullptr;
+  float* wHhPacked = usePacked ? scratch.take(packed::packedFloats(G, H, H)) : nullptr;
+  float* wIhPacked = usePacked ? scratch.take(packed::packedFloats(G, H, maxInSize)) : nullptr;
+  float* ping = pingPong ? scratch.take(BT * DH) : nullptr;
+  float* pong = pingPong && L > 2 ? scratch.take(BT * DH) : nullptr;
+
+  if (ragged) copyMaskedInput(a.x, d, len, xs);
+  const float* in = ragged ? xs : a.x;
+  for (int l = 0; l < L; ++l) {
+    const int inSize = a.config.layerInputSize(l);
+    float* out = l == L - 1 ? a.y : (a.training ? res->layerIn(l + 1) : (l % 2 == 0 ? ping : pong));
+    for (int dir = 0; dir < D; ++dir) {
+      const int slot = l * D + dir;
+      const float* wIh = a.params.wIh[slot];
+      const float* wHh = a.params.wHh[slot];
+      const float* bIh = a.params.bIh[slot];
+      const float* bHh = a.params.bHh[slot];
+      if (!usePacked)
+        sgemm(false, true, static_cast<int>(BT), G * H, inSize, 1.0f, in, inSize, wIh, inSize, 0.0f, gi, G * H);
+      if (a.h0) std::memcpy(h, a.h0 + static_cast<size_t>(slot) * BH, sizeof(float) * BH);
+      else std::fill(h, h + BH, 0.0f);
+      if (Cell::kCellState) {
+        if (a.c0) std::memcpy(c, a.c0 + static_cast<size_t>(slot) * BH, sizeof(float) * BH);
+        else std::fill(c, c + BH, 0.0f);
+      }
+      float* hprev = res ? res->hprev(slot) : nullptr;
+      float* gates = res ? res->gates(slot) : nullptr;
+      if (usePacked) {
+        // The input projection and the recurrence in one job on the engine's threads: BLAS stays
+        // idle, so its threads (which spin for a while after each call) do not compete with ours.
+        packed::pack(wIh, G, H, inSize, wIhPacked);
+        packed::pack(wHh, G, H, H, wHhPacked);
+        packed::ProjectArgs project;
+        project.gates = G;
+        project.H = H;
+        project.K = inSize;
+        project.w = wIhPacked;
+        project.x = in;
+        project.out = gi;
+        packed::StepArgs step;
+        step.mode = a.config.mode;
+        step.B = B;
+        step.H = H;
+        step.w = wHhPacked;
+        step.bIh = bIh;
+        step.bHh = bHh;
+        step.c = c;
+        step.giStride = static_cast<size_t>(T) * G * H;
+        step.yStride = static_cast<size_t>(T) * DH;
+        step.hprevStride = static_cast<size_t>(T) * H;
+        step.savedStride = static_cast<size_t>(T) * Cell::kSaved * H;
+        step.lengths = ragged ? len.data() : nullptr;
+        const float* hLast =
+            runPacked<Cell>(project, step, dir, T, DH, out + static_cast<size_t>(dir) * H, hprev, gates, h, h2);
+        std::memcpy(a.hN + static_cast<size_t>(slot) * BH, hLast, sizeof(float) * BH);
+        if (Cell::kCellState) std::memcpy(a.cN + static_cast<size_t>(slot) * BH, c, sizeof(float) * BH);
+        continue;
+      }
+      for (int s = 0; s < T; ++s) {
+        const int t = dir == 0 ? s : T - 1 - s;
+        const bool anyValid = t < maxLen;
+        if (anyValid) {
+          // gh = b_hh + h·W_hhᵀ (beta = 1 also spares BLAS a pass that zeroes its output).
+          for (int b = 0; b < B; ++b) std::memcpy(gh + static_cast<size_t>(b) * G * H, bHh, sizeof(float) * G * H);
+          sgemm(false, true, B, G * H, H, 1.0f, h, H, wHh, H, 1.0f, gh, G * H);
+        }
+        for (int b = 0; b < B; ++b) {
+          const size_t row = static_cast<size_t>(b) * T + t;
+          float* hb = h + static_cast<size_t>(b) * H;
+          float* cb = Cell::kCellState ? c + static_cast<size_t>(b) * H : nullptr;
+          float* yb = out + row * DH + static_cast<size_t>(dir) * H;
+          if (hprev) std::memcpy(hprev + row * H, hb, sizeof(float) * H);
+          if (t >= len[static_cast<size_t>(b)]) {
+            std::fill(yb, yb + H, 0.0f);
+            continue;
+          }
+          const float* gib = gi + row * G * H;
+          const float* ghb = gh + static_cast<size_t>(b) * G * H;
+          if (gates) Cell::template forward<true>(H, gib, ghb, bIh, hb, cb, yb, gates + row * Cell::kSaved * H);
+          else Cell::template forward<false>(H, gib, ghb, bIh, hb, cb, yb, nullptr);
+        }
+      }
+      std::memcpy(a.hN + static_cast<size_t>(slot) * BH, h, sizeof(float) * BH);
+      if (Cell::kCellState) std::memcpy(a.cN + static_cast<size_t>(slot) * BH, c, sizeof(float) * BH);
+    }
+    if (l < L - 1 && useDropout) {
+      makeDropoutMask(a.config.seed, l + 1, a.config.dropout, BT * DH, res->mask(l + 1));
+      applyMask(out, res->mask(l + 1), BT * DH, 1.0f / (1.0f - a.config.dropout));
+    }
+    in = out;
+  }
+  return res;
+}
+
+template <typename Cell>
+void backwardWith(const GruForwardArgs& a, const GruDims& d, const CpuGruReserve& res, const GruBackwardArgs& g) {
+  constexpr int G = Cell::kGates;
+  const std::vector<int>& len = res.lengths;
+  const GruConfig& c = a.config;
+  const int maxLen = *std::max_element(len.begin(), len.end());
+  const bool ragged = std::any_of(len.begin(), len.end(), [&](int v) { return v < d.T; });
+  const int B = d.B, T = d.T, H = d.H, D = d.D, L = d.L;
+  const size_t BT = d.BT(), DH = static_cast<size_t>(D) * H, BH = static_cast<size_t>(B) * H;
+  const size_t GH = static_cast<size_t>(G) * H;
+  const bool useDropout = c.dropout > 0.0f;
+
+  Scratch scratch((ragged ? Scratch::round(BT * d.I) : 0) +
+                  (Cell::kSeparateRecurrentGrad ? 2 : 1) * Scratch::round(BT * GH) +
+                  (Cell::kCellState ? 4 : 2) * Scratch::round(BH) +
+                  (L > 1 ? Scratch::round(BT * DH) * (L > 2 ? 2 : 1) : 0));
+  float* xs = ragged ? scratch.take(BT * d.I) : nullptr;
+  float* dgi = scratch.take(BT * GH);
+  float* dgh = Cell::kSeparateRecurrentGrad ? scratch.take(BT * GH) : dgi;
+  float* dh = scratch.take(BH);
+  float* dh2 = scratch.take(BH);
+  float* dc = Cell::kCellState ? scratch.take(BH) : nullptr;
+  float* dc2 = Cell::kCellState ? scratch.take(BH) : nullptr;
+  float* bufA = L > 1 ? scratch.take(BT * DH) : nullptr;
+  float* bufB = L > 2 ? scratch.take(BT * DH) : nullptr;
+  if (ragged) copyMaskedInput(a.x, d, len, xs);
+  if (ragged) {
+    // Rows of padded steps stay zero: they add nothing to the weight gradients or dX.
+    std::fill(dgi, dgi + BT * GH, 0.0f);
+    if (Cell::kSeparateRecurrentGrad) std::fill(dgh, dgh + BT * GH, 0.0f);
+  }
+
+  const float* dOut = g.dy;  // gradient reaching this layer's output, or null for zeros
+  for (int l = L - 1; l >= 0; --l) {
+    const int inSize = c.layerInputSize(l);
+    const float* in = l == 0 ? (ragged ? xs : a.x) : res.layerIn(l);
+    float* dIn = l == 0 ? g.dx : ((L - 1 - l) % 2 == 0 ? bufA : bufB);
+    for (int dir = 0; dir < D; ++dir) {
+      const int slot = l * D + dir;
+      const float* wIh = a.params.wIh[slot];
+      const float* wHh = a.params.wHh[slot];
+      const float* gates = res.gates(slot);
+      const float* hprev = res.hprev(slot);
+      float* dhCur = dh;
+      float* dhNext = dh2;
+      float* dcCur = dc;
+      float* dcNext = dc2;
+      if (g.dhN) std::memcpy(dhCur, g.dhN + static_cast<size_t>(slot) * BH, sizeof(float) * BH);
+      else std::fill(dhCur, dhCur + BH, 0.0f);
+      if (Cell::kCellState) {
+        if (g.dcN) std::memcpy(dcCur, g.dcN + static_cast<size_t>(slot) * BH, sizeof(float) * BH);
+        else std::fill(dcCur, dcCur + BH, 0.0f);
+      }
+      for (int s = 0; s < T; ++s) {
+        const int t = dir == 0 ? T - 1 - s : s;
+        if (t >= maxLen) continue;  // no sample has this step: dh (and dc) pass through unchanged
+        for (int b = 0; b < B; ++b) {
+          const size_t row = static_cast<size_t>(b) * T + t;
+          const size_t at = static_cast<size_t>(b) * H;
+          const float* dhb = dhCur + at;
+          float* dhPrev = dhNext + at;
+          const float* dcb = Cell::kCellState ? dcCur + at : nullptr;
+          float* dcPrev = Cell::kCellState ? dcNext + at : nullptr;
+          if (t >= len[static_cast<size_t>(b)]) {
+            std::memcpy(dhPrev, dhb, sizeof(float) * H);
+            if (Cell::kCellState) std::memcpy(dcPrev, dcb, sizeof(float) * H);
+            continue;
+          }
+          const float* gb = gates + row * Cell::kSaved * H;
+          const float* hp = hprev + row * H;
+          float* dghRow = Cell::kSeparateRecurrentGrad ? dgh + row * GH : nullptr;
+          if (dOut)
+            Cell::template backward<true>(H, dhb, dOut + row * DH + static_cast<size_t>(dir) * H, dcb, gb, hp,
+                                          dgi + row * GH, dghRow, dhPrev, dcPrev);
+          else
+            Cell::template backward<false>(H, dhb, nullptr, dcb, gb, hp, dgi + row * GH, dghRow, dhPrev, dcPrev);
+        }
+        sgemm(false, false, B, H, G * H, 1.0f, dgh + static_cast<size_t>(t) * GH, T * G * H, wHh, H, 1.0f, dhNext,
+              H);
+        std::swap(dhCur, dhNext);
+        std::swap(dcCur, dcNext);
+      }
+      std::memcpy(g.dh0 + static_cast<size_t>(slot) * BH, dhCur, sizeof(float) * BH);
+      if (Cell::kCellState) std::memcpy(g.dc0 + static_cast<size_t>(slot) * BH, dcCur, sizeof(float) * BH);
+      const int bt = static_cast<int>(BT);
+      sgemm(true, false, G * H, inSize, bt, 1.0f, dgi, G * H, in, inSize, 0.0f, g.dParams.wIh[slot], inSize);
+      sgemm(true, false, G * H, H, bt, 1.0f, dgh, G * H, hprev, H, 0.0f, g.dParams.wHh[slot], H);
+      columnSums(dgi, BT, G * H, g.dParams.bIh[slot]);
+      if (Cell::kSeparateRecurrentGrad) columnSums(dgh, BT, G * H, g.dParams.bHh[slot]);
+      else std::memcpy(g.dParams.bHh[slot], g.dParams.bIh[slot], sizeof(float) * GH);
+      sgemm(false, false, bt, inSize, G * H, 1.0f, dgi, G * H, wIh, inSize, dir == 0 ? 0.0f : 1.0f, dIn, inSize);
+    }
+    if (l > 0 && useDropout) applyMask(dIn, res.mask(l), BT * DH, 1.0f / (1.0f - c.dropout));
+    dOut = dIn;
+  }
+}
+
 class CpuGruEngine final : public GruEngine {
  public:
   std::unique_ptr<GruReserve> forward(const GruForwardArgs& a) override {
     const GruDims d = checkGruForwardArgs(a, true);
-    const std::vector<int> len = gruLengths(a);
-    const int maxLen = *std::max_element(len.begin(), len.end());
-    const bool ragged = std::any_of(len.begin(), len.end(), [&](int v) { return v < d.T; });
-    const int B = d.B, T = d.T, H = d.H, D = d.D, L = d.L;
-    const size_t BT = d.BT(), DH = static_cast<size_t>(D) * H;
-
-    std::unique_ptr<CpuGruReserve> res;
-    if (a.training) res = std::make_unique<CpuGruReserve>(a.config, B, T, len);
-    const bool useDropout = a.training && a.config.dropout > 0.0f;
-
-    const bool pingPong = !a.training && L > 1;
-    const bool usePacked = usePackedKernels();
-    const int maxInSize = std::max(d.I, L > 1 ? static_cast<int>(DH) : 0);
-    const size_t packedScratch = usePacked ? Scratch::round(packed::packedFloats(H, H)) +
-                                                 Scratch::round(packed::packedFloats(H, maxInSize)) + Scratch::round(B * H)
-                                           : Scratch::round(B * 3 * H);
-    Scratch scratch((ragged ? Scratch::round(BT * d.I) : 0) + Scratch::round(BT * 3 * H) + Scratch::round(B * H) +
-                    packedScratch +
-                    (pingPong ? Scratch::round(BT * DH) * (L > 2 ? 2 : 1) : 0));
-    float* xs = ragged ? scratch.take(BT * d.I) : nullptr;
-    float* gi = scratch.take(BT * 3 * H);
-    float* gh = usePacked ? nullptr : scratch.take(static_cast<size_t>(B) * 3 * H);
-    float* h = scratch.take(static_cast<size_t>(B) * H);
-    float* h2 = usePacked ? scratch.take(static_cast<size_t>(B) * H) : nullptr;
-    float* wHhPacked = usePacked ? scratch.take(packed::packedFloats(H, H)) : nullptr;
-    float* wIhPacked = usePacked ? scratch.take(packed::packedFloats(H, maxInSize)) : nullptr;
-    float* ping = pingPong ? scratch.take(BT * DH) : nullptr;
-    float* pong = pingPong && L > 2 ? scratch.take(BT * DH) : nullptr;
-
-    if (ragged) copyMaskedInput(a.x, d, len, xs);
-    const float* in = ragged ? xs : a.x;
-    for (int l = 0; l < L; ++l) {
-      const int inSize = a.config.layerInputSize(l);
-      float* out = l == L - 1 ? a.y : (a.training ? res->layerIn(l + 1) : (l % 2 == 0 ? ping : pong));
-      for (int dir = 0; dir < D; ++dir) {
-        const int slot = l * D + dir;
-        const float* wIh = a.params.wIh[slot];
-        const float* wHh = a.params.wHh[slot];
-        const float* bIh = a.params.bIh[slot];
-        const float* bHh = a.params.bHh[slot];
-        if (!usePacked)
-          sgemm(false, true, static_cast<int>(BT), 3 * H, inSize, 1.0f, in, inSize, wIh, inSize, 0.0f, gi, 3 * H);
-        if (a.h0) std::memcpy(h, a.h0 + static_cast<size_t>(slot) * B * H, sizeof(float) * B * H);
-        else std::fill(h, h + static_cast<size_t>(B) * H, 0.0f);
-        float* hprev = res ? res->hprev(slot) : nullptr;
-        float* gates = res ? res->gates(slot) : nullptr;
-        if (usePacked) {
-          // The input projection and the recurrence in one job on the engine's threads: BLAS stays
-          // idle, so its threads (which spin for a while after each call) do not compete with ours.
-          packed::pack(wIh, H, inSize, wIhPacked);
-          packed::pack(wHh, H, H, wHhPacked);
-          packed::ProjectArgs project;
-          project.H = H;
-          project.K = inSize;
-          project.w = wIhPacked;
-          project.x = in;
-          project.out = gi;
-          packed::StepArgs step;
-          step.B = B;
-          step.H = H;
-          step.w = wHhPacked;
-          step.bIh = bIh;
-          step.bHh = bHh;
-          step.giStride = static_cast<size_t>(T) * 3 * H;
-          step.yStride = static_cast<size_t>(T) * DH;
-          step.hprevStride = static_cast<size_t>(T) * H;
-          step.gatesStride = static_cast<size_t>(T) * 4 * H;
-          step.lengths = ragged ? len.data() : nullptr;
-          const float* hLast = runPacked(project, step, dir, T, DH, out + static_cast<size_t>(dir) * H, hprev, gates, h, h2);
-          std::memcpy(a.hN + static_cast<size_t>(slot) * B * H, hLast, sizeof(float) * B * H);
-          continue;
-        }
-        for (int s = 0; s < T; ++s) {
-          const int t = dir == 0 ? s : T - 1 - s;
-          const bool anyValid = t < maxLen;
-          if (anyValid) {
-            // gh = b_hh + h·W_hhᵀ (beta = 1 also spares BLAS a pass that zeroes its output).
-            for (int b = 0; b < B; ++b) std::memcpy(gh + static_cast<size_t>(b) * 3 * H, bHh, sizeof(float) * 3 * H);
-            sgemm(false, true, B, 3 * H, H, 1.0f, h, H, wHh, H, 1.0f, gh, 3 * H);
-          }
-          for (int b = 0; b < B; ++b) {
-            const size_t row = static_cast<size_t>(b) * T + t;
-            float* hb = h + static_cast<size_t>(b) * H;
-            float* yb = out + row * DH + static_cast<size_t>(dir) * H;
-            if (hprev) std::memcpy(hprev + row * H, hb, sizeof(float) * H);
-            if (t >= len[static_cast<size_t>(b)]) {
-              std::fill(yb, yb + H, 0.0f);
-              continue;
-            }
-            const float* gib = gi + row * 3 * H;
-            const float* ghb = gh + static_cast<size_t>(b) * 3 * H;
-            if (gates) gateForward<true>(H, gib, ghb, bIh, hb, yb, gates + row * 4 * H);
-            else gateForward<false>(H, gib, ghb, bIh, hb, yb, nullptr);
-          }
-        }
-        std::memcpy(a.hN + static_cast<size_t>(slot) * B * H, h, sizeof(float) * B * H);
-      }
-      if (l < L - 1 && useDropout) {
-        makeDropoutMask(a.config.seed, l + 1, a.config.dropout, BT * DH, res->mask(l + 1));
-        applyMask(out, res->mask(l + 1), BT * DH, 1.0f / (1.0f - a.config.dropout));
-      }
-      in = out;
+    switch (a.config.mode) {
+      case RnnMode::Gru: return forwardWith<GruCell>(a, d);
+      case RnnMode::Lstm: return forwardWith<LstmCell>(a, d);
+      case RnnMode::RnnTanh: return forwardWith<RnnCell<false>>(a, d);
+      case RnnMode::RnnRelu: return forwardWith<RnnCell<true>>(a, d);
     }
-    return res;
+    throw ArgumentError("gru: unknown mode");
   }
 
   void backward(const GruForwardArgs& a, GruReserve& reserve, const GruBackwardArgs& g) override {
     const GruDims d = checkGruForwardArgs(a, false);
-    auto* res = dynamic_cast<CpuGruReserve*>(&reserve);
-    if (!res) throw ArgumentError("gru backward: the training state was not made by the CPU engine");
-    const std::vector<int> len = gruLengths(a);
     const GruConfig& c = a.config;
-    if (res->batch != d.B || res->seqLen != d.T || res->config.inputSize != c.inputSize ||
-        res->config.hiddenSize != c.hiddenSize || res->config.numLayers != c.numLayers ||
-        res->config.bidirectional != c.bidirectional || res->config.dropout != c.dropout ||
-        res->config.seed != c.seed)
-      throw ArgumentError("gru backward: the configuration differs from the training forward's");
-    if (res->lengths != len) throw ArgumentError("gru backward: lengths differ from the training forward's");
+    const std::string fn = std::string(rnnModeName(c.mode)) + " backward";
+    auto* res = dynamic_cast<CpuGruReserve*>(&reserve);
+    if (!res) throw ArgumentError(fn + ": the training state was not made by the CPU engine");
+    if (res->batch != d.B || res->seqLen != d.T || res->config.mode != c.mode ||
+        res->config.inputSize != c.inputSize || res->config.hiddenSize != c.hiddenSize ||
+        res->config.numLayers != c.numLayers || res->config.bidirectional != c.bidirectional ||
+        res->config.dropout != c.dropout || res->config.seed != c.seed)
+      throw ArgumentError(fn + ": the configuration differs from the training forward's");
+    if (res->lengths != gruLengths(a)) throw ArgumentError(fn + ": lengths differ from the training forward's");
     const size_t slots = static_cast<size_t>(c.numSlots());
     const auto& p = g.dParams;
-    if (!g.dx || !g.dh0 || p.wIh.size() != slots || p.wHh.size() != slots || p.bIh.size() != slots ||
-        p.bHh.size() != slots)
-      throw ArgumentError("gru backward: dx, dh0 and every parameter gradient must be given");
-
-    const int maxLen = *std::max_element(len.begin(), len.end());
-    const bool ragged = std::any_of(len.begin(), len.end(), [&](int v) { return v < d.T; });
-    const int B = d.B, T = d.T, H = d.H, D = d.D, L = d.L;
-    const size_t BT = d.BT(), DH = static_cast<size_t>(D) * H;
-    const bool useDropout = c.dropout > 0.0f;
-
-    Scratch scratch((ragged ? Scratch::round(BT * d.I) : 0) + 2 * Scratch::round(BT * 3 * H) +
-                    2 * Scratch::round(static_cast<size_t>(B) * H) +
-                    (L > 1 ? Scratch::round(BT * DH) * (L > 2 ? 2 : 1) : 0));
-    float* xs = ragged ? scratch.take(BT * d.I) : nullptr;
-    float* dgi = scratch.take(BT * 3 * H);
-    float* dgh = scratch.take(BT * 3 * H);
-    float* dh = scratch.take(static_cast<size_t>(B) * H);
-    float* dh2 = scratch.take(static_cast<size_t>(B) * H);
-    float* bufA = L > 1 ? scratch.take(BT * DH) : nullptr;
-    float* bufB = L > 2 ? scratch.take(BT * DH) : nullptr;
-    if (ragged) copyMaskedInput(a.x, d, len, xs);
-    if (ragged) {
-      // Rows of padded steps stay zero: they add nothing to the weight gradients or dX.
-      std::fill(dgi, dgi + BT * 3 * H, 0.0f);
-      std::fill(dgh, dgh + BT * 3 * H, 0.0f);
-    }
-
-    const float* dOut = g.dy;  // gradient reaching this layer's output, or null for zeros
-    for (int l = L - 1; l >= 0; --l) {
-      const int inSize = c.layerInputSize(l);
-      const float* in = l == 0 ? (ragged ? xs : a.x) : res->layerIn(l);
-      float* dIn = l == 0 ? g.dx : ((L - 1 - l) % 2 == 0 ? bufA : bufB);
-      for (int dir = 0; dir < D; ++dir) {
-        const int slot = l * D + dir;
-        const float* wIh = a.params.wIh[slot];
-        const float* wHh = a.params.wHh[slot];
-        const float* gates = res->gates(slot);
-        const float* hprev = res->hprev(slot);
-        float* dhCur = dh;
-        float* dhNext = dh2;
-        if (g.dhN) std::memcpy(dhCur, g.dhN + static_cast<size_t>(slot) * B * H, sizeof(float) * B * H);
-        else std::fill(dhCur, dhCur + static_cast<size_t>(B) * H, 0.0f);
-        for (int s = 0; s < T; ++s) {
-          const int t = dir == 0 ? T - 1 - s : s;
-          if (t >= maxLen) continue;  // no sample has this step: dh passes through unchanged
-          for (int b = 0; b < B; ++b) {
-            const size_t row = static_cast<size_t>(b) * T + t;
-            const float* dhb = dhCur + static_cast<size_t>(b) * H;
-            float* dhPrev = dhNext + static_cast<size_t>(b) * H;
-            if (t >= len[static_cast<size_t>(b)]) {
-              std::memcpy(dhPrev, dhb, sizeof(float) * H);
-              continue;
-            }
-            const float* gb = gates + row * 4 * H;
-            const float* hp = hprev + row * H;
-            if (dOut)
-              gateBackward<true>(H, dhb, dOut + row * DH + static_cast<size_t>(dir) * H, gb, hp, dgi + row * 3 * H,
-                                 dgh + row * 3 * H, dhPrev);
-            else
-              gateBackward<false>(H, dhb, nullptr, gb, hp, dgi + row * 3 * H, dgh + row * 3 * H, dhPrev);
-          }
-          sgemm(false, false, B, H, 3 * H, 1.0f, dgh + static_cast<size_t>(t) * 3 * H, T * 3 * H, wHh, H, 1.0f,
-                dhNext, H);
-          std::swap(dhCur, dhNext);
-        }
-        std::memcpy(g.dh0 + static_cast<size_t>(slot) * B * H, dhCur, sizeof(float) * B * H);
-        const int bt = static_cast<int>(BT);
-        sgemm(true, false, 3 * H, inSize, bt, 1.0f, dgi, 3 * H, in, inSize, 0.0f, p.wIh[slot], inSize);
-        sgemm(true, false, 3 * H, H, bt, 1.0f, dgh, 3 * H, hprev, H, 0.0f, p.wHh[slot], H);
-        columnSums(dgi, BT, 3 * H, p.bIh[slot]);
-        columnSums(dgh, BT, 3 * H, p.bHh[slot]);
-        sgemm(false, false, bt, inSize, 3 * H, 1.0f, dgi, 3 * H, wIh, inSize, dir == 0 ? 0.0f : 1.0f, dIn, inSize);
-      }
-      if (l > 0 && useDropout) applyMask(dIn, res->mask(l), BT * DH, 1.0f / (1.0f - c.dropout));
-      dOut = dIn;
+    if (!g.dx || !g.dh0 || (c.hasCellState() && !g.dc0) || p.wIh.size() != slots || p.wHh.size() != slots ||
+        p.bIh.size() != slots || p.bHh.size() != slots)
+      throw ArgumentError(fn + ": dx, dh0 (dc0 for an LSTM) and every parameter gradient must be given");
+    switch (c.mode) {
+      case RnnMode::Gru: return backwardWith<GruCell>(a, d, *res, g);
+      case RnnMode::Lstm: return backwardWith<LstmCell>(a, d, *res, g);
+      case RnnMode::RnnTanh: return backwardWith<RnnCell<false>>(a, d, *res, g);
+      case RnnMode::RnnRelu: return backwardWith<RnnCell<true>>(a, d, *res, g);
     }
   }
 };

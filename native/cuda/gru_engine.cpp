@@ -96,13 +96,14 @@ std::vector<CopySegment> weightSegments(const CudaGruEngine::Plan& plan, const G
     }
     segs.push_back(s);
   };
+  const int G = c.gates();
   for (int slot = 0; slot < c.numSlots(); ++slot) {
     const size_t in = static_cast<size_t>(c.layerInputSize(slot / c.numDirections()));
     const size_t si = static_cast<size_t>(slot);
-    for (int g = 0; g < 3; ++g) add(p.wIh[si] + g * H * in, plan.matrix[si][g]);
-    for (int g = 0; g < 3; ++g) add(p.wHh[si] + g * H * H, plan.matrix[si][3 + g]);
-    for (int g = 0; g < 3; ++g) add(p.bIh[si] + g * H, plan.bias[si][g]);
-    for (int g = 0; g < 3; ++g) add(p.bHh[si] + g * H, plan.bias[si][3 + g]);
+    for (int g = 0; g < G; ++g) add(p.wIh[si] + g * H * in, plan.matrix[si][g]);
+    for (int g = 0; g < G; ++g) add(p.wHh[si] + g * H * H, plan.matrix[si][G + g]);
+    for (int g = 0; g < G; ++g) add(p.bIh[si] + g * H, plan.bias[si][g]);
+    for (int g = 0; g < G; ++g) add(p.bHh[si] + g * H, plan.bias[si][G + g]);
   }
   return segs;
 }
@@ -112,6 +113,22 @@ std::unique_ptr<Storage> deviceStorage(size_t bytes) { return std::make_unique<S
 // cuDNN applies dropout only between layers, and we only in training (an inference plan gets a
 // no-dropout descriptor, so that inference can never drop anything).
 float effectiveDropout(const GruConfig& c, bool training) { return training && c.numLayers > 1 ? c.dropout : 0.0f; }
+
+cudnnRNNMode_t cellMode(RnnMode mode) {
+  switch (mode) {
+    case RnnMode::Gru: return CUDNN_GRU;
+    case RnnMode::Lstm: return CUDNN_LSTM;
+    case RnnMode::RnnTanh: return CUDNN_RNN_TANH;
+    case RnnMode::RnnRelu: return CUDNN_RNN_RELU;
+  }
+  throw ArgumentError("cuda rnn: unknown mode");
+}
+
+// The same configuration as the training forward that made a reserve (backward's check).
+bool sameConfig(const GruConfig& a, const GruConfig& b) {
+  return a.mode == b.mode && a.inputSize == b.inputSize && a.hiddenSize == b.hiddenSize && a.numLayers == b.numLayers &&
+         a.bidirectional == b.bidirectional && a.dropout == b.dropout && a.seed == b.seed;
+}
 
 }  // namespace
 
@@ -196,7 +213,8 @@ CudaGruEngine::PlanKey CudaGruEngine::planKey(const GruConfig& c, bool training,
   const float p = effectiveDropout(c, training);
   uint32_t pBits = 0;
   std::memcpy(&pBits, &p, sizeof pBits);
-  return PlanKey{c.inputSize, c.hiddenSize, c.numLayers, c.bidirectional, pBits, tf32, static_cast<int>(algo)};
+  return PlanKey{static_cast<int>(c.mode), c.inputSize,    c.hiddenSize, c.numLayers, c.bidirectional,
+                 pBits,                    tf32,           static_cast<int>(algo)};
 }
 
 void CudaGruEngine::rejectAlgo(const PlanKey& key) {
@@ -238,7 +256,7 @@ std::shared_ptr<CudaGruEngine::Plan> CudaGruEngine::planFor(const GruConfig& c, 
   const size_t H = static_cast<size_t>(c.hiddenSize);
   const int slots = c.numSlots();
   try {
-    CGRU_CUDNN_ALGO(algo, cudnnSetRNNDescriptor_v8, plan->rnn.get(), algo, CUDNN_GRU, CUDNN_RNN_DOUBLE_BIAS,
+    CGRU_CUDNN_ALGO(algo, cudnnSetRNNDescriptor_v8, plan->rnn.get(), algo, cellMode(c.mode), CUDNN_RNN_DOUBLE_BIAS,
                     c.bidirectional ? CUDNN_BIDIRECTIONAL : CUDNN_UNIDIRECTIONAL, CUDNN_LINEAR_INPUT, CUDNN_DATA_FLOAT,
                     CUDNN_DATA_FLOAT, tf32 ? CUDNN_DEFAULT_MATH : CUDNN_FMA_MATH, c.inputSize, c.hiddenSize,
                     /*projSize: none*/ c.hiddenSize, c.numLayers, plan->dropout.get(), CUDNN_RNN_PADDED_IO_ENABLED);
@@ -260,7 +278,7 @@ std::shared_ptr<CudaGruEngine::Plan> CudaGruEngine::planFor(const GruConfig& c, 
       if (!addr || type != CUDNN_DATA_FLOAT || nbDims > 3 || count != expected || offsetBytes < 0 ||
           offsetBytes % static_cast<std::ptrdiff_t>(sizeof(float)) != 0 ||
           static_cast<size_t>(offsetBytes) + count * sizeof(float) > plan->weightBytes)
-        throw Error("cuda gru: cuDNN's weight layout is not the expected one (pseudo-layer " + std::to_string(slot) +
+        throw Error(std::string("cuda ") + rnnModeName(c.mode) + ": cuDNN's weight layout is not the expected one (pseudo-layer " + std::to_string(slot) +
                     ", linLayerID " + std::to_string(id) + " " + what + ": " + std::to_string(count) +
                     " floats at byte " + std::to_string(offsetBytes) + ", expected " + std::to_string(expected) +
                     " floats)");
@@ -269,15 +287,16 @@ std::shared_ptr<CudaGruEngine::Plan> CudaGruEngine::planFor(const GruConfig& c, 
     };
     plan->matrix.resize(static_cast<size_t>(slots));
     plan->bias.resize(static_cast<size_t>(slots));
+    const int G = c.gates();
     for (int slot = 0; slot < slots; ++slot) {
       const size_t in = static_cast<size_t>(c.layerInputSize(slot / c.numDirections()));
-      for (int id = 0; id < 6; ++id) {
+      for (int id = 0; id < 2 * G; ++id) {
         void* mAddr = nullptr;
         void* bAddr = nullptr;
         CGRU_CUDNN_ALGO(algo, cudnnGetRNNWeightParams, handle, plan->rnn.get(), slot, plan->weightBytes, probe.get(),
                         id, mDesc.get(), &mAddr, bDesc.get(), &bAddr);
         const size_t si = static_cast<size_t>(slot), sid = static_cast<size_t>(id);
-        plan->matrix[si][sid] = sliceOf(mDesc, mAddr, H * (id < 3 ? in : H), slot, id, "matrix");
+        plan->matrix[si][sid] = sliceOf(mDesc, mAddr, H * (id < G ? in : H), slot, id, "matrix");
         plan->bias[si][sid] = sliceOf(bDesc, bAddr, H, slot, id, "bias");
       }
     }
@@ -396,38 +415,42 @@ std::unique_ptr<CudaGruEngine::Reserve> CudaGruEngine::forwardAttempt(const GruF
 
   DeviceBuffer work(alloc, workBytes);
   if (dropout) dropoutDirty_ = true;  // before the call: even a failed one may have advanced the RNG state
+  // The LSTM's cell state has the hidden state's shape (cDesc = hDesc); other modes take none.
+  const bool cell = c.hasCellState();
   CGRU_CUDNN_ALGO(algo, cudnnRNNForward, handle, plan.rnn.get(), mode, devLengths, desc.x.get(), x, desc.y.get(), a.y,
-                  desc.h.get(), a.h0, a.hN, /*cDesc (LSTM only)*/ desc.h.get(), nullptr, nullptr, plan.weightBytes,
-                  weights, workBytes, work.get(), a.training ? reserveBytes : 0, reserveSpace);
+                  desc.h.get(), a.h0, a.hN, desc.h.get(), cell ? a.c0 : nullptr, cell ? a.cN : nullptr,
+                  plan.weightBytes, weights, workBytes, work.get(), a.training ? reserveBytes : 0, reserveSpace);
 
-  // The contract: y is zero at t >= lengths[b]; an empty sample has y = 0 and hN = h0.
+  // The contract: y is zero at t >= lengths[b]; an empty sample has y = 0 and hN = h0 (cN = c0).
   if (len.ragged) checkLaunch(launchZeroPaddedSteps(a.y, realLengths, s.B, s.T, s.D * s.H, stream), "zeroPaddedSteps (y)");
-  if (len.anyEmpty)
+  if (len.anyEmpty) {
     checkLaunch(launchFillEmptySamples(a.hN, a.h0, realLengths, s.slots(), s.B, s.H, stream), "fillEmptySamples (hN)");
+    if (cell)
+      checkLaunch(launchFillEmptySamples(a.cN, a.c0, realLengths, s.slots(), s.B, s.H, stream), "fillEmptySamples (cN)");
+  }
   return res;
 }
 
 void CudaGruEngine::backward(const GruForwardArgs& a, GruReserve& reserve, const GruBackwardArgs& g) {
   // Backward needs the forward's y (cuDNN reads it) but not its hN, which callers need not pass.
   const GruDims s = checkGruForwardArgs(a, false);
-  if (!a.y) throw ArgumentError("gru backward: the forward's output y must be given");
-  auto* res = dynamic_cast<Reserve*>(&reserve);
-  if (!res) throw ArgumentError("gru backward: the training state was not made by the CUDA engine");
-  const Lengths len(a);
   const GruConfig& c = a.config;
-  if (res->batch != s.B || res->seqLen != s.T || res->config.inputSize != c.inputSize ||
-      res->config.hiddenSize != c.hiddenSize || res->config.numLayers != c.numLayers ||
-      res->config.bidirectional != c.bidirectional || res->config.dropout != c.dropout || res->config.seed != c.seed)
-    throw ArgumentError("gru backward: the configuration differs from the training forward's");
-  if (res->lengths != len.real) throw ArgumentError("gru backward: lengths differ from the training forward's");
+  const std::string fn = std::string(rnnModeName(c.mode)) + " backward";
+  if (!a.y) throw ArgumentError(fn + ": the forward's output y must be given");
+  auto* res = dynamic_cast<Reserve*>(&reserve);
+  if (!res) throw ArgumentError(fn + ": the training state was not made by the CUDA engine");
+  const Lengths len(a);
+  if (res->batch != s.B || res->seqLen != s.T || !sameConfig(res->config, c))
+    throw ArgumentError(fn + ": the configuration differs from the training forward's");
+  if (res->lengths != len.real) throw ArgumentError(fn + ": lengths differ from the training forward's");
   const size_t slots = static_cast<size_t>(c.numSlots());
   const auto& p = g.dParams;
-  if (!g.dx || !g.dh0 || p.wIh.size() != slots || p.wHh.size() != slots || p.bIh.size() != slots ||
-      p.bHh.size() != slots)
-    throw ArgumentError("gru backward: dx, dh0 and every parameter gradient must be given");
+  if (!g.dx || !g.dh0 || (c.hasCellState() && !g.dc0) || p.wIh.size() != slots || p.wHh.size() != slots ||
+      p.bIh.size() != slots || p.bHh.size() != slots)
+    throw ArgumentError(fn + ": dx, dh0 (dc0 for an LSTM) and every parameter gradient must be given");
   for (size_t i = 0; i < slots; ++i)
     if (!p.wIh[i] || !p.wHh[i] || !p.bIh[i] || !p.bHh[i])
-      throw ArgumentError("gru backward: a parameter gradient pointer is null");
+      throw ArgumentError(fn + ": a parameter gradient pointer is null");
 
   backend_.makeCurrent();
   std::lock_guard<std::mutex> lock(mutex_);
@@ -444,10 +467,13 @@ void CudaGruEngine::backward(const GruForwardArgs& a, GruReserve& reserve, const
       // into temporaries: the reserve was already used by a backward, or cuDNN refused its
       // persistent algorithm in backward.
       DeviceBuffer y(alloc, s.yCount() * sizeof(float)), hN(alloc, s.hCount() * sizeof(float));
+      DeviceBuffer cN;
+      if (c.hasCellState()) cN = DeviceBuffer(alloc, s.hCount() * sizeof(float));
       GruForwardArgs f = a;
       f.training = true;
       f.y = y.as<float>();
       f.hN = hN.as<float>();
+      f.cN = cN.as<float>();
       const std::unique_ptr<Reserve> fresh = forwardLocked(f, s, len, algo, res);
       backwardAttempt(f, s, len, *fresh, g);
       return;
@@ -496,24 +522,27 @@ void CudaGruEngine::backwardAttempt(const GruForwardArgs& a, const GruDims& s, c
                   "zeroPaddedSteps (dy)");
       dy = dyBuf.as<float>();
     }
-    // dhN: an empty sample's one cuDNN step must get no cotangent (its dh0 is set to dhN below).
-    DeviceBuffer dhNBuf;
-    const float* dhN = g.dhN;
-    if (dhN && len.anyEmpty) {
+    // dhN (and dcN): an empty sample's one cuDNN step must get no cotangent (its dh0 and dc0 are
+    // set to dhN and dcN below).
+    auto withoutEmptySamples = [&](const float* cotangent, DeviceBuffer& copy, const char* what) {
+      if (!cotangent || !len.anyEmpty) return cotangent;
       const size_t hBytes = s.hCount() * sizeof(float);
-      dhNBuf = DeviceBuffer(alloc, hBytes);
-      CGRU_CUDA(cudaMemcpyAsync(dhNBuf.get(), g.dhN, hBytes, cudaMemcpyDeviceToDevice, stream));
-      checkLaunch(launchFillEmptySamples(dhNBuf.as<float>(), nullptr, realLengths, s.slots(), s.B, s.H, stream),
-                  "fillEmptySamples (dhN)");
-      dhN = dhNBuf.as<float>();
-    }
+      copy = DeviceBuffer(alloc, hBytes);
+      CGRU_CUDA(cudaMemcpyAsync(copy.get(), cotangent, hBytes, cudaMemcpyDeviceToDevice, stream));
+      checkLaunch(launchFillEmptySamples(copy.as<float>(), nullptr, realLengths, s.slots(), s.B, s.H, stream), what);
+      return static_cast<const float*>(copy.as<float>());
+    };
+    const bool cell = c.hasCellState();
+    DeviceBuffer dhNBuf, dcNBuf;
+    const float* dhN = withoutEmptySamples(g.dhN, dhNBuf, "fillEmptySamples (dhN)");
+    const float* dcN = cell ? withoutEmptySamples(g.dcN, dcNBuf, "fillEmptySamples (dcN)") : nullptr;
 
     DeviceBuffer work(alloc, workBytes);
     float* weights = res.weights->as<float>();
     res.spent = true;  // before the call: cuDNN writes into the reserve space
     CGRU_CUDNN_ALGO(algo, cudnnRNNBackwardData_v8, handle, plan->rnn.get(), devLengths, desc.y.get(), a.y, dy,
-                    desc.x.get(), g.dx, desc.h.get(), a.h0, dhN, g.dh0, /*cDesc (LSTM only)*/ desc.h.get(), nullptr,
-                    nullptr, nullptr, plan->weightBytes, weights, workBytes, work.get(), reserveBytes,
+                    desc.x.get(), g.dx, desc.h.get(), a.h0, dhN, g.dh0, desc.h.get(), cell ? a.c0 : nullptr, dcN,
+                    cell ? g.dc0 : nullptr, plan->weightBytes, weights, workBytes, work.get(), reserveBytes,
                     res.space->data());
 
     // Weight gradients: ADD (the only mode cudnnRNNBackwardWeights_v8 supports) into a zeroed
@@ -526,9 +555,13 @@ void CudaGruEngine::backwardAttempt(const GruForwardArgs& a, const GruDims& s, c
                     workBytes, work.get(), reserveBytes, res.space->data());
 
     if (len.ragged) checkLaunch(launchZeroPaddedSteps(g.dx, realLengths, s.B, s.T, s.I, stream), "zeroPaddedSteps (dx)");
-    if (len.anyEmpty)
+    if (len.anyEmpty) {
       checkLaunch(launchFillEmptySamples(g.dh0, g.dhN, realLengths, s.slots(), s.B, s.H, stream),
                   "fillEmptySamples (dh0)");
+      if (cell)
+        checkLaunch(launchFillEmptySamples(g.dc0, g.dcN, realLengths, s.slots(), s.B, s.H, stream),
+                    "fillEmptySamples (dc0)");
+    }
     const auto unpack = weightSegments(*plan, c, g.dParams, dWeights.as<float>(), /*intoSpace=*/false);
     checkLaunch(launchBatchedCopy(unpack.data(), static_cast<int>(unpack.size()), stream), "batchedCopy (unpack grads)");
   } catch (const AlgoRejected&) {

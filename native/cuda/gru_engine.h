@@ -1,5 +1,6 @@
-// The cuDNN GRU engine (core/gru.h contract) on cuDNN's v8 RNN API: CUDNN_GRU with double bias,
-// batch-major padded I/O (no transposes), FP32 maths (CUDNN_FMA_MATH, TF32 off) by default.
+// The cuDNN recurrent engine (core/gru.h contract) on cuDNN's v8 RNN API: CUDNN_GRU, CUDNN_LSTM,
+// CUDNN_RNN_TANH and CUDNN_RNN_RELU with double bias, batch-major padded I/O (no transposes), FP32
+// maths (CUDNN_FMA_MATH, TF32 off) by default.
 #pragma once
 #include <array>
 #include <cstdint>
@@ -40,16 +41,17 @@ class CudaGruEngine final : public GruEngine {
     cudnnRNNAlgo_t algo = CUDNN_RNN_ALGO_STANDARD;
     size_t weightBytes = 0;
     bool weightGaps = false;  // the slices do not cover the weight space (gaps are zeroed when packing)
-    // [slot][linLayerID]: IDs 0,1,2 are the input matrices/biases of gates r,z,n; 3,4,5 the
-    // recurrent ones (cuDNN's CUDNN_GRU order = PyTorch's).
-    std::vector<std::array<WeightSlice, 6>> matrix, bias;
+    // [slot][linLayerID]: IDs 0 … G−1 are the input matrices/biases of the G gates, G … 2G−1 the
+    // recurrent ones, gates in cuDNN's order = PyTorch's (GRU r,z,n; LSTM i,f,g,o; RNN one).
+    static constexpr int kMaxLinLayers = 8;  // the LSTM's
+    std::vector<std::array<WeightSlice, kMaxLinLayers>> matrix, bias;
   };
 
  private:
   struct Lengths;  // per call: real and cuDNN lengths (gru_engine.cpp)
   class Reserve;   // what a training forward keeps (gru_engine.cpp)
-  // inputSize, hiddenSize, numLayers, bidirectional, dropout bits, TF32, algorithm.
-  using PlanKey = std::tuple<int, int, int, bool, uint32_t, bool, int>;
+  // mode, inputSize, hiddenSize, numLayers, bidirectional, dropout bits, TF32, algorithm.
+  using PlanKey = std::tuple<int, int, int, int, bool, uint32_t, bool, int>;
 
   static PlanKey planKey(const GruConfig& config, bool training, bool tf32, cudnnRNNAlgo_t algo);
   // The plan for this key; nullptr when a persistent algorithm was rejected for it.
