@@ -28,7 +28,7 @@ const isolation = [['unshare', '-n'], ['unshare', '-r', '-n']].find((argv) => sp
  * run at another binary or device; with an empty HOME and the given npm cache.
  */
 function newMachineEnv(home: string, cache: string): NodeJS.ProcessEnv {
-  const network = execFileSync('npm', ['config', 'get', ...NETWORK_SETTINGS], { cwd: root, encoding: 'utf8' });
+  const network = execFileSync('npm', ['config', 'get', ...NETWORK_SETTINGS], { cwd: root, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
   const env: NodeJS.ProcessEnv = {};
   for (const [key, value] of Object.entries(process.env)) {
     if (!/^npm_/i.test(key) && key !== 'CUDNN_GRU_ADDON' && key !== 'CUDNN_GRU_DEVICE') env[key] = value;
