@@ -83,6 +83,10 @@ describe('installing the npm tarball offline', function () {
 
   before(() => {
     work = tempDir('cudnn-gru-pack-');
+    // The installed binaries and the tool traps below run from here, which a noexec TMPDIR forbids.
+    const probe = path.join(work, 'exec-probe');
+    fs.writeFileSync(probe, '#!/bin/sh\n', { mode: 0o755 });
+    assert.equal(spawnSync(probe).status, 0, `${work} does not allow running programs (mounted noexec?): set TMPDIR to a folder that does`);
     const out = execFileSync('npm', ['pack', '--json', '--pack-destination', work], { cwd: root, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
     const info = JSON.parse(out.slice(out.indexOf('[')))[0];
     tarball = path.join(work, info.filename);
