@@ -1,23 +1,50 @@
 // The package as users get it: `npm pack`, then install the tarball into an empty project with
-// the network off (npm's cache only), (1) with the prebuilt binary and no compiler on PATH, and
-// (2) without prebuilds, building from source.
+// the network off, (1) with the prebuilt binary and no compiler on PATH, and (2) without
+// prebuilds, building from source. npm takes the dependencies from a cache that the test fills
+// first, online, by installing the same tarball with scripts off: what npm itself fetches comes
+// from the registry, but the install (our script, cmake-js) must need no network at all.
+// The installs run as on a new machine: an empty HOME (no ~/.npmrc, no ~/.cmake-js) and none of
+// the npm settings that `npm test` passes down, except those that say how to reach the registry.
 import assert from 'node:assert/strict';
 import { execFileSync, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
+import { skipBecause } from './support/skip';
+import { tempDir } from './support/temp-dir';
 
 const root = path.join(__dirname, '..');
 const prebuildDir = path.join(root, 'prebuilds', `${process.platform}-${process.arch}`);
 const hasPrebuild = fs.existsSync(prebuildDir) && fs.readdirSync(prebuildDir).some((f) => f.endsWith('.node'));
 const TOOLS = ['cc', 'c++', 'gcc', 'g++', 'clang', 'clang++', 'cmake', 'make', 'ninja', 'nvcc'];
+// The npm settings that a user's own install needs to reach the registry.
+const NETWORK_SETTINGS = ['registry', 'proxy', 'https-proxy', 'noproxy', 'cafile', 'ca', 'strict-ssl'];
 
-/** Runs `argv` with no network when a network namespace can be made (root here); says which. */
-function offline(argv: string[], cwd: string, env: NodeJS.ProcessEnv = process.env) {
-  const isolated = spawnSync('unshare', ['-n', 'true']).status === 0;
-  const full = isolated ? ['unshare', '-n', ...argv] : argv;
+/** How to run a command without network: `unshare -n` as root, else in a user namespace; null if neither works. */
+const isolation = [['unshare', '-n'], ['unshare', '-r', '-n']].find((argv) => spawnSync(argv[0], [...argv.slice(1), 'true']).status === 0) ?? null;
+
+/**
+ * A new machine's environment: this one's without the npm_* variables that `npm test` passes
+ * down (its cache; ~/.npmrc settings such as nodedir) and without the variables that point this
+ * run at another binary or device; with an empty HOME and the given npm cache.
+ */
+function newMachineEnv(home: string, cache: string): NodeJS.ProcessEnv {
+  const network = execFileSync('npm', ['config', 'get', ...NETWORK_SETTINGS], { cwd: root, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+  const env: NodeJS.ProcessEnv = {};
+  for (const [key, value] of Object.entries(process.env)) {
+    if (!/^npm_/i.test(key) && key !== 'CUDNN_GRU_ADDON' && key !== 'CUDNN_GRU_DEVICE') env[key] = value;
+  }
+  for (const line of network.split('\n')) {
+    const [, key, value] = /^([\w-]+)=(.*)$/.exec(line.trim()) ?? [];
+    if (key && value && value !== 'null') env[`npm_config_${key.replace(/-/g, '_')}`] = value;
+  }
+  return { ...env, HOME: home, npm_config_cache: cache, npm_config_update_notifier: 'false' };
+}
+
+/** Runs `argv` with npm in offline mode and, where a network namespace can be made, no network. */
+function offline(argv: string[], cwd: string, env: NodeJS.ProcessEnv) {
+  const full = [...(isolation ?? []), ...argv];
   const r = spawnSync(full[0], full.slice(1), { cwd, encoding: 'utf8', env: { ...env, npm_config_offline: 'true' } });
-  return { status: r.status, output: `${r.stdout}\n${r.stderr}`, isolated };
+  return { status: r.status, output: `${r.stdout}\n${r.stderr}` };
 }
 
 function makeProject(parent: string, name: string): string {
@@ -27,13 +54,13 @@ function makeProject(parent: string, name: string): string {
   return project;
 }
 
-/** Installs `tarball` into a new project and checks that the package works there. */
-function installAndUse(parent: string, name: string, tarball: string, baseEnv: NodeJS.ProcessEnv = process.env) {
-  // The installed package must load its own binary, whatever this run was pointed at.
-  const { CUDNN_GRU_ADDON: _addon, CUDNN_GRU_DEVICE: _device, ...env } = baseEnv;
+const npmInstall = (tarball: string, ...flags: string[]) => ['npm', 'install', '--no-audit', '--no-fund', ...flags, tarball];
+
+/** Installs `tarball` offline into a new project and checks that the package works there. */
+function installAndUse(parent: string, name: string, tarball: string, env: NodeJS.ProcessEnv) {
   const project = makeProject(parent, name);
-  const install = offline(['npm', 'install', '--offline', '--no-audit', '--no-fund', '--foreground-scripts', tarball], project, env);
-  assert.equal(install.status, 0, `npm install failed (network isolated: ${install.isolated}):\n${install.output}`);
+  const install = offline(npmInstall(tarball, '--offline', '--foreground-scripts'), project, env);
+  assert.equal(install.status, 0, `npm install failed (network isolated: ${isolation !== null}):\n${install.output}`);
   const script = `
     const g = require('cudnn-gru');
     const t = g.tensor([1, 2, 3]);
@@ -52,17 +79,24 @@ describe('installing the npm tarball offline', function () {
   let work = '';
   let tarball = '';
   let files: string[] = [];
+  let env: NodeJS.ProcessEnv = {};
 
   before(() => {
-    work = fs.mkdtempSync(path.join(os.tmpdir(), 'cudnn-gru-pack-'));
+    work = tempDir('cudnn-gru-pack-');
+    // The installed binaries and the tool traps below run from here, which a noexec TMPDIR forbids.
+    const probe = path.join(work, 'exec-probe');
+    fs.writeFileSync(probe, '#!/bin/sh\n', { mode: 0o755 });
+    assert.equal(spawnSync(probe).status, 0, `${work} does not allow running programs (mounted noexec?): set TMPDIR to a folder that does`);
     const out = execFileSync('npm', ['pack', '--json', '--pack-destination', work], { cwd: root, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
     const info = JSON.parse(out.slice(out.indexOf('[')))[0];
     tarball = path.join(work, info.filename);
     files = info.files.map((f: { path: string }) => f.path);
-  });
-
-  after(() => {
-    if (work) fs.rmSync(work, { recursive: true, force: true });
+    fs.mkdirSync(path.join(work, 'home'));
+    env = newMachineEnv(path.join(work, 'home'), path.join(work, 'npm-cache'));
+    // Online with scripts off: puts the dependencies' registry metadata and tarballs into the cache.
+    const [npm, ...args] = npmInstall(tarball, '--ignore-scripts');
+    const fill = spawnSync(npm, args, { cwd: makeProject(work, 'fill-cache'), encoding: 'utf8', env });
+    assert.equal(fill.status, 0, `filling a new npm cache with the tarball's dependencies needs the registry (${env.npm_config_registry}) once, online:\n${fill.stdout}\n${fill.stderr}`);
   });
 
   it('contains the compiled JS, types, native sources and prebuilds, and nothing else', () => {
@@ -74,10 +108,23 @@ describe('installing the npm tarball offline', function () {
     assert.deepEqual(unexpected, []);
   });
 
+  it('offline means offline: npm with an empty cache cannot fetch, and nor can an install script', function () {
+    const empty = makeProject(work, 'empty-cache');
+    const npm = offline(npmInstall(tarball), empty, { ...env, npm_config_cache: path.join(work, 'empty-npm-cache') });
+    assert.notEqual(npm.status, 0, `npm installed with an empty cache:\n${npm.output}`);
+    assert.match(npm.output, /ENOTCACHED/);
+    if (!isolation) skipBecause(this, 'no network namespace here (unshare -n and unshare -r -n both fail): npm is offline, but an install script could still reach the network unnoticed');
+    const probe = `require('node:https').get(process.argv[1], (r) => { console.log('reached, HTTP ' + r.statusCode); process.exit(0); })
+      .on('error', (e) => { console.log(e.code); process.exit(1); });`;
+    const script = offline([process.execPath, '-e', probe, env.npm_config_registry ?? 'https://registry.npmjs.org/'], empty, env);
+    assert.notEqual(script.status, 0, `a script reached the registry from the network namespace: ${script.output}`);
+    assert.match(script.output, /ENETUNREACH|ENOTFOUND|EAI_AGAIN|ECONNREFUSED|EHOSTUNREACH/);
+  });
+
   it('with a prebuild: installs and runs with no compiler, CMake or nvcc invoked', function () {
     if (!hasPrebuild) {
       if (process.env.CUDNN_GRU_REQUIRE_PREBUILD === '1') assert.fail(`no prebuild in ${prebuildDir}: run npm run prebuilds`);
-      this.skip();
+      skipBecause(this, `no prebuild in ${path.relative(root, prebuildDir)} (npm run prebuilds makes one)`);
     }
     // Every build tool on PATH is a trap that leaves a mark; the real ones are not reachable.
     const traps = path.join(work, 'traps');
@@ -88,10 +135,10 @@ describe('installing the npm tarball offline', function () {
     }
     const nodeBin = path.dirname(process.execPath);
     const npmBin = path.dirname(fs.realpathSync(execFileSync('sh', ['-c', 'command -v npm'], { encoding: 'utf8' }).trim()));
-    const env = { ...process.env, PATH: [traps, nodeBin, npmBin, '/bin'].join(':') };
-    const bare = spawnSync('sh', ['-c', 'command -v cmake; command -v gcc'], { env, encoding: 'utf8' });
+    const trapped = { ...env, PATH: [traps, nodeBin, npmBin, '/bin'].join(':') };
+    const bare = spawnSync('sh', ['-c', 'command -v cmake; command -v gcc'], { env: trapped, encoding: 'utf8' });
     assert.ok(bare.stdout.split('\n').filter(Boolean).every((p) => p.startsWith(traps)), `real build tools still reachable: ${bare.stdout}`);
-    const { install, result } = installAndUse(work, 'with-prebuild', tarball, env);
+    const { install, result } = installAndUse(work, 'with-prebuild', tarball, trapped);
     assert.ok(!fs.existsSync(marks), `build tools were invoked:\n${fs.existsSync(marks) ? fs.readFileSync(marks, 'utf8') : ''}`);
     assert.match(install.output, /using an existing binary/);
     assert.equal(result.info.cpu.blas, 'OpenBLAS');
@@ -107,7 +154,7 @@ describe('installing the npm tarball offline', function () {
       source = path.join(work, 'cudnn-gru-source-only.tgz');
       execFileSync('tar', ['-czf', source, '-C', unpacked, 'package']);
     }
-    const { install } = installAndUse(work, 'from-source', source);
+    const { install } = installAndUse(work, 'from-source', source, env);
     assert.match(install.output, /building from source/);
   });
 });

@@ -8,6 +8,7 @@ import { ops, tensor, tidy } from '../lib';
 import { gruParamShapes } from '../lib/ops/gru';
 import { buildOnnxModel, writeOnnxModel, type OnnxLayerSpec } from '../lib/io/onnx';
 import { nest3, rand, refActivation, refDense, refGru } from './io-helpers/reference';
+import { onlyWhere, pythonCannotImport } from './support/skip';
 import { tempDir } from './support/temp-dir';
 
 // eslint-disable-next-line @typescript-eslint/no-require-imports
@@ -122,7 +123,7 @@ const cases: { name: string; layers: () => OnnxLayerSpec[]; outDims: number[] }[
   },
 ];
 
-(ort ? describe : describe.skip)('io: ONNX export runs in onnxruntime-node', () => {
+onlyWhere(describe, ort ? null : 'onnxruntime-node (a devDependency) does not load')('io: ONNX export runs in onnxruntime-node', () => {
   for (const c of cases) {
     it(c.name, async () => {
       const layers = c.layers();
@@ -170,8 +171,7 @@ const cases: { name: string; layers: () => OnnxLayerSpec[]; outDims: number[] }[
   });
 });
 
-const hasPythonOnnx = spawnSync('python3', ['-c', 'import onnx'], { stdio: 'ignore' }).status === 0;
-(hasPythonOnnx ? it : it.skip)('io: ONNX export passes onnx.checker (full check, shape inference)', () => {
+onlyWhere(it, pythonCannotImport('onnx'))('io: ONNX export passes onnx.checker (full check, shape inference)', () => {
   const file = path.join(tempDir('cdcgru-onnx-'), 'm.onnx');
   writeOnnxModel(file, cases[0].layers(), { inputShape: [null, F] });
   const py = spawnSync('python3', ['-c', 'import onnx,sys; m=onnx.load(sys.argv[1]); onnx.checker.check_model(m, full_check=True); print(m.opset_import[0].version)', file], { encoding: 'utf8' });

@@ -5,6 +5,7 @@ import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { decodeSafetensors, encodeSafetensors, readSafetensors, toFloat32, writeSafetensors } from '../lib/io/safetensors';
+import { onlyWhere, pythonCannotImport } from './support/skip';
 import { tempDir } from './support/temp-dir';
 
 const FIX = path.join(__dirname, 'fixtures', 'torch_import');
@@ -20,8 +21,6 @@ function craft(header: unknown, data: number, rawHeader?: string): Buffer {
   len.writeBigUInt64LE(BigInt(json.length));
   return Buffer.concat([len, json, Buffer.alloc(data)]);
 }
-
-const hasPythonSafetensors = spawnSync('python3', ['-c', 'import safetensors.numpy'], { stdio: 'ignore' }).status === 0;
 
 describe('io: safetensors', () => {
   it('reads every dtype of a file written by the safetensors Python package', () => {
@@ -75,7 +74,7 @@ describe('io: safetensors', () => {
     assert.ok(re.equals(bytes));
   });
 
-  (hasPythonSafetensors ? it : it.skip)('files we write load in the safetensors Python package', () => {
+  onlyWhere(it, pythonCannotImport('safetensors.numpy'))('files we write load in the safetensors Python package', () => {
     const f = tempDir('cdcgru-st-') + '/py.safetensors';
     writeSafetensors(f, { w: { shape: [2, 2], data: new Float32Array([1, -2, 3.5, 4]) }, n: { shape: [2], data: new Int32Array([5, -6]) } }, { k: 'v' });
     const py = spawnSync('python3', ['-c', `
