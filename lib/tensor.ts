@@ -327,7 +327,18 @@ function filled<D extends DType>(op: string, shape: Shape, value: number, dtype:
   if (resolved === 'int32' && !(Number.isInteger(value) && value >= -(2 ** 31) && value < 2 ** 31)) {
     throw new TypeError(`${op}: argument 'value' must be an integer in the int32 range for an int32 tensor, got ${value}`);
   }
-  const host = resolved === 'int32' ? new Int32Array(shapeSize(shape)) : new Float32Array(shapeSize(shape));
+  if (resolved === 'float32') {
+    // Filled where it lives: no host array of the whole size (and no upload for a GPU tensor).
+    const t = allocate(op, shape, resolved, deviceOption(op, options));
+    if (value !== 0) nativeCall(op, () => native.opsFill(t.handle(op), value));
+    return t;
+  }
+  let host: Int32Array;
+  try {
+    host = new Int32Array(shapeSize(shape));
+  } catch {
+    throw new RangeError(`${op}: argument 'shape' [${shape}] is too large for an int32 tensor filled on the host (${shapeSize(shape)} elements)`);
+  }
   host.fill(value);
   return makeTensor(op, host, shape, resolved, options);
 }

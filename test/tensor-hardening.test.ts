@@ -105,6 +105,9 @@ describe('tensors and ops: hardening (issue #12)', () => {
         ['reverseTime: lengths', () => ops.reverseTime(x3d, new Int32Array([3])), /reverseTime: argument 'lengths' has lengths\[0\] = 3, outside \[0, 2\]/],
         ['writeFirst_: rows', () => ops.writeFirst_(x, six, 1), /writeFirst_: argument 'startRow' must be an integer in \[0, 0\], got number 1/],
         ['empty: device', () => ops.empty([2], 'gpu' as never), /empty: argument 'device' must be 'cpu' or 'cuda', got the string 'gpu'/],
+        ['fill: too large for memory', () => fill([2 ** 40], 1), /^Error: fill: cpu: out of host memory/],
+        ['ones: too large for memory', () => ones([2 ** 20, 2 ** 20]), /^Error: ones: cpu: out of host memory/],
+        ['fill int32: too large for a host array', () => fill([2 ** 40], 1, 'int32'), /^RangeError: fill: argument 'shape' \[1099511627776\] is too large/],
       ];
       for (const [what, call, expected] of refusals) {
         const before = liveTensors();
