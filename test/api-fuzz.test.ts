@@ -22,6 +22,8 @@ interface Report {
 function runFuzz(): Promise<{ report: Report | null; code: number | null; signal: string | null; lastCalls: string }> {
   const child = spawn(process.execPath, ['--max-old-space-size=2048', '-r', require.resolve('tsx/cjs'), CHILD, String(SEED), String(CALLS_PER_ENTRY)], {
     cwd: tempDir('cdcgru-fuzz-'), // garbage path strings create files here
+    // A relative CUDNN_GRU_ADDON (as .ci/run sets it) must still name the same binary from there.
+    env: { ...process.env, ...(process.env.CUDNN_GRU_ADDON ? { CUDNN_GRU_ADDON: path.resolve(process.env.CUDNN_GRU_ADDON) } : {}) },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let out = '';
