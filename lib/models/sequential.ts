@@ -8,9 +8,8 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { DeviceName } from '../../binding';
 import { describe, getDevice } from '../backend';
-import { CustomCallback, ProgressBar, type Callback, type CallbackHooks, type Logs, type TrainParams } from '../callbacks';
-import { checkHooks } from '../callbacks/base';
-import { endScope, startScope, tidy } from '../engine';
+import type { Callback, CallbackHooks, Logs } from '../callbacks';
+import { dispose, endScope, startScope, tidy } from '../engine';
 // lib/io/model-io imports this module (and, through callbacks, model-checkpoint imports model-io):
 // both sides use the other only inside functions, never while loading, so the cycle is harmless.
 import * as modelIo from '../io/model-io';
@@ -23,6 +22,9 @@ import { checkOptions } from '../options';
 import { resolveOptimizer, type Optimizer } from '../optimizers';
 import { Rng, getRngState, globalRng } from '../random';
 import { Tensor, shapeSize, tensor, type NestedArray } from '../tensor';
+import { History, checkSource, fail, loopOptions, positiveInteger, sourceElements, sourceEpochs, trainLoop, weightedMeans, type BatchSource, type DatasetBatch } from '../training/engine';
+
+export { History };
 
 /** Training data: a tensor, nested arrays, or a flat typed array with its shape. */
 export type Data = Tensor | NestedArray | { data: Float32Array | Int32Array | number[]; shape: number[] };
@@ -73,13 +75,6 @@ export interface TrainingConfig {
   optimizer: Record<string, unknown>;
 }
 
-export class History {
-  epoch: number[] = [];
-  history: Record<string, number[]> = {};
-  params: TrainParams | null = null;
-  /** True when training ended early (callback, abort or NaN). */
-  stopped = false;
-}
 
 interface HostData {
   data: Float32Array | Int32Array;
@@ -94,22 +89,34 @@ interface Validation {
   weights: Float32Array | null;
 }
 
-function fail(message: string): never {
-  throw new TypeError(message);
-}
-
-function positiveInteger(fn: string, name: string, v: unknown, fallback: number): number {
-  if (v === undefined) return fallback;
-  if (typeof v !== 'number' || !Number.isInteger(v) || v < 1) fail(`${fn}: '${name}' must be a positive integer, got ${describe(v)}`);
-  return v;
-}
-
-const DATASET_ONLY = 'it only means something when training from a dataset (a generator of batches); fit takes whole arrays, and every epoch sees every sample (dataset training is planned)';
+const DATASET_ONLY = 'it only means something when training from a dataset (a generator of batches); fit takes whole arrays, and every epoch sees every sample: use fitDataset(dataset, {batchesPerEpoch}) for that';
 const FIT_KEYS = ['epochs', 'batchSize', 'shuffle', 'validationSplit', 'validationData', 'validationBatchSize', 'sampleWeight', 'classWeight', 'callbacks', 'verbose', 'initialEpoch', 'signal', 'resumeFrom'];
 const FIT_REFUSED: Record<string, string> = {
   stepsPerEpoch: DATASET_ONLY, validationSteps: DATASET_ONLY,
   validationFreq: 'validation runs after every epoch, so that every History series has one value per epoch',
 };
+/** What fitDataset takes (docs/models.md, Datasets). */
+export interface FitDatasetArgs {
+  epochs?: number;
+  /** Batches per epoch; without it each epoch runs the dataset to its end (iterated afresh). */
+  batchesPerEpoch?: number;
+  /** A dataset (evaluated whole after each epoch), [x, y] or [x, y, sampleWeight]. */
+  validationData?: BatchSource | [Data, Data] | [Data, Data, SampleWeights];
+  callbacks?: Array<Callback | CallbackHooks>;
+  verbose?: 0 | 1 | 2;
+  initialEpoch?: number;
+  signal?: AbortSignal;
+}
+const FIT_DATASET_KEYS = ['epochs', 'batchesPerEpoch', 'validationData', 'callbacks', 'verbose', 'initialEpoch', 'signal'];
+const FIT_DATASET_REFUSED: Record<string, string> = {
+  stepsPerEpoch: "it is called 'batchesPerEpoch' here (tfjs' name)",
+  batchSize: 'the dataset makes the batches',
+  shuffle: 'the dataset decides the order (shuffle it)',
+  validationSplit: 'a dataset cannot be split without holding it; give validationData',
+  sampleWeight: 'a dataset batch carries its own sampleWeight ({xs, ys, sampleWeight})',
+  classWeight: 'fold class weights into each batch\'s sampleWeight',
+};
+
 const COMPILE_REFUSED: Record<string, string> = {
   weightedMetrics: 'metrics are unweighted; sampleWeight and classWeight weight the loss only',
   lossWeights: 'a sequential model has one output and one loss',
@@ -595,17 +602,12 @@ export class Sequential {
     this.assertLive('fit');
     if (!this.optimizer || !this.lossSpec) fail('fit: call compile({optimizer, loss}) before fit()');
     checkOptions('fit', args, FIT_KEYS, { refused: FIT_REFUSED });
-    const epochs = positiveInteger('fit', 'epochs', args.epochs, 1);
+    const loop = loopOptions('fit', args);
+    const epochs = loop.epochs;
     const batchSize = positiveInteger('fit', 'batchSize', args.batchSize, 32);
     const validationBatchSize = positiveInteger('fit', 'validationBatchSize', args.validationBatchSize, batchSize);
-    let initialEpoch = args.initialEpoch ?? 0;
-    if (!Number.isInteger(initialEpoch) || initialEpoch < 0) fail(`fit: 'initialEpoch' must be a non-negative integer, got ${describe(args.initialEpoch)}`);
+    let initialEpoch = loop.initialEpoch;
     if (args.shuffle !== undefined && typeof args.shuffle !== 'boolean') fail(`fit: 'shuffle' must be true or false, got ${describe(args.shuffle)}`);
-    const verbose = args.verbose ?? 1;
-    if (verbose !== 0 && verbose !== 1 && verbose !== 2) fail(`fit: 'verbose' must be 0, 1 or 2, got ${describe(args.verbose)}`);
-    if (args.signal !== undefined && !(args.signal instanceof AbortSignal)) fail(`fit: 'signal' must be an AbortSignal, got ${describe(args.signal)}`);
-    if (args.callbacks !== undefined && !Array.isArray(args.callbacks)) fail(`fit: 'callbacks' must be an array, got ${describe(args.callbacks)}`);
-    const userCallbacks = (args.callbacks ?? []).map((c, i) => checkHooks('fit', c, i));
     if (args.validationData !== undefined && (!Array.isArray(args.validationData) || args.validationData.length < 2 || args.validationData.length > 3)) {
       fail(`fit: 'validationData' must be [x, y] or [x, y, sampleWeight], got ${describe(args.validationData)}`);
     }
@@ -635,78 +637,120 @@ export class Sequential {
       initialEpoch = modelIo.restoreCheckpoint(this, args.resumeFrom).initialEpoch;
     }
     // This fit's stream, drawn now (before the first await), or the checkpoint's it continues.
+    const rng = this.startTrainingRng();
+    const samples = xh.shape[0]!;
+    const steps = Math.ceil(samples / batchSize);
+    const train = xh, target = yh, trainWeights = weights;
+    const self = this;
+    return trainLoop({
+      model: this, callbackModel: this, epochs, initialEpoch, verbose: loop.verbose, callbacks: loop.callbacks, signal: loop.signal,
+      params: { epochs, steps, samples, batchSize, verbose: loop.verbose, metrics: this.logNames() },
+      *epochBatches() {
+        const order = args.shuffle === false ? null : rng.permutation(samples);
+        for (let b = 0; b < steps; b++) {
+          const start = b * batchSize;
+          const end = Math.min(samples, start + batchSize);
+          const batchWeights = trainWeights && self.batchSlice(trainWeights, 1, order, start, end);
+          yield { size: end - start, step: () => tidy(() => self.stepValues(self.batchTensor(train, order, start, end), self.batchTensor(target, order, start, end), batchWeights, rng)) };
+        }
+      },
+      validate: val ? () => this.evaluateHost(val!.x, val!.y, val!.weights, validationBatchSize) : null,
+    });
+  }
+
+  /** This fit's random stream: drawn from the global generator, or the checkpoint's it continues. */
+  private startTrainingRng(): Rng {
     const rng = new Rng(globalRng.nextStreamSeed());
     if (this.resumedRngState !== null) rng.setState(this.resumedRngState);
     this.resumedRngState = null;
     this.trainingRng = rng;
-    const samples = xh.shape[0]!;
-    const steps = Math.ceil(samples / batchSize);
-    const history = new History();
-    const callbacks: Callback[] = [];
-    if (verbose === 1) callbacks.push(new ProgressBar());
-    if (verbose === 2) callbacks.push(new ProgressBar(process.stdout, false));
-    for (const c of userCallbacks) callbacks.push(c.kind === 'callback' ? c.callback : new CustomCallback(c.hooks));
-    const params: TrainParams = { epochs, steps, samples, batchSize, verbose, metrics: this.logNames() };
-    history.params = params;
-    for (const c of callbacks) {
-      c.setModel(this);
-      c.setParams(params);
+    return rng;
+  }
+
+  /** Throws when the model was disposed (the training loop checks it before every step). */
+  assertUsable(fn: string): void {
+    this.assertLive(fn);
+  }
+
+  /** One dataset element ({xs, ys, sampleWeight?}, data or tensors) on the host, checked. */
+  private datasetBatch(fn: string, element: unknown, index: number): { xh: HostData; yh: HostData; weights: Float32Array | null } {
+    if (typeof element !== 'object' || element === null || !('xs' in element) || !('ys' in element)) fail(`${fn}: dataset element ${index} must be {xs, ys, sampleWeight?}, got ${describe(element)}`);
+    const e = element as DatasetBatch<Data, Data>;
+    checkOptions(`${fn}: dataset element ${index}`, e, ['xs', 'ys', 'sampleWeight']);
+    const { xh, yh } = this.trainingData(fn, e.xs, e.ys, [`dataset element ${index} xs`, `dataset element ${index} ys`]);
+    return { xh, yh, weights: this.sampleWeights(fn, e.sampleWeight, undefined, yh) };
+  }
+
+  /**
+   * Trains on a dataset: batches of {xs, ys, sampleWeight?} (docs/models.md, Datasets). Tensors a
+   * batch holds are disposed after its step; the data set is never held whole.
+   */
+  async fitDataset(dataset: BatchSource, args: FitDatasetArgs = {}): Promise<History> {
+    this.assertLive('fitDataset');
+    if (!this.optimizer || !this.lossSpec) fail('fitDataset: call compile({optimizer, loss}) before fitDataset()');
+    checkSource('fitDataset', dataset);
+    checkOptions('fitDataset', args, FIT_DATASET_KEYS, { refused: FIT_DATASET_REFUSED });
+    const loop = loopOptions('fitDataset', args);
+    const batchesPerEpoch = args.batchesPerEpoch === undefined ? null : positiveInteger('fitDataset', 'batchesPerEpoch', args.batchesPerEpoch, 1);
+    const validate = this.datasetValidation('fitDataset', args.validationData);
+    const rng = this.startTrainingRng();
+    return trainLoop({
+      model: this, callbackModel: this, ...loop,
+      params: { epochs: loop.epochs, steps: batchesPerEpoch ?? 0, samples: 0, batchSize: 0, verbose: loop.verbose, metrics: this.logNames() },
+      epochBatches: sourceEpochs('fitDataset', dataset, batchesPerEpoch, (element, i) => {
+        const { xh, yh, weights } = this.datasetBatch('fitDataset', element, i);
+        const n = xh.shape[0]!;
+        return { size: n, step: () => tidy(() => this.stepValues(this.batchTensor(xh, null, 0, n), this.batchTensor(yh, null, 0, n), weights, rng)) };
+      }),
+      validate,
+    });
+  }
+
+  /** fitDataset's validationData: a dataset, [x, y] or [x, y, sampleWeight]; as a validate function. */
+  private datasetValidation(fn: string, data: unknown): (() => Logs | Promise<Logs>) | null {
+    if (data === undefined) return null;
+    if (Array.isArray(data)) {
+      if (data.length < 2 || data.length > 3) fail(`${fn}: 'validationData' must be a dataset, [x, y] or [x, y, sampleWeight], got ${describe(data)}`);
+      const v = this.trainingData(fn, data[0], data[1], ['validationData x', 'validationData y']);
+      const w = data[2] === undefined ? null : this.sampleWeights(`${fn}: validationData`, data[2], undefined, v.yh);
+      return () => this.evaluateHost(v.xh, v.yh, w, 32);
     }
-    const call = async (hook: keyof CallbackHooks, ...a: unknown[]) => {
-      for (const c of callbacks) {
-        const f = c[hook] as ((...args: unknown[]) => unknown) | undefined;
-        if (f) await f.apply(c, a);
+    checkSource(fn, data);
+    return () => this.evaluateSource(fn, data as BatchSource, null);
+  }
+
+  private async evaluateSource(fn: string, dataset: BatchSource, limit: number | null): Promise<Logs> {
+    const rows: { size: number; values: Float32Array }[] = [];
+    let i = 0;
+    for await (const element of sourceElements(fn, dataset, limit)) {
+      try {
+        const { xh, yh, weights } = this.datasetBatch(fn, element, i++);
+        rows.push({ size: xh.shape[0]!, values: this.evaluateBatch(xh, yh, weights) });
+      } finally {
+        dispose(element);
       }
-    };
-    this.stopTraining = false;
-    const aborted = () => args.signal?.aborted === true;
-    await call('onTrainBegin', {});
-    const names = this.logNames();
-    for (let epoch = initialEpoch; epoch < epochs && !this.stopTraining && !aborted(); epoch++) {
-      await call('onEpochBegin', epoch, {});
-      const order = args.shuffle === false ? null : rng.permutation(samples);
-      const sums = new Float64Array(names.length);
-      let seen = 0;
-      let logs: Logs = {};
-      for (let b = 0; b < steps && !aborted() && !this.stopTraining; b++) {
-        const start = b * batchSize;
-        const end = Math.min(samples, start + batchSize);
-        await call('onBatchBegin', b, { batch: b, size: end - start });
-        this.assertLive('fit'); // disposed by a callback or concurrent code while training
-        // The loss and metrics are read off the JS thread: on a GPU the event loop stays free while
-        // the step runs (the read is ordered after the step's work).
-        const batchWeights = weights && this.batchSlice(weights, 1, order, start, end);
-        const values = tidy(() => this.stepValues(this.batchTensor(xh, order, start, end), this.batchTensor(yh, order, start, end), batchWeights, rng));
-        let vals: number[];
-        try {
-          vals = Array.from(await values.data());
-        } finally {
-          values.dispose();
-        }
-        seen += end - start;
-        logs = {};
-        names.forEach((k, i) => {
-          sums[i] += vals[i]! * (end - start);
-          logs[k] = sums[i]! / seen;
-        });
-        await call('onBatchEnd', b, { ...logs, batch: b, size: end - start });
-        await new Promise<void>((resolve) => setImmediate(resolve));
-      }
-      if (aborted()) {
-        history.stopped = true;
-        break;
-      }
-      if (val) {
-        const v = this.evaluateHost(val.x, val.y, val.weights, validationBatchSize);
-        for (const [k, value] of Object.entries(v)) logs[`val_${k}`] = value;
-      }
-      await call('onEpochEnd', epoch, logs);
-      history.epoch.push(epoch);
-      for (const [k, value] of Object.entries(logs)) (history.history[k] ??= []).push(value);
     }
-    if (this.stopTraining) history.stopped = true;
-    await call('onTrainEnd', {});
-    return history;
+    if (!rows.length) fail(`${fn}: the dataset gave no batch`);
+    return weightedMeans(this.logNames(), rows);
+  }
+
+  /** [loss, ...metrics] of one whole host batch (inference mode). */
+  private evaluateBatch(xh: HostData, yh: HostData, weights: Float32Array | null): Float32Array {
+    const n = xh.shape[0]!;
+    return tidy(() => this.withFused(() => {
+      const out = this.forward(this.batchTensor(xh, null, 0, n), false);
+      return this.lossAndMetrics(out, this.batchTensor(yh, null, 0, n), false, weights).values.dataSync() as Float32Array;
+    }));
+  }
+
+  /** Loss and metrics over a dataset's batches (all, or the first `batches`), weighted by batch size. */
+  async evaluateDataset(dataset: BatchSource, args: { batches?: number } = {}): Promise<Logs> {
+    this.assertLive('evaluateDataset');
+    if (!this.lossSpec) fail('evaluateDataset: call compile({optimizer, loss}) before evaluateDataset()');
+    checkSource('evaluateDataset', dataset);
+    checkOptions('evaluateDataset', args, ['batches'], { refused: { steps: "it is called 'batches' here" } });
+    const limit = args.batches === undefined ? null : positiveInteger('evaluateDataset', 'batches', args.batches, 1);
+    return this.evaluateSource('evaluateDataset', dataset, limit);
   }
 
   private evaluateHost(xh: HostData, yh: HostData, weights: Float32Array | null, batchSize: number): Logs {
