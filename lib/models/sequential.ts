@@ -14,22 +14,21 @@ import { dispose, endScope, startScope, tidy } from '../engine';
 // both sides use the other only inside functions, never while loading, so the cycle is harmless.
 import * as modelIo from '../io/model-io';
 import { Dense, GRU, Layer, TimeDistributed, type CallContext, type LayerShape, type Param } from '../layers';
-import { lossKernel, resolveLoss, type LossSpec } from '../losses';
+import { resolveLoss, type LossSpec } from '../losses';
 import { resolveMetric, type MetricSpec } from '../metrics';
 import { native } from '../native';
 import * as ops from '../ops';
 import { checkOptions } from '../options';
 import { resolveOptimizer, type Optimizer } from '../optimizers';
 import { Rng, getRngState, globalRng } from '../random';
-import { Tensor, shapeSize, tensor, type NestedArray } from '../tensor';
+import { Tensor, shapeSize, tensor } from '../tensor';
+import { batchSlice, classWeightsOf, cutSamples, hostData, sampleWeightsOf, type Data, type HostData, type SampleWeights } from '../training/data';
+import { fusedDense, lossAndMetricsInto, withFused, type OutputLoss } from '../training/loss';
 import { History, checkSource, fail, loopOptions, positiveInteger, sourceElements, sourceEpochs, trainLoop, weightedMeans, type BatchSource, type DatasetBatch } from '../training/engine';
 
 export { History };
 
-/** Training data: a tensor, nested arrays, or a flat typed array with its shape. */
-export type Data = Tensor | NestedArray | { data: Float32Array | Int32Array | number[]; shape: number[] };
-/** One loss weight per sample: data of shape [samples], or a plain Float32Array. */
-export type SampleWeights = Data | Float32Array;
+export type { Data, SampleWeights };
 
 export interface CompileArgs {
   optimizer: Optimizer | 'sgd' | 'adam' | 'adamw' | 'rmsprop';
@@ -76,11 +75,6 @@ export interface TrainingConfig {
 }
 
 
-interface HostData {
-  data: Float32Array | Int32Array;
-  shape: number[];
-  perSample: number;
-}
 
 /** Validation data on the host, with the sample weights of its loss (or null). */
 interface Validation {
@@ -264,13 +258,7 @@ export class Sequential {
     this.optimizer = optimizer;
     this.lossSpec = loss;
     this.metricSpecs = metrics;
-    this.fused = null;
-    let last = this.layers[this.layers.length - 1];
-    if (last instanceof TimeDistributed) last = last.layer;
-    if (last instanceof Dense && !loss.fromLogits) {
-      const pairs = (last.activation === 'softmax' && (loss.name === 'categoricalCrossentropy' || loss.name === 'sparseCategoricalCrossentropy')) || (last.activation === 'sigmoid' && loss.name === 'binaryCrossentropy');
-      if (pairs) this.fused = last;
-    }
+    this.fused = fusedDense(this.layers[this.layers.length - 1], loss);
   }
 
   /** The compiled loss, metrics and optimizer config (JSON-ready), or null before compile(). */
@@ -305,54 +293,6 @@ export class Sequential {
 
   // ---------------------------------------------------------------- data
 
-  /** `what` names the function and argument in errors ('fit: x'). */
-  private hostData(value: Data, what: string, dtype: 'float32' | 'int32'): HostData {
-    let data: Float32Array | Int32Array;
-    let shape: number[];
-    if (value instanceof Tensor) {
-      if (value.isDisposed) fail(`${what} is a disposed tensor`);
-      data = value.dataSync();
-      shape = [...value.shape];
-    } else if (Array.isArray(value)) {
-      const t = tidy(() => tensor(value as NestedArray, undefined, 'float32', { device: 'cpu' }));
-      data = t.dataSync();
-      shape = [...t.shape];
-      t.dispose();
-    } else if (typeof value === 'object' && value !== null && 'data' in value && Array.isArray(value.shape)) {
-      data = value.data instanceof Float32Array || value.data instanceof Int32Array ? value.data : Float32Array.from(value.data);
-      shape = [...value.shape];
-      if (shapeSize(shape) !== data.length) fail(`${what}: shape [${shape}] needs ${shapeSize(shape)} values, got ${data.length}`);
-    } else {
-      fail(`${what} must be a Tensor, nested arrays of numbers or {data, shape}, got ${describe(value)}`);
-    }
-    if (shape.length < 1 || shape[0] === 0) fail(`${what} must have at least one sample, got shape [${shape}]`);
-    const perSample = data.length / shape[0]!;
-    const where = (i: number) => {
-      const idx: number[] = [];
-      let r = i;
-      for (let d = shape.length - 1; d >= 0; d--) {
-        idx.unshift(r % shape[d]!);
-        r = Math.floor(r / shape[d]!);
-      }
-      return `sample ${idx[0]}${idx.length > 1 ? `, feature index [${idx.slice(1).join(', ')}]` : ''}`;
-    };
-    if (data instanceof Float32Array) {
-      for (let i = 0; i < data.length; i++) if (!Number.isFinite(data[i]!)) fail(`${what} contains ${data[i]} at ${where(i)}; clean or impute the data before training`);
-    }
-    if (dtype === 'int32' && !(data instanceof Int32Array)) {
-      const ints = new Int32Array(data.length);
-      for (let i = 0; i < data.length; i++) {
-        const v = data[i]!;
-        if (!Number.isInteger(v)) fail(`${what} must hold integer indices here, got ${v} at ${where(i)}`);
-        ints[i] = v;
-      }
-      data = ints;
-    } else if (dtype === 'float32' && data instanceof Int32Array) {
-      data = Float32Array.from(data);
-    }
-    return { data, shape, perSample };
-  }
-
   private checkX(x: HostData, what: string): void {
     this.ensureBuilt(x.shape.slice(1));
     const want = this.layers[0]!.inputShape!;
@@ -384,55 +324,16 @@ export class Sequential {
     }
   }
 
-  /**
-   * Per-sample loss weights from fit's sampleWeight or classWeight (Keras: classes are the target's
-   * index, argmax of a one-hot row, or the rounded binary target), or null for none.
-   */
+  /** Per-sample loss weights from sampleWeight or classWeight, or null for none. */
   private sampleWeights(fn: string, sampleWeight: unknown, classWeight: unknown, y: HostData): Float32Array | null {
     if (sampleWeight !== undefined && classWeight !== undefined) fail(`${fn}: give sampleWeight or classWeight, not both (as Keras); fold the class weights into sampleWeight`);
-    const n = y.shape[0]!;
-    if (sampleWeight !== undefined) {
-      const value = sampleWeight instanceof Float32Array ? { data: sampleWeight, shape: [sampleWeight.length] } : (sampleWeight as Data);
-      const w = this.hostData(value, `${fn}: sampleWeight`, 'float32');
-      if (w.shape.length !== 1 || w.shape[0] !== n) fail(`${fn}: sampleWeight must have shape [${n}] (one weight per sample), got [${w.shape}]`);
-      const negative = w.data.findIndex((v) => v < 0);
-      if (negative >= 0) fail(`${fn}: sampleWeight must be non-negative, got ${w.data[negative]} at sample ${negative}`);
-      return w.data as Float32Array;
-    }
+    if (sampleWeight !== undefined) return sampleWeightsOf(fn, sampleWeight, y.shape[0]!);
     if (classWeight === undefined) return null;
-    if (typeof classWeight !== 'object' || classWeight === null || Array.isArray(classWeight)) fail(`${fn}: classWeight must be an object {classIndex: weight}, got ${describe(classWeight)}`);
-    const out = this.outputShape;
-    if (out.length !== 1) fail(`${fn}: classWeight needs one class per sample, and this model outputs [${out.map((d) => d ?? 'any').join(', ')}] per sample; pass sampleWeight instead`);
-    const units = out[0] as number;
-    const classes = this.yDType() === 'int32' ? units : units === 1 ? 2 : units;
-    const table = new Float32Array(classes).fill(1);
-    for (const [key, value] of Object.entries(classWeight)) {
-      const c = Number(key);
-      if (!Number.isInteger(c) || c < 0 || c >= classes) fail(`${fn}: classWeight key '${key}' is not a class index of this model (0 … ${classes - 1})`);
-      if (typeof value !== 'number' || !Number.isFinite(value) || value < 0) fail(`${fn}: classWeight[${key}] must be a non-negative number, got ${describe(value)}`);
-      table[c] = value;
-    }
-    const w = new Float32Array(n);
-    for (let i = 0; i < n; i++) {
-      const row = y.data.subarray(i * y.perSample, (i + 1) * y.perSample);
-      let c = 0;
-      if (y.perSample === 1) c = Math.min(classes - 1, Math.max(0, Math.round(row[0]!)));
-      else for (let k = 1; k < row.length; k++) if (row[k]! > row[c]!) c = k;
-      w[i] = table[c]!;
-    }
-    return w;
-  }
-
-  /** Rows start…end of d (in `order` when shuffled): a view when unshuffled. */
-  private batchSlice<T extends Float32Array | Int32Array>(data: T, perSample: number, order: Int32Array | null, start: number, end: number): T {
-    if (!order) return data.subarray(start * perSample, end * perSample) as T;
-    const slice = new (data.constructor as new (n: number) => T)((end - start) * perSample);
-    for (let i = start; i < end; i++) slice.set(data.subarray(order[i]! * perSample, (order[i]! + 1) * perSample), (i - start) * perSample);
-    return slice;
+    return classWeightsOf(fn, classWeight, y, this.outputShape, this.yDType() === 'int32');
   }
 
   private batchTensor(d: HostData, order: Int32Array | null, start: number, end: number): Tensor {
-    const slice = this.batchSlice(d.data, d.perSample, order, start, end);
+    const slice = batchSlice(d.data, d.perSample, order, start, end);
     const t = tensor(slice, [end - start, ...d.shape.slice(1)], d.data instanceof Int32Array ? 'int32' : 'float32', { device: this.device });
     this.hostCopies.set(t, slice);
     return t;
@@ -440,6 +341,9 @@ export class Sequential {
 
   /** Host copies of the batches made by batchTensor(), for layers that look at input values. */
   private hostCopies = new WeakMap<Tensor, Float32Array | Int32Array>();
+
+  /** Lengths of the last forward's sequence output (right-padded input under a mask), or null. */
+  private lastLengths: Int32Array | null = null;
 
   // ---------------------------------------------------------------- steps
 
@@ -453,69 +357,15 @@ export class Sequential {
     return h;
   }
 
-  /** Lengths of the last forward's sequence output (right-padded input under a mask), or null. */
-  private lastLengths: Int32Array | null = null;
-
-  /**
-   * Per-row loss weights that leave padded timesteps out (Keras: masked steps do not count; the
-   * loss is the mean over valid steps). Null when the output is not a masked sequence.
-   */
-  private maskWeights(out: Tensor): Float32Array | null {
-    const lengths = this.lastLengths;
-    if (!lengths) return null;
-    const [batch, time] = out.shape as [number, number];
-    const perStep = out.size / (batch * time) / out.shape[out.rank - 1]!;
-    const w = new Float32Array(batch * time * perStep);
-    let valid = 0;
-    for (let b = 0; b < batch; b++) valid += lengths[b]!;
-    if (valid === 0) return null;
-    const scale = (batch * time) / valid;
-    for (let b = 0; b < batch; b++) w.fill(scale, b * time * perStep, (b * time + lengths[b]!) * perStep);
-    return w;
-  }
-
-  /**
-   * Per-row weights of the loss (mask × the batch's sample weights, as Keras; the kernel divides by
-   * the row count, not by the weights' sum) and of the metrics (the mask only: unweighted).
-   */
-  private rowWeights(out: Tensor, sampleWeights: Float32Array | null): { loss: Tensor | null; metrics: Tensor | null } {
-    const mask = this.maskWeights(out);
-    const onDevice = (w: Float32Array | null) => (w ? tensor(w, [w.length], 'float32', { device: out.device }) : null);
-    const metrics = onDevice(mask);
-    if (!sampleWeights) return { loss: metrics, metrics };
-    const rows = out.size / out.shape[out.rank - 1]!;
-    const rowsPerSample = rows / out.shape[0]!;
-    const w = mask ? mask.slice() : new Float32Array(rows).fill(1);
-    for (let r = 0; r < rows; r++) w[r] *= sampleWeights[Math.floor(r / rowsPerSample)]!;
-    return { loss: onDevice(w), metrics };
-  }
-
   /** Loss and metric values of one batch into a small tensor; the loss gradient when wanted. */
   private lossAndMetrics(out: Tensor, y: Tensor, withGrad: boolean, sampleWeights: Float32Array | null): { values: Tensor; grad: Tensor | null } {
-    const spec = this.lossSpec!;
-    const logits = spec.fromLogits || this.fused !== null;
+    const o: OutputLoss = { spec: this.lossSpec!, metrics: this.metricSpecs, fused: this.fused };
     const values = ops.empty([1 + this.metricSpecs.length], out.device);
-    const { loss: lossWeights, metrics: weights } = this.rowWeights(out, sampleWeights);
-    const grad = ops.lossAndGrad(lossKernel(spec, logits), out, y, values, 0, withGrad, lossWeights);
-    let probs: Tensor | null = null;
-    this.metricSpecs.forEach((m, i) => {
-      if (m.kernel.kind === 'metric') {
-        ops.metricInto(m.kernel.metric, out, y, values, i + 1, logits && m.kernel.metric === 'binaryAccuracy' ? 0 : 0.5, weights);
-      } else {
-        if (logits && !probs) probs = ops.activation(this.fused?.activation ?? (spec.name === 'binaryCrossentropy' ? 'sigmoid' : 'softmax'), out);
-        ops.lossAndGrad(m.kernel.loss, probs ?? out, y, values, i + 1, false, weights);
-      }
-    });
-    return { values, grad };
+    return { values, grad: lossAndMetricsInto(o, out, y, this.lastLengths, sampleWeights, values, 0, withGrad) };
   }
 
   private withFused<T>(fn: () => T): T {
-    if (this.fused) this.fused.emitLogits = true;
-    try {
-      return fn();
-    } finally {
-      if (this.fused) this.fused.emitLogits = false;
-    }
+    return withFused([this.fused], fn);
   }
 
   /**
@@ -587,9 +437,9 @@ export class Sequential {
 
   /** x and y on the host, checked against the model ('fit: x must have shape ...'). */
   private trainingData(fn: string, x: Data, y: Data, names: [string, string] = ['x', 'y']): { xh: HostData; yh: HostData } {
-    const xh = this.hostData(x, `${fn}: ${names[0]}`, this.layers[0]?.inputDType ?? 'float32');
+    const xh = hostData(x, `${fn}: ${names[0]}`, this.layers[0]?.inputDType ?? 'float32');
     this.checkX(xh, `${fn}: ${names[0]}`);
-    const yh = this.hostData(y, `${fn}: ${names[1]}`, this.yDType());
+    const yh = hostData(y, `${fn}: ${names[1]}`, this.yDType());
     this.checkY(fn, xh, yh, names[1]);
     return { xh, yh };
   }
@@ -625,11 +475,10 @@ export class Sequential {
       const n = xh.shape[0]!;
       const nTrain = Math.floor(n * (1 - split));
       if (nTrain < 1 || nTrain >= n) fail(`fit: validationSplit ${split} leaves no training or no validation samples out of ${n}`);
-      const cut = (d: HostData, from: number, to: number): HostData => ({ data: d.data.slice(from * d.perSample, to * d.perSample), shape: [to - from, ...d.shape.slice(1)], perSample: d.perSample });
       // As Keras: the last part of sampleWeight weights the validation loss; classWeight is for training only.
-      val = { x: cut(xh, nTrain, n), y: cut(yh, nTrain, n), weights: args.sampleWeight !== undefined && weights ? weights.slice(nTrain) : null };
-      xh = cut(xh, 0, nTrain);
-      yh = cut(yh, 0, nTrain);
+      val = { x: cutSamples(xh, nTrain, n), y: cutSamples(yh, nTrain, n), weights: args.sampleWeight !== undefined && weights ? weights.slice(nTrain) : null };
+      xh = cutSamples(xh, 0, nTrain);
+      yh = cutSamples(yh, 0, nTrain);
       weights = weights?.slice(0, nTrain) ?? null;
     }
     // After the data checks (which build the model): weights, optimizer and RNG state, next epoch.
@@ -650,7 +499,7 @@ export class Sequential {
         for (let b = 0; b < steps; b++) {
           const start = b * batchSize;
           const end = Math.min(samples, start + batchSize);
-          const batchWeights = trainWeights && self.batchSlice(trainWeights, 1, order, start, end);
+          const batchWeights = trainWeights && batchSlice(trainWeights, 1, order, start, end);
           yield { size: end - start, step: () => tidy(() => self.stepValues(self.batchTensor(train, order, start, end), self.batchTensor(target, order, start, end), batchWeights, rng)) };
         }
       },
@@ -804,7 +653,7 @@ export class Sequential {
     this.assertLive('predict');
     checkOptions('predict', args, ['batchSize'], { refused: { steps: DATASET_ONLY } });
     const batchSize = positiveInteger('predict', 'batchSize', args.batchSize, 32);
-    const xh = this.hostData(x, 'predict: x', this.layers[0]?.inputDType ?? 'float32');
+    const xh = hostData(x, 'predict: x', this.layers[0]?.inputDType ?? 'float32');
     this.checkX(xh, 'predict: x');
     const n = xh.shape[0]!;
     // Batches are written into the output on the model's device: no host round trip.
