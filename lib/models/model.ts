@@ -8,6 +8,8 @@ import type { DeviceName } from '../../binding';
 import { describe, getDevice } from '../backend';
 import type { Callback, CallbackHooks, Logs } from '../callbacks';
 import { dispose, endScope, startScope, tidy } from '../engine';
+// lib/io/model-io imports this module; both use the other only inside functions (no load-time cycle).
+import * as modelIo from '../io/model-io';
 import { Layer, SymbolicTensor, type CallContext, type GraphNode, type LayerShape, type Param } from '../layers/base';
 import { GRU } from '../layers/recurrent';
 import { resolveLoss, type LossSpec } from '../losses';
@@ -178,6 +180,39 @@ export class Model {
     if (new Set(this.outputNames).size !== this.outputNames.length) fail(`model: every output must come from a different layer call, got ${this.outputNames.join(', ')}`);
     // Token indices: an input read by an embedding is int32 unless declared otherwise.
     this.inputDTypes = this.inputs.map((t) => (this.nodes.some((n) => n.inputs[0] === t && n.layer.inputDType === 'int32') ? 'int32' : t.dtype));
+  }
+
+  /** Always true: layers are built as they are applied. */
+  get built(): boolean {
+    return true;
+  }
+
+  /** The dtype data for input i is converted to (int32 when an embedding reads it). */
+  inputDType(i: number): 'float32' | 'int32' {
+    return this.inputDTypes[i]!;
+  }
+
+  /** The compiled losses, metrics, lossWeights and optimizer config (JSON-ready), or null before compile(). */
+  get trainingConfig(): { loss: Array<{ name: string; fromLogits: boolean }>; metrics: string[][]; lossWeights: number[]; optimizer: Record<string, unknown> } | null {
+    if (!this.optimizer || !this.outputLosses) return null;
+    return {
+      loss: this.outputLosses.map((o) => ({ name: o.spec.name, fromLogits: o.spec.fromLogits })),
+      metrics: this.outputLosses.map((o) => o.metrics.map((m) => m.name)),
+      lossWeights: [...this.lossWeights],
+      optimizer: this.optimizer.getConfig(),
+    };
+  }
+
+  /** Saves the model into a directory, crash-safely (docs/io.md); same as io.saveModel(model, dir). */
+  save(dir: string, options?: modelIo.SaveOptions): void {
+    this.assertLive('save');
+    modelIo.saveModel(this, dir, options);
+  }
+
+  /** Loads PyTorch or Keras weights into the layers (docs/io.md); same as io.loadWeights(model, file). */
+  loadWeights(file: string, options?: modelIo.LoadWeightsOptions): void {
+    this.assertLive('loadWeights');
+    modelIo.loadWeights(this, file, options);
   }
 
   private assertLive(method: string): void {
