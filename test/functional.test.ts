@@ -208,6 +208,22 @@ describe('functional models', () => {
     assert.equal(liveAtEnd(8), liveAtEnd(2), 'a deeper chain holds no more tensors at its end');
   });
 
+  it('bidirectional wrapper with returnState starts a bidirectional decoder; repeatVector, reshape, flatten: gradients match finite differences', () => {
+    setSeed(13);
+    const src = input({ shape: [T, F] });
+    const [encoded, fwd, bwd] = layers.bidirectional({ layer: layers.gru({ units: 3, returnState: true }), mergeMode: 'sum' }).apply(src) as SymbolicTensor[];
+    assert.deepEqual(encoded!.shape, [3]);
+    const repeated = layers.repeatVector({ n: 2 }).apply(encoded!) as SymbolicTensor; // [2, 3]
+    const decoded = layers.gru({ units: 3, bidirectional: true, returnSequences: true }).apply([repeated, fwd!, bwd!]) as SymbolicTensor; // [2, 6]
+    const flat = layers.flatten().apply(layers.reshape({ targetShape: [3, 4] }).apply(decoded)) as SymbolicTensor; // [12]
+    const m = keep(model({ inputs: src, outputs: layers.dense({ units: 2 }).apply(flat) }));
+    m.compile({ optimizer: 'sgd', loss: 'mse' });
+    const y = { data: rand(N * 2, 71, 1), shape: [N, 2] };
+    checkModelGradients(m, xData, y, { pick: seededRandom(5) });
+    assert.throws(() => layers.bidirectional({ layer: layers.dense({ units: 2 }) as never }), /bidirectional: 'layer' must be a GRU layer/);
+    assert.throws(() => layers.reshape({ targetShape: [5] }).apply(decoded), /cannot reshape \[batch, 2, 6\] to \[batch, 5\]: the sizes differ/);
+  });
+
   it('save and loadModel round-trip a functional model: topology with shared layers and states, weights, optimizer state', async () => {
     setSeed(12);
     const enc = input({ shape: [T, F], name: 'source' });

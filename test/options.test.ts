@@ -43,6 +43,10 @@ describe('options: unknown keys are errors naming the function, the key and the 
       ['add', (o) => layers.add({ ...o }), 'nam', 'name'],
       ['multiply', (o) => layers.multiply({ ...o }), 'nam', 'name'],
       ['average', (o) => layers.average({ ...o }), 'nam', 'name'],
+      ['repeatVector', (o) => layers.repeatVector({ n: 2, ...o }), 'N', 'n'],
+      ['reshape', (o) => layers.reshape({ targetShape: [2], ...o }), 'target_shape', 'targetShape'],
+      ['flatten', (o) => layers.flatten({ ...o }), 'nam', 'name'],
+      ['bidirectional', (o) => layers.bidirectional({ layer: layers.gru({ units: 2 }), ...o }), 'merge_mode', 'mergeMode'],
     ];
     for (const [name, make, key, near] of factories) {
       refusesUnknown(() => make({ [key]: true }), name, key, near);

@@ -80,6 +80,9 @@ function layerConfig(layer: L.Layer, first: boolean): LayerConfig {
   if (layer instanceof L.TimeDistributed) return { className: 'TimeDistributed', config: { ...base, layer: layerConfig(layer.layer, false) } };
   if (layer instanceof L.Masking) return { className: 'Masking', config: { ...base, maskValue: layer.maskValue } };
   if (layer instanceof L.SelectTimestep) return { className: 'SelectTimestep', config: { ...base, index: layer.index } };
+  if (layer instanceof L.RepeatVector) return { className: 'RepeatVector', config: { ...base, n: layer.n } };
+  if (layer instanceof L.Reshape) return { className: 'Reshape', config: { ...base, targetShape: [...layer.targetShape] } };
+  if (layer instanceof L.Flatten) return { className: 'Flatten', config: base };
   if (layer instanceof L.Concatenate) return { className: 'Concatenate', config: { ...base, axis: -1 } };
   if (layer instanceof L.Add || layer instanceof L.Multiply || layer instanceof L.Average) return { className: layer.className, config: base };
   fail('save', `layer '${layer.name}' of class ${layer.className} cannot be saved (no serialiser for it)`);
@@ -116,6 +119,9 @@ function layerFromConfig(c: LayerConfig, where: string): L.Layer {
       case 'Masking': return new L.Masking(cfg as never);
       case 'SelectTimestep': return new L.SelectTimestep(cfg as never);
       case 'Concatenate': return new L.Concatenate(cfg as never);
+      case 'RepeatVector': return new L.RepeatVector(cfg as never);
+      case 'Reshape': return new L.Reshape(cfg as never);
+      case 'Flatten': return new L.Flatten(cfg as never);
       case 'Add': return new L.Add(cfg as never);
       case 'Multiply': return new L.Multiply(cfg as never);
       case 'Average': return new L.Average(cfg as never);

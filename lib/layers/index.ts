@@ -6,6 +6,7 @@ import { Activation, Dense, Dropout, Masking, SelectTimestep, TimeDistributed, t
 import { Embedding, type EmbeddingArgs } from './embedding';
 import { Add, Average, Concatenate, Multiply } from './merge';
 import { GRU, type GruArgs } from './recurrent';
+import { Flatten, RepeatVector, Reshape } from './reshaping';
 
 export { Layer, SymbolicTensor, type CallContext, type GraphNode, type LayerArgs, type LayerShape, type Param } from './base';
 export { initialValues, type InitializerName } from './initializers';
@@ -13,6 +14,8 @@ export { Activation, Dense, Dropout, Masking, SelectTimestep, TimeDistributed, t
 export { Embedding, type EmbeddingArgs } from './embedding';
 export { GRU, type GruArgs, type MergeMode } from './recurrent';
 export { Add, Average, Concatenate, Multiply } from './merge';
+export { Flatten, RepeatVector, Reshape } from './reshaping';
+export { bidirectional } from './wrappers';
 
 
 export const dense = (args: DenseArgs): Dense => new Dense(args);
@@ -27,6 +30,9 @@ export const concatenate = (args: LayerArgs & { axis?: number } = {}): Concatena
 export const add = (args: LayerArgs = {}): Add => new Add(args);
 export const multiply = (args: LayerArgs = {}): Multiply => new Multiply(args);
 export const average = (args: LayerArgs = {}): Average => new Average(args);
+export const repeatVector = (args: LayerArgs & { n: number }): RepeatVector => new RepeatVector(args);
+export const reshape = (args: LayerArgs & { targetShape: number[] }): Reshape => new Reshape(args);
+export const flatten = (args: LayerArgs = {}): Flatten => new Flatten(args);
 
 /** Disposes any tensors in `value` (re-exported helper for layer users). */
 export { dispose };
