@@ -104,32 +104,23 @@ export function modelTopology(model: AnyModel): ModelTopology | FunctionalTopolo
   };
 }
 
+/** Layer classes built from their saved config alone (TimeDistributed also needs its inner layer). */
+const SAVED_LAYERS: Record<string, new (args: never) => L.Layer> = {
+  GRU: L.GRU, Dense: L.Dense, Activation: L.Activation, Dropout: L.Dropout, Embedding: L.Embedding, Masking: L.Masking, SelectTimestep: L.SelectTimestep,
+  Concatenate: L.Concatenate, Add: L.Add, Multiply: L.Multiply, Average: L.Average, RepeatVector: L.RepeatVector, Reshape: L.Reshape, Flatten: L.Flatten,
+};
+
 function layerFromConfig(c: LayerConfig, where: string): L.Layer {
   if (typeof c !== 'object' || c === null || typeof c.className !== 'string' || typeof c.config !== 'object' || c.config === null) {
     fail('loadModel', `${where}: not a layer config: ${preview(c)}`);
   }
   const cfg = { ...c.config } as Record<string, unknown>;
   try {
-    switch (c.className) {
-      case 'GRU': return new L.GRU(cfg as unknown as L.GruArgs);
-      case 'Dense': return new L.Dense(cfg as unknown as L.DenseArgs);
-      case 'Activation': return new L.Activation(cfg as never);
-      case 'Dropout': return new L.Dropout(cfg as never);
-      case 'Embedding': return new L.Embedding(cfg as unknown as L.EmbeddingArgs);
-      case 'Masking': return new L.Masking(cfg as never);
-      case 'SelectTimestep': return new L.SelectTimestep(cfg as never);
-      case 'Concatenate': return new L.Concatenate(cfg as never);
-      case 'RepeatVector': return new L.RepeatVector(cfg as never);
-      case 'Reshape': return new L.Reshape(cfg as never);
-      case 'Flatten': return new L.Flatten(cfg as never);
-      case 'Add': return new L.Add(cfg as never);
-      case 'Multiply': return new L.Multiply(cfg as never);
-      case 'Average': return new L.Average(cfg as never);
-      case 'TimeDistributed': {
-        const inner = layerFromConfig(cfg.layer as LayerConfig, `${where}.layer`);
-        delete cfg.layer;
-        return new L.TimeDistributed(inner, cfg as L.LayerArgs);
-      }
+    if (Object.hasOwn(SAVED_LAYERS, c.className)) return new SAVED_LAYERS[c.className]!(cfg as never);
+    if (c.className === 'TimeDistributed') {
+      const inner = layerFromConfig(cfg.layer as LayerConfig, `${where}.layer`);
+      delete cfg.layer;
+      return new L.TimeDistributed(inner, cfg as L.LayerArgs);
     }
   } catch (err) {
     fail('loadModel', `${where} (${c.className}): ${(err as Error).message}`);

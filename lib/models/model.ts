@@ -14,14 +14,14 @@ import { Layer, SymbolicTensor, type CallContext, type GraphNode, type LayerShap
 import { GRU } from '../layers/recurrent';
 import { resolveLoss, type LossSpec } from '../losses';
 import { resolveMetric } from '../metrics';
-import { native } from '../native';
 import * as ops from '../ops';
 import { checkOptions, closestKey } from '../options';
 import { resolveOptimizer, type Optimizer } from '../optimizers';
 import { Rng, globalRng } from '../random';
 import { Tensor, tensor } from '../tensor';
 import { batchSlice, classWeightsOf, cutSamples, hostData, sampleWeightsOf, type Data, type HostData, type SampleWeights } from '../training/data';
-import { History, checkSource, fail, loopOptions, positiveInteger, sourceElements, sourceEpochs, trainLoop, weightedMeans, type BatchSource } from '../training/engine';
+import { datasetElement, evaluateDatasetOptions, evaluateElements, fitDatasetOptions, writeWeights, type FitDatasetArgs } from '../training/arguments';
+import { History, fail, loopOptions, positiveInteger, sourceEpochs, trainLoop, weightedMeans, type BatchSource } from '../training/engine';
 import { fusedDense, lossAndMetricsInto, withFused, type OutputLoss } from '../training/loss';
 
 /** Data for a model's inputs (or outputs): one Data for one, an array in order, or an object keyed by name. */
@@ -63,7 +63,6 @@ const MODEL_FIT_REFUSED: Record<string, string> = {
   validationSteps: 'use fitDataset with a validation dataset',
   validationFreq: 'validation runs after every epoch, so that every History series has one value per epoch',
 };
-const FIT_DATASET_KEYS = ['epochs', 'batchesPerEpoch', 'validationData', 'callbacks', 'verbose', 'initialEpoch', 'signal'];
 
 /** A batch on the host: one entry per model input and output. */
 interface HostBatch {
@@ -598,29 +597,22 @@ export class Model {
 
   /** A dataset element {xs, ys, sampleWeight?} on the host, checked. */
   private datasetBatch(fn: string, element: unknown, index: number): HostBatch {
-    if (typeof element !== 'object' || element === null || !('xs' in element) || !('ys' in element)) fail(`${fn}: dataset element ${index} must be {xs, ys, sampleWeight?}, got ${describe(element)}`);
-    checkOptions(`${fn}: dataset element ${index}`, element, ['xs', 'ys', 'sampleWeight']);
-    const e = element as { xs: unknown; ys: unknown; sampleWeight?: unknown };
+    const e = datasetElement(fn, element, index);
     return this.hostBatch(fn, e.xs, e.ys, e.sampleWeight, undefined, [`dataset element ${index} xs`, `dataset element ${index} ys`]);
   }
 
   /** Trains on a dataset of {xs, ys, sampleWeight?} batches (docs/models.md, Datasets). */
-  async fitDataset(dataset: BatchSource, args: { epochs?: number; batchesPerEpoch?: number; validationData?: BatchSource | [ModelData, ModelData] | [ModelData, ModelData, SampleWeights]; callbacks?: Array<Callback | CallbackHooks>; verbose?: 0 | 1 | 2; initialEpoch?: number; signal?: AbortSignal } = {}): Promise<History> {
+  async fitDataset(dataset: BatchSource, args: FitDatasetArgs<[ModelData, ModelData] | [ModelData, ModelData, SampleWeights]> = {}): Promise<History> {
     this.assertLive('fitDataset');
     this.compiled('fitDataset');
-    checkSource('fitDataset', dataset);
-    checkOptions('fitDataset', args, FIT_DATASET_KEYS, { refused: { stepsPerEpoch: "it is called 'batchesPerEpoch' here (tfjs' name)", batchSize: 'the dataset makes the batches', shuffle: 'the dataset decides the order (shuffle it)' } });
-    const loop = loopOptions('fitDataset', args);
-    const batchesPerEpoch = args.batchesPerEpoch === undefined ? null : positiveInteger('fitDataset', 'batchesPerEpoch', args.batchesPerEpoch, 1);
+    const { loop, batchesPerEpoch, validation } = fitDatasetOptions(dataset, args);
     let validate: (() => Logs | Promise<Logs>) | null = null;
-    const vd = args.validationData;
-    if (Array.isArray(vd)) {
-      if (vd.length < 2 || vd.length > 3) fail(`fitDataset: 'validationData' must be a dataset, [x, y] or [x, y, sampleWeight], got ${describe(vd)}`);
-      const v = this.hostBatch('fitDataset', vd[0], vd[1], vd[2], undefined, ['validationData x', 'validationData y']);
+    if (validation && 'arrays' in validation) {
+      const [vx, vy, vw] = validation.arrays;
+      const v = this.hostBatch('fitDataset', vx, vy, vw, undefined, ['validationData x', 'validationData y']);
       validate = () => this.evaluateHost(v, 32);
-    } else if (vd !== undefined) {
-      checkSource('fitDataset', vd);
-      validate = () => this.evaluateSource('fitDataset', vd, null);
+    } else if (validation) {
+      validate = () => this.evaluateSource('fitDataset', validation.source, null);
     }
     const rng = new Rng(globalRng.nextStreamSeed());
     return trainLoop({
@@ -636,28 +628,17 @@ export class Model {
     });
   }
 
-  private async evaluateSource(fn: string, dataset: BatchSource, limit: number | null): Promise<Logs> {
-    const rows: { size: number; values: number[] }[] = [];
-    let i = 0;
-    for await (const element of sourceElements(fn, dataset, limit)) {
-      try {
-        const b = this.datasetBatch(fn, element, i++);
-        rows.push({ size: b.xs[0]!.shape[0]!, values: this.toLogs(this.evaluateValues(b, 0, b.xs[0]!.shape[0]!)) });
-      } finally {
-        dispose(element);
-      }
-    }
-    if (!rows.length) fail(`${fn}: the dataset gave no batch`);
-    return weightedMeans(this.logNames(), rows);
+  private evaluateSource(fn: string, dataset: BatchSource, limit: number | null): Promise<Logs> {
+    return evaluateElements(fn, dataset, limit, this.logNames(), (element, i) => {
+      const b = this.datasetBatch(fn, element, i);
+      return { size: b.xs[0]!.shape[0]!, values: this.toLogs(this.evaluateValues(b, 0, b.xs[0]!.shape[0]!)) };
+    });
   }
 
   async evaluateDataset(dataset: BatchSource, args: { batches?: number } = {}): Promise<Logs> {
     this.assertLive('evaluateDataset');
     this.compiled('evaluateDataset');
-    checkSource('evaluateDataset', dataset);
-    checkOptions('evaluateDataset', args, ['batches'], { refused: { steps: "it is called 'batches' here" } });
-    const limit = args.batches === undefined ? null : positiveInteger('evaluateDataset', 'batches', args.batches, 1);
-    return this.evaluateSource('evaluateDataset', dataset, limit);
+    return this.evaluateSource('evaluateDataset', dataset, evaluateDatasetOptions(dataset, args));
   }
 
   /** Loss and metrics over (x, y), batched. */
@@ -708,14 +689,7 @@ export class Model {
 
   setWeights(weights: ArrayLike<number>[]): void {
     this.assertLive('setWeights');
-    const params = this.params;
-    if (!Array.isArray(weights) || weights.length !== params.length) fail(`setWeights: expected ${params.length} arrays (one per parameter), got ${describe(weights)}`);
-    params.forEach((p, i) => {
-      const w = weights[i]!;
-      if (!(w instanceof Float32Array) && !(Array.isArray(w) && w.every((v) => typeof v === 'number'))) fail(`setWeights: weight ${i} (${p.name}) must be a Float32Array or an array of numbers, got ${describe(w)}`);
-      if (w.length !== p.value.size) fail(`setWeights: ${p.name} needs ${p.value.size} values, got ${w.length}`);
-      native.write(p.value.handle('setWeights'), w instanceof Float32Array ? w : Float32Array.from(w));
-    });
+    writeWeights(this.params, weights);
   }
 
   /** Frees the layers' parameters and the optimizer state; the model cannot be used afterwards. */

@@ -16,7 +16,6 @@ import * as modelIo from '../io/model-io';
 import { Dense, GRU, Layer, TimeDistributed, type CallContext, type LayerShape, type Param } from '../layers';
 import { resolveLoss, type LossSpec } from '../losses';
 import { resolveMetric, type MetricSpec } from '../metrics';
-import { native } from '../native';
 import * as ops from '../ops';
 import { checkOptions } from '../options';
 import { resolveOptimizer, type Optimizer } from '../optimizers';
@@ -24,7 +23,8 @@ import { Rng, getRngState, globalRng } from '../random';
 import { Tensor, shapeSize, tensor } from '../tensor';
 import { batchSlice, classWeightsOf, cutSamples, hostData, sampleWeightsOf, type Data, type HostData, type SampleWeights } from '../training/data';
 import { fusedDense, lossAndMetricsInto, withFused, type OutputLoss } from '../training/loss';
-import { History, checkSource, fail, loopOptions, positiveInteger, sourceElements, sourceEpochs, trainLoop, weightedMeans, type BatchSource, type DatasetBatch } from '../training/engine';
+import { datasetElement, evaluateDatasetOptions, evaluateElements, fitDatasetOptions, writeWeights, type FitDatasetArgs as FitDatasetArgsOf } from '../training/arguments';
+import { History, fail, loopOptions, positiveInteger, sourceEpochs, trainLoop, type BatchSource } from '../training/engine';
 
 export { History };
 
@@ -89,27 +89,8 @@ const FIT_REFUSED: Record<string, string> = {
   stepsPerEpoch: DATASET_ONLY, validationSteps: DATASET_ONLY,
   validationFreq: 'validation runs after every epoch, so that every History series has one value per epoch',
 };
-/** What fitDataset takes (docs/models.md, Datasets). */
-export interface FitDatasetArgs {
-  epochs?: number;
-  /** Batches per epoch; without it each epoch runs the dataset to its end (iterated afresh). */
-  batchesPerEpoch?: number;
-  /** A dataset (evaluated whole after each epoch), [x, y] or [x, y, sampleWeight]. */
-  validationData?: BatchSource | [Data, Data] | [Data, Data, SampleWeights];
-  callbacks?: Array<Callback | CallbackHooks>;
-  verbose?: 0 | 1 | 2;
-  initialEpoch?: number;
-  signal?: AbortSignal;
-}
-const FIT_DATASET_KEYS = ['epochs', 'batchesPerEpoch', 'validationData', 'callbacks', 'verbose', 'initialEpoch', 'signal'];
-const FIT_DATASET_REFUSED: Record<string, string> = {
-  stepsPerEpoch: "it is called 'batchesPerEpoch' here (tfjs' name)",
-  batchSize: 'the dataset makes the batches',
-  shuffle: 'the dataset decides the order (shuffle it)',
-  validationSplit: 'a dataset cannot be split without holding it; give validationData',
-  sampleWeight: 'a dataset batch carries its own sampleWeight ({xs, ys, sampleWeight})',
-  classWeight: 'fold class weights into each batch\'s sampleWeight',
-};
+/** What Sequential.fitDataset takes. */
+export type FitDatasetArgs = FitDatasetArgsOf<[Data, Data] | [Data, Data, SampleWeights]>;
 
 const COMPILE_REFUSED: Record<string, string> = {
   weightedMetrics: 'metrics are unweighted; sampleWeight and classWeight weight the loss only',
@@ -523,10 +504,8 @@ export class Sequential {
 
   /** One dataset element ({xs, ys, sampleWeight?}, data or tensors) on the host, checked. */
   private datasetBatch(fn: string, element: unknown, index: number): { xh: HostData; yh: HostData; weights: Float32Array | null } {
-    if (typeof element !== 'object' || element === null || !('xs' in element) || !('ys' in element)) fail(`${fn}: dataset element ${index} must be {xs, ys, sampleWeight?}, got ${describe(element)}`);
-    const e = element as DatasetBatch<Data, Data>;
-    checkOptions(`${fn}: dataset element ${index}`, e, ['xs', 'ys', 'sampleWeight']);
-    const { xh, yh } = this.trainingData(fn, e.xs, e.ys, [`dataset element ${index} xs`, `dataset element ${index} ys`]);
+    const e = datasetElement(fn, element, index);
+    const { xh, yh } = this.trainingData(fn, e.xs as Data, e.ys as Data, [`dataset element ${index} xs`, `dataset element ${index} ys`]);
     return { xh, yh, weights: this.sampleWeights(fn, e.sampleWeight, undefined, yh) };
   }
 
@@ -537,11 +516,16 @@ export class Sequential {
   async fitDataset(dataset: BatchSource, args: FitDatasetArgs = {}): Promise<History> {
     this.assertLive('fitDataset');
     if (!this.optimizer || !this.lossSpec) fail('fitDataset: call compile({optimizer, loss}) before fitDataset()');
-    checkSource('fitDataset', dataset);
-    checkOptions('fitDataset', args, FIT_DATASET_KEYS, { refused: FIT_DATASET_REFUSED });
-    const loop = loopOptions('fitDataset', args);
-    const batchesPerEpoch = args.batchesPerEpoch === undefined ? null : positiveInteger('fitDataset', 'batchesPerEpoch', args.batchesPerEpoch, 1);
-    const validate = this.datasetValidation('fitDataset', args.validationData);
+    const { loop, batchesPerEpoch, validation } = fitDatasetOptions(dataset, args);
+    let validate: (() => Logs | Promise<Logs>) | null = null;
+    if (validation && 'arrays' in validation) {
+      const [vx, vy, vw] = validation.arrays;
+      const v = this.trainingData('fitDataset', vx as Data, vy as Data, ['validationData x', 'validationData y']);
+      const w = vw === undefined ? null : this.sampleWeights('fitDataset: validationData', vw, undefined, v.yh);
+      validate = () => this.evaluateHost(v.xh, v.yh, w, 32);
+    } else if (validation) {
+      validate = () => this.evaluateSource('fitDataset', validation.source, null);
+    }
     const rng = this.startTrainingRng();
     return trainLoop({
       model: this, callbackModel: this, ...loop,
@@ -555,32 +539,11 @@ export class Sequential {
     });
   }
 
-  /** fitDataset's validationData: a dataset, [x, y] or [x, y, sampleWeight]; as a validate function. */
-  private datasetValidation(fn: string, data: unknown): (() => Logs | Promise<Logs>) | null {
-    if (data === undefined) return null;
-    if (Array.isArray(data)) {
-      if (data.length < 2 || data.length > 3) fail(`${fn}: 'validationData' must be a dataset, [x, y] or [x, y, sampleWeight], got ${describe(data)}`);
-      const v = this.trainingData(fn, data[0], data[1], ['validationData x', 'validationData y']);
-      const w = data[2] === undefined ? null : this.sampleWeights(`${fn}: validationData`, data[2], undefined, v.yh);
-      return () => this.evaluateHost(v.xh, v.yh, w, 32);
-    }
-    checkSource(fn, data);
-    return () => this.evaluateSource(fn, data as BatchSource, null);
-  }
-
-  private async evaluateSource(fn: string, dataset: BatchSource, limit: number | null): Promise<Logs> {
-    const rows: { size: number; values: Float32Array }[] = [];
-    let i = 0;
-    for await (const element of sourceElements(fn, dataset, limit)) {
-      try {
-        const { xh, yh, weights } = this.datasetBatch(fn, element, i++);
-        rows.push({ size: xh.shape[0]!, values: this.evaluateBatch(xh, yh, weights) });
-      } finally {
-        dispose(element);
-      }
-    }
-    if (!rows.length) fail(`${fn}: the dataset gave no batch`);
-    return weightedMeans(this.logNames(), rows);
+  private evaluateSource(fn: string, dataset: BatchSource, limit: number | null): Promise<Logs> {
+    return evaluateElements(fn, dataset, limit, this.logNames(), (element, i) => {
+      const { xh, yh, weights } = this.datasetBatch(fn, element, i);
+      return { size: xh.shape[0]!, values: this.evaluateBatch(xh, yh, weights) };
+    });
   }
 
   /** [loss, ...metrics] of one whole host batch (inference mode). */
@@ -596,10 +559,7 @@ export class Sequential {
   async evaluateDataset(dataset: BatchSource, args: { batches?: number } = {}): Promise<Logs> {
     this.assertLive('evaluateDataset');
     if (!this.lossSpec) fail('evaluateDataset: call compile({optimizer, loss}) before evaluateDataset()');
-    checkSource('evaluateDataset', dataset);
-    checkOptions('evaluateDataset', args, ['batches'], { refused: { steps: "it is called 'batches' here" } });
-    const limit = args.batches === undefined ? null : positiveInteger('evaluateDataset', 'batches', args.batches, 1);
-    return this.evaluateSource('evaluateDataset', dataset, limit);
+    return this.evaluateSource('evaluateDataset', dataset, evaluateDatasetOptions(dataset, args));
   }
 
   private evaluateHost(xh: HostData, yh: HostData, weights: Float32Array | null, batchSize: number): Logs {
@@ -691,14 +651,7 @@ export class Sequential {
 
   setWeights(weights: ArrayLike<number>[]): void {
     this.assertLive('setWeights');
-    const params = this.params;
-    if (!Array.isArray(weights) || weights.length !== params.length) fail(`setWeights: expected ${params.length} arrays (one per parameter), got ${describe(weights)}`);
-    params.forEach((p, i) => {
-      const w = weights[i]!;
-      if (!(w instanceof Float32Array) && !(Array.isArray(w) && w.every((v) => typeof v === 'number'))) fail(`setWeights: weight ${i} (${p.name}) must be a Float32Array or an array of numbers, got ${describe(w)}`);
-      if (w.length !== p.value.size) fail(`setWeights: ${p.name} needs ${p.value.size} values, got ${w.length}`);
-      native.write(p.value.handle('setWeights'), w instanceof Float32Array ? w : Float32Array.from(w));
-    });
+    writeWeights(this.params, weights);
   }
 
   /** Frees parameters and optimizer state. */
