@@ -8,8 +8,6 @@ import type { DeviceName } from '../../binding';
 import { describe, getDevice } from '../backend';
 import type { Callback, CallbackHooks, Logs } from '../callbacks';
 import { dispose, endScope, startScope, tidy } from '../engine';
-// lib/io/model-io imports this module; both use the other only inside functions (no load-time cycle).
-import * as modelIo from '../io/model-io';
 import { Layer, SymbolicTensor, type CallContext, type GraphNode, type LayerShape, type Param } from '../layers/base';
 import { GRU } from '../layers/recurrent';
 import { resolveLoss, type LossSpec } from '../losses';
@@ -23,6 +21,7 @@ import { batchSlice, classWeightsOf, cutSamples, hostData, sampleWeightsOf, type
 import { datasetElement, evaluateDatasetOptions, evaluateElements, fitDatasetOptions, writeWeights, type FitDatasetArgs } from '../training/arguments';
 import { History, fail, loopOptions, positiveInteger, sourceEpochs, trainLoop, weightedMeans, type BatchSource } from '../training/engine';
 import { fusedDense, lossAndMetricsInto, withFused, type OutputLoss } from '../training/loss';
+import { LayersModel } from './base';
 
 /** Data for a model's inputs (or outputs): one Data for one, an array in order, or an object keyed by name. */
 export type ModelData = Data | Data[] | Record<string, Data>;
@@ -116,7 +115,7 @@ function perName<T>(fn: string, what: string, value: unknown, names: string[], i
   fail(`${fn}: '${what}' must be ${names.length === 1 ? 'one value, ' : ''}an array of ${names.length} (${names.join(', ')}) or an object keyed by those names, got ${describe(value)}`);
 }
 
-export class Model {
+export class Model extends LayersModel {
   readonly name: string;
   readonly inputs: SymbolicTensor[];
   readonly outputs: SymbolicTensor[];
@@ -127,17 +126,15 @@ export class Model {
   readonly inputNames: string[];
   /** The producing layer's name (with :i for a layer's i-th output when it has several). */
   readonly outputNames: string[];
-  optimizer: Optimizer | null = null;
-  stopTraining = false;
   private outputLosses: OutputLoss[] | null = null;
   private lossWeights: number[] = [];
   /** How many consumers each symbolic tensor has in this graph (model outputs count once more). */
   private consumers = new Map<number, number>();
   private inputDTypes: Array<'float32' | 'int32'>;
-  private disposed = false;
   private hostCopies = new WeakMap<Tensor, Float32Array | Int32Array>();
 
   constructor(args: { inputs: SymbolicTensor | SymbolicTensor[]; outputs: SymbolicTensor | SymbolicTensor[]; name?: string }) {
+    super();
     if (typeof args !== 'object' || args === null) fail(`model: argument must be {inputs, outputs, name?}, got ${describe(args)}`);
     checkOptions('model', args, ['inputs', 'outputs', 'name']);
     if (args.name !== undefined && (typeof args.name !== 'string' || !args.name)) fail(`model: 'name' must be a non-empty string, got ${describe(args.name)}`);
@@ -200,43 +197,6 @@ export class Model {
       lossWeights: [...this.lossWeights],
       optimizer: this.optimizer.getConfig(),
     };
-  }
-
-  /** Saves the model into a directory, crash-safely (docs/io.md); same as io.saveModel(model, dir). */
-  save(dir: string, options?: modelIo.SaveOptions): void {
-    this.assertLive('save');
-    modelIo.saveModel(this, dir, options);
-  }
-
-  /** Loads PyTorch or Keras weights into the layers (docs/io.md); same as io.loadWeights(model, file). */
-  loadWeights(file: string, options?: modelIo.LoadWeightsOptions): void {
-    this.assertLive('loadWeights');
-    modelIo.loadWeights(this, file, options);
-  }
-
-  private assertLive(method: string): void {
-    if (this.disposed) throw new Error(`model: this model was disposed (${method} called after dispose()); build or load a new model`);
-  }
-
-  /** Throws when the model was disposed (the training loop checks it before every step). */
-  assertUsable(fn: string): void {
-    this.assertLive(fn);
-  }
-
-  get params(): Param[] {
-    return this.layers.flatMap((l) => l.params);
-  }
-
-  /** The device of the parameters (the current device for a model without any). */
-  get device(): DeviceName {
-    const devices = new Set(this.params.filter((p) => !p.value.isDisposed).map((p) => p.value.device));
-    if (devices.size > 1) fail(`model: its parameters are on two devices: build every layer while one device is current (setDevice() before creating the model)`);
-    return devices.values().next().value ?? getDevice();
-  }
-
-  countParams(): number {
-    this.assertLive('countParams');
-    return this.layers.reduce((s, l) => s + l.countParams(), 0);
   }
 
   /** A Keras-like table: layer, output shape, parameters and the tensors each call consumes (printed unless print is false). */
@@ -673,31 +633,6 @@ export class Model {
       throw err;
     }
     return outs!.length === 1 ? outs![0]! : outs!;
-  }
-
-  /** Clears the carried state of stateful GRU layers. */
-  resetStates(): void {
-    this.assertLive('resetStates');
-    for (const l of this.layers) if (l instanceof GRU) l.resetStates();
-  }
-
-  /** Host copies of every parameter, in order. */
-  getWeights(): Float32Array[] {
-    this.assertLive('getWeights');
-    return this.params.map((p) => p.value.dataSync() as Float32Array);
-  }
-
-  setWeights(weights: ArrayLike<number>[]): void {
-    this.assertLive('setWeights');
-    writeWeights(this.params, weights);
-  }
-
-  /** Frees the layers' parameters and the optimizer state; the model cannot be used afterwards. */
-  dispose(): void {
-    if (this.disposed) return;
-    for (const l of this.layers) l.dispose();
-    this.optimizer?.dispose();
-    this.disposed = true;
   }
 }
 

@@ -10,8 +10,8 @@ import type { DeviceName } from '../../binding';
 import { describe, getDevice } from '../backend';
 import type { Callback, CallbackHooks, Logs } from '../callbacks';
 import { dispose, endScope, startScope, tidy } from '../engine';
-// lib/io/model-io imports this module (and, through callbacks, model-checkpoint imports model-io):
-// both sides use the other only inside functions, never while loading, so the cycle is harmless.
+// lib/io/model-io imports this module: both sides use the other only inside functions, never while
+// loading, so the cycle is harmless (callbacks reach io through the model, not by import).
 import * as modelIo from '../io/model-io';
 import { Dense, GRU, Layer, TimeDistributed, type CallContext, type LayerShape, type Param } from '../layers';
 import { resolveLoss, type LossSpec } from '../losses';
@@ -21,6 +21,7 @@ import { checkOptions } from '../options';
 import { resolveOptimizer, type Optimizer } from '../optimizers';
 import { Rng, getRngState, globalRng } from '../random';
 import { Tensor, shapeSize, tensor } from '../tensor';
+import { LayersModel } from './base';
 import { batchSlice, classWeightsOf, cutSamples, hostData, sampleWeightsOf, type Data, type HostData, type SampleWeights } from '../training/data';
 import { fusedDense, lossAndMetricsInto, withFused, type OutputLoss } from '../training/loss';
 import { datasetElement, evaluateDatasetOptions, evaluateElements, fitDatasetOptions, writeWeights, type FitDatasetArgs as FitDatasetArgsOf } from '../training/arguments';
@@ -100,16 +101,12 @@ const COMPILE_REFUSED: Record<string, string> = {
   stepsPerExecution: 'each step is one call already',
 };
 
-export class Sequential {
+export class Sequential extends LayersModel {
   layers: Layer[] = [];
-  optimizer: Optimizer | null = null;
-  stopTraining = false;
   private lossSpec: LossSpec | null = null;
   private metricSpecs: MetricSpec[] = [];
   /** A final dense layer whose activation the loss absorbs (softmax + CCE, sigmoid + BCE). */
   private fused: Dense | null = null;
-  /** Set by dispose(): every method then throws instead of silently re-initialising the layers. */
-  private disposed = false;
   /**
    * The random stream of the running (or last) fit: shuffling and dropout seeds. Each fit draws
    * it from the global generator when it starts, so concurrent fits do not share draws.
@@ -120,16 +117,12 @@ export class Sequential {
   readonly name: string;
 
   constructor(args: { layers?: Layer[]; name?: string } = {}) {
+    super();
     checkOptions('sequential', args, ['layers', 'name']);
     if (args.layers !== undefined && !Array.isArray(args.layers)) fail(`sequential: 'layers' must be an array of layers, got ${describe(args.layers)}`);
     if (args.name !== undefined && (typeof args.name !== 'string' || !args.name)) fail(`sequential: 'name' must be a non-empty string, got ${describe(args.name)}`);
     this.name = args.name ?? 'sequential';
     for (const l of args.layers ?? []) this.add(l);
-  }
-
-  /** Throws when the model was disposed: its parameters are gone and must not be re-created behind the caller's back. */
-  private assertLive(method: string): void {
-    if (this.disposed) throw new Error(`model: this model was disposed (${method} called after dispose()); build or load a new model`);
   }
 
   /** The training stream's state, which checkpoints save: the current (or last) fit's, else the global generator's. */
@@ -166,31 +159,6 @@ export class Sequential {
     let shape = this.layers[0]!.inputShape ?? inputShape;
     if (!shape) fail(`model: the first layer (${this.layers[0]!.name}) needs an inputShape, e.g. inputShape: [timesteps, features]`);
     for (const l of this.layers) shape = l.build(shape);
-  }
-
-  get params(): Param[] {
-    return this.layers.flatMap((l) => l.params);
-  }
-
-  /**
-   * The device the model computes on: its parameters' (made on the current device when the model
-   * was built), or the current device for a model without parameters. Batches are put there.
-   */
-  get device(): DeviceName {
-    let first: Param | null = null;
-    for (const p of this.params) {
-      if (p.value.isDisposed) continue;
-      if (!first) first = p;
-      else if (p.value.device !== first.value.device) {
-        fail(`model: its parameters are on two devices (${first.name} on ${first.value.device}, ${p.name} on ${p.value.device}): build every layer while one device is current (setDevice() before creating the model)`);
-      }
-    }
-    return first ? first.value.device : getDevice();
-  }
-
-  countParams(): number {
-    this.assertLive('countParams');
-    return this.layers.reduce((s, l) => s + l.countParams(), 0);
   }
 
   /** The output shape without the batch dimension. */
@@ -253,18 +221,6 @@ export class Sequential {
   }
 
   // ---------------------------------------------------------------- saving and interop (lib/io)
-
-  /** Saves the model into a directory, crash-safely (docs/io.md); same as io.saveModel(model, dir). */
-  save(dir: string, options?: modelIo.SaveOptions): void {
-    this.assertLive('save');
-    modelIo.saveModel(this, dir, options);
-  }
-
-  /** Loads PyTorch or Keras weights into the layers (docs/io.md); same as io.loadWeights(model, file). */
-  loadWeights(file: string, options?: modelIo.LoadWeightsOptions): void {
-    this.assertLive('loadWeights');
-    modelIo.loadWeights(this, file, options);
-  }
 
   /** Writes the model as an ONNX file (docs/io.md); same as io.exportOnnx(model, file). */
   exportOnnx(file: string, options?: { opset?: number; ignoreMasking?: boolean }): void {
@@ -497,11 +453,6 @@ export class Sequential {
     return rng;
   }
 
-  /** Throws when the model was disposed (the training loop checks it before every step). */
-  assertUsable(fn: string): void {
-    this.assertLive(fn);
-  }
-
   /** One dataset element ({xs, ys, sampleWeight?}, data or tensors) on the host, checked. */
   private datasetBatch(fn: string, element: unknown, index: number): { xh: HostData; yh: HostData; weights: Float32Array | null } {
     const e = datasetElement(fn, element, index);
@@ -636,32 +587,13 @@ export class Sequential {
     return out!;
   }
 
-  /** Clears the carried state of stateful GRU layers. */
-  resetStates(): void {
-    this.assertLive('resetStates');
-    for (const l of this.layers) if (l instanceof GRU) l.resetStates();
-  }
-
   /** Host copies of every parameter, in order. */
-  getWeights(): Float32Array[] {
+  override getWeights(): Float32Array[] {
     this.assertLive('getWeights');
     this.ensureBuilt();
-    return this.params.map((p) => p.value.dataSync() as Float32Array);
+    return super.getWeights();
   }
 
-  setWeights(weights: ArrayLike<number>[]): void {
-    this.assertLive('setWeights');
-    writeWeights(this.params, weights);
-  }
-
-  /** Frees parameters and optimizer state. */
-  /** Frees parameters and optimizer state; the model cannot be used afterwards (a second call does nothing). */
-  dispose(): void {
-    if (this.disposed) return;
-    for (const l of this.layers) l.dispose();
-    this.optimizer?.dispose();
-    this.disposed = true;
-  }
 }
 
 export function sequential(args: { layers?: Layer[]; name?: string } | Layer[] = {}): Sequential {

@@ -1,0 +1,105 @@
+// What every model of layers has, whatever its wiring (tfjs' LayersModel): the layers and their
+// parameters, the device, the optimizer, weights in and out, saving, and disposal.
+import type { DeviceName } from '../../binding';
+import { getDevice } from '../backend';
+import type * as ModelIo from '../io/model-io';
+import { GRU, type Layer, type Param } from '../layers';
+import type { Optimizer } from '../optimizers';
+import { fail } from '../training/engine';
+import { writeWeights } from '../training/arguments';
+
+/**
+ * lib/io/model-io, loaded on first use: it imports the model classes, which extend this one, so a
+ * load-time import here would make whichever module loads first see the other half-built.
+ */
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const modelIo = (): typeof ModelIo => require('../io/model-io');
+
+export abstract class LayersModel {
+  abstract readonly name: string;
+  /** Every layer once, in order. */
+  abstract readonly layers: Layer[];
+  optimizer: Optimizer | null = null;
+  /** Set by a callback to end training after the current batch. */
+  stopTraining = false;
+  /** Set by dispose(): every method then throws instead of silently re-initialising the layers. */
+  protected disposed = false;
+
+  /** Throws when the model was disposed: its parameters are gone and must not be re-created behind the caller's back. */
+  protected assertLive(method: string): void {
+    if (this.disposed) throw new Error(`model: this model was disposed (${method} called after dispose()); build or load a new model`);
+  }
+
+  /** Throws when the model was disposed (the training loop checks it before every step). */
+  assertUsable(fn: string): void {
+    this.assertLive(fn);
+  }
+
+  get params(): Param[] {
+    return this.layers.flatMap((l) => l.params);
+  }
+
+  /**
+   * The device the model computes on: its parameters' (made on the current device when the model
+   * was built), or the current device for a model without parameters. Batches are put there.
+   */
+  get device(): DeviceName {
+    let first: Param | null = null;
+    for (const p of this.params) {
+      if (p.value.isDisposed) continue;
+      if (!first) first = p;
+      else if (p.value.device !== first.value.device) {
+        fail(`model: its parameters are on two devices (${first.name} on ${first.value.device}, ${p.name} on ${p.value.device}): build every layer while one device is current (setDevice() before creating the model)`);
+      }
+    }
+    return first ? first.value.device : getDevice();
+  }
+
+  countParams(): number {
+    this.assertLive('countParams');
+    return this.layers.reduce((s, l) => s + l.countParams(), 0);
+  }
+
+  /** Clears the carried state of stateful GRU layers. */
+  resetStates(): void {
+    this.assertLive('resetStates');
+    for (const l of this.layers) if (l instanceof GRU) l.resetStates();
+  }
+
+  /** Host copies of every parameter, in order. */
+  getWeights(): Float32Array[] {
+    this.assertLive('getWeights');
+    return this.params.map((p) => p.value.dataSync() as Float32Array);
+  }
+
+  setWeights(weights: ArrayLike<number>[]): void {
+    this.assertLive('setWeights');
+    writeWeights(this.params, weights);
+  }
+
+  /** Saves the model into a directory, crash-safely (docs/io.md); same as io.saveModel(model, dir). */
+  save(dir: string, options?: ModelIo.SaveOptions): void {
+    this.assertLive('save');
+    modelIo().saveModel(this as never, dir, options);
+  }
+
+  /** Loads PyTorch or Keras weights into the layers (docs/io.md); same as io.loadWeights(model, file). */
+  loadWeights(file: string, options?: ModelIo.LoadWeightsOptions): void {
+    this.assertLive('loadWeights');
+    modelIo().loadWeights(this as never, file, options);
+  }
+
+  /** Saves a training checkpoint (modelCheckpoint calls it; checkpoints cover sequential models so far). */
+  writeCheckpoint(dir: string, info: { epoch: number; logs?: Record<string, number>; [k: string]: unknown }): void {
+    this.assertLive('writeCheckpoint');
+    modelIo().saveCheckpoint(this as never, dir, info);
+  }
+
+  /** Frees parameters and optimizer state; the model cannot be used afterwards (a second call does nothing). */
+  dispose(): void {
+    if (this.disposed) return;
+    for (const l of this.layers) l.dispose();
+    this.optimizer?.dispose();
+    this.disposed = true;
+  }
+}
