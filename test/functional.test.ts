@@ -9,6 +9,7 @@ import { tempDir } from './support/temp-dir';
 import { Layer, type LayerShape } from '../lib/layers';
 import { rand } from './io-helpers/reference';
 import { checkModelGradients } from './support/grad-check';
+import { disposeModelsAfterEach } from './support/models';
 import { seededRandom } from './support/prng';
 
 const N = 5, T = 4, F = 3;
@@ -21,15 +22,7 @@ function close(a: ArrayLike<number>, b: ArrayLike<number>, tol: number, what: st
 }
 
 describe('functional models', () => {
-  const made: Array<{ dispose(): void }> = [];
-  let baseline = 0;
-  beforeEach(() => {
-    baseline = memory().numTensors;
-  });
-  afterEach(() => {
-    for (const m of made.splice(0)) m.dispose();
-    assert.equal(memory().numTensors, baseline, 'tensors leaked');
-  });
+  const made = disposeModelsAfterEach<{ dispose(): void }>();
   const keep = <M extends { dispose(): void }>(m: M): M => (made.push(m), m);
 
   it('a chain graph computes what the same Sequential stack computes: predict, loss, one training step', async () => {

@@ -89,6 +89,28 @@ export abstract class LayersModel {
     modelIo().loadWeights(this as never, file, options);
   }
 
+  /** Keras' summary table (header, rows, parameter totals) with the given column widths; printed and returned. */
+  protected summaryTable(print: (line: string) => void, heads: string[], rows: string[][], widths: number[]): string {
+    const line = (c: string) => c.repeat(widths.reduce((a, b) => a + b, 0));
+    const fmt = (r: string[]) => r.map((c, i) => c.padEnd(widths[i]!)).join('');
+    const total = this.countParams();
+    const trainable = this.params.filter((p) => p.trainable).reduce((s, p) => s + p.value.size, 0);
+    const out = [
+      `Model: "${this.name}"`,
+      line('_'),
+      fmt(heads),
+      line('='),
+      ...rows.flatMap((r, i) => (i ? [line('_'), fmt(r)] : [fmt(r)])),
+      line('='),
+      `Total params: ${total.toLocaleString('en-US')}`,
+      `Trainable params: ${trainable.toLocaleString('en-US')}`,
+      `Non-trainable params: ${(total - trainable).toLocaleString('en-US')}`,
+      line('_'),
+    ].join('\n');
+    print(out);
+    return out;
+  }
+
   /** Saves a training checkpoint (modelCheckpoint calls it; checkpoints cover sequential models so far). */
   writeCheckpoint(dir: string, info: { epoch: number; logs?: Record<string, number>; [k: string]: unknown }): void {
     this.assertLive('writeCheckpoint');

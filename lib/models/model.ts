@@ -211,24 +211,7 @@ export class Model extends LayersModel {
     }
     const heads = ['Layer (type)', 'Output Shape', 'Param #', 'Connected to'];
     const w = heads.map((h, i) => Math.max(h.length + 2, ...rows.map((r) => r[i]!.length + 2)));
-    const line = (c: string) => c.repeat(w.reduce((a, b) => a + b, 0));
-    const fmt = (r: string[]) => r.map((c, i) => c.padEnd(w[i]!)).join('').trimEnd();
-    const total = this.countParams();
-    const trainable = this.params.filter((p) => p.trainable).reduce((s, p) => s + p.value.size, 0);
-    const out = [
-      `Model: "${this.name}"`,
-      line('_'),
-      fmt(heads),
-      line('='),
-      ...rows.flatMap((r, i) => (i ? [line('_'), fmt(r)] : [fmt(r)])),
-      line('='),
-      `Total params: ${total.toLocaleString('en-US')}`,
-      `Trainable params: ${trainable.toLocaleString('en-US')}`,
-      `Non-trainable params: ${(total - trainable).toLocaleString('en-US')}`,
-      line('_'),
-    ].join('\n');
-    print(out);
-    return out;
+    return this.summaryTable(print, heads, rows, w);
   }
 
   compile(args: ModelCompileArgs): void {

@@ -175,24 +175,7 @@ export class Sequential extends LayersModel {
     this.ensureBuilt();
     const rows = this.layers.map((l) => [`${l.name} (${l instanceof TimeDistributed ? `TimeDistributed(${l.layer.className})` : l.className})`, `(None, ${l.outputShape!.map((d) => (d === null ? 'None' : String(d))).join(', ')})`, String(l.countParams())]);
     const w = [Math.max(28, ...rows.map((r) => r[0]!.length + 2)), Math.max(26, ...rows.map((r) => r[1]!.length + 2)), 12];
-    const line = (c: string) => c.repeat(w[0]! + w[1]! + w[2]!);
-    const fmt = (r: string[]) => r.map((c, i) => c.padEnd(w[i]!)).join('');
-    const total = this.countParams();
-    const trainable = this.params.filter((p) => p.trainable).reduce((s, p) => s + p.value.size, 0);
-    const out = [
-      `Model: "${this.name}"`,
-      line('_'),
-      fmt(['Layer (type)', 'Output Shape', 'Param #']),
-      line('='),
-      ...rows.flatMap((r, i) => (i ? [line('_'), fmt(r)] : [fmt(r)])),
-      line('='),
-      `Total params: ${total.toLocaleString('en-US')}`,
-      `Trainable params: ${trainable.toLocaleString('en-US')}`,
-      `Non-trainable params: ${(total - trainable).toLocaleString('en-US')}`,
-      line('_'),
-    ].join('\n');
-    print(out);
-    return out;
+    return this.summaryTable(print, ['Layer (type)', 'Output Shape', 'Param #'], rows, w);
   }
 
   compile(args: CompileArgs): void {
