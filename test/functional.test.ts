@@ -217,6 +217,27 @@ describe('functional models', () => {
     assert.throws(() => layers.reshape({ targetShape: [5] }).apply(decoded), /cannot reshape \[batch, 2, 6\] to \[batch, 5\]: the sizes differ/);
   });
 
+  it('nested models as layers: a Sequential applied to two inputs (siamese, shared weights) and a functional model inside another', () => {
+    setSeed(14);
+    const tower = keep(sequential([layers.gru({ units: 3, inputShape: [T, F] }), layers.dense({ units: 2, activation: 'tanh' })]));
+    const a = input({ shape: [T, F] }), b = input({ shape: [T, F] });
+    const inner = model({ inputs: [a, b], outputs: layers.concatenate().apply([tower.apply(a), tower.apply(b)]) });
+    const x2 = input({ shape: [T, F] }), x3 = input({ shape: [T, F] });
+    const head = layers.dense({ units: 1 });
+    const outer = keep(model({ inputs: [x2, x3], outputs: head.apply(inner.apply([x2, x3]) as SymbolicTensor) }));
+    assert.equal(outer.params.length, tower.params.length + 2, 'the tower is shared, not copied');
+    const other = { data: rand(N * T * F, 81, 1), shape: [N, T, F] };
+    // outer = head ∘ inner, computed separately
+    const h = input({ shape: [4] });
+    const headOnly = model({ inputs: h, outputs: head.apply(h) });
+    const mid = inner.predict([xData, other]) as Tensor;
+    const want = headOnly.predict(mid) as Tensor, got = outer.predict([xData, other]) as Tensor;
+    close(got.dataSync(), want.dataSync(), 1e-6, 'nested predict');
+    for (const t of [mid, want, got]) t.dispose();
+    outer.compile({ optimizer: 'sgd', loss: 'mse' });
+    checkModelGradients(outer, [xData, other], { data: rand(N, 82, 1), shape: [N, 1] }, { pick: seededRandom(6) });
+  });
+
   it('save and loadModel round-trip a functional model: topology with shared layers and states, weights, optimizer state', async () => {
     setSeed(12);
     const enc = input({ shape: [T, F], name: 'source' });

@@ -178,6 +178,24 @@ export class Model extends LayersModel {
     this.inputDTypes = this.inputs.map((t) => (this.nodes.some((n) => n.inputs[0] === t && n.layer.inputDType === 'int32') ? 'int32' : t.dtype));
   }
 
+  /**
+   * Uses this model as a layer of another graph: its calls are replayed on `inputs` (one per
+   * model input) with the same layers, so the weights are shared and the outer graph holds the
+   * inner layers directly (its summary lists them; saving stores them).
+   */
+  apply(inputs: SymbolicTensor | SymbolicTensor[]): SymbolicTensor | SymbolicTensor[] {
+    this.assertLive('apply');
+    const given = symbolicList(`${this.name}.apply`, 'inputs', inputs);
+    if (given.length !== this.inputs.length) fail(`${this.name}.apply: takes ${this.inputs.length} inputs (${this.inputNames.join(', ')}), got ${given.length}`);
+    const mapped = new Map<number, SymbolicTensor>(this.inputs.map((t, i) => [t.id, given[i]!]));
+    for (const node of this.nodes) {
+      const out = node.layer.apply(node.inputs.map((t) => mapped.get(t.id)!));
+      (Array.isArray(out) ? out : [out]).forEach((t, i) => mapped.set(node.outputs[i]!.id, t));
+    }
+    const outs = this.outputs.map((o) => mapped.get(o.id)!);
+    return outs.length === 1 ? outs[0]! : outs;
+  }
+
   /** Always true: layers are built as they are applied. */
   get built(): boolean {
     return true;

@@ -13,7 +13,7 @@ import { dispose, endScope, startScope, tidy } from '../engine';
 // lib/io/model-io imports this module: both sides use the other only inside functions, never while
 // loading, so the cycle is harmless (callbacks reach io through the model, not by import).
 import * as modelIo from '../io/model-io';
-import { Dense, GRU, Layer, TimeDistributed, type CallContext, type LayerShape, type Param } from '../layers';
+import { Dense, GRU, Layer, SymbolicTensor, TimeDistributed, type CallContext, type LayerShape, type Param } from '../layers';
 import { resolveLoss, type LossSpec } from '../losses';
 import { resolveMetric, type MetricSpec } from '../metrics';
 import * as ops from '../ops';
@@ -148,6 +148,14 @@ export class Sequential extends LayersModel {
       if (prev.built) layer.build(prev.outputShape!);
     }
     this.layers.push(layer);
+  }
+
+  /** Uses the stack as a layer of a functional graph: its layers are applied in turn (weights shared). */
+  apply(input: SymbolicTensor): SymbolicTensor {
+    this.assertLive('apply');
+    if (!(input instanceof SymbolicTensor)) fail(`${this.name}.apply: argument 'input' must be a symbolic tensor (from input() or layer.apply()), got ${describe(input)}`);
+    if (this.layers.length === 0) fail(`${this.name}.apply: the model has no layers`);
+    return this.layers.reduce((h, l) => l.apply(h) as SymbolicTensor, input);
   }
 
   get built(): boolean {
