@@ -4,7 +4,7 @@
 // merge layers, several outputs with lossWeights), and against float64 losses recomputed here
 // from the model's predictions. Tensor counts return to baseline.
 import assert from 'node:assert/strict';
-import { Model, input, layers, loadModel, memory, model, optimizers, sequential, setSeed, tensor, type SymbolicTensor, type Tensor } from '../lib';
+import { Model, callbacks, input, layers, loadModel, memory, model, optimizers, sequential, setSeed, tensor, type SymbolicTensor, type Tensor } from '../lib';
 import { tempDir } from './support/temp-dir';
 import { Layer, type LayerShape } from '../lib/layers';
 import { rand } from './io-helpers/reference';
@@ -262,6 +262,28 @@ describe('functional models', () => {
     m.trainOnBatch([xData, s], ys);
     back.trainOnBatch([xData, s], ys);
     m.getWeights().forEach((w, k) => assert.deepEqual(back.getWeights()[k], w));
+  });
+
+  it('modelCheckpoint and resumeFrom: an interrupted functional fit resumed from its checkpoint equals an uninterrupted one (shuffling included)', async () => {
+    const build = () => {
+      setSeed(15);
+      const i = input({ shape: [T, F] }), s2 = input({ shape: [2] });
+      const out = layers.dense({ units: 1 }).apply(layers.concatenate().apply([layers.gru({ units: 3 }).apply(i) as SymbolicTensor, s2]));
+      const m = keep(model({ inputs: [i, s2], outputs: out as SymbolicTensor }));
+      m.compile({ optimizer: optimizers.adam({ learningRate: 0.01 }), loss: 'mse' });
+      return m;
+    };
+    const xs = [xData, { data: rand(N * 2, 91, 1), shape: [N, 2] }];
+    const y = { data: rand(N, 92, 1), shape: [N, 1] };
+    const whole = build();
+    await whole.fit(xs, y, { epochs: 4, batchSize: 2, verbose: 0 });
+    const dir = tempDir();
+    const first = build();
+    await first.fit(xs, y, { epochs: 2, batchSize: 2, verbose: 0, callbacks: [callbacks.modelCheckpoint({ filepath: dir })] });
+    const resumed = build();
+    const h = await resumed.fit(xs, y, { epochs: 4, batchSize: 2, verbose: 0, resumeFrom: dir });
+    assert.deepEqual(h.epoch, [2, 3]);
+    whole.getWeights().forEach((w, k) => assert.deepEqual(resumed.getWeights()[k], w));
   });
 
   it('bad graphs and arguments are errors naming the function and the argument', () => {

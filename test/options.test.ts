@@ -187,7 +187,7 @@ describe('options: unknown keys are errors naming the function, the key and the 
     refusesUnknown(() => m.compile({ optimizer: 'sgd', loss: 'mse', lossWeight: [1] } as never), 'compile', 'lossWeight', 'lossWeights');
     m.compile({ optimizer: 'sgd', loss: 'mse' });
     await assert.rejects(m.fit(x, y, { epoch: 3 } as never), /^TypeError: fit: unknown option 'epoch' \(did you mean 'epochs'\?\)/);
-    await assert.rejects(m.fit(x, y, { resumeFrom: 'dir' } as never), /^TypeError: fit: option 'resumeFrom' is not supported: checkpoints/);
+    await assert.rejects(m.fit(x, y, { resume_from: 'dir' } as never), /^TypeError: fit: unknown option 'resume_from' \(did you mean 'resumeFrom'\?\)/);
     await assert.rejects(m.fitDataset([], { batchPerEpoch: 3 } as never), /^TypeError: fitDataset: unknown option 'batchPerEpoch' \(did you mean 'batchesPerEpoch'\?\)/);
     await assert.rejects(m.evaluateDataset([], { batch: 3 } as never), /^TypeError: evaluateDataset: unknown option 'batch' \(did you mean 'batches'\?\)/);
     refusesUnknown(() => m.evaluate(x, y, { batch_size: 2 } as never), 'evaluate', 'batch_size', 'batchSize');

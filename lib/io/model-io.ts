@@ -1,6 +1,6 @@
 // Models ↔ files: save/load (topology + training config + weights + optimizer state), framework
-// weight import, ONNX export and checkpoints. save/load and loadWeights take Sequential and
-// functional models; checkpoints and ONNX export sequential ones. Built on the
+// weight import, ONNX export and checkpoints. save/load, loadWeights and checkpoints take Sequential
+// and functional models; ONNX export sequential ones. Built on the
 // model layer's public surface (layers and their public fields, params, trainingConfig,
 // optimizer.getState/setState/getConfig, the training stream's trainingRngState/resumeTrainingRng).
 import { describe } from '../backend';
@@ -292,7 +292,7 @@ function checkModel(op: string, model: unknown): asserts model is AnyModel {
   if (!(model instanceof Sequential) && !(model instanceof Model)) throw new TypeError(`${op}: argument 'model' must be a Sequential or functional model, got ${describe(model)}`);
 }
 
-/** Checkpoints and ONNX export cover sequential models only. */
+/** ONNX export covers sequential models only. */
 function checkSequential(op: string, model: unknown): asserts model is Sequential {
   if (!(model instanceof Sequential)) throw new TypeError(`${op}: argument 'model' must be a Sequential model${model instanceof Model ? ' (functional models are not covered yet)' : ''}, got ${describe(model)}`);
 }
@@ -385,8 +385,8 @@ export interface CheckpointInfo {
 }
 
 /** Saves a training checkpoint: the model, its optimizer state, the RNG state and the epoch. */
-export function saveCheckpoint(model: Sequential, dir: string, info: { epoch: number; logs?: Record<string, number>; [k: string]: unknown }): void {
-  checkSequential('saveCheckpoint', model);
+export function saveCheckpoint(model: AnyModel, dir: string, info: { epoch: number; logs?: Record<string, number>; [k: string]: unknown }): void {
+  checkModel('saveCheckpoint', model);
   checkObject('saveCheckpoint', 'info', info, '{epoch, logs?}');
   if (!Number.isInteger(info.epoch) || info.epoch < 0) throw new TypeError(`saveCheckpoint: info.epoch must be a non-negative integer (the last completed epoch), got ${describe(info.epoch)}`);
   saveModel(model, dir, { includeOptimizer: true, training: { ...info, rng: model.trainingRngState } });
@@ -396,8 +396,8 @@ export function saveCheckpoint(model: Sequential, dir: string, info: { epoch: nu
  * Restores a checkpoint into a compiled model of the same architecture: weights, optimizer state
  * and RNG state. Returns the epoch to continue from (last completed + 1).
  */
-export function restoreCheckpoint(model: Sequential, dir: string): { initialEpoch: number; info: CheckpointInfo; rngRestored: boolean } {
-  checkSequential('resumeFrom', model);
+export function restoreCheckpoint(model: AnyModel, dir: string): { initialEpoch: number; info: CheckpointInfo; rngRestored: boolean } {
+  checkModel('resumeFrom', model);
   checkPath('resumeFrom', 'dir', dir);
   const a = loadArtifacts(dir);
   const info = a.training as CheckpointInfo | null;

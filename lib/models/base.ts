@@ -1,10 +1,13 @@
 // What every model of layers has, whatever its wiring (tfjs' LayersModel): the layers and their
 // parameters, the device, the optimizer, weights in and out, saving, and disposal.
+import * as fs from 'node:fs';
+import * as path from 'node:path';
 import type { DeviceName } from '../../binding';
-import { getDevice } from '../backend';
+import { describe, getDevice } from '../backend';
 import type * as ModelIo from '../io/model-io';
 import { GRU, type Layer, type Param } from '../layers';
 import type { Optimizer } from '../optimizers';
+import { Rng, getRngState, globalRng } from '../random';
 import { fail } from '../training/engine';
 import { writeWeights } from '../training/arguments';
 
@@ -24,6 +27,43 @@ export abstract class LayersModel {
   stopTraining = false;
   /** Set by dispose(): every method then throws instead of silently re-initialising the layers. */
   protected disposed = false;
+  /**
+   * The random stream of the running (or last) fit: shuffling and dropout seeds. Each fit draws
+   * it from the global generator when it starts, so concurrent fits do not share draws.
+   */
+  private trainingRng: Rng | null = null;
+  /** A checkpoint's stream state for the next fit to continue (resumeTrainingRng). */
+  private resumedRngState: number | null = null;
+
+  /** The training stream's state, which checkpoints save: the current (or last) fit's, else the global generator's. */
+  get trainingRngState(): number {
+    return this.trainingRng?.getState() ?? getRngState();
+  }
+
+  /** Makes the next fit continue a checkpoint's training stream instead of drawing a new one (restoreCheckpoint). */
+  resumeTrainingRng(state: number): void {
+    this.resumedRngState = state >>> 0;
+  }
+
+  /** This fit's random stream: drawn from the global generator now, or the checkpoint's it continues. */
+  protected startTrainingRng(): Rng {
+    const rng = new Rng(globalRng.nextStreamSeed());
+    if (this.resumedRngState !== null) rng.setState(this.resumedRngState);
+    this.resumedRngState = null;
+    this.trainingRng = rng;
+    return rng;
+  }
+
+  /**
+   * fit's resumeFrom: when the directory holds a checkpoint, its weights, optimizer and RNG state
+   * are restored and the epoch after its epoch is returned; otherwise `initialEpoch`.
+   */
+  protected resumeEpoch(fn: string, dir: unknown, initialEpoch: number): number {
+    if (dir === undefined) return initialEpoch;
+    if (typeof dir !== 'string' || !dir) fail(`${fn}: 'resumeFrom' must be a checkpoint directory, got ${describe(dir)}`);
+    if (!fs.existsSync(path.join(dir, 'model.json'))) return initialEpoch;
+    return modelIo().restoreCheckpoint(this as never, dir).initialEpoch;
+  }
 
   /** Throws when the model was disposed: its parameters are gone and must not be re-created behind the caller's back. */
   protected assertLive(method: string): void {
@@ -111,7 +151,7 @@ export abstract class LayersModel {
     return out;
   }
 
-  /** Saves a training checkpoint (modelCheckpoint calls it; checkpoints cover sequential models so far). */
+  /** Saves a training checkpoint (modelCheckpoint calls it). */
   writeCheckpoint(dir: string, info: { epoch: number; logs?: Record<string, number>; [k: string]: unknown }): void {
     this.assertLive('writeCheckpoint');
     modelIo().saveCheckpoint(this as never, dir, info);

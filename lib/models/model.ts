@@ -53,11 +53,12 @@ export interface ModelFitArgs {
   verbose?: 0 | 1 | 2;
   initialEpoch?: number;
   signal?: AbortSignal;
+  /** A modelCheckpoint directory to continue from (as Sequential's fit). */
+  resumeFrom?: string;
 }
 
-const MODEL_FIT_KEYS = ['epochs', 'batchSize', 'shuffle', 'validationSplit', 'validationData', 'validationBatchSize', 'sampleWeight', 'classWeight', 'callbacks', 'verbose', 'initialEpoch', 'signal'];
+const MODEL_FIT_KEYS = ['epochs', 'batchSize', 'shuffle', 'validationSplit', 'validationData', 'validationBatchSize', 'sampleWeight', 'classWeight', 'callbacks', 'verbose', 'initialEpoch', 'signal', 'resumeFrom'];
 const MODEL_FIT_REFUSED: Record<string, string> = {
-  resumeFrom: 'checkpoints (modelCheckpoint, resumeFrom) cover sequential models only so far',
   stepsPerEpoch: "use fitDataset(dataset, {batchesPerEpoch})",
   validationSteps: 'use fitDataset with a validation dataset',
   validationFreq: 'validation runs after every epoch, so that every History series has one value per epoch',
@@ -529,12 +530,14 @@ export class Model extends LayersModel {
       val = part(nTrain, n, args.sampleWeight !== undefined && train.weights ? train.weights.slice(nTrain) : null);
       train = part(0, nTrain, train.weights?.slice(0, nTrain) ?? null);
     }
-    const rng = new Rng(globalRng.nextStreamSeed());
+    // After the data checks: weights, optimizer and RNG state, next epoch.
+    const initialEpoch = this.resumeEpoch('fit', args.resumeFrom, loop.initialEpoch);
+    const rng = this.startTrainingRng();
     const samples = train.xs[0]!.shape[0]!;
     const steps = Math.ceil(samples / batchSize);
     const self = this;
     return trainLoop({
-      model: this, callbackModel: this, ...loop,
+      model: this, callbackModel: this, ...loop, initialEpoch,
       params: { epochs: loop.epochs, steps, samples, batchSize, verbose: loop.verbose, metrics: this.logNames() },
       *epochBatches() {
         const order = args.shuffle === false ? null : rng.permutation(samples);
@@ -575,7 +578,7 @@ export class Model extends LayersModel {
     } else if (validation) {
       validate = () => this.evaluateSource('fitDataset', validation.source, null);
     }
-    const rng = new Rng(globalRng.nextStreamSeed());
+    const rng = this.startTrainingRng();
     return trainLoop({
       model: this, callbackModel: this, ...loop,
       params: { epochs: loop.epochs, steps: batchesPerEpoch ?? 0, samples: 0, batchSize: 0, verbose: loop.verbose, metrics: this.logNames() },

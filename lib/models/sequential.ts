@@ -4,8 +4,6 @@
 // it, and the only device-to-host transfer is reading the step's loss and metric values (fit reads
 // them asynchronously; evaluate reads all batches' values once at the end; predict assembles its
 // output on the device). Batches go to the device of the model's parameters.
-import * as fs from 'node:fs';
-import * as path from 'node:path';
 import type { DeviceName } from '../../binding';
 import { describe, getDevice } from '../backend';
 import type { Callback, CallbackHooks, Logs } from '../callbacks';
@@ -19,7 +17,7 @@ import { resolveMetric, type MetricSpec } from '../metrics';
 import * as ops from '../ops';
 import { checkOptions } from '../options';
 import { resolveOptimizer, type Optimizer } from '../optimizers';
-import { Rng, getRngState, globalRng } from '../random';
+import { Rng, globalRng } from '../random';
 import { Tensor, shapeSize, tensor } from '../tensor';
 import { LayersModel } from './base';
 import { batchSlice, classWeightsOf, cutSamples, hostData, sampleWeightsOf, type Data, type HostData, type SampleWeights } from '../training/data';
@@ -107,13 +105,6 @@ export class Sequential extends LayersModel {
   private metricSpecs: MetricSpec[] = [];
   /** A final dense layer whose activation the loss absorbs (softmax + CCE, sigmoid + BCE). */
   private fused: Dense | null = null;
-  /**
-   * The random stream of the running (or last) fit: shuffling and dropout seeds. Each fit draws
-   * it from the global generator when it starts, so concurrent fits do not share draws.
-   */
-  private trainingRng: Rng | null = null;
-  /** A checkpoint's stream state for the next fit to continue (resumeTrainingRng). */
-  private resumedRngState: number | null = null;
   readonly name: string;
 
   constructor(args: { layers?: Layer[]; name?: string } = {}) {
@@ -123,16 +114,6 @@ export class Sequential extends LayersModel {
     if (args.name !== undefined && (typeof args.name !== 'string' || !args.name)) fail(`sequential: 'name' must be a non-empty string, got ${describe(args.name)}`);
     this.name = args.name ?? 'sequential';
     for (const l of args.layers ?? []) this.add(l);
-  }
-
-  /** The training stream's state, which checkpoints save: the current (or last) fit's, else the global generator's. */
-  get trainingRngState(): number {
-    return this.trainingRng?.getState() ?? getRngState();
-  }
-
-  /** Makes the next fit continue a checkpoint's training stream instead of drawing a new one (restoreCheckpoint). */
-  resumeTrainingRng(state: number): void {
-    this.resumedRngState = state >>> 0;
   }
 
   add(layer: Layer): void {
@@ -389,7 +370,6 @@ export class Sequential extends LayersModel {
     if (args.validationData !== undefined && (!Array.isArray(args.validationData) || args.validationData.length < 2 || args.validationData.length > 3)) {
       fail(`fit: 'validationData' must be [x, y] or [x, y, sampleWeight], got ${describe(args.validationData)}`);
     }
-    if (args.resumeFrom !== undefined && (typeof args.resumeFrom !== 'string' || !args.resumeFrom)) fail(`fit: 'resumeFrom' must be a checkpoint directory, got ${describe(args.resumeFrom)}`);
     const split = args.validationSplit ?? 0;
     if (typeof split !== 'number' || !(split >= 0 && split < 1)) fail(`fit: 'validationSplit' must be in [0, 1), got ${describe(args.validationSplit)}`);
     let { xh, yh } = this.trainingData('fit', x, y);
@@ -410,9 +390,7 @@ export class Sequential extends LayersModel {
       weights = weights?.slice(0, nTrain) ?? null;
     }
     // After the data checks (which build the model): weights, optimizer and RNG state, next epoch.
-    if (args.resumeFrom !== undefined && fs.existsSync(path.join(args.resumeFrom, 'model.json'))) {
-      initialEpoch = modelIo.restoreCheckpoint(this, args.resumeFrom).initialEpoch;
-    }
+    initialEpoch = this.resumeEpoch('fit', args.resumeFrom, initialEpoch);
     // This fit's stream, drawn now (before the first await), or the checkpoint's it continues.
     const rng = this.startTrainingRng();
     const samples = xh.shape[0]!;
@@ -433,15 +411,6 @@ export class Sequential extends LayersModel {
       },
       validate: val ? () => this.evaluateHost(val!.x, val!.y, val!.weights, validationBatchSize) : null,
     });
-  }
-
-  /** This fit's random stream: drawn from the global generator, or the checkpoint's it continues. */
-  private startTrainingRng(): Rng {
-    const rng = new Rng(globalRng.nextStreamSeed());
-    if (this.resumedRngState !== null) rng.setState(this.resumedRngState);
-    this.resumedRngState = null;
-    this.trainingRng = rng;
-    return rng;
   }
 
   /** One dataset element ({xs, ys, sampleWeight?}, data or tensors) on the host, checked. */
