@@ -6,6 +6,11 @@
 import assert from 'node:assert/strict';
 import { Model, callbacks, input, layers, loadModel, memory, model, optimizers, sequential, setSeed, tensor, type SymbolicTensor, type Tensor } from '../lib';
 import { tempDir } from './support/temp-dir';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const ort: typeof import('onnxruntime-node') | null = (() => { try { return require('onnxruntime-node'); } catch { return null; } })();
 import { Layer, type LayerShape } from '../lib/layers';
 import { rand } from './io-helpers/reference';
 import { checkModelGradients } from './support/grad-check';
@@ -284,6 +289,23 @@ describe('functional models', () => {
     const h = await resumed.fit(xs, y, { epochs: 4, batchSize: 2, verbose: 0, resumeFrom: dir });
     assert.deepEqual(h.epoch, [2, 3]);
     whole.getWeights().forEach((w, k) => assert.deepEqual(resumed.getWeights()[k], w));
+  });
+
+  it('exportOnnx: a chain-shaped functional model runs in onnxruntime like predict; graphs are refused clearly', async function () {
+    setSeed(16);
+    const i = input({ shape: [T, F] });
+    const m = keep(model({ inputs: i, outputs: layers.dense({ units: 2, activation: 'tanh' }).apply(layers.gru({ units: 3, returnSequences: true }).apply(i)) as SymbolicTensor }));
+    const file = path.join(tempDir(), 'chain.onnx');
+    m.exportOnnx(file);
+    const b = input({ shape: [2] });
+    const graph = keep(model({ inputs: [i, b], outputs: layers.concatenate().apply([layers.gru({ units: 2 }).apply(i) as SymbolicTensor, b]) as SymbolicTensor }));
+    assert.throws(() => graph.exportOnnx(path.join(tempDir(), 'g.onnx')), /exportOnnx: model 'model' is a graph with merges, several inputs or outputs.*ONNX export covers chains/);
+    if (!ort) return this.skip();
+    const session = await ort.InferenceSession.create(fs.readFileSync(file));
+    const out = (await session.run({ input: new ort.Tensor('float32', x, [N, T, F]) })).output!;
+    const p = m.predict(xData) as Tensor;
+    close(out.data as Float32Array, p.dataSync(), 1e-5, 'onnxruntime vs predict');
+    p.dispose();
   });
 
   it('bad graphs and arguments are errors naming the function and the argument', () => {

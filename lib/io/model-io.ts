@@ -1,6 +1,5 @@
 // Models ↔ files: save/load (topology + training config + weights + optimizer state), framework
-// weight import, ONNX export and checkpoints. save/load, loadWeights and checkpoints take Sequential
-// and functional models; ONNX export sequential ones. Built on the
+// weight import, ONNX export and checkpoints, for Sequential and functional models (ONNX: chains). Built on the
 // model layer's public surface (layers and their public fields, params, trainingConfig,
 // optimizer.getState/setState/getConfig, the training stream's trainingRngState/resumeTrainingRng).
 import { describe } from '../backend';
@@ -292,10 +291,6 @@ function checkModel(op: string, model: unknown): asserts model is AnyModel {
   if (!(model instanceof Sequential) && !(model instanceof Model)) throw new TypeError(`${op}: argument 'model' must be a Sequential or functional model, got ${describe(model)}`);
 }
 
-/** ONNX export covers sequential models only. */
-function checkSequential(op: string, model: unknown): asserts model is Sequential {
-  if (!(model instanceof Sequential)) throw new TypeError(`${op}: argument 'model' must be a Sequential model${model instanceof Model ? ' (functional models are not covered yet)' : ''}, got ${describe(model)}`);
-}
 
 function checkOptionType(op: string, name: string, value: unknown, expected: string, ok: boolean): void {
   if (value !== undefined && !ok) throw new TypeError(`${op}: option '${name}' must be ${expected}, got ${describe(value)}`);
@@ -495,12 +490,13 @@ function onnxActivation(layer: string, a: string): OnnxActivation {
 }
 
 /** The model as ONNX layer specs (weights copied to the host). */
-export function onnxSpecs(model: Sequential, options: { ignoreMasking?: boolean } = {}): { specs: OnnxLayerSpec[]; inputShape: (number | null)[]; inputDType: 'float32' | 'int32' } {
-  checkSequential('onnxSpecs', model);
+export function onnxSpecs(model: AnyModel, options: { ignoreMasking?: boolean } = {}): { specs: OnnxLayerSpec[]; inputShape: (number | null)[]; inputDType: 'float32' | 'int32' } {
+  checkModel('onnxSpecs', model);
   if (!model.built) fail('exportOnnx', 'the model is not built yet');
+  const { layers, inputShape, inputDType } = onnxChain(model);
   const specs: OnnxLayerSpec[] = [];
   const host = (p: Param) => p.value.dataSync() as Float32Array;
-  for (const layer of model.layers) {
+  for (const layer of layers) {
     const inner = layer instanceof L.TimeDistributed ? layer.layer : layer;
     if (inner instanceof L.GRU) {
       const params = Object.fromEntries(inner.params.map((p) => [p.name.slice(p.name.lastIndexOf('/') + 1), host(p)]));
@@ -526,13 +522,25 @@ export function onnxSpecs(model: Sequential, options: { ignoreMasking?: boolean 
       fail('exportOnnx', `layer '${layer.name}' (${layer.className}) has no ONNX export`);
     }
   }
-  const first = model.layers[0]!;
-  return { specs, inputShape: [...first.inputShape!], inputDType: first.inputDType };
+  return { specs, inputShape, inputDType };
+}
+
+/**
+ * The layers an ONNX chain runs, in order, with the input's shape and dtype. A functional model
+ * exports when it is a chain: one input, one output, each layer called once on the previous
+ * call's only output (graphs with merges, several inputs/outputs or states are not exported yet).
+ */
+function onnxChain(model: AnyModel): { layers: L.Layer[]; inputShape: (number | null)[]; inputDType: 'float32' | 'int32' } {
+  if (model instanceof Sequential) return { layers: model.layers, inputShape: [...model.layers[0]!.inputShape!], inputDType: model.layers[0]!.inputDType };
+  const chain = model.inputs.length === 1 && model.outputs.length === 1 && model.nodes.length === model.layers.length &&
+    model.nodes.every((n, i) => n.inputs.length === 1 && n.outputs.length === 1 && n.inputs[0] === (i === 0 ? model.inputs[0] : model.nodes[i - 1]!.outputs[0]));
+  if (!chain) fail('exportOnnx', `model '${model.name}' is a graph with merges, several inputs or outputs, GRU states or shared layers; ONNX export covers chains of layers so far`);
+  return { layers: model.nodes.map((n) => n.layer), inputShape: [...model.inputs[0]!.shape], inputDType: model.inputDType(0) };
 }
 
 /** Writes the model as an ONNX file (atomically). */
-export function exportOnnx(model: Sequential, file: string, options: { opset?: number; ignoreMasking?: boolean } = {}): void {
-  checkSequential('exportOnnx', model);
+export function exportOnnx(model: AnyModel, file: string, options: { opset?: number; ignoreMasking?: boolean } = {}): void {
+  checkModel('exportOnnx', model);
   checkOptions('exportOnnx', options, ['opset', 'ignoreMasking']);
   checkPath('exportOnnx', 'file', file);
   const { specs, inputShape, inputDType } = onnxSpecs(model, options);

@@ -151,6 +151,12 @@ export abstract class LayersModel {
     return out;
   }
 
+  /** Writes the model as an ONNX file (docs/io.md); same as io.exportOnnx(model, file). */
+  exportOnnx(file: string, options?: { opset?: number; ignoreMasking?: boolean }): void {
+    this.assertLive('exportOnnx');
+    modelIo().exportOnnx(this as never, file, options);
+  }
+
   /** Saves a training checkpoint (modelCheckpoint calls it). */
   writeCheckpoint(dir: string, info: { epoch: number; logs?: Record<string, number>; [k: string]: unknown }): void {
     this.assertLive('writeCheckpoint');

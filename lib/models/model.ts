@@ -4,12 +4,10 @@
 // (inference frees each intermediate tensor once its last consumer ran), backward runs them in
 // reverse, each node getting the sum of its consumers' gradients. Training runs the same loop as
 // Sequential (lib/training/engine.ts).
-import type { DeviceName } from '../../binding';
-import { describe, getDevice } from '../backend';
+import { describe } from '../backend';
 import type { Callback, CallbackHooks, Logs } from '../callbacks';
 import { dispose, endScope, startScope, tidy } from '../engine';
 import { Layer, SymbolicTensor, type CallContext, type GraphNode, type LayerShape, type Param } from '../layers/base';
-import { GRU } from '../layers/recurrent';
 import { resolveLoss, type LossSpec } from '../losses';
 import { resolveMetric } from '../metrics';
 import * as ops from '../ops';
@@ -18,7 +16,7 @@ import { resolveOptimizer, type Optimizer } from '../optimizers';
 import { Rng, globalRng } from '../random';
 import { Tensor, tensor } from '../tensor';
 import { batchSlice, classWeightsOf, cutSamples, hostData, sampleWeightsOf, type Data, type HostData, type SampleWeights } from '../training/data';
-import { datasetElement, evaluateDatasetOptions, evaluateElements, fitDatasetOptions, writeWeights, type FitDatasetArgs } from '../training/arguments';
+import { datasetElement, evaluateDatasetOptions, evaluateElements, fitDatasetOptions, type FitDatasetArgs } from '../training/arguments';
 import { History, fail, loopOptions, positiveInteger, sourceEpochs, trainLoop, weightedMeans, type BatchSource } from '../training/engine';
 import { fusedDense, lossAndMetricsInto, withFused, type OutputLoss } from '../training/loss';
 import { LayersModel } from './base';

@@ -4,13 +4,9 @@
 // it, and the only device-to-host transfer is reading the step's loss and metric values (fit reads
 // them asynchronously; evaluate reads all batches' values once at the end; predict assembles its
 // output on the device). Batches go to the device of the model's parameters.
-import type { DeviceName } from '../../binding';
-import { describe, getDevice } from '../backend';
+import { describe } from '../backend';
 import type { Callback, CallbackHooks, Logs } from '../callbacks';
 import { dispose, endScope, startScope, tidy } from '../engine';
-// lib/io/model-io imports this module: both sides use the other only inside functions, never while
-// loading, so the cycle is harmless (callbacks reach io through the model, not by import).
-import * as modelIo from '../io/model-io';
 import { Dense, GRU, Layer, SymbolicTensor, TimeDistributed, type CallContext, type LayerShape, type Param } from '../layers';
 import { resolveLoss, type LossSpec } from '../losses';
 import { resolveMetric, type MetricSpec } from '../metrics';
@@ -22,7 +18,7 @@ import { Tensor, shapeSize, tensor } from '../tensor';
 import { LayersModel } from './base';
 import { batchSlice, classWeightsOf, cutSamples, hostData, sampleWeightsOf, type Data, type HostData, type SampleWeights } from '../training/data';
 import { fusedDense, lossAndMetricsInto, withFused, type OutputLoss } from '../training/loss';
-import { datasetElement, evaluateDatasetOptions, evaluateElements, fitDatasetOptions, writeWeights, type FitDatasetArgs as FitDatasetArgsOf } from '../training/arguments';
+import { datasetElement, evaluateDatasetOptions, evaluateElements, fitDatasetOptions, type FitDatasetArgs as FitDatasetArgsOf } from '../training/arguments';
 import { History, fail, loopOptions, positiveInteger, sourceEpochs, trainLoop, type BatchSource } from '../training/engine';
 
 export { History };
@@ -194,11 +190,6 @@ export class Sequential extends LayersModel {
 
   // ---------------------------------------------------------------- saving and interop (lib/io)
 
-  /** Writes the model as an ONNX file (docs/io.md); same as io.exportOnnx(model, file). */
-  exportOnnx(file: string, options?: { opset?: number; ignoreMasking?: boolean }): void {
-    this.assertLive('exportOnnx');
-    modelIo.exportOnnx(this, file, options);
-  }
 
   // ---------------------------------------------------------------- data
 
