@@ -140,6 +140,11 @@ describe('functional models', () => {
     close([logs.reg_loss!, logs.reg_mae!, logs.cls_loss!, logs.cls_accuracy!], [mse, mae, bce, acc], 1e-5, 'per-output logs');
     close([logs.loss!], [0.3 * mse + 2 * bce], 1e-5, 'weighted total');
     checkModelGradients(m, xData, [ys.reg, ys.cls], { pick: seededRandom(4) });
+    // one loss for all outputs, as Keras: each output's loss is that loss
+    const same = keep(model({ inputs: i, outputs: [reg, cls] }));
+    same.compile({ optimizer: 'sgd', loss: 'mse' });
+    const both = same.evaluate(xData, ys);
+    close([both.reg_loss!, both.loss!], [mse, mse + both.cls_loss!], 1e-5, 'one loss for every output');
     const h2 = await m.fit(xData, ys, { epochs: 2, batchSize: 2, verbose: 0, validationSplit: 0.4 });
     assert.deepEqual(Object.keys(h2.history).sort(), ['cls_accuracy', 'cls_loss', 'loss', 'reg_loss', 'reg_mae', 'val_cls_accuracy', 'val_cls_loss', 'val_loss', 'val_reg_loss', 'val_reg_mae']);
   });
@@ -324,6 +329,7 @@ describe('functional models', () => {
     assert.throws(() => model({ inputs: a, outputs: keep(layers.dense({ units: 1 })).apply(b) }), /model: the outputs depend on b, which is not in inputs/);
     assert.throws(() => model({ inputs: [a, b], outputs: keep(layers.dense({ units: 1 })).apply(a) }), /model: input b is not used by any output/);
     assert.throws(() => model({ inputs: a, outputs: [5] } as never), /model: 'outputs'\[0\] must be a symbolic tensor/);
+    assert.throws(() => model({ inputs: a, outputs: a }), /model: outputs\[0\] \(a\) is a model input; outputs must come from layer calls/);
     assert.throws(() => input({ shape: [0] }), /input: 'shape' must be a non-empty array of positive integers/);
     assert.throws(() => input({ shape: [2], batchShape: [1, 2] } as never), /input: unknown option 'batchShape'/);
     const m = keep(model({ inputs: [a, b], outputs: layers.concatenate().apply([a, b]) }));

@@ -143,6 +143,9 @@ export class Model extends LayersModel {
     this.inputs.forEach((t, i) => {
       if (t.node) fail(`model: inputs[${i}] (${t.name}) is a layer's output, not a model input from input()`);
     });
+    this.outputs.forEach((t, i) => {
+      if (!t.node) fail(`model: outputs[${i}] (${t.name}) is a model input; outputs must come from layer calls`);
+    });
     if (new Set(this.inputs).size !== this.inputs.length) fail('model: an input is listed twice in inputs');
     this.nodes = [];
     const visited = new Set<GraphNode>();
@@ -239,7 +242,8 @@ export class Model extends LayersModel {
     });
     const names = this.outputNames;
     const isLoss = (v: unknown) => typeof v === 'string' || (typeof v === 'object' && v !== null && 'name' in v && typeof (v as LossSpec).name === 'string');
-    const losses = perName<unknown>('compile', 'loss', args.loss, names, isLoss).map((l) => resolveLoss(l));
+    // One loss (a name or a spec) applies to every output, as in Keras.
+    const losses = (isLoss(args.loss) ? names.map(() => args.loss) : perName<unknown>('compile', 'loss', args.loss, names, isLoss)).map((l) => resolveLoss(l));
     const sharedMetrics = args.metrics === undefined || (Array.isArray(args.metrics) && args.metrics.every((m) => typeof m === 'string'));
     const metricLists = sharedMetrics ? names.map(() => (args.metrics ?? []) as string[]) : perName<string[]>('compile', 'metrics', args.metrics, names, () => false);
     metricLists.forEach((m, i) => {
