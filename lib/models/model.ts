@@ -18,6 +18,7 @@ import { Tensor, tensor } from '../tensor';
 import { batchSlice, classWeightsOf, cutSamples, hostData, sampleWeightsOf, type Data, type HostData, type SampleWeights } from '../training/data';
 import { datasetElement, evaluateDatasetOptions, evaluateElements, fitDatasetOptions, type FitDatasetArgs } from '../training/arguments';
 import { History, fail, loopOptions, positiveInteger, sourceEpochs, trainLoop, weightedMeans, type BatchSource } from '../training/engine';
+import { Graph, clearSaved } from '../training/graph';
 import { fusedDense, lossAndMetricsInto, withFused, type OutputLoss } from '../training/loss';
 import { LayersModel } from './base';
 
@@ -127,10 +128,11 @@ export class Model extends LayersModel {
   readonly outputNames: string[];
   private outputLosses: OutputLoss[] | null = null;
   private lossWeights: number[] = [];
-  /** How many consumers each symbolic tensor has in this graph (model outputs count once more). */
-  private consumers = new Map<number, number>();
+  /** Runs the calls (lib/training/graph.ts). */
+  private readonly graph: Graph;
   private inputDTypes: Array<'float32' | 'int32'>;
   private hostCopies = new WeakMap<Tensor, Float32Array | Int32Array>();
+  private hostOf = (t: Tensor) => this.hostCopies.get(t);
 
   constructor(args: { inputs: SymbolicTensor | SymbolicTensor[]; outputs: SymbolicTensor | SymbolicTensor[]; name?: string }) {
     super();
@@ -146,32 +148,9 @@ export class Model extends LayersModel {
     this.outputs.forEach((t, i) => {
       if (!t.node) fail(`model: outputs[${i}] (${t.name}) is a model input; outputs must come from layer calls`);
     });
-    if (new Set(this.inputs).size !== this.inputs.length) fail('model: an input is listed twice in inputs');
-    this.nodes = [];
-    const visited = new Set<GraphNode>();
-    const usedInputs = new Set<SymbolicTensor>();
-    // Post-order depth-first walk from the outputs: a node comes after the nodes it consumes.
-    const visit = (t: SymbolicTensor, path: Set<GraphNode>) => {
-      if (!t.node) {
-        if (!this.inputs.includes(t)) fail(`model: the outputs depend on ${t.name}, which is not in inputs`);
-        usedInputs.add(t);
-        return;
-      }
-      if (visited.has(t.node)) return;
-      if (path.has(t.node)) fail(`model: the graph has a cycle through ${t.node.layer.name}`);
-      path.add(t.node);
-      for (const i of t.node.inputs) visit(i, path);
-      path.delete(t.node);
-      visited.add(t.node);
-      this.nodes.push(t.node);
-    };
-    for (const o of this.outputs) visit(o, new Set());
-    this.inputs.forEach((t) => {
-      if (!usedInputs.has(t)) fail(`model: input ${t.name} is not used by any output`);
-    });
+    this.graph = new Graph('model', this.inputs, this.outputs);
+    this.nodes = this.graph.nodes;
     this.layers = [...new Set(this.nodes.map((n) => n.layer))];
-    for (const n of this.nodes) for (const t of n.inputs) this.consumers.set(t.id, (this.consumers.get(t.id) ?? 0) + 1);
-    for (const o of this.outputs) this.consumers.set(o.id, (this.consumers.get(o.id) ?? 0) + 1);
     this.inputNames = this.inputs.map((t) => t.name);
     if (new Set(this.inputNames).size !== this.inputNames.length) fail(`model: input names must be unique, got ${this.inputNames.join(', ')}`);
     this.outputNames = this.outputs.map((t) => (t.node!.outputs.length > 1 ? `${t.node!.layer.name}:${t.outputIndex}` : t.node!.layer.name));
@@ -355,65 +334,6 @@ export class Model extends LayersModel {
 
   // ---------------------------------------------------------------- graph execution
 
-  /**
-   * Runs the nodes in order. Training keeps each node's saved state in `saved` (a shared layer
-   * holds one per call); inference frees a tensor once its last consumer ran. Each edge carries
-   * the padding lengths of its sequence ([batch, time, ...]); a node sees its first masked input's.
-   */
-  private forwardGraph(xs: Tensor[], training: boolean, rng: Rng, saved: Map<GraphNode, unknown> | null): { outputs: Tensor[]; lengths: Array<Int32Array | null> } {
-    const values = new Map<number, Tensor>();
-    const lengths = new Map<number, Int32Array | null>();
-    const remaining = new Map(this.consumers);
-    const refs = new Map<Tensor, number>(); // symbolic tensors still to be consumed, per tensor object
-    const hold = (id: number, t: Tensor) => {
-      values.set(id, t);
-      refs.set(t, (refs.get(t) ?? 0) + (remaining.get(id) ?? 0));
-    };
-    this.inputs.forEach((s, i) => {
-      values.set(s.id, xs[i]!); // the caller's: never freed here
-      lengths.set(s.id, null);
-    });
-    for (const node of this.nodes) {
-      const ins = node.inputs.map((t) => values.get(t.id)!);
-      const host = this.hostCopies.get(ins[0]!);
-      const ctx: CallContext = { training, lengths: node.inputs.map((t) => lengths.get(t.id) ?? null).find((l) => l) ?? null, rng, host: host ? { tensor: ins[0]!, data: host } : null };
-      const outs = node.layer.forwardNode(ins, ctx);
-      if (saved) saved.set(node, node.layer.detachSaved());
-      node.outputs.forEach((s, i) => {
-        hold(s.id, outs[i]!);
-        lengths.set(s.id, outs[i]!.rank >= 3 ? ctx.lengths : null);
-      });
-      if (training) continue;
-      node.inputs.forEach((t, i) => {
-        if (!t.node) return;
-        const left = (refs.get(ins[i]!) ?? 0) - 1;
-        refs.set(ins[i]!, left);
-        if (left === 0 && !xs.includes(ins[i]!)) ins[i]!.dispose();
-      });
-    }
-    return { outputs: this.outputs.map((o) => values.get(o.id)!), lengths: this.outputs.map((o) => lengths.get(o.id) ?? null) };
-  }
-
-  /** Runs the nodes in reverse: each gets the sum of its consumers' gradients (nodes nothing reached are skipped). */
-  private backwardGraph(outputGrads: Array<Tensor | null>, saved: Map<GraphNode, unknown>): void {
-    const grads = new Map<number, Tensor>();
-    const add = (t: SymbolicTensor, g: Tensor) => {
-      const prev = grads.get(t.id);
-      grads.set(t.id, prev ? ops.add(prev, g) : g);
-    };
-    this.outputs.forEach((o, i) => outputGrads[i] && add(o, outputGrads[i]!));
-    for (let k = this.nodes.length - 1; k >= 0; k--) {
-      const node = this.nodes[k]!;
-      const dOuts = node.outputs.map((t) => grads.get(t.id) ?? null);
-      if (dOuts.every((d) => d === null)) continue;
-      node.layer.attachSaved(saved.get(node));
-      saved.delete(node);
-      const dIns = node.layer.backwardNode(dOuts);
-      // Model inputs need no gradient (and an embedding's token indices have none).
-      node.inputs.forEach((t, i) => t.node && dIns[i] && add(t, dIns[i]!));
-    }
-  }
-
   /** Per-output loss and metrics into one tensor (see toLogs), and the loss gradients scaled by lossWeights. */
   private lossesAndMetrics(outputs: Tensor[], lengths: Array<Int32Array | null>, ys: Tensor[], weights: Float32Array | null, withGrad: boolean): { values: Tensor; grads: Array<Tensor | null> } {
     const losses = this.outputLosses!;
@@ -440,19 +360,16 @@ export class Model extends LayersModel {
     let result: Tensor | undefined;
     try {
       result = withFused(this.fusedLayers(), () => {
-        const { outputs, lengths } = this.forwardGraph(xs, true, rng, saved);
+        const { outputs, lengths } = this.graph.forward(xs, true, rng, saved, this.hostOf);
         const { values, grads } = this.lossesAndMetrics(outputs, lengths, ys, weights, true);
-        this.backwardGraph(grads, saved);
+        this.graph.backward(grads, saved);
         if (applyUpdate) optimizer.apply(this.params);
         else collect?.(this.params);
         return values;
       });
       return result;
     } finally {
-      for (const [node, s] of saved) {
-        node.layer.attachSaved(s);
-        node.layer.clearSaved();
-      }
+      clearSaved(saved);
       for (const p of this.params) p.grad = null;
       endScope(result);
     }
@@ -463,7 +380,7 @@ export class Model extends LayersModel {
     return tidy(() =>
       withFused(this.fusedLayers(), () => {
         const t = this.batchTensors(b, null, start, end);
-        const { outputs, lengths } = this.forwardGraph(t.xs, false, globalRng, null);
+        const { outputs, lengths } = this.graph.forward(t.xs, false, globalRng, null, this.hostOf);
         return this.lossesAndMetrics(outputs, lengths, t.ys, t.weights, false).values.dataSync() as Float32Array;
       }),
     );
@@ -627,7 +544,7 @@ export class Model extends LayersModel {
       for (let start = 0; start < n; start += batchSize) {
         const end = Math.min(n, start + batchSize);
         const made = tidy(() => {
-          const { outputs } = this.forwardGraph(xs.map((h) => this.batchTensor(h, null, start, end)), false, globalRng, null);
+          const { outputs } = this.graph.forward(xs.map((h) => this.batchTensor(h, null, start, end)), false, globalRng, null, this.hostOf);
           const first = outs ? null : outputs.map((y) => ops.empty([n, ...y.shape.slice(1)], y.device));
           outputs.forEach((y, i) => ops.writeFirst_((outs ?? first!)[i]!, y, start));
           return first;
