@@ -7,7 +7,7 @@
 import { describe } from '../backend';
 import type { Callback, CallbackHooks, Logs } from '../callbacks';
 import { dispose, endScope, startScope, tidy } from '../engine';
-import { Dense, GRU, Layer, SymbolicTensor, TimeDistributed, type CallContext, type LayerShape, type Param } from '../layers';
+import { Dense, GRU, Layer, SymbolicTensor, TimeDistributed, type GraphNode, type LayerShape, type Param } from '../layers';
 import { resolveLoss, type LossSpec } from '../losses';
 import { resolveMetric, type MetricSpec } from '../metrics';
 import * as ops from '../ops';
@@ -17,6 +17,7 @@ import { Rng, globalRng } from '../random';
 import { Tensor, shapeSize, tensor } from '../tensor';
 import { LayersModel } from './base';
 import { batchSlice, classWeightsOf, cutSamples, hostData, sampleWeightsOf, type Data, type HostData, type SampleWeights } from '../training/data';
+import { Graph, clearSaved } from '../training/graph';
 import { fusedDense, lossAndMetricsInto, withFused, type OutputLoss } from '../training/loss';
 import { datasetElement, evaluateDatasetOptions, evaluateElements, fitDatasetOptions, type FitDatasetArgs as FitDatasetArgsOf } from '../training/arguments';
 import { History, fail, loopOptions, positiveInteger, sourceEpochs, trainLoop, type BatchSource } from '../training/engine';
@@ -125,6 +126,7 @@ export class Sequential extends LayersModel {
       if (prev.built) layer.build(prev.outputShape!);
     }
     this.layers.push(layer);
+    this.chain = null;
   }
 
   /** Uses the stack as a layer of a functional graph: its layers are applied in turn (weights shared). */
@@ -241,6 +243,7 @@ export class Sequential extends LayersModel {
 
   /** Host copies of the batches made by batchTensor(), for layers that look at input values. */
   private hostCopies = new WeakMap<Tensor, Float32Array | Int32Array>();
+  private hostOf = (t: Tensor) => this.hostCopies.get(t);
 
   /** Lengths of the last forward's sequence output (right-padded input under a mask), or null. */
   private lastLengths: Int32Array | null = null;
@@ -248,13 +251,21 @@ export class Sequential extends LayersModel {
   // ---------------------------------------------------------------- steps
 
   /** `rng` gives dropout seeds (training only: inference draws nothing). */
-  private forward(x: Tensor, training: boolean, rng: Rng = globalRng): Tensor {
-    const data = this.hostCopies.get(x);
-    const ctx: CallContext = { training, lengths: null, host: data ? { tensor: x, data } : null, rng };
-    let h = x;
-    for (const l of this.layers) h = l.forward(h, ctx);
-    this.lastLengths = h.rank >= 3 ? ctx.lengths : null;
-    return h;
+  private forward(x: Tensor, training: boolean, rng: Rng = globalRng, saved: Map<GraphNode, unknown> | null = null): Tensor {
+    const { outputs, lengths } = this.chainGraph().forward([x], training, rng, saved, this.hostOf);
+    this.lastLengths = lengths[0]!;
+    return outputs[0]!;
+  }
+
+  /** The stack as a chain of layer calls for the graph executor (made once built; add() drops it). */
+  private chain: Graph | null = null;
+  private chainGraph(): Graph {
+    if (!this.chain) {
+      const first = this.layers[0]!;
+      const x = new SymbolicTensor([...first.inputShape!], first.inputDType, null, 0, `${this.name}_input`);
+      this.chain = new Graph(this.name, [x], [this.layers.reduce((h, l) => l.apply(h) as SymbolicTensor, x)]);
+    }
+    return this.chain;
   }
 
   /** Loss and metric values of one batch into a small tensor; the loss gradient when wanted. */
@@ -274,25 +285,22 @@ export class Sequential extends LayersModel {
    */
   private stepValues(x: Tensor, y: Tensor, sampleWeights: Float32Array | null, rng: Rng, applyUpdate = true, collect?: (params: Param[]) => void): Tensor {
     if (!this.optimizer || !this.lossSpec) fail('model: call compile({optimizer, loss}) before training or evaluating');
+    const saved = new Map<GraphNode, unknown>();
     startScope('trainStep');
     let result: Tensor | undefined;
     try {
       result = this.withFused(() => {
-        const out = this.forward(x, true, rng);
+        const out = this.forward(x, true, rng, saved);
         const { values, grad } = this.lossAndMetrics(out, y, true, sampleWeights);
-        let dy = grad!;
-        for (let i = this.layers.length - 1; i >= 0; i--) {
-          const l = this.layers[i]!;
-          if (i === 0 && l.inputDType === 'int32') l.backward(dy);
-          else dy = l.backward(dy);
-        }
+        this.chainGraph().backward([grad], saved);
         if (applyUpdate) this.optimizer!.apply(this.params);
         else collect?.(this.params);
         return values;
       });
       return result;
     } finally {
-      for (const l of this.layers) l.clearSaved();
+      clearSaved(saved);
+      for (const l of this.layers) l.clearSaved(); // a layer that threw mid-forward
       for (const p of this.params) p.grad = null;
       endScope(result);
     }
