@@ -4,8 +4,7 @@
 // a one-step model that shares the trained layers. Prints the test sequence accuracy (every digit
 // right) against honest baselines: the most frequent digit per position, and copying the input.
 //   npm run example:seq2seq      (EPOCHS=3 for a quick run)
-import { input, layers, model, optimizers, setSeed, type Model, type SymbolicTensor, type Tensor } from './common';
-import { random } from './common';
+import { input, layers, model, optimizers, random, setSeed, type Model, type SymbolicTensor, type Tensor } from './common';
 
 export const DIGITS = 10;
 /** The decoder's first input: a token that is no digit. */
