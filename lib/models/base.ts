@@ -8,8 +8,9 @@ import type * as ModelIo from '../io/model-io';
 import { GRU, type Layer, type Param } from '../layers';
 import type { Optimizer } from '../optimizers';
 import { Rng, getRngState, globalRng } from '../random';
-import { fail } from '../training/engine';
-import { writeWeights } from '../training/arguments';
+import type { Logs } from '../callbacks';
+import { fitDatasetOptions, writeWeights, type FitDatasetArgs } from '../training/arguments';
+import { History, fail, sourceEpochs, trainLoop, type BatchSource, type StepBatch } from '../training/engine';
 
 /**
  * lib/io/model-io, loaded on first use: it imports the model classes, which extend this one, so a
@@ -127,6 +128,31 @@ export abstract class LayersModel {
   loadWeights(file: string, options?: ModelIo.LoadWeightsOptions): void {
     this.assertLive('loadWeights');
     modelIo().loadWeights(this as never, file, options);
+  }
+
+  /**
+   * fitDataset over the shared loop; the model supplies how arrays validate, how a source
+   * evaluates, how an element becomes a step, its log names and (several outputs) its logs.
+   */
+  protected runFitDataset(dataset: BatchSource, args: FitDatasetArgs, model: {
+    validateArrays(x: unknown, y: unknown, sampleWeight: unknown): () => Logs;
+    evaluateSource(source: BatchSource): Promise<Logs>;
+    step(element: unknown, index: number, rng: Rng): StepBatch;
+    logNames: string[];
+    toLogs?: (values: Float32Array) => number[];
+  }): Promise<History> {
+    const { loop, batchesPerEpoch, validation } = fitDatasetOptions(dataset, args);
+    let validate: (() => Logs | Promise<Logs>) | null = null;
+    if (validation && 'arrays' in validation) validate = model.validateArrays(...validation.arrays);
+    else if (validation) validate = () => model.evaluateSource(validation.source);
+    const rng = this.startTrainingRng();
+    return trainLoop({
+      model: this, callbackModel: this, ...loop,
+      params: { epochs: loop.epochs, steps: batchesPerEpoch ?? 0, samples: 0, batchSize: 0, verbose: loop.verbose, metrics: model.logNames },
+      epochBatches: sourceEpochs('fitDataset', dataset, batchesPerEpoch, (element, i) => model.step(element, i, rng)),
+      toLogs: model.toLogs,
+      validate,
+    });
   }
 
   /** Keras' summary table (header, rows, parameter totals) with the given column widths; printed and returned. */

@@ -16,8 +16,8 @@ import { resolveOptimizer, type Optimizer } from '../optimizers';
 import { Rng, globalRng } from '../random';
 import { Tensor, tensor } from '../tensor';
 import { batchSlice, classWeightsOf, cutSamples, hostData, sampleWeightsOf, type Data, type HostData, type SampleWeights } from '../training/data';
-import { datasetElement, evaluateDatasetOptions, evaluateElements, fitDatasetOptions, type FitDatasetArgs } from '../training/arguments';
-import { History, fail, loopOptions, positiveInteger, sourceEpochs, trainLoop, weightedMeans, type BatchSource } from '../training/engine';
+import { datasetElement, evaluateDatasetOptions, evaluateElements, type FitDatasetArgs } from '../training/arguments';
+import { History, fail, loopOptions, positiveInteger, trainLoop, weightedMeans, type BatchSource } from '../training/engine';
 import { Graph, clearSaved } from '../training/graph';
 import { fusedDense, lossAndMetricsInto, withFused, type OutputLoss } from '../training/loss';
 import { LayersModel } from './base';
@@ -488,26 +488,19 @@ export class Model extends LayersModel {
   async fitDataset(dataset: BatchSource, args: FitDatasetArgs<[ModelData, ModelData] | [ModelData, ModelData, SampleWeights]> = {}): Promise<History> {
     this.assertLive('fitDataset');
     this.compiled('fitDataset');
-    const { loop, batchesPerEpoch, validation } = fitDatasetOptions(dataset, args);
-    let validate: (() => Logs | Promise<Logs>) | null = null;
-    if (validation && 'arrays' in validation) {
-      const [vx, vy, vw] = validation.arrays;
-      const v = this.hostBatch('fitDataset', vx, vy, vw, undefined, ['validationData x', 'validationData y']);
-      validate = () => this.evaluateHost(v, 32);
-    } else if (validation) {
-      validate = () => this.evaluateSource('fitDataset', validation.source, null);
-    }
-    const rng = this.startTrainingRng();
-    return trainLoop({
-      model: this, callbackModel: this, ...loop,
-      params: { epochs: loop.epochs, steps: batchesPerEpoch ?? 0, samples: 0, batchSize: 0, verbose: loop.verbose, metrics: this.logNames() },
-      epochBatches: sourceEpochs('fitDataset', dataset, batchesPerEpoch, (element, i) => {
+    return this.runFitDataset(dataset, args, {
+      validateArrays: (x, y, w) => {
+        const v = this.hostBatch('fitDataset', x, y, w, undefined, ['validationData x', 'validationData y']);
+        return () => this.evaluateHost(v, 32);
+      },
+      evaluateSource: (source) => this.evaluateSource('fitDataset', source, null),
+      step: (element, i, rng) => {
         const b = this.datasetBatch('fitDataset', element, i);
         const n = b.xs[0]!.shape[0]!;
         return { size: n, step: () => this.trainStepTensor(() => this.batchTensors(b, null, 0, n), rng) };
-      }),
+      },
+      logNames: this.logNames(),
       toLogs: (v) => this.toLogs(v),
-      validate,
     });
   }
 

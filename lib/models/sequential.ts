@@ -19,8 +19,8 @@ import { LayersModel } from './base';
 import { batchSlice, classWeightsOf, cutSamples, hostData, sampleWeightsOf, type Data, type HostData, type SampleWeights } from '../training/data';
 import { Graph, clearSaved } from '../training/graph';
 import { fusedDense, lossAndMetricsInto, withFused, type OutputLoss } from '../training/loss';
-import { datasetElement, evaluateDatasetOptions, evaluateElements, fitDatasetOptions, type FitDatasetArgs as FitDatasetArgsOf } from '../training/arguments';
-import { History, fail, loopOptions, positiveInteger, sourceEpochs, trainLoop, type BatchSource } from '../training/engine';
+import { datasetElement, evaluateDatasetOptions, evaluateElements, type FitDatasetArgs as FitDatasetArgsOf } from '../training/arguments';
+import { History, fail, loopOptions, positiveInteger, trainLoop, type BatchSource } from '../training/engine';
 
 export { History };
 
@@ -426,26 +426,19 @@ export class Sequential extends LayersModel {
   async fitDataset(dataset: BatchSource, args: FitDatasetArgs = {}): Promise<History> {
     this.assertLive('fitDataset');
     if (!this.optimizer || !this.lossSpec) fail('fitDataset: call compile({optimizer, loss}) before fitDataset()');
-    const { loop, batchesPerEpoch, validation } = fitDatasetOptions(dataset, args);
-    let validate: (() => Logs | Promise<Logs>) | null = null;
-    if (validation && 'arrays' in validation) {
-      const [vx, vy, vw] = validation.arrays;
-      const v = this.trainingData('fitDataset', vx as Data, vy as Data, ['validationData x', 'validationData y']);
-      const w = vw === undefined ? null : this.sampleWeights('fitDataset: validationData', vw, undefined, v.yh);
-      validate = () => this.evaluateHost(v.xh, v.yh, w, 32);
-    } else if (validation) {
-      validate = () => this.evaluateSource('fitDataset', validation.source, null);
-    }
-    const rng = this.startTrainingRng();
-    return trainLoop({
-      model: this, callbackModel: this, ...loop,
-      params: { epochs: loop.epochs, steps: batchesPerEpoch ?? 0, samples: 0, batchSize: 0, verbose: loop.verbose, metrics: this.logNames() },
-      epochBatches: sourceEpochs('fitDataset', dataset, batchesPerEpoch, (element, i) => {
+    return this.runFitDataset(dataset, args, {
+      validateArrays: (x, y, w) => {
+        const v = this.trainingData('fitDataset', x as Data, y as Data, ['validationData x', 'validationData y']);
+        const weights = w === undefined ? null : this.sampleWeights('fitDataset: validationData', w, undefined, v.yh);
+        return () => this.evaluateHost(v.xh, v.yh, weights, 32);
+      },
+      evaluateSource: (source) => this.evaluateSource('fitDataset', source, null),
+      step: (element, i, rng) => {
         const { xh, yh, weights } = this.datasetBatch('fitDataset', element, i);
         const n = xh.shape[0]!;
         return { size: n, step: () => tidy(() => this.stepValues(this.batchTensor(xh, null, 0, n), this.batchTensor(yh, null, 0, n), weights, rng)) };
-      }),
-      validate,
+      },
+      logNames: this.logNames(),
     });
   }
 
