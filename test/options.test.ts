@@ -4,7 +4,7 @@
 // TypeError from deep inside, never a hang).
 import assert from 'node:assert/strict';
 import * as path from 'node:path';
-import { callbacks, historyToSvg, layers, losses, modelCheckpoint, optimizers, sequential, tensor, type Sequential } from '../lib';
+import { callbacks, historyToSvg, input, layers, losses, model, modelCheckpoint, optimizers, sequential, tensor, type Sequential } from '../lib';
 import { buildOnnxModel } from '../lib/io/onnx';
 import { rand } from './io-helpers/reference';
 import { disposeModelsAfterEach } from './support/models';
@@ -39,6 +39,14 @@ describe('options: unknown keys are errors naming the function, the key and the 
       ['selectTimestep', (o) => layers.selectTimestep({ ...o }), 'indx', 'index'],
       ['masking', (o) => layers.masking({ ...o }), 'mask_value', 'maskValue'],
       ['gru', (o) => layers.gru({ units: 2, ...o }), 'return_sequences', 'returnSequences'],
+      ['concatenate', (o) => layers.concatenate({ ...o }), 'axes', 'axis'],
+      ['add', (o) => layers.add({ ...o }), 'nam', 'name'],
+      ['multiply', (o) => layers.multiply({ ...o }), 'nam', 'name'],
+      ['average', (o) => layers.average({ ...o }), 'nam', 'name'],
+      ['repeatVector', (o) => layers.repeatVector({ n: 2, ...o }), 'N', 'n'],
+      ['reshape', (o) => layers.reshape({ targetShape: [2], ...o }), 'target_shape', 'targetShape'],
+      ['flatten', (o) => layers.flatten({ ...o }), 'nam', 'name'],
+      ['bidirectional', (o) => layers.bidirectional({ layer: layers.gru({ units: 2 }), ...o }), 'merge_mode', 'mergeMode'],
     ];
     for (const [name, make, key, near] of factories) {
       refusesUnknown(() => make({ [key]: true }), name, key, near);
@@ -147,6 +155,9 @@ describe('options: unknown keys are errors naming the function, the key and the 
     await assert.rejects(m.fit(x, y, { batch_size: 3 } as never), /^TypeError: fit: unknown option 'batch_size' \(did you mean 'batchSize'\?\)/);
     await assert.rejects(m.fit(x, y, { validation_split: 0.2 } as never), /fit: unknown option 'validation_split' \(did you mean 'validationSplit'\?\)/);
     refusesUnknown(() => m.evaluate(x, y, { batch_size: 2 } as never), 'evaluate', 'batch_size', 'batchSize');
+    await assert.rejects(m.fitDataset([], { batchPerEpoch: 3 } as never), /^TypeError: fitDataset: unknown option 'batchPerEpoch' \(did you mean 'batchesPerEpoch'\?\)/);
+    await assert.rejects(m.fitDataset([{ xs: x, ys: y, sampleWeights: [1] }] as never, { verbose: 0 }), /^TypeError: fitDataset: dataset element 0: unknown option 'sampleWeights' \(did you mean 'sampleWeight'\?\)/);
+    await assert.rejects(m.evaluateDataset([], { batch: 3 } as never), /^TypeError: evaluateDataset: unknown option 'batch' \(did you mean 'batches'\?\)/);
     refusesUnknown(() => m.predict(x, { batchsize: 2 } as never), 'predict', 'batchsize', 'batchSize');
     refusesUnknown(() => m.trainOnBatch(x, y, { sample_weight: [1] } as never), 'trainOnBatch', 'sample_weight', 'sampleWeight');
     refusesUnknown(() => m.trainOnBatch(x, y, { class_weights: {} } as never), 'trainOnBatch', 'class_weights', 'classWeight');
@@ -167,10 +178,27 @@ describe('options: unknown keys are errors naming the function, the key and the 
     g.dispose();
   });
 
+  it('functional API: input, model, and the model\'s compile, fit, fitDataset, evaluate, evaluateDataset, predict, trainOnBatch', async () => {
+    refusesUnknown(() => input({ shape: [3], dtyp: 'int32' } as never), 'input', 'dtyp', 'dtype');
+    const i = input({ shape: [3] });
+    refusesUnknown(() => model({ inputs: i, output: i } as never), 'model', 'output', 'outputs');
+    const m = model({ inputs: i, outputs: layers.dense({ units: 2 }).apply(i) });
+    made.push(m as never);
+    refusesUnknown(() => m.compile({ optimizer: 'sgd', loss: 'mse', lossWeight: [1] } as never), 'compile', 'lossWeight', 'lossWeights');
+    m.compile({ optimizer: 'sgd', loss: 'mse' });
+    await assert.rejects(m.fit(x, y, { epoch: 3 } as never), /^TypeError: fit: unknown option 'epoch' \(did you mean 'epochs'\?\)/);
+    await assert.rejects(m.fit(x, y, { resume_from: 'dir' } as never), /^TypeError: fit: unknown option 'resume_from' \(did you mean 'resumeFrom'\?\)/);
+    await assert.rejects(m.fitDataset([], { batchPerEpoch: 3 } as never), /^TypeError: fitDataset: unknown option 'batchPerEpoch' \(did you mean 'batchesPerEpoch'\?\)/);
+    await assert.rejects(m.evaluateDataset([], { batch: 3 } as never), /^TypeError: evaluateDataset: unknown option 'batch' \(did you mean 'batches'\?\)/);
+    refusesUnknown(() => m.evaluate(x, y, { batch_size: 2 } as never), 'evaluate', 'batch_size', 'batchSize');
+    refusesUnknown(() => m.predict(x, { batchsize: 2 } as never), 'predict', 'batchsize', 'batchSize');
+    refusesUnknown(() => m.trainOnBatch(x, y, { sample_weight: [1] } as never), 'trainOnBatch', 'sample_weight', 'sampleWeight');
+  });
+
   it('fit: options it cannot honour are refused with the reason; monitor callbacks warn once on a missing metric', async () => {
     const m = compiled();
     const reasons: Array<[string, RegExp]> = [
-      ['stepsPerEpoch', /it only means something when training from a dataset .*dataset training is planned/],
+      ['stepsPerEpoch', /it only means something when training from a dataset .*use fitDataset/],
       ['validationSteps', /it only means something when training from a dataset/],
       ['validationFreq', /validation runs after every epoch/],
     ];

@@ -4,7 +4,6 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { describe } from '../backend';
-import { saveCheckpoint } from '../io/model-io';
 import { checkOptions } from '../options';
 import { Callback, type Logs } from './base';
 
@@ -90,7 +89,8 @@ export class ModelCheckpoint extends Callback {
     }
     if (!save) return;
     const dir = this.filepath.replace(/\{epoch\}/g, String(epoch + 1));
-    saveCheckpoint(this.model, dir, { epoch, logs: { ...logs }, monitor: this.monitor, best: Number.isFinite(this.best) ? this.best : null });
+    // Through the model, not lib/io: callbacks import no model or io module (no import cycle).
+    this.model.writeCheckpoint(dir, { epoch, logs: { ...logs }, monitor: this.monitor, best: Number.isFinite(this.best) ? this.best : null });
     this.saved.push(dir);
     if (this.verbose) process.stdout.write(`\nEpoch ${epoch + 1}: saved checkpoint to ${dir}\n`);
   }

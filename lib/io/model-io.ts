@@ -1,5 +1,5 @@
 // Models ↔ files: save/load (topology + training config + weights + optimizer state), framework
-// weight import, ONNX export and checkpoints. Functions taking a Sequential model, built on the
+// weight import, ONNX export and checkpoints, for Sequential and functional models (ONNX: chains). Built on the
 // model layer's public surface (layers and their public fields, params, trainingConfig,
 // optimizer.getState/setState/getConfig, the training stream's trainingRngState/resumeTrainingRng).
 import { describe } from '../backend';
@@ -8,7 +8,9 @@ import { ACTIVATIONS } from '../ops';
 import * as L from '../layers';
 import type { Param } from '../layers';
 import * as O from '../optimizers';
+import { Model, input, model as functionalModel } from '../models/model';
 import { Sequential } from '../models/sequential';
+import type { SymbolicTensor } from '../layers/base';
 import { checkOptions } from '../options';
 import { loadArtifacts, saveArtifacts, type HostTensor, type ModelArtifacts } from './artifacts';
 import { checkObject, checkPath, isPlainObject, preview } from './args';
@@ -37,6 +39,25 @@ export interface ModelTopology {
   layers: LayerConfig[];
 }
 
+/** Where a functional graph's tensor comes from: a model input, or output `output` of call `node`. */
+export type TensorRef = { input: number } | { node: number; output: number };
+
+/**
+ * A functional model: its inputs, every layer once (configs), the layer calls in topological order
+ * (layer index and input refs), and the output refs. A shared layer has several calls.
+ */
+export interface FunctionalTopology {
+  className: 'Model';
+  name: string;
+  inputs: Array<{ name: string; shape: Array<number | null>; dtype: 'float32' | 'int32' }>;
+  layers: LayerConfig[];
+  nodes: Array<{ layer: number; inputs: TensorRef[] }>;
+  outputs: TensorRef[];
+}
+
+/** A model this module saves and loads. */
+export type AnyModel = Sequential | Model;
+
 function layerConfig(layer: L.Layer, first: boolean): LayerConfig {
   const base: Record<string, unknown> = { name: layer.name, trainable: layer.trainable };
   if (first && layer.inputShape) base.inputShape = [...layer.inputShape];
@@ -46,6 +67,8 @@ function layerConfig(layer: L.Layer, first: boolean): LayerConfig {
       config: {
         ...base, units: layer.units, returnSequences: layer.returnSequences, bidirectional: layer.bidirectional, mergeMode: layer.mergeMode,
         numLayers: layer.numLayers, dropout: layer.dropout, goBackwards: layer.goBackwards, stateful: layer.stateful, initializer: layer.initializer,
+        // Only functional graphs use returnState; sequential topologies stay as before.
+        ...(layer.returnState ? { returnState: true } : {}),
       },
     };
   }
@@ -56,14 +79,35 @@ function layerConfig(layer: L.Layer, first: boolean): LayerConfig {
   if (layer instanceof L.TimeDistributed) return { className: 'TimeDistributed', config: { ...base, layer: layerConfig(layer.layer, false) } };
   if (layer instanceof L.Masking) return { className: 'Masking', config: { ...base, maskValue: layer.maskValue } };
   if (layer instanceof L.SelectTimestep) return { className: 'SelectTimestep', config: { ...base, index: layer.index } };
+  if (layer instanceof L.RepeatVector) return { className: 'RepeatVector', config: { ...base, n: layer.n } };
+  if (layer instanceof L.Reshape) return { className: 'Reshape', config: { ...base, targetShape: [...layer.targetShape] } };
+  if (layer instanceof L.Flatten) return { className: 'Flatten', config: base };
+  if (layer instanceof L.Concatenate) return { className: 'Concatenate', config: { ...base, axis: -1 } };
+  if (layer instanceof L.Add || layer instanceof L.Multiply || layer instanceof L.Average) return { className: layer.className, config: base };
   fail('save', `layer '${layer.name}' of class ${layer.className} cannot be saved (no serialiser for it)`);
 }
 
 /** The model's architecture as JSON. */
-export function modelTopology(model: Sequential): ModelTopology {
+export function modelTopology(model: AnyModel): ModelTopology | FunctionalTopology {
   checkModel('modelTopology', model);
-  return { className: 'Sequential', name: model.name, layers: model.layers.map((l, i) => layerConfig(l, i === 0)) };
+  if (model instanceof Sequential) return { className: 'Sequential', name: model.name, layers: model.layers.map((l, i) => layerConfig(l, i === 0)) };
+  const nodeIndex = new Map(model.nodes.map((n, i) => [n, i]));
+  const ref = (t: SymbolicTensor): TensorRef => (t.node ? { node: nodeIndex.get(t.node)!, output: t.outputIndex } : { input: model.inputs.indexOf(t) });
+  return {
+    className: 'Model',
+    name: model.name,
+    inputs: model.inputs.map((t, i) => ({ name: t.name, shape: [...t.shape], dtype: model.inputDType(i) })),
+    layers: model.layers.map((l) => layerConfig(l, false)),
+    nodes: model.nodes.map((n) => ({ layer: model.layers.indexOf(n.layer), inputs: n.inputs.map(ref) })),
+    outputs: model.outputs.map(ref),
+  };
 }
+
+/** Layer classes built from their saved config alone (TimeDistributed also needs its inner layer). */
+const SAVED_LAYERS: Record<string, new (args: never) => L.Layer> = {
+  GRU: L.GRU, Dense: L.Dense, Activation: L.Activation, Dropout: L.Dropout, Embedding: L.Embedding, Masking: L.Masking, SelectTimestep: L.SelectTimestep,
+  Concatenate: L.Concatenate, Add: L.Add, Multiply: L.Multiply, Average: L.Average, RepeatVector: L.RepeatVector, Reshape: L.Reshape, Flatten: L.Flatten,
+};
 
 function layerFromConfig(c: LayerConfig, where: string): L.Layer {
   if (typeof c !== 'object' || c === null || typeof c.className !== 'string' || typeof c.config !== 'object' || c.config === null) {
@@ -71,19 +115,11 @@ function layerFromConfig(c: LayerConfig, where: string): L.Layer {
   }
   const cfg = { ...c.config } as Record<string, unknown>;
   try {
-    switch (c.className) {
-      case 'GRU': return new L.GRU(cfg as unknown as L.GruArgs);
-      case 'Dense': return new L.Dense(cfg as unknown as L.DenseArgs);
-      case 'Activation': return new L.Activation(cfg as never);
-      case 'Dropout': return new L.Dropout(cfg as never);
-      case 'Embedding': return new L.Embedding(cfg as unknown as L.EmbeddingArgs);
-      case 'Masking': return new L.Masking(cfg as never);
-      case 'SelectTimestep': return new L.SelectTimestep(cfg as never);
-      case 'TimeDistributed': {
-        const inner = layerFromConfig(cfg.layer as LayerConfig, `${where}.layer`);
-        delete cfg.layer;
-        return new L.TimeDistributed(inner, cfg as L.LayerArgs);
-      }
+    if (Object.hasOwn(SAVED_LAYERS, c.className)) return new SAVED_LAYERS[c.className]!(cfg as never);
+    if (c.className === 'TimeDistributed') {
+      const inner = layerFromConfig(cfg.layer as LayerConfig, `${where}.layer`);
+      delete cfg.layer;
+      return new L.TimeDistributed(inner, cfg as L.LayerArgs);
     }
   } catch (err) {
     fail('loadModel', `${where} (${c.className}): ${(err as Error).message}`);
@@ -91,8 +127,41 @@ function layerFromConfig(c: LayerConfig, where: string): L.Layer {
   fail('loadModel', `${where}: unknown layer class '${c.className}'`);
 }
 
+/** A functional model from its topology: the inputs, then each call replayed in order. */
+function functionalFromTopology(t: FunctionalTopology): Model {
+  if (!Array.isArray(t.inputs) || !Array.isArray(t.layers) || !Array.isArray(t.nodes) || !Array.isArray(t.outputs)) fail('loadModel', `the functional topology lacks inputs, layers, nodes or outputs: ${preview(t)}`);
+  const layers: L.Layer[] = [];
+  try {
+    t.layers.forEach((c, i) => layers.push(layerFromConfig(c, `layer ${i}`)));
+    const inputs = t.inputs.map((i, k) => {
+      try {
+        return input({ shape: i.shape, dtype: i.dtype, name: i.name });
+      } catch (err) {
+        fail('loadModel', `input ${k}: ${(err as Error).message}`);
+      }
+    });
+    const outs: SymbolicTensor[][] = [];
+    const resolve = (r: TensorRef, where: string): SymbolicTensor => {
+      const got = r && 'input' in r ? inputs[r.input] : r && 'node' in r ? outs[r.node]?.[r.output] : undefined;
+      if (!got) fail('loadModel', `${where}: reference ${preview(r)} names no earlier tensor`);
+      return got;
+    };
+    t.nodes.forEach((n, k) => {
+      const layer = layers[n?.layer];
+      if (!layer || !Array.isArray(n.inputs)) fail('loadModel', `node ${k}: not a layer call: ${preview(n)}`);
+      const made = layer.apply(n.inputs.map((r, j) => resolve(r, `node ${k} input ${j}`)));
+      outs.push(Array.isArray(made) ? made : [made]);
+    });
+    return functionalModel({ inputs, outputs: t.outputs.map((r, j) => resolve(r, `output ${j}`)), name: typeof t.name === 'string' ? t.name : undefined });
+  } catch (err) {
+    for (const l of layers) l.dispose();
+    throw err;
+  }
+}
+
 /** A new, built model from a topology (fresh initial weights). */
-export function modelFromTopology(topology: unknown): Sequential {
+export function modelFromTopology(topology: unknown): AnyModel {
+  if (typeof topology === 'object' && topology !== null && (topology as { className?: unknown }).className === 'Model') return functionalFromTopology(topology as FunctionalTopology);
   const t = topology as ModelTopology;
   if (typeof t !== 'object' || t === null || t.className !== 'Sequential' || !Array.isArray(t.layers)) {
     fail('loadModel', `the topology is not a Sequential model: ${preview(topology)}`);
@@ -113,7 +182,7 @@ function readParam(p: Param): HostTensor {
   return { shape: [...p.value.shape], data: p.value.dataSync() as Float32Array };
 }
 
-function namedWeights(model: Sequential, op: string): Map<string, HostTensor> {
+function namedWeights(model: AnyModel, op: string): Map<string, HostTensor> {
   const out = new Map<string, HostTensor>();
   for (const p of model.params) {
     if (out.has(p.name)) fail(op, `two weights are named '${p.name}' (two layers share the name '${p.name.split('/')[0]}'); give layers unique names`);
@@ -123,7 +192,7 @@ function namedWeights(model: Sequential, op: string): Map<string, HostTensor> {
 }
 
 /** Writes saved weights into the model's parameters, checking names and shapes. */
-function restoreWeights(model: Sequential, weights: Map<string, HostTensor>, op: string, source: string): void {
+function restoreWeights(model: AnyModel, weights: Map<string, HostTensor>, op: string, source: string): void {
   const params = model.params;
   const names = new Set(params.map((p) => p.name));
   const missing = params.filter((p) => !weights.has(p.name)).map((p) => p.name);
@@ -161,7 +230,7 @@ function optimizerFromConfig(config: Record<string, unknown>): O.Optimizer {
 }
 
 /** Optimizer slots as named tensors: '<param>/slot<j>', plus 'iterations'. */
-function optimizerState(model: Sequential): Map<string, HostTensor> | null {
+function optimizerState(model: AnyModel): Map<string, HostTensor> | null {
   const opt = model.optimizer;
   if (!opt) return null;
   const params = model.params;
@@ -173,7 +242,7 @@ function optimizerState(model: Sequential): Map<string, HostTensor> | null {
 }
 
 /** Restores optimizer state (iterations and slots) saved by optimizerState(). */
-function restoreOptimizerState(model: Sequential, state: Map<string, HostTensor>, source: string): void {
+function restoreOptimizerState(model: AnyModel, state: Map<string, HostTensor>, source: string): void {
   const opt = model.optimizer;
   if (!opt) fail('loadModel', `${source}: optimizer state present but the model is not compiled`);
   const it = state.get('iterations');
@@ -199,7 +268,7 @@ function restoreOptimizerState(model: Sequential, state: Map<string, HostTensor>
   }
 }
 
-function trainingConfig(model: Sequential): Record<string, unknown> | null {
+function trainingConfig(model: AnyModel): Record<string, unknown> | null {
   const tc = model.trainingConfig;
   return tc && { ...tc, optimizer: optimizerConfig(tc.optimizer) };
 }
@@ -218,9 +287,10 @@ export interface SaveOptions {
 }
 const SAVE_OPTIONS = ['includeOptimizer', 'training', 'overwrite', 'lockTimeoutMs'] as const;
 
-function checkModel(op: string, model: unknown): asserts model is Sequential {
-  if (!(model instanceof Sequential)) throw new TypeError(`${op}: argument 'model' must be a Sequential model, got ${describe(model)}`);
+function checkModel(op: string, model: unknown): asserts model is AnyModel {
+  if (!(model instanceof Sequential) && !(model instanceof Model)) throw new TypeError(`${op}: argument 'model' must be a Sequential or functional model, got ${describe(model)}`);
 }
+
 
 function checkOptionType(op: string, name: string, value: unknown, expected: string, ok: boolean): void {
   if (value !== undefined && !ok) throw new TypeError(`${op}: option '${name}' must be ${expected}, got ${describe(value)}`);
@@ -238,7 +308,7 @@ function checkSaveOptions(options: SaveOptions): void {
 }
 
 /** Saves the model into `dir` crash-safely (see docs/io.md). */
-export function saveModel(model: Sequential, dir: string, options: SaveOptions = {}): void {
+export function saveModel(model: AnyModel, dir: string, options: SaveOptions = {}): void {
   checkModel('save', model);
   checkPath('save', 'dir', dir);
   checkSaveOptions(options);
@@ -270,8 +340,12 @@ export interface LoadOptions {
 }
 const LOAD_OPTIONS = ['compile'] as const;
 
-/** Loads a model saved by saveModel(): same architecture, weights and (compiled) optimizer state. */
-export function loadModel(dir: string, options: LoadOptions = {}): Sequential {
+/**
+ * Loads a model saved by saveModel(): same architecture, weights and (compiled) optimizer state.
+ * Typed as a Sequential unless told: `loadModel<Model>(dir)` for a functional model (what comes
+ * back is whichever was saved; check with instanceof when unsure).
+ */
+export function loadModel<M extends AnyModel = Sequential>(dir: string, options: LoadOptions = {}): M {
   checkPath('loadModel', 'dir', dir);
   checkOptions('loadModel', options, LOAD_OPTIONS);
   checkOptionType('loadModel', 'compile', options.compile, 'a boolean', typeof options.compile === 'boolean');
@@ -282,10 +356,12 @@ export function loadModel(dir: string, options: LoadOptions = {}): Sequential {
     restoreWeights(model, a.weights, 'loadModel', dir);
     const tc = a.trainingConfig as { loss: unknown; metrics: string[]; optimizer: Record<string, unknown> } | null;
     if ((options.compile ?? true) && tc) {
-      model.compile({ loss: tc.loss as never, metrics: tc.metrics, optimizer: optimizerFromConfig(a.optimizer?.config as Record<string, unknown> ?? tc.optimizer) });
+      const optimizer = optimizerFromConfig(a.optimizer?.config as Record<string, unknown> ?? tc.optimizer);
+      if (model instanceof Sequential) model.compile({ loss: tc.loss as never, metrics: tc.metrics, optimizer });
+      else model.compile({ loss: tc.loss as never, metrics: tc.metrics as never, lossWeights: (tc as { lossWeights?: number[] }).lossWeights, optimizer });
       if (a.optimizer) restoreOptimizerState(model, a.optimizer.state, dir);
     }
-    return model;
+    return model as M;
   } catch (err) {
     model.dispose();
     throw err;
@@ -304,7 +380,7 @@ export interface CheckpointInfo {
 }
 
 /** Saves a training checkpoint: the model, its optimizer state, the RNG state and the epoch. */
-export function saveCheckpoint(model: Sequential, dir: string, info: { epoch: number; logs?: Record<string, number>; [k: string]: unknown }): void {
+export function saveCheckpoint(model: AnyModel, dir: string, info: { epoch: number; logs?: Record<string, number>; [k: string]: unknown }): void {
   checkModel('saveCheckpoint', model);
   checkObject('saveCheckpoint', 'info', info, '{epoch, logs?}');
   if (!Number.isInteger(info.epoch) || info.epoch < 0) throw new TypeError(`saveCheckpoint: info.epoch must be a non-negative integer (the last completed epoch), got ${describe(info.epoch)}`);
@@ -315,7 +391,7 @@ export function saveCheckpoint(model: Sequential, dir: string, info: { epoch: nu
  * Restores a checkpoint into a compiled model of the same architecture: weights, optimizer state
  * and RNG state. Returns the epoch to continue from (last completed + 1).
  */
-export function restoreCheckpoint(model: Sequential, dir: string): { initialEpoch: number; info: CheckpointInfo; rngRestored: boolean } {
+export function restoreCheckpoint(model: AnyModel, dir: string): { initialEpoch: number; info: CheckpointInfo; rngRestored: boolean } {
   checkModel('resumeFrom', model);
   checkPath('resumeFrom', 'dir', dir);
   const a = loadArtifacts(dir);
@@ -364,7 +440,7 @@ function checkMapping(mapping: unknown): void {
 }
 
 /** The layers with weights, as slots for assignModules(). */
-export function layerSlots(model: Sequential): { slot: LayerSlot; params: Param[] }[] {
+export function layerSlots(model: AnyModel): { slot: LayerSlot; params: Param[] }[] {
   checkModel('layerSlots', model);
   const out: { slot: LayerSlot; params: Param[] }[] = [];
   for (const layer of model.layers) {
@@ -386,7 +462,7 @@ export function layerSlots(model: Sequential): { slot: LayerSlot; params: Param[
  * Loads PyTorch or Keras weights into the model's layers (see docs/io.md for the matching rules).
  * The model must be built. Nothing is written unless every layer gets valid weights.
  */
-export function loadWeights(model: Sequential, file: string, options: LoadWeightsOptions = {}): void {
+export function loadWeights(model: AnyModel, file: string, options: LoadWeightsOptions = {}): void {
   checkModel('loadWeights', model);
   checkPath('loadWeights', 'file', file);
   checkOptions('loadWeights', options, LOAD_WEIGHTS_OPTIONS);
@@ -414,12 +490,13 @@ function onnxActivation(layer: string, a: string): OnnxActivation {
 }
 
 /** The model as ONNX layer specs (weights copied to the host). */
-export function onnxSpecs(model: Sequential, options: { ignoreMasking?: boolean } = {}): { specs: OnnxLayerSpec[]; inputShape: (number | null)[]; inputDType: 'float32' | 'int32' } {
+export function onnxSpecs(model: AnyModel, options: { ignoreMasking?: boolean } = {}): { specs: OnnxLayerSpec[]; inputShape: (number | null)[]; inputDType: 'float32' | 'int32' } {
   checkModel('onnxSpecs', model);
   if (!model.built) fail('exportOnnx', 'the model is not built yet');
+  const { layers, inputShape, inputDType } = onnxChain(model);
   const specs: OnnxLayerSpec[] = [];
   const host = (p: Param) => p.value.dataSync() as Float32Array;
-  for (const layer of model.layers) {
+  for (const layer of layers) {
     const inner = layer instanceof L.TimeDistributed ? layer.layer : layer;
     if (inner instanceof L.GRU) {
       const params = Object.fromEntries(inner.params.map((p) => [p.name.slice(p.name.lastIndexOf('/') + 1), host(p)]));
@@ -445,12 +522,24 @@ export function onnxSpecs(model: Sequential, options: { ignoreMasking?: boolean 
       fail('exportOnnx', `layer '${layer.name}' (${layer.className}) has no ONNX export`);
     }
   }
-  const first = model.layers[0]!;
-  return { specs, inputShape: [...first.inputShape!], inputDType: first.inputDType };
+  return { specs, inputShape, inputDType };
+}
+
+/**
+ * The layers an ONNX chain runs, in order, with the input's shape and dtype. A functional model
+ * exports when it is a chain: one input, one output, each layer called once on the previous
+ * call's only output (graphs with merges, several inputs/outputs or states are not exported yet).
+ */
+function onnxChain(model: AnyModel): { layers: L.Layer[]; inputShape: (number | null)[]; inputDType: 'float32' | 'int32' } {
+  if (model instanceof Sequential) return { layers: model.layers, inputShape: [...model.layers[0]!.inputShape!], inputDType: model.layers[0]!.inputDType };
+  const chain = model.inputs.length === 1 && model.outputs.length === 1 && model.nodes.length === model.layers.length &&
+    model.nodes.every((n, i) => n.inputs.length === 1 && n.outputs.length === 1 && n.inputs[0] === (i === 0 ? model.inputs[0] : model.nodes[i - 1]!.outputs[0]));
+  if (!chain) fail('exportOnnx', `model '${model.name}' is a graph with merges, several inputs or outputs, GRU states or shared layers; ONNX export covers chains of layers so far`);
+  return { layers: model.nodes.map((n) => n.layer), inputShape: [...model.inputs[0]!.shape], inputDType: model.inputDType(0) };
 }
 
 /** Writes the model as an ONNX file (atomically). */
-export function exportOnnx(model: Sequential, file: string, options: { opset?: number; ignoreMasking?: boolean } = {}): void {
+export function exportOnnx(model: AnyModel, file: string, options: { opset?: number; ignoreMasking?: boolean } = {}): void {
   checkModel('exportOnnx', model);
   checkOptions('exportOnnx', options, ['opset', 'ignoreMasking']);
   checkPath('exportOnnx', 'file', file);

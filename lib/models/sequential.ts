@@ -4,30 +4,27 @@
 // it, and the only device-to-host transfer is reading the step's loss and metric values (fit reads
 // them asynchronously; evaluate reads all batches' values once at the end; predict assembles its
 // output on the device). Batches go to the device of the model's parameters.
-import * as fs from 'node:fs';
-import * as path from 'node:path';
-import type { DeviceName } from '../../binding';
-import { describe, getDevice } from '../backend';
-import { CustomCallback, ProgressBar, type Callback, type CallbackHooks, type Logs, type TrainParams } from '../callbacks';
-import { checkHooks } from '../callbacks/base';
-import { endScope, startScope, tidy } from '../engine';
-// lib/io/model-io imports this module (and, through callbacks, model-checkpoint imports model-io):
-// both sides use the other only inside functions, never while loading, so the cycle is harmless.
-import * as modelIo from '../io/model-io';
-import { Dense, GRU, Layer, TimeDistributed, type CallContext, type LayerShape, type Param } from '../layers';
-import { lossKernel, resolveLoss, type LossSpec } from '../losses';
+import { describe } from '../backend';
+import type { Callback, CallbackHooks, Logs } from '../callbacks';
+import { dispose, endScope, startScope, tidy } from '../engine';
+import { Dense, GRU, Layer, SymbolicTensor, TimeDistributed, type GraphNode, type LayerShape, type Param } from '../layers';
+import { resolveLoss, type LossSpec } from '../losses';
 import { resolveMetric, type MetricSpec } from '../metrics';
-import { native } from '../native';
 import * as ops from '../ops';
 import { checkOptions } from '../options';
 import { resolveOptimizer, type Optimizer } from '../optimizers';
-import { Rng, getRngState, globalRng } from '../random';
-import { Tensor, shapeSize, tensor, type NestedArray } from '../tensor';
+import { Rng, globalRng } from '../random';
+import { Tensor, shapeSize, tensor } from '../tensor';
+import { LayersModel } from './base';
+import { batchSlice, classWeightsOf, cutSamples, hostData, sampleWeightsOf, type Data, type HostData, type SampleWeights } from '../training/data';
+import { Graph, clearSaved } from '../training/graph';
+import { fusedDense, lossAndMetricsInto, withFused, type OutputLoss } from '../training/loss';
+import { datasetElement, evaluateDatasetOptions, evaluateElements, type FitDatasetArgs as FitDatasetArgsOf } from '../training/arguments';
+import { History, fail, loopOptions, positiveInteger, trainLoop, type BatchSource } from '../training/engine';
 
-/** Training data: a tensor, nested arrays, or a flat typed array with its shape. */
-export type Data = Tensor | NestedArray | { data: Float32Array | Int32Array | number[]; shape: number[] };
-/** One loss weight per sample: data of shape [samples], or a plain Float32Array. */
-export type SampleWeights = Data | Float32Array;
+export { History };
+
+export type { Data, SampleWeights };
 
 export interface CompileArgs {
   optimizer: Optimizer | 'sgd' | 'adam' | 'adamw' | 'rmsprop';
@@ -73,19 +70,7 @@ export interface TrainingConfig {
   optimizer: Record<string, unknown>;
 }
 
-export class History {
-  epoch: number[] = [];
-  history: Record<string, number[]> = {};
-  params: TrainParams | null = null;
-  /** True when training ended early (callback, abort or NaN). */
-  stopped = false;
-}
 
-interface HostData {
-  data: Float32Array | Int32Array;
-  shape: number[];
-  perSample: number;
-}
 
 /** Validation data on the host, with the sample weights of its loss (or null). */
 interface Validation {
@@ -94,22 +79,15 @@ interface Validation {
   weights: Float32Array | null;
 }
 
-function fail(message: string): never {
-  throw new TypeError(message);
-}
-
-function positiveInteger(fn: string, name: string, v: unknown, fallback: number): number {
-  if (v === undefined) return fallback;
-  if (typeof v !== 'number' || !Number.isInteger(v) || v < 1) fail(`${fn}: '${name}' must be a positive integer, got ${describe(v)}`);
-  return v;
-}
-
-const DATASET_ONLY = 'it only means something when training from a dataset (a generator of batches); fit takes whole arrays, and every epoch sees every sample (dataset training is planned)';
+const DATASET_ONLY = 'it only means something when training from a dataset (a generator of batches); fit takes whole arrays, and every epoch sees every sample: use fitDataset(dataset, {batchesPerEpoch}) for that';
 const FIT_KEYS = ['epochs', 'batchSize', 'shuffle', 'validationSplit', 'validationData', 'validationBatchSize', 'sampleWeight', 'classWeight', 'callbacks', 'verbose', 'initialEpoch', 'signal', 'resumeFrom'];
 const FIT_REFUSED: Record<string, string> = {
   stepsPerEpoch: DATASET_ONLY, validationSteps: DATASET_ONLY,
   validationFreq: 'validation runs after every epoch, so that every History series has one value per epoch',
 };
+/** What Sequential.fitDataset takes. */
+export type FitDatasetArgs = FitDatasetArgsOf<[Data, Data] | [Data, Data, SampleWeights]>;
+
 const COMPILE_REFUSED: Record<string, string> = {
   weightedMetrics: 'metrics are unweighted; sampleWeight and classWeight weight the loss only',
   lossWeights: 'a sequential model has one output and one loss',
@@ -118,46 +96,21 @@ const COMPILE_REFUSED: Record<string, string> = {
   stepsPerExecution: 'each step is one call already',
 };
 
-export class Sequential {
+export class Sequential extends LayersModel {
   layers: Layer[] = [];
-  optimizer: Optimizer | null = null;
-  stopTraining = false;
   private lossSpec: LossSpec | null = null;
   private metricSpecs: MetricSpec[] = [];
   /** A final dense layer whose activation the loss absorbs (softmax + CCE, sigmoid + BCE). */
   private fused: Dense | null = null;
-  /** Set by dispose(): every method then throws instead of silently re-initialising the layers. */
-  private disposed = false;
-  /**
-   * The random stream of the running (or last) fit: shuffling and dropout seeds. Each fit draws
-   * it from the global generator when it starts, so concurrent fits do not share draws.
-   */
-  private trainingRng: Rng | null = null;
-  /** A checkpoint's stream state for the next fit to continue (resumeTrainingRng). */
-  private resumedRngState: number | null = null;
   readonly name: string;
 
   constructor(args: { layers?: Layer[]; name?: string } = {}) {
+    super();
     checkOptions('sequential', args, ['layers', 'name']);
     if (args.layers !== undefined && !Array.isArray(args.layers)) fail(`sequential: 'layers' must be an array of layers, got ${describe(args.layers)}`);
     if (args.name !== undefined && (typeof args.name !== 'string' || !args.name)) fail(`sequential: 'name' must be a non-empty string, got ${describe(args.name)}`);
     this.name = args.name ?? 'sequential';
     for (const l of args.layers ?? []) this.add(l);
-  }
-
-  /** Throws when the model was disposed: its parameters are gone and must not be re-created behind the caller's back. */
-  private assertLive(method: string): void {
-    if (this.disposed) throw new Error(`model: this model was disposed (${method} called after dispose()); build or load a new model`);
-  }
-
-  /** The training stream's state, which checkpoints save: the current (or last) fit's, else the global generator's. */
-  get trainingRngState(): number {
-    return this.trainingRng?.getState() ?? getRngState();
-  }
-
-  /** Makes the next fit continue a checkpoint's training stream instead of drawing a new one (restoreCheckpoint). */
-  resumeTrainingRng(state: number): void {
-    this.resumedRngState = state >>> 0;
   }
 
   add(layer: Layer): void {
@@ -173,6 +126,15 @@ export class Sequential {
       if (prev.built) layer.build(prev.outputShape!);
     }
     this.layers.push(layer);
+    this.chain = null;
+  }
+
+  /** Uses the stack as a layer of a functional graph: its layers are applied in turn (weights shared). */
+  apply(input: SymbolicTensor): SymbolicTensor {
+    this.assertLive('apply');
+    if (!(input instanceof SymbolicTensor)) fail(`${this.name}.apply: argument 'input' must be a symbolic tensor (from input() or layer.apply()), got ${describe(input)}`);
+    if (this.layers.length === 0) fail(`${this.name}.apply: the model has no layers`);
+    return this.layers.reduce((h, l) => l.apply(h) as SymbolicTensor, input);
   }
 
   get built(): boolean {
@@ -184,31 +146,6 @@ export class Sequential {
     let shape = this.layers[0]!.inputShape ?? inputShape;
     if (!shape) fail(`model: the first layer (${this.layers[0]!.name}) needs an inputShape, e.g. inputShape: [timesteps, features]`);
     for (const l of this.layers) shape = l.build(shape);
-  }
-
-  get params(): Param[] {
-    return this.layers.flatMap((l) => l.params);
-  }
-
-  /**
-   * The device the model computes on: its parameters' (made on the current device when the model
-   * was built), or the current device for a model without parameters. Batches are put there.
-   */
-  get device(): DeviceName {
-    let first: Param | null = null;
-    for (const p of this.params) {
-      if (p.value.isDisposed) continue;
-      if (!first) first = p;
-      else if (p.value.device !== first.value.device) {
-        fail(`model: its parameters are on two devices (${first.name} on ${first.value.device}, ${p.name} on ${p.value.device}): build every layer while one device is current (setDevice() before creating the model)`);
-      }
-    }
-    return first ? first.value.device : getDevice();
-  }
-
-  countParams(): number {
-    this.assertLive('countParams');
-    return this.layers.reduce((s, l) => s + l.countParams(), 0);
   }
 
   /** The output shape without the batch dimension. */
@@ -225,24 +162,7 @@ export class Sequential {
     this.ensureBuilt();
     const rows = this.layers.map((l) => [`${l.name} (${l instanceof TimeDistributed ? `TimeDistributed(${l.layer.className})` : l.className})`, `(None, ${l.outputShape!.map((d) => (d === null ? 'None' : String(d))).join(', ')})`, String(l.countParams())]);
     const w = [Math.max(28, ...rows.map((r) => r[0]!.length + 2)), Math.max(26, ...rows.map((r) => r[1]!.length + 2)), 12];
-    const line = (c: string) => c.repeat(w[0]! + w[1]! + w[2]!);
-    const fmt = (r: string[]) => r.map((c, i) => c.padEnd(w[i]!)).join('');
-    const total = this.countParams();
-    const trainable = this.params.filter((p) => p.trainable).reduce((s, p) => s + p.value.size, 0);
-    const out = [
-      `Model: "${this.name}"`,
-      line('_'),
-      fmt(['Layer (type)', 'Output Shape', 'Param #']),
-      line('='),
-      ...rows.flatMap((r, i) => (i ? [line('_'), fmt(r)] : [fmt(r)])),
-      line('='),
-      `Total params: ${total.toLocaleString('en-US')}`,
-      `Trainable params: ${trainable.toLocaleString('en-US')}`,
-      `Non-trainable params: ${(total - trainable).toLocaleString('en-US')}`,
-      line('_'),
-    ].join('\n');
-    print(out);
-    return out;
+    return this.summaryTable(print, ['Layer (type)', 'Output Shape', 'Param #'], rows, w);
   }
 
   compile(args: CompileArgs): void {
@@ -257,13 +177,7 @@ export class Sequential {
     this.optimizer = optimizer;
     this.lossSpec = loss;
     this.metricSpecs = metrics;
-    this.fused = null;
-    let last = this.layers[this.layers.length - 1];
-    if (last instanceof TimeDistributed) last = last.layer;
-    if (last instanceof Dense && !loss.fromLogits) {
-      const pairs = (last.activation === 'softmax' && (loss.name === 'categoricalCrossentropy' || loss.name === 'sparseCategoricalCrossentropy')) || (last.activation === 'sigmoid' && loss.name === 'binaryCrossentropy');
-      if (pairs) this.fused = last;
-    }
+    this.fused = fusedDense(this.layers[this.layers.length - 1], loss);
   }
 
   /** The compiled loss, metrics and optimizer config (JSON-ready), or null before compile(). */
@@ -278,73 +192,8 @@ export class Sequential {
 
   // ---------------------------------------------------------------- saving and interop (lib/io)
 
-  /** Saves the model into a directory, crash-safely (docs/io.md); same as io.saveModel(model, dir). */
-  save(dir: string, options?: modelIo.SaveOptions): void {
-    this.assertLive('save');
-    modelIo.saveModel(this, dir, options);
-  }
-
-  /** Loads PyTorch or Keras weights into the layers (docs/io.md); same as io.loadWeights(model, file). */
-  loadWeights(file: string, options?: modelIo.LoadWeightsOptions): void {
-    this.assertLive('loadWeights');
-    modelIo.loadWeights(this, file, options);
-  }
-
-  /** Writes the model as an ONNX file (docs/io.md); same as io.exportOnnx(model, file). */
-  exportOnnx(file: string, options?: { opset?: number; ignoreMasking?: boolean }): void {
-    this.assertLive('exportOnnx');
-    modelIo.exportOnnx(this, file, options);
-  }
 
   // ---------------------------------------------------------------- data
-
-  /** `what` names the function and argument in errors ('fit: x'). */
-  private hostData(value: Data, what: string, dtype: 'float32' | 'int32'): HostData {
-    let data: Float32Array | Int32Array;
-    let shape: number[];
-    if (value instanceof Tensor) {
-      if (value.isDisposed) fail(`${what} is a disposed tensor`);
-      data = value.dataSync();
-      shape = [...value.shape];
-    } else if (Array.isArray(value)) {
-      const t = tidy(() => tensor(value as NestedArray, undefined, 'float32', { device: 'cpu' }));
-      data = t.dataSync();
-      shape = [...t.shape];
-      t.dispose();
-    } else if (typeof value === 'object' && value !== null && 'data' in value && Array.isArray(value.shape)) {
-      data = value.data instanceof Float32Array || value.data instanceof Int32Array ? value.data : Float32Array.from(value.data);
-      shape = [...value.shape];
-      if (shapeSize(shape) !== data.length) fail(`${what}: shape [${shape}] needs ${shapeSize(shape)} values, got ${data.length}`);
-    } else {
-      fail(`${what} must be a Tensor, nested arrays of numbers or {data, shape}, got ${describe(value)}`);
-    }
-    if (shape.length < 1 || shape[0] === 0) fail(`${what} must have at least one sample, got shape [${shape}]`);
-    const perSample = data.length / shape[0]!;
-    const where = (i: number) => {
-      const idx: number[] = [];
-      let r = i;
-      for (let d = shape.length - 1; d >= 0; d--) {
-        idx.unshift(r % shape[d]!);
-        r = Math.floor(r / shape[d]!);
-      }
-      return `sample ${idx[0]}${idx.length > 1 ? `, feature index [${idx.slice(1).join(', ')}]` : ''}`;
-    };
-    if (data instanceof Float32Array) {
-      for (let i = 0; i < data.length; i++) if (!Number.isFinite(data[i]!)) fail(`${what} contains ${data[i]} at ${where(i)}; clean or impute the data before training`);
-    }
-    if (dtype === 'int32' && !(data instanceof Int32Array)) {
-      const ints = new Int32Array(data.length);
-      for (let i = 0; i < data.length; i++) {
-        const v = data[i]!;
-        if (!Number.isInteger(v)) fail(`${what} must hold integer indices here, got ${v} at ${where(i)}`);
-        ints[i] = v;
-      }
-      data = ints;
-    } else if (dtype === 'float32' && data instanceof Int32Array) {
-      data = Float32Array.from(data);
-    }
-    return { data, shape, perSample };
-  }
 
   private checkX(x: HostData, what: string): void {
     this.ensureBuilt(x.shape.slice(1));
@@ -377,55 +226,16 @@ export class Sequential {
     }
   }
 
-  /**
-   * Per-sample loss weights from fit's sampleWeight or classWeight (Keras: classes are the target's
-   * index, argmax of a one-hot row, or the rounded binary target), or null for none.
-   */
+  /** Per-sample loss weights from sampleWeight or classWeight, or null for none. */
   private sampleWeights(fn: string, sampleWeight: unknown, classWeight: unknown, y: HostData): Float32Array | null {
     if (sampleWeight !== undefined && classWeight !== undefined) fail(`${fn}: give sampleWeight or classWeight, not both (as Keras); fold the class weights into sampleWeight`);
-    const n = y.shape[0]!;
-    if (sampleWeight !== undefined) {
-      const value = sampleWeight instanceof Float32Array ? { data: sampleWeight, shape: [sampleWeight.length] } : (sampleWeight as Data);
-      const w = this.hostData(value, `${fn}: sampleWeight`, 'float32');
-      if (w.shape.length !== 1 || w.shape[0] !== n) fail(`${fn}: sampleWeight must have shape [${n}] (one weight per sample), got [${w.shape}]`);
-      const negative = w.data.findIndex((v) => v < 0);
-      if (negative >= 0) fail(`${fn}: sampleWeight must be non-negative, got ${w.data[negative]} at sample ${negative}`);
-      return w.data as Float32Array;
-    }
+    if (sampleWeight !== undefined) return sampleWeightsOf(fn, sampleWeight, y.shape[0]!);
     if (classWeight === undefined) return null;
-    if (typeof classWeight !== 'object' || classWeight === null || Array.isArray(classWeight)) fail(`${fn}: classWeight must be an object {classIndex: weight}, got ${describe(classWeight)}`);
-    const out = this.outputShape;
-    if (out.length !== 1) fail(`${fn}: classWeight needs one class per sample, and this model outputs [${out.map((d) => d ?? 'any').join(', ')}] per sample; pass sampleWeight instead`);
-    const units = out[0] as number;
-    const classes = this.yDType() === 'int32' ? units : units === 1 ? 2 : units;
-    const table = new Float32Array(classes).fill(1);
-    for (const [key, value] of Object.entries(classWeight)) {
-      const c = Number(key);
-      if (!Number.isInteger(c) || c < 0 || c >= classes) fail(`${fn}: classWeight key '${key}' is not a class index of this model (0 … ${classes - 1})`);
-      if (typeof value !== 'number' || !Number.isFinite(value) || value < 0) fail(`${fn}: classWeight[${key}] must be a non-negative number, got ${describe(value)}`);
-      table[c] = value;
-    }
-    const w = new Float32Array(n);
-    for (let i = 0; i < n; i++) {
-      const row = y.data.subarray(i * y.perSample, (i + 1) * y.perSample);
-      let c = 0;
-      if (y.perSample === 1) c = Math.min(classes - 1, Math.max(0, Math.round(row[0]!)));
-      else for (let k = 1; k < row.length; k++) if (row[k]! > row[c]!) c = k;
-      w[i] = table[c]!;
-    }
-    return w;
-  }
-
-  /** Rows start…end of d (in `order` when shuffled): a view when unshuffled. */
-  private batchSlice<T extends Float32Array | Int32Array>(data: T, perSample: number, order: Int32Array | null, start: number, end: number): T {
-    if (!order) return data.subarray(start * perSample, end * perSample) as T;
-    const slice = new (data.constructor as new (n: number) => T)((end - start) * perSample);
-    for (let i = start; i < end; i++) slice.set(data.subarray(order[i]! * perSample, (order[i]! + 1) * perSample), (i - start) * perSample);
-    return slice;
+    return classWeightsOf(fn, classWeight, y, this.outputShape, this.yDType() === 'int32');
   }
 
   private batchTensor(d: HostData, order: Int32Array | null, start: number, end: number): Tensor {
-    const slice = this.batchSlice(d.data, d.perSample, order, start, end);
+    const slice = batchSlice(d.data, d.perSample, order, start, end);
     const t = tensor(slice, [end - start, ...d.shape.slice(1)], d.data instanceof Int32Array ? 'int32' : 'float32', { device: this.device });
     this.hostCopies.set(t, slice);
     return t;
@@ -433,82 +243,40 @@ export class Sequential {
 
   /** Host copies of the batches made by batchTensor(), for layers that look at input values. */
   private hostCopies = new WeakMap<Tensor, Float32Array | Int32Array>();
-
-  // ---------------------------------------------------------------- steps
-
-  /** `rng` gives dropout seeds (training only: inference draws nothing). */
-  private forward(x: Tensor, training: boolean, rng: Rng = globalRng): Tensor {
-    const data = this.hostCopies.get(x);
-    const ctx: CallContext = { training, lengths: null, host: data ? { tensor: x, data } : null, rng };
-    let h = x;
-    for (const l of this.layers) h = l.forward(h, ctx);
-    this.lastLengths = h.rank >= 3 ? ctx.lengths : null;
-    return h;
-  }
+  private hostOf = (t: Tensor) => this.hostCopies.get(t);
 
   /** Lengths of the last forward's sequence output (right-padded input under a mask), or null. */
   private lastLengths: Int32Array | null = null;
 
-  /**
-   * Per-row loss weights that leave padded timesteps out (Keras: masked steps do not count; the
-   * loss is the mean over valid steps). Null when the output is not a masked sequence.
-   */
-  private maskWeights(out: Tensor): Float32Array | null {
-    const lengths = this.lastLengths;
-    if (!lengths) return null;
-    const [batch, time] = out.shape as [number, number];
-    const perStep = out.size / (batch * time) / out.shape[out.rank - 1]!;
-    const w = new Float32Array(batch * time * perStep);
-    let valid = 0;
-    for (let b = 0; b < batch; b++) valid += lengths[b]!;
-    if (valid === 0) return null;
-    const scale = (batch * time) / valid;
-    for (let b = 0; b < batch; b++) w.fill(scale, b * time * perStep, (b * time + lengths[b]!) * perStep);
-    return w;
+  // ---------------------------------------------------------------- steps
+
+  /** `rng` gives dropout seeds (training only: inference draws nothing). */
+  private forward(x: Tensor, training: boolean, rng: Rng = globalRng, saved: Map<GraphNode, unknown> | null = null): Tensor {
+    const { outputs, lengths } = this.chainGraph().forward([x], training, rng, saved, this.hostOf);
+    this.lastLengths = lengths[0]!;
+    return outputs[0]!;
   }
 
-  /**
-   * Per-row weights of the loss (mask × the batch's sample weights, as Keras; the kernel divides by
-   * the row count, not by the weights' sum) and of the metrics (the mask only: unweighted).
-   */
-  private rowWeights(out: Tensor, sampleWeights: Float32Array | null): { loss: Tensor | null; metrics: Tensor | null } {
-    const mask = this.maskWeights(out);
-    const onDevice = (w: Float32Array | null) => (w ? tensor(w, [w.length], 'float32', { device: out.device }) : null);
-    const metrics = onDevice(mask);
-    if (!sampleWeights) return { loss: metrics, metrics };
-    const rows = out.size / out.shape[out.rank - 1]!;
-    const rowsPerSample = rows / out.shape[0]!;
-    const w = mask ? mask.slice() : new Float32Array(rows).fill(1);
-    for (let r = 0; r < rows; r++) w[r] *= sampleWeights[Math.floor(r / rowsPerSample)]!;
-    return { loss: onDevice(w), metrics };
+  /** The stack as a chain of layer calls for the graph executor (made once built; add() drops it). */
+  private chain: Graph | null = null;
+  private chainGraph(): Graph {
+    if (!this.chain) {
+      const first = this.layers[0]!;
+      const x = new SymbolicTensor([...first.inputShape!], first.inputDType, null, 0, `${this.name}_input`);
+      this.chain = new Graph(this.name, [x], [this.layers.reduce((h, l) => l.apply(h) as SymbolicTensor, x)]);
+    }
+    return this.chain;
   }
 
   /** Loss and metric values of one batch into a small tensor; the loss gradient when wanted. */
   private lossAndMetrics(out: Tensor, y: Tensor, withGrad: boolean, sampleWeights: Float32Array | null): { values: Tensor; grad: Tensor | null } {
-    const spec = this.lossSpec!;
-    const logits = spec.fromLogits || this.fused !== null;
+    const o: OutputLoss = { spec: this.lossSpec!, metrics: this.metricSpecs, fused: this.fused };
     const values = ops.empty([1 + this.metricSpecs.length], out.device);
-    const { loss: lossWeights, metrics: weights } = this.rowWeights(out, sampleWeights);
-    const grad = ops.lossAndGrad(lossKernel(spec, logits), out, y, values, 0, withGrad, lossWeights);
-    let probs: Tensor | null = null;
-    this.metricSpecs.forEach((m, i) => {
-      if (m.kernel.kind === 'metric') {
-        ops.metricInto(m.kernel.metric, out, y, values, i + 1, logits && m.kernel.metric === 'binaryAccuracy' ? 0 : 0.5, weights);
-      } else {
-        if (logits && !probs) probs = ops.activation(this.fused?.activation ?? (spec.name === 'binaryCrossentropy' ? 'sigmoid' : 'softmax'), out);
-        ops.lossAndGrad(m.kernel.loss, probs ?? out, y, values, i + 1, false, weights);
-      }
-    });
-    return { values, grad };
+    return { values, grad: lossAndMetricsInto(o, out, y, this.lastLengths, sampleWeights, values, 0, withGrad) };
   }
 
   private withFused<T>(fn: () => T): T {
-    if (this.fused) this.fused.emitLogits = true;
-    try {
-      return fn();
-    } finally {
-      if (this.fused) this.fused.emitLogits = false;
-    }
+    return withFused([this.fused], fn);
   }
 
   /**
@@ -517,25 +285,22 @@ export class Sequential {
    */
   private stepValues(x: Tensor, y: Tensor, sampleWeights: Float32Array | null, rng: Rng, applyUpdate = true, collect?: (params: Param[]) => void): Tensor {
     if (!this.optimizer || !this.lossSpec) fail('model: call compile({optimizer, loss}) before training or evaluating');
+    const saved = new Map<GraphNode, unknown>();
     startScope('trainStep');
     let result: Tensor | undefined;
     try {
       result = this.withFused(() => {
-        const out = this.forward(x, true, rng);
+        const out = this.forward(x, true, rng, saved);
         const { values, grad } = this.lossAndMetrics(out, y, true, sampleWeights);
-        let dy = grad!;
-        for (let i = this.layers.length - 1; i >= 0; i--) {
-          const l = this.layers[i]!;
-          if (i === 0 && l.inputDType === 'int32') l.backward(dy);
-          else dy = l.backward(dy);
-        }
+        this.chainGraph().backward([grad], saved);
         if (applyUpdate) this.optimizer!.apply(this.params);
         else collect?.(this.params);
         return values;
       });
       return result;
     } finally {
-      for (const l of this.layers) l.clearSaved();
+      clearSaved(saved);
+      for (const l of this.layers) l.clearSaved(); // a layer that threw mid-forward
       for (const p of this.params) p.grad = null;
       endScope(result);
     }
@@ -580,9 +345,9 @@ export class Sequential {
 
   /** x and y on the host, checked against the model ('fit: x must have shape ...'). */
   private trainingData(fn: string, x: Data, y: Data, names: [string, string] = ['x', 'y']): { xh: HostData; yh: HostData } {
-    const xh = this.hostData(x, `${fn}: ${names[0]}`, this.layers[0]?.inputDType ?? 'float32');
+    const xh = hostData(x, `${fn}: ${names[0]}`, this.layers[0]?.inputDType ?? 'float32');
     this.checkX(xh, `${fn}: ${names[0]}`);
-    const yh = this.hostData(y, `${fn}: ${names[1]}`, this.yDType());
+    const yh = hostData(y, `${fn}: ${names[1]}`, this.yDType());
     this.checkY(fn, xh, yh, names[1]);
     return { xh, yh };
   }
@@ -595,21 +360,15 @@ export class Sequential {
     this.assertLive('fit');
     if (!this.optimizer || !this.lossSpec) fail('fit: call compile({optimizer, loss}) before fit()');
     checkOptions('fit', args, FIT_KEYS, { refused: FIT_REFUSED });
-    const epochs = positiveInteger('fit', 'epochs', args.epochs, 1);
+    const loop = loopOptions('fit', args);
+    const epochs = loop.epochs;
     const batchSize = positiveInteger('fit', 'batchSize', args.batchSize, 32);
     const validationBatchSize = positiveInteger('fit', 'validationBatchSize', args.validationBatchSize, batchSize);
-    let initialEpoch = args.initialEpoch ?? 0;
-    if (!Number.isInteger(initialEpoch) || initialEpoch < 0) fail(`fit: 'initialEpoch' must be a non-negative integer, got ${describe(args.initialEpoch)}`);
+    let initialEpoch = loop.initialEpoch;
     if (args.shuffle !== undefined && typeof args.shuffle !== 'boolean') fail(`fit: 'shuffle' must be true or false, got ${describe(args.shuffle)}`);
-    const verbose = args.verbose ?? 1;
-    if (verbose !== 0 && verbose !== 1 && verbose !== 2) fail(`fit: 'verbose' must be 0, 1 or 2, got ${describe(args.verbose)}`);
-    if (args.signal !== undefined && !(args.signal instanceof AbortSignal)) fail(`fit: 'signal' must be an AbortSignal, got ${describe(args.signal)}`);
-    if (args.callbacks !== undefined && !Array.isArray(args.callbacks)) fail(`fit: 'callbacks' must be an array, got ${describe(args.callbacks)}`);
-    const userCallbacks = (args.callbacks ?? []).map((c, i) => checkHooks('fit', c, i));
     if (args.validationData !== undefined && (!Array.isArray(args.validationData) || args.validationData.length < 2 || args.validationData.length > 3)) {
       fail(`fit: 'validationData' must be [x, y] or [x, y, sampleWeight], got ${describe(args.validationData)}`);
     }
-    if (args.resumeFrom !== undefined && (typeof args.resumeFrom !== 'string' || !args.resumeFrom)) fail(`fit: 'resumeFrom' must be a checkpoint directory, got ${describe(args.resumeFrom)}`);
     const split = args.validationSplit ?? 0;
     if (typeof split !== 'number' || !(split >= 0 && split < 1)) fail(`fit: 'validationSplit' must be in [0, 1), got ${describe(args.validationSplit)}`);
     let { xh, yh } = this.trainingData('fit', x, y);
@@ -623,90 +382,87 @@ export class Sequential {
       const n = xh.shape[0]!;
       const nTrain = Math.floor(n * (1 - split));
       if (nTrain < 1 || nTrain >= n) fail(`fit: validationSplit ${split} leaves no training or no validation samples out of ${n}`);
-      const cut = (d: HostData, from: number, to: number): HostData => ({ data: d.data.slice(from * d.perSample, to * d.perSample), shape: [to - from, ...d.shape.slice(1)], perSample: d.perSample });
       // As Keras: the last part of sampleWeight weights the validation loss; classWeight is for training only.
-      val = { x: cut(xh, nTrain, n), y: cut(yh, nTrain, n), weights: args.sampleWeight !== undefined && weights ? weights.slice(nTrain) : null };
-      xh = cut(xh, 0, nTrain);
-      yh = cut(yh, 0, nTrain);
+      val = { x: cutSamples(xh, nTrain, n), y: cutSamples(yh, nTrain, n), weights: args.sampleWeight !== undefined && weights ? weights.slice(nTrain) : null };
+      xh = cutSamples(xh, 0, nTrain);
+      yh = cutSamples(yh, 0, nTrain);
       weights = weights?.slice(0, nTrain) ?? null;
     }
     // After the data checks (which build the model): weights, optimizer and RNG state, next epoch.
-    if (args.resumeFrom !== undefined && fs.existsSync(path.join(args.resumeFrom, 'model.json'))) {
-      initialEpoch = modelIo.restoreCheckpoint(this, args.resumeFrom).initialEpoch;
-    }
+    initialEpoch = this.resumeEpoch('fit', args.resumeFrom, initialEpoch);
     // This fit's stream, drawn now (before the first await), or the checkpoint's it continues.
-    const rng = new Rng(globalRng.nextStreamSeed());
-    if (this.resumedRngState !== null) rng.setState(this.resumedRngState);
-    this.resumedRngState = null;
-    this.trainingRng = rng;
+    const rng = this.startTrainingRng();
     const samples = xh.shape[0]!;
     const steps = Math.ceil(samples / batchSize);
-    const history = new History();
-    const callbacks: Callback[] = [];
-    if (verbose === 1) callbacks.push(new ProgressBar());
-    if (verbose === 2) callbacks.push(new ProgressBar(process.stdout, false));
-    for (const c of userCallbacks) callbacks.push(c.kind === 'callback' ? c.callback : new CustomCallback(c.hooks));
-    const params: TrainParams = { epochs, steps, samples, batchSize, verbose, metrics: this.logNames() };
-    history.params = params;
-    for (const c of callbacks) {
-      c.setModel(this);
-      c.setParams(params);
-    }
-    const call = async (hook: keyof CallbackHooks, ...a: unknown[]) => {
-      for (const c of callbacks) {
-        const f = c[hook] as ((...args: unknown[]) => unknown) | undefined;
-        if (f) await f.apply(c, a);
-      }
-    };
-    this.stopTraining = false;
-    const aborted = () => args.signal?.aborted === true;
-    await call('onTrainBegin', {});
-    const names = this.logNames();
-    for (let epoch = initialEpoch; epoch < epochs && !this.stopTraining && !aborted(); epoch++) {
-      await call('onEpochBegin', epoch, {});
-      const order = args.shuffle === false ? null : rng.permutation(samples);
-      const sums = new Float64Array(names.length);
-      let seen = 0;
-      let logs: Logs = {};
-      for (let b = 0; b < steps && !aborted() && !this.stopTraining; b++) {
-        const start = b * batchSize;
-        const end = Math.min(samples, start + batchSize);
-        await call('onBatchBegin', b, { batch: b, size: end - start });
-        this.assertLive('fit'); // disposed by a callback or concurrent code while training
-        // The loss and metrics are read off the JS thread: on a GPU the event loop stays free while
-        // the step runs (the read is ordered after the step's work).
-        const batchWeights = weights && this.batchSlice(weights, 1, order, start, end);
-        const values = tidy(() => this.stepValues(this.batchTensor(xh, order, start, end), this.batchTensor(yh, order, start, end), batchWeights, rng));
-        let vals: number[];
-        try {
-          vals = Array.from(await values.data());
-        } finally {
-          values.dispose();
+    const train = xh, target = yh, trainWeights = weights;
+    const self = this;
+    return trainLoop({
+      model: this, callbackModel: this, epochs, initialEpoch, verbose: loop.verbose, callbacks: loop.callbacks, signal: loop.signal,
+      params: { epochs, steps, samples, batchSize, verbose: loop.verbose, metrics: this.logNames() },
+      *epochBatches() {
+        const order = args.shuffle === false ? null : rng.permutation(samples);
+        for (let b = 0; b < steps; b++) {
+          const start = b * batchSize;
+          const end = Math.min(samples, start + batchSize);
+          const batchWeights = trainWeights && batchSlice(trainWeights, 1, order, start, end);
+          yield { size: end - start, step: () => tidy(() => self.stepValues(self.batchTensor(train, order, start, end), self.batchTensor(target, order, start, end), batchWeights, rng)) };
         }
-        seen += end - start;
-        logs = {};
-        names.forEach((k, i) => {
-          sums[i] += vals[i]! * (end - start);
-          logs[k] = sums[i]! / seen;
-        });
-        await call('onBatchEnd', b, { ...logs, batch: b, size: end - start });
-        await new Promise<void>((resolve) => setImmediate(resolve));
-      }
-      if (aborted()) {
-        history.stopped = true;
-        break;
-      }
-      if (val) {
-        const v = this.evaluateHost(val.x, val.y, val.weights, validationBatchSize);
-        for (const [k, value] of Object.entries(v)) logs[`val_${k}`] = value;
-      }
-      await call('onEpochEnd', epoch, logs);
-      history.epoch.push(epoch);
-      for (const [k, value] of Object.entries(logs)) (history.history[k] ??= []).push(value);
-    }
-    if (this.stopTraining) history.stopped = true;
-    await call('onTrainEnd', {});
-    return history;
+      },
+      validate: val ? () => this.evaluateHost(val!.x, val!.y, val!.weights, validationBatchSize) : null,
+    });
+  }
+
+  /** One dataset element ({xs, ys, sampleWeight?}, data or tensors) on the host, checked. */
+  private datasetBatch(fn: string, element: unknown, index: number): { xh: HostData; yh: HostData; weights: Float32Array | null } {
+    const e = datasetElement(fn, element, index);
+    const { xh, yh } = this.trainingData(fn, e.xs as Data, e.ys as Data, [`dataset element ${index} xs`, `dataset element ${index} ys`]);
+    return { xh, yh, weights: this.sampleWeights(fn, e.sampleWeight, undefined, yh) };
+  }
+
+  /**
+   * Trains on a dataset: batches of {xs, ys, sampleWeight?} (docs/models.md, Datasets). Tensors a
+   * batch holds are disposed after its step; the data set is never held whole.
+   */
+  async fitDataset(dataset: BatchSource, args: FitDatasetArgs = {}): Promise<History> {
+    this.assertLive('fitDataset');
+    if (!this.optimizer || !this.lossSpec) fail('fitDataset: call compile({optimizer, loss}) before fitDataset()');
+    return this.runFitDataset(dataset, args, {
+      validateArrays: (x, y, w) => {
+        const v = this.trainingData('fitDataset', x as Data, y as Data, ['validationData x', 'validationData y']);
+        const weights = w === undefined ? null : this.sampleWeights('fitDataset: validationData', w, undefined, v.yh);
+        return () => this.evaluateHost(v.xh, v.yh, weights, 32);
+      },
+      evaluateSource: (source) => this.evaluateSource('fitDataset', source, null),
+      step: (element, i, rng) => {
+        const { xh, yh, weights } = this.datasetBatch('fitDataset', element, i);
+        const n = xh.shape[0]!;
+        return { size: n, step: () => tidy(() => this.stepValues(this.batchTensor(xh, null, 0, n), this.batchTensor(yh, null, 0, n), weights, rng)) };
+      },
+      logNames: this.logNames(),
+    });
+  }
+
+  private evaluateSource(fn: string, dataset: BatchSource, limit: number | null): Promise<Logs> {
+    return evaluateElements(fn, dataset, limit, this.logNames(), (element, i) => {
+      const { xh, yh, weights } = this.datasetBatch(fn, element, i);
+      return { size: xh.shape[0]!, values: this.evaluateBatch(xh, yh, weights) };
+    });
+  }
+
+  /** [loss, ...metrics] of one whole host batch (inference mode). */
+  private evaluateBatch(xh: HostData, yh: HostData, weights: Float32Array | null): Float32Array {
+    const n = xh.shape[0]!;
+    return tidy(() => this.withFused(() => {
+      const out = this.forward(this.batchTensor(xh, null, 0, n), false);
+      return this.lossAndMetrics(out, this.batchTensor(yh, null, 0, n), false, weights).values.dataSync() as Float32Array;
+    }));
+  }
+
+  /** Loss and metrics over a dataset's batches (all, or the first `batches`), weighted by batch size. */
+  async evaluateDataset(dataset: BatchSource, args: { batches?: number } = {}): Promise<Logs> {
+    this.assertLive('evaluateDataset');
+    if (!this.lossSpec) fail('evaluateDataset: call compile({optimizer, loss}) before evaluateDataset()');
+    return this.evaluateSource('evaluateDataset', dataset, evaluateDatasetOptions(dataset, args));
   }
 
   private evaluateHost(xh: HostData, yh: HostData, weights: Float32Array | null, batchSize: number): Logs {
@@ -760,7 +516,7 @@ export class Sequential {
     this.assertLive('predict');
     checkOptions('predict', args, ['batchSize'], { refused: { steps: DATASET_ONLY } });
     const batchSize = positiveInteger('predict', 'batchSize', args.batchSize, 32);
-    const xh = this.hostData(x, 'predict: x', this.layers[0]?.inputDType ?? 'float32');
+    const xh = hostData(x, 'predict: x', this.layers[0]?.inputDType ?? 'float32');
     this.checkX(xh, 'predict: x');
     const n = xh.shape[0]!;
     // Batches are written into the output on the model's device: no host round trip.
@@ -783,39 +539,13 @@ export class Sequential {
     return out!;
   }
 
-  /** Clears the carried state of stateful GRU layers. */
-  resetStates(): void {
-    this.assertLive('resetStates');
-    for (const l of this.layers) if (l instanceof GRU) l.resetStates();
-  }
-
   /** Host copies of every parameter, in order. */
-  getWeights(): Float32Array[] {
+  override getWeights(): Float32Array[] {
     this.assertLive('getWeights');
     this.ensureBuilt();
-    return this.params.map((p) => p.value.dataSync() as Float32Array);
+    return super.getWeights();
   }
 
-  setWeights(weights: ArrayLike<number>[]): void {
-    this.assertLive('setWeights');
-    const params = this.params;
-    if (!Array.isArray(weights) || weights.length !== params.length) fail(`setWeights: expected ${params.length} arrays (one per parameter), got ${describe(weights)}`);
-    params.forEach((p, i) => {
-      const w = weights[i]!;
-      if (!(w instanceof Float32Array) && !(Array.isArray(w) && w.every((v) => typeof v === 'number'))) fail(`setWeights: weight ${i} (${p.name}) must be a Float32Array or an array of numbers, got ${describe(w)}`);
-      if (w.length !== p.value.size) fail(`setWeights: ${p.name} needs ${p.value.size} values, got ${w.length}`);
-      native.write(p.value.handle('setWeights'), w instanceof Float32Array ? w : Float32Array.from(w));
-    });
-  }
-
-  /** Frees parameters and optimizer state. */
-  /** Frees parameters and optimizer state; the model cannot be used afterwards (a second call does nothing). */
-  dispose(): void {
-    if (this.disposed) return;
-    for (const l of this.layers) l.dispose();
-    this.optimizer?.dispose();
-    this.disposed = true;
-  }
 }
 
 export function sequential(args: { layers?: Layer[]; name?: string } | Layer[] = {}): Sequential {

@@ -6,8 +6,8 @@ import { memory, type Sequential } from '../../lib';
  * Registers mocha hooks: models pushed into the returned list are disposed after each test, and
  * then no more tensors may be alive than before it (nothing leaked).
  */
-export function disposeModelsAfterEach(): Sequential[] {
-  const made: Sequential[] = [];
+export function disposeModelsAfterEach<M extends { dispose(): void } = Sequential>(): M[] {
+  const made: M[] = [];
   let baseline = 0;
   beforeEach(() => {
     baseline = memory().numTensors;

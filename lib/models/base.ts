@@ -1,0 +1,199 @@
+// What every model of layers has, whatever its wiring (tfjs' LayersModel): the layers and their
+// parameters, the device, the optimizer, weights in and out, saving, and disposal.
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import type { DeviceName } from '../../binding';
+import { describe, getDevice } from '../backend';
+import type * as ModelIo from '../io/model-io';
+import { GRU, type Layer, type Param } from '../layers';
+import type { Optimizer } from '../optimizers';
+import { Rng, getRngState, globalRng } from '../random';
+import type { Logs } from '../callbacks';
+import { fitDatasetOptions, writeWeights, type FitDatasetArgs } from '../training/arguments';
+import { History, fail, sourceEpochs, trainLoop, type BatchSource, type StepBatch } from '../training/engine';
+
+/**
+ * lib/io/model-io, loaded on first use: it imports the model classes, which extend this one, so a
+ * load-time import here would make whichever module loads first see the other half-built.
+ */
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const modelIo = (): typeof ModelIo => require('../io/model-io');
+
+export abstract class LayersModel {
+  abstract readonly name: string;
+  /** Every layer once, in order. */
+  abstract readonly layers: Layer[];
+  optimizer: Optimizer | null = null;
+  /** Set by a callback to end training after the current batch. */
+  stopTraining = false;
+  /** Set by dispose(): every method then throws instead of silently re-initialising the layers. */
+  protected disposed = false;
+  /**
+   * The random stream of the running (or last) fit: shuffling and dropout seeds. Each fit draws
+   * it from the global generator when it starts, so concurrent fits do not share draws.
+   */
+  private trainingRng: Rng | null = null;
+  /** A checkpoint's stream state for the next fit to continue (resumeTrainingRng). */
+  private resumedRngState: number | null = null;
+
+  /** The training stream's state, which checkpoints save: the current (or last) fit's, else the global generator's. */
+  get trainingRngState(): number {
+    return this.trainingRng?.getState() ?? getRngState();
+  }
+
+  /** Makes the next fit continue a checkpoint's training stream instead of drawing a new one (restoreCheckpoint). */
+  resumeTrainingRng(state: number): void {
+    this.resumedRngState = state >>> 0;
+  }
+
+  /** This fit's random stream: drawn from the global generator now, or the checkpoint's it continues. */
+  protected startTrainingRng(): Rng {
+    const rng = new Rng(globalRng.nextStreamSeed());
+    if (this.resumedRngState !== null) rng.setState(this.resumedRngState);
+    this.resumedRngState = null;
+    this.trainingRng = rng;
+    return rng;
+  }
+
+  /**
+   * fit's resumeFrom: when the directory holds a checkpoint, its weights, optimizer and RNG state
+   * are restored and the epoch after its epoch is returned; otherwise `initialEpoch`.
+   */
+  protected resumeEpoch(fn: string, dir: unknown, initialEpoch: number): number {
+    if (dir === undefined) return initialEpoch;
+    if (typeof dir !== 'string' || !dir) fail(`${fn}: 'resumeFrom' must be a checkpoint directory, got ${describe(dir)}`);
+    if (!fs.existsSync(path.join(dir, 'model.json'))) return initialEpoch;
+    return modelIo().restoreCheckpoint(this as never, dir).initialEpoch;
+  }
+
+  /** Throws when the model was disposed: its parameters are gone and must not be re-created behind the caller's back. */
+  protected assertLive(method: string): void {
+    if (this.disposed) throw new Error(`model: this model was disposed (${method} called after dispose()); build or load a new model`);
+  }
+
+  /** Throws when the model was disposed (the training loop checks it before every step). */
+  assertUsable(fn: string): void {
+    this.assertLive(fn);
+  }
+
+  get params(): Param[] {
+    return this.layers.flatMap((l) => l.params);
+  }
+
+  /**
+   * The device the model computes on: its parameters' (made on the current device when the model
+   * was built), or the current device for a model without parameters. Batches are put there.
+   */
+  get device(): DeviceName {
+    let first: Param | null = null;
+    for (const p of this.params) {
+      if (p.value.isDisposed) continue;
+      if (!first) first = p;
+      else if (p.value.device !== first.value.device) {
+        fail(`model: its parameters are on two devices (${first.name} on ${first.value.device}, ${p.name} on ${p.value.device}): build every layer while one device is current (setDevice() before creating the model)`);
+      }
+    }
+    return first ? first.value.device : getDevice();
+  }
+
+  countParams(): number {
+    this.assertLive('countParams');
+    return this.layers.reduce((s, l) => s + l.countParams(), 0);
+  }
+
+  /** Clears the carried state of stateful GRU layers. */
+  resetStates(): void {
+    this.assertLive('resetStates');
+    for (const l of this.layers) if (l instanceof GRU) l.resetStates();
+  }
+
+  /** Host copies of every parameter, in order. */
+  getWeights(): Float32Array[] {
+    this.assertLive('getWeights');
+    return this.params.map((p) => p.value.dataSync() as Float32Array);
+  }
+
+  setWeights(weights: ArrayLike<number>[]): void {
+    this.assertLive('setWeights');
+    writeWeights(this.params, weights);
+  }
+
+  /** Saves the model into a directory, crash-safely (docs/io.md); same as io.saveModel(model, dir). */
+  save(dir: string, options?: ModelIo.SaveOptions): void {
+    this.assertLive('save');
+    modelIo().saveModel(this as never, dir, options);
+  }
+
+  /** Loads PyTorch or Keras weights into the layers (docs/io.md); same as io.loadWeights(model, file). */
+  loadWeights(file: string, options?: ModelIo.LoadWeightsOptions): void {
+    this.assertLive('loadWeights');
+    modelIo().loadWeights(this as never, file, options);
+  }
+
+  /**
+   * fitDataset over the shared loop; the model supplies how arrays validate, how a source
+   * evaluates, how an element becomes a step, its log names and (several outputs) its logs.
+   */
+  protected runFitDataset(dataset: BatchSource, args: FitDatasetArgs, model: {
+    validateArrays(x: unknown, y: unknown, sampleWeight: unknown): () => Logs;
+    evaluateSource(source: BatchSource): Promise<Logs>;
+    step(element: unknown, index: number, rng: Rng): StepBatch;
+    logNames: string[];
+    toLogs?: (values: Float32Array) => number[];
+  }): Promise<History> {
+    const { loop, batchesPerEpoch, validation } = fitDatasetOptions(dataset, args);
+    let validate: (() => Logs | Promise<Logs>) | null = null;
+    if (validation && 'arrays' in validation) validate = model.validateArrays(...validation.arrays);
+    else if (validation) validate = () => model.evaluateSource(validation.source);
+    const rng = this.startTrainingRng();
+    return trainLoop({
+      model: this, callbackModel: this, ...loop,
+      params: { epochs: loop.epochs, steps: batchesPerEpoch ?? 0, samples: 0, batchSize: 0, verbose: loop.verbose, metrics: model.logNames },
+      epochBatches: sourceEpochs('fitDataset', dataset, batchesPerEpoch, (element, i) => model.step(element, i, rng)),
+      toLogs: model.toLogs,
+      validate,
+    });
+  }
+
+  /** Keras' summary table (header, rows, parameter totals) with the given column widths; printed and returned. */
+  protected summaryTable(print: (line: string) => void, heads: string[], rows: string[][], widths: number[]): string {
+    const line = (c: string) => c.repeat(widths.reduce((a, b) => a + b, 0));
+    const fmt = (r: string[]) => r.map((c, i) => c.padEnd(widths[i]!)).join('');
+    const total = this.countParams();
+    const trainable = this.params.filter((p) => p.trainable).reduce((s, p) => s + p.value.size, 0);
+    const out = [
+      `Model: "${this.name}"`,
+      line('_'),
+      fmt(heads),
+      line('='),
+      ...rows.flatMap((r, i) => (i ? [line('_'), fmt(r)] : [fmt(r)])),
+      line('='),
+      `Total params: ${total.toLocaleString('en-US')}`,
+      `Trainable params: ${trainable.toLocaleString('en-US')}`,
+      `Non-trainable params: ${(total - trainable).toLocaleString('en-US')}`,
+      line('_'),
+    ].join('\n');
+    print(out);
+    return out;
+  }
+
+  /** Writes the model as an ONNX file (docs/io.md); same as io.exportOnnx(model, file). */
+  exportOnnx(file: string, options?: { opset?: number; ignoreMasking?: boolean }): void {
+    this.assertLive('exportOnnx');
+    modelIo().exportOnnx(this as never, file, options);
+  }
+
+  /** Saves a training checkpoint (modelCheckpoint calls it). */
+  writeCheckpoint(dir: string, info: { epoch: number; logs?: Record<string, number>; [k: string]: unknown }): void {
+    this.assertLive('writeCheckpoint');
+    modelIo().saveCheckpoint(this as never, dir, info);
+  }
+
+  /** Frees parameters and optimizer state; the model cannot be used afterwards (a second call does nothing). */
+  dispose(): void {
+    if (this.disposed) return;
+    for (const l of this.layers) l.dispose();
+    this.optimizer?.dispose();
+    this.disposed = true;
+  }
+}
