@@ -14,3 +14,4 @@ export { Sequential, sequential, History, type FitArgs, type CompileArgs, type D
 export { historyToSvg, saveHistoryPlot } from './plot';
 export { loadModel } from './io/model-io';
 export { modelCheckpoint, ModelCheckpoint, type ModelCheckpointArgs } from './callbacks/model-checkpoint';
+export * as data from './data';
