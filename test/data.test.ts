@@ -4,7 +4,8 @@
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { data, memory, setSeed, tensor, type Tensor } from '../lib';
+import { data, layers, memory, optimizers, sequential, setSeed, tensor, type Sequential, type Tensor } from '../lib';
+import { disposeModelsAfterEach } from './support/models';
 import { tempDir } from './support/temp-dir';
 
 const range = (n: number): number[] => Array.from({ length: n }, (_, i) => i);
@@ -439,5 +440,62 @@ describe('data: bad arguments are named errors', () => {
     const cyclic: Record<string, unknown> = {};
     cyclic.self = cyclic;
     await rejectsWith(data.generator(() => [cyclic].values()).batch(1).toArray(), /nested more than 32 objects deep/);
+  });
+});
+
+describe('data pipelines through fitDataset and evaluateDataset', () => {
+  const made = disposeModelsAfterEach();
+  const WINDOW = 6, FEATURES = 2, BATCH = 8;
+  const build = (): Sequential => {
+    setSeed(11);
+    const m = sequential([layers.gru({ units: 4, inputShape: [WINDOW, FEATURES] }), layers.dense({ units: 1 })]);
+    m.compile({ optimizer: optimizers.adam({ learningRate: 0.01 }), loss: 'meanSquaredError', metrics: ['mae'] });
+    made.push(m);
+    return m;
+  };
+
+  it('a csv time series trains exactly as fit on the same windows built by hand; memory() back to baseline', async () => {
+    const dir = tempDir('cdcgru-fitds-');
+    const file = path.join(dir, 'series.csv');
+    const rows = range(60).map((t) => [Math.sin(t / 5), Math.cos(t / 7), Math.sin(t / 3) * 0.5]);
+    fs.writeFileSync(file, `a,b,target\n${rows.map((r) => r.join(',')).join('\n')}\n`);
+    // The reference: windows of rows t..t+5 (a, b) and the target of row t+6, in float32.
+    const n = rows.length - WINDOW;
+    const x = Float32Array.from(range(n).flatMap((t) => rows.slice(t, t + WINDOW).flatMap((r) => [r[0]!, r[1]!])));
+    const y = Float32Array.from(range(n).map((t) => rows[t + WINDOW]![2]!));
+    const reference = build();
+    const h1 = await reference.fit({ data: x, shape: [n, WINDOW, FEATURES] }, { data: y, shape: [n, 1] }, { epochs: 3, batchSize: BATCH, shuffle: false, verbose: 0 });
+
+    const before = memory().numTensors;
+    const model = build();
+    const series = data.timeSeries(data.csv(file, { columns: ['a', 'b'], labelColumns: ['target'] }), { window: WINDOW }).batch(BATCH).prefetch(2);
+    const h2 = await model.fitDataset(series, { epochs: 3, verbose: 0 });
+    assert.deepEqual(h2.history.loss, h1.history.loss);
+    reference.getWeights().forEach((w, i) => assert.deepEqual(model.getWeights()[i], w, `weight ${i}`));
+    const logs = await model.evaluateDataset(series);
+    const want = model.evaluate({ data: x, shape: [n, WINDOW, FEATURES] }, { data: y, shape: [n, 1] }, { batchSize: BATCH });
+    assert.ok(Math.abs(logs.loss! - want.loss!) <= 1e-6 * Math.abs(want.loss!), `evaluateDataset ${logs.loss} vs evaluate ${want.loss}`);
+    assert.ok(Math.abs(logs.mae! - want.mae!) <= 1e-6 * Math.abs(want.mae!));
+    made.splice(made.indexOf(model), 1);
+    model.dispose();
+    assert.equal(memory().numTensors, before, 'training from the pipeline leaves no tensor behind');
+  });
+
+  it('a pipeline that yields tensors (map to tensors, shuffle) leaks none through fitDataset', async () => {
+    const before = memory().numTensors;
+    const model = build();
+    const samples = data.generator(function* () {
+      for (let i = 0; i < 40; i++) yield { xs: Float32Array.from({ length: WINDOW * FEATURES }, (_, k) => Math.sin(i + k)), ys: [Math.cos(i)] };
+    });
+    const batches = samples
+      .shuffle(10, { seed: 4 })
+      .batch(BATCH)
+      .map((b) => ({ xs: tensor(b.xs.data as Float32Array, [b.xs.shape[0]!, WINDOW, FEATURES]), ys: tensor(b.ys.data as Float32Array, b.ys.shape) }));
+    const history = await model.fitDataset(batches, { epochs: 2, verbose: 0, validationData: batches });
+    assert.equal(history.history.loss!.length, 2);
+    assert.ok(Number.isFinite(history.history.val_loss![1]));
+    made.splice(made.indexOf(model), 1);
+    model.dispose();
+    assert.equal(memory().numTensors, before, 'every batch tensor was disposed after its step');
   });
 });
