@@ -6,6 +6,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { data, layers, memory, optimizers, sequential, setSeed, tensor, type Sequential, type Tensor } from '../lib';
 import { disposeModelsAfterEach } from './support/models';
+import { seededRandom } from './support/prng';
 import { tempDir } from './support/temp-dir';
 
 const range = (n: number): number[] => Array.from({ length: n }, (_, i) => i);
@@ -497,5 +498,44 @@ describe('data pipelines through fitDataset and evaluateDataset', () => {
     made.splice(made.indexOf(model), 1);
     model.dispose();
     assert.equal(memory().numTensors, before, 'every batch tensor was disposed after its step');
+  });
+});
+
+describe('data under seeded garbage', () => {
+  it('every function and method returns or throws an Error naming itself; what it returns iterates to an end', async function () {
+    this.timeout(60000);
+    const random = seededRandom(13);
+    const before = memory().numTensors;
+    const pool = (): unknown[] => [
+      undefined, null, true, 0, 1, 3, -1, 1.5, NaN, Infinity, 2 ** 53, '', 'abc', Symbol('s'), 10n, {}, [], [0], [[1, 2], [3]], [1, , 3],
+      () => 1, () => { throw new Error('user function'); }, async () => 2, function* () { yield 1; }, new Float32Array(3), Int32Array.of(1, 2),
+      { data: new Float32Array(4), shape: [2, 2] }, { data: [1], shape: [2] }, { seed: 1 }, { dropRemainder: 'yes' }, { window: 2 }, { columns: 3 },
+      numbers(4), data.fromArrays([[1, 2], [3, 4]]), Promise.resolve(1),
+    ];
+    const pick = <T>(xs: T[]): T => xs[Math.floor(random() * xs.length)]!;
+    const methods = ['map', 'filter', 'batch', 'window', 'shuffle', 'take', 'skip', 'repeat', 'prefetch', 'toArray'] as const;
+    const entries: [string, (args: unknown[]) => unknown][] = [
+      ['fromArrays', (a) => (data.fromArrays as (...x: unknown[]) => unknown)(...a)],
+      ['generator', (a) => (data.generator as (...x: unknown[]) => unknown)(...a)],
+      ['csv', (a) => (data.csv as (...x: unknown[]) => unknown)(...a)],
+      ['timeSeries', (a) => (data.timeSeries as (...x: unknown[]) => unknown)(...a)],
+      ['Dataset', (a) => new (data.Dataset as new (...x: unknown[]) => unknown)(...a)],
+      ...methods.map((m) => [`Dataset.${m}`, (a: unknown[]) => (numbers(6) as unknown as Record<string, (...x: unknown[]) => unknown>)[m]!(...a)] as [string, (args: unknown[]) => unknown]),
+    ];
+    const named = (entry: string, err: unknown) => err instanceof Error && (err.message === 'user function' || err.message.includes(`${entry.split('.').pop()}`) || /^(generator|Dataset[.\w]*): /.test(err.message));
+    for (const [entry, call] of entries) {
+      for (let c = 0; c < 150; c++) {
+        const args = Array.from({ length: Math.floor(random() * 4) }, () => pick(pool()));
+        let out: unknown;
+        try {
+          out = await call(args);
+          // A lazy result is iterated (a bounded part of it), except csv: garbage names no file to read.
+          if (out instanceof data.Dataset && entry !== 'csv') await out.take(20).toArray();
+        } catch (err) {
+          assert.ok(named(entry, err), `${entry}(${args.map((a) => typeof a).join(', ')}) threw ${err instanceof Error ? `${err.name}: ${err.message}` : String(err)}`);
+        }
+      }
+    }
+    assert.equal(memory().numTensors, before);
   });
 });

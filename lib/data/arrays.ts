@@ -2,7 +2,7 @@
 import { describe } from '../backend';
 import { Tensor, type NestedArray } from '../tensor';
 import { Dataset } from './dataset';
-import { elementToHost, hostRow, isHostTensor, type HostTensor } from './elements';
+import { elementToHost, hostRow, isHostTensor, isPlainObject, type HostTensor } from './elements';
 
 /** Samples along the first dimension: a Tensor, nested arrays, a typed array or {data, shape}. */
 export type ArrayData = Tensor | NestedArray | Float32Array | Int32Array | HostTensor;
@@ -20,12 +20,12 @@ function columns(argument: string, value: unknown): Columns {
   const one = (v: unknown, what: string): HostTensor => {
     if (!isArrayData(v)) throw new TypeError(`fromArrays: argument '${what}' must be a Tensor, nested arrays, a typed array or {data, shape}, got ${describe(v)}`);
     if (v instanceof Tensor && v.isDisposed) throw new TypeError(`fromArrays: argument '${what}' is a disposed tensor`);
-    const host = (v instanceof Tensor ? { data: v.dataSync(), shape: [...v.shape] } : elementToHost(`fromArrays: argument '${what}'`, v)) as HostTensor;
+    const host = (v instanceof Tensor ? { data: v.dataSync(), shape: [...v.shape] } : elementToHost('fromArrays', v, `argument '${what}'`)) as HostTensor;
     if (host.shape.length === 0) throw new TypeError(`fromArrays: argument '${what}' must have a first (sample) dimension, got a scalar`);
     return host;
   };
   if (isArrayData(value)) return one(value, argument);
-  if (typeof value !== 'object' || value === null || Object.keys(value).length === 0) {
+  if (!isPlainObject(value) || Object.keys(value).length === 0) {
     throw new TypeError(`fromArrays: argument '${argument}' must be a Tensor, nested arrays, a typed array, {data, shape} or an object of those keyed by input name, got ${describe(value)}`);
   }
   return Object.fromEntries(Object.entries(value).map(([name, v]) => [name, one(v, `${argument}.${name}`)]));

@@ -18,7 +18,7 @@ export type Stacked<T> = T extends Leaf ? HostTensor : { [K in keyof T]: Stacked
 
 const MAX_DEPTH = 32;
 
-function isPlainObject(value: unknown): value is Record<string, unknown> {
+export function isPlainObject(value: unknown): value is Record<string, unknown> {
   if (typeof value !== 'object' || value === null) return false;
   const proto = Object.getPrototypeOf(value);
   return proto === Object.prototype || proto === null;
@@ -36,7 +36,7 @@ function isLeaf(value: unknown): boolean {
 /** Calls `visit` on every leaf of an element with its path ('' for a leaf element, '.xs', '.xs.a'). */
 function forEachLeaf(element: unknown, visit: (leaf: unknown, path: string) => void, path = '', depth = 0): void {
   if (isLeaf(element)) return visit(element, path);
-  if (depth === MAX_DEPTH) throw new RangeError(`dataset element${path} is nested more than ${MAX_DEPTH} objects deep`);
+  if (depth === MAX_DEPTH) throw new RangeError(`Dataset: element${path} is nested more than ${MAX_DEPTH} objects deep`);
   for (const [key, value] of Object.entries(element as Record<string, unknown>)) forEachLeaf(value, visit, `${path}.${key}`, depth + 1);
 }
 
@@ -64,21 +64,25 @@ export function disposeUnreturned(input: unknown, output: unknown): void {
   for (const t of inputs) if (!kept.has(t)) t.dispose();
 }
 
-/** One leaf as a host tensor; a Tensor leaf is read and disposed (the dataset owns its elements). */
-function leafToHost(op: string, leaf: unknown, where: string): HostTensor {
+/**
+ * One leaf as a host tensor; a Tensor leaf is read and disposed (the dataset owns its elements).
+ * Errors read `${op}: ${what}${where} ...` ('Dataset.batch: element.xs has shape ...').
+ */
+function leafToHost(op: string, leaf: unknown, what: string, where: string): HostTensor {
+  const name = `${what}${where}`;
   if (leaf instanceof Float32Array || leaf instanceof Int32Array) return { data: leaf, shape: [leaf.length] };
   if (typeof leaf === 'number') return { data: Float32Array.of(leaf), shape: [] };
   if (leaf instanceof Tensor) {
-    if (leaf.isDisposed) throw new TypeError(`${op}: element${where} is a disposed tensor`);
+    if (leaf.isDisposed) throw new TypeError(`${op}: ${name} is a disposed tensor`);
     const host = { data: leaf.dataSync(), shape: [...leaf.shape] };
     leaf.dispose();
     return host;
   }
   if (isHostTensor(leaf)) {
     const { shape } = leaf;
-    if (!shape.every((d) => Number.isInteger(d) && d >= 0)) throw new TypeError(`${op}: element${where} has shape [${shape}]; dimensions must be non-negative integers`);
-    const data = leaf.data instanceof Float32Array || leaf.data instanceof Int32Array ? leaf.data : numbersToFloat32(op, leaf.data as unknown as ArrayLike<unknown>, where);
-    if (shapeSize(shape) !== data.length) throw new TypeError(`${op}: element${where} has shape [${shape}], which needs ${shapeSize(shape)} values, but ${data.length} came`);
+    if (!shape.every((d) => Number.isInteger(d) && d >= 0)) throw new TypeError(`${op}: ${name} has shape [${shape}]; dimensions must be non-negative integers`);
+    const data = leaf.data instanceof Float32Array || leaf.data instanceof Int32Array ? leaf.data : numbersToFloat32(op, leaf.data as unknown as ArrayLike<unknown>, name);
+    if (shapeSize(shape) !== data.length) throw new TypeError(`${op}: ${name} has shape [${shape}], which needs ${shapeSize(shape)} values, but ${data.length} came`);
     return { data, shape: [...shape] };
   }
   if (Array.isArray(leaf)) {
@@ -86,31 +90,28 @@ function leafToHost(op: string, leaf: unknown, where: string): HostTensor {
     try {
       t = tensor(leaf as NestedArray, undefined, 'float32', { device: 'cpu' });
     } catch (err) {
-      throw new TypeError(`${op}: element${where}: ${(err as Error).message.replace(/^tensor: /, '')}`);
+      throw new TypeError(`${op}: ${(err as Error).message.replace(/^tensor: argument 'values'/, name)}`);
     }
-    return leafToHost(op, t, where);
+    return leafToHost(op, t, what, where);
   }
-  throw new TypeError(
-    `${op}: element${where} must be a number, nested arrays of numbers, a Float32Array or Int32Array, {data, shape}, a Tensor or a plain object of those, got ${describe(leaf)}`,
-  );
+  throw new TypeError(`${op}: ${name} must be a number, nested arrays of numbers, a Float32Array or Int32Array, {data, shape}, a Tensor or a plain object of those, got ${describe(leaf)}`);
 }
 
-function numbersToFloat32(op: string, values: ArrayLike<unknown>, where: string): Float32Array {
+function numbersToFloat32(op: string, values: ArrayLike<unknown>, name: string): Float32Array {
   const out = new Float32Array(values.length);
   for (let i = 0; i < values.length; i++) {
     const v = values[i];
-    if (typeof v !== 'number') throw new TypeError(`${op}: element${where}.data[${i}] must be a number, got ${describe(v)}`);
+    if (typeof v !== 'number') throw new TypeError(`${op}: ${name}.data[${i}] must be a number, got ${describe(v)}`);
     out[i] = v;
   }
   return out;
 }
 
-/** The element with every leaf converted to a host tensor (tensors read and disposed). */
-export function elementToHost(op: string, element: unknown): unknown {
-  if (isLeaf(element)) return leafToHost(op, element, '');
+/** The element with every leaf converted to a host tensor (tensors read and disposed); `what` names it in errors. */
+export function elementToHost(op: string, element: unknown, what = 'element'): unknown {
   const convert = (value: unknown, path: string, depth: number): unknown => {
-    if (isLeaf(value)) return leafToHost(op, value, path);
-    if (depth === MAX_DEPTH) throw new RangeError(`${op}: element${path} is nested more than ${MAX_DEPTH} objects deep`);
+    if (isLeaf(value)) return leafToHost(op, value, what, path);
+    if (depth === MAX_DEPTH) throw new RangeError(`${op}: ${what}${path} is nested more than ${MAX_DEPTH} objects deep`);
     return Object.fromEntries(Object.entries(value as Record<string, unknown>).map(([k, v]) => [k, convert(v, `${path}.${k}`, depth + 1)]));
   };
   return convert(element, '', 0);
