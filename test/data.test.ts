@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { data, layers, memory, optimizers, sequential, setSeed, tensor, type Sequential, type Tensor } from '../lib';
+import { data, dispose, layers, memory, optimizers, sequential, setSeed, tensor, type Sequential, type Tensor } from '../lib';
 import { disposeModelsAfterEach } from './support/models';
 import { seededRandom } from './support/prng';
 import { tempDir } from './support/temp-dir';
@@ -195,10 +195,7 @@ describe('data: tensor ownership', () => {
     const kept = await tensors(10).skip(2).filter((e) => e.ys.dataSync()[0]! % 2 === 0).map((e) => ({ xs: e.xs, ys: tensor([e.ys.dataSync()[0]! * 10]) })).toArray();
     assert.equal(memory().numTensors - base, kept.length * 2, 'only the tensors of the elements handed out are alive');
     assert.deepEqual(kept.map((e) => e.ys.dataSync()[0]), [20, 40, 60, 80]);
-    for (const e of kept) {
-      e.xs.dispose();
-      e.ys.dispose();
-    }
+    dispose(kept);
     assert.equal(memory().numTensors, base);
   });
 
@@ -211,10 +208,7 @@ describe('data: tensor ownership', () => {
     }
     await sleep(10);
     assert.equal(memory().numTensors - base, 6, 'the three elements received, nothing buffered');
-    for (const e of received) {
-      e.xs.dispose();
-      e.ys.dispose();
-    }
+    dispose(received);
     assert.equal(memory().numTensors, base);
   });
 
