@@ -317,14 +317,11 @@ describe('data.csv', () => {
   });
 
   it('streams a file of many chunks with records across chunk boundaries and multi-byte characters', async () => {
-    // About 1.3 MB: 20 chunks of 64 KiB; the text column puts multi-byte characters on the boundaries.
-    const lines = ['t,label,a,b'];
-    for (let i = 0; i < 20000; i++) lines.push(`${i},"é€${'ü'.repeat(i % 50)}",${(i * 0.37).toFixed(2)},${-i}`);
-    const file = write('long.csv', lines.join('\n'));
-    const reference = lines.slice(1).map((l) => {
-      const [t, , a, b] = l.split(',');
-      return [Number(t), Math.fround(Number(a)), Number(b)];
-    });
+    // About 1.3 MB: 20 chunks of 64 KiB; the text column puts multi-byte characters, CRLFs and
+    // (every 997th record) a quoted field of 300 lines on the boundaries.
+    const texts = range(20000).map((i) => (i % 997 === 5 ? `"${'x\r\n'.repeat(300)}"` : `"é€${'ü'.repeat(i % 50)}"`));
+    const file = write('long.csv', `t,label,a,b\n${range(20000).map((i) => `${i},${texts[i]},${(i * 0.37).toFixed(2)},${-i}${i % 3 ? '\r\n' : '\n'}`).join('')}`);
+    const reference = range(20000).map((i) => [i, Math.fround(Number((i * 0.37).toFixed(2))), 0 - i]);
     const rows = await data.csv(file, { columns: ['t', 'a', 'b'] }).toArray();
     assert.equal(rows.length, reference.length);
     rows.forEach((r, i) => assert.deepEqual(Array.from(r), reference[i], `row ${i}`));

@@ -79,8 +79,8 @@ function splitQuoted(text: string, delimiter: string, where: string): string[] {
   }
 }
 
-/** Whether the record has an open quoted field (an odd number of quotes): it continues on the next line. */
-function quoteOpen(text: string): boolean {
+/** Whether the text has an odd number of quotes (a record that does has an open quoted field). */
+function oddQuotes(text: string): boolean {
   let count = 0;
   for (let q = text.indexOf('"'); q !== -1; q = text.indexOf('"', q + 1)) count++;
   return count % 2 === 1;
@@ -169,13 +169,19 @@ export function csv(file: string, options: CsvOptions = {}): Dataset<CsvRow | { 
     /** The element of one line of the file, or undefined (header, blank line, record continues). */
     const record = (text: string): CsvRow | { xs: CsvRow; ys: CsvRow } | undefined => {
       let at = line;
+      let quoted: boolean;
+      let open: boolean; // the record continues on the next line
       if (pending !== null) {
+        open = !oddQuotes(text); // only the new line is scanned: the pending part had an odd count
         text = `${pending}\n${text}`;
         at = pendingLine;
         pending = null;
+        quoted = true;
+      } else {
+        quoted = text.includes('"');
+        open = quoted && oddQuotes(text);
       }
-      const quoted = text.includes('"');
-      if (quoted && quoteOpen(text)) {
+      if (open) {
         if (text.length > MAX_RECORD_CHARS) throw new Error(`csv: ${file}:${at}: a quoted field runs over ${MAX_RECORD_CHARS} characters without closing`);
         pending = text;
         pendingLine = at;
@@ -197,18 +203,23 @@ export function csv(file: string, options: CsvOptions = {}): Dataset<CsvRow | { 
     try {
       let carry = ''; // the unfinished last line of the chunks so far
       let first = true;
-      for await (const chunk of stream as AsyncIterable<string>) {
-        let text = carry + chunk;
-        if (first && text.charCodeAt(0) === 0xfeff) text = text.slice(1);
+      for await (let chunk of stream as AsyncIterable<string>) {
+        if (first && chunk.charCodeAt(0) === 0xfeff) chunk = chunk.slice(1);
         first = false;
         let from = 0;
-        for (let nl = text.indexOf('\n'); nl !== -1; nl = text.indexOf('\n', from)) {
+        // Only the new chunk is searched, so a long line costs its length once, not once per chunk.
+        for (let nl = chunk.indexOf('\n'); nl !== -1; nl = chunk.indexOf('\n', from)) {
+          let text = chunk.slice(from, nl);
+          if (from === 0 && carry.length > 0) {
+            text = carry + text;
+            carry = '';
+          }
           line++;
-          const element = record(text.slice(from, text.charCodeAt(nl - 1) === 13 && nl > from ? nl - 1 : nl));
+          const element = record(text.endsWith('\r') ? text.slice(0, -1) : text);
           from = nl + 1;
           if (element !== undefined) yield element;
         }
-        carry = text.slice(from);
+        carry = from === 0 ? carry + chunk : chunk.slice(from);
         if (carry.length > MAX_RECORD_CHARS) throw new Error(`csv: ${file}:${line + 1}: a line runs over ${MAX_RECORD_CHARS} characters; is this a CSV file?`);
       }
       if (carry.length > 0) {
