@@ -38,20 +38,24 @@ function asAsyncIterator<T>(op: string, source: unknown): AsyncIterator<T> {
   if (typeof source === 'object' && source !== null) {
     const s = source as Record<symbol | string, unknown>;
     if (typeof s[Symbol.asyncIterator] === 'function') return (s[Symbol.asyncIterator] as () => AsyncIterator<T>)();
-    if (typeof s[Symbol.iterator] === 'function') return toAsync((s[Symbol.iterator] as () => Iterator<T>)());
-    if (typeof s.next === 'function') return toAsync(source as Iterator<T>);
+    if (typeof s[Symbol.iterator] === 'function') return toAsync(op, (s[Symbol.iterator] as () => Iterator<T>)());
+    if (typeof s.next === 'function') return toAsync(op, source as Iterator<T>);
   }
   throw new TypeError(`${op}: the function must return an iterator or an iterable (e.g. call a generator function), got ${describe(source)}`);
 }
 
-function toAsync<T>(it: Iterator<T> | AsyncIterator<T>): AsyncIterator<T> {
+/** An iterator (sync, or async without Symbol.asyncIterator) as an async iterable iterator, checking what next() gives. */
+function toAsync<T>(op: string, it: Iterator<T> | AsyncIterator<T>): AsyncIterableIterator<T> {
   return {
     next: async () => {
       const r = await it.next();
-      if (typeof r !== 'object' || r === null) throw new TypeError(`generator: the iterator's next() must return {value, done}, got ${describe(r)}`);
+      if (typeof r !== 'object' || r === null) throw new TypeError(`${op}: the iterator's next() must return {value, done}, got ${describe(r)}`);
       return r;
     },
     return: async (value?: unknown) => (await it.return?.(value)) ?? { done: true, value: undefined },
+    [Symbol.asyncIterator]() {
+      return this;
+    },
   };
 }
 
@@ -260,7 +264,7 @@ function booleanOption(op: string, name: string, value: unknown, fallback: boole
 type Pulled<T> = { result: IteratorResult<T> } | { error: unknown };
 
 /** An iterator that keeps up to `ahead` results of `source` pulled in advance, one pull at a time. */
-function prefetching<T>(source: AsyncIterator<T>, ahead: number): AsyncIterator<T> {
+function prefetching<T>(source: AsyncIterator<T>, ahead: number): AsyncIterableIterator<T> {
   const ready: Pulled<T>[] = [];
   let waiting: (() => void)[] = [];
   let pulling = false;
@@ -320,6 +324,9 @@ function prefetching<T>(source: AsyncIterator<T>, ahead: number): AsyncIterator<
       wake();
       await source.return?.();
       return { done: true, value: undefined };
+    },
+    [Symbol.asyncIterator]() {
+      return this;
     },
   };
 }
