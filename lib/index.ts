@@ -12,6 +12,8 @@ export * as optimizers from './optimizers';
 export * as callbacks from './callbacks';
 export { Sequential, sequential, History, type FitArgs, type FitDatasetArgs, type CompileArgs, type Data, type TrainingConfig } from './models/sequential';
 export type { BatchSource, DatasetBatch, StepBatch } from './training/engine';
+export { Model, model, input, type ModelCompileArgs, type ModelFitArgs, type ModelData, type PerOutput } from './models/model';
+export type { SymbolicTensor } from './layers/base';
 export { historyToSvg, saveHistoryPlot } from './plot';
 export { loadModel } from './io/model-io';
 export { modelCheckpoint, ModelCheckpoint, type ModelCheckpointArgs } from './callbacks/model-checkpoint';

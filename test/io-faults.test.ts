@@ -229,7 +229,7 @@ describe('io: saving under faults', function () {
           ['save (training)', () => model.save(dir, { training: { epoch: 1.5 } }), /save: option 'training.epoch' must be a non-negative integer, got number 1.5/],
           ['loadModel (a wrong type)', () => loadModel(dir, { compile: 'yes' } as never), /loadModel: option 'compile' must be a boolean, got the string 'yes'/],
           ['loadWeights (mapping)', () => model.loadWeights('w.h5', { mapping: { dense: 3 } } as never), /loadWeights: option 'mapping' must be an object of layer name → module name/],
-          ['saveModel (not a model)', () => saveModel({} as never, dir), /save: argument 'model' must be a Sequential model, got an instance of Object/],
+          ['saveModel (not a model)', () => saveModel({} as never, dir), /save: argument 'model' must be a Sequential or functional model, got an instance of Object/],
           ['loadModel (not a path)', () => loadModel(42 as never), /loadModel: argument 'dir' must be a non-empty path string, got number 42/],
           ['saveArtifacts', () => saveArtifacts(dir, artifacts(2, 1), { overWrite: true } as never), /save: unknown option 'overWrite' \(did you mean 'overwrite'\?\)/],
           ['commitDirectorySync', () => commitDirectorySync(dir, {}, () => '{}', { lockTimeout: 5 } as never), /commitDirectory: unknown option 'lockTimeout' \(did you mean 'lockTimeoutMs'\?\)/],

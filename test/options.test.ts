@@ -4,7 +4,7 @@
 // TypeError from deep inside, never a hang).
 import assert from 'node:assert/strict';
 import * as path from 'node:path';
-import { callbacks, historyToSvg, layers, losses, modelCheckpoint, optimizers, sequential, tensor, type Sequential } from '../lib';
+import { callbacks, historyToSvg, input, layers, losses, model, modelCheckpoint, optimizers, sequential, tensor, type Sequential } from '../lib';
 import { buildOnnxModel } from '../lib/io/onnx';
 import { rand } from './io-helpers/reference';
 import { disposeModelsAfterEach } from './support/models';
@@ -39,6 +39,10 @@ describe('options: unknown keys are errors naming the function, the key and the 
       ['selectTimestep', (o) => layers.selectTimestep({ ...o }), 'indx', 'index'],
       ['masking', (o) => layers.masking({ ...o }), 'mask_value', 'maskValue'],
       ['gru', (o) => layers.gru({ units: 2, ...o }), 'return_sequences', 'returnSequences'],
+      ['concatenate', (o) => layers.concatenate({ ...o }), 'axes', 'axis'],
+      ['add', (o) => layers.add({ ...o }), 'nam', 'name'],
+      ['multiply', (o) => layers.multiply({ ...o }), 'nam', 'name'],
+      ['average', (o) => layers.average({ ...o }), 'nam', 'name'],
     ];
     for (const [name, make, key, near] of factories) {
       refusesUnknown(() => make({ [key]: true }), name, key, near);
@@ -168,6 +172,23 @@ describe('options: unknown keys are errors naming the function, the key and the 
     assert.throws(() => g.call(t, { initialState: [] }), /'initialState' must be a tensor or a non-empty array of tensors/);
     t.dispose();
     g.dispose();
+  });
+
+  it('functional API: input, model, and the model\'s compile, fit, fitDataset, evaluate, evaluateDataset, predict, trainOnBatch', async () => {
+    refusesUnknown(() => input({ shape: [3], dtyp: 'int32' } as never), 'input', 'dtyp', 'dtype');
+    const i = input({ shape: [3] });
+    refusesUnknown(() => model({ inputs: i, output: i } as never), 'model', 'output', 'outputs');
+    const m = model({ inputs: i, outputs: layers.dense({ units: 2 }).apply(i) });
+    made.push(m as never);
+    refusesUnknown(() => m.compile({ optimizer: 'sgd', loss: 'mse', lossWeight: [1] } as never), 'compile', 'lossWeight', 'lossWeights');
+    m.compile({ optimizer: 'sgd', loss: 'mse' });
+    await assert.rejects(m.fit(x, y, { epoch: 3 } as never), /^TypeError: fit: unknown option 'epoch' \(did you mean 'epochs'\?\)/);
+    await assert.rejects(m.fit(x, y, { resumeFrom: 'dir' } as never), /^TypeError: fit: option 'resumeFrom' is not supported: checkpoints/);
+    await assert.rejects(m.fitDataset([], { batchPerEpoch: 3 } as never), /^TypeError: fitDataset: unknown option 'batchPerEpoch' \(did you mean 'batchesPerEpoch'\?\)/);
+    await assert.rejects(m.evaluateDataset([], { batch: 3 } as never), /^TypeError: evaluateDataset: unknown option 'batch' \(did you mean 'batches'\?\)/);
+    refusesUnknown(() => m.evaluate(x, y, { batch_size: 2 } as never), 'evaluate', 'batch_size', 'batchSize');
+    refusesUnknown(() => m.predict(x, { batchsize: 2 } as never), 'predict', 'batchsize', 'batchSize');
+    refusesUnknown(() => m.trainOnBatch(x, y, { sample_weight: [1] } as never), 'trainOnBatch', 'sample_weight', 'sampleWeight');
   });
 
   it('fit: options it cannot honour are refused with the reason; monitor callbacks warn once on a missing metric', async () => {

@@ -1,7 +1,11 @@
 // The callback base class and hook types, apart from ./index so that callbacks defined in other
 // modules (model-checkpoint, which reaches lib/models through lib/io) can extend Callback without
 // an import cycle through ./index.
+import type { Model } from '../models/model';
 import type { Sequential } from '../models/sequential';
+
+/** The model a callback is attached to (fit and fitDataset of either kind). */
+export type TrainingModel = Sequential | Model;
 import { describe } from '../backend';
 import { closestKey } from '../options';
 
@@ -29,9 +33,9 @@ export interface TrainParams {
 export interface Callback extends CallbackHooks {}
 // eslint-disable-next-line @typescript-eslint/no-unsafe-declaration-merging
 export class Callback {
-  model!: Sequential;
+  model!: TrainingModel;
   params!: TrainParams;
-  setModel(model: Sequential): void {
+  setModel(model: TrainingModel): void {
     this.model = model;
   }
   setParams(params: TrainParams): void {
@@ -73,7 +77,7 @@ export class CustomCallback extends Callback {
       if (h) (this as CallbackHooks)[k] = h.bind(hooks) as never;
     }
   }
-  override setModel(model: Sequential): void {
+  override setModel(model: TrainingModel): void {
     super.setModel(model);
     Reflect.defineProperty(this.hooks, 'model', { value: model, writable: true, configurable: true, enumerable: false });
   }

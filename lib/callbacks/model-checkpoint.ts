@@ -6,6 +6,7 @@ import * as path from 'node:path';
 import { describe } from '../backend';
 import { saveCheckpoint } from '../io/model-io';
 import { checkOptions } from '../options';
+import type { Sequential } from '../models/sequential';
 import { Callback, type Logs } from './base';
 
 export interface ModelCheckpointArgs {
@@ -90,7 +91,8 @@ export class ModelCheckpoint extends Callback {
     }
     if (!save) return;
     const dir = this.filepath.replace(/\{epoch\}/g, String(epoch + 1));
-    saveCheckpoint(this.model, dir, { epoch, logs: { ...logs }, monitor: this.monitor, best: Number.isFinite(this.best) ? this.best : null });
+    // saveCheckpoint refuses functional models with a clear error (checkpoints cover sequential ones).
+    saveCheckpoint(this.model as Sequential, dir, { epoch, logs: { ...logs }, monitor: this.monitor, best: Number.isFinite(this.best) ? this.best : null });
     this.saved.push(dir);
     if (this.verbose) process.stdout.write(`\nEpoch ${epoch + 1}: saved checkpoint to ${dir}\n`);
   }

@@ -1,5 +1,6 @@
 // Models ↔ files: save/load (topology + training config + weights + optimizer state), framework
-// weight import, ONNX export and checkpoints. Functions taking a Sequential model, built on the
+// weight import, ONNX export and checkpoints. save/load and loadWeights take Sequential and
+// functional models; checkpoints and ONNX export sequential ones. Built on the
 // model layer's public surface (layers and their public fields, params, trainingConfig,
 // optimizer.getState/setState/getConfig, the training stream's trainingRngState/resumeTrainingRng).
 import { describe } from '../backend';
@@ -8,7 +9,9 @@ import { ACTIVATIONS } from '../ops';
 import * as L from '../layers';
 import type { Param } from '../layers';
 import * as O from '../optimizers';
+import { Model, input, model as functionalModel } from '../models/model';
 import { Sequential } from '../models/sequential';
+import type { SymbolicTensor } from '../layers/base';
 import { checkOptions } from '../options';
 import { loadArtifacts, saveArtifacts, type HostTensor, type ModelArtifacts } from './artifacts';
 import { checkObject, checkPath, isPlainObject, preview } from './args';
@@ -37,6 +40,25 @@ export interface ModelTopology {
   layers: LayerConfig[];
 }
 
+/** Where a functional graph's tensor comes from: a model input, or output `output` of call `node`. */
+export type TensorRef = { input: number } | { node: number; output: number };
+
+/**
+ * A functional model: its inputs, every layer once (configs), the layer calls in topological order
+ * (layer index and input refs), and the output refs. A shared layer has several calls.
+ */
+export interface FunctionalTopology {
+  className: 'Model';
+  name: string;
+  inputs: Array<{ name: string; shape: Array<number | null>; dtype: 'float32' | 'int32' }>;
+  layers: LayerConfig[];
+  nodes: Array<{ layer: number; inputs: TensorRef[] }>;
+  outputs: TensorRef[];
+}
+
+/** A model this module saves and loads. */
+export type AnyModel = Sequential | Model;
+
 function layerConfig(layer: L.Layer, first: boolean): LayerConfig {
   const base: Record<string, unknown> = { name: layer.name, trainable: layer.trainable };
   if (first && layer.inputShape) base.inputShape = [...layer.inputShape];
@@ -46,6 +68,8 @@ function layerConfig(layer: L.Layer, first: boolean): LayerConfig {
       config: {
         ...base, units: layer.units, returnSequences: layer.returnSequences, bidirectional: layer.bidirectional, mergeMode: layer.mergeMode,
         numLayers: layer.numLayers, dropout: layer.dropout, goBackwards: layer.goBackwards, stateful: layer.stateful, initializer: layer.initializer,
+        // Only functional graphs use returnState; sequential topologies stay as before.
+        ...(layer.returnState ? { returnState: true } : {}),
       },
     };
   }
@@ -56,13 +80,25 @@ function layerConfig(layer: L.Layer, first: boolean): LayerConfig {
   if (layer instanceof L.TimeDistributed) return { className: 'TimeDistributed', config: { ...base, layer: layerConfig(layer.layer, false) } };
   if (layer instanceof L.Masking) return { className: 'Masking', config: { ...base, maskValue: layer.maskValue } };
   if (layer instanceof L.SelectTimestep) return { className: 'SelectTimestep', config: { ...base, index: layer.index } };
+  if (layer instanceof L.Concatenate) return { className: 'Concatenate', config: { ...base, axis: -1 } };
+  if (layer instanceof L.Add || layer instanceof L.Multiply || layer instanceof L.Average) return { className: layer.className, config: base };
   fail('save', `layer '${layer.name}' of class ${layer.className} cannot be saved (no serialiser for it)`);
 }
 
 /** The model's architecture as JSON. */
-export function modelTopology(model: Sequential): ModelTopology {
+export function modelTopology(model: AnyModel): ModelTopology | FunctionalTopology {
   checkModel('modelTopology', model);
-  return { className: 'Sequential', name: model.name, layers: model.layers.map((l, i) => layerConfig(l, i === 0)) };
+  if (model instanceof Sequential) return { className: 'Sequential', name: model.name, layers: model.layers.map((l, i) => layerConfig(l, i === 0)) };
+  const nodeIndex = new Map(model.nodes.map((n, i) => [n, i]));
+  const ref = (t: SymbolicTensor): TensorRef => (t.node ? { node: nodeIndex.get(t.node)!, output: t.outputIndex } : { input: model.inputs.indexOf(t) });
+  return {
+    className: 'Model',
+    name: model.name,
+    inputs: model.inputs.map((t, i) => ({ name: t.name, shape: [...t.shape], dtype: model.inputDType(i) })),
+    layers: model.layers.map((l) => layerConfig(l, false)),
+    nodes: model.nodes.map((n) => ({ layer: model.layers.indexOf(n.layer), inputs: n.inputs.map(ref) })),
+    outputs: model.outputs.map(ref),
+  };
 }
 
 function layerFromConfig(c: LayerConfig, where: string): L.Layer {
@@ -79,6 +115,10 @@ function layerFromConfig(c: LayerConfig, where: string): L.Layer {
       case 'Embedding': return new L.Embedding(cfg as unknown as L.EmbeddingArgs);
       case 'Masking': return new L.Masking(cfg as never);
       case 'SelectTimestep': return new L.SelectTimestep(cfg as never);
+      case 'Concatenate': return new L.Concatenate(cfg as never);
+      case 'Add': return new L.Add(cfg as never);
+      case 'Multiply': return new L.Multiply(cfg as never);
+      case 'Average': return new L.Average(cfg as never);
       case 'TimeDistributed': {
         const inner = layerFromConfig(cfg.layer as LayerConfig, `${where}.layer`);
         delete cfg.layer;
@@ -91,8 +131,41 @@ function layerFromConfig(c: LayerConfig, where: string): L.Layer {
   fail('loadModel', `${where}: unknown layer class '${c.className}'`);
 }
 
+/** A functional model from its topology: the inputs, then each call replayed in order. */
+function functionalFromTopology(t: FunctionalTopology): Model {
+  if (!Array.isArray(t.inputs) || !Array.isArray(t.layers) || !Array.isArray(t.nodes) || !Array.isArray(t.outputs)) fail('loadModel', `the functional topology lacks inputs, layers, nodes or outputs: ${preview(t)}`);
+  const layers: L.Layer[] = [];
+  try {
+    t.layers.forEach((c, i) => layers.push(layerFromConfig(c, `layer ${i}`)));
+    const inputs = t.inputs.map((i, k) => {
+      try {
+        return input({ shape: i.shape, dtype: i.dtype, name: i.name });
+      } catch (err) {
+        fail('loadModel', `input ${k}: ${(err as Error).message}`);
+      }
+    });
+    const outs: SymbolicTensor[][] = [];
+    const resolve = (r: TensorRef, where: string): SymbolicTensor => {
+      const got = r && 'input' in r ? inputs[r.input] : r && 'node' in r ? outs[r.node]?.[r.output] : undefined;
+      if (!got) fail('loadModel', `${where}: reference ${preview(r)} names no earlier tensor`);
+      return got;
+    };
+    t.nodes.forEach((n, k) => {
+      const layer = layers[n?.layer];
+      if (!layer || !Array.isArray(n.inputs)) fail('loadModel', `node ${k}: not a layer call: ${preview(n)}`);
+      const made = layer.apply(n.inputs.map((r, j) => resolve(r, `node ${k} input ${j}`)));
+      outs.push(Array.isArray(made) ? made : [made]);
+    });
+    return functionalModel({ inputs, outputs: t.outputs.map((r, j) => resolve(r, `output ${j}`)), name: typeof t.name === 'string' ? t.name : undefined });
+  } catch (err) {
+    for (const l of layers) l.dispose();
+    throw err;
+  }
+}
+
 /** A new, built model from a topology (fresh initial weights). */
-export function modelFromTopology(topology: unknown): Sequential {
+export function modelFromTopology(topology: unknown): AnyModel {
+  if (typeof topology === 'object' && topology !== null && (topology as { className?: unknown }).className === 'Model') return functionalFromTopology(topology as FunctionalTopology);
   const t = topology as ModelTopology;
   if (typeof t !== 'object' || t === null || t.className !== 'Sequential' || !Array.isArray(t.layers)) {
     fail('loadModel', `the topology is not a Sequential model: ${preview(topology)}`);
@@ -113,7 +186,7 @@ function readParam(p: Param): HostTensor {
   return { shape: [...p.value.shape], data: p.value.dataSync() as Float32Array };
 }
 
-function namedWeights(model: Sequential, op: string): Map<string, HostTensor> {
+function namedWeights(model: AnyModel, op: string): Map<string, HostTensor> {
   const out = new Map<string, HostTensor>();
   for (const p of model.params) {
     if (out.has(p.name)) fail(op, `two weights are named '${p.name}' (two layers share the name '${p.name.split('/')[0]}'); give layers unique names`);
@@ -123,7 +196,7 @@ function namedWeights(model: Sequential, op: string): Map<string, HostTensor> {
 }
 
 /** Writes saved weights into the model's parameters, checking names and shapes. */
-function restoreWeights(model: Sequential, weights: Map<string, HostTensor>, op: string, source: string): void {
+function restoreWeights(model: AnyModel, weights: Map<string, HostTensor>, op: string, source: string): void {
   const params = model.params;
   const names = new Set(params.map((p) => p.name));
   const missing = params.filter((p) => !weights.has(p.name)).map((p) => p.name);
@@ -161,7 +234,7 @@ function optimizerFromConfig(config: Record<string, unknown>): O.Optimizer {
 }
 
 /** Optimizer slots as named tensors: '<param>/slot<j>', plus 'iterations'. */
-function optimizerState(model: Sequential): Map<string, HostTensor> | null {
+function optimizerState(model: AnyModel): Map<string, HostTensor> | null {
   const opt = model.optimizer;
   if (!opt) return null;
   const params = model.params;
@@ -173,7 +246,7 @@ function optimizerState(model: Sequential): Map<string, HostTensor> | null {
 }
 
 /** Restores optimizer state (iterations and slots) saved by optimizerState(). */
-function restoreOptimizerState(model: Sequential, state: Map<string, HostTensor>, source: string): void {
+function restoreOptimizerState(model: AnyModel, state: Map<string, HostTensor>, source: string): void {
   const opt = model.optimizer;
   if (!opt) fail('loadModel', `${source}: optimizer state present but the model is not compiled`);
   const it = state.get('iterations');
@@ -199,7 +272,7 @@ function restoreOptimizerState(model: Sequential, state: Map<string, HostTensor>
   }
 }
 
-function trainingConfig(model: Sequential): Record<string, unknown> | null {
+function trainingConfig(model: AnyModel): Record<string, unknown> | null {
   const tc = model.trainingConfig;
   return tc && { ...tc, optimizer: optimizerConfig(tc.optimizer) };
 }
@@ -218,8 +291,13 @@ export interface SaveOptions {
 }
 const SAVE_OPTIONS = ['includeOptimizer', 'training', 'overwrite', 'lockTimeoutMs'] as const;
 
-function checkModel(op: string, model: unknown): asserts model is Sequential {
-  if (!(model instanceof Sequential)) throw new TypeError(`${op}: argument 'model' must be a Sequential model, got ${describe(model)}`);
+function checkModel(op: string, model: unknown): asserts model is AnyModel {
+  if (!(model instanceof Sequential) && !(model instanceof Model)) throw new TypeError(`${op}: argument 'model' must be a Sequential or functional model, got ${describe(model)}`);
+}
+
+/** Checkpoints and ONNX export cover sequential models only. */
+function checkSequential(op: string, model: unknown): asserts model is Sequential {
+  if (!(model instanceof Sequential)) throw new TypeError(`${op}: argument 'model' must be a Sequential model${model instanceof Model ? ' (functional models are not covered yet)' : ''}, got ${describe(model)}`);
 }
 
 function checkOptionType(op: string, name: string, value: unknown, expected: string, ok: boolean): void {
@@ -238,7 +316,7 @@ function checkSaveOptions(options: SaveOptions): void {
 }
 
 /** Saves the model into `dir` crash-safely (see docs/io.md). */
-export function saveModel(model: Sequential, dir: string, options: SaveOptions = {}): void {
+export function saveModel(model: AnyModel, dir: string, options: SaveOptions = {}): void {
   checkModel('save', model);
   checkPath('save', 'dir', dir);
   checkSaveOptions(options);
@@ -270,8 +348,12 @@ export interface LoadOptions {
 }
 const LOAD_OPTIONS = ['compile'] as const;
 
-/** Loads a model saved by saveModel(): same architecture, weights and (compiled) optimizer state. */
-export function loadModel(dir: string, options: LoadOptions = {}): Sequential {
+/**
+ * Loads a model saved by saveModel(): same architecture, weights and (compiled) optimizer state.
+ * Typed as a Sequential unless told: `loadModel<Model>(dir)` for a functional model (what comes
+ * back is whichever was saved; check with instanceof when unsure).
+ */
+export function loadModel<M extends AnyModel = Sequential>(dir: string, options: LoadOptions = {}): M {
   checkPath('loadModel', 'dir', dir);
   checkOptions('loadModel', options, LOAD_OPTIONS);
   checkOptionType('loadModel', 'compile', options.compile, 'a boolean', typeof options.compile === 'boolean');
@@ -282,10 +364,12 @@ export function loadModel(dir: string, options: LoadOptions = {}): Sequential {
     restoreWeights(model, a.weights, 'loadModel', dir);
     const tc = a.trainingConfig as { loss: unknown; metrics: string[]; optimizer: Record<string, unknown> } | null;
     if ((options.compile ?? true) && tc) {
-      model.compile({ loss: tc.loss as never, metrics: tc.metrics, optimizer: optimizerFromConfig(a.optimizer?.config as Record<string, unknown> ?? tc.optimizer) });
+      const optimizer = optimizerFromConfig(a.optimizer?.config as Record<string, unknown> ?? tc.optimizer);
+      if (model instanceof Sequential) model.compile({ loss: tc.loss as never, metrics: tc.metrics, optimizer });
+      else model.compile({ loss: tc.loss as never, metrics: tc.metrics as never, lossWeights: (tc as { lossWeights?: number[] }).lossWeights, optimizer });
       if (a.optimizer) restoreOptimizerState(model, a.optimizer.state, dir);
     }
-    return model;
+    return model as M;
   } catch (err) {
     model.dispose();
     throw err;
@@ -305,7 +389,7 @@ export interface CheckpointInfo {
 
 /** Saves a training checkpoint: the model, its optimizer state, the RNG state and the epoch. */
 export function saveCheckpoint(model: Sequential, dir: string, info: { epoch: number; logs?: Record<string, number>; [k: string]: unknown }): void {
-  checkModel('saveCheckpoint', model);
+  checkSequential('saveCheckpoint', model);
   checkObject('saveCheckpoint', 'info', info, '{epoch, logs?}');
   if (!Number.isInteger(info.epoch) || info.epoch < 0) throw new TypeError(`saveCheckpoint: info.epoch must be a non-negative integer (the last completed epoch), got ${describe(info.epoch)}`);
   saveModel(model, dir, { includeOptimizer: true, training: { ...info, rng: model.trainingRngState } });
@@ -316,7 +400,7 @@ export function saveCheckpoint(model: Sequential, dir: string, info: { epoch: nu
  * and RNG state. Returns the epoch to continue from (last completed + 1).
  */
 export function restoreCheckpoint(model: Sequential, dir: string): { initialEpoch: number; info: CheckpointInfo; rngRestored: boolean } {
-  checkModel('resumeFrom', model);
+  checkSequential('resumeFrom', model);
   checkPath('resumeFrom', 'dir', dir);
   const a = loadArtifacts(dir);
   const info = a.training as CheckpointInfo | null;
@@ -364,7 +448,7 @@ function checkMapping(mapping: unknown): void {
 }
 
 /** The layers with weights, as slots for assignModules(). */
-export function layerSlots(model: Sequential): { slot: LayerSlot; params: Param[] }[] {
+export function layerSlots(model: AnyModel): { slot: LayerSlot; params: Param[] }[] {
   checkModel('layerSlots', model);
   const out: { slot: LayerSlot; params: Param[] }[] = [];
   for (const layer of model.layers) {
@@ -386,7 +470,7 @@ export function layerSlots(model: Sequential): { slot: LayerSlot; params: Param[
  * Loads PyTorch or Keras weights into the model's layers (see docs/io.md for the matching rules).
  * The model must be built. Nothing is written unless every layer gets valid weights.
  */
-export function loadWeights(model: Sequential, file: string, options: LoadWeightsOptions = {}): void {
+export function loadWeights(model: AnyModel, file: string, options: LoadWeightsOptions = {}): void {
   checkModel('loadWeights', model);
   checkPath('loadWeights', 'file', file);
   checkOptions('loadWeights', options, LOAD_WEIGHTS_OPTIONS);
@@ -415,7 +499,7 @@ function onnxActivation(layer: string, a: string): OnnxActivation {
 
 /** The model as ONNX layer specs (weights copied to the host). */
 export function onnxSpecs(model: Sequential, options: { ignoreMasking?: boolean } = {}): { specs: OnnxLayerSpec[]; inputShape: (number | null)[]; inputDType: 'float32' | 'int32' } {
-  checkModel('onnxSpecs', model);
+  checkSequential('onnxSpecs', model);
   if (!model.built) fail('exportOnnx', 'the model is not built yet');
   const specs: OnnxLayerSpec[] = [];
   const host = (p: Param) => p.value.dataSync() as Float32Array;
@@ -451,7 +535,7 @@ export function onnxSpecs(model: Sequential, options: { ignoreMasking?: boolean 
 
 /** Writes the model as an ONNX file (atomically). */
 export function exportOnnx(model: Sequential, file: string, options: { opset?: number; ignoreMasking?: boolean } = {}): void {
-  checkModel('exportOnnx', model);
+  checkSequential('exportOnnx', model);
   checkOptions('exportOnnx', options, ['opset', 'ignoreMasking']);
   checkPath('exportOnnx', 'file', file);
   const { specs, inputShape, inputDType } = onnxSpecs(model, options);

@@ -99,6 +99,40 @@ export interface LayerOptionSpec {
 }
 
 
+// ------------------------------------------------------------------ functional API: symbolic tensors
+
+/** One call of a layer in a functional graph: the symbolic tensors it consumed and produced. */
+export interface GraphNode {
+  layer: Layer;
+  inputs: SymbolicTensor[];
+  outputs: SymbolicTensor[];
+}
+
+/**
+ * A placeholder of the functional API: the shape (without the batch dimension) and dtype of a
+ * tensor that will flow there, and the node producing it (null for a model input from input()).
+ */
+export class SymbolicTensor {
+  private static count = 0;
+  /** Unique per symbolic tensor: the graph's key for it. */
+  readonly id = SymbolicTensor.count++;
+  constructor(
+    readonly shape: LayerShape,
+    readonly dtype: 'float32' | 'int32',
+    readonly node: GraphNode | null,
+    readonly outputIndex: number,
+    readonly name: string,
+  ) {}
+  toString(): string {
+    return `SymbolicTensor ${this.name} [batch, ${this.shape.map((d) => d ?? 'any').join(', ')}]`;
+  }
+}
+
+/** The shape check of apply(): known dimensions and rank must agree. */
+function sameShape(a: LayerShape, b: LayerShape): boolean {
+  return a.length === b.length && a.every((d, i) => d === null || b[i] === null || d === b[i]);
+}
+
 export abstract class Layer {
   readonly name: string;
   readonly trainable: boolean;
@@ -141,6 +175,68 @@ export abstract class Layer {
   }
 
   protected abstract doBuild(inputShape: LayerShape): LayerShape;
+
+  /** The calls of this layer in functional graphs (a shared layer has several). */
+  readonly inboundNodes: GraphNode[] = [];
+
+  /**
+   * Functional API: wires this layer to symbolic inputs (from input() or another layer's apply())
+   * and returns its symbolic output, or an array of them for several outputs (a GRU with
+   * returnState: [output, ...states]). Applying a layer twice shares its weights.
+   */
+  apply(inputs: SymbolicTensor | SymbolicTensor[]): SymbolicTensor | SymbolicTensor[] {
+    this.assertLive('apply');
+    const fn = `${this.name}.apply`;
+    const list = Array.isArray(inputs) ? inputs : [inputs];
+    if (!list.length) fail(fn, `argument 'inputs' must be a symbolic tensor or a non-empty array of them, got an empty array`);
+    list.forEach((t, i) => {
+      if (!(t instanceof SymbolicTensor)) fail(fn, `argument 'inputs'${Array.isArray(inputs) ? `[${i}]` : ''} must be a symbolic tensor (from input() or another layer's apply()), got ${describe(t)}; to run a layer on tensors use model.predict() (or gru.call())`);
+    });
+    const shapes = this.outputShapesFor(list.map((t) => t.shape));
+    const node: GraphNode = { layer: this, inputs: list, outputs: [] };
+    shapes.forEach((shape, i) => node.outputs.push(new SymbolicTensor(shape, 'float32', node, i, `${this.name}${this.inboundNodes.length ? `_${this.inboundNodes.length}` : ''}${shapes.length > 1 ? `:${i}` : ''}`)));
+    this.inboundNodes.push(node);
+    return node.outputs.length === 1 ? node.outputs[0]! : node.outputs;
+  }
+
+  /**
+   * Output shapes for the given input shapes (builds the layer on the first call). One input and
+   * one output here; merge layers and the GRU (initial states in, states out) override it.
+   */
+  outputShapesFor(inputShapes: LayerShape[]): LayerShape[] {
+    if (inputShapes.length !== 1) fail(`${this.name}.apply`, `takes one input, got ${inputShapes.length}`);
+    const shape = inputShapes[0]!;
+    if (this.built && !sameShape(this.inputShape!, shape)) fail(`${this.name}.apply`, `was built for inputs [batch, ${this.inputShape!.map((d) => d ?? 'any').join(', ')}] and cannot take [batch, ${shape.map((d) => d ?? 'any').join(', ')}]`);
+    return [this.build(shape)];
+  }
+
+  /** One graph node's forward: its input tensors in, its outputs out. */
+  forwardNode(inputs: Tensor[], ctx: CallContext): Tensor[] {
+    return [this.forward(inputs[0]!, ctx)];
+  }
+
+  /**
+   * One graph node's backward: the gradients of its outputs (null where no consumer sent one; the
+   * graph runs it only when one did) to those of its inputs.
+   */
+  backwardNode(dOutputs: Array<Tensor | null>): Array<Tensor | null> {
+    return [this.backward(dOutputs[0]!)];
+  }
+
+  /** What forward kept for backward; a graph holds one per call of a shared layer. */
+  protected saved: unknown = null;
+
+  /** Takes what the last forward kept (the layer keeps nothing). */
+  detachSaved(): unknown {
+    const s = this.saved;
+    this.saved = null;
+    return s;
+  }
+
+  /** Puts back what detachSaved() took, before the matching backward. */
+  attachSaved(saved: unknown): void {
+    this.saved = saved;
+  }
   abstract forward(x: Tensor, ctx: CallContext): Tensor;
   abstract backward(dy: Tensor): Tensor;
 

@@ -32,7 +32,7 @@ export class Dense extends Layer {
   readonly useBias: boolean;
   private kernelInit: InitializerName;
   private biasInit: InitializerName;
-  private saved: { x: Tensor; y: Tensor; z: Tensor | null } | null = null;
+  protected override saved: { x: Tensor; y: Tensor; z: Tensor | null } | null = null;
   /** Set by the model when the loss consumes this layer's pre-activation (logits). */
   emitLogits = false;
 
@@ -95,7 +95,7 @@ export class Dense extends Layer {
 
 export class Activation extends Layer {
   readonly activation: ActivationName;
-  private saved: { x: Tensor; y: Tensor } | null = null;
+  protected override saved: { x: Tensor; y: Tensor } | null = null;
   constructor(args: LayerArgs & { activation: ActivationName | 'silu' }) {
     super('Activation', args, { fn: 'activation', keys: ['activation'] });
     if (args.activation === undefined) fail('activation', `options must include 'activation'`);
@@ -122,7 +122,7 @@ export class Activation extends Layer {
 
 export class Dropout extends Layer {
   readonly rate: number;
-  private mask: Tensor | null = null;
+  protected override saved: Tensor | null = null;
   constructor(args: LayerArgs & { rate: number }) {
     super('Dropout', args, {
       fn: 'dropout',
@@ -139,16 +139,16 @@ export class Dropout extends Layer {
     return inputShape;
   }
   forward(x: Tensor, ctx: CallContext): Tensor {
-    this.mask = null;
+    this.saved = null;
     if (!ctx.training || this.rate === 0) return x;
-    this.mask = ops.dropoutMask(x.shape, this.rate, ctx.rng.nextSeed(), x.device);
-    return ops.mul(x, this.mask);
+    this.saved = ops.dropoutMask(x.shape, this.rate, ctx.rng.nextSeed(), x.device);
+    return ops.mul(x, this.saved);
   }
   backward(dy: Tensor): Tensor {
-    return this.mask ? ops.mul(dy, this.mask) : dy;
+    return this.saved ? ops.mul(dy, this.saved) : dy;
   }
   override clearSaved(): void {
-    this.mask = null;
+    this.saved = null;
   }
 }
 
@@ -177,6 +177,12 @@ export class TimeDistributed extends Layer {
   }
   override clearSaved(): void {
     this.layer.clearSaved();
+  }
+  override detachSaved(): unknown {
+    return this.layer.detachSaved();
+  }
+  override attachSaved(saved: unknown): void {
+    this.layer.attachSaved(saved);
   }
   override dispose(): void {
     this.layer.dispose();
@@ -222,7 +228,7 @@ export class Masking extends Layer {
  */
 export class SelectTimestep extends Layer {
   readonly index: number;
-  private saved: { shape: readonly number[]; t: number } | null = null;
+  protected override saved: { shape: readonly number[]; t: number } | null = null;
   constructor(args: LayerArgs & { index?: number } = {}) {
     super('SelectTimestep', args, { fn: 'selectTimestep', keys: ['index'] });
     this.index = args.index ?? -1;

@@ -18,7 +18,7 @@ export class Embedding extends Layer {
   readonly outputDim: number;
   readonly maskZero: boolean;
   private init: InitializerName;
-  private saved: Tensor | null = null;
+  protected override saved: Tensor | null = null;
   constructor(args: EmbeddingArgs) {
     super('Embedding', args, {
       fn: 'embedding',

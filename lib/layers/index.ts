@@ -4,13 +4,15 @@ import { dispose } from '../engine';
 import type { Layer, LayerArgs } from './base';
 import { Activation, Dense, Dropout, Masking, SelectTimestep, TimeDistributed, type ActivationName, type DenseArgs } from './core';
 import { Embedding, type EmbeddingArgs } from './embedding';
+import { Add, Average, Concatenate, Multiply } from './merge';
 import { GRU, type GruArgs } from './recurrent';
 
-export { Layer, type CallContext, type LayerArgs, type LayerShape, type Param } from './base';
+export { Layer, SymbolicTensor, type CallContext, type GraphNode, type LayerArgs, type LayerShape, type Param } from './base';
 export { initialValues, type InitializerName } from './initializers';
 export { Activation, Dense, Dropout, Masking, SelectTimestep, TimeDistributed, type ActivationName, type DenseArgs } from './core';
 export { Embedding, type EmbeddingArgs } from './embedding';
 export { GRU, type GruArgs, type MergeMode } from './recurrent';
+export { Add, Average, Concatenate, Multiply } from './merge';
 
 
 export const dense = (args: DenseArgs): Dense => new Dense(args);
@@ -21,6 +23,10 @@ export const embedding = (args: EmbeddingArgs): Embedding => new Embedding(args)
 export const selectTimestep = (args: LayerArgs & { index?: number } = {}): SelectTimestep => new SelectTimestep(args);
 export const masking = (args: LayerArgs & { maskValue?: number } = {}): Masking => new Masking(args);
 export const gru = (args: GruArgs): GRU => new GRU(args);
+export const concatenate = (args: LayerArgs & { axis?: number } = {}): Concatenate => new Concatenate(args);
+export const add = (args: LayerArgs = {}): Add => new Add(args);
+export const multiply = (args: LayerArgs = {}): Multiply => new Multiply(args);
+export const average = (args: LayerArgs = {}): Average => new Average(args);
 
 /** Disposes any tensors in `value` (re-exported helper for layer users). */
 export { dispose };

@@ -65,7 +65,7 @@ export class GRU extends Layer {
   private inputSize = 0;
   private state: Tensor | null = null;
   private previousState: Tensor | null = null;
-  private saved: { res: GruResult; lengths: Int32Array | null; merged: Tensor | null; yf: Tensor | null; yb: Tensor | null; batch: number; seqLen: number } | null = null;
+  protected override saved: { res: GruResult; lengths: Int32Array | null; merged: Tensor | null; yf: Tensor | null; yb: Tensor | null; batch: number; seqLen: number; initialStates: number } | null = null;
 
   constructor(args: GruArgs) {
     const given = (typeof args === 'object' && args !== null ? args : {}) as Record<string, unknown>;
@@ -179,7 +179,7 @@ export class GRU extends Layer {
       else if (this.mergeMode === 'mul') out = ops.mul(yf, yb);
       else out = ops.scale(ops.add(yf, yb), 0.5);
     }
-    if (ctx.training) this.saved = { res, lengths, merged: out, yf, yb, batch, seqLen };
+    if (ctx.training) this.saved = { res, lengths, merged: out, yf, yb, batch, seqLen, initialStates: initialState === undefined ? 0 : Array.isArray(initialState) ? initialState.length : 1 };
     if (!this.returnSequences) ctx.lengths = null;
     this.lastStates = res.hN;
     return out;
@@ -202,22 +202,53 @@ export class GRU extends Layer {
     if (!this.built) this.build([x.shape[1]!, x.shape[2]!]);
     const ctx: CallContext = { training: flag(`${this.name}.call`, 'training', options.training, false), lengths: options.lengths ?? null, rng: globalRng };
     const out = this.forward(x, ctx, options.initialState);
-    if (!this.returnState) return out;
-    const hN = this.lastStates!;
-    const batch = x.shape[0]!;
-    const states: Tensor[] = [];
+    return this.returnState ? [out, ...this.finalStates(x.shape[0]!)] : out;
+  }
+
+  /** The last layer's final state per direction ([batch, units] each), from the last forward. */
+  private finalStates(batch: number): Tensor[] {
     const D = this.directions;
-    for (let d = 0; d < D; d++) states.push(ops.sliceFirst(hN, (this.numLayers - 1) * D + d, 1).reshape([batch, this.units]));
-    return [out, ...states];
+    return Array.from({ length: D }, (_, d) => ops.sliceFirst(this.lastStates!, (this.numLayers - 1) * D + d, 1).reshape([batch, this.units]));
+  }
+
+  /** Graph inputs: [x, ...initial states] (numLayers·directions of [units]); outputs: [output, ...final states] with returnState. */
+  override outputShapesFor(inputShapes: LayerShape[]): LayerShape[] {
+    const [x, ...states] = inputShapes;
+    const want = this.numLayers * this.directions;
+    if (states.length && (states.length !== want || states.some((s) => s.length !== 1 || s[0] !== this.units))) {
+      fail(`${this.name}.apply`, `initial states must be ${want} tensors of shape [batch, ${this.units}] (one per layer and direction), got ${states.map((s) => `[batch, ${s.join(', ')}]`).join(', ')}`);
+    }
+    const out = super.outputShapesFor([x!]);
+    return this.returnState ? [...out, ...Array.from({ length: this.directions }, () => [this.units])] : out;
+  }
+
+  override forwardNode(inputs: Tensor[], ctx: CallContext): Tensor[] {
+    const [x, ...states] = inputs;
+    const out = this.forward(x!, ctx, states.length ? states : undefined);
+    return this.returnState ? [out, ...this.finalStates(x!.shape[0]!)] : [out];
+  }
+
+  override backwardNode(dOutputs: Array<Tensor | null>): Array<Tensor | null> {
+    const [dy, ...dStates] = dOutputs;
+    const { dx, dh0, batch, initialStates } = this.backwardAll(dy ?? null, dStates);
+    return [dx, ...Array.from({ length: initialStates }, (_, i) => ops.sliceFirst(dh0, i, 1).reshape([batch, this.units]))];
   }
 
   backward(dy: Tensor): Tensor {
+    return this.backwardAll(dy, []).dx;
+  }
+
+  /**
+   * Gradients from the output's (dy) and the final states' (dStates, last layer, one per
+   * direction; null where none came) cotangents: dx, and dh0 for the initial states.
+   */
+  private backwardAll(dy: Tensor | null, dStates: Array<Tensor | null>): { dx: Tensor; dh0: Tensor; batch: number; initialStates: number } {
     const s = this.saved;
     if (!s) throw new Error(`${this.name}: backward() needs a training-mode forward first`);
     const { batch } = s;
     const L = this.numLayers, D = this.directions, H = this.units;
     let dWide = dy; // gradient w.r.t. the concatenated [.., D·H] output
-    if (D === 2 && this.mergeMode !== 'concat') {
+    if (dy && D === 2 && this.mergeMode !== 'concat') {
       let df: Tensor, db: Tensor;
       if (this.mergeMode === 'sum') df = db = dy;
       else if (this.mergeMode === 'ave') df = db = ops.scale(dy, 0.5);
@@ -227,17 +258,22 @@ export class GRU extends Layer {
       }
       dWide = ops.concatLast([df, db]);
     }
-    let g;
-    if (this.returnSequences) {
-      g = s.res.backward(dWide, null);
-    } else {
-      const dhN = ops.empty([L * D, batch, H], dy.device);
-      for (let d = 0; d < D; d++) ops.writeFirst_(dhN, ops.sliceLast(dWide, d * H, H).reshape([1, batch, H]), (L - 1) * D + d);
-      g = s.res.backward(null, dhN);
+    // The last layer's final state per direction gets the state outputs' gradients, and the
+    // output's when the output is that state (returnSequences false).
+    const stateGrads = Array.from({ length: D }, (_, d) => {
+      const fromOutput = !this.returnSequences && dWide ? ops.sliceLast(dWide, d * H, H) : null;
+      const fromState = dStates[d] ?? null;
+      return fromOutput && fromState ? ops.add(fromOutput, fromState) : (fromOutput ?? fromState);
+    });
+    let dhN: Tensor | null = null;
+    if (stateGrads.some((g) => g)) {
+      dhN = ops.empty([L * D, batch, H], s.res.output.device);
+      stateGrads.forEach((g, d) => g && ops.writeFirst_(dhN!, g.reshape([1, batch, H]), (L - 1) * D + d));
     }
+    const g = s.res.backward(this.returnSequences ? dWide : null, dhN);
     for (const p of this.params) this.setGrad(p, g.dParams[p.name.slice(this.name.length + 1)]!);
     this.saved = null;
-    return this.goBackwards ? ops.reverseTime(g.dx, s.lengths) : g.dx;
+    return { dx: this.goBackwards ? ops.reverseTime(g.dx, s.lengths) : g.dx, dh0: g.dh0, batch, initialStates: s.initialStates };
   }
 
   override clearSaved(): void {

@@ -42,6 +42,8 @@ export interface LoopArgs {
   params: TrainParams;
   /** The batches of one epoch, in order (sync or async). */
   epochBatches(epoch: number): Iterator<StepBatch> | AsyncIterator<StepBatch>;
+  /** The logs (in params.metrics order) from a step's values; the values themselves when absent. */
+  toLogs?: (values: Float32Array) => number[];
   /** The validation logs after an epoch (without the val_ prefix), or null for none. */
   validate: (() => Logs | Promise<Logs>) | null;
 }
@@ -113,7 +115,8 @@ export async function trainLoop(args: LoopArgs): Promise<History> {
         const values = batch.step();
         let vals: number[];
         try {
-          vals = Array.from(await values.data());
+          const raw = (await values.data()) as Float32Array;
+          vals = args.toLogs ? args.toLogs(raw) : Array.from(raw);
         } finally {
           values.dispose();
         }

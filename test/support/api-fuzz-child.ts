@@ -30,6 +30,14 @@ function model(): g.Sequential {
   return m;
 }
 
+/** A compiled two-input functional model. */
+function functionalModel(): g.Model {
+  const a = g.input({ shape: [3] }), b = g.input({ shape: [2] });
+  const m = g.model({ inputs: [a, b], outputs: g.layers.dense({ units: 2 }).apply(g.layers.concatenate().apply([a, b])) });
+  m.compile({ optimizer: 'sgd', loss: 'meanSquaredError' });
+  return m;
+}
+
 /** Values that are wrong for almost every argument, and some that are right for many. */
 function pool(): unknown[] {
   return [
@@ -80,7 +88,7 @@ function methods<T extends object>(prefix: string, make: () => T, names: readonl
         const out = receiver[m]!(...a);
         return out instanceof Promise ? out.finally(() => (receiver as unknown as { dispose(): void }).dispose()) : out;
       } finally {
-        if (!(m === 'fit' || m === 'data' || m === 'array')) (receiver as unknown as { dispose(): void }).dispose();
+        if (!(m === 'fit' || m === 'fitDataset' || m === 'evaluateDataset' || m === 'data' || m === 'array')) (receiver as unknown as { dispose(): void }).dispose();
       }
     },
   }));
@@ -100,7 +108,9 @@ const entries: Entry[] = [
   ...functionsOf('optimizers.', g.optimizers as unknown as Record<string, unknown>),
   ...functionsOf('callbacks.', g.callbacks as unknown as Record<string, unknown>),
   ...methods('Tensor.', () => g.tensor([1, 2, 3, 4, 5, 6], [2, 3]), ['dataSync', 'data', 'arraySync', 'array', 'reshape', 'clone', 'to', 'toString']),
-  ...methods('Sequential.', model, ['add', 'compile', 'fit', 'predict', 'evaluate', 'trainOnBatch', 'computeGradients', 'save', 'loadWeights', 'exportOnnx', 'summary', 'setWeights']),
+  ...methods('Sequential.', model, ['add', 'compile', 'fit', 'predict', 'evaluate', 'trainOnBatch', 'computeGradients', 'save', 'loadWeights', 'exportOnnx', 'summary', 'setWeights', 'fitDataset', 'evaluateDataset']),
+  ...methods('Model.', functionalModel, ['compile', 'fit', 'fitDataset', 'evaluate', 'evaluateDataset', 'predict', 'trainOnBatch', 'computeGradients', 'summary', 'setWeights']),
+  ...methods('Layer.apply.', () => g.layers.dense({ units: 2 }), ['apply']),
 ];
 
 // ------------------------------------------------------------------ the run

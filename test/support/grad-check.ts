@@ -2,19 +2,19 @@
 // against central differences of the loss. setSeed(seed) before each evaluation keeps dropout
 // masks identical between the analytic and the perturbed runs.
 import assert from 'node:assert/strict';
-import { setSeed, type Sequential } from '../../lib';
+import { setSeed, type Model, type Sequential } from '../../lib';
 
-type Args = Parameters<Sequential['computeGradients']>;
+type Args = Parameters<Sequential['computeGradients']> | Parameters<Model['computeGradients']>;
 
 /** `pick` gives uniform numbers in [0, 1) choosing the entries (`samples` per parameter; Infinity: all of them). */
-export function checkModelGradients(model: Sequential, x: Args[0], y: Args[1], { seed = 5, samples = 4, pick }: { seed?: number; samples?: number; pick: () => number }): void {
+export function checkModelGradients(model: Sequential | Model, x: Args[0], y: Args[1], { seed = 5, samples = 4, pick }: { seed?: number; samples?: number; pick: () => number }): void {
   setSeed(seed);
-  const { grads } = model.computeGradients(x, y);
+  const { grads } = model.computeGradients(x as never, y as never);
   const weights = model.getWeights();
   const lossAt = (w: Float32Array[]) => {
     model.setWeights(w);
     setSeed(seed);
-    return model.computeGradients(x, y).loss;
+    return model.computeGradients(x as never, y as never).loss;
   };
   weights.forEach((w, pi) => {
     const picks = new Set<number>();
