@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { data, dispose, layers, memory, optimizers, sequential, setSeed, tensor, type Sequential, type Tensor } from '../lib';
+import { data, dispose, input, layers, memory, model as functionalModel, optimizers, sequential, setSeed, tensor, type Model, type Sequential, type Tensor } from '../lib';
 import { disposeModelsAfterEach } from './support/models';
 import { seededRandom } from './support/prng';
 import { tempDir } from './support/temp-dir';
@@ -489,6 +489,34 @@ describe('data pipelines through fitDataset and evaluateDataset', () => {
     made.splice(made.indexOf(model), 1);
     model.dispose();
     assert.equal(memory().numTensors, before, 'every batch tensor was disposed after its step');
+  });
+});
+
+describe('data pipelines keyed by input name (functional model)', () => {
+  it('fromArrays({seq, stat}, y).batch(n) trains a two-input model exactly as fit on the same arrays', async () => {
+    const N = 10, T = 3, F = 2, B = 4;
+    const seqData = { data: Float32Array.from({ length: N * T * F }, (_, i) => Math.sin(i)), shape: [N, T, F] };
+    const statData = { data: Float32Array.from({ length: N * 2 }, (_, i) => Math.cos(i)), shape: [N, 2] };
+    const y = { data: Float32Array.from({ length: N }, (_, i) => Math.sin(i / 2)), shape: [N, 1] };
+    const before = memory().numTensors;
+    const build = (): Model => {
+      setSeed(21);
+      const seq = input({ shape: [T, F], name: 'seq' });
+      const stat = input({ shape: [2], name: 'stat' });
+      const out = layers.dense({ units: 1 }).apply(layers.concatenate().apply([layers.gru({ units: 3 }).apply(seq) as never, stat]));
+      const m = functionalModel({ inputs: [seq, stat], outputs: out });
+      m.compile({ optimizer: optimizers.sgd({ learningRate: 0.1 }), loss: 'mse' });
+      return m;
+    };
+    const reference = build();
+    const h1 = await reference.fit({ seq: seqData, stat: statData }, y, { epochs: 2, batchSize: B, shuffle: false, verbose: 0 });
+    const trained = build();
+    const h2 = await trained.fitDataset(data.fromArrays({ seq: seqData, stat: statData }, y).batch(B), { epochs: 2, verbose: 0 });
+    assert.deepEqual(h2.history.loss, h1.history.loss);
+    reference.getWeights().forEach((w, i) => assert.deepEqual(trained.getWeights()[i], w, `weight ${i}`));
+    reference.dispose();
+    trained.dispose();
+    assert.equal(memory().numTensors, before);
   });
 });
 
