@@ -17,3 +17,4 @@ export type { SymbolicTensor } from './layers/base';
 export { historyToSvg, saveHistoryPlot } from './plot';
 export { loadModel } from './io/model-io';
 export { modelCheckpoint, ModelCheckpoint, type ModelCheckpointArgs } from './callbacks/model-checkpoint';
+export * as data from './data';
