@@ -13,4 +13,5 @@ export * as callbacks from './callbacks';
 export { Sequential, sequential, History, type FitArgs, type CompileArgs, type Data, type TrainingConfig } from './models/sequential';
 export { historyToSvg, saveHistoryPlot } from './plot';
 export { loadModel } from './io/model-io';
+export { loadKerasModel } from './io/keras-model';
 export { modelCheckpoint, ModelCheckpoint, type ModelCheckpointArgs } from './callbacks/model-checkpoint';

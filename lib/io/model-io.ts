@@ -146,7 +146,7 @@ function optimizerConfig(config: Record<string, unknown>): Record<string, unknow
   return { ...config, learningRateSchedule: 'a function (not saved: pass the optimizer again to compile after loading)' };
 }
 
-function optimizerFromConfig(config: Record<string, unknown>): O.Optimizer {
+export function optimizerFromConfig(config: Record<string, unknown>): O.Optimizer {
   const args: Record<string, unknown> = { ...config };
   delete args.className;
   delete args.learningRateSchedule;
@@ -396,12 +396,16 @@ export function loadWeights(model: Sequential, file: string, options: LoadWeight
   if (format !== 'torch' && format !== 'keras') fail('loadWeights', `options.format must be 'torch' or 'keras' (cannot tell from the name ${file})`);
   const modules = format === 'torch' ? readTorchModules(file) : readKerasModules(file);
   const slots = layerSlots(model);
-  const values = assignModules(slots.map((s) => s.slot), modules, { format, mapping: options.mapping, source: file });
+  writeLayerWeights(slots, assignModules(slots.map((s) => s.slot), modules, { format, mapping: options.mapping, source: file }), 'loadWeights');
+}
+
+/** Writes assignModules() values into the slots' parameters. */
+export function writeLayerWeights(slots: { slot: LayerSlot; params: Param[] }[], values: Map<string, Record<string, Float32Array>>, op: string): void {
   for (const { slot, params } of slots) {
     const v = values.get(slot.name)!;
     for (const p of params) {
       const key = p.name.slice(p.name.lastIndexOf('/') + 1);
-      native.write(p.value.handle('loadWeights'), v[key]!);
+      native.write(p.value.handle(op), v[key]!);
     }
   }
 }

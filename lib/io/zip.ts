@@ -43,6 +43,7 @@ const CRC_TABLE = (() => {
 
 /** CRC-32 (IEEE 802.3, as zip and gzip use it). */
 export function crc32(bytes: Uint8Array): number {
+  if (!(bytes instanceof Uint8Array)) throw new TypeError(`crc32: argument 'bytes' must be a Uint8Array (or Buffer), got ${describe(bytes)}`);
   let c = -1;
   for (let i = 0; i < bytes.length; i++) c = CRC_TABLE[(c ^ bytes[i]!) & 0xff]! ^ (c >>> 8);
   return (c ^ -1) >>> 0;
