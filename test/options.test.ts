@@ -147,6 +147,9 @@ describe('options: unknown keys are errors naming the function, the key and the 
     await assert.rejects(m.fit(x, y, { batch_size: 3 } as never), /^TypeError: fit: unknown option 'batch_size' \(did you mean 'batchSize'\?\)/);
     await assert.rejects(m.fit(x, y, { validation_split: 0.2 } as never), /fit: unknown option 'validation_split' \(did you mean 'validationSplit'\?\)/);
     refusesUnknown(() => m.evaluate(x, y, { batch_size: 2 } as never), 'evaluate', 'batch_size', 'batchSize');
+    await assert.rejects(m.fitDataset([], { batchPerEpoch: 3 } as never), /^TypeError: fitDataset: unknown option 'batchPerEpoch' \(did you mean 'batchesPerEpoch'\?\)/);
+    await assert.rejects(m.fitDataset([{ xs: x, ys: y, sampleWeights: [1] }] as never, { verbose: 0 }), /^TypeError: fitDataset: dataset element 0: unknown option 'sampleWeights' \(did you mean 'sampleWeight'\?\)/);
+    await assert.rejects(m.evaluateDataset([], { batch: 3 } as never), /^TypeError: evaluateDataset: unknown option 'batch' \(did you mean 'batches'\?\)/);
     refusesUnknown(() => m.predict(x, { batchsize: 2 } as never), 'predict', 'batchsize', 'batchSize');
     refusesUnknown(() => m.trainOnBatch(x, y, { sample_weight: [1] } as never), 'trainOnBatch', 'sample_weight', 'sampleWeight');
     refusesUnknown(() => m.trainOnBatch(x, y, { class_weights: {} } as never), 'trainOnBatch', 'class_weights', 'classWeight');
@@ -170,7 +173,7 @@ describe('options: unknown keys are errors naming the function, the key and the 
   it('fit: options it cannot honour are refused with the reason; monitor callbacks warn once on a missing metric', async () => {
     const m = compiled();
     const reasons: Array<[string, RegExp]> = [
-      ['stepsPerEpoch', /it only means something when training from a dataset .*dataset training is planned/],
+      ['stepsPerEpoch', /it only means something when training from a dataset .*use fitDataset/],
       ['validationSteps', /it only means something when training from a dataset/],
       ['validationFreq', /validation runs after every epoch/],
     ];

@@ -8,26 +8,27 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { DeviceName } from '../../binding';
 import { describe, getDevice } from '../backend';
-import { CustomCallback, ProgressBar, type Callback, type CallbackHooks, type Logs, type TrainParams } from '../callbacks';
-import { checkHooks } from '../callbacks/base';
-import { endScope, startScope, tidy } from '../engine';
+import type { Callback, CallbackHooks, Logs } from '../callbacks';
+import { dispose, endScope, startScope, tidy } from '../engine';
 // lib/io/model-io imports this module (and, through callbacks, model-checkpoint imports model-io):
 // both sides use the other only inside functions, never while loading, so the cycle is harmless.
 import * as modelIo from '../io/model-io';
 import { Dense, GRU, Layer, TimeDistributed, type CallContext, type LayerShape, type Param } from '../layers';
-import { lossKernel, resolveLoss, type LossSpec } from '../losses';
+import { resolveLoss, type LossSpec } from '../losses';
 import { resolveMetric, type MetricSpec } from '../metrics';
 import { native } from '../native';
 import * as ops from '../ops';
 import { checkOptions } from '../options';
 import { resolveOptimizer, type Optimizer } from '../optimizers';
 import { Rng, getRngState, globalRng } from '../random';
-import { Tensor, shapeSize, tensor, type NestedArray } from '../tensor';
+import { Tensor, shapeSize, tensor } from '../tensor';
+import { batchSlice, classWeightsOf, cutSamples, hostData, sampleWeightsOf, type Data, type HostData, type SampleWeights } from '../training/data';
+import { fusedDense, lossAndMetricsInto, withFused, type OutputLoss } from '../training/loss';
+import { History, checkSource, fail, loopOptions, positiveInteger, sourceElements, sourceEpochs, trainLoop, weightedMeans, type BatchSource, type DatasetBatch } from '../training/engine';
 
-/** Training data: a tensor, nested arrays, or a flat typed array with its shape. */
-export type Data = Tensor | NestedArray | { data: Float32Array | Int32Array | number[]; shape: number[] };
-/** One loss weight per sample: data of shape [samples], or a plain Float32Array. */
-export type SampleWeights = Data | Float32Array;
+export { History };
+
+export type { Data, SampleWeights };
 
 export interface CompileArgs {
   optimizer: Optimizer | 'sgd' | 'adam' | 'adamw' | 'rmsprop';
@@ -73,19 +74,7 @@ export interface TrainingConfig {
   optimizer: Record<string, unknown>;
 }
 
-export class History {
-  epoch: number[] = [];
-  history: Record<string, number[]> = {};
-  params: TrainParams | null = null;
-  /** True when training ended early (callback, abort or NaN). */
-  stopped = false;
-}
 
-interface HostData {
-  data: Float32Array | Int32Array;
-  shape: number[];
-  perSample: number;
-}
 
 /** Validation data on the host, with the sample weights of its loss (or null). */
 interface Validation {
@@ -94,22 +83,34 @@ interface Validation {
   weights: Float32Array | null;
 }
 
-function fail(message: string): never {
-  throw new TypeError(message);
-}
-
-function positiveInteger(fn: string, name: string, v: unknown, fallback: number): number {
-  if (v === undefined) return fallback;
-  if (typeof v !== 'number' || !Number.isInteger(v) || v < 1) fail(`${fn}: '${name}' must be a positive integer, got ${describe(v)}`);
-  return v;
-}
-
-const DATASET_ONLY = 'it only means something when training from a dataset (a generator of batches); fit takes whole arrays, and every epoch sees every sample (dataset training is planned)';
+const DATASET_ONLY = 'it only means something when training from a dataset (a generator of batches); fit takes whole arrays, and every epoch sees every sample: use fitDataset(dataset, {batchesPerEpoch}) for that';
 const FIT_KEYS = ['epochs', 'batchSize', 'shuffle', 'validationSplit', 'validationData', 'validationBatchSize', 'sampleWeight', 'classWeight', 'callbacks', 'verbose', 'initialEpoch', 'signal', 'resumeFrom'];
 const FIT_REFUSED: Record<string, string> = {
   stepsPerEpoch: DATASET_ONLY, validationSteps: DATASET_ONLY,
   validationFreq: 'validation runs after every epoch, so that every History series has one value per epoch',
 };
+/** What fitDataset takes (docs/models.md, Datasets). */
+export interface FitDatasetArgs {
+  epochs?: number;
+  /** Batches per epoch; without it each epoch runs the dataset to its end (iterated afresh). */
+  batchesPerEpoch?: number;
+  /** A dataset (evaluated whole after each epoch), [x, y] or [x, y, sampleWeight]. */
+  validationData?: BatchSource | [Data, Data] | [Data, Data, SampleWeights];
+  callbacks?: Array<Callback | CallbackHooks>;
+  verbose?: 0 | 1 | 2;
+  initialEpoch?: number;
+  signal?: AbortSignal;
+}
+const FIT_DATASET_KEYS = ['epochs', 'batchesPerEpoch', 'validationData', 'callbacks', 'verbose', 'initialEpoch', 'signal'];
+const FIT_DATASET_REFUSED: Record<string, string> = {
+  stepsPerEpoch: "it is called 'batchesPerEpoch' here (tfjs' name)",
+  batchSize: 'the dataset makes the batches',
+  shuffle: 'the dataset decides the order (shuffle it)',
+  validationSplit: 'a dataset cannot be split without holding it; give validationData',
+  sampleWeight: 'a dataset batch carries its own sampleWeight ({xs, ys, sampleWeight})',
+  classWeight: 'fold class weights into each batch\'s sampleWeight',
+};
+
 const COMPILE_REFUSED: Record<string, string> = {
   weightedMetrics: 'metrics are unweighted; sampleWeight and classWeight weight the loss only',
   lossWeights: 'a sequential model has one output and one loss',
@@ -257,13 +258,7 @@ export class Sequential {
     this.optimizer = optimizer;
     this.lossSpec = loss;
     this.metricSpecs = metrics;
-    this.fused = null;
-    let last = this.layers[this.layers.length - 1];
-    if (last instanceof TimeDistributed) last = last.layer;
-    if (last instanceof Dense && !loss.fromLogits) {
-      const pairs = (last.activation === 'softmax' && (loss.name === 'categoricalCrossentropy' || loss.name === 'sparseCategoricalCrossentropy')) || (last.activation === 'sigmoid' && loss.name === 'binaryCrossentropy');
-      if (pairs) this.fused = last;
-    }
+    this.fused = fusedDense(this.layers[this.layers.length - 1], loss);
   }
 
   /** The compiled loss, metrics and optimizer config (JSON-ready), or null before compile(). */
@@ -298,54 +293,6 @@ export class Sequential {
 
   // ---------------------------------------------------------------- data
 
-  /** `what` names the function and argument in errors ('fit: x'). */
-  private hostData(value: Data, what: string, dtype: 'float32' | 'int32'): HostData {
-    let data: Float32Array | Int32Array;
-    let shape: number[];
-    if (value instanceof Tensor) {
-      if (value.isDisposed) fail(`${what} is a disposed tensor`);
-      data = value.dataSync();
-      shape = [...value.shape];
-    } else if (Array.isArray(value)) {
-      const t = tidy(() => tensor(value as NestedArray, undefined, 'float32', { device: 'cpu' }));
-      data = t.dataSync();
-      shape = [...t.shape];
-      t.dispose();
-    } else if (typeof value === 'object' && value !== null && 'data' in value && Array.isArray(value.shape)) {
-      data = value.data instanceof Float32Array || value.data instanceof Int32Array ? value.data : Float32Array.from(value.data);
-      shape = [...value.shape];
-      if (shapeSize(shape) !== data.length) fail(`${what}: shape [${shape}] needs ${shapeSize(shape)} values, got ${data.length}`);
-    } else {
-      fail(`${what} must be a Tensor, nested arrays of numbers or {data, shape}, got ${describe(value)}`);
-    }
-    if (shape.length < 1 || shape[0] === 0) fail(`${what} must have at least one sample, got shape [${shape}]`);
-    const perSample = data.length / shape[0]!;
-    const where = (i: number) => {
-      const idx: number[] = [];
-      let r = i;
-      for (let d = shape.length - 1; d >= 0; d--) {
-        idx.unshift(r % shape[d]!);
-        r = Math.floor(r / shape[d]!);
-      }
-      return `sample ${idx[0]}${idx.length > 1 ? `, feature index [${idx.slice(1).join(', ')}]` : ''}`;
-    };
-    if (data instanceof Float32Array) {
-      for (let i = 0; i < data.length; i++) if (!Number.isFinite(data[i]!)) fail(`${what} contains ${data[i]} at ${where(i)}; clean or impute the data before training`);
-    }
-    if (dtype === 'int32' && !(data instanceof Int32Array)) {
-      const ints = new Int32Array(data.length);
-      for (let i = 0; i < data.length; i++) {
-        const v = data[i]!;
-        if (!Number.isInteger(v)) fail(`${what} must hold integer indices here, got ${v} at ${where(i)}`);
-        ints[i] = v;
-      }
-      data = ints;
-    } else if (dtype === 'float32' && data instanceof Int32Array) {
-      data = Float32Array.from(data);
-    }
-    return { data, shape, perSample };
-  }
-
   private checkX(x: HostData, what: string): void {
     this.ensureBuilt(x.shape.slice(1));
     const want = this.layers[0]!.inputShape!;
@@ -377,55 +324,16 @@ export class Sequential {
     }
   }
 
-  /**
-   * Per-sample loss weights from fit's sampleWeight or classWeight (Keras: classes are the target's
-   * index, argmax of a one-hot row, or the rounded binary target), or null for none.
-   */
+  /** Per-sample loss weights from sampleWeight or classWeight, or null for none. */
   private sampleWeights(fn: string, sampleWeight: unknown, classWeight: unknown, y: HostData): Float32Array | null {
     if (sampleWeight !== undefined && classWeight !== undefined) fail(`${fn}: give sampleWeight or classWeight, not both (as Keras); fold the class weights into sampleWeight`);
-    const n = y.shape[0]!;
-    if (sampleWeight !== undefined) {
-      const value = sampleWeight instanceof Float32Array ? { data: sampleWeight, shape: [sampleWeight.length] } : (sampleWeight as Data);
-      const w = this.hostData(value, `${fn}: sampleWeight`, 'float32');
-      if (w.shape.length !== 1 || w.shape[0] !== n) fail(`${fn}: sampleWeight must have shape [${n}] (one weight per sample), got [${w.shape}]`);
-      const negative = w.data.findIndex((v) => v < 0);
-      if (negative >= 0) fail(`${fn}: sampleWeight must be non-negative, got ${w.data[negative]} at sample ${negative}`);
-      return w.data as Float32Array;
-    }
+    if (sampleWeight !== undefined) return sampleWeightsOf(fn, sampleWeight, y.shape[0]!);
     if (classWeight === undefined) return null;
-    if (typeof classWeight !== 'object' || classWeight === null || Array.isArray(classWeight)) fail(`${fn}: classWeight must be an object {classIndex: weight}, got ${describe(classWeight)}`);
-    const out = this.outputShape;
-    if (out.length !== 1) fail(`${fn}: classWeight needs one class per sample, and this model outputs [${out.map((d) => d ?? 'any').join(', ')}] per sample; pass sampleWeight instead`);
-    const units = out[0] as number;
-    const classes = this.yDType() === 'int32' ? units : units === 1 ? 2 : units;
-    const table = new Float32Array(classes).fill(1);
-    for (const [key, value] of Object.entries(classWeight)) {
-      const c = Number(key);
-      if (!Number.isInteger(c) || c < 0 || c >= classes) fail(`${fn}: classWeight key '${key}' is not a class index of this model (0 … ${classes - 1})`);
-      if (typeof value !== 'number' || !Number.isFinite(value) || value < 0) fail(`${fn}: classWeight[${key}] must be a non-negative number, got ${describe(value)}`);
-      table[c] = value;
-    }
-    const w = new Float32Array(n);
-    for (let i = 0; i < n; i++) {
-      const row = y.data.subarray(i * y.perSample, (i + 1) * y.perSample);
-      let c = 0;
-      if (y.perSample === 1) c = Math.min(classes - 1, Math.max(0, Math.round(row[0]!)));
-      else for (let k = 1; k < row.length; k++) if (row[k]! > row[c]!) c = k;
-      w[i] = table[c]!;
-    }
-    return w;
-  }
-
-  /** Rows start…end of d (in `order` when shuffled): a view when unshuffled. */
-  private batchSlice<T extends Float32Array | Int32Array>(data: T, perSample: number, order: Int32Array | null, start: number, end: number): T {
-    if (!order) return data.subarray(start * perSample, end * perSample) as T;
-    const slice = new (data.constructor as new (n: number) => T)((end - start) * perSample);
-    for (let i = start; i < end; i++) slice.set(data.subarray(order[i]! * perSample, (order[i]! + 1) * perSample), (i - start) * perSample);
-    return slice;
+    return classWeightsOf(fn, classWeight, y, this.outputShape, this.yDType() === 'int32');
   }
 
   private batchTensor(d: HostData, order: Int32Array | null, start: number, end: number): Tensor {
-    const slice = this.batchSlice(d.data, d.perSample, order, start, end);
+    const slice = batchSlice(d.data, d.perSample, order, start, end);
     const t = tensor(slice, [end - start, ...d.shape.slice(1)], d.data instanceof Int32Array ? 'int32' : 'float32', { device: this.device });
     this.hostCopies.set(t, slice);
     return t;
@@ -433,6 +341,9 @@ export class Sequential {
 
   /** Host copies of the batches made by batchTensor(), for layers that look at input values. */
   private hostCopies = new WeakMap<Tensor, Float32Array | Int32Array>();
+
+  /** Lengths of the last forward's sequence output (right-padded input under a mask), or null. */
+  private lastLengths: Int32Array | null = null;
 
   // ---------------------------------------------------------------- steps
 
@@ -446,69 +357,15 @@ export class Sequential {
     return h;
   }
 
-  /** Lengths of the last forward's sequence output (right-padded input under a mask), or null. */
-  private lastLengths: Int32Array | null = null;
-
-  /**
-   * Per-row loss weights that leave padded timesteps out (Keras: masked steps do not count; the
-   * loss is the mean over valid steps). Null when the output is not a masked sequence.
-   */
-  private maskWeights(out: Tensor): Float32Array | null {
-    const lengths = this.lastLengths;
-    if (!lengths) return null;
-    const [batch, time] = out.shape as [number, number];
-    const perStep = out.size / (batch * time) / out.shape[out.rank - 1]!;
-    const w = new Float32Array(batch * time * perStep);
-    let valid = 0;
-    for (let b = 0; b < batch; b++) valid += lengths[b]!;
-    if (valid === 0) return null;
-    const scale = (batch * time) / valid;
-    for (let b = 0; b < batch; b++) w.fill(scale, b * time * perStep, (b * time + lengths[b]!) * perStep);
-    return w;
-  }
-
-  /**
-   * Per-row weights of the loss (mask × the batch's sample weights, as Keras; the kernel divides by
-   * the row count, not by the weights' sum) and of the metrics (the mask only: unweighted).
-   */
-  private rowWeights(out: Tensor, sampleWeights: Float32Array | null): { loss: Tensor | null; metrics: Tensor | null } {
-    const mask = this.maskWeights(out);
-    const onDevice = (w: Float32Array | null) => (w ? tensor(w, [w.length], 'float32', { device: out.device }) : null);
-    const metrics = onDevice(mask);
-    if (!sampleWeights) return { loss: metrics, metrics };
-    const rows = out.size / out.shape[out.rank - 1]!;
-    const rowsPerSample = rows / out.shape[0]!;
-    const w = mask ? mask.slice() : new Float32Array(rows).fill(1);
-    for (let r = 0; r < rows; r++) w[r] *= sampleWeights[Math.floor(r / rowsPerSample)]!;
-    return { loss: onDevice(w), metrics };
-  }
-
   /** Loss and metric values of one batch into a small tensor; the loss gradient when wanted. */
   private lossAndMetrics(out: Tensor, y: Tensor, withGrad: boolean, sampleWeights: Float32Array | null): { values: Tensor; grad: Tensor | null } {
-    const spec = this.lossSpec!;
-    const logits = spec.fromLogits || this.fused !== null;
+    const o: OutputLoss = { spec: this.lossSpec!, metrics: this.metricSpecs, fused: this.fused };
     const values = ops.empty([1 + this.metricSpecs.length], out.device);
-    const { loss: lossWeights, metrics: weights } = this.rowWeights(out, sampleWeights);
-    const grad = ops.lossAndGrad(lossKernel(spec, logits), out, y, values, 0, withGrad, lossWeights);
-    let probs: Tensor | null = null;
-    this.metricSpecs.forEach((m, i) => {
-      if (m.kernel.kind === 'metric') {
-        ops.metricInto(m.kernel.metric, out, y, values, i + 1, logits && m.kernel.metric === 'binaryAccuracy' ? 0 : 0.5, weights);
-      } else {
-        if (logits && !probs) probs = ops.activation(this.fused?.activation ?? (spec.name === 'binaryCrossentropy' ? 'sigmoid' : 'softmax'), out);
-        ops.lossAndGrad(m.kernel.loss, probs ?? out, y, values, i + 1, false, weights);
-      }
-    });
-    return { values, grad };
+    return { values, grad: lossAndMetricsInto(o, out, y, this.lastLengths, sampleWeights, values, 0, withGrad) };
   }
 
   private withFused<T>(fn: () => T): T {
-    if (this.fused) this.fused.emitLogits = true;
-    try {
-      return fn();
-    } finally {
-      if (this.fused) this.fused.emitLogits = false;
-    }
+    return withFused([this.fused], fn);
   }
 
   /**
@@ -580,9 +437,9 @@ export class Sequential {
 
   /** x and y on the host, checked against the model ('fit: x must have shape ...'). */
   private trainingData(fn: string, x: Data, y: Data, names: [string, string] = ['x', 'y']): { xh: HostData; yh: HostData } {
-    const xh = this.hostData(x, `${fn}: ${names[0]}`, this.layers[0]?.inputDType ?? 'float32');
+    const xh = hostData(x, `${fn}: ${names[0]}`, this.layers[0]?.inputDType ?? 'float32');
     this.checkX(xh, `${fn}: ${names[0]}`);
-    const yh = this.hostData(y, `${fn}: ${names[1]}`, this.yDType());
+    const yh = hostData(y, `${fn}: ${names[1]}`, this.yDType());
     this.checkY(fn, xh, yh, names[1]);
     return { xh, yh };
   }
@@ -595,17 +452,12 @@ export class Sequential {
     this.assertLive('fit');
     if (!this.optimizer || !this.lossSpec) fail('fit: call compile({optimizer, loss}) before fit()');
     checkOptions('fit', args, FIT_KEYS, { refused: FIT_REFUSED });
-    const epochs = positiveInteger('fit', 'epochs', args.epochs, 1);
+    const loop = loopOptions('fit', args);
+    const epochs = loop.epochs;
     const batchSize = positiveInteger('fit', 'batchSize', args.batchSize, 32);
     const validationBatchSize = positiveInteger('fit', 'validationBatchSize', args.validationBatchSize, batchSize);
-    let initialEpoch = args.initialEpoch ?? 0;
-    if (!Number.isInteger(initialEpoch) || initialEpoch < 0) fail(`fit: 'initialEpoch' must be a non-negative integer, got ${describe(args.initialEpoch)}`);
+    let initialEpoch = loop.initialEpoch;
     if (args.shuffle !== undefined && typeof args.shuffle !== 'boolean') fail(`fit: 'shuffle' must be true or false, got ${describe(args.shuffle)}`);
-    const verbose = args.verbose ?? 1;
-    if (verbose !== 0 && verbose !== 1 && verbose !== 2) fail(`fit: 'verbose' must be 0, 1 or 2, got ${describe(args.verbose)}`);
-    if (args.signal !== undefined && !(args.signal instanceof AbortSignal)) fail(`fit: 'signal' must be an AbortSignal, got ${describe(args.signal)}`);
-    if (args.callbacks !== undefined && !Array.isArray(args.callbacks)) fail(`fit: 'callbacks' must be an array, got ${describe(args.callbacks)}`);
-    const userCallbacks = (args.callbacks ?? []).map((c, i) => checkHooks('fit', c, i));
     if (args.validationData !== undefined && (!Array.isArray(args.validationData) || args.validationData.length < 2 || args.validationData.length > 3)) {
       fail(`fit: 'validationData' must be [x, y] or [x, y, sampleWeight], got ${describe(args.validationData)}`);
     }
@@ -623,11 +475,10 @@ export class Sequential {
       const n = xh.shape[0]!;
       const nTrain = Math.floor(n * (1 - split));
       if (nTrain < 1 || nTrain >= n) fail(`fit: validationSplit ${split} leaves no training or no validation samples out of ${n}`);
-      const cut = (d: HostData, from: number, to: number): HostData => ({ data: d.data.slice(from * d.perSample, to * d.perSample), shape: [to - from, ...d.shape.slice(1)], perSample: d.perSample });
       // As Keras: the last part of sampleWeight weights the validation loss; classWeight is for training only.
-      val = { x: cut(xh, nTrain, n), y: cut(yh, nTrain, n), weights: args.sampleWeight !== undefined && weights ? weights.slice(nTrain) : null };
-      xh = cut(xh, 0, nTrain);
-      yh = cut(yh, 0, nTrain);
+      val = { x: cutSamples(xh, nTrain, n), y: cutSamples(yh, nTrain, n), weights: args.sampleWeight !== undefined && weights ? weights.slice(nTrain) : null };
+      xh = cutSamples(xh, 0, nTrain);
+      yh = cutSamples(yh, 0, nTrain);
       weights = weights?.slice(0, nTrain) ?? null;
     }
     // After the data checks (which build the model): weights, optimizer and RNG state, next epoch.
@@ -635,78 +486,120 @@ export class Sequential {
       initialEpoch = modelIo.restoreCheckpoint(this, args.resumeFrom).initialEpoch;
     }
     // This fit's stream, drawn now (before the first await), or the checkpoint's it continues.
+    const rng = this.startTrainingRng();
+    const samples = xh.shape[0]!;
+    const steps = Math.ceil(samples / batchSize);
+    const train = xh, target = yh, trainWeights = weights;
+    const self = this;
+    return trainLoop({
+      model: this, callbackModel: this, epochs, initialEpoch, verbose: loop.verbose, callbacks: loop.callbacks, signal: loop.signal,
+      params: { epochs, steps, samples, batchSize, verbose: loop.verbose, metrics: this.logNames() },
+      *epochBatches() {
+        const order = args.shuffle === false ? null : rng.permutation(samples);
+        for (let b = 0; b < steps; b++) {
+          const start = b * batchSize;
+          const end = Math.min(samples, start + batchSize);
+          const batchWeights = trainWeights && batchSlice(trainWeights, 1, order, start, end);
+          yield { size: end - start, step: () => tidy(() => self.stepValues(self.batchTensor(train, order, start, end), self.batchTensor(target, order, start, end), batchWeights, rng)) };
+        }
+      },
+      validate: val ? () => this.evaluateHost(val!.x, val!.y, val!.weights, validationBatchSize) : null,
+    });
+  }
+
+  /** This fit's random stream: drawn from the global generator, or the checkpoint's it continues. */
+  private startTrainingRng(): Rng {
     const rng = new Rng(globalRng.nextStreamSeed());
     if (this.resumedRngState !== null) rng.setState(this.resumedRngState);
     this.resumedRngState = null;
     this.trainingRng = rng;
-    const samples = xh.shape[0]!;
-    const steps = Math.ceil(samples / batchSize);
-    const history = new History();
-    const callbacks: Callback[] = [];
-    if (verbose === 1) callbacks.push(new ProgressBar());
-    if (verbose === 2) callbacks.push(new ProgressBar(process.stdout, false));
-    for (const c of userCallbacks) callbacks.push(c.kind === 'callback' ? c.callback : new CustomCallback(c.hooks));
-    const params: TrainParams = { epochs, steps, samples, batchSize, verbose, metrics: this.logNames() };
-    history.params = params;
-    for (const c of callbacks) {
-      c.setModel(this);
-      c.setParams(params);
+    return rng;
+  }
+
+  /** Throws when the model was disposed (the training loop checks it before every step). */
+  assertUsable(fn: string): void {
+    this.assertLive(fn);
+  }
+
+  /** One dataset element ({xs, ys, sampleWeight?}, data or tensors) on the host, checked. */
+  private datasetBatch(fn: string, element: unknown, index: number): { xh: HostData; yh: HostData; weights: Float32Array | null } {
+    if (typeof element !== 'object' || element === null || !('xs' in element) || !('ys' in element)) fail(`${fn}: dataset element ${index} must be {xs, ys, sampleWeight?}, got ${describe(element)}`);
+    const e = element as DatasetBatch<Data, Data>;
+    checkOptions(`${fn}: dataset element ${index}`, e, ['xs', 'ys', 'sampleWeight']);
+    const { xh, yh } = this.trainingData(fn, e.xs, e.ys, [`dataset element ${index} xs`, `dataset element ${index} ys`]);
+    return { xh, yh, weights: this.sampleWeights(fn, e.sampleWeight, undefined, yh) };
+  }
+
+  /**
+   * Trains on a dataset: batches of {xs, ys, sampleWeight?} (docs/models.md, Datasets). Tensors a
+   * batch holds are disposed after its step; the data set is never held whole.
+   */
+  async fitDataset(dataset: BatchSource, args: FitDatasetArgs = {}): Promise<History> {
+    this.assertLive('fitDataset');
+    if (!this.optimizer || !this.lossSpec) fail('fitDataset: call compile({optimizer, loss}) before fitDataset()');
+    checkSource('fitDataset', dataset);
+    checkOptions('fitDataset', args, FIT_DATASET_KEYS, { refused: FIT_DATASET_REFUSED });
+    const loop = loopOptions('fitDataset', args);
+    const batchesPerEpoch = args.batchesPerEpoch === undefined ? null : positiveInteger('fitDataset', 'batchesPerEpoch', args.batchesPerEpoch, 1);
+    const validate = this.datasetValidation('fitDataset', args.validationData);
+    const rng = this.startTrainingRng();
+    return trainLoop({
+      model: this, callbackModel: this, ...loop,
+      params: { epochs: loop.epochs, steps: batchesPerEpoch ?? 0, samples: 0, batchSize: 0, verbose: loop.verbose, metrics: this.logNames() },
+      epochBatches: sourceEpochs('fitDataset', dataset, batchesPerEpoch, (element, i) => {
+        const { xh, yh, weights } = this.datasetBatch('fitDataset', element, i);
+        const n = xh.shape[0]!;
+        return { size: n, step: () => tidy(() => this.stepValues(this.batchTensor(xh, null, 0, n), this.batchTensor(yh, null, 0, n), weights, rng)) };
+      }),
+      validate,
+    });
+  }
+
+  /** fitDataset's validationData: a dataset, [x, y] or [x, y, sampleWeight]; as a validate function. */
+  private datasetValidation(fn: string, data: unknown): (() => Logs | Promise<Logs>) | null {
+    if (data === undefined) return null;
+    if (Array.isArray(data)) {
+      if (data.length < 2 || data.length > 3) fail(`${fn}: 'validationData' must be a dataset, [x, y] or [x, y, sampleWeight], got ${describe(data)}`);
+      const v = this.trainingData(fn, data[0], data[1], ['validationData x', 'validationData y']);
+      const w = data[2] === undefined ? null : this.sampleWeights(`${fn}: validationData`, data[2], undefined, v.yh);
+      return () => this.evaluateHost(v.xh, v.yh, w, 32);
     }
-    const call = async (hook: keyof CallbackHooks, ...a: unknown[]) => {
-      for (const c of callbacks) {
-        const f = c[hook] as ((...args: unknown[]) => unknown) | undefined;
-        if (f) await f.apply(c, a);
+    checkSource(fn, data);
+    return () => this.evaluateSource(fn, data as BatchSource, null);
+  }
+
+  private async evaluateSource(fn: string, dataset: BatchSource, limit: number | null): Promise<Logs> {
+    const rows: { size: number; values: Float32Array }[] = [];
+    let i = 0;
+    for await (const element of sourceElements(fn, dataset, limit)) {
+      try {
+        const { xh, yh, weights } = this.datasetBatch(fn, element, i++);
+        rows.push({ size: xh.shape[0]!, values: this.evaluateBatch(xh, yh, weights) });
+      } finally {
+        dispose(element);
       }
-    };
-    this.stopTraining = false;
-    const aborted = () => args.signal?.aborted === true;
-    await call('onTrainBegin', {});
-    const names = this.logNames();
-    for (let epoch = initialEpoch; epoch < epochs && !this.stopTraining && !aborted(); epoch++) {
-      await call('onEpochBegin', epoch, {});
-      const order = args.shuffle === false ? null : rng.permutation(samples);
-      const sums = new Float64Array(names.length);
-      let seen = 0;
-      let logs: Logs = {};
-      for (let b = 0; b < steps && !aborted() && !this.stopTraining; b++) {
-        const start = b * batchSize;
-        const end = Math.min(samples, start + batchSize);
-        await call('onBatchBegin', b, { batch: b, size: end - start });
-        this.assertLive('fit'); // disposed by a callback or concurrent code while training
-        // The loss and metrics are read off the JS thread: on a GPU the event loop stays free while
-        // the step runs (the read is ordered after the step's work).
-        const batchWeights = weights && this.batchSlice(weights, 1, order, start, end);
-        const values = tidy(() => this.stepValues(this.batchTensor(xh, order, start, end), this.batchTensor(yh, order, start, end), batchWeights, rng));
-        let vals: number[];
-        try {
-          vals = Array.from(await values.data());
-        } finally {
-          values.dispose();
-        }
-        seen += end - start;
-        logs = {};
-        names.forEach((k, i) => {
-          sums[i] += vals[i]! * (end - start);
-          logs[k] = sums[i]! / seen;
-        });
-        await call('onBatchEnd', b, { ...logs, batch: b, size: end - start });
-        await new Promise<void>((resolve) => setImmediate(resolve));
-      }
-      if (aborted()) {
-        history.stopped = true;
-        break;
-      }
-      if (val) {
-        const v = this.evaluateHost(val.x, val.y, val.weights, validationBatchSize);
-        for (const [k, value] of Object.entries(v)) logs[`val_${k}`] = value;
-      }
-      await call('onEpochEnd', epoch, logs);
-      history.epoch.push(epoch);
-      for (const [k, value] of Object.entries(logs)) (history.history[k] ??= []).push(value);
     }
-    if (this.stopTraining) history.stopped = true;
-    await call('onTrainEnd', {});
-    return history;
+    if (!rows.length) fail(`${fn}: the dataset gave no batch`);
+    return weightedMeans(this.logNames(), rows);
+  }
+
+  /** [loss, ...metrics] of one whole host batch (inference mode). */
+  private evaluateBatch(xh: HostData, yh: HostData, weights: Float32Array | null): Float32Array {
+    const n = xh.shape[0]!;
+    return tidy(() => this.withFused(() => {
+      const out = this.forward(this.batchTensor(xh, null, 0, n), false);
+      return this.lossAndMetrics(out, this.batchTensor(yh, null, 0, n), false, weights).values.dataSync() as Float32Array;
+    }));
+  }
+
+  /** Loss and metrics over a dataset's batches (all, or the first `batches`), weighted by batch size. */
+  async evaluateDataset(dataset: BatchSource, args: { batches?: number } = {}): Promise<Logs> {
+    this.assertLive('evaluateDataset');
+    if (!this.lossSpec) fail('evaluateDataset: call compile({optimizer, loss}) before evaluateDataset()');
+    checkSource('evaluateDataset', dataset);
+    checkOptions('evaluateDataset', args, ['batches'], { refused: { steps: "it is called 'batches' here" } });
+    const limit = args.batches === undefined ? null : positiveInteger('evaluateDataset', 'batches', args.batches, 1);
+    return this.evaluateSource('evaluateDataset', dataset, limit);
   }
 
   private evaluateHost(xh: HostData, yh: HostData, weights: Float32Array | null, batchSize: number): Logs {
@@ -760,7 +653,7 @@ export class Sequential {
     this.assertLive('predict');
     checkOptions('predict', args, ['batchSize'], { refused: { steps: DATASET_ONLY } });
     const batchSize = positiveInteger('predict', 'batchSize', args.batchSize, 32);
-    const xh = this.hostData(x, 'predict: x', this.layers[0]?.inputDType ?? 'float32');
+    const xh = hostData(x, 'predict: x', this.layers[0]?.inputDType ?? 'float32');
     this.checkX(xh, 'predict: x');
     const n = xh.shape[0]!;
     // Batches are written into the output on the model's device: no host round trip.

@@ -1,0 +1,698 @@
+// Functional models (tfjs' tf.model, Keras' Model): a graph of layer calls from symbolic inputs
+// to outputs, with several inputs and outputs, shared layers (a layer called twice shares its
+// weights) and a loss per output. Execution is topological: forward runs the nodes in order
+// (inference frees each intermediate tensor once its last consumer ran), backward runs them in
+// reverse, each node getting the sum of its consumers' gradients. Training runs the same loop as
+// Sequential (lib/training/engine.ts).
+import type { DeviceName } from '../../binding';
+import { describe, getDevice } from '../backend';
+import type { Callback, CallbackHooks, Logs } from '../callbacks';
+import { dispose, endScope, startScope, tidy } from '../engine';
+import { Layer, SymbolicTensor, type CallContext, type GraphNode, type LayerShape, type Param } from '../layers/base';
+import { GRU } from '../layers/recurrent';
+import { resolveLoss, type LossSpec } from '../losses';
+import { resolveMetric } from '../metrics';
+import { native } from '../native';
+import * as ops from '../ops';
+import { checkOptions, closestKey } from '../options';
+import { resolveOptimizer, type Optimizer } from '../optimizers';
+import { Rng, globalRng } from '../random';
+import { Tensor, tensor } from '../tensor';
+import { batchSlice, classWeightsOf, cutSamples, hostData, sampleWeightsOf, type Data, type HostData, type SampleWeights } from '../training/data';
+import { History, checkSource, fail, loopOptions, positiveInteger, sourceElements, sourceEpochs, trainLoop, weightedMeans, type BatchSource } from '../training/engine';
+import { fusedDense, lossAndMetricsInto, withFused, type OutputLoss } from '../training/loss';
+
+/** Data for a model's inputs (or outputs): one Data for one, an array in order, or an object keyed by name. */
+export type ModelData = Data | Data[] | Record<string, Data>;
+
+/** A per-output setting: one for every output, an array in output order, or an object keyed by output name. */
+export type PerOutput<T> = T | T[] | Record<string, T>;
+
+export interface ModelCompileArgs {
+  optimizer: Optimizer | 'sgd' | 'adam' | 'adamw' | 'rmsprop';
+  loss: PerOutput<string | LossSpec>;
+  /** Metric names for every output, or per output (array or object keyed by output name). */
+  metrics?: string[] | string[][] | Record<string, string[]>;
+  /** The total loss is Σ lossWeights[o]·loss[o] (default 1 each). */
+  lossWeights?: number[] | Record<string, number>;
+}
+
+export interface ModelFitArgs {
+  epochs?: number;
+  batchSize?: number;
+  shuffle?: boolean;
+  validationSplit?: number;
+  validationData?: [ModelData, ModelData] | [ModelData, ModelData, SampleWeights];
+  validationBatchSize?: number;
+  /** One loss weight per sample, applied to every output's loss. */
+  sampleWeight?: SampleWeights;
+  /** Loss weight per class index; single-output models only (as Keras). */
+  classWeight?: Record<number, number>;
+  callbacks?: Array<Callback | CallbackHooks>;
+  verbose?: 0 | 1 | 2;
+  initialEpoch?: number;
+  signal?: AbortSignal;
+}
+
+const MODEL_FIT_KEYS = ['epochs', 'batchSize', 'shuffle', 'validationSplit', 'validationData', 'validationBatchSize', 'sampleWeight', 'classWeight', 'callbacks', 'verbose', 'initialEpoch', 'signal'];
+const MODEL_FIT_REFUSED: Record<string, string> = {
+  resumeFrom: 'checkpoints (modelCheckpoint, resumeFrom) cover sequential models only so far',
+  stepsPerEpoch: "use fitDataset(dataset, {batchesPerEpoch})",
+  validationSteps: 'use fitDataset with a validation dataset',
+  validationFreq: 'validation runs after every epoch, so that every History series has one value per epoch',
+};
+const FIT_DATASET_KEYS = ['epochs', 'batchesPerEpoch', 'validationData', 'callbacks', 'verbose', 'initialEpoch', 'signal'];
+
+/** A batch on the host: one entry per model input and output. */
+interface HostBatch {
+  xs: HostData[];
+  ys: HostData[];
+  weights: Float32Array | null;
+}
+
+/** input(): a model input, a symbolic tensor of `shape` (without the batch dimension). */
+export function input(args: { shape: LayerShape; dtype?: 'float32' | 'int32'; name?: string }): SymbolicTensor {
+  if (typeof args !== 'object' || args === null) fail(`input: argument must be {shape, dtype?, name?}, got ${describe(args)}`);
+  checkOptions('input', args, ['shape', 'dtype', 'name'], { refused: { batchSize: 'the batch dimension is always free', sparse: 'sparse inputs are not implemented', tensor: 'inputs are symbolic; pass data to fit/predict' } });
+  const { shape, dtype, name } = args;
+  if (!Array.isArray(shape) || !shape.length || !shape.every((d) => d === null || (Number.isInteger(d) && (d as number) > 0))) fail(`input: 'shape' must be a non-empty array of positive integers (or null for a variable length), without the batch dimension, got ${describe(shape)}`);
+  if (dtype !== undefined && dtype !== 'float32' && dtype !== 'int32') fail(`input: 'dtype' must be 'float32' or 'int32', got ${describe(dtype)}`);
+  if (name !== undefined && (typeof name !== 'string' || !name)) fail(`input: 'name' must be a non-empty string, got ${describe(name)}`);
+  return new SymbolicTensor([...shape], dtype ?? 'float32', null, 0, name ?? `input_${inputCount++}`);
+}
+let inputCount = 1;
+
+function symbolicList(fn: string, what: string, v: unknown): SymbolicTensor[] {
+  const list = Array.isArray(v) ? v : [v];
+  if (!list.length) fail(`${fn}: '${what}' must be a symbolic tensor or a non-empty array of them, got an empty array`);
+  list.forEach((t, i) => {
+    if (!(t instanceof SymbolicTensor)) fail(`${fn}: '${what}'${Array.isArray(v) ? `[${i}]` : ''} must be a symbolic tensor (from input() or layer.apply()), got ${describe(t)}`);
+  });
+  return list as SymbolicTensor[];
+}
+
+const isDataLike = (v: unknown) => v instanceof Tensor || Array.isArray(v) || (typeof v === 'object' && v !== null && 'data' in v && 'shape' in v);
+
+/** A per-name value (array in order, object keyed by name, or one for all when `shared`) as an array. */
+function perName<T>(fn: string, what: string, value: unknown, names: string[], isOne: (v: unknown) => boolean): T[] {
+  if (names.length === 1 && isOne(value)) return [value as T];
+  if (Array.isArray(value)) {
+    if (value.length !== names.length) fail(`${fn}: '${what}' must have ${names.length} entries (${names.join(', ')}), got ${value.length}`);
+    return value as T[];
+  }
+  if (typeof value === 'object' && value !== null && !isOne(value)) {
+    const record = value as Record<string, T>;
+    for (const key of Object.keys(record)) {
+      if (!names.includes(key)) {
+        const near = closestKey(key, names);
+        fail(`${fn}: '${what}' has no entry '${key}'${near ? ` (did you mean '${near}'?)` : ''}; names: ${names.join(', ')}`);
+      }
+    }
+    const missing = names.filter((n) => !(n in record));
+    if (missing.length) fail(`${fn}: '${what}' misses ${missing.map((m) => `'${m}'`).join(', ')}`);
+    return names.map((n) => record[n]!);
+  }
+  fail(`${fn}: '${what}' must be ${names.length === 1 ? 'one value, ' : ''}an array of ${names.length} (${names.join(', ')}) or an object keyed by those names, got ${describe(value)}`);
+}
+
+export class Model {
+  readonly name: string;
+  readonly inputs: SymbolicTensor[];
+  readonly outputs: SymbolicTensor[];
+  /** The layer calls in topological order. */
+  readonly nodes: GraphNode[];
+  /** Every layer once, in order of its first call. */
+  readonly layers: Layer[];
+  readonly inputNames: string[];
+  /** The producing layer's name (with :i for a layer's i-th output when it has several). */
+  readonly outputNames: string[];
+  optimizer: Optimizer | null = null;
+  stopTraining = false;
+  private outputLosses: OutputLoss[] | null = null;
+  private lossWeights: number[] = [];
+  /** How many consumers each symbolic tensor has in this graph (model outputs count once more). */
+  private consumers = new Map<number, number>();
+  private inputDTypes: Array<'float32' | 'int32'>;
+  private disposed = false;
+  private hostCopies = new WeakMap<Tensor, Float32Array | Int32Array>();
+
+  constructor(args: { inputs: SymbolicTensor | SymbolicTensor[]; outputs: SymbolicTensor | SymbolicTensor[]; name?: string }) {
+    if (typeof args !== 'object' || args === null) fail(`model: argument must be {inputs, outputs, name?}, got ${describe(args)}`);
+    checkOptions('model', args, ['inputs', 'outputs', 'name']);
+    if (args.name !== undefined && (typeof args.name !== 'string' || !args.name)) fail(`model: 'name' must be a non-empty string, got ${describe(args.name)}`);
+    this.name = args.name ?? 'model';
+    this.inputs = symbolicList('model', 'inputs', args.inputs);
+    this.outputs = symbolicList('model', 'outputs', args.outputs);
+    this.inputs.forEach((t, i) => {
+      if (t.node) fail(`model: inputs[${i}] (${t.name}) is a layer's output, not a model input from input()`);
+    });
+    if (new Set(this.inputs).size !== this.inputs.length) fail('model: an input is listed twice in inputs');
+    this.nodes = [];
+    const visited = new Set<GraphNode>();
+    const usedInputs = new Set<SymbolicTensor>();
+    // Post-order depth-first walk from the outputs: a node comes after the nodes it consumes.
+    const visit = (t: SymbolicTensor, path: Set<GraphNode>) => {
+      if (!t.node) {
+        if (!this.inputs.includes(t)) fail(`model: the outputs depend on ${t.name}, which is not in inputs`);
+        usedInputs.add(t);
+        return;
+      }
+      if (visited.has(t.node)) return;
+      if (path.has(t.node)) fail(`model: the graph has a cycle through ${t.node.layer.name}`);
+      path.add(t.node);
+      for (const i of t.node.inputs) visit(i, path);
+      path.delete(t.node);
+      visited.add(t.node);
+      this.nodes.push(t.node);
+    };
+    for (const o of this.outputs) visit(o, new Set());
+    this.inputs.forEach((t) => {
+      if (!usedInputs.has(t)) fail(`model: input ${t.name} is not used by any output`);
+    });
+    this.layers = [...new Set(this.nodes.map((n) => n.layer))];
+    for (const n of this.nodes) for (const t of n.inputs) this.consumers.set(t.id, (this.consumers.get(t.id) ?? 0) + 1);
+    for (const o of this.outputs) this.consumers.set(o.id, (this.consumers.get(o.id) ?? 0) + 1);
+    this.inputNames = this.inputs.map((t) => t.name);
+    if (new Set(this.inputNames).size !== this.inputNames.length) fail(`model: input names must be unique, got ${this.inputNames.join(', ')}`);
+    this.outputNames = this.outputs.map((t) => (t.node!.outputs.length > 1 ? `${t.node!.layer.name}:${t.outputIndex}` : t.node!.layer.name));
+    if (new Set(this.outputNames).size !== this.outputNames.length) fail(`model: every output must come from a different layer call, got ${this.outputNames.join(', ')}`);
+    // Token indices: an input read by an embedding is int32 unless declared otherwise.
+    this.inputDTypes = this.inputs.map((t) => (this.nodes.some((n) => n.inputs[0] === t && n.layer.inputDType === 'int32') ? 'int32' : t.dtype));
+  }
+
+  private assertLive(method: string): void {
+    if (this.disposed) throw new Error(`model: this model was disposed (${method} called after dispose()); build or load a new model`);
+  }
+
+  /** Throws when the model was disposed (the training loop checks it before every step). */
+  assertUsable(fn: string): void {
+    this.assertLive(fn);
+  }
+
+  get params(): Param[] {
+    return this.layers.flatMap((l) => l.params);
+  }
+
+  /** The device of the parameters (the current device for a model without any). */
+  get device(): DeviceName {
+    const devices = new Set(this.params.filter((p) => !p.value.isDisposed).map((p) => p.value.device));
+    if (devices.size > 1) fail(`model: its parameters are on two devices: build every layer while one device is current (setDevice() before creating the model)`);
+    return devices.values().next().value ?? getDevice();
+  }
+
+  countParams(): number {
+    this.assertLive('countParams');
+    return this.layers.reduce((s, l) => s + l.countParams(), 0);
+  }
+
+  /** A Keras-like table: layer, output shape, parameters and the tensors each call consumes (printed unless print is false). */
+  summary(print: (line: string) => void = console.log): string {
+    this.assertLive('summary');
+    if (typeof print !== 'function') fail(`summary: argument 'print' must be a function, got ${describe(print)}`);
+    const shape = (s: LayerShape) => `(None, ${s.map((d) => (d === null ? 'None' : String(d))).join(', ')})`;
+    const rows: string[][] = this.inputs.map((t) => [`${t.name} (InputLayer)`, shape(t.shape), '0', '']);
+    for (const l of this.layers) {
+      const calls = this.nodes.filter((n) => n.layer === l);
+      rows.push([`${l.name} (${l.className})`, calls[0]!.outputs.map((o) => shape(o.shape)).join(' '), String(l.countParams()), calls.map((n) => n.inputs.map((t) => t.name).join(', ')).join(' | ')]);
+    }
+    const heads = ['Layer (type)', 'Output Shape', 'Param #', 'Connected to'];
+    const w = heads.map((h, i) => Math.max(h.length + 2, ...rows.map((r) => r[i]!.length + 2)));
+    const line = (c: string) => c.repeat(w.reduce((a, b) => a + b, 0));
+    const fmt = (r: string[]) => r.map((c, i) => c.padEnd(w[i]!)).join('').trimEnd();
+    const total = this.countParams();
+    const trainable = this.params.filter((p) => p.trainable).reduce((s, p) => s + p.value.size, 0);
+    const out = [
+      `Model: "${this.name}"`,
+      line('_'),
+      fmt(heads),
+      line('='),
+      ...rows.flatMap((r, i) => (i ? [line('_'), fmt(r)] : [fmt(r)])),
+      line('='),
+      `Total params: ${total.toLocaleString('en-US')}`,
+      `Trainable params: ${trainable.toLocaleString('en-US')}`,
+      `Non-trainable params: ${(total - trainable).toLocaleString('en-US')}`,
+      line('_'),
+    ].join('\n');
+    print(out);
+    return out;
+  }
+
+  compile(args: ModelCompileArgs): void {
+    this.assertLive('compile');
+    if (typeof args !== 'object' || args === null) fail(`compile: argument must be {optimizer, loss, metrics?, lossWeights?}, got ${describe(args)}`);
+    checkOptions('compile', args, ['optimizer', 'loss', 'metrics', 'lossWeights'], {
+      refused: { weightedMetrics: 'metrics are unweighted; sampleWeight and classWeight weight the loss only', runEagerly: 'there is no graph mode: every step runs eagerly on native kernels', jitCompile: 'there is no graph compiler: every step runs on native kernels' },
+    });
+    const names = this.outputNames;
+    const isLoss = (v: unknown) => typeof v === 'string' || (typeof v === 'object' && v !== null && 'name' in v && typeof (v as LossSpec).name === 'string');
+    const losses = perName<unknown>('compile', 'loss', args.loss, names, isLoss).map((l) => resolveLoss(l));
+    const sharedMetrics = args.metrics === undefined || (Array.isArray(args.metrics) && args.metrics.every((m) => typeof m === 'string'));
+    const metricLists = sharedMetrics ? names.map(() => (args.metrics ?? []) as string[]) : perName<string[]>('compile', 'metrics', args.metrics, names, () => false);
+    metricLists.forEach((m, i) => {
+      if (!Array.isArray(m)) fail(`compile: 'metrics' for output ${names[i]} must be an array of names, got ${describe(m)}`);
+    });
+    const weights = args.lossWeights === undefined ? names.map(() => 1) : perName<number>('compile', 'lossWeights', args.lossWeights, names, () => false);
+    weights.forEach((w, i) => {
+      if (typeof w !== 'number' || !Number.isFinite(w) || w < 0) fail(`compile: lossWeights for output ${names[i]} must be a non-negative number, got ${describe(w)}`);
+    });
+    const optimizer = resolveOptimizer(args.optimizer);
+    this.optimizer?.dispose();
+    this.optimizer = optimizer;
+    this.lossWeights = weights;
+    this.outputLosses = this.outputs.map((o, i) => {
+      const layer = o.node!.layer;
+      // A dense layer called once, as the model's output: the loss may take its logits.
+      const once = this.nodes.filter((n) => n.layer === layer).length === 1 && o.node!.outputs.length === 1;
+      return { spec: losses[i]!, metrics: metricLists[i]!.map((m) => resolveMetric(m, losses[i]!)), fused: once ? fusedDense(layer, losses[i]!) : null };
+    });
+  }
+
+  /** The log names: loss (the weighted total), then per output (several outputs) its loss and metrics. */
+  private logNames(): string[] {
+    const o = this.compiled('model');
+    if (o.length === 1) return ['loss', ...o[0]!.metrics.map((m) => m.name)];
+    return ['loss', ...o.flatMap((out, i) => [`${this.outputNames[i]}_loss`, ...out.metrics.map((m) => `${this.outputNames[i]}_${m.name}`)])];
+  }
+
+  /** Logs from a step's values (per output: loss, metrics): the total loss first when there are several outputs. */
+  private toLogs(values: ArrayLike<number>): number[] {
+    const raw = Array.from(values);
+    if (this.outputs.length === 1) return raw;
+    let total = 0, offset = 0;
+    this.outputLosses!.forEach((o, i) => {
+      total += this.lossWeights[i]! * raw[offset]!;
+      offset += 1 + o.metrics.length;
+    });
+    return [total, ...raw];
+  }
+
+  private compiled(fn: string): OutputLoss[] {
+    if (!this.outputLosses || !this.optimizer) fail(`${fn}: call compile({optimizer, loss}) before ${fn}()`);
+    return this.outputLosses;
+  }
+
+  // ---------------------------------------------------------------- data
+
+  private targetDType(i: number): 'float32' | 'int32' {
+    return this.outputLosses?.[i]?.spec.name === 'sparseCategoricalCrossentropy' ? 'int32' : 'float32';
+  }
+
+  /** x (and y) on the host, one entry per input (output), checked against the graph. */
+  private hostInputs(fn: string, x: unknown, what = 'x'): HostData[] {
+    const xs = perName<Data>(fn, what, x, this.inputNames, isDataLike);
+    const hs = xs.map((v, i) => hostData(v, `${fn}: ${what}${this.inputs.length > 1 ? ` (${this.inputNames[i]})` : ''}`, this.inputDTypes[i]!));
+    hs.forEach((h, i) => {
+      const want = this.inputs[i]!.shape;
+      const got = h.shape.slice(1);
+      if (got.length !== want.length || want.some((d, k) => d !== null && d !== got[k])) fail(`${fn}: ${what}${this.inputs.length > 1 ? ` (${this.inputNames[i]})` : ''} must have shape [samples, ${want.map((d) => d ?? 'any').join(', ')}], got [${h.shape}]`);
+      if (h.shape[0] !== hs[0]!.shape[0]) fail(`${fn}: ${what} inputs have different sample counts: ${hs[0]!.shape[0]} and ${h.shape[0]}`);
+    });
+    return hs;
+  }
+
+  private hostTargets(fn: string, y: unknown, samples: number, what = 'y'): HostData[] {
+    const ys = perName<Data>(fn, what, y, this.outputNames, isDataLike);
+    return ys.map((v, i) => {
+      const label = `${fn}: ${what}${this.outputs.length > 1 ? ` (${this.outputNames[i]})` : ''}`;
+      const h = hostData(v, label, this.targetDType(i));
+      if (h.shape[0] !== samples) fail(`${label} has ${h.shape[0]} samples, the inputs ${samples}`);
+      const out = this.outputs[i]!.shape;
+      if (this.targetDType(i) === 'int32') {
+        const classes = out[out.length - 1] as number;
+        const perRow = out.slice(0, -1);
+        if (perRow.every((d) => d !== null) && h.perSample !== perRow.reduce((a: number, b) => a * (b as number), 1)) fail(`${label} must hold one class index per output row (shape [samples${perRow.length ? `, ${perRow.join(', ')}` : ''}]) for sparseCategoricalCrossentropy, got shape [${h.shape}]`);
+        const bad = h.data.findIndex((c) => c < 0 || c >= classes);
+        if (bad >= 0) fail(`${label} has class index ${h.data[bad]} at sample ${Math.floor(bad / h.perSample)}; the output has ${classes} classes`);
+      } else if (out.every((d) => d !== null) && h.perSample !== out.reduce((a: number, b) => a * (b as number), 1)) {
+        fail(`${label} must have shape [samples, ${out.join(', ')}] to match the output, got [${h.shape}]`);
+      }
+      return h;
+    });
+  }
+
+  private hostBatch(fn: string, x: unknown, y: unknown, sampleWeight: unknown, classWeight: unknown, names: [string, string] = ['x', 'y']): HostBatch {
+    this.compiled(fn);
+    const xs = this.hostInputs(fn, x, names[0]);
+    const ys = this.hostTargets(fn, y, xs[0]!.shape[0]!, names[1]);
+    if (sampleWeight !== undefined && classWeight !== undefined) fail(`${fn}: give sampleWeight or classWeight, not both (as Keras); fold the class weights into sampleWeight`);
+    let weights: Float32Array | null = null;
+    if (sampleWeight !== undefined) weights = sampleWeightsOf(fn, sampleWeight, xs[0]!.shape[0]!);
+    else if (classWeight !== undefined) {
+      if (this.outputs.length !== 1) fail(`${fn}: classWeight needs a single-output model (as Keras); pass sampleWeight instead`);
+      weights = classWeightsOf(fn, classWeight, ys[0]!, this.outputs[0]!.shape, this.targetDType(0) === 'int32');
+    }
+    return { xs, ys, weights };
+  }
+
+  private batchTensor(d: HostData, order: Int32Array | null, start: number, end: number): Tensor {
+    const slice = batchSlice(d.data, d.perSample, order, start, end);
+    const t = tensor(slice, [end - start, ...d.shape.slice(1)], d.data instanceof Int32Array ? 'int32' : 'float32', { device: this.device });
+    this.hostCopies.set(t, slice);
+    return t;
+  }
+
+  private batchTensors(b: HostBatch, order: Int32Array | null, start: number, end: number): { xs: Tensor[]; ys: Tensor[]; weights: Float32Array | null } {
+    return { xs: b.xs.map((h) => this.batchTensor(h, order, start, end)), ys: b.ys.map((h) => this.batchTensor(h, order, start, end)), weights: b.weights && batchSlice(b.weights, 1, order, start, end) };
+  }
+
+  // ---------------------------------------------------------------- graph execution
+
+  /**
+   * Runs the nodes in order. Training keeps each node's saved state in `saved` (a shared layer
+   * holds one per call); inference frees a tensor once its last consumer ran. Each edge carries
+   * the padding lengths of its sequence ([batch, time, ...]); a node sees its first masked input's.
+   */
+  private forwardGraph(xs: Tensor[], training: boolean, rng: Rng, saved: Map<GraphNode, unknown> | null): { outputs: Tensor[]; lengths: Array<Int32Array | null> } {
+    const values = new Map<number, Tensor>();
+    const lengths = new Map<number, Int32Array | null>();
+    const remaining = new Map(this.consumers);
+    const refs = new Map<Tensor, number>(); // symbolic tensors still to be consumed, per tensor object
+    const hold = (id: number, t: Tensor) => {
+      values.set(id, t);
+      refs.set(t, (refs.get(t) ?? 0) + (remaining.get(id) ?? 0));
+    };
+    this.inputs.forEach((s, i) => {
+      values.set(s.id, xs[i]!); // the caller's: never freed here
+      lengths.set(s.id, null);
+    });
+    for (const node of this.nodes) {
+      const ins = node.inputs.map((t) => values.get(t.id)!);
+      const host = this.hostCopies.get(ins[0]!);
+      const ctx: CallContext = { training, lengths: node.inputs.map((t) => lengths.get(t.id) ?? null).find((l) => l) ?? null, rng, host: host ? { tensor: ins[0]!, data: host } : null };
+      const outs = node.layer.forwardNode(ins, ctx);
+      if (saved) saved.set(node, node.layer.detachSaved());
+      node.outputs.forEach((s, i) => {
+        hold(s.id, outs[i]!);
+        lengths.set(s.id, outs[i]!.rank >= 3 ? ctx.lengths : null);
+      });
+      if (training) continue;
+      node.inputs.forEach((t, i) => {
+        if (!t.node) return;
+        const left = (refs.get(ins[i]!) ?? 0) - 1;
+        refs.set(ins[i]!, left);
+        if (left === 0 && !xs.includes(ins[i]!)) ins[i]!.dispose();
+      });
+    }
+    return { outputs: this.outputs.map((o) => values.get(o.id)!), lengths: this.outputs.map((o) => lengths.get(o.id) ?? null) };
+  }
+
+  /** Runs the nodes in reverse: each gets the sum of its consumers' gradients (nodes nothing reached are skipped). */
+  private backwardGraph(outputGrads: Array<Tensor | null>, saved: Map<GraphNode, unknown>): void {
+    const grads = new Map<number, Tensor>();
+    const add = (t: SymbolicTensor, g: Tensor) => {
+      const prev = grads.get(t.id);
+      grads.set(t.id, prev ? ops.add(prev, g) : g);
+    };
+    this.outputs.forEach((o, i) => outputGrads[i] && add(o, outputGrads[i]!));
+    for (let k = this.nodes.length - 1; k >= 0; k--) {
+      const node = this.nodes[k]!;
+      const dOuts = node.outputs.map((t) => grads.get(t.id) ?? null);
+      if (dOuts.every((d) => d === null)) continue;
+      node.layer.attachSaved(saved.get(node));
+      saved.delete(node);
+      const dIns = node.layer.backwardNode(dOuts);
+      // Model inputs need no gradient (and an embedding's token indices have none).
+      node.inputs.forEach((t, i) => t.node && dIns[i] && add(t, dIns[i]!));
+    }
+  }
+
+  /** Per-output loss and metrics into one tensor (see toLogs), and the loss gradients scaled by lossWeights. */
+  private lossesAndMetrics(outputs: Tensor[], lengths: Array<Int32Array | null>, ys: Tensor[], weights: Float32Array | null, withGrad: boolean): { values: Tensor; grads: Array<Tensor | null> } {
+    const losses = this.outputLosses!;
+    const values = ops.empty([losses.reduce((s, o) => s + 1 + o.metrics.length, 0)], outputs[0]!.device);
+    let offset = 0;
+    const grads = losses.map((o, i) => {
+      const g = lossAndMetricsInto(o, outputs[i]!, ys[i]!, lengths[i]!, weights, values, offset, withGrad);
+      offset += 1 + o.metrics.length;
+      if (g && this.lossWeights[i] !== 1) ops.scale_(g, this.lossWeights[i]!);
+      return g;
+    });
+    return { values, grads };
+  }
+
+  private fusedLayers() {
+    return (this.outputLosses ?? []).map((o) => o.fused);
+  }
+
+  /** One training step; returns the raw per-output [loss, ...metrics] tensor (the step's only survivor). */
+  private stepValues(xs: Tensor[], ys: Tensor[], weights: Float32Array | null, rng: Rng, applyUpdate = true, collect?: (params: Param[]) => void): Tensor {
+    const optimizer = this.optimizer!;
+    const saved = new Map<GraphNode, unknown>();
+    startScope('trainStep');
+    let result: Tensor | undefined;
+    try {
+      result = withFused(this.fusedLayers(), () => {
+        const { outputs, lengths } = this.forwardGraph(xs, true, rng, saved);
+        const { values, grads } = this.lossesAndMetrics(outputs, lengths, ys, weights, true);
+        this.backwardGraph(grads, saved);
+        if (applyUpdate) optimizer.apply(this.params);
+        else collect?.(this.params);
+        return values;
+      });
+      return result;
+    } finally {
+      for (const [node, s] of saved) {
+        node.layer.attachSaved(s);
+        node.layer.clearSaved();
+      }
+      for (const p of this.params) p.grad = null;
+      endScope(result);
+    }
+  }
+
+  /** Raw per-output [loss, ...metrics] of one host batch slice, inference mode. */
+  private evaluateValues(b: HostBatch, start: number, end: number): Float32Array {
+    return tidy(() =>
+      withFused(this.fusedLayers(), () => {
+        const t = this.batchTensors(b, null, start, end);
+        const { outputs, lengths } = this.forwardGraph(t.xs, false, globalRng, null);
+        return this.lossesAndMetrics(outputs, lengths, t.ys, t.weights, false).values.dataSync() as Float32Array;
+      }),
+    );
+  }
+
+  private evaluateHost(b: HostBatch, batchSize: number): Logs {
+    const n = b.xs[0]!.shape[0]!;
+    const rows: { size: number; values: number[] }[] = [];
+    for (let start = 0; start < n; start += batchSize) {
+      const end = Math.min(n, start + batchSize);
+      rows.push({ size: end - start, values: this.toLogs(this.evaluateValues(b, start, end)) });
+    }
+    return weightedMeans(this.logNames(), rows);
+  }
+
+  // ---------------------------------------------------------------- public training API
+
+  /** Loss and gradients (host copies, parameter order) of one batch, without updating: for tests and tools. */
+  computeGradients(x: ModelData, y: ModelData): { loss: number; grads: Float32Array[] } {
+    this.assertLive('computeGradients');
+    const b = this.hostBatch('computeGradients', x, y, undefined, undefined);
+    return tidy(() => {
+      const t = this.batchTensors(b, null, 0, b.xs[0]!.shape[0]!);
+      let grads: Float32Array[] = [];
+      const values = this.stepValues(t.xs, t.ys, null, new Rng(globalRng.nextStreamSeed()), false, (params) => {
+        grads = params.map((p) => (p.grad ? (p.grad.dataSync() as Float32Array) : new Float32Array(p.value.size)));
+      });
+      return { loss: this.toLogs(values.dataSync())[0]!, grads };
+    });
+  }
+
+  /** One update on one batch; returns the loss, or [loss, ...] with several logs. */
+  trainOnBatch(x: ModelData, y: ModelData, options: { sampleWeight?: SampleWeights; classWeight?: Record<number, number> } = {}): number | number[] {
+    this.assertLive('trainOnBatch');
+    checkOptions('trainOnBatch', options, ['sampleWeight', 'classWeight']);
+    const b = this.hostBatch('trainOnBatch', x, y, options.sampleWeight, options.classWeight);
+    const vals = tidy(() => {
+      const t = this.batchTensors(b, null, 0, b.xs[0]!.shape[0]!);
+      return this.toLogs(this.stepValues(t.xs, t.ys, t.weights, new Rng(globalRng.nextStreamSeed())).dataSync());
+    });
+    return vals.length === 1 ? vals[0]! : vals;
+  }
+
+  async fit(x: ModelData, y: ModelData, args: ModelFitArgs = {}): Promise<History> {
+    this.assertLive('fit');
+    this.compiled('fit');
+    checkOptions('fit', args, MODEL_FIT_KEYS, { refused: MODEL_FIT_REFUSED });
+    const loop = loopOptions('fit', args);
+    const batchSize = positiveInteger('fit', 'batchSize', args.batchSize, 32);
+    const validationBatchSize = positiveInteger('fit', 'validationBatchSize', args.validationBatchSize, batchSize);
+    if (args.shuffle !== undefined && typeof args.shuffle !== 'boolean') fail(`fit: 'shuffle' must be true or false, got ${describe(args.shuffle)}`);
+    const split = args.validationSplit ?? 0;
+    if (typeof split !== 'number' || !(split >= 0 && split < 1)) fail(`fit: 'validationSplit' must be in [0, 1), got ${describe(args.validationSplit)}`);
+    let train = this.hostBatch('fit', x, y, args.sampleWeight, args.classWeight);
+    let val: HostBatch | null = null;
+    if (args.validationData !== undefined) {
+      if (!Array.isArray(args.validationData) || args.validationData.length < 2 || args.validationData.length > 3) fail(`fit: 'validationData' must be [x, y] or [x, y, sampleWeight], got ${describe(args.validationData)}`);
+      const [vx, vy, vw] = args.validationData;
+      val = this.hostBatch('fit', vx, vy, vw, undefined, ['validationData x', 'validationData y']);
+    } else if (split > 0) {
+      const n = train.xs[0]!.shape[0]!;
+      const nTrain = Math.floor(n * (1 - split));
+      if (nTrain < 1 || nTrain >= n) fail(`fit: validationSplit ${split} leaves no training or no validation samples out of ${n}`);
+      const part = (from: number, to: number, weights: Float32Array | null): HostBatch => ({ xs: train.xs.map((h) => cutSamples(h, from, to)), ys: train.ys.map((h) => cutSamples(h, from, to)), weights });
+      // As Keras: the last part of sampleWeight weights the validation loss; classWeight is for training only.
+      val = part(nTrain, n, args.sampleWeight !== undefined && train.weights ? train.weights.slice(nTrain) : null);
+      train = part(0, nTrain, train.weights?.slice(0, nTrain) ?? null);
+    }
+    const rng = new Rng(globalRng.nextStreamSeed());
+    const samples = train.xs[0]!.shape[0]!;
+    const steps = Math.ceil(samples / batchSize);
+    const self = this;
+    return trainLoop({
+      model: this, callbackModel: this, ...loop,
+      params: { epochs: loop.epochs, steps, samples, batchSize, verbose: loop.verbose, metrics: this.logNames() },
+      *epochBatches() {
+        const order = args.shuffle === false ? null : rng.permutation(samples);
+        for (let start = 0; start < samples; start += batchSize) {
+          const end = Math.min(samples, start + batchSize);
+          yield { size: end - start, step: () => self.trainStepTensor(() => self.batchTensors(train, order, start, end), rng) };
+        }
+      },
+      toLogs: (v) => this.toLogs(v),
+      validate: val ? () => this.evaluateHost(val!, validationBatchSize) : null,
+    });
+  }
+
+  /** A step as the loop wants it: the batch made and trained inside one scope; the raw values survive. */
+  private trainStepTensor(batch: () => { xs: Tensor[]; ys: Tensor[]; weights: Float32Array | null }, rng: Rng): Tensor {
+    return tidy(() => {
+      const t = batch();
+      return this.stepValues(t.xs, t.ys, t.weights, rng);
+    });
+  }
+
+  /** A dataset element {xs, ys, sampleWeight?} on the host, checked. */
+  private datasetBatch(fn: string, element: unknown, index: number): HostBatch {
+    if (typeof element !== 'object' || element === null || !('xs' in element) || !('ys' in element)) fail(`${fn}: dataset element ${index} must be {xs, ys, sampleWeight?}, got ${describe(element)}`);
+    checkOptions(`${fn}: dataset element ${index}`, element, ['xs', 'ys', 'sampleWeight']);
+    const e = element as { xs: unknown; ys: unknown; sampleWeight?: unknown };
+    return this.hostBatch(fn, e.xs, e.ys, e.sampleWeight, undefined, [`dataset element ${index} xs`, `dataset element ${index} ys`]);
+  }
+
+  /** Trains on a dataset of {xs, ys, sampleWeight?} batches (docs/models.md, Datasets). */
+  async fitDataset(dataset: BatchSource, args: { epochs?: number; batchesPerEpoch?: number; validationData?: BatchSource | [ModelData, ModelData] | [ModelData, ModelData, SampleWeights]; callbacks?: Array<Callback | CallbackHooks>; verbose?: 0 | 1 | 2; initialEpoch?: number; signal?: AbortSignal } = {}): Promise<History> {
+    this.assertLive('fitDataset');
+    this.compiled('fitDataset');
+    checkSource('fitDataset', dataset);
+    checkOptions('fitDataset', args, FIT_DATASET_KEYS, { refused: { stepsPerEpoch: "it is called 'batchesPerEpoch' here (tfjs' name)", batchSize: 'the dataset makes the batches', shuffle: 'the dataset decides the order (shuffle it)' } });
+    const loop = loopOptions('fitDataset', args);
+    const batchesPerEpoch = args.batchesPerEpoch === undefined ? null : positiveInteger('fitDataset', 'batchesPerEpoch', args.batchesPerEpoch, 1);
+    let validate: (() => Logs | Promise<Logs>) | null = null;
+    const vd = args.validationData;
+    if (Array.isArray(vd)) {
+      if (vd.length < 2 || vd.length > 3) fail(`fitDataset: 'validationData' must be a dataset, [x, y] or [x, y, sampleWeight], got ${describe(vd)}`);
+      const v = this.hostBatch('fitDataset', vd[0], vd[1], vd[2], undefined, ['validationData x', 'validationData y']);
+      validate = () => this.evaluateHost(v, 32);
+    } else if (vd !== undefined) {
+      checkSource('fitDataset', vd);
+      validate = () => this.evaluateSource('fitDataset', vd, null);
+    }
+    const rng = new Rng(globalRng.nextStreamSeed());
+    return trainLoop({
+      model: this, callbackModel: this, ...loop,
+      params: { epochs: loop.epochs, steps: batchesPerEpoch ?? 0, samples: 0, batchSize: 0, verbose: loop.verbose, metrics: this.logNames() },
+      epochBatches: sourceEpochs('fitDataset', dataset, batchesPerEpoch, (element, i) => {
+        const b = this.datasetBatch('fitDataset', element, i);
+        const n = b.xs[0]!.shape[0]!;
+        return { size: n, step: () => this.trainStepTensor(() => this.batchTensors(b, null, 0, n), rng) };
+      }),
+      toLogs: (v) => this.toLogs(v),
+      validate,
+    });
+  }
+
+  private async evaluateSource(fn: string, dataset: BatchSource, limit: number | null): Promise<Logs> {
+    const rows: { size: number; values: number[] }[] = [];
+    let i = 0;
+    for await (const element of sourceElements(fn, dataset, limit)) {
+      try {
+        const b = this.datasetBatch(fn, element, i++);
+        rows.push({ size: b.xs[0]!.shape[0]!, values: this.toLogs(this.evaluateValues(b, 0, b.xs[0]!.shape[0]!)) });
+      } finally {
+        dispose(element);
+      }
+    }
+    if (!rows.length) fail(`${fn}: the dataset gave no batch`);
+    return weightedMeans(this.logNames(), rows);
+  }
+
+  async evaluateDataset(dataset: BatchSource, args: { batches?: number } = {}): Promise<Logs> {
+    this.assertLive('evaluateDataset');
+    this.compiled('evaluateDataset');
+    checkSource('evaluateDataset', dataset);
+    checkOptions('evaluateDataset', args, ['batches'], { refused: { steps: "it is called 'batches' here" } });
+    const limit = args.batches === undefined ? null : positiveInteger('evaluateDataset', 'batches', args.batches, 1);
+    return this.evaluateSource('evaluateDataset', dataset, limit);
+  }
+
+  /** Loss and metrics over (x, y), batched. */
+  evaluate(x: ModelData, y: ModelData, args: { batchSize?: number; sampleWeight?: SampleWeights } = {}): Logs {
+    this.assertLive('evaluate');
+    checkOptions('evaluate', args, ['batchSize', 'sampleWeight'], { refused: { steps: 'use evaluateDataset(dataset, {batches})' } });
+    const batchSize = positiveInteger('evaluate', 'batchSize', args.batchSize, 32);
+    return this.evaluateHost(this.hostBatch('evaluate', x, y, args.sampleWeight, undefined), batchSize);
+  }
+
+  /** Outputs for x, in batches: one tensor [samples, ...] per output (a tensor for one output, an array for several). */
+  predict(x: ModelData, args: { batchSize?: number } = {}): Tensor | Tensor[] {
+    this.assertLive('predict');
+    checkOptions('predict', args, ['batchSize'], { refused: { steps: 'predict takes whole arrays' } });
+    const batchSize = positiveInteger('predict', 'batchSize', args.batchSize, 32);
+    const xs = this.hostInputs('predict', x);
+    const n = xs[0]!.shape[0]!;
+    let outs: Tensor[] | null = null;
+    try {
+      for (let start = 0; start < n; start += batchSize) {
+        const end = Math.min(n, start + batchSize);
+        const made = tidy(() => {
+          const { outputs } = this.forwardGraph(xs.map((h) => this.batchTensor(h, null, start, end)), false, globalRng, null);
+          const first = outs ? null : outputs.map((y) => ops.empty([n, ...y.shape.slice(1)], y.device));
+          outputs.forEach((y, i) => ops.writeFirst_((outs ?? first!)[i]!, y, start));
+          return first;
+        });
+        outs ??= made;
+      }
+    } catch (err) {
+      dispose(outs);
+      throw err;
+    }
+    return outs!.length === 1 ? outs![0]! : outs!;
+  }
+
+  /** Clears the carried state of stateful GRU layers. */
+  resetStates(): void {
+    this.assertLive('resetStates');
+    for (const l of this.layers) if (l instanceof GRU) l.resetStates();
+  }
+
+  /** Host copies of every parameter, in order. */
+  getWeights(): Float32Array[] {
+    this.assertLive('getWeights');
+    return this.params.map((p) => p.value.dataSync() as Float32Array);
+  }
+
+  setWeights(weights: ArrayLike<number>[]): void {
+    this.assertLive('setWeights');
+    const params = this.params;
+    if (!Array.isArray(weights) || weights.length !== params.length) fail(`setWeights: expected ${params.length} arrays (one per parameter), got ${describe(weights)}`);
+    params.forEach((p, i) => {
+      const w = weights[i]!;
+      if (!(w instanceof Float32Array) && !(Array.isArray(w) && w.every((v) => typeof v === 'number'))) fail(`setWeights: weight ${i} (${p.name}) must be a Float32Array or an array of numbers, got ${describe(w)}`);
+      if (w.length !== p.value.size) fail(`setWeights: ${p.name} needs ${p.value.size} values, got ${w.length}`);
+      native.write(p.value.handle('setWeights'), w instanceof Float32Array ? w : Float32Array.from(w));
+    });
+  }
+
+  /** Frees the layers' parameters and the optimizer state; the model cannot be used afterwards. */
+  dispose(): void {
+    if (this.disposed) return;
+    for (const l of this.layers) l.dispose();
+    this.optimizer?.dispose();
+    this.disposed = true;
+  }
+}
+
+/** tfjs' tf.model({inputs, outputs, name?}). */
+export function model(args: { inputs: SymbolicTensor | SymbolicTensor[]; outputs: SymbolicTensor | SymbolicTensor[]; name?: string }): Model {
+  return new Model(args);
+}
