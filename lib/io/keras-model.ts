@@ -7,14 +7,17 @@
 // class), the layers are built, and the weights are read with the `.weights.h5` importer
 // (frameworks.ts) and assigned to the layers by the group names Keras gives them.
 import { describe } from '../backend';
+import * as L from '../layers';
+import type { SymbolicTensor } from '../layers/base';
 import { resolveLoss, type LossSpec } from '../losses';
+import { input, model as functionalModel, Model } from '../models/model';
 import type { Sequential } from '../models/sequential';
 import { checkOptions } from '../options';
 import { checkPath, isPlainObject, preview } from './args';
 import { assignModules } from './assign';
 import { kerasModules, WeightImportError } from './frameworks';
 import { Hdf5Error, Hdf5File } from './hdf5';
-import { layerSlots, modelFromTopology, optimizerFromConfig, writeLayerWeights, type LayerConfig } from './model-io';
+import { layerFromConfig, layerSlotsOf, modelFromTopology, optimizerFromConfig, writeLayerWeights, type LayerConfig } from './model-io';
 import { ZipArchive, ZipError } from './zip';
 
 export class KerasModelError extends Error {
@@ -44,7 +47,7 @@ export interface KerasCall {
 export interface KerasGraphLayer {
   /** The Keras class ('GRU', 'Bidirectional', 'Concatenate', ...). */
   kerasClass: string;
-  /** This library's layer config (as in saved models' topology); merge layers: className 'Merge' with {name, mode, axis}. */
+  /** This library's layer config (as in saved models' topology; merge layers as Concatenate, Add, Multiply, Average). */
   layer: LayerConfig;
   /** Functional models: each call of the layer (empty in a Sequential model). */
   calls: KerasCall[];
@@ -175,7 +178,8 @@ function gruConfig(c: KerasConfig, name: string): Record<string, unknown> {
   return out;
 }
 
-const MERGE_CLASSES: Record<string, string> = { Concatenate: 'concat', Add: 'sum', Multiply: 'mul', Average: 'ave', Subtract: 'subtract', Maximum: 'max', Minimum: 'min' };
+/** Keras merge layers this library has (same class names); Subtract, Maximum, Minimum, Dot are not among them. */
+const MERGE_LAYERS: Record<string, new (args: L.LayerArgs) => L.Layer> = { Concatenate: L.Concatenate, Add: L.Add, Multiply: L.Multiply, Average: L.Average };
 
 /** A Keras layer's serialisation → this library's layer config. */
 function layerConfig(spec: unknown, where: string, source: string): { kerasClass: string; layer: LayerConfig } {
@@ -248,13 +252,12 @@ function layerConfig(spec: unknown, where: string, source: string): { kerasClass
       return done('TimeDistributed', { ...out, layer: inner.layer });
     }
   }
-  if (kerasClass in MERGE_CLASSES) {
+  if (kerasClass in MERGE_LAYERS) {
     const out = common(c, name);
-    const axis = kerasClass === 'Concatenate' ? c.number('axis', -1) : -1;
-    if (axis !== -1) c.fail(`concatenation on axis ${axis} is not supported (the last axis, -1, is)`);
-    return done('Merge', { ...out, mode: MERGE_CLASSES[kerasClass], axis });
+    if (kerasClass === 'Concatenate') c.only('axis', -1, 'only concatenation on the last axis is implemented');
+    return done(kerasClass, out);
   }
-  fail(source, `${where}: layer '${name}' has class ${kerasClass}, which this library does not have (it loads GRU (reset_after=True), Bidirectional(GRU), Dense, Embedding, Masking, Dropout, Activation, TimeDistributed(Dense) and merge layers)`);
+  fail(source, `${where}: layer '${name}' has class ${kerasClass}, which this library does not have (it loads GRU (reset_after=True), Bidirectional(GRU), Dense, Embedding, Masking, Dropout, Activation, TimeDistributed(Dense), Concatenate, Add, Multiply and Average)`);
 }
 
 // ------------------------------------------------------------------ graph
@@ -466,20 +469,28 @@ export interface LoadKerasModelOptions {
  * Loads a Keras 3 `.keras` file: the architecture (Keras names and defaults mapped to this
  * library's layers), the weights, and the compiled training config when this library has the
  * optimizer and loss (otherwise the model comes back uncompiled with a process warning saying why).
- * Functional models load when their layers form a chain; other graphs are refused (see docs/io.md).
+ * A Sequential model, or a functional one whose layers form a chain, becomes a Sequential model;
+ * any other functional graph a functional Model (see docs/io.md).
  */
-export function loadKerasModel(file: string, options: LoadKerasModelOptions = {}): Sequential {
+export function loadKerasModel(file: string, options: LoadKerasModelOptions = {}): Sequential | Model {
   checkPath(OP, 'file', file);
   checkOptions(OP, options, ['compile']);
   if (options.compile !== undefined && typeof options.compile !== 'boolean') throw new TypeError(`${OP}: option 'compile' must be a boolean, got ${describe(options.compile)}`);
   const archive = readKerasArchive(file);
   const graph = kerasGraphFromConfig(archive.config, file);
   const layers = chain(graph);
-  if (!layers) {
-    fail(file, `the functional model '${graph.name}' is not a chain of layers (${graph.inputs.length} input(s), ${graph.outputs.length} output(s), ${graph.layers.length} layers, with branches, merges or initial states): this version builds Sequential models and functional chains only; readKerasGraph() reads its graph`);
+  const model = layers ? buildSequential(graph, layers, file) : buildFunctional(graph, file);
+  try {
+    loadGraphWeights(model, graph.layers, archive.weights, file);
+    if (options.compile ?? true) compileFrom(model, graph, file);
+    return model;
+  } catch (err) {
+    model.dispose();
+    throw err;
   }
-  const merge = layers.find((l) => l.layer.className === 'Merge');
-  if (merge) fail(file, `layer '${merge.layer.config.name}' (${merge.kerasClass}) merges several tensors, which a chain of layers cannot`);
+}
+
+function buildSequential(graph: KerasModelGraph, layers: KerasGraphLayer[], file: string): Sequential {
   const input = graph.inputs[0];
   if (!input) fail(file, 'the model has no input shape (build it in Keras, e.g. with keras.Input, before saving)');
   const topology = layers.map((l, i) => (i === 0 ? { ...l.layer, config: { ...l.layer.config, inputShape: input.shape } } : l.layer));
@@ -489,21 +500,48 @@ export function loadKerasModel(file: string, options: LoadKerasModelOptions = {}
   } catch (err) {
     fail(file, (err as Error).message.replace(/^loadModel: /, ''));
   }
-  try {
-    if (!model.built) fail(file, `the model does not build from input shape [${input.shape}]`);
-    const expected = model.layers[0]!.inputDType;
-    if (input.dtype !== expected) fail(file, `the input '${input.name}' is ${input.dtype} but the first layer takes ${expected}`);
-    loadGraphWeights(model, layers, archive.weights, file);
-    if (options.compile ?? true) compileFrom(model, graph, file);
-    return model;
-  } catch (err) {
+  const expected = model.layers[0]?.inputDType;
+  const problem = !model.built ? `the model does not build from input shape [${input.shape}]` : input.dtype !== expected ? `the input '${input.name}' is ${input.dtype} but the first layer takes ${expected}` : null;
+  if (problem) {
     model.dispose();
-    throw err;
+    fail(file, problem);
+  }
+  return model;
+}
+
+/** The functional graph with this library's functional API: input(), layer.apply(), model(). */
+function buildFunctional(graph: KerasModelGraph, file: string): Model {
+  const made: L.Layer[] = [];
+  try {
+    const inputs = graph.inputs.map((x) => input({ shape: x.shape, dtype: x.dtype, name: x.name }));
+    // Layer name → for each call, its outputs.
+    const produced = new Map<string, SymbolicTensor[][]>(graph.inputs.map((x, i) => [x.name, [[inputs[i]!]]]));
+    const tensorOf = (r: KerasTensorRef, where: string): SymbolicTensor =>
+      produced.get(r.layer)?.[r.node]?.[r.tensor] ?? fail(file, `${where} uses output ${r.tensor} of call ${r.node} of '${r.layer}', which no earlier layer produces`);
+    for (const l of graph.layers) {
+      const name = String(l.layer.config.name);
+      const where = `layer '${name}' (${l.kerasClass})`;
+      const Merge = MERGE_LAYERS[l.layer.className];
+      const layer = Merge ? new Merge(l.layer.config) : layerFromConfig(l.layer, where);
+      made.push(layer);
+      produced.set(name, l.calls.map((c) => {
+        if (!Merge && c.inputs.length !== 1) fail(file, `${where} is called on ${c.inputs.length} tensors; it takes one`);
+        if (c.initialState.length && !(layer instanceof L.GRU)) fail(file, `${where} is given an initial_state, which only a GRU takes here`);
+        const args = [...c.inputs, ...c.initialState].map((r) => tensorOf(r, where));
+        const out = layer.apply(Merge || args.length > 1 ? args : args[0]!);
+        return Array.isArray(out) ? out : [out];
+      }));
+    }
+    return functionalModel({ inputs, outputs: graph.outputs.map((r) => tensorOf(r, 'the model output')), name: graph.name });
+  } catch (err) {
+    for (const l of made) l.dispose();
+    if (err instanceof KerasModelError) throw err;
+    fail(file, (err as Error).message.replace(/^loadModel: /, ''));
   }
 }
 
-function loadGraphWeights(model: Sequential, layers: KerasGraphLayer[], h5: Hdf5File, file: string): void {
-  const slots = layerSlots(model);
+function loadGraphWeights(model: Sequential | Model, layers: KerasGraphLayer[], h5: Hdf5File, file: string): void {
+  const slots = layerSlotsOf(model.layers);
   const groupOf = new Map(layers.map((l) => [String(l.layer.config.name), l.weightsGroup]));
   const mapping = Object.fromEntries(slots.map(({ slot }) => [slot.name, groupOf.get(slot.name)!]));
   try {
@@ -515,12 +553,14 @@ function loadGraphWeights(model: Sequential, layers: KerasGraphLayer[], h5: Hdf5
   }
 }
 
-function compileFrom(model: Sequential, graph: KerasModelGraph, file: string): void {
+function compileFrom(model: Sequential | Model, graph: KerasModelGraph, file: string): void {
   let note = graph.trainingNote;
   if (graph.training) {
     const { optimizer, loss, metrics } = graph.training;
     try {
-      model.compile({ optimizer: optimizerFromConfig(optimizer), loss, metrics });
+      // Keras applies one loss to every output.
+      if (model instanceof Model) model.compile({ optimizer: optimizerFromConfig(optimizer), loss: model.outputNames.map(() => loss), metrics });
+      else model.compile({ optimizer: optimizerFromConfig(optimizer), loss, metrics });
     } catch (err) {
       note = (err as Error).message;
     }

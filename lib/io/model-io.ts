@@ -65,7 +65,7 @@ export function modelTopology(model: Sequential): ModelTopology {
   return { className: 'Sequential', name: model.name, layers: model.layers.map((l, i) => layerConfig(l, i === 0)) };
 }
 
-function layerFromConfig(c: LayerConfig, where: string): L.Layer {
+export function layerFromConfig(c: LayerConfig, where: string): L.Layer {
   if (typeof c !== 'object' || c === null || typeof c.className !== 'string' || typeof c.config !== 'object' || c.config === null) {
     fail('loadModel', `${where}: not a layer config: ${preview(c)}`);
   }
@@ -366,8 +366,13 @@ function checkMapping(mapping: unknown): void {
 /** The layers with weights, as slots for assignModules(). */
 export function layerSlots(model: Sequential): { slot: LayerSlot; params: Param[] }[] {
   checkModel('layerSlots', model);
+  return layerSlotsOf(model.layers);
+}
+
+/** layerSlots() for any list of layers (a functional model's). */
+export function layerSlotsOf(layers: readonly L.Layer[]): { slot: LayerSlot; params: Param[] }[] {
   const out: { slot: LayerSlot; params: Param[] }[] = [];
-  for (const layer of model.layers) {
+  for (const layer of layers) {
     const params = layer.params;
     if (!params.length) continue;
     const shapes = Object.fromEntries(params.map((p) => [p.name.slice(p.name.lastIndexOf('/') + 1), [...p.value.shape]]));
