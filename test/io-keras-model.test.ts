@@ -50,6 +50,18 @@ function maxError(model: Sequential | Model, x: Stored[], expected: Stored): num
   }
 }
 
+/** One epoch of fit from the loaded weights, as Keras trained it: the epoch's loss, then the loss and predictions after it. */
+async function assertEpochLikeKeras(model: Sequential | Model, f: Fixture): Promise<void> {
+  const args = { epochs: 1, batchSize: f.batchSize, shuffle: false, verbose: 0 as const };
+  const y = floats(f.targets!);
+  const [history, after] = model instanceof Sequential
+    ? [await model.fit(input(model, f.inputs[0]!), y, args), () => model.evaluate(input(model, f.inputs[0]!), y, { batchSize: f.batchSize })]
+    : [await model.fit(f.inputs.map(floats), y, args), () => model.evaluate(f.inputs.map(floats), y, { batchSize: f.batchSize })];
+  assert.ok(Math.abs(history.history.loss![0]! - f.epochLoss!) <= 1e-4, `epoch loss ${history.history.loss![0]} vs Keras ${f.epochLoss}`);
+  assert.ok(Math.abs(after().loss! - f.lossAfter!) <= 1e-4, 'loss after the epoch');
+  assert.ok(maxError(model, f.inputs, f.predictionAfter!) <= 1e-4, 'predictions after the epoch');
+}
+
 /** Where a stored entry's local header, central directory entry and data lie in an archive. */
 function entryLayout(bytes: Buffer, name: string): { local: number; central: number; data: number; size: number } {
   const find = (signature: number[], nameAt: number): number => {
@@ -83,10 +95,7 @@ describe('io: whole Keras models (.keras)', function () {
       assert.deepEqual(model.trainingConfig?.loss, { name: 'meanSquaredError', fromLogits: false });
       assert.equal(model.optimizer?.getConfig().className, 'adam');
       assert.ok(Math.abs((model.optimizer!.getConfig().learningRate as number) - 0.01) < 1e-8);
-      const history = await model.fit(input(model, f.inputs[0]!), input(model, f.targets!), { epochs: 1, batchSize: f.batchSize, shuffle: false, verbose: 0 });
-      assert.ok(Math.abs(history.history.loss![0]! - f.epochLoss!) <= 1e-4, `epoch loss ${history.history.loss![0]} vs Keras ${f.epochLoss}`);
-      assert.ok(Math.abs(model.evaluate(input(model, f.inputs[0]!), input(model, f.targets!), { batchSize: f.batchSize }).loss! - f.lossAfter!) <= 1e-4);
-      assert.ok(maxError(model, f.inputs, f.predictionAfter!) <= 1e-4, 'predictions after the epoch');
+      await assertEpochLikeKeras(model, f);
     } finally {
       model.dispose();
     }
@@ -174,11 +183,7 @@ describe('io: whole Keras models (.keras)', function () {
         assert.ok(model instanceof Model, 'a functional Model');
         assert.deepEqual(model.inputNames, readKerasGraph(file(name)).inputs.map((x) => x.name));
         assert.ok(maxError(model, f.inputs, f.prediction) <= 1e-5);
-        const x = f.inputs.map(floats);
-        const history = await model.fit(x, floats(f.targets!), { epochs: 1, batchSize: f.batchSize, shuffle: false, verbose: 0 });
-        assert.ok(Math.abs(history.history.loss![0]! - f.epochLoss!) <= 1e-4, `epoch loss ${history.history.loss![0]} vs Keras ${f.epochLoss}`);
-        assert.ok(Math.abs(model.evaluate(x, floats(f.targets!), { batchSize: f.batchSize }).loss! - f.lossAfter!) <= 1e-4, 'loss after the epoch');
-        assert.ok(maxError(model, f.inputs, f.predictionAfter!) <= 1e-4, 'predictions after the epoch');
+        await assertEpochLikeKeras(model, f);
       } finally {
         model.dispose();
       }
