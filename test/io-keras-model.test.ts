@@ -229,6 +229,12 @@ describe('io: whole Keras models (.keras)', function () {
     refuses(subtract, /layer 'concatenate' has class Subtract, which this library does not have/);
     refuses({ class_name: 'MyModel', config: { layers: [] } }, /x\.keras: config\.json holds a "MyModel"; only Sequential and functional models can be loaded/);
     refuses(42, /config\.json is not a Keras model serialisation: 42/);
+    // A training config this library lacks is not an error: the graph says why it cannot be used.
+    const smoothing = configOf('functional_chain') as { compile_config: { loss: { config: Record<string, unknown> } } };
+    smoothing.compile_config.loss.config.label_smoothing = 0.1;
+    const graph = kerasGraphFromConfig(smoothing, 'x.keras');
+    assert.equal(graph.training, null);
+    assert.equal(graph.trainingNote, 'loss MeanSquaredError: label_smoothing=0.1 is not supported: label smoothing is not implemented');
   });
 
   it('damaged files are KerasModelErrors naming the file; 400 seeded mutations (Sequential and functional) never crash, hang or leak', () => {

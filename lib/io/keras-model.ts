@@ -4,8 +4,9 @@
 //   model.weights.h5   the weights, one group per layer under /layers (as `.weights.h5` files)
 // The config is translated into a graph description with this library's layer configs (Keras names
 // and defaults mapped, every Keras option either honoured or refused with the layer's name and
-// class), the layers are built, and the weights are read with the `.weights.h5` importer
-// (frameworks.ts) and assigned to the layers by the group names Keras gives them.
+// class), the layers are built (a Sequential model for a chain of layers, otherwise a functional
+// Model through input(), layer.apply() and model()), and the weights are read with the
+// `.weights.h5` importer (frameworks.ts) and assigned to the layers by the group names Keras gives them.
 import { describe } from '../backend';
 import * as L from '../layers';
 import type { SymbolicTensor } from '../layers/base';
@@ -331,7 +332,7 @@ function trainingConfig(compile: unknown, source: string): { training: KerasTrai
     if (className === 'adamw') args.weightDecay = decay ?? 0.004;
     else if (decay !== null && decay !== 0) c.fail('weight_decay is only implemented for AdamW');
     c.done();
-    const loss = kerasLoss(compile.loss);
+    const loss = kerasLoss(compile.loss, source);
     const metrics = compile.metrics ?? [];
     if (!Array.isArray(metrics) || !metrics.every((m) => typeof m === 'string')) throw new Error(`metrics ${preview(metrics)} are not a list of built-in metric names`);
     for (const k of ['loss_weights', 'weighted_metrics']) if (compile[k] !== null && compile[k] !== undefined) throw new Error(`${k} is not supported`);
@@ -346,10 +347,10 @@ const LOSS_CLASSES: Record<string, string> = {
   CategoricalCrossentropy: 'categoricalCrossentropy', SparseCategoricalCrossentropy: 'sparseCategoricalCrossentropy',
 };
 
-function kerasLoss(loss: unknown): LossSpec {
+function kerasLoss(loss: unknown, source: string): LossSpec {
   if (typeof loss === 'string') return resolveLoss(loss);
   if (isPlainObject(loss) && typeof loss.class_name === 'string' && loss.class_name in LOSS_CLASSES && isPlainObject(loss.config)) {
-    const c = new KerasConfig(loss.config, `loss ${loss.class_name}`, '');
+    const c = new KerasConfig(loss.config, `loss ${loss.class_name}`, source);
     const fromLogits = c.boolean('from_logits', false);
     c.only('label_smoothing', 0, 'label smoothing is not implemented');
     c.only('reduction', 'sum_over_batch_size', "the loss is always the mean over samples (Keras' sum_over_batch_size)");
