@@ -27,9 +27,14 @@ const fixture = (name: string): Fixture => JSON.parse(fs.readFileSync(path.join(
 
 const floats = (s: Stored) => ({ data: Float32Array.from(s.data), shape: s.shape });
 
+const ints = (s: Stored) => ({ data: Int32Array.from(s.data), shape: s.shape });
+
 function input(model: Sequential, s: Stored): { data: Float32Array | Int32Array; shape: number[] } {
-  return { data: model.layers[0]!.inputDType === 'int32' ? Int32Array.from(s.data) : Float32Array.from(s.data), shape: s.shape };
+  return model.layers[0]!.inputDType === 'int32' ? ints(s) : floats(s);
 }
+
+/** A functional model's inputs: token ids as int32 where the model's input is int32. */
+const inputsOf = (model: Model, xs: Stored[]) => xs.map((s, i) => (model.inputs[i]!.dtype === 'int32' ? ints(s) : floats(s)));
 
 function loadSequential(name: string, options?: { compile?: boolean }): Sequential {
   const model = loadKerasModel(file(name), options);
@@ -38,7 +43,7 @@ function loadSequential(name: string, options?: { compile?: boolean }): Sequenti
 }
 
 function maxError(model: Sequential | Model, x: Stored[], expected: Stored): number {
-  const out = model instanceof Sequential ? model.predict(input(model, x[0]!)) : model.predict(x.map(floats));
+  const out = model instanceof Sequential ? model.predict(input(model, x[0]!)) : model.predict(inputsOf(model, x));
   assert.ok(!Array.isArray(out), 'one output');
   const y = out;
   try {
@@ -56,7 +61,7 @@ async function assertEpochLikeKeras(model: Sequential | Model, f: Fixture): Prom
   const y = floats(f.targets!);
   const [history, after] = model instanceof Sequential
     ? [await model.fit(input(model, f.inputs[0]!), y, args), () => model.evaluate(input(model, f.inputs[0]!), y, { batchSize: f.batchSize })]
-    : [await model.fit(f.inputs.map(floats), y, args), () => model.evaluate(f.inputs.map(floats), y, { batchSize: f.batchSize })];
+    : [await model.fit(inputsOf(model, f.inputs), y, args), () => model.evaluate(inputsOf(model, f.inputs), y, { batchSize: f.batchSize })];
   assert.ok(Math.abs(history.history.loss![0]! - f.epochLoss!) <= 1e-4, `epoch loss ${history.history.loss![0]} vs Keras ${f.epochLoss}`);
   assert.ok(Math.abs(after().loss! - f.lossAfter!) <= 1e-4, 'loss after the epoch');
   assert.ok(maxError(model, f.inputs, f.predictionAfter!) <= 1e-4, 'predictions after the epoch');
@@ -175,8 +180,13 @@ describe('io: whole Keras models (.keras)', function () {
     }
   });
 
-  for (const name of ['two_inputs', 'encoder_decoder']) {
-    it(`functional ${name === 'two_inputs' ? 'two-input model (GRU ‖ Dense → Concatenate → Dense)' : 'encoder-decoder (GRU return_state → GRU initial_state → Dense softmax)'}: predicts as Keras (≤ 1e-5), one epoch from the same weights gives its loss (≤ 1e-4)`, async () => {
+  const FUNCTIONAL: Record<string, string> = {
+    two_inputs: 'two-input model (GRU ‖ Dense → Concatenate → Dense)',
+    encoder_decoder: 'encoder-decoder (GRU return_state → GRU initial_state → Dense softmax)',
+    shared_masked: 'model with a shared Dense (called twice) and an Embedding(mask_zero) → GRU on padded tokens',
+  };
+  for (const [name, what] of Object.entries(FUNCTIONAL)) {
+    it(`functional ${what}: predicts as Keras (≤ 1e-5), one epoch from the same weights gives its loss (≤ 1e-4)`, async () => {
       const f = fixture(name);
       const model = loadKerasModel(file(name));
       try {
@@ -224,6 +234,11 @@ describe('io: whole Keras models (.keras)', function () {
     const keras2 = structuredClone(two);
     keras2.config.layers[2]!.inbound_nodes = [[['sequence', 0, 0, {}]]];
     refuses(keras2, /inbound_nodes\[0\]: expected \{args, kwargs\}/);
+    const masked = configOf('shared_masked') as { config: { layers: Record<string, unknown>[] } };
+    const foreignMask = structuredClone(masked);
+    const shared = foreignMask.config.layers.find((l) => l.name === 'shared') as { inbound_nodes: { kwargs: Record<string, unknown> }[] };
+    shared.inbound_nodes[1]!.kwargs.mask = { class_name: '__keras_tensor__', config: { keras_history: ['not_equal_5', 0, 0] } };
+    refuses(foreignMask, /layer 'shared' \(Dense\) inbound_nodes\[1\] is given an explicit mask from 'not_equal_5': only the padding mask of an Embedding\(mask_zero=True\)/);
     const subtract = structuredClone(two);
     (subtract.config.layers[4] as Record<string, unknown>).class_name = 'Subtract';
     refuses(subtract, /layer 'concatenate' has class Subtract, which this library does not have/);

@@ -280,16 +280,52 @@ function tensorRefs(v: unknown, where: string, source: string): KerasTensorRef[]
   return Array.isArray(v) ? v.map((t, i) => tensorRef(t, `${where}[${i}]`, source)) : [tensorRef(v, where, source)];
 }
 
-function call(node: unknown, where: string, source: string): KerasCall {
+/** A call as read: with the mask tensor Keras passed explicitly (see checkMasks). */
+type ParsedCall = KerasCall & { mask: KerasTensorRef | null };
+type ParsedLayer = Omit<KerasGraphLayer, 'calls'> & { calls: ParsedCall[] };
+
+function call(node: unknown, where: string, source: string): ParsedCall {
   if (!isPlainObject(node) || !Array.isArray(node.args)) fail(source, `${where}: expected {args, kwargs}, got ${preview(node)}`);
   if (node.args.length !== 1) fail(source, `${where}: a call with ${node.args.length} positional arguments is not supported (one tensor or one list of tensors is)`);
   const kwargs = isPlainObject(node.kwargs) ? node.kwargs : {};
   for (const [k, v] of Object.entries(kwargs)) {
-    const harmless = (k === 'mask' && v === null) || (k === 'training' && v === false);
+    const harmless = k === 'mask' || (k === 'training' && v === false);
     if (!harmless && k !== 'initial_state') fail(source, `${where}: call argument ${k}=${preview(v)} is not supported`);
   }
   const state = kwargs.initial_state;
-  return { inputs: tensorRefs(node.args[0], `${where}.args[0]`, source), initialState: state === undefined || state === null ? [] : tensorRefs(state, `${where}.kwargs.initial_state`, source) };
+  return {
+    inputs: tensorRefs(node.args[0], `${where}.args[0]`, source),
+    initialState: state === undefined || state === null ? [] : tensorRefs(state, `${where}.kwargs.initial_state`, source),
+    mask: kwargs.mask === undefined || kwargs.mask === null ? null : tensorRef(kwargs.mask, `${where}.kwargs.mask`, source),
+  };
+}
+
+/** The tokens tensor of a `NotEqual(tokens, 0)` operation: the mask Keras records for an Embedding(mask_zero=True). */
+function zeroMaskOf(spec: Record<string, unknown>, where: string, source: string): KerasTensorRef {
+  const nodes = spec.inbound_nodes;
+  const args = Array.isArray(nodes) && nodes.length === 1 && isPlainObject(nodes[0]) ? nodes[0].args : undefined;
+  if (!Array.isArray(args) || args.length !== 2 || args[1] !== 0) fail(source, `${where}: operation '${String(spec.name)}' (NotEqual) is supported only as the padding mask tensor != 0 of an Embedding(mask_zero=True), got ${preview(nodes)}`);
+  return tensorRef(args[0], `${where}.args[0]`, source);
+}
+
+/**
+ * Keras records the mask of an Embedding(mask_zero=True) as a NotEqual(tokens, 0) operation passed
+ * as `mask=` to the next layer. This library propagates that mask itself, so such a call is
+ * accepted (the graph leaves the mask out) when its input is the embedding of those same tokens; any other
+ * explicit mask is refused.
+ */
+function checkMasks(layers: ParsedLayer[], zeroMasks: Map<string, KerasTensorRef>, source: string): void {
+  const byName = new Map(layers.map((l) => [String(l.layer.config.name), l]));
+  const same = (a: KerasTensorRef | undefined, b: KerasTensorRef | undefined) => !!a && !!b && a.layer === b.layer && a.node === b.node && a.tensor === b.tensor;
+  for (const l of layers) {
+    l.calls.forEach((c, j) => {
+      if (!c.mask) return;
+      const tokens = zeroMasks.get(c.mask.layer);
+      const producer = byName.get(c.inputs[0]!.layer);
+      const fromEmbedding = producer?.layer.className === 'Embedding' && producer.layer.config.maskZero === true && same(producer.calls[c.inputs[0]!.node]?.inputs[0], tokens);
+      if (!fromEmbedding) fail(source, `layer '${l.layer.config.name}' (${l.kerasClass}) inbound_nodes[${j}] is given an explicit mask from '${c.mask.layer}': only the padding mask of an Embedding(mask_zero=True) on the same tokens is supported (this library propagates it)`);
+    });
+  }
 }
 
 function inputOf(spec: Record<string, unknown>, where: string, source: string): KerasGraphInput {
@@ -374,7 +410,8 @@ export function kerasGraphFromConfig(config: unknown, source = '<config.json>'):
   if (!Array.isArray(body.layers)) fail(source, 'config.json has no list of layers');
   const name = typeof body.name === 'string' ? body.name : 'model';
   const inputs: KerasGraphInput[] = [];
-  const layers: KerasGraphLayer[] = [];
+  const layers: ParsedLayer[] = [];
+  const zeroMasks = new Map<string, KerasTensorRef>();
   const perClass = new Map<string, number>();
   body.layers.forEach((spec: unknown, i: number) => {
     const where = `layer ${i}`;
@@ -388,11 +425,16 @@ export function kerasGraphFromConfig(config: unknown, source = '<config.json>'):
       inputs.push(inputOf(spec, where, source));
       return;
     }
+    if (kerasClass === 'NotEqual' && className !== 'Sequential') {
+      zeroMasks.set(String(spec.name), zeroMaskOf(spec, where, source));
+      return;
+    }
     const mapped = layerConfig(spec, where, source);
     const nodes = className === 'Sequential' ? [] : spec.inbound_nodes;
     if (!Array.isArray(nodes)) fail(source, `${where}: a functional model's layer needs inbound_nodes`);
     layers.push({ ...mapped, calls: nodes.map((node, j) => call(node, `layer '${mapped.layer.config.name}' inbound_nodes[${j}]`, source)), weightsGroup });
   });
+  checkMasks(layers, zeroMasks, source);
   if (className === 'Sequential' && !inputs.length) {
     const shape = (isPlainObject(config.build_config) ? config.build_config.input_shape : undefined) ?? body.build_input_shape;
     if (shape) inputs.push(inputOf({ config: { batch_shape: shape, name: 'input' } }, 'build_config', source));
@@ -410,7 +452,10 @@ export function kerasGraphFromConfig(config: unknown, source = '<config.json>'):
     outputs = refs(body.output_layers, 'output_layers');
   }
   const { training, note } = trainingConfig(config.compile_config, source);
-  return { className: className === 'Sequential' ? 'Sequential' : 'Functional', name, inputs, layers, outputs, training, trainingNote: note };
+  return {
+    className: className === 'Sequential' ? 'Sequential' : 'Functional', name, inputs, outputs, training, trainingNote: note,
+    layers: layers.map((l) => ({ ...l, calls: l.calls.map(({ mask: _, ...c }) => c) })),
+  };
 }
 
 // ------------------------------------------------------------------ the archive
