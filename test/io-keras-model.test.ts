@@ -184,6 +184,7 @@ describe('io: whole Keras models (.keras)', function () {
     two_inputs: 'two-input model (GRU ‖ Dense → Concatenate → Dense)',
     encoder_decoder: 'encoder-decoder (GRU return_state → GRU initial_state → Dense softmax)',
     shared_masked: 'model with a shared Dense (called twice) and an Embedding(mask_zero) → GRU on padded tokens',
+    masked_two_inputs: 'model with Masking → GRU(return_sequences) → GRU on padded sequences beside a second input',
   };
   for (const [name, what] of Object.entries(FUNCTIONAL)) {
     it(`functional ${what}: predicts as Keras (≤ 1e-5), one epoch from the same weights gives its loss (≤ 1e-4)`, async () => {
@@ -238,7 +239,7 @@ describe('io: whole Keras models (.keras)', function () {
     const foreignMask = structuredClone(masked);
     const shared = foreignMask.config.layers.find((l) => l.name === 'shared') as { inbound_nodes: { kwargs: Record<string, unknown> }[] };
     shared.inbound_nodes[1]!.kwargs.mask = { class_name: '__keras_tensor__', config: { keras_history: ['not_equal_5', 0, 0] } };
-    refuses(foreignMask, /layer 'shared' \(Dense\) inbound_nodes\[1\] is given an explicit mask from 'not_equal_5': only the padding mask of an Embedding\(mask_zero=True\)/);
+    refuses(foreignMask, /layer 'shared' \(Dense\) inbound_nodes\[1\] is given an explicit mask from 'not_equal_5': only the mask of the Embedding\(mask_zero=True\) or Masking layer its input comes from/);
     const subtract = structuredClone(two);
     (subtract.config.layers[4] as Record<string, unknown>).class_name = 'Subtract';
     refuses(subtract, /layer 'concatenate' has class Subtract, which this library does not have/);

@@ -300,30 +300,58 @@ function call(node: unknown, where: string, source: string): ParsedCall {
   };
 }
 
-/** The tokens tensor of a `NotEqual(tokens, 0)` operation: the mask Keras records for an Embedding(mask_zero=True). */
-function zeroMaskOf(spec: Record<string, unknown>, where: string, source: string): KerasTensorRef {
-  const nodes = spec.inbound_nodes;
-  const args = Array.isArray(nodes) && nodes.length === 1 && isPlainObject(nodes[0]) ? nodes[0].args : undefined;
-  if (!Array.isArray(args) || args.length !== 2 || args[1] !== 0) fail(source, `${where}: operation '${String(spec.name)}' (NotEqual) is supported only as the padding mask tensor != 0 of an Embedding(mask_zero=True), got ${preview(nodes)}`);
-  return tensorRef(args[0], `${where}.args[0]`, source);
+/**
+ * A mask operation Keras records in a functional graph: `NotEqual(x, value)` (an Embedding's
+ * mask_zero: tokens != 0), or `Any(NotEqual(x, value), axis=-1)` (a Masking layer's mask).
+ */
+interface MaskOp {
+  of: KerasTensorRef;
+  value: number;
+  overFeatures: boolean;
 }
 
+function maskOp(spec: Record<string, unknown>, ops: Map<string, MaskOp>, where: string, source: string): MaskOp {
+  const nodes = spec.inbound_nodes;
+  const args = Array.isArray(nodes) && nodes.length === 1 && isPlainObject(nodes[0]) ? nodes[0].args : undefined;
+  const config = isPlainObject(spec.config) ? spec.config : {};
+  const refuse: () => never = () => fail(source, `${where}: operation '${String(spec.name)}' (${String(spec.class_name)}) is supported only as the mask of an Embedding(mask_zero=True) or a Masking layer, got ${preview(nodes)}`);
+  if (!Array.isArray(args)) refuse();
+  if (spec.class_name === 'NotEqual') {
+    if (args.length !== 2 || typeof args[1] !== 'number') refuse();
+    return { of: tensorRef(args[0], `${where}.args[0]`, source), value: args[1] as number, overFeatures: false };
+  }
+  const inner = args.length === 1 ? ops.get(tensorRef(args[0], `${where}.args[0]`, source).layer) : undefined;
+  if (!inner || inner.overFeatures || config.axis !== -1 || config.keepdims !== false) return refuse();
+  return { ...inner, overFeatures: true };
+}
+
+const sameRef = (a: KerasTensorRef | undefined, b: KerasTensorRef | undefined): boolean => !!a && !!b && a.layer === b.layer && a.node === b.node && a.tensor === b.tensor;
+
 /**
- * Keras records the mask of an Embedding(mask_zero=True) as a NotEqual(tokens, 0) operation passed
- * as `mask=` to the next layer. This library propagates that mask itself, so such a call is
- * accepted (the graph leaves the mask out) when its input is the embedding of those same tokens; any other
- * explicit mask is refused.
+ * Keras passes a mask computed by an Embedding(mask_zero=True) or a Masking layer explicitly
+ * (`mask=`) to the layers after it. This library propagates those masks itself, so a call's mask is
+ * accepted (and the graph leaves it out) when it is the mask of the Embedding or Masking layer the
+ * call's input comes from (through single-input layers); any other explicit mask is refused.
  */
-function checkMasks(layers: ParsedLayer[], zeroMasks: Map<string, KerasTensorRef>, source: string): void {
+function checkMasks(layers: ParsedLayer[], ops: Map<string, MaskOp>, source: string): void {
   const byName = new Map(layers.map((l) => [String(l.layer.config.name), l]));
-  const same = (a: KerasTensorRef | undefined, b: KerasTensorRef | undefined) => !!a && !!b && a.layer === b.layer && a.node === b.node && a.tensor === b.tensor;
+  const isMaskOfUpstreamLayer = (ref: KerasTensorRef, op: MaskOp): boolean => {
+    for (let r: KerasTensorRef | undefined = ref, steps = 0; r && steps <= layers.length; steps++) {
+      const producer = byName.get(r.layer);
+      const c: ParsedCall | undefined = producer?.calls[r.node];
+      if (!producer || !c) return false;
+      const { className, config } = producer.layer;
+      const masks = op.overFeatures ? className === 'Masking' && config.maskValue === op.value : className === 'Embedding' && config.maskZero === true && op.value === 0;
+      if (masks) return sameRef(c.inputs[0], op.of);
+      r = c.inputs.length === 1 ? c.inputs[0] : undefined;
+    }
+    return false;
+  };
   for (const l of layers) {
     l.calls.forEach((c, j) => {
       if (!c.mask) return;
-      const tokens = zeroMasks.get(c.mask.layer);
-      const producer = byName.get(c.inputs[0]!.layer);
-      const fromEmbedding = producer?.layer.className === 'Embedding' && producer.layer.config.maskZero === true && same(producer.calls[c.inputs[0]!.node]?.inputs[0], tokens);
-      if (!fromEmbedding) fail(source, `layer '${l.layer.config.name}' (${l.kerasClass}) inbound_nodes[${j}] is given an explicit mask from '${c.mask.layer}': only the padding mask of an Embedding(mask_zero=True) on the same tokens is supported (this library propagates it)`);
+      const op = ops.get(c.mask.layer);
+      if (!op || !isMaskOfUpstreamLayer(c.inputs[0]!, op)) fail(source, `layer '${l.layer.config.name}' (${l.kerasClass}) inbound_nodes[${j}] is given an explicit mask from '${c.mask.layer}': only the mask of the Embedding(mask_zero=True) or Masking layer its input comes from is supported (this library propagates it)`);
     });
   }
 }
@@ -411,7 +439,7 @@ export function kerasGraphFromConfig(config: unknown, source = '<config.json>'):
   const name = typeof body.name === 'string' ? body.name : 'model';
   const inputs: KerasGraphInput[] = [];
   const layers: ParsedLayer[] = [];
-  const zeroMasks = new Map<string, KerasTensorRef>();
+  const maskOps = new Map<string, MaskOp>();
   const perClass = new Map<string, number>();
   body.layers.forEach((spec: unknown, i: number) => {
     const where = `layer ${i}`;
@@ -425,8 +453,8 @@ export function kerasGraphFromConfig(config: unknown, source = '<config.json>'):
       inputs.push(inputOf(spec, where, source));
       return;
     }
-    if (kerasClass === 'NotEqual' && className !== 'Sequential') {
-      zeroMasks.set(String(spec.name), zeroMaskOf(spec, where, source));
+    if ((kerasClass === 'NotEqual' || kerasClass === 'Any') && className !== 'Sequential') {
+      maskOps.set(String(spec.name), maskOp(spec, maskOps, where, source));
       return;
     }
     const mapped = layerConfig(spec, where, source);
@@ -434,7 +462,7 @@ export function kerasGraphFromConfig(config: unknown, source = '<config.json>'):
     if (!Array.isArray(nodes)) fail(source, `${where}: a functional model's layer needs inbound_nodes`);
     layers.push({ ...mapped, calls: nodes.map((node, j) => call(node, `layer '${mapped.layer.config.name}' inbound_nodes[${j}]`, source)), weightsGroup });
   });
-  checkMasks(layers, zeroMasks, source);
+  checkMasks(layers, maskOps, source);
   if (className === 'Sequential' && !inputs.length) {
     const shape = (isPlainObject(config.build_config) ? config.build_config.input_shape : undefined) ?? body.build_input_shape;
     if (shape) inputs.push(inputOf({ config: { batch_shape: shape, name: 'input' } }, 'build_config', source));
