@@ -16,5 +16,6 @@ export { Model, model, input, type ModelCompileArgs, type ModelFitArgs, type Mod
 export type { SymbolicTensor } from './layers/base';
 export { historyToSvg, saveHistoryPlot } from './plot';
 export { loadModel } from './io/model-io';
+export { loadKerasModel } from './io/keras-model';
 export { modelCheckpoint, ModelCheckpoint, type ModelCheckpointArgs } from './callbacks/model-checkpoint';
 export * as data from './data';

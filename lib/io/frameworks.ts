@@ -236,7 +236,11 @@ function kerasGruCell(cell: Hdf5Group, source: string, where: string): { inputSi
  */
 export function readKerasModules(file: string): ImportedModule[] {
   checkPath('readKerasModules', 'file', file);
-  const h5 = Hdf5File.open(file);
+  return kerasModules(Hdf5File.open(file), file);
+}
+
+/** readKerasModules() on an opened file (e.g. the model.weights.h5 inside a .keras archive); `file` names it in messages. */
+export function kerasModules(h5: Hdf5File, file: string): ImportedModule[] {
   const layers = h5.root.get('layers');
   if (!layers || layers.kind !== 'group') fail(file, `no /layers group: not a Keras 3 .weights.h5 file (Keras 2 .h5 files are not supported; load them in Keras 3 and save_weights('model.weights.h5'))`);
   const modules: ImportedModule[] = [];

@@ -18,3 +18,8 @@ export {
   modelTopology, modelFromTopology, layerSlots, ModelIoError,
   type SaveOptions, type LoadOptions, type LoadWeightsOptions, type CheckpointInfo, type ModelTopology, type LayerConfig,
 } from './model-io';
+export {
+  loadKerasModel, readKerasGraph, readKerasArchive, kerasGraphFromConfig, KerasModelError,
+  type LoadKerasModelOptions, type KerasModelGraph, type KerasGraphLayer, type KerasGraphInput, type KerasCall, type KerasTensorRef, type KerasTrainingConfig,
+} from './keras-model';
+export { ZipArchive, ZipError, crc32, type ZipEntry } from './zip';

@@ -109,7 +109,7 @@ const SAVED_LAYERS: Record<string, new (args: never) => L.Layer> = {
   Concatenate: L.Concatenate, Add: L.Add, Multiply: L.Multiply, Average: L.Average, RepeatVector: L.RepeatVector, Reshape: L.Reshape, Flatten: L.Flatten,
 };
 
-function layerFromConfig(c: LayerConfig, where: string): L.Layer {
+export function layerFromConfig(c: LayerConfig, where: string): L.Layer {
   if (typeof c !== 'object' || c === null || typeof c.className !== 'string' || typeof c.config !== 'object' || c.config === null) {
     fail('loadModel', `${where}: not a layer config: ${preview(c)}`);
   }
@@ -215,7 +215,7 @@ function optimizerConfig(config: Record<string, unknown>): Record<string, unknow
   return { ...config, learningRateSchedule: 'a function (not saved: pass the optimizer again to compile after loading)' };
 }
 
-function optimizerFromConfig(config: Record<string, unknown>): O.Optimizer {
+export function optimizerFromConfig(config: Record<string, unknown>): O.Optimizer {
   const args: Record<string, unknown> = { ...config };
   delete args.className;
   delete args.learningRateSchedule;
@@ -442,8 +442,13 @@ function checkMapping(mapping: unknown): void {
 /** The layers with weights, as slots for assignModules(). */
 export function layerSlots(model: AnyModel): { slot: LayerSlot; params: Param[] }[] {
   checkModel('layerSlots', model);
+  return layerSlotsOf(model.layers);
+}
+
+/** layerSlots() for any list of layers (a functional model's). */
+export function layerSlotsOf(layers: readonly L.Layer[]): { slot: LayerSlot; params: Param[] }[] {
   const out: { slot: LayerSlot; params: Param[] }[] = [];
-  for (const layer of model.layers) {
+  for (const layer of layers) {
     const params = layer.params;
     if (!params.length) continue;
     const shapes = Object.fromEntries(params.map((p) => [p.name.slice(p.name.lastIndexOf('/') + 1), [...p.value.shape]]));
@@ -472,12 +477,16 @@ export function loadWeights(model: AnyModel, file: string, options: LoadWeightsO
   if (format !== 'torch' && format !== 'keras') fail('loadWeights', `options.format must be 'torch' or 'keras' (cannot tell from the name ${file})`);
   const modules = format === 'torch' ? readTorchModules(file) : readKerasModules(file);
   const slots = layerSlots(model);
-  const values = assignModules(slots.map((s) => s.slot), modules, { format, mapping: options.mapping, source: file });
+  writeLayerWeights(slots, assignModules(slots.map((s) => s.slot), modules, { format, mapping: options.mapping, source: file }), 'loadWeights');
+}
+
+/** Writes assignModules() values into the slots' parameters. */
+export function writeLayerWeights(slots: { slot: LayerSlot; params: Param[] }[], values: Map<string, Record<string, Float32Array>>, op: string): void {
   for (const { slot, params } of slots) {
     const v = values.get(slot.name)!;
     for (const p of params) {
       const key = p.name.slice(p.name.lastIndexOf('/') + 1);
-      native.write(p.value.handle('loadWeights'), v[key]!);
+      native.write(p.value.handle(op), v[key]!);
     }
   }
 }

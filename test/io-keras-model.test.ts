@@ -1,0 +1,312 @@
+// Whole Keras 3 models (.keras) against real Keras: test/fixtures/keras_models/gen_keras_models.py
+// saved each model with Keras 3.15.1 (TensorFlow 2.21 CPU) together with Keras' predictions and,
+// for the trained cases, the loss of one epoch of fit from the saved weights.
+import { strict as assert } from 'node:assert';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { io, layers as L, loadKerasModel, memory, Model, Sequential } from '../lib';
+import { KerasModelError, kerasGraphFromConfig, readKerasArchive, readKerasGraph } from '../lib/io/keras-model';
+import { crc32 } from '../lib/io/zip';
+import { seededRandom } from './support/prng';
+import { tempDir } from './support/temp-dir';
+
+const DIR = path.join(__dirname, 'fixtures', 'keras_models');
+const file = (name: string): string => path.join(DIR, `${name}.keras`);
+
+interface Stored { shape: number[]; data: number[] }
+interface Fixture {
+  inputs: Stored[];
+  prediction: Stored;
+  targets?: Stored;
+  batchSize?: number;
+  epochLoss?: number;
+  lossAfter?: number;
+  predictionAfter?: Stored;
+}
+const fixture = (name: string): Fixture => JSON.parse(fs.readFileSync(path.join(DIR, `${name}.json`), 'utf8'));
+
+const floats = (s: Stored) => ({ data: Float32Array.from(s.data), shape: s.shape });
+
+const ints = (s: Stored) => ({ data: Int32Array.from(s.data), shape: s.shape });
+
+function input(model: Sequential, s: Stored): { data: Float32Array | Int32Array; shape: number[] } {
+  return model.layers[0]!.inputDType === 'int32' ? ints(s) : floats(s);
+}
+
+/** A functional model's inputs: token ids as int32 where the model's input is int32. */
+const inputsOf = (model: Model, xs: Stored[]) => xs.map((s, i) => (model.inputs[i]!.dtype === 'int32' ? ints(s) : floats(s)));
+
+function loadSequential(name: string, options?: { compile?: boolean }): Sequential {
+  const model = loadKerasModel(file(name), options);
+  assert.ok(model instanceof Sequential, `${name} loads as a Sequential model`);
+  return model;
+}
+
+function maxError(model: Sequential | Model, x: Stored[], expected: Stored): number {
+  const out = model instanceof Sequential ? model.predict(input(model, x[0]!)) : model.predict(inputsOf(model, x));
+  assert.ok(!Array.isArray(out), 'one output');
+  const y = out;
+  try {
+    assert.deepEqual(y.shape, expected.shape);
+    const got = y.dataSync();
+    return expected.data.reduce((m, v, i) => Math.max(m, Math.abs(v - got[i]!)), 0);
+  } finally {
+    y.dispose();
+  }
+}
+
+/** One epoch of fit from the loaded weights, as Keras trained it: the epoch's loss, then the loss and predictions after it. */
+async function assertEpochLikeKeras(model: Sequential | Model, f: Fixture): Promise<void> {
+  const args = { epochs: 1, batchSize: f.batchSize, shuffle: false, verbose: 0 as const };
+  const y = floats(f.targets!);
+  const [history, after] = model instanceof Sequential
+    ? [await model.fit(input(model, f.inputs[0]!), y, args), () => model.evaluate(input(model, f.inputs[0]!), y, { batchSize: f.batchSize })]
+    : [await model.fit(inputsOf(model, f.inputs), y, args), () => model.evaluate(inputsOf(model, f.inputs), y, { batchSize: f.batchSize })];
+  assert.ok(Math.abs(history.history.loss![0]! - f.epochLoss!) <= 1e-4, `epoch loss ${history.history.loss![0]} vs Keras ${f.epochLoss}`);
+  assert.ok(Math.abs(after().loss! - f.lossAfter!) <= 1e-4, 'loss after the epoch');
+  assert.ok(maxError(model, f.inputs, f.predictionAfter!) <= 1e-4, 'predictions after the epoch');
+}
+
+/** Where a stored entry's local header, central directory entry and data lie in an archive. */
+function entryLayout(bytes: Buffer, name: string): { local: number; central: number; data: number; size: number } {
+  const find = (signature: number[], nameAt: number): number => {
+    const sig = Buffer.from(signature);
+    for (let at = bytes.indexOf(sig); at >= 0; at = bytes.indexOf(sig, at + 1)) {
+      if (bytes.subarray(at + nameAt, at + nameAt + name.length).toString() === name) return at;
+    }
+    throw new Error(`${name} not found`);
+  };
+  const local = find([0x50, 0x4b, 0x03, 0x04], 30);
+  const central = find([0x50, 0x4b, 0x01, 0x02], 46);
+  assert.equal(bytes.readUInt16LE(central + 10), 0, 'Keras stores entries uncompressed');
+  return { local, central, data: local + 30 + bytes.readUInt16LE(local + 26) + bytes.readUInt16LE(local + 28), size: bytes.readUInt32LE(central + 24) };
+}
+
+/** Config.json of a fixture, to derive variants of it. */
+const configOf = (name: string): Record<string, unknown> => readKerasArchive(file(name)).config as Record<string, unknown>;
+
+describe('io: whole Keras models (.keras)', function () {
+  this.timeout(60000);
+  let baseline: number;
+  before(() => (baseline = memory().numTensors));
+  afterEach(() => assert.equal(memory().numTensors, baseline, 'tensors leaked'));
+
+  it('Sequential Masking → GRU(return_sequences) → GRU → Dense: predicts as Keras (≤ 1e-5), one epoch of Adam gives its loss (≤ 1e-4)', async () => {
+    const f = fixture('sequential_masked');
+    const model = loadSequential('sequential_masked');
+    try {
+      assert.deepEqual(model.layers.map((l) => [l.className, l.name]), [['Masking', 'masking'], ['GRU', 'gru'], ['GRU', 'gru_1'], ['Dense', 'dense']]);
+      assert.ok(maxError(model, f.inputs, f.prediction) <= 1e-5);
+      assert.deepEqual(model.trainingConfig?.loss, { name: 'meanSquaredError', fromLogits: false });
+      assert.equal(model.optimizer?.getConfig().className, 'adam');
+      assert.ok(Math.abs((model.optimizer!.getConfig().learningRate as number) - 0.01) < 1e-8);
+      await assertEpochLikeKeras(model, f);
+    } finally {
+      model.dispose();
+    }
+  });
+
+  it('Sequential Embedding → Bidirectional(GRU, merge sum) → Dropout → TimeDistributed(Dense softmax): predicts as Keras (≤ 1e-5)', () => {
+    const f = fixture('sequential_tokens');
+    const model = loadSequential('sequential_tokens');
+    try {
+      const gru = model.layers[1] as L.GRU;
+      assert.deepEqual([gru.bidirectional, gru.mergeMode, gru.returnSequences], [true, 'sum', true]);
+      assert.equal((model.layers[2] as L.Dropout).rate, 0.3);
+      assert.equal(model.layers[0]!.inputDType, 'int32');
+      assert.ok(maxError(model, f.inputs, f.prediction) <= 1e-5);
+      assert.equal(model.optimizer?.getConfig().className, 'rmsprop');
+    } finally {
+      model.dispose();
+    }
+  });
+
+  it('a functional chain (Input → GRU(go_backwards) → Dropout → GRU → Dense) loads as a Sequential model, variable length, with its metrics', () => {
+    const f = fixture('functional_chain');
+    const model = loadSequential('functional_chain');
+    try {
+      assert.deepEqual(model.layers[0]!.inputShape, [null, 4]);
+      assert.equal((model.layers[0] as L.GRU).goBackwards, true);
+      assert.ok(maxError(model, f.inputs, f.prediction) <= 1e-5);
+      assert.deepEqual(model.trainingConfig?.metrics, ['mae']);
+      assert.equal(model.optimizer?.getConfig().className, 'sgd');
+    } finally {
+      model.dispose();
+    }
+  });
+
+  it('a training config this library lacks (Adamax, huber) loads the model uncompiled with a warning saying why; compile: false skips it', async () => {
+    const f = fixture('uncompilable');
+    const warnings: Error[] = [];
+    const listener = (w: Error) => warnings.push(w);
+    process.on('warning', listener);
+    try {
+      const model = loadSequential('uncompilable');
+      await new Promise((resolve) => setImmediate(resolve)); // warnings are emitted on the next tick
+      assert.equal(model.optimizer, null);
+      assert.ok(maxError(model, f.inputs, f.prediction) <= 1e-5);
+      model.dispose();
+      assert.equal(warnings.length, 1);
+      assert.match(warnings[0]!.message, /uncompilable\.keras: the model is loaded uncompiled: .*optimizer Adamax.*not implemented here .*call compile\(\) before training/);
+      const plain = loadSequential('sequential_masked', { compile: false });
+      assert.equal(plain.optimizer, null);
+      plain.dispose();
+    } finally {
+      process.off('warning', listener);
+    }
+  });
+
+  it('the two-input and encoder-decoder models read into graphs with their inputs, calls, initial states and weight groups', () => {
+    const two = readKerasGraph(file('two_inputs'));
+    assert.equal(two.className, 'Functional');
+    assert.deepEqual(two.inputs, [{ name: 'sequence', shape: [6, 3], dtype: 'float32' }, { name: 'static', shape: [2], dtype: 'float32' }]);
+    assert.deepEqual(two.layers.map((l) => [l.kerasClass, l.layer.config.name, l.weightsGroup]), [
+      ['GRU', 'encoder', 'gru'], ['Dense', 'dense_2', 'dense'], ['Concatenate', 'concatenate', 'concatenate'], ['Dense', 'dense_3', 'dense_1'],
+    ]); // Keras numbers layer names per session but weight groups per model
+    assert.deepEqual(two.layers[2]!.layer, { className: 'Concatenate', config: { name: 'concatenate', trainable: true } });
+    assert.deepEqual(two.layers[2]!.calls, [{ inputs: [{ layer: 'encoder', node: 0, tensor: 0 }, { layer: 'dense_2', node: 0, tensor: 0 }], initialState: [] }]);
+    assert.deepEqual(two.outputs, [{ layer: 'dense_3', node: 0, tensor: 0 }]);
+    const ed = readKerasGraph(file('encoder_decoder'));
+    const encoder = ed.layers.find((l) => l.layer.config.name === 'encoder')!;
+    const decoder = ed.layers.find((l) => l.layer.config.name === 'decoder')!;
+    assert.equal(encoder.layer.config.returnState, true);
+    assert.deepEqual(decoder.calls, [{ inputs: [{ layer: 'decoder_inputs', node: 0, tensor: 0 }], initialState: [{ layer: 'encoder', node: 0, tensor: 1 }] }]);
+    assert.deepEqual(ed.training, { optimizer: { className: 'adam', learningRate: 0.009999999776482582, beta1: 0.9, beta2: 0.999, epsilon: 1e-7 }, loss: { name: 'categoricalCrossentropy', fromLogits: false }, metrics: [] });
+    // Every weight group the graph names is in the file.
+    for (const g of [two, ed]) {
+      const layersGroup = readKerasArchive(file(g.name)).weights.root.get('layers');
+      assert.ok(layersGroup?.kind === 'group');
+      for (const l of g.layers) if (l.kerasClass !== 'Concatenate') assert.ok(layersGroup.keys().includes(l.weightsGroup), `${g.name}: ${l.weightsGroup}`);
+    }
+  });
+
+  const FUNCTIONAL: Record<string, string> = {
+    two_inputs: 'two-input model (GRU ‖ Dense → Concatenate → Dense)',
+    encoder_decoder: 'encoder-decoder (GRU return_state → GRU initial_state → Dense softmax)',
+    shared_masked: 'model with a shared Dense (called twice) and an Embedding(mask_zero) → GRU on padded tokens',
+    masked_two_inputs: 'model with Masking → GRU(return_sequences) → GRU on padded sequences beside a second input',
+  };
+  for (const [name, what] of Object.entries(FUNCTIONAL)) {
+    it(`functional ${what}: predicts as Keras (≤ 1e-5), one epoch from the same weights gives its loss (≤ 1e-4)`, async () => {
+      const f = fixture(name);
+      const model = loadKerasModel(file(name));
+      try {
+        assert.ok(model instanceof Model, 'a functional Model');
+        assert.deepEqual(model.inputNames, readKerasGraph(file(name)).inputs.map((x) => x.name));
+        assert.ok(maxError(model, f.inputs, f.prediction) <= 1e-5);
+        await assertEpochLikeKeras(model, f);
+      } finally {
+        model.dispose();
+      }
+    });
+  }
+
+  it('refuses unsupported layers and options naming the layer and its class', () => {
+    const expected: Record<string, RegExp> = {
+      refused_conv1d: /layer 'conv' has class Conv1D, which this library does not have/,
+      refused_lstm: /layer 'lstm' has class LSTM, which this library does not have/,
+      refused_reset_before: /layer 'old_gru' \(GRU\): reset_after=false is not supported: .*reset gate after the recurrent matrix product/,
+      refused_relu_gru: /layer 'relu_gru' \(GRU\): activation="relu" is not supported: .*candidate activation is tanh/,
+      refused_recurrent_dropout: /layer 'rd_gru' \(GRU\): recurrent_dropout=0\.2 is not supported/,
+    };
+    for (const [name, message] of Object.entries(expected)) {
+      assert.throws(() => loadKerasModel(file(name)), (e: Error) => e instanceof KerasModelError && e.message.startsWith(`loadKerasModel: ${file(name)}: `) && message.test(e.message), name);
+    }
+  });
+
+  it('refuses Keras options and forms it cannot honour in a config (unknown keys, merge_mode None, Keras 2 nodes, subclassed models, other dtypes)', () => {
+    const seq = configOf('sequential_masked');
+    const variant = (edit: (layers: Record<string, Record<string, unknown>>[]) => void): unknown => {
+      const copy = structuredClone(seq) as { config: { layers: Record<string, Record<string, unknown>>[] } };
+      edit(copy.config.layers);
+      return copy;
+    };
+    const refuses = (config: unknown, message: RegExp) => assert.throws(() => kerasGraphFromConfig(config, 'x.keras'), (e: Error) => e instanceof KerasModelError && message.test(e.message));
+    refuses(variant((ls) => (ls[4]!.config!.lora_rank = 4)), /x\.keras: layer 'dense' \(Dense\): Keras option lora_rank is not supported/);
+    refuses(variant((ls) => (ls[4]!.config!.kernel_regularizer = { class_name: 'L2', config: { l2: 0.01 } })), /layer 'dense' \(Dense\): kernel_regularizer=.* regularizers and constraints are not implemented/);
+    refuses(variant((ls) => (ls[2]!.config!.dropout = 0.1)), /layer 'gru' \(GRU\): dropout=0\.1 is not supported: .*put a Dropout layer before the GRU/);
+    refuses(variant((ls) => (ls[2]!.config!.dtype = 'mixed_float16')), /layer 'gru' \(GRU\): dtype policy "mixed_float16" is not supported/);
+    refuses(variant((ls) => (ls[4]!.config!.activation = { class_name: 'Custom' })), /layer 'dense' \(Dense\): 'activation' must be the name of a built-in activation/);
+    const tokens = configOf('sequential_tokens') as { config: { layers: Record<string, Record<string, unknown>>[] } };
+    const noMerge = structuredClone(tokens);
+    noMerge.config.layers[2]!.config!.merge_mode = null;
+    refuses(noMerge, /layer 'bidirectional' \(Bidirectional\): merge_mode null is not supported/);
+    const two = configOf('two_inputs') as { config: { layers: Record<string, unknown>[] } };
+    const keras2 = structuredClone(two);
+    keras2.config.layers[2]!.inbound_nodes = [[['sequence', 0, 0, {}]]];
+    refuses(keras2, /inbound_nodes\[0\]: expected \{args, kwargs\}/);
+    const masked = configOf('shared_masked') as { config: { layers: Record<string, unknown>[] } };
+    const foreignMask = structuredClone(masked);
+    const shared = foreignMask.config.layers.find((l) => l.name === 'shared') as { inbound_nodes: { kwargs: Record<string, unknown> }[] };
+    shared.inbound_nodes[1]!.kwargs.mask = { class_name: '__keras_tensor__', config: { keras_history: ['not_equal_5', 0, 0] } };
+    refuses(foreignMask, /layer 'shared' \(Dense\) inbound_nodes\[1\] is given an explicit mask from 'not_equal_5': only the mask of the Embedding\(mask_zero=True\) or Masking layer its input comes from/);
+    const subtract = structuredClone(two);
+    (subtract.config.layers[4] as Record<string, unknown>).class_name = 'Subtract';
+    refuses(subtract, /layer 'concatenate' has class Subtract, which this library does not have/);
+    refuses({ class_name: 'MyModel', config: { layers: [] } }, /x\.keras: config\.json holds a "MyModel"; only Sequential and functional models can be loaded/);
+    refuses(42, /config\.json is not a Keras model serialisation: 42/);
+    // A training config this library lacks is not an error: the graph says why it cannot be used.
+    const smoothing = configOf('functional_chain') as { compile_config: { loss: { config: Record<string, unknown> } } };
+    smoothing.compile_config.loss.config.label_smoothing = 0.1;
+    const graph = kerasGraphFromConfig(smoothing, 'x.keras');
+    assert.equal(graph.training, null);
+    assert.equal(graph.trainingNote, 'loss MeanSquaredError: label_smoothing=0.1 is not supported: label smoothing is not implemented');
+  });
+
+  it('damaged files are KerasModelErrors naming the file; 400 seeded mutations (Sequential and functional) never crash, hang or leak', () => {
+    const dir = tempDir('cdcgru-keras-');
+    const original = fs.readFileSync(file('sequential_masked'));
+    const damaged = path.join(dir, 'damaged.keras');
+    fs.writeFileSync(damaged, original.subarray(0, original.length - 100));
+    assert.throws(() => loadKerasModel(damaged), (e: Error) => e instanceof KerasModelError && /damaged\.keras: zip: .*damaged\.keras: no end-of-central-directory record/.test(e.message));
+    fs.writeFileSync(damaged, 'not a zip');
+    assert.throws(() => loadKerasModel(damaged), (e: Error) => e instanceof KerasModelError && /too short for a zip archive/.test(e.message));
+    // A zip with the right entry names but other contents.
+    assert.throws(() => loadKerasModel(path.join(DIR, 'archives', 'stored.zip')), (e: Error) => e instanceof KerasModelError && /stored\.zip: hdf5: .*stored\.zip:model\.weights\.h5: not an HDF5 file/.test(e.message));
+    // Bit flips anywhere mostly fail the CRC-32; to reach the JSON and HDF5 parsers, most mutations
+    // damage the data of config.json or model.weights.h5 and then store the CRC of the damaged data.
+    const originals = ['sequential_masked', 'two_inputs'].map((name) => {
+      const bytes = fs.readFileSync(file(name));
+      return { bytes, entries: ['config.json', 'model.weights.h5'].map((entry) => entryLayout(bytes, entry)) };
+    });
+    const random = seededRandom(20261203);
+    const below = (n: number): number => Math.floor(random() * n);
+    const counts = { loaded: 0, refused: 0 };
+    const others: string[] = [];
+    for (let i = 0; i < 400; i++) {
+      const chosen = originals[i % 2]!;
+      const bytes = Buffer.from(chosen.bytes);
+      const entry = chosen.entries[below(2)]!;
+      const fixCrc = random() < 0.8;
+      for (let n = 1 + below(3); n > 0; n--) {
+        // The weights file's structure (superblock, headers, B-trees) lives in its first 4 KB.
+        const span = fixCrc ? Math.min(entry.size, 4096) : bytes.length;
+        const at = (fixCrc ? entry.data : 0) + below(span);
+        bytes[at] = random() < 0.5 ? bytes[at]! ^ (1 << below(8)) : below(256);
+      }
+      if (fixCrc) {
+        const crc = crc32(bytes.subarray(entry.data, entry.data + entry.size));
+        bytes.writeUInt32LE(crc, entry.central + 16);
+        bytes.writeUInt32LE(crc, entry.local + 14);
+      }
+      fs.writeFileSync(damaged, bytes);
+      try {
+        loadKerasModel(damaged, { compile: false }).dispose();
+        counts.loaded++;
+      } catch (err) {
+        if (err instanceof KerasModelError) counts.refused++;
+        else others.push(`${i}: ${(err as Error).name}: ${(err as Error).message}`);
+      }
+    }
+    assert.deepEqual(others, []);
+    assert.ok(counts.refused > 200 && counts.loaded > 5, JSON.stringify(counts));
+  });
+
+  it('checks its arguments, naming the function and the argument', () => {
+    assert.throws(() => loadKerasModel(42 as never), /loadKerasModel: argument 'file' must be a non-empty path string, got number 42/);
+    assert.throws(() => loadKerasModel(file('sequential_masked'), { compiled: true } as never), /loadKerasModel: unknown option 'compiled' \(did you mean 'compile'\?\)/);
+    assert.throws(() => loadKerasModel(file('sequential_masked'), { compile: 'yes' } as never), /loadKerasModel: option 'compile' must be a boolean, got the string 'yes'/);
+    assert.throws(() => loadKerasModel('/nonexistent/m.keras'), (e: Error) => e instanceof KerasModelError && /m\.keras: zip: cannot read \/nonexistent\/m\.keras: ENOENT/.test(e.message));
+    assert.equal(io.loadKerasModel, loadKerasModel);
+  });
+});
