@@ -94,11 +94,9 @@ function methods<T extends object>(prefix: string, make: () => T, names: readonl
   }));
 }
 
-// Functions whose garbage handling belongs to other parts of the project are listed by
-// test/api-fuzz.test.ts; this file only calls them.
 const top = g as unknown as Record<string, unknown>;
 const entries: Entry[] = [
-  ...functionsOf('', top, ['ops', 'io', 'layers', 'losses', 'optimizers', 'callbacks']),
+  ...functionsOf('', top, ['ops', 'io', 'layers', 'losses', 'optimizers', 'callbacks', 'data']),
   ...classes('', top),
   ...functionsOf('ops.', g.ops as unknown as Record<string, unknown>),
   ...functionsOf('io.', g.io as unknown as Record<string, unknown>),
@@ -107,6 +105,8 @@ const entries: Entry[] = [
   ...functionsOf('losses.', g.losses as unknown as Record<string, unknown>),
   ...functionsOf('optimizers.', g.optimizers as unknown as Record<string, unknown>),
   ...functionsOf('callbacks.', g.callbacks as unknown as Record<string, unknown>),
+  ...functionsOf('data.', g.data as unknown as Record<string, unknown>),
+  ...classes('data.', g.data as unknown as Record<string, unknown>),
   ...methods('Tensor.', () => g.tensor([1, 2, 3, 4, 5, 6], [2, 3]), ['dataSync', 'data', 'arraySync', 'array', 'reshape', 'clone', 'to', 'toString']),
   ...methods('Sequential.', model, ['add', 'compile', 'fit', 'predict', 'evaluate', 'trainOnBatch', 'computeGradients', 'save', 'loadWeights', 'exportOnnx', 'summary', 'setWeights', 'fitDataset', 'evaluateDataset']),
   ...methods('Model.', functionalModel, ['compile', 'fit', 'fitDataset', 'evaluate', 'evaluateDataset', 'predict', 'trainOnBatch', 'computeGradients', 'summary', 'setWeights']),
