@@ -14,6 +14,10 @@ namespace {
 struct Simd {
   using V = __m256;
   using M = __m256i;
+  // GRU: 12 accumulators + 3 weights + 1 broadcast in the 16 registers; the LSTM's 12 + 4 + 1 lets
+  // the compiler read one weight vector from L1 as an FMA operand.
+  template <int G>
+  static constexpr int kRows = G == 4 ? 3 : 4;
   static constexpr int kUnits = 8;
   CGRU_SIMD_INLINE static V zero() { return _mm256_setzero_ps(); }
   CGRU_SIMD_INLINE static V set1(float v) { return _mm256_set1_ps(v); }

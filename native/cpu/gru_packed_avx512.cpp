@@ -20,6 +20,10 @@ namespace {
 struct Simd {
   using V = __m512;
   using M = __mmask16;
+  // 32 registers: GRU 24 accumulators + 3 weights + 1 broadcast, LSTM 24 + 4 + 1. Twice the
+  // AVX2 tile's rows halves the weight traffic per FMA (a GRU panel of H = 256 is 48 KiB: L2).
+  template <int G>
+  static constexpr int kRows = G == 4 ? 6 : 8;
   static constexpr int kUnits = 16;
   CGRU_SIMD_INLINE static V zero() { return _mm512_setzero_ps(); }
   CGRU_SIMD_INLINE static V set1(float v) { return _mm512_set1_ps(v); }

@@ -5,18 +5,21 @@
 // its ISA: functions compiled for an ISA are only called after cpuid said the CPU has it, and
 // nothing here is shared with (or inlined into) code built for the baseline.
 //
-// S must provide (all static): zero, set1, add, sub, mul, div, min, max, fmadd(a, b, c) = a·b + c,
+// S must provide (all static): kUnits, kRows<G> (rows per tile for G gates: G·rows accumulators,
+// G weight vectors and one broadcast must fit its registers), zero, set1, add, sub, mul, div, min, max, fmadd(a, b, c) = a·b + c,
 // andnot(a, b) = ~a & b, bitOr, bitAnd, loadAligned, loadu, storeu, maskLoad, maskStore,
 // broadcast, pow2(n) = 2^n for integral-valued n, unitMask(units).
 // Included by those translation units only, inside their own namespace.
 
 namespace kernels {
 
-// Rows per tile for G gates: G·rows accumulators, G weight vectors and one broadcast in the
-// registers (GRU: 12 + 3 + 1; the LSTM's 12 + 4 + 1 lets the compiler read one weight vector
-// from L1 as an FMA operand).
-template <int G>
-constexpr int kRows = G == 4 ? 3 : 4;
+// Loops over the rows and gates of a tile are unrolled completely, so that the compiler keeps the
+// accumulator arrays in registers.
+#if defined(__clang__)
+#define CGRU_UNROLL _Pragma("unroll")
+#else
+#define CGRU_UNROLL _Pragma("GCC unroll 16")
+#endif
 
 // The vector form of rnn_cells.h's fastExp / fastSigmoid / fastTanh, operation for operation
 // (the clamps are written so that a NaN passes through, as in the scalar code).
@@ -127,7 +130,7 @@ CGRU_SIMD_INLINE typename S::V preActivation(const float* gi, typename S::M mask
 }
 
 // The epilogues: the vector form of rnn_cells.h's forward kernels, operation for operation, for
-// sample b and the accumulated h · W_hhᵀ of each gate (a0 … a3; unused ones are ignored).
+// sample b and the accumulated h · W_hhᵀ of each gate (acc[0 … G−1]).
 
 // GRU: h' = (1 − z) ⊙ n + z ⊙ h; saved r, z, n, W_hn·h + b_hn.
 template <typename S>
@@ -136,7 +139,8 @@ struct GruEpilogue {
   static constexpr int kGates = 3;
   template <bool kFull>
   CGRU_SIMD_INLINE static void finish(const StepArgs& a, size_t b, int j0, typename S::M mask,
-                                      const PanelBias<S>& bias, V cr, V cz, V cn, V) {
+                                      const PanelBias<S>& bias, const V* acc) {
+    const V cr = acc[0], cz = acc[1], cn = acc[2];
     V hOld;
     if (!enterRow<S, kFull>(a, b, j0, mask, hOld)) return;
     const size_t H = static_cast<size_t>(a.H);
@@ -158,7 +162,8 @@ struct LstmEpilogue {
   static constexpr int kGates = 4;
   template <bool kFull>
   CGRU_SIMD_INLINE static void finish(const StepArgs& a, size_t b, int j0, typename S::M mask,
-                                      const PanelBias<S>& bias, V ci, V cf, V cg, V co) {
+                                      const PanelBias<S>& bias, const V* acc) {
+    const V ci = acc[0], cf = acc[1], cg = acc[2], co = acc[3];
     V hOld;
     if (!enterRow<S, kFull>(a, b, j0, mask, hOld)) return;
     const size_t H = static_cast<size_t>(a.H);
@@ -185,10 +190,10 @@ struct RnnEpilogue {
   static constexpr int kGates = 1;
   template <bool kFull>
   CGRU_SIMD_INLINE static void finish(const StepArgs& a, size_t b, int j0, typename S::M mask,
-                                      const PanelBias<S>& bias, V acc, V, V, V) {
+                                      const PanelBias<S>& bias, const V* acc) {
     V hOld;
     if (!enterRow<S, kFull>(a, b, j0, mask, hOld)) return;
-    const V pre = preActivation<S, kFull>(a.gi + b * a.giStride + j0, mask, bias.i0, acc, bias.h0);
+    const V pre = preActivation<S, kFull>(a.gi + b * a.giStride + j0, mask, bias.i0, acc[0], bias.h0);
     // max(0, x) returns x when x is NaN, as the scalar kernel does.
     const V hv = kRelu ? S::max(S::zero(), pre) : tanh<S>(pre);
     leaveRow<S, kFull>(a, b, j0, mask, hv);
@@ -196,44 +201,26 @@ struct RnnEpilogue {
   }
 };
 
-// Accumulators of a tile of up to 4 rows × one panel (up to 4 gates × kUnits units),
-// c<row><gate>: named members rather than an array so that the compiler keeps them in registers.
-template <typename S>
-struct Acc {
-  typename S::V c00, c01, c02, c03, c10, c11, c12, c13, c20, c21, c22, c23, c30, c31, c32, c33;
-};
-
-// acc = rows a[0 … MR−1] (row stride lda, K columns) times the panel of G gates.
+// acc[r][g] = row r of a (row stride lda, K columns) times gate g of the panel, r < MR.
 template <typename S, int MR, int G>
-CGRU_SIMD_INLINE void accumulate(Acc<S>& acc, const float* __restrict a, size_t lda, const float* __restrict panel,
-                                 size_t K) {
-  static_assert(MR >= 1 && MR <= kRows<G> && G >= 1 && G <= 4, "rows and gates per tile");
+CGRU_SIMD_INLINE void accumulate(typename S::V (&acc)[MR][G], const float* __restrict a, size_t lda,
+                                 const float* __restrict panel, size_t K) {
+  static_assert(MR >= 1 && MR <= S::template kRows<G> && G >= 1 && G <= 4, "rows and gates per tile");
   using V = typename S::V;
   constexpr size_t kWidth = static_cast<size_t>(G) * S::kUnits;
-  V c00 = S::zero(), c01 = c00, c02 = c00, c03 = c00, c10 = c00, c11 = c00, c12 = c00, c13 = c00;
-  V c20 = c00, c21 = c00, c22 = c00, c23 = c00, c30 = c00, c31 = c00, c32 = c00, c33 = c00;
+  CGRU_UNROLL for (int r = 0; r < MR; ++r) {
+    CGRU_UNROLL for (int g = 0; g < G; ++g) acc[r][g] = S::zero();
+  }
   for (size_t k = 0; k < K; ++k) {
     const float* wk = panel + k * kWidth;
-    const V w0 = S::loadAligned(wk);
-    const V w1 = G > 1 ? S::loadAligned(wk + S::kUnits) : w0;
-    const V w2 = G > 2 ? S::loadAligned(wk + 2 * S::kUnits) : w0;
-    const V w3 = G > 3 ? S::loadAligned(wk + 3 * S::kUnits) : w0;
-// Row r of the tile: one broadcast of a[r][k], one FMA per gate.
-#define CGRU_TILE_ROW(r, g0, g1, g2, g3)              \
-  if constexpr (MR > r) {                             \
-    const V v = S::broadcast(a + r * lda + k);        \
-    g0 = S::fmadd(v, w0, g0);                         \
-    if constexpr (G > 1) g1 = S::fmadd(v, w1, g1);    \
-    if constexpr (G > 2) g2 = S::fmadd(v, w2, g2);    \
-    if constexpr (G > 3) g3 = S::fmadd(v, w3, g3);    \
+    V w[G];
+    CGRU_UNROLL for (int g = 0; g < G; ++g) w[g] = S::loadAligned(wk + g * S::kUnits);
+    // Row r of the tile: one broadcast of a[r][k], one FMA per gate.
+    CGRU_UNROLL for (int r = 0; r < MR; ++r) {
+      const V v = S::broadcast(a + r * lda + k);
+      CGRU_UNROLL for (int g = 0; g < G; ++g) acc[r][g] = S::fmadd(v, w[g], acc[r][g]);
+    }
   }
-    CGRU_TILE_ROW(0, c00, c01, c02, c03)
-    CGRU_TILE_ROW(1, c10, c11, c12, c13)
-    CGRU_TILE_ROW(2, c20, c21, c22, c23)
-    CGRU_TILE_ROW(3, c30, c31, c32, c33)
-#undef CGRU_TILE_ROW
-  }
-  acc = Acc<S>{c00, c01, c02, c03, c10, c11, c12, c13, c20, c21, c22, c23, c30, c31, c32, c33};
 }
 
 // Rows b0 … b0+MR−1, units j0 … j0+kUnits−1 of one step.
@@ -241,23 +228,10 @@ template <typename S, typename Epi, int MR, bool kFull>
 CGRU_SIMD void tile(const StepArgs& a, const float* __restrict panel, int b0, int j0, typename S::M mask,
                     const PanelBias<S>& bias) {
   const size_t H = static_cast<size_t>(a.H);
-  Acc<S> c;
-  accumulate<S, MR, Epi::kGates>(c, a.hIn + static_cast<size_t>(b0) * H, H, panel, H);
-  const size_t b = static_cast<size_t>(b0);
-  Epi::template finish<kFull>(a, b, j0, mask, bias, c.c00, c.c01, c.c02, c.c03);
-  if constexpr (MR > 1) Epi::template finish<kFull>(a, b + 1, j0, mask, bias, c.c10, c.c11, c.c12, c.c13);
-  if constexpr (MR > 2) Epi::template finish<kFull>(a, b + 2, j0, mask, bias, c.c20, c.c21, c.c22, c.c23);
-  if constexpr (MR > 3) Epi::template finish<kFull>(a, b + 3, j0, mask, bias, c.c30, c.c31, c.c32, c.c33);
-}
-
-// The G gate columns of one row of a projection tile.
-template <typename S, int G, bool kFull>
-CGRU_SIMD_INLINE void storeRow(float* c, size_t H, typename S::M mask, typename S::V g0, typename S::V g1,
-                               typename S::V g2, typename S::V g3) {
-  store<S, kFull>(c, mask, g0);
-  if constexpr (G > 1) store<S, kFull>(c + H, mask, g1);
-  if constexpr (G > 2) store<S, kFull>(c + 2 * H, mask, g2);
-  if constexpr (G > 3) store<S, kFull>(c + 3 * H, mask, g3);
+  typename S::V acc[MR][Epi::kGates];
+  accumulate<S, MR, Epi::kGates>(acc, a.hIn + static_cast<size_t>(b0) * H, H, panel, H);
+  CGRU_UNROLL for (int r = 0; r < MR; ++r)
+    Epi::template finish<kFull>(a, static_cast<size_t>(b0 + r), j0, mask, bias, acc[r]);
 }
 
 // Rows m0 … m0+MR−1 of C = X · Wᵀ, units j0 … j0+kUnits−1 of each gate.
@@ -265,27 +239,31 @@ template <typename S, int G, int MR, bool kFull>
 CGRU_SIMD void projectTile(const ProjectArgs& p, const float* __restrict panel, size_t m0, int j0,
                            typename S::M mask) {
   const size_t H = static_cast<size_t>(p.H), K = static_cast<size_t>(p.K), ldc = G * H;
-  Acc<S> c;
-  accumulate<S, MR, G>(c, p.x + m0 * K, K, panel, K);
+  typename S::V acc[MR][G];
+  accumulate<S, MR, G>(acc, p.x + m0 * K, K, panel, K);
   float* out = p.out + m0 * ldc + j0;
-  storeRow<S, G, kFull>(out, H, mask, c.c00, c.c01, c.c02, c.c03);
-  if constexpr (MR > 1) storeRow<S, G, kFull>(out + ldc, H, mask, c.c10, c.c11, c.c12, c.c13);
-  if constexpr (MR > 2) storeRow<S, G, kFull>(out + 2 * ldc, H, mask, c.c20, c.c21, c.c22, c.c23);
-  if constexpr (MR > 3) storeRow<S, G, kFull>(out + 3 * ldc, H, mask, c.c30, c.c31, c.c32, c.c33);
+  CGRU_UNROLL for (int r = 0; r < MR; ++r) {
+    CGRU_UNROLL for (int g = 0; g < G; ++g) store<S, kFull>(out + r * ldc + g * H, mask, acc[r][g]);
+  }
+}
+
+// The last rows of a panel, fewer than a full tile: `rows` (<= MR) rows in one tile of that height.
+template <typename S, int G, int MR, bool kFull>
+CGRU_SIMD_INLINE void projectRemainder(int rows, const ProjectArgs& p, const float* panel, size_t m0, int j0,
+                                       typename S::M mask) {
+  if constexpr (MR > 0) {
+    if (rows == MR) return projectTile<S, G, MR, kFull>(p, panel, m0, j0, mask);
+    projectRemainder<S, G, MR - 1, kFull>(rows, p, panel, m0, j0, mask);
+  }
 }
 
 template <typename S, int G, bool kFull>
 CGRU_SIMD void projectPanel(const ProjectArgs& p, const float* panel, size_t rowBegin, size_t rowEnd, int j0,
                             typename S::M mask) {
-  constexpr int R = kRows<G>;
+  constexpr int R = S::template kRows<G>;
   size_t m = rowBegin;
   for (; m + R <= rowEnd; m += R) projectTile<S, G, R, kFull>(p, panel, m, j0, mask);
-  switch (rowEnd - m) {
-    case 3: if constexpr (R > 3) projectTile<S, G, 3, kFull>(p, panel, m, j0, mask); break;
-    case 2: projectTile<S, G, 2, kFull>(p, panel, m, j0, mask); break;
-    case 1: projectTile<S, G, 1, kFull>(p, panel, m, j0, mask); break;
-    default: break;
-  }
+  projectRemainder<S, G, R - 1, kFull>(static_cast<int>(rowEnd - m), p, panel, m, j0, mask);
 }
 
 template <typename S, int G>
@@ -301,18 +279,23 @@ CGRU_SIMD void project(const ProjectArgs& p, size_t rowBegin, size_t rowEnd) {
   }
 }
 
+// As projectRemainder, for the rows of a step.
+template <typename S, typename Epi, int MR, bool kFull>
+CGRU_SIMD_INLINE void stepRemainder(int rows, const StepArgs& a, const float* panel, int b0, int j0, typename S::M mask,
+                                    const PanelBias<S>& bias) {
+  if constexpr (MR > 0) {
+    if (rows == MR) return tile<S, Epi, MR, kFull>(a, panel, b0, j0, mask, bias);
+    stepRemainder<S, Epi, MR - 1, kFull>(rows, a, panel, b0, j0, mask, bias);
+  }
+}
+
 template <typename S, typename Epi, bool kFull>
 CGRU_SIMD void panelRows(const StepArgs& a, const float* panel, int j0, typename S::M mask) {
-  constexpr int R = kRows<Epi::kGates>;
+  constexpr int R = S::template kRows<Epi::kGates>;
   const PanelBias<S> bias = loadBias<S, Epi::kGates, kFull>(a, j0, mask);
   int b0 = 0;
   for (; b0 + R <= a.B; b0 += R) tile<S, Epi, R, kFull>(a, panel, b0, j0, mask, bias);
-  switch (a.B - b0) {
-    case 3: if constexpr (R > 3) tile<S, Epi, 3, kFull>(a, panel, b0, j0, mask, bias); break;
-    case 2: tile<S, Epi, 2, kFull>(a, panel, b0, j0, mask, bias); break;
-    case 1: tile<S, Epi, 1, kFull>(a, panel, b0, j0, mask, bias); break;
-    default: break;
-  }
+  stepRemainder<S, Epi, R - 1, kFull>(a.B - b0, a, panel, b0, j0, mask, bias);
 }
 
 template <typename S, typename Epi>
