@@ -1,31 +1,10 @@
-// Packing and the choice of packed kernels (gru_packed.h); the kernels are in gru_packed_avx2.cpp
-// and gru_packed_avx512.cpp.
+// The choice of packed kernels (gru_packed.h); the kernels, and the packing, are in
+// gru_packed_avx2.cpp and gru_packed_avx512.cpp.
 #include "cpu/gru_packed.h"
 
 #include "cpu/cpu_isa.h"
 
 namespace cgru::cpu::packed {
-
-void pack(const float* w, int gates, int H, int K, float* out) {
-  const int n = units();
-  const size_t h = static_cast<size_t>(H), kk = static_cast<size_t>(K);
-  const size_t width = static_cast<size_t>(gates) * n;
-  for (int p = 0; p < panels(H); ++p) {
-    float* panel = out + static_cast<size_t>(p) * kk * width;
-    for (int g = 0; g < gates; ++g) {
-      for (int u = 0; u < n; ++u) {
-        const int j = p * n + u;
-        float* o = panel + static_cast<size_t>(g) * n + u;
-        if (j < H) {
-          const float* src = w + (g * h + static_cast<size_t>(j)) * kk;
-          for (size_t k = 0; k < kk; ++k) o[k * width] = src[k];
-        } else {
-          for (size_t k = 0; k < kk; ++k) o[k * width] = 0.0f;
-        }
-      }
-    }
-  }
-}
 
 #if defined(CGRU_PACKED_X86)
 
@@ -52,6 +31,11 @@ void project(const ProjectArgs& p, size_t rowBegin, size_t rowEnd) {
   else avx2::project(p, rowBegin, rowEnd);
 }
 
+void pack(const float* w, int gates, int H, int K, float* out) {
+  if (activeIsa() == Isa::Avx512) avx512::pack(w, gates, H, K, out);
+  else avx2::pack(w, gates, H, K, out);
+}
+
 #else  // no x86-64: callers use BLAS
 
 bool available() { return false; }
@@ -59,6 +43,7 @@ const char* kernelName() { return "none"; }
 int units() { return kUnitsAvx2; }
 void step(const StepArgs&, int, int) {}
 void project(const ProjectArgs&, size_t, size_t) {}
+void pack(const float*, int, int, int, float*) {}
 
 #endif
 

@@ -38,7 +38,7 @@ inline size_t packedFloats(int gates, int H, int K) {
   return static_cast<size_t>(panels(H)) * K * gates * units();
 }
 // w [G·H × K] row-major (W_hh with K = H, W_ih with K = the input size; canonical layout) →
-// out [packedFloats(G, H, K)], 64-byte aligned.
+// out [packedFloats(G, H, K)], 64-byte aligned. Requires available().
 void pack(const float* w, int gates, int H, int K, float* out);
 
 // The input projection out[M × G·H] = x[M × K] · W_ihᵀ (no bias) with W_ih packed.
@@ -82,10 +82,12 @@ void step(const StepArgs& a, int panelBegin, int panelEnd);
 namespace avx2 {
 void step(const StepArgs& a, int panelBegin, int panelEnd);
 void project(const ProjectArgs& p, size_t rowBegin, size_t rowEnd);
+void pack(const float* w, int gates, int H, int K, float* out);
 }  // namespace avx2
 namespace avx512 {
 void step(const StepArgs& a, int panelBegin, int panelEnd);
 void project(const ProjectArgs& p, size_t rowBegin, size_t rowEnd);
+void pack(const float* w, int gates, int H, int K, float* out);
 }  // namespace avx512
 
 }  // namespace cgru::cpu::packed

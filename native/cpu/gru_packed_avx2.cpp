@@ -7,6 +7,7 @@
 
 #define CGRU_SIMD __attribute__((target("avx2,fma")))
 #define CGRU_SIMD_INLINE __attribute__((target("avx2,fma"), always_inline)) inline
+#define CGRU_SIMD_INLINE_LAMBDA __attribute__((target("avx2,fma"), always_inline))
 
 namespace cgru::cpu::packed::avx2 {
 namespace {
@@ -33,6 +34,7 @@ struct Simd {
   CGRU_SIMD_INLINE static V bitAnd(V a, V b) { return _mm256_and_ps(a, b); }
   CGRU_SIMD_INLINE static V loadAligned(const float* p) { return _mm256_load_ps(p); }
   CGRU_SIMD_INLINE static V loadu(const float* p) { return _mm256_loadu_ps(p); }
+  CGRU_SIMD_INLINE static void storeAligned(float* p, V v) { _mm256_store_ps(p, v); }
   CGRU_SIMD_INLINE static void storeu(float* p, V v) { _mm256_storeu_ps(p, v); }
   CGRU_SIMD_INLINE static V maskLoad(const float* p, M m) { return _mm256_maskload_ps(p, m); }
   CGRU_SIMD_INLINE static void maskStore(float* p, M m, V v) { _mm256_maskstore_ps(p, m, v); }
@@ -44,6 +46,10 @@ struct Simd {
   CGRU_SIMD_INLINE static M unitMask(int units) {
     return _mm256_cmpgt_epi32(_mm256_set1_epi32(units), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
   }
+  CGRU_SIMD_INLINE static V gatherRows(const float* p, int stride, M m) {
+    const __m256i index = _mm256_mullo_epi32(_mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7), _mm256_set1_epi32(stride));
+    return _mm256_mask_i32gather_ps(_mm256_setzero_ps(), p, index, _mm256_castsi256_ps(m), 4);
+  }
 };
 static_assert(Simd::kUnits == kUnitsAvx2, "gru_packed.h's panel width for AVX2");
 
@@ -53,6 +59,7 @@ static_assert(Simd::kUnits == kUnitsAvx2, "gru_packed.h's panel width for AVX2")
 
 void step(const StepArgs& a, int panelBegin, int panelEnd) { kernels::step<Simd>(a, panelBegin, panelEnd); }
 void project(const ProjectArgs& p, size_t rowBegin, size_t rowEnd) { kernels::project<Simd>(p, rowBegin, rowEnd); }
+void pack(const float* w, int gates, int H, int K, float* out) { kernels::pack<Simd>(w, gates, H, K, out); }
 
 }  // namespace cgru::cpu::packed::avx2
 #endif

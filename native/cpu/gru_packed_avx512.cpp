@@ -13,6 +13,7 @@
 
 #define CGRU_SIMD __attribute__((target("avx512f,avx512vl,avx512dq,avx2,fma")))
 #define CGRU_SIMD_INLINE __attribute__((target("avx512f,avx512vl,avx512dq,avx2,fma"), always_inline)) inline
+#define CGRU_SIMD_INLINE_LAMBDA __attribute__((target("avx512f,avx512vl,avx512dq,avx2,fma"), always_inline))
 
 namespace cgru::cpu::packed::avx512 {
 namespace {
@@ -39,6 +40,7 @@ struct Simd {
   CGRU_SIMD_INLINE static V bitAnd(V a, V b) { return _mm512_and_ps(a, b); }
   CGRU_SIMD_INLINE static V loadAligned(const float* p) { return _mm512_load_ps(p); }
   CGRU_SIMD_INLINE static V loadu(const float* p) { return _mm512_loadu_ps(p); }
+  CGRU_SIMD_INLINE static void storeAligned(float* p, V v) { _mm512_store_ps(p, v); }
   CGRU_SIMD_INLINE static void storeu(float* p, V v) { _mm512_storeu_ps(p, v); }
   CGRU_SIMD_INLINE static V maskLoad(const float* p, M m) { return _mm512_maskz_loadu_ps(m, p); }
   CGRU_SIMD_INLINE static void maskStore(float* p, M m, V v) { _mm512_mask_storeu_ps(p, m, v); }
@@ -48,6 +50,11 @@ struct Simd {
     return _mm512_castsi512_ps(bits);
   }
   CGRU_SIMD_INLINE static M unitMask(int units) { return static_cast<M>((1u << units) - 1u); }
+  CGRU_SIMD_INLINE static V gatherRows(const float* p, int stride, M m) {
+    const __m512i index = _mm512_mullo_epi32(
+        _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15), _mm512_set1_epi32(stride));
+    return _mm512_mask_i32gather_ps(_mm512_setzero_ps(), m, index, p, 4);
+  }
 };
 static_assert(Simd::kUnits == kUnitsAvx512, "gru_packed.h's panel width for AVX-512");
 
@@ -57,6 +64,7 @@ static_assert(Simd::kUnits == kUnitsAvx512, "gru_packed.h's panel width for AVX-
 
 void step(const StepArgs& a, int panelBegin, int panelEnd) { kernels::step<Simd>(a, panelBegin, panelEnd); }
 void project(const ProjectArgs& p, size_t rowBegin, size_t rowEnd) { kernels::project<Simd>(p, rowBegin, rowEnd); }
+void pack(const float* w, int gates, int H, int K, float* out) { kernels::pack<Simd>(w, gates, H, K, out); }
 
 }  // namespace cgru::cpu::packed::avx512
 #endif

@@ -5,10 +5,12 @@
 // its ISA: functions compiled for an ISA are only called after cpuid said the CPU has it, and
 // nothing here is shared with (or inlined into) code built for the baseline.
 //
+// CGRU_SIMD_INLINE_LAMBDA is the same for lambdas.
 // S must provide (all static): kUnits, kRows<G> (rows per tile for G gates: G·rows accumulators,
 // G weight vectors and one broadcast must fit its registers), zero, set1, add, sub, mul, div, min, max, fmadd(a, b, c) = a·b + c,
 // andnot(a, b) = ~a & b, bitOr, bitAnd, loadAligned, loadu, storeu, maskLoad, maskStore,
-// broadcast, pow2(n) = 2^n for integral-valued n, unitMask(units).
+// broadcast, pow2(n) = 2^n for integral-valued n, unitMask(units), gatherRows(p, stride, mask) =
+// (p[0], p[stride], … p[(kUnits−1)·stride]) with zeros where mask is off.
 // Included by those translation units only, inside their own namespace.
 
 namespace kernels {
@@ -202,23 +204,40 @@ struct RnnEpilogue {
 };
 
 // acc[r][g] = row r of a (row stride lda, K columns) times gate g of the panel, r < MR.
+// A tile of one or two rows (batch 1 and 2, remainders) has too few accumulators to hide the FMA
+// latency (4 cycles): it keeps kSplit partial sums over alternating k and adds them at the end.
 template <typename S, int MR, int G>
 CGRU_SIMD_INLINE void accumulate(typename S::V (&acc)[MR][G], const float* __restrict a, size_t lda,
                                  const float* __restrict panel, size_t K) {
   static_assert(MR >= 1 && MR <= S::template kRows<G> && G >= 1 && G <= 4, "rows and gates per tile");
   using V = typename S::V;
   constexpr size_t kWidth = static_cast<size_t>(G) * S::kUnits;
-  CGRU_UNROLL for (int r = 0; r < MR; ++r) {
-    CGRU_UNROLL for (int g = 0; g < G; ++g) acc[r][g] = S::zero();
+  constexpr int kSplit = MR * G >= 8 ? 1 : MR * G >= 4 ? 2 : 4;
+  V part[kSplit][MR][G];
+  CGRU_UNROLL for (int s = 0; s < kSplit; ++s) {
+    CGRU_UNROLL for (int r = 0; r < MR; ++r) {
+      CGRU_UNROLL for (int g = 0; g < G; ++g) part[s][r][g] = S::zero();
+    }
   }
-  for (size_t k = 0; k < K; ++k) {
+  // Row r of the tile at one k into partial sum s: one broadcast of a[r][k], one FMA per gate.
+  auto step = [&](size_t k, V (&sum)[MR][G]) CGRU_SIMD_INLINE_LAMBDA {
     const float* wk = panel + k * kWidth;
     V w[G];
     CGRU_UNROLL for (int g = 0; g < G; ++g) w[g] = S::loadAligned(wk + g * S::kUnits);
-    // Row r of the tile: one broadcast of a[r][k], one FMA per gate.
     CGRU_UNROLL for (int r = 0; r < MR; ++r) {
       const V v = S::broadcast(a + r * lda + k);
-      CGRU_UNROLL for (int g = 0; g < G; ++g) acc[r][g] = S::fmadd(v, w[g], acc[r][g]);
+      CGRU_UNROLL for (int g = 0; g < G; ++g) sum[r][g] = S::fmadd(v, w[g], sum[r][g]);
+    }
+  };
+  size_t k = 0;
+  for (; k + kSplit <= K; k += kSplit) {
+    CGRU_UNROLL for (int s = 0; s < kSplit; ++s) step(k + s, part[s]);
+  }
+  for (; k < K; ++k) step(k, part[0]);
+  CGRU_UNROLL for (int r = 0; r < MR; ++r) {
+    CGRU_UNROLL for (int g = 0; g < G; ++g) {
+      acc[r][g] = part[0][r][g];
+      CGRU_UNROLL for (int s = 1; s < kSplit; ++s) acc[r][g] = S::add(acc[r][g], part[s][r][g]);
     }
   }
 }
@@ -307,6 +326,21 @@ CGRU_SIMD void stepWith(const StepArgs& a, int panelBegin, int panelEnd) {
     const float* panel = a.w + static_cast<size_t>(p) * panelFloats;
     if (units == S::kUnits) panelRows<S, Epi, true>(a, panel, j0, S::unitMask(units));
     else panelRows<S, Epi, false>(a, panel, j0, S::unitMask(units));
+  }
+}
+
+// gru_packed.h's pack: each vector of the panel layout gathered from the units' rows of w (one
+// element per row at one k), and written in order.
+template <typename S>
+CGRU_SIMD void pack(const float* w, int gates, int H, int K, float* out) {
+  const size_t kk = static_cast<size_t>(K);
+  float* o = out;
+  for (int j0 = 0; j0 < H; j0 += S::kUnits) {
+    const auto mask = S::unitMask(H - j0 < S::kUnits ? H - j0 : S::kUnits);
+    for (size_t k = 0; k < kk; ++k) {
+      for (int g = 0; g < gates; ++g, o += S::kUnits)
+        S::storeAligned(o, S::gatherRows(w + (static_cast<size_t>(g) * H + j0) * kk + k, K, mask));
+    }
   }
 }
 
