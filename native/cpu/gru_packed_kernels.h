@@ -1,16 +1,17 @@
 // The packed recurrent kernels of gru_packed.h written once over a SIMD type S, for the
 // translation unit of each ISA (gru_packed_avx2.cpp, gru_packed_avx512.cpp) to instantiate with its
 // own S. S supplies the vector type V (kUnits floats: one panel's units of one gate), the mask M
-// of a partial panel, the arithmetic, and CGRU_SIMD / CGRU_SIMD_INLINE, the target attributes of
-// its ISA: functions compiled for an ISA are only called after cpuid said the CPU has it, and
-// nothing here is shared with (or inlined into) code built for the baseline.
+// of a partial panel and the arithmetic; the unit defines CGRU_SIMD, CGRU_SIMD_INLINE and
+// CGRU_SIMD_INLINE_LAMBDA, the target attributes of its ISA: functions compiled for an ISA are
+// only called after cpuid said the CPU has it, and nothing here is shared with (or inlined into)
+// code built for the baseline.
 //
-// CGRU_SIMD_INLINE_LAMBDA is the same for lambdas.
 // S must provide (all static): kUnits, kRows<G> (rows per tile for G gates: G·rows accumulators,
-// G weight vectors and one broadcast must fit its registers), zero, set1, add, sub, mul, div, min, max, fmadd(a, b, c) = a·b + c,
-// andnot(a, b) = ~a & b, bitOr, bitAnd, loadAligned, loadu, storeu, maskLoad, maskStore,
-// broadcast, pow2(n) = 2^n for integral-valued n, unitMask(units), gatherRows(p, stride, mask) =
-// (p[0], p[stride], … p[(kUnits−1)·stride]) with zeros where mask is off.
+// G weight vectors and one broadcast must fit its registers), zero, set1, add, sub, mul, div, min,
+// max, fmadd(a, b, c) = a·b + c, andnot(a, b) = ~a & b, bitOr, bitAnd, loadAligned, storeAligned,
+// loadu, storeu, maskLoad, maskStore, broadcast, pow2(n) = 2^n for integral-valued n,
+// unitMask(units), gatherRows(p, stride, mask) = (p[0], p[stride], … p[(kUnits−1)·stride]) with
+// zeros where mask is off.
 // Included by those translation units only, inside their own namespace.
 
 namespace kernels {
