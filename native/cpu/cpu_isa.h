@@ -2,6 +2,9 @@
 // x86-64, xgetbv: the OS must save the AVX / AVX-512 register state) and chosen at load:
 // the best one the CPU has, or the one CUDNN_GRU_CPU_ISA names (generic | avx2 | avx512), for
 // testing each path on one machine. One binary serves every CPU of its architecture.
+// It selects the packed GEMM kernels (gru_packed.h) and the BLAS's kernels (blas.h); the
+// element-wise gate kernels of rnn_cells.h are chosen by the loader (target_clones) and compute
+// the same values in either version.
 #pragma once
 #include <string>
 #include <vector>
