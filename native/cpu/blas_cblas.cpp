@@ -45,9 +45,10 @@ namespace cgru::cpu {
 namespace {
 
 // The core whose SGEMM kernels suit the ISA. OpenBLAS 0.3.21 (Debian 12) does not know
-// Sapphire Rapids and falls back to its SSE3 kernels ("Prescott", 6 GF/s at 1024³ here against
-// 24 for SkylakeX on a loaded 2-core VM); users also inherit OPENBLAS_CORETYPE settings made for
-// other CPUs. Later cores (Cooperlake, SapphireRapids) share SkylakeX's SGEMM kernels.
+// Sapphire Rapids and falls back to its SSE3 kernels: sgemm 1024³ on 2 cores of one took 37 GF/s
+// as "Prescott", 126 as "Haswell", 212 as "SkylakeX" (medians of 7 interleaved rounds). Users also
+// inherit OPENBLAS_CORETYPE settings made for other CPUs. Later cores (Cooperlake,
+// SapphireRapids) share SkylakeX's SGEMM kernels.
 const char* coreFor(Isa isa) {
   switch (isa) {
     case Isa::Avx512: return "SkylakeX";
