@@ -23,6 +23,16 @@ export interface NativeCpuInfo {
   threads: number;
   blasThreads: number;
   cores: number;
+  /** Instruction set of the CPU kernels: the best the CPU has, or what CUDNN_GRU_CPU_ISA forces. */
+  isa: 'generic' | 'avx2' | 'avx512';
+  /** The best instruction set this CPU and OS support (cpuid + xgetbv). */
+  isaDetected: 'generic' | 'avx2' | 'avx512';
+  /** CPU features the kernels care about, e.g. 'avx2', 'fma', 'avx512f', 'avx512bf16', 'amx-tile'. */
+  features: string[];
+  /** Which kernels run each part of the recurrent engine: 'packed-avx512', 'packed-avx2' or 'blas'. */
+  kernels: { recurrentStep: string; inputProjection: string; backward: string };
+  /** The kernel set the BLAS runs (OpenBLAS: its core, e.g. 'SkylakeX'); '' where the BLAS has none. */
+  blasCore: string;
 }
 
 export interface NativeCudaInfo {

@@ -6,7 +6,8 @@ Usage: python3 bench/torch_gru.py '<json>' where json = {"threads": 2, "minTimeM
 Prints one JSON object: {"torch": version, "threads": n, "results": {name: {"forwardMs": [...],
 "trainMs": [...]}}}. forward: inference (no_grad); train: forward + backward (dx, dh0 and all
 parameter gradients) for cotangents dy, dhN, as our engine computes, then an Adam step when
-"adam" is given ({"lr", "beta1", "beta2", "epsilon"}).
+"adam" is given ({"lr", "beta1", "beta2", "epsilon"}). With "gemm": n (> 0) the output also has
+"gemmMs": timings of one n×n·n×n torch.mm (the machine's sgemm limit as PyTorch's BLAS reaches it).
 """
 import json
 import sys
@@ -75,6 +76,12 @@ def main():
                 optimizer.step()
 
         out["results"][c["name"]] = {"forwardMs": timed(forward, min_time, sync), "trainMs": timed(train, min_time, sync)}
+    n = int(spec.get("gemm", 0))
+    if n > 0:
+        a = torch.randn(n, n, device=device)
+        b = torch.randn(n, n, device=device)
+        c = torch.empty(n, n, device=device)
+        out["gemmMs"] = timed(lambda: torch.mm(a, b, out=c), min_time, sync)
     print(json.dumps(out))
 
 

@@ -1,11 +1,15 @@
 // backendInfo(), thread control and the TF32 switch.
+#include <mutex>
 #include <thread>
 
 #include "bindings/args.h"
+#include "core/errors.h"
 #include "core/ops.h"
 #include "bindings/register.h"
 #include "cpu/blas.h"
 #include "cpu/cpu_backend.h"
+#include "cpu/cpu_isa.h"
+#include "cpu/gru_packed.h"
 
 namespace cgru::bindings {
 namespace {
@@ -23,6 +27,19 @@ Napi::Value backendInfo(const Napi::CallbackInfo& info) {
     cpu.Set("threads", cpu::numThreads());
     cpu.Set("blasThreads", cpu::blasThreads());
     cpu.Set("cores", std::thread::hardware_concurrency());
+    cpu.Set("isa", cpu::isaName(cpu::activeIsa()));
+    cpu.Set("isaDetected", cpu::isaName(cpu::detectedIsa()));
+    const auto& features = cpu::cpuFeatures();
+    Napi::Array featureList = Napi::Array::New(env, features.size());
+    for (size_t i = 0; i < features.size(); ++i) featureList.Set(static_cast<uint32_t>(i), features[i]);
+    cpu.Set("features", featureList);
+    Napi::Object kernels = Napi::Object::New(env);
+    const std::string recurrent = cpu::packed::available() ? std::string("packed-") + cpu::packed::kernelName() : "blas";
+    kernels.Set("recurrentStep", recurrent);
+    kernels.Set("inputProjection", recurrent);
+    kernels.Set("backward", "blas");
+    cpu.Set("kernels", kernels);
+    cpu.Set("blasCore", cpu::blasCore());
     out.Set("cpu", cpu);
 
     const CudaReport& r = cudaReport();
@@ -82,6 +99,16 @@ Napi::Value setAllowTF32(const Napi::CallbackInfo& info) {
 }  // namespace
 
 void registerInfoBindings(Napi::Env env, Napi::Object exports) {
+  // The ISA is resolved at load, so that a bad CUDNN_GRU_CPU_ISA fails the require with its reason,
+  // and the BLAS gets the kernels for it before its first GEMM.
+  static std::once_flag blasKernelsChosen;
+  cpu::Isa isa;
+  try {
+    isa = cpu::activeIsa();
+  } catch (const Error& e) {
+    throw Napi::Error::New(env, std::string("cudnn-gru: ") + e.what());
+  }
+  std::call_once(blasKernelsChosen, [isa] { cpu::selectBlasKernels(isa); });
   exports.Set("backendInfo", Napi::Function::New(env, backendInfo, "backendInfo"));
   exports.Set("setNumThreads", Napi::Function::New(env, setNumThreads, "setNumThreads"));
   exports.Set("getNumThreads", Napi::Function::New(env, getNumThreads, "getNumThreads"));

@@ -43,6 +43,8 @@ void sgemm(bool transA, bool transB, int m, int n, int k, float alpha, const flo
 
 const char* blasName() { return "builtin"; }
 bool blasIsBuiltin() { return true; }
+const char* blasCore() { return ""; }
+void selectBlasKernels(Isa) {}
 void setBlasThreads(int n) { gThreads = n; }
 int blasThreads() { return gThreads; }
 

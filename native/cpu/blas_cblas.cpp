@@ -1,3 +1,5 @@
+#include <cstdlib>
+#include <string>
 #include <thread>
 
 #include "cgru_build_config.h"
@@ -23,6 +25,58 @@ void sgemm(bool transA, bool transB, int m, int n, int k, float alpha, const flo
 
 const char* blasName() { return CGRU_BLAS_NAME; }
 bool blasIsBuiltin() { return false; }
+
+#if defined(CGRU_BLAS_OpenBLAS)
+const char* blasCore() { return openblas_get_corename(); }
+#else
+const char* blasCore() { return ""; }
+#endif
+
+#if defined(CGRU_BLAS_OpenBLAS) && defined(__x86_64__) && defined(__linux__)
+}  // namespace cgru::cpu
+
+// OpenBLAS's DYNAMIC_ARCH kernel selection (driver/others/dynamic.c): init picks the kernel table
+// from OPENBLAS_CORETYPE or, unset, from its own cpuid table, once, when the library loads; quit
+// forgets the choice. Not in cblas.h and absent from builds for one CPU, hence weak.
+extern "C" void gotoblas_dynamic_init(void) __attribute__((weak));
+extern "C" void gotoblas_dynamic_quit(void) __attribute__((weak));
+
+namespace cgru::cpu {
+namespace {
+
+// The core whose SGEMM kernels suit the ISA. OpenBLAS 0.3.21 (Debian 12) does not know
+// Sapphire Rapids and falls back to its SSE3 kernels: sgemm 1024³ on 2 cores of one took 37 GF/s
+// as "Prescott", 126 as "Haswell", 212 as "SkylakeX" (medians of 7 interleaved rounds). Users also
+// inherit OPENBLAS_CORETYPE settings made for other CPUs. Later cores (Cooperlake,
+// SapphireRapids) share SkylakeX's SGEMM kernels.
+const char* coreFor(Isa isa) {
+  switch (isa) {
+    case Isa::Avx512: return "SkylakeX";
+    case Isa::Avx2: return "Haswell";
+    case Isa::Generic: return nullptr;
+  }
+  return nullptr;
+}
+
+}  // namespace
+
+void selectBlasKernels(Isa isa) {
+  const char* core = coreFor(isa);
+  if (!core || !gotoblas_dynamic_init || !gotoblas_dynamic_quit) return;
+  if (std::string(openblas_get_corename()) == core) return;
+  // init reads the choice from OPENBLAS_CORETYPE: set it for the call, then restore the user's
+  // value so that child processes see their environment unchanged.
+  const char* previous = std::getenv("OPENBLAS_CORETYPE");
+  const std::string saved = previous ? previous : "";
+  setenv("OPENBLAS_CORETYPE", core, 1);
+  gotoblas_dynamic_quit();
+  gotoblas_dynamic_init();
+  if (previous) setenv("OPENBLAS_CORETYPE", saved.c_str(), 1);
+  else unsetenv("OPENBLAS_CORETYPE");
+}
+#else
+void selectBlasKernels(Isa) {}
+#endif
 
 #if defined(CGRU_BLAS_OpenBLAS)
 void setBlasThreads(int n) { openblas_set_num_threads(n); }

@@ -11,9 +11,10 @@
 // All [B·T, ·] matrices are batch-major (row b·T + t) like x and y, so the per-step GEMMs read
 // rows with a stride of T rows.
 //
-// Where the CPU has AVX2 and FMA the forward runs on the packed kernels of gru_packed.h instead
-// (W_ih and W_hh packed once per call, the gate maths fused into the recurrent GEMM, the work of
-// each step split over the engine's thread pool); the BLAS path above is the fallback.
+// Where the active ISA (cpu_isa.h) is AVX2 or AVX-512, the forward runs on the packed kernels of
+// gru_packed.h instead (W_ih and W_hh packed once per call, the gate maths fused into the
+// recurrent GEMM, the work of each step split over the engine's thread pool); the BLAS path above
+// is the fallback.
 //
 // Variable lengths: every step runs its GEMM on the whole batch; a sample whose step t is not
 // valid (t >= lengths[b]) keeps its state and outputs zeros. The forward direction thus ends at

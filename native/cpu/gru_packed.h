@@ -2,31 +2,43 @@
 // i.e. the per-step GEMM Gh = h · W_hhᵀ with the cell's gate maths fused into its epilogue (Gh
 // never reaches memory), and the input projection Gi = X · W_ihᵀ on the same panel layout.
 //
-// W_hh [G·H × H] (G gates: 3 GRU, 4 LSTM, 1 RNN) is packed once per call into panels of kUnits
-// hidden units: panel p holds, for every k, the G·kUnits weights (each gate's weights for units
-// p·kUnits …) that produce those units' gate pre-activations, contiguous. A tile of a few batch
-// rows × one panel then yields every gate of kUnits units, and the epilogue turns them into the
+// W_hh [G·H × H] (G gates: 3 GRU, 4 LSTM, 1 RNN) is packed once per call into panels of units()
+// hidden units (one vector register: 8 for AVX2, 16 for AVX-512): panel p holds, for every k, the
+// G·units() weights (each gate's weights for units p·units() …) that produce those units' gate
+// pre-activations, contiguous. A tile of a few batch
+// rows × one panel then yields every gate of its units, and the epilogue turns them into the
 // new state in registers. Panels are independent, so threads split a step's hidden units by panel.
 //
-// The kernel is hand-written for AVX2 + FMA and chosen at run time; available() is false where
-// it was not compiled in (other architectures) or the CPU lacks it, and callers then use BLAS.
+// The kernels are written once (gru_packed_kernels.h) and built for AVX2 + FMA and for AVX-512,
+// each in its own translation unit; activeIsa() (cpu_isa.h) picks one at load. available() is
+// false where neither was compiled in (other architectures) or the active ISA is generic, and
+// callers then use BLAS.
 #pragma once
 #include <cstddef>
 #include <cstdint>
 
 #include "core/gru.h"
 
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#define CGRU_PACKED_X86 1
+#endif
+
 namespace cgru::cpu::packed {
 
-constexpr int kUnits = 8;
+constexpr int kUnitsAvx2 = 8;
+constexpr int kUnitsAvx512 = 16;
 
 bool available();
-inline int panels(int H) { return (H + kUnits - 1) / kUnits; }
+// "avx512", "avx2", or "none" when callers use BLAS.
+const char* kernelName();
+// Hidden units per panel for the active kernels.
+int units();
+inline int panels(int H) { return (H + units() - 1) / units(); }
 inline size_t packedFloats(int gates, int H, int K) {
-  return static_cast<size_t>(panels(H)) * K * gates * kUnits;
+  return static_cast<size_t>(panels(H)) * K * gates * units();
 }
 // w [G·H × K] row-major (W_hh with K = H, W_ih with K = the input size; canonical layout) →
-// out [packedFloats(G, H, K)], 32-byte aligned.
+// out [packedFloats(G, H, K)], 64-byte aligned. Requires available().
 void pack(const float* w, int gates, int H, int K, float* out);
 
 // The input projection out[M × G·H] = x[M × K] · W_ihᵀ (no bias) with W_ih packed.
@@ -64,5 +76,18 @@ struct StepArgs {
 // Computes the units of panels [panelBegin, panelEnd) for every sample. Samples with
 // t >= lengths[b] keep their state and get a zero output. Requires available().
 void step(const StepArgs& a, int panelBegin, int panelEnd);
+
+// The kernels of each ISA (gru_packed_avx2.cpp, gru_packed_avx512.cpp), for step and project to
+// dispatch to; calling one on a CPU without its ISA faults.
+namespace avx2 {
+void step(const StepArgs& a, int panelBegin, int panelEnd);
+void project(const ProjectArgs& p, size_t rowBegin, size_t rowEnd);
+void pack(const float* w, int gates, int H, int K, float* out);
+}  // namespace avx2
+namespace avx512 {
+void step(const StepArgs& a, int panelBegin, int panelEnd);
+void project(const ProjectArgs& p, size_t rowBegin, size_t rowEnd);
+void pack(const float* w, int gates, int H, int K, float* out);
+}  // namespace avx512
 
 }  // namespace cgru::cpu::packed

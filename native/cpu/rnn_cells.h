@@ -10,17 +10,20 @@ namespace cgru::cpu {
 namespace {
 
 // no-trapping-math lets GCC if-convert the float clamps in fastExp so the gate loops vectorise
-// (no effect on results: nothing here inspects floating-point exception flags). Only the kernels
-// get it: GCC does not inline functions across differing optimize options.
+// (no effect on results: nothing here inspects floating-point exception flags); fp-contract=off
+// keeps the AVX-512 clone (which has FMA) from fusing a·b + c, so that every clone computes the
+// same values. Only the kernels get these: GCC does not inline functions across differing
+// optimize options.
 #if defined(__GNUC__) && !defined(__clang__)
 #pragma GCC push_options
-#pragma GCC optimize("no-trapping-math")
+#pragma GCC optimize("no-trapping-math", "fp-contract=off")
 #endif
 
-// The gate kernels are built twice on x86-64 Linux (AVX2 and baseline SSE2) and the loader picks
+// The gate kernels are built three times on x86-64 Linux (AVX-512, AVX2 and baseline SSE2; the
+// same operations on wider vectors, so the same values) and the loader picks
 // the one the CPU supports (GCC/Clang function multi-versioning through an ifunc).
 #if defined(__x86_64__) && defined(__linux__) && (defined(__GNUC__) || defined(__clang__))
-#define CGRU_KERNEL __attribute__((target_clones("avx2", "default")))
+#define CGRU_KERNEL __attribute__((target_clones("avx512f", "avx2", "default")))
 #else
 #define CGRU_KERNEL
 #endif

@@ -1,0 +1,369 @@
+// The packed recurrent kernels of gru_packed.h written once over a SIMD type S, for the
+// translation unit of each ISA (gru_packed_avx2.cpp, gru_packed_avx512.cpp) to instantiate with its
+// own S. S supplies the vector type V (kUnits floats: one panel's units of one gate), the mask M
+// of a partial panel and the arithmetic; the unit defines CGRU_SIMD, CGRU_SIMD_INLINE and
+// CGRU_SIMD_INLINE_LAMBDA, the target attributes of its ISA: functions compiled for an ISA are
+// only called after cpuid said the CPU has it, and nothing here is shared with (or inlined into)
+// code built for the baseline.
+//
+// S must provide (all static): kUnits, kRows<G> (rows per tile for G gates: G·rows accumulators,
+// G weight vectors and one broadcast must fit its registers), zero, set1, add, sub, mul, div, min,
+// max, fmadd(a, b, c) = a·b + c, andnot(a, b) = ~a & b, bitOr, bitAnd, loadAligned, storeAligned,
+// loadu, storeu, maskLoad, maskStore, broadcast, pow2(n) = 2^n for integral-valued n,
+// unitMask(units), gatherRows(p, stride, mask) = (p[0], p[stride], … p[(kUnits−1)·stride]) with
+// zeros where mask is off.
+// Included by those translation units only, inside their own namespace.
+
+namespace kernels {
+
+// Loops over the rows and gates of a tile are unrolled completely, so that the compiler keeps the
+// accumulator arrays in registers.
+#if defined(__clang__)
+#define CGRU_UNROLL _Pragma("unroll")
+#else
+#define CGRU_UNROLL _Pragma("GCC unroll 16")
+#endif
+
+// The vector form of rnn_cells.h's fastExp / fastSigmoid / fastTanh, operation for operation
+// (the clamps are written so that a NaN passes through, as in the scalar code).
+template <typename S>
+CGRU_SIMD_INLINE typename S::V exp(typename S::V x) {
+  x = S::max(S::set1(-87.0f), x);
+  x = S::min(S::set1(88.0f), x);
+  const auto magic = S::set1(12582912.0f);
+  auto n = S::add(S::mul(x, S::set1(1.44269504088896341f)), magic);
+  n = S::sub(n, magic);
+  auto r = S::sub(x, S::mul(n, S::set1(0.693359375f)));
+  r = S::sub(r, S::mul(n, S::set1(-2.12194440e-4f)));
+  auto p = S::set1(1.9875691500e-4f);
+  p = S::add(S::mul(p, r), S::set1(1.3981999507e-3f));
+  p = S::add(S::mul(p, r), S::set1(8.3334519073e-3f));
+  p = S::add(S::mul(p, r), S::set1(4.1665795894e-2f));
+  p = S::add(S::mul(p, r), S::set1(1.6666665459e-1f));
+  p = S::add(S::mul(p, r), S::set1(5.0000001201e-1f));
+  p = S::add(S::add(S::mul(S::mul(p, r), r), r), S::set1(1.0f));
+  return S::mul(p, S::pow2(n));
+}
+
+template <typename S>
+CGRU_SIMD_INLINE typename S::V sigmoid(typename S::V x) {
+  const auto one = S::set1(1.0f);
+  return S::div(one, S::add(one, exp<S>(S::sub(S::zero(), x))));
+}
+
+template <typename S>
+CGRU_SIMD_INLINE typename S::V tanh(typename S::V x) {
+  const auto sign = S::set1(-0.0f);
+  const auto one = S::set1(1.0f);
+  const auto e = exp<S>(S::mul(S::set1(-2.0f), S::andnot(sign, x)));
+  const auto t = S::div(S::sub(one, e), S::add(one, e));
+  return S::bitOr(S::andnot(sign, t), S::bitAnd(sign, x));
+}
+
+// Full panels use plain loads and stores; the last panel of an H that is not a multiple of
+// kUnits uses masked ones.
+template <typename S, bool kFull>
+CGRU_SIMD_INLINE typename S::V load(const float* p, typename S::M mask) {
+  if (kFull) return S::loadu(p);
+  return S::maskLoad(p, mask);
+}
+template <typename S, bool kFull>
+CGRU_SIMD_INLINE void store(float* p, typename S::M mask, typename S::V v) {
+  if (kFull) S::storeu(p, v);
+  else S::maskStore(p, mask, v);
+}
+
+// The biases of one panel's units: input side i0 … i(G−1), recurrent side h0 … h(G−1).
+template <typename S>
+struct PanelBias {
+  typename S::V i0, i1, i2, i3, h0, h1, h2, h3;
+};
+
+template <typename S, int G, bool kFull>
+CGRU_SIMD_INLINE PanelBias<S> loadBias(const StepArgs& a, int j0, typename S::M mask) {
+  const size_t H = static_cast<size_t>(a.H);
+  const float* bih = a.bIh + j0;
+  const float* bhh = a.bHh + j0;
+  PanelBias<S> bias{};
+  bias.i0 = load<S, kFull>(bih, mask);
+  if constexpr (G > 1) bias.i1 = load<S, kFull>(bih + H, mask);
+  if constexpr (G > 2) bias.i2 = load<S, kFull>(bih + 2 * H, mask);
+  if constexpr (G > 3) bias.i3 = load<S, kFull>(bih + 3 * H, mask);
+  bias.h0 = load<S, kFull>(bhh, mask);
+  if constexpr (G > 1) bias.h1 = load<S, kFull>(bhh + H, mask);
+  if constexpr (G > 2) bias.h2 = load<S, kFull>(bhh + 2 * H, mask);
+  if constexpr (G > 3) bias.h3 = load<S, kFull>(bhh + 3 * H, mask);
+  return bias;
+}
+
+// Stores v0, v1, … at p, p + H, … (the blocks of one row: gates, or what a cell saves).
+template <typename S, bool kFull, typename... V>
+CGRU_SIMD_INLINE void storeBlocks(float* p, size_t H, typename S::M mask, V... v) {
+  size_t block = 0;
+  (store<S, kFull>(p + (block++) * H, mask, v), ...);
+}
+
+// The new state of sample b: into hOut and the output y.
+template <typename S, bool kFull>
+CGRU_SIMD_INLINE void leaveRow(const StepArgs& a, size_t b, int j0, typename S::M mask, typename S::V hv) {
+  store<S, kFull>(a.hOut + b * static_cast<size_t>(a.H) + j0, mask, hv);
+  store<S, kFull>(a.y + b * a.yStride + j0, mask, hv);
+}
+
+// What every epilogue does first for sample b: reads the entering state (saved as hprev when
+// training); a sample past its length keeps it and outputs zeros, and false is returned.
+template <typename S, bool kFull>
+CGRU_SIMD_INLINE bool enterRow(const StepArgs& a, size_t b, int j0, typename S::M mask, typename S::V& hOld) {
+  const size_t H = static_cast<size_t>(a.H);
+  hOld = load<S, kFull>(a.hIn + b * H + j0, mask);
+  if (a.hprev) store<S, kFull>(a.hprev + b * a.hprevStride + j0, mask, hOld);
+  if (a.lengths && a.t >= a.lengths[b]) {
+    store<S, kFull>(a.hOut + b * H + j0, mask, hOld);
+    store<S, kFull>(a.y + b * a.yStride + j0, mask, S::zero());
+    return false;
+  }
+  return true;
+}
+
+// (gi + b_i) + (acc + b_h): one gate's pre-activation, summed as the scalar kernels do.
+template <typename S, bool kFull>
+CGRU_SIMD_INLINE typename S::V preActivation(const float* gi, typename S::M mask, typename S::V bi, typename S::V acc,
+                                             typename S::V bh) {
+  return S::add(S::add(load<S, kFull>(gi, mask), bi), S::add(acc, bh));
+}
+
+// The epilogues: the vector form of rnn_cells.h's forward kernels, operation for operation, for
+// sample b and the accumulated h · W_hhᵀ of each gate (acc[0 … G−1]).
+
+// GRU: h' = (1 − z) ⊙ n + z ⊙ h; saved r, z, n, W_hn·h + b_hn.
+template <typename S>
+struct GruEpilogue {
+  using V = typename S::V;
+  static constexpr int kGates = 3;
+  template <bool kFull>
+  CGRU_SIMD_INLINE static void finish(const StepArgs& a, size_t b, int j0, typename S::M mask,
+                                      const PanelBias<S>& bias, const V* acc) {
+    const V cr = acc[0], cz = acc[1], cn = acc[2];
+    V hOld;
+    if (!enterRow<S, kFull>(a, b, j0, mask, hOld)) return;
+    const size_t H = static_cast<size_t>(a.H);
+    const float* gi = a.gi + b * a.giStride + j0;
+    const V r = sigmoid<S>(preActivation<S, kFull>(gi, mask, bias.i0, cr, bias.h0));
+    const V z = sigmoid<S>(preActivation<S, kFull>(gi + H, mask, bias.i1, cz, bias.h1));
+    const V hn = S::add(cn, bias.h2);
+    const V n = tanh<S>(S::add(S::add(load<S, kFull>(gi + 2 * H, mask), bias.i2), S::mul(r, hn)));
+    const V hv = S::add(n, S::mul(z, S::sub(hOld, n)));
+    leaveRow<S, kFull>(a, b, j0, mask, hv);
+    if (a.saved) storeBlocks<S, kFull>(a.saved + b * a.savedStride + j0, H, mask, r, z, n, hn);
+  }
+};
+
+// LSTM: c' = f ⊙ c + i ⊙ g, h' = o ⊙ tanh(c'); c updated in place; saved i, f, g, o, c, tanh(c').
+template <typename S>
+struct LstmEpilogue {
+  using V = typename S::V;
+  static constexpr int kGates = 4;
+  template <bool kFull>
+  CGRU_SIMD_INLINE static void finish(const StepArgs& a, size_t b, int j0, typename S::M mask,
+                                      const PanelBias<S>& bias, const V* acc) {
+    const V ci = acc[0], cf = acc[1], cg = acc[2], co = acc[3];
+    V hOld;
+    if (!enterRow<S, kFull>(a, b, j0, mask, hOld)) return;
+    const size_t H = static_cast<size_t>(a.H);
+    const float* gi = a.gi + b * a.giStride + j0;
+    const V i = sigmoid<S>(preActivation<S, kFull>(gi, mask, bias.i0, ci, bias.h0));
+    const V f = sigmoid<S>(preActivation<S, kFull>(gi + H, mask, bias.i1, cf, bias.h1));
+    const V g = tanh<S>(preActivation<S, kFull>(gi + 2 * H, mask, bias.i2, cg, bias.h2));
+    const V o = sigmoid<S>(preActivation<S, kFull>(gi + 3 * H, mask, bias.i3, co, bias.h3));
+    float* c = a.c + b * H + j0;
+    const V cPrev = load<S, kFull>(c, mask);
+    const V cv = S::add(S::mul(f, cPrev), S::mul(i, g));
+    const V tc = tanh<S>(cv);
+    const V hv = S::mul(o, tc);
+    store<S, kFull>(c, mask, cv);
+    leaveRow<S, kFull>(a, b, j0, mask, hv);
+    if (a.saved) storeBlocks<S, kFull>(a.saved + b * a.savedStride + j0, H, mask, i, f, g, o, cPrev, tc);
+  }
+};
+
+// Simple RNN: h' = tanh or relu of the pre-activation; saved h'.
+template <typename S, bool kRelu>
+struct RnnEpilogue {
+  using V = typename S::V;
+  static constexpr int kGates = 1;
+  template <bool kFull>
+  CGRU_SIMD_INLINE static void finish(const StepArgs& a, size_t b, int j0, typename S::M mask,
+                                      const PanelBias<S>& bias, const V* acc) {
+    V hOld;
+    if (!enterRow<S, kFull>(a, b, j0, mask, hOld)) return;
+    const V pre = preActivation<S, kFull>(a.gi + b * a.giStride + j0, mask, bias.i0, acc[0], bias.h0);
+    // max(0, x) returns x when x is NaN, as the scalar kernel does.
+    const V hv = kRelu ? S::max(S::zero(), pre) : tanh<S>(pre);
+    leaveRow<S, kFull>(a, b, j0, mask, hv);
+    if (a.saved) store<S, kFull>(a.saved + b * a.savedStride + j0, mask, hv);
+  }
+};
+
+// acc[r][g] = row r of a (row stride lda, K columns) times gate g of the panel, r < MR.
+// A tile of one or two rows (batch 1 and 2, remainders) has too few accumulators to hide the FMA
+// latency (4 cycles): it keeps kSplit partial sums over alternating k and adds them at the end.
+template <typename S, int MR, int G>
+CGRU_SIMD_INLINE void accumulate(typename S::V (&acc)[MR][G], const float* __restrict a, size_t lda,
+                                 const float* __restrict panel, size_t K) {
+  static_assert(MR >= 1 && MR <= S::template kRows<G> && G >= 1 && G <= 4, "rows and gates per tile");
+  using V = typename S::V;
+  constexpr size_t kWidth = static_cast<size_t>(G) * S::kUnits;
+  constexpr int kSplit = MR * G >= 8 ? 1 : MR * G >= 4 ? 2 : 4;
+  V part[kSplit][MR][G];
+  CGRU_UNROLL for (int s = 0; s < kSplit; ++s) {
+    CGRU_UNROLL for (int r = 0; r < MR; ++r) {
+      CGRU_UNROLL for (int g = 0; g < G; ++g) part[s][r][g] = S::zero();
+    }
+  }
+  // Row r of the tile at one k into partial sum s: one broadcast of a[r][k], one FMA per gate.
+  auto step = [&](size_t k, V (&sum)[MR][G]) CGRU_SIMD_INLINE_LAMBDA {
+    const float* wk = panel + k * kWidth;
+    V w[G];
+    CGRU_UNROLL for (int g = 0; g < G; ++g) w[g] = S::loadAligned(wk + g * S::kUnits);
+    CGRU_UNROLL for (int r = 0; r < MR; ++r) {
+      const V v = S::broadcast(a + r * lda + k);
+      CGRU_UNROLL for (int g = 0; g < G; ++g) sum[r][g] = S::fmadd(v, w[g], sum[r][g]);
+    }
+  };
+  size_t k = 0;
+  for (; k + kSplit <= K; k += kSplit) {
+    CGRU_UNROLL for (int s = 0; s < kSplit; ++s) step(k + s, part[s]);
+  }
+  for (; k < K; ++k) step(k, part[0]);
+  CGRU_UNROLL for (int r = 0; r < MR; ++r) {
+    CGRU_UNROLL for (int g = 0; g < G; ++g) {
+      acc[r][g] = part[0][r][g];
+      CGRU_UNROLL for (int s = 1; s < kSplit; ++s) acc[r][g] = S::add(acc[r][g], part[s][r][g]);
+    }
+  }
+}
+
+// Rows b0 … b0+MR−1, units j0 … j0+kUnits−1 of one step.
+template <typename S, typename Epi, int MR, bool kFull>
+CGRU_SIMD void tile(const StepArgs& a, const float* __restrict panel, int b0, int j0, typename S::M mask,
+                    const PanelBias<S>& bias) {
+  const size_t H = static_cast<size_t>(a.H);
+  typename S::V acc[MR][Epi::kGates];
+  accumulate<S, MR, Epi::kGates>(acc, a.hIn + static_cast<size_t>(b0) * H, H, panel, H);
+  CGRU_UNROLL for (int r = 0; r < MR; ++r)
+    Epi::template finish<kFull>(a, static_cast<size_t>(b0 + r), j0, mask, bias, acc[r]);
+}
+
+// Rows m0 … m0+MR−1 of C = X · Wᵀ, units j0 … j0+kUnits−1 of each gate.
+template <typename S, int G, int MR, bool kFull>
+CGRU_SIMD void projectTile(const ProjectArgs& p, const float* __restrict panel, size_t m0, int j0,
+                           typename S::M mask) {
+  const size_t H = static_cast<size_t>(p.H), K = static_cast<size_t>(p.K), ldc = G * H;
+  typename S::V acc[MR][G];
+  accumulate<S, MR, G>(acc, p.x + m0 * K, K, panel, K);
+  float* out = p.out + m0 * ldc + j0;
+  CGRU_UNROLL for (int r = 0; r < MR; ++r) {
+    CGRU_UNROLL for (int g = 0; g < G; ++g) store<S, kFull>(out + r * ldc + g * H, mask, acc[r][g]);
+  }
+}
+
+// The last rows of a panel, fewer than a full tile: `rows` (<= MR) rows in one tile of that height.
+template <typename S, int G, int MR, bool kFull>
+CGRU_SIMD_INLINE void projectRemainder(int rows, const ProjectArgs& p, const float* panel, size_t m0, int j0,
+                                       typename S::M mask) {
+  if constexpr (MR > 0) {
+    if (rows == MR) return projectTile<S, G, MR, kFull>(p, panel, m0, j0, mask);
+    projectRemainder<S, G, MR - 1, kFull>(rows, p, panel, m0, j0, mask);
+  }
+}
+
+template <typename S, int G, bool kFull>
+CGRU_SIMD void projectPanel(const ProjectArgs& p, const float* panel, size_t rowBegin, size_t rowEnd, int j0,
+                            typename S::M mask) {
+  constexpr int R = S::template kRows<G>;
+  size_t m = rowBegin;
+  for (; m + R <= rowEnd; m += R) projectTile<S, G, R, kFull>(p, panel, m, j0, mask);
+  projectRemainder<S, G, R - 1, kFull>(static_cast<int>(rowEnd - m), p, panel, m, j0, mask);
+}
+
+template <typename S, int G>
+CGRU_SIMD void project(const ProjectArgs& p, size_t rowBegin, size_t rowEnd) {
+  const size_t panelFloats = static_cast<size_t>(p.K) * G * S::kUnits;
+  const int panels = (p.H + S::kUnits - 1) / S::kUnits;
+  for (int q = 0; q < panels; ++q) {
+    const int j0 = q * S::kUnits;
+    const int units = p.H - j0 < S::kUnits ? p.H - j0 : S::kUnits;
+    const float* panel = p.w + static_cast<size_t>(q) * panelFloats;
+    if (units == S::kUnits) projectPanel<S, G, true>(p, panel, rowBegin, rowEnd, j0, S::unitMask(units));
+    else projectPanel<S, G, false>(p, panel, rowBegin, rowEnd, j0, S::unitMask(units));
+  }
+}
+
+// As projectRemainder, for the rows of a step.
+template <typename S, typename Epi, int MR, bool kFull>
+CGRU_SIMD_INLINE void stepRemainder(int rows, const StepArgs& a, const float* panel, int b0, int j0, typename S::M mask,
+                                    const PanelBias<S>& bias) {
+  if constexpr (MR > 0) {
+    if (rows == MR) return tile<S, Epi, MR, kFull>(a, panel, b0, j0, mask, bias);
+    stepRemainder<S, Epi, MR - 1, kFull>(rows, a, panel, b0, j0, mask, bias);
+  }
+}
+
+template <typename S, typename Epi, bool kFull>
+CGRU_SIMD void panelRows(const StepArgs& a, const float* panel, int j0, typename S::M mask) {
+  constexpr int R = S::template kRows<Epi::kGates>;
+  const PanelBias<S> bias = loadBias<S, Epi::kGates, kFull>(a, j0, mask);
+  int b0 = 0;
+  for (; b0 + R <= a.B; b0 += R) tile<S, Epi, R, kFull>(a, panel, b0, j0, mask, bias);
+  stepRemainder<S, Epi, R - 1, kFull>(a.B - b0, a, panel, b0, j0, mask, bias);
+}
+
+template <typename S, typename Epi>
+CGRU_SIMD void stepWith(const StepArgs& a, int panelBegin, int panelEnd) {
+  const size_t panelFloats = static_cast<size_t>(a.H) * Epi::kGates * S::kUnits;
+  for (int p = panelBegin; p < panelEnd; ++p) {
+    const int j0 = p * S::kUnits;
+    const int units = a.H - j0 < S::kUnits ? a.H - j0 : S::kUnits;
+    const float* panel = a.w + static_cast<size_t>(p) * panelFloats;
+    if (units == S::kUnits) panelRows<S, Epi, true>(a, panel, j0, S::unitMask(units));
+    else panelRows<S, Epi, false>(a, panel, j0, S::unitMask(units));
+  }
+}
+
+// gru_packed.h's pack: each vector of the panel layout gathered from the units' rows of w (one
+// element per row at one k), and written in order.
+template <typename S>
+CGRU_SIMD void pack(const float* w, int gates, int H, int K, float* out) {
+  const size_t kk = static_cast<size_t>(K);
+  float* o = out;
+  for (int j0 = 0; j0 < H; j0 += S::kUnits) {
+    const auto mask = S::unitMask(H - j0 < S::kUnits ? H - j0 : S::kUnits);
+    for (size_t k = 0; k < kk; ++k) {
+      for (int g = 0; g < gates; ++g, o += S::kUnits)
+        S::storeAligned(o, S::gatherRows(w + (static_cast<size_t>(g) * H + j0) * kk + k, K, mask));
+    }
+  }
+}
+
+// The entry points of an ISA's translation unit.
+template <typename S>
+CGRU_SIMD void step(const StepArgs& a, int panelBegin, int panelEnd) {
+  switch (a.mode) {
+    case RnnMode::Gru: return stepWith<S, GruEpilogue<S>>(a, panelBegin, panelEnd);
+    case RnnMode::Lstm: return stepWith<S, LstmEpilogue<S>>(a, panelBegin, panelEnd);
+    case RnnMode::RnnTanh: return stepWith<S, RnnEpilogue<S, false>>(a, panelBegin, panelEnd);
+    case RnnMode::RnnRelu: return stepWith<S, RnnEpilogue<S, true>>(a, panelBegin, panelEnd);
+  }
+}
+
+template <typename S>
+CGRU_SIMD void project(const ProjectArgs& p, size_t rowBegin, size_t rowEnd) {
+  switch (p.gates) {
+    case 1: return project<S, 1>(p, rowBegin, rowEnd);
+    case 3: return project<S, 3>(p, rowBegin, rowEnd);
+    case 4: return project<S, 4>(p, rowBegin, rowEnd);
+    default: break;
+  }
+}
+
+}  // namespace kernels
