@@ -1,4 +1,4 @@
-// The CPU engine's two forward paths agree for every cell: the packed AVX2 kernels (where the CPU
+// The CPU engine's two forward paths agree for every cell: the packed SIMD kernels (where the CPU
 // has them) and the BLAS path that CGRU_GRU_KERNEL=blas forces. Sizes are chosen to hit partial
 // panels (H not a multiple of 8) and every tile remainder (B not a multiple of the rows per tile).
 // Both paths are also checked against PyTorch and finite differences in the op suites; this one
