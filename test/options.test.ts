@@ -135,6 +135,7 @@ describe('options: unknown keys are errors naming the function, the key and the 
     refusesUnknown(() => callbacks.earlyStopping({ restoreBestWeight: true } as never), 'earlyStopping', 'restoreBestWeight', 'restoreBestWeights');
     refusesUnknown(() => callbacks.reduceLROnPlateau({ min_lr: 1e-5 } as never), 'reduceLROnPlateau', 'min_lr', 'minLr');
     refusesUnknown(() => callbacks.csvLogger('/tmp/x.csv', { seperator: ';' } as never), 'csvLogger', 'seperator', 'separator');
+    refusesUnknown(() => callbacks.learningRateScheduler(() => 0.1, { verbos: 1 } as never), 'learningRateScheduler', 'verbos', 'verbose');
     refusesUnknown(() => modelCheckpoint({ filepath: '/tmp/c', save_best_only: true } as never), 'modelCheckpoint', 'save_best_only', 'saveBestOnly');
     refusesUnknown(() => callbacks.modelCheckpoint({ filepath: '/tmp/c', savefreq: 2 } as never), 'modelCheckpoint', 'savefreq', 'saveFreq');
     assert.throws(() => modelCheckpoint({ filepath: '/tmp/c', saveWeightsOnly: true } as never), /modelCheckpoint: option 'saveWeightsOnly' is not supported/);
