@@ -1,7 +1,7 @@
 // Issue #13's extras: learningRateScheduler, predictAsync, and the forecasting/classification
 // losses and metrics, each checked against a float64 re-implementation.
 import assert from 'node:assert/strict';
-import { callbacks, layers, memory, optimizers, sequential, setSeed } from '../lib';
+import { callbacks, input, layers, memory, model, optimizers, sequential, setSeed, type Tensor } from '../lib';
 
 let s = 7;
 const rnd = () => ((s = (s * 1103515245 + 12345) % 2 ** 31), s / 2 ** 31);
@@ -67,5 +67,48 @@ describe('extras (issue #13)', function () {
     m.dispose();
     assert.throws(() => callbacks.learningRateScheduler(0.1 as never), /learningRateScheduler: argument 'schedule' must be a function/);
     assert.throws(() => callbacks.learningRateScheduler(() => 1, { verbose: 2 } as never), /learningRateScheduler: 'verbose' must be 0 or 1/);
+  });
+
+  it('predictAsync yields to the event loop between batches and gives predict\'s tensor bitwise (both model kinds)', async () => {
+    setSeed(4);
+    const T = 6;
+    const F = 3;
+    const x = data(600, [T, F]);
+    const seq = sequential([layers.gru({ units: 8, inputShape: [T, F] }), layers.dense({ units: 2 })]);
+    const i = input({ shape: [T, F] });
+    const h = layers.gru({ units: 5 }).apply(i) as never;
+    const fm = model({ inputs: i, outputs: [layers.dense({ units: 1 }).apply(h) as never, layers.dense({ units: 3, activation: 'softmax' }).apply(h) as never] });
+    const bits = (t: Tensor) => Buffer.from((t.dataSync() as Float32Array).buffer);
+    // A timer due now fires only if the prediction gives the event loop a turn before it ends.
+    const timerDuring = async (run: () => Tensor | Tensor[] | Promise<Tensor | Tensor[]>) => {
+      let finished = false;
+      let firedBeforeEnd = false;
+      setTimeout(() => { firedBeforeEnd = !finished; }, 0);
+      const started = Date.now();
+      while (Date.now() - started < 3); // the timer is due from here on
+      const out = await run();
+      finished = true;
+      return { out: ([] as Tensor[]).concat(out), firedBeforeEnd };
+    };
+    for (const [name, m] of [['sequential', seq], ['functional', fm]] as const) {
+      const sync = await timerDuring(() => (m as typeof fm).predict(x, { batchSize: 8 }));
+      const async = await timerDuring(() => (m as typeof fm).predictAsync(x, { batchSize: 8 }));
+      assert.equal(sync.firedBeforeEnd, false, `${name}: predict blocks the event loop (the check can fail)`);
+      assert.equal(async.firedBeforeEnd, true, `${name}: the timer did not fire during predictAsync`);
+      assert.equal(async.out.length, sync.out.length);
+      sync.out.forEach((t, k) => {
+        assert.deepEqual(async.out[k]!.shape, t.shape);
+        assert.ok(bits(async.out[k]!).equals(bits(t)), `${name}: output ${k} differs from predict`);
+      });
+      for (const t of [...sync.out, ...async.out]) t.dispose();
+    }
+    await assert.rejects(seq.predictAsync(x, { batchSize: 0 }), /predictAsync: 'batchSize' must be a positive integer/);
+    await assert.rejects(seq.predictAsync(x, { batchsize: 8 } as never), /predictAsync: unknown option 'batchsize' \(did you mean 'batchSize'\?\)/);
+    await assert.rejects(fm.predictAsync(42 as never), /predictAsync/);
+    // Disposed while predicting: the next batch fails and the partial output is freed.
+    const pending = seq.predictAsync(x, { batchSize: 8 });
+    seq.dispose();
+    await assert.rejects(pending, /predictAsync called after dispose|disposed/);
+    fm.dispose();
   });
 });

@@ -19,6 +19,7 @@ import { batchSlice, classWeightsOf, cutSamples, hostData, sampleWeightsOf, type
 import { datasetElement, evaluateDatasetOptions, evaluateElements, type FitDatasetArgs } from '../training/arguments';
 import { History, fail, loopOptions, positiveInteger, trainLoop, weightedMeans, type BatchSource } from '../training/engine';
 import { Graph, clearSaved } from '../training/graph';
+import { predictBatches, runNow, runYielding } from '../training/predict';
 import { fusedDense, lossAndMetricsInto, withFused, type OutputLoss } from '../training/loss';
 import { LayersModel } from './base';
 
@@ -527,28 +528,24 @@ export class Model extends LayersModel {
 
   /** Outputs for x, in batches: one tensor [samples, ...] per output (a tensor for one output, an array for several). */
   predict(x: ModelData, args: { batchSize?: number } = {}): Tensor | Tensor[] {
-    this.assertLive('predict');
-    checkOptions('predict', args, ['batchSize'], { refused: { steps: 'predict takes whole arrays' } });
-    const batchSize = positiveInteger('predict', 'batchSize', args.batchSize, 32);
-    const xs = this.hostInputs('predict', x);
-    const n = xs[0]!.shape[0]!;
-    let outs: Tensor[] | null = null;
-    try {
-      for (let start = 0; start < n; start += batchSize) {
-        const end = Math.min(n, start + batchSize);
-        const made = tidy(() => {
-          const { outputs } = this.graph.forward(xs.map((h) => this.batchTensor(h, null, start, end)), false, globalRng, null, this.hostOf);
-          const first = outs ? null : outputs.map((y) => ops.empty([n, ...y.shape.slice(1)], y.device));
-          outputs.forEach((y, i) => ops.writeFirst_((outs ?? first!)[i]!, y, start));
-          return first;
-        });
-        outs ??= made;
-      }
-    } catch (err) {
-      dispose(outs);
-      throw err;
-    }
-    return outs!.length === 1 ? outs![0]! : outs!;
+    return runNow(this.predictSteps('predict', x, args));
+  }
+
+  /** predict that lets the event loop run between batches; resolves with the same tensor(s). */
+  predictAsync(x: ModelData, args: { batchSize?: number } = {}): Promise<Tensor | Tensor[]> {
+    return runYielding(this.predictSteps('predictAsync', x, args));
+  }
+
+  private *predictSteps(fn: string, x: ModelData, args: { batchSize?: number }): Generator<void, Tensor | Tensor[]> {
+    this.assertLive(fn);
+    checkOptions(fn, args, ['batchSize'], { refused: { steps: 'predict takes whole arrays' } });
+    const batchSize = positiveInteger(fn, 'batchSize', args.batchSize, 32);
+    const xs = this.hostInputs(fn, x);
+    const outs = yield* predictBatches(xs[0]!.shape[0]!, batchSize, (start, end) => {
+      this.assertLive(fn); // predictAsync: disposed between batches
+      return this.graph.forward(xs.map((h) => this.batchTensor(h, null, start, end)), false, globalRng, null, this.hostOf).outputs;
+    });
+    return outs.length === 1 ? outs[0]! : outs;
   }
 }
 

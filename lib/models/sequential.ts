@@ -21,6 +21,7 @@ import { Graph, clearSaved } from '../training/graph';
 import { fusedDense, lossAndMetricsInto, withFused, type OutputLoss } from '../training/loss';
 import { datasetElement, evaluateDatasetOptions, evaluateElements, type FitDatasetArgs as FitDatasetArgsOf } from '../training/arguments';
 import { History, fail, loopOptions, positiveInteger, trainLoop, type BatchSource } from '../training/engine';
+import { predictBatches, runNow, runYielding } from '../training/predict';
 
 export { History };
 
@@ -513,29 +514,24 @@ export class Sequential extends LayersModel {
 
   /** Outputs for x, computed in batches; one new tensor [samples, ...outputShape]. */
   predict(x: Data, args: { batchSize?: number } = {}): Tensor {
-    this.assertLive('predict');
-    checkOptions('predict', args, ['batchSize'], { refused: { steps: DATASET_ONLY } });
-    const batchSize = positiveInteger('predict', 'batchSize', args.batchSize, 32);
-    const xh = hostData(x, 'predict: x', this.layers[0]?.inputDType ?? 'float32');
-    this.checkX(xh, 'predict: x');
-    const n = xh.shape[0]!;
-    // Batches are written into the output on the model's device: no host round trip.
-    let out: Tensor | null = null;
-    try {
-      for (let start = 0; start < n; start += batchSize) {
-        const end = Math.min(n, start + batchSize);
-        const made = tidy(() => {
-          const y = this.forward(this.batchTensor(xh, null, start, end), false);
-          const first = out ? null : ops.empty([n, ...y.shape.slice(1)], y.device);
-          ops.writeFirst_(out ?? first!, y, start);
-          return first;
-        });
-        out ??= made;
-      }
-    } catch (err) {
-      out?.dispose();
-      throw err;
-    }
+    return runNow(this.predictSteps('predict', x, args));
+  }
+
+  /** predict that lets the event loop run between batches; resolves with the same tensor. */
+  predictAsync(x: Data, args: { batchSize?: number } = {}): Promise<Tensor> {
+    return runYielding(this.predictSteps('predictAsync', x, args));
+  }
+
+  private *predictSteps(fn: string, x: Data, args: { batchSize?: number }): Generator<void, Tensor> {
+    this.assertLive(fn);
+    checkOptions(fn, args, ['batchSize'], { refused: { steps: DATASET_ONLY } });
+    const batchSize = positiveInteger(fn, 'batchSize', args.batchSize, 32);
+    const xh = hostData(x, `${fn}: x`, this.layers[0]?.inputDType ?? 'float32');
+    this.checkX(xh, `${fn}: x`);
+    const [out] = yield* predictBatches(xh.shape[0]!, batchSize, (start, end) => {
+      this.assertLive(fn); // predictAsync: disposed between batches
+      return [this.forward(this.batchTensor(xh, null, start, end), false)];
+    });
     return out!;
   }
 
