@@ -1,7 +1,7 @@
 // Issue #13's extras: learningRateScheduler, predictAsync, and the forecasting/classification
 // losses and metrics, each checked against a float64 re-implementation.
 import assert from 'node:assert/strict';
-import { callbacks, input, layers, memory, model, optimizers, sequential, setSeed, type Tensor } from '../lib';
+import { callbacks, input, layers, losses, memory, model, optimizers, sequential, setSeed, type Tensor } from '../lib';
 
 let s = 7;
 const rnd = () => ((s = (s * 1103515245 + 12345) % 2 ** 31), s / 2 ** 31);
@@ -110,5 +110,69 @@ describe('extras (issue #13)', function () {
     seq.dispose();
     await assert.rejects(pending, /predictAsync called after dispose|disposed/);
     fm.dispose();
+  });
+
+  // Per-element loss l(p, y) and dl/dp in float64, after Keras' formulas.
+  const huber64 = (delta: number) => ({
+    l: (p: number, y: number) => (Math.abs(p - y) <= delta ? 0.5 * (p - y) ** 2 : delta * Math.abs(p - y) - 0.5 * delta * delta),
+    d: (p: number, y: number) => Math.min(delta, Math.max(-delta, p - y)),
+  });
+  const mape64 = {
+    l: (p: number, y: number) => (100 * Math.abs(y - p)) / Math.max(Math.abs(y), 1e-7),
+    d: (p: number, y: number) => (100 * Math.sign(p - y)) / Math.max(Math.abs(y), 1e-7),
+  };
+  for (const [name, loss, ref] of [
+    ['huber (delta 0.5)', losses.huber({ delta: 0.5 }), huber64(0.5)],
+    ['huber (compile object, delta 2)', { name: 'huber', delta: 2 }, huber64(2)],
+    ['mape', 'mape', mape64],
+  ] as const) {
+    it(`${name}: evaluate and one SGD step match a float64 reference (sample weights)`, () => {
+      setSeed(5);
+      const n = 12;
+      const F = 3;
+      const U = 2;
+      const x = data(n, [F]);
+      const y = data(n, [U], () => (rnd() * 2 - 1) * 2);
+      const sw = Float32Array.from({ length: n }, () => 0.5 + rnd());
+      const m = sequential([layers.dense({ units: U, inputShape: [F] })]);
+      const lr = 0.01;
+      m.compile({ optimizer: optimizers.sgd({ learningRate: lr }), loss: loss as never, metrics: ['mape'] });
+      const [k, b] = m.getWeights().map((w) => Array.from(w, Number));
+      const pred = (i: number, u: number) => { let p = b![u]!; for (let j = 0; j < F; j++) p += x.data[i * F + j]! * k![j * U + u]!; return p; };
+      // Keras' reduction: Σ_i w_i·mean_u l / n; gradient w_i·l'/(n·U).
+      let loss64 = 0;
+      let mape = 0;
+      const dk = new Array<number>(F * U).fill(0);
+      const db = new Array<number>(U).fill(0);
+      for (let i = 0; i < n; i++) {
+        for (let u = 0; u < U; u++) {
+          const p = pred(i, u);
+          const t = y.data[i * U + u]!;
+          loss64 += (sw[i]! * ref.l(p, t)) / (n * U);
+          mape += mape64.l(p, t) / (n * U);
+          const g = (sw[i]! * ref.d(p, t)) / (n * U);
+          for (let j = 0; j < F; j++) dk[j * U + u]! += g * x.data[i * F + j]!;
+          db[u]! += g;
+        }
+      }
+      const ev = m.evaluate(x, y, { sampleWeight: sw });
+      close(ev.loss!, loss64, 1e-5, `${name} loss`);
+      close(ev.mape!, mape, 1e-5, 'mape metric');
+      m.trainOnBatch(x, y, { sampleWeight: sw });
+      const [k1, b1] = m.getWeights();
+      for (let j = 0; j < F * U; j++) close(k1![j]!, k![j]! - lr * dk[j]!, 1e-5, `kernel[${j}]`);
+      for (let u = 0; u < U; u++) close(b1![u]!, b![u]! - lr * db[u]!, 1e-5, `bias[${u}]`);
+      m.dispose();
+    });
+  }
+
+  it('mape clips |y| at Keras\' epsilon 1e-7; huber options are checked', () => {
+    const m = sequential([layers.dense({ units: 1, inputShape: [1], kernelInitializer: 'ones' })]);
+    m.compile({ optimizer: 'sgd', loss: 'mse', metrics: ['mape'] });
+    const ev = m.evaluate({ data: Float32Array.from([2, 1]), shape: [2, 1] }, { data: Float32Array.from([0, 4]), shape: [2, 1] });
+    close(ev.mape!, (100 * 2 / 1e-7 + 100 * 3 / 4) / 2, 1e-5, 'mape with a zero target');
+    m.dispose();
+    assert.throws(() => losses.huber({ delta: 0 }), /losses\.huber: 'delta' must be a positive number, got number 0/);
+    assert.throws(() => losses.huber({ fromLogits: true } as never), /losses\.huber: unknown option 'fromLogits'/);
   });
 });

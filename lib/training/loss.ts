@@ -2,6 +2,7 @@
 // not count), per-sample loss weights, and the fused activation of a final softmax/sigmoid dense
 // layer whose pre-activation the loss takes (softmax + cross-entropy on logits).
 import { Dense, TimeDistributed, type Layer } from '../layers';
+import { tidy } from '../engine';
 import { lossKernel, type LossSpec } from '../losses';
 import type { MetricSpec } from '../metrics';
 import * as ops from '../ops';
@@ -51,6 +52,35 @@ function rowWeights(out: Tensor, lengths: Int32Array | null, sampleWeights: Floa
   return { loss: onDevice(w), metrics };
 }
 
+/**
+ * Writes the mean loss of pred against target into out[outIndex] (row weights as the kernels
+ * take them: mask × sample weights, divided by the row count) and returns d loss / d pred when
+ * withGrad; `logits` says whether pred is the pre-activation of a fused final layer.
+ */
+export function lossInto(spec: LossSpec, logits: boolean, pred: Tensor, target: Tensor, out: Tensor, outIndex: number, withGrad: boolean, rowWeights: Tensor | null): Tensor | null {
+  if (spec.name !== 'huber' && spec.name !== 'meanAbsolutePercentageError') return ops.lossAndGrad(lossKernel(spec, logits), pred, target, out, outIndex, withGrad, rowWeights);
+  return tidy(() => {
+    const y = target.reshape(pred.shape);
+    const zeros = ops.fill_(ops.empty(pred.shape, pred.device), 0);
+    if (spec.name === 'huber') {
+      const delta = spec.delta ?? 1;
+      const e = ops.sub(pred, y);
+      const g = ops.clipValue_(e.clone(), -delta, delta); // d huber / d e
+      // ½g² + δ(|e| − |g|): ½e² where |e| ≤ δ, δ|e| − ½δ² beyond.
+      const l = ops.add(ops.scale(ops.mul(g, g), 0.5), ops.scale(ops.sub(ops.activation('abs', e), ops.activation('abs', g)), delta));
+      // l ≥ 0, so the MAE kernel against zeros is its weighted mean.
+      ops.lossAndGrad('meanAbsoluteError', l, zeros, out, outIndex, false, rowWeights);
+      if (!withGrad) return null;
+      // The MSE kernel's gradient of g against zeros is 2·w·g/N: halved, the Huber gradient.
+      return ops.scale_(ops.lossAndGrad('meanSquaredError', g, zeros, ops.empty([1], pred.device), 0, true, rowWeights)!, 0.5);
+    }
+    // Keras: 100·mean(|y − p| / max(|y|, ε)), ε = 1e-7.
+    const m = ops.maximum(ops.activation('abs', y), ops.fill_(ops.empty(pred.shape, pred.device), 1e-7));
+    const grad = ops.lossAndGrad('meanAbsoluteError', ops.scale(ops.div(ops.sub(pred, y), m), 100), zeros, out, outIndex, withGrad, rowWeights);
+    return grad && ops.div(ops.scale_(grad, 100), m); // chain rule through 100·(p − y)/m
+  });
+}
+
 /** What one output is trained with. */
 export interface OutputLoss {
   spec: LossSpec;
@@ -66,14 +96,14 @@ export interface OutputLoss {
 export function lossAndMetricsInto(o: OutputLoss, out: Tensor, y: Tensor, lengths: Int32Array | null, sampleWeights: Float32Array | null, values: Tensor, offset: number, withGrad: boolean): Tensor | null {
   const logits = o.spec.fromLogits || o.fused !== null;
   const { loss: lossWeights, metrics: weights } = rowWeights(out, lengths, sampleWeights);
-  const grad = ops.lossAndGrad(lossKernel(o.spec, logits), out, y, values, offset, withGrad, lossWeights);
+  const grad = lossInto(o.spec, logits, out, y, values, offset, withGrad, lossWeights);
   let probs: Tensor | null = null;
   o.metrics.forEach((m, i) => {
     if (m.kernel.kind === 'metric') {
       ops.metricInto(m.kernel.metric, out, y, values, offset + i + 1, logits && m.kernel.metric === 'binaryAccuracy' ? 0 : 0.5, weights);
     } else {
       if (logits && !probs) probs = ops.activation(o.fused?.activation ?? (o.spec.name === 'binaryCrossentropy' ? 'sigmoid' : 'softmax'), out);
-      ops.lossAndGrad(m.kernel.loss, probs ?? out, y, values, offset + i + 1, false, weights);
+      lossInto(m.kernel.loss, false, probs ?? out, y, values, offset + i + 1, false, weights);
     }
   });
   return grad;
