@@ -175,4 +175,93 @@ describe('extras (issue #13)', function () {
     assert.throws(() => losses.huber({ delta: 0 }), /losses\.huber: 'delta' must be a positive number, got number 0/);
     assert.throws(() => losses.huber({ fromLogits: true } as never), /losses\.huber: unknown option 'fromLogits'/);
   });
+
+  // Keras' stateful metrics in float64 from predictions and targets (thresholds: pred > t).
+  function keras64(p: ArrayLike<number>, y: ArrayLike<number>) {
+    const n = p.length;
+    const counts = (t: number) => {
+      let tp = 0, fp = 0, pos = 0;
+      for (let i = 0; i < n; i++) {
+        const yes = y[i]! > 0.5;
+        if (yes) pos++;
+        if (p[i]! > t) yes ? tp++ : fp++;
+      }
+      return { tp, fp, pos, neg: n - pos };
+    };
+    const half = counts(0.5);
+    const ts = [-1e-7, ...Array.from({ length: 198 }, (_, i) => (i + 1) / 199), 1 + 1e-7];
+    const pts = ts.map((t) => { const c = counts(t); return { r: c.pos ? c.tp / c.pos : 0, f: c.neg ? c.fp / c.neg : 0 }; });
+    let auc = 0;
+    for (let j = 0; j + 1 < pts.length; j++) auc += (pts[j]!.f - pts[j + 1]!.f) * (pts[j]!.r + pts[j + 1]!.r) / 2;
+    let se = 0;
+    for (let i = 0; i < n; i++) se += (p[i]! - y[i]!) ** 2;
+    return { precision: half.tp + half.fp ? half.tp / (half.tp + half.fp) : 0, recall: half.pos ? half.tp / half.pos : 0, auc, rmse: Math.sqrt(se / n) };
+  }
+  const METRICS = ['precision', 'recall', 'auc', 'rmse'] as const;
+
+  it('rmse, precision, recall and auc are over the whole evaluation (not per-batch means), as Keras computes them', () => {
+    setSeed(8);
+    const n = 50;
+    const F = 4;
+    const x = data(n, [F]);
+    const y = { data: Float32Array.from({ length: n }, (_, i) => (x.data[i * F]! + 0.7 * x.data[i * F + 1]! + 0.6 * (rnd() - 0.5) > 0 ? 1 : 0)), shape: [n, 1] };
+    const m = sequential([layers.dense({ units: 1, activation: 'sigmoid', inputShape: [F] })]);
+    m.compile({ optimizer: 'sgd', loss: 'binaryCrossentropy', metrics: [...METRICS] }); // the fused (logits) path
+    const p = m.predict(x);
+    const probs = p.dataSync() as Float32Array;
+    p.dispose();
+    const ref = keras64(probs, y.data);
+    const ev = m.evaluate(x, y, { batchSize: 7 });
+    for (const k of METRICS) close(ev[k]!, ref[k], 1e-5, k);
+    assert.ok(ref.auc > 0.01 && ref.auc < 0.99 && Math.abs(ref.auc - 0.5) > 0.05 && ref.precision > 0 && ref.precision < 1, `a non-trivial case: ${JSON.stringify(ref)}`);
+    // The mean of per-batch precisions is something else: the check tells the two apart.
+    let batchMean = 0;
+    for (let s0 = 0; s0 < n; s0 += 7) batchMean += keras64(probs.subarray(s0, s0 + 7), y.data.subarray(s0, s0 + 7)).precision * Math.min(7, n - s0) / n;
+    assert.ok(Math.abs(batchMean - ref.precision) > 1e-3, `per-batch mean ${batchMean} vs ${ref.precision}`);
+    m.dispose();
+  });
+
+  it('the epoch-level metrics in fit logs and on a functional model\'s outputs match the float64 reference', async () => {
+    setSeed(9);
+    const n = 40;
+    const F = 3;
+    const x = data(n, [F]);
+    const y = { data: Float32Array.from({ length: n }, (_, i) => (x.data[i * F]! - x.data[i * F + 2]! > 0.1 ? 1 : 0)), shape: [n, 1] };
+    const m = sequential([layers.dense({ units: 1, activation: 'sigmoid', inputShape: [F] })]);
+    m.compile({ optimizer: optimizers.sgd({ learningRate: 0.5 }), loss: 'binaryCrossentropy', metrics: [...METRICS] });
+    const before: Array<ReturnType<typeof keras64>> = [];
+    const after: Array<ReturnType<typeof keras64>> = [];
+    const refOf = () => { const p = m.predict(x); const r = keras64(p.dataSync() as Float32Array, y.data); p.dispose(); return r; };
+    // One batch per epoch: the training logs are the metrics at the epoch's starting weights.
+    const h = await m.fit(x, y, { epochs: 2, batchSize: n, verbose: 0, validationData: [x, y], callbacks: [{ onEpochBegin: () => { before.push(refOf()); }, onEpochEnd: () => { after.push(refOf()); } }] });
+    for (let e = 0; e < 2; e++) {
+      for (const k of METRICS) {
+        close(h.history[k]![e]!, before[e]![k], 1e-5, `${k} epoch ${e}`);
+        close(h.history[`val_${k}`]![e]!, after[e]![k], 1e-5, `val_${k} epoch ${e}`);
+      }
+    }
+    m.dispose();
+
+    const i = input({ shape: [F] });
+    const cls = layers.dense({ units: 1, activation: 'sigmoid' });
+    const reg = layers.dense({ units: 2 });
+    const fm = model({ inputs: i, outputs: [cls.apply(i) as never, reg.apply(i) as never] });
+    const yr = data(n, [2]);
+    fm.compile({ optimizer: 'sgd', loss: ['binaryCrossentropy', 'mse'], metrics: [['auc', 'precision'], ['rmse']] });
+    const ev = fm.evaluate(x, [y, yr], { batchSize: 6 });
+    const [pc, pr] = fm.predict(x) as Tensor[];
+    const rc = keras64(pc!.dataSync() as Float32Array, y.data);
+    const rr = keras64(pr!.dataSync() as Float32Array, yr.data);
+    pc!.dispose();
+    pr!.dispose();
+    const names = Object.keys(ev);
+    const key = (suffix: string) => names.find((k) => k.endsWith(suffix))!;
+    close(ev[key('_auc')]!, rc.auc, 1e-5, 'output 1 auc');
+    close(ev[key('_precision')]!, rc.precision, 1e-5, 'output 1 precision');
+    close(ev[key('_rmse')]!, rr.rmse, 1e-5, 'output 2 rmse');
+    fm.dispose();
+    const sparse = sequential([layers.dense({ units: 3, inputShape: [F] })]);
+    assert.throws(() => sparse.compile({ optimizer: 'sgd', loss: 'sparseCategoricalCrossentropy', metrics: ['auc'] }), /compile: metric 'auc' needs binary \(or one-hot\) targets/);
+    sparse.dispose();
+  });
 });

@@ -72,7 +72,7 @@ export interface EarlyStoppingArgs {
 }
 
 function better(mode: 'min' | 'max' | 'auto', monitor: string): (a: number, b: number, delta: number) => boolean {
-  const max = mode === 'max' || (mode === 'auto' && /acc/.test(monitor));
+  const max = mode === 'max' || (mode === 'auto' && /acc|auc|precision|recall/.test(monitor)); // higher is better (Keras 3 asks the metric)
   return max ? (a, b, d) => a - d > b : (a, b, d) => a + d < b;
 }
 

@@ -20,7 +20,7 @@ import { datasetElement, evaluateDatasetOptions, evaluateElements, type FitDatas
 import { History, fail, loopOptions, positiveInteger, trainLoop, weightedMeans, type BatchSource } from '../training/engine';
 import { Graph, clearSaved } from '../training/graph';
 import { predictBatches, runNow, runYielding } from '../training/predict';
-import { fusedDense, lossAndMetricsInto, withFused, type OutputLoss } from '../training/loss';
+import { fusedDense, lossAndMetricsInto, outputLogs, outputSlots, withFused, type OutputLoss } from '../training/loss';
 import { LayersModel } from './base';
 
 /** Data for a model's inputs (or outputs): one Data for one, an array in order, or an object keyed by name. */
@@ -255,13 +255,15 @@ export class Model extends LayersModel {
   /** Logs from a step's values (per output: loss, metrics): the total loss first when there are several outputs. */
   private toLogs(values: ArrayLike<number>): number[] {
     const raw = Array.from(values);
-    if (this.outputs.length === 1) return raw;
+    if (this.outputs.length === 1) return outputLogs(this.outputLosses![0]!, raw, 0);
     let total = 0, offset = 0;
-    this.outputLosses!.forEach((o, i) => {
+    const logs = this.outputLosses!.flatMap((o, i) => {
       total += this.lossWeights[i]! * raw[offset]!;
-      offset += 1 + o.metrics.length;
+      const out = outputLogs(o, raw, offset);
+      offset += outputSlots(o);
+      return out;
     });
-    return [total, ...raw];
+    return [total, ...logs];
   }
 
   private compiled(fn: string): OutputLoss[] {
@@ -338,11 +340,11 @@ export class Model extends LayersModel {
   /** Per-output loss and metrics into one tensor (see toLogs), and the loss gradients scaled by lossWeights. */
   private lossesAndMetrics(outputs: Tensor[], lengths: Array<Int32Array | null>, ys: Tensor[], weights: Float32Array | null, withGrad: boolean): { values: Tensor; grads: Array<Tensor | null> } {
     const losses = this.outputLosses!;
-    const values = ops.empty([losses.reduce((s, o) => s + 1 + o.metrics.length, 0)], outputs[0]!.device);
+    const values = ops.empty([losses.reduce((s, o) => s + outputSlots(o), 0)], outputs[0]!.device);
     let offset = 0;
     const grads = losses.map((o, i) => {
       const g = lossAndMetricsInto(o, outputs[i]!, ys[i]!, lengths[i]!, weights, values, offset, withGrad);
-      offset += 1 + o.metrics.length;
+      offset += outputSlots(o);
       if (g && this.lossWeights[i] !== 1) ops.scale_(g, this.lossWeights[i]!);
       return g;
     });
@@ -389,12 +391,12 @@ export class Model extends LayersModel {
 
   private evaluateHost(b: HostBatch, batchSize: number): Logs {
     const n = b.xs[0]!.shape[0]!;
-    const rows: { size: number; values: number[] }[] = [];
+    const rows: { size: number; values: Float32Array }[] = [];
     for (let start = 0; start < n; start += batchSize) {
       const end = Math.min(n, start + batchSize);
-      rows.push({ size: end - start, values: this.toLogs(this.evaluateValues(b, start, end)) });
+      rows.push({ size: end - start, values: this.evaluateValues(b, start, end) });
     }
-    return weightedMeans(this.logNames(), rows);
+    return weightedMeans(this.logNames(), rows, (v) => this.toLogs(v));
   }
 
   // ---------------------------------------------------------------- public training API
@@ -508,8 +510,8 @@ export class Model extends LayersModel {
   private evaluateSource(fn: string, dataset: BatchSource, limit: number | null): Promise<Logs> {
     return evaluateElements(fn, dataset, limit, this.logNames(), (element, i) => {
       const b = this.datasetBatch(fn, element, i);
-      return { size: b.xs[0]!.shape[0]!, values: this.toLogs(this.evaluateValues(b, 0, b.xs[0]!.shape[0]!)) };
-    });
+      return { size: b.xs[0]!.shape[0]!, values: this.evaluateValues(b, 0, b.xs[0]!.shape[0]!) };
+    }, (v) => this.toLogs(v));
   }
 
   async evaluateDataset(dataset: BatchSource, args: { batches?: number } = {}): Promise<Logs> {

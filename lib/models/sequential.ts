@@ -18,9 +18,9 @@ import { Tensor, shapeSize, tensor } from '../tensor';
 import { LayersModel } from './base';
 import { batchSlice, classWeightsOf, cutSamples, hostData, sampleWeightsOf, type Data, type HostData, type SampleWeights } from '../training/data';
 import { Graph, clearSaved } from '../training/graph';
-import { fusedDense, lossAndMetricsInto, withFused, type OutputLoss } from '../training/loss';
+import { fusedDense, lossAndMetricsInto, outputLogs, outputSlots, withFused, type OutputLoss } from '../training/loss';
 import { datasetElement, evaluateDatasetOptions, evaluateElements, type FitDatasetArgs as FitDatasetArgsOf } from '../training/arguments';
-import { History, fail, loopOptions, positiveInteger, trainLoop, type BatchSource } from '../training/engine';
+import { History, fail, loopOptions, positiveInteger, trainLoop, weightedMeans, type BatchSource } from '../training/engine';
 import { predictBatches, runNow, runYielding } from '../training/predict';
 
 export { History };
@@ -271,9 +271,18 @@ export class Sequential extends LayersModel {
 
   /** Loss and metric values of one batch into a small tensor; the loss gradient when wanted. */
   private lossAndMetrics(out: Tensor, y: Tensor, withGrad: boolean, sampleWeights: Float32Array | null): { values: Tensor; grad: Tensor | null } {
-    const o: OutputLoss = { spec: this.lossSpec!, metrics: this.metricSpecs, fused: this.fused };
-    const values = ops.empty([1 + this.metricSpecs.length], out.device);
+    const o = this.outputLoss();
+    const values = ops.empty([outputSlots(o)], out.device);
     return { values, grad: lossAndMetricsInto(o, out, y, this.lastLengths, sampleWeights, values, 0, withGrad) };
+  }
+
+  private outputLoss(): OutputLoss {
+    return { spec: this.lossSpec!, metrics: this.metricSpecs, fused: this.fused };
+  }
+
+  /** [loss, ...metrics] from (the means of) a step's values. */
+  private toLogs(values: ArrayLike<number>): number[] {
+    return outputLogs(this.outputLoss(), values, 0);
   }
 
   private withFused<T>(fn: () => T): T {
@@ -312,7 +321,7 @@ export class Sequential extends LayersModel {
     // One step outside fit: its own stream, drawn from the global generator now.
     const values = this.stepValues(x, y, sampleWeights, new Rng(globalRng.nextStreamSeed()), applyUpdate, collect);
     try {
-      return Array.from(values.dataSync());
+      return this.toLogs(values.dataSync());
     } finally {
       values.dispose();
     }
@@ -400,6 +409,7 @@ export class Sequential extends LayersModel {
     return trainLoop({
       model: this, callbackModel: this, epochs, initialEpoch, verbose: loop.verbose, callbacks: loop.callbacks, signal: loop.signal,
       params: { epochs, steps, samples, batchSize, verbose: loop.verbose, metrics: this.logNames() },
+      toLogs: (v) => this.toLogs(v),
       *epochBatches() {
         const order = args.shuffle === false ? null : rng.permutation(samples);
         for (let b = 0; b < steps; b++) {
@@ -440,6 +450,7 @@ export class Sequential extends LayersModel {
         return { size: n, step: () => tidy(() => this.stepValues(this.batchTensor(xh, null, 0, n), this.batchTensor(yh, null, 0, n), weights, rng)) };
       },
       logNames: this.logNames(),
+      toLogs: (v) => this.toLogs(v),
     });
   }
 
@@ -447,7 +458,7 @@ export class Sequential extends LayersModel {
     return evaluateElements(fn, dataset, limit, this.logNames(), (element, i) => {
       const { xh, yh, weights } = this.datasetBatch(fn, element, i);
       return { size: xh.shape[0]!, values: this.evaluateBatch(xh, yh, weights) };
-    });
+    }, (v) => this.toLogs(v));
   }
 
   /** [loss, ...metrics] of one whole host batch (inference mode). */
@@ -468,8 +479,7 @@ export class Sequential extends LayersModel {
 
   private evaluateHost(xh: HostData, yh: HostData, weights: Float32Array | null, batchSize: number): Logs {
     if (!this.lossSpec) fail('evaluate: call compile({optimizer, loss}) before evaluate()');
-    const names = this.logNames();
-    const k = names.length;
+    const k = outputSlots(this.outputLoss());
     const n = xh.shape[0]!;
     const batches = Math.ceil(n / batchSize);
     // Each batch's [loss, ...metrics] goes into one device tensor, read once at the end: no
@@ -492,14 +502,8 @@ export class Sequential extends LayersModel {
         acc.dispose();
       }
     });
-    const sums = new Float64Array(k);
-    for (let b = 0; b < batches; b++) {
-      const size = Math.min(n, (b + 1) * batchSize) - b * batchSize;
-      for (let i = 0; i < k; i++) sums[i] += all[b * k + i]! * size;
-    }
-    const logs: Logs = {};
-    names.forEach((name, i) => (logs[name] = sums[i]! / n));
-    return logs;
+    const rows = Array.from({ length: batches }, (_, b) => ({ size: Math.min(n, (b + 1) * batchSize) - b * batchSize, values: all.subarray(b * k, (b + 1) * k) }));
+    return weightedMeans(this.logNames(), rows, (v) => this.toLogs(v));
   }
 
   /** Loss and metrics over (x, y), batched: {loss, accuracy?, ...}; sampleWeight weights the loss as in fit. */

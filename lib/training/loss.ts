@@ -4,7 +4,7 @@
 import { Dense, TimeDistributed, type Layer } from '../layers';
 import { tidy } from '../engine';
 import { lossKernel, type LossSpec } from '../losses';
-import type { MetricSpec } from '../metrics';
+import { metricSlots, type MetricSpec } from '../metrics';
 import * as ops from '../ops';
 import { tensor, type Tensor } from '../tensor';
 
@@ -89,23 +89,52 @@ export interface OutputLoss {
   fused: Dense | null;
 }
 
+/** The slots one output's loss and metrics take in a step's values. */
+export function outputSlots(o: OutputLoss): number {
+  return o.metrics.reduce((n, m) => n + metricSlots(m), 1);
+}
+
+/** [loss, ...metrics] of one output from (means of) its slots at values[offset…]. */
+export function outputLogs(o: OutputLoss, values: ArrayLike<number>, offset: number): number[] {
+  const logs = [values[offset]!];
+  let at = offset + 1;
+  for (const m of o.metrics) {
+    const n = metricSlots(m);
+    logs.push(m.finish ? m.finish(Array.prototype.slice.call(values, at, at + n) as number[]) : values[at]!);
+    at += n;
+  }
+  return logs;
+}
+
 /**
- * Writes the loss and then each metric into values[offset…]; returns the loss gradient w.r.t.
- * `out` when wanted. `lengths` are the output's valid lengths (masked sequences) or null.
+ * Writes the loss and then each metric's slots into values[offset…]; returns the loss gradient
+ * w.r.t. `out` when wanted. `lengths` are the output's valid lengths (masked sequences) or null.
  */
 export function lossAndMetricsInto(o: OutputLoss, out: Tensor, y: Tensor, lengths: Int32Array | null, sampleWeights: Float32Array | null, values: Tensor, offset: number, withGrad: boolean): Tensor | null {
   const logits = o.spec.fromLogits || o.fused !== null;
   const { loss: lossWeights, metrics: weights } = rowWeights(out, lengths, sampleWeights);
   const grad = lossInto(o.spec, logits, out, y, values, offset, withGrad, lossWeights);
   let probs: Tensor | null = null;
-  o.metrics.forEach((m, i) => {
+  const probabilities = () => (logits ? (probs ??= ops.activation(o.fused?.activation ?? (o.spec.name === 'binaryCrossentropy' ? 'sigmoid' : 'softmax'), out)) : out);
+  let at = offset + 1;
+  for (const m of o.metrics) {
     if (m.kernel.kind === 'metric') {
-      ops.metricInto(m.kernel.metric, out, y, values, offset + i + 1, logits && m.kernel.metric === 'binaryAccuracy' ? 0 : 0.5, weights);
+      ops.metricInto(m.kernel.metric, out, y, values, at, logits && m.kernel.metric === 'binaryAccuracy' ? 0 : 0.5, weights);
+    } else if (m.kernel.kind === 'loss') {
+      lossInto(m.kernel.loss, false, probabilities(), y, values, at, false, weights);
     } else {
-      if (logits && !probs) probs = ops.activation(o.fused?.activation ?? (o.spec.name === 'binaryCrossentropy' ? 'sigmoid' : 'softmax'), out);
-      lossInto(m.kernel.loss, false, probs ?? out, y, values, offset + i + 1, false, weights);
+      const p = probabilities();
+      const t = y.reshape(p.shape);
+      const ones = ops.fill_(ops.empty(p.shape, p.device), 1);
+      const count = m.kernel.thresholds.length;
+      ops.metricInto('binaryAccuracy', t, ones, values, at, 0.5, weights); // the positives' fraction
+      m.kernel.thresholds.forEach((th, j) => {
+        ops.metricInto('binaryAccuracy', p, t, values, at + 1 + j, th, weights);
+        ops.metricInto('binaryAccuracy', p, ones, values, at + 1 + count + j, th, weights); // predicted positive
+      });
     }
-  });
+    at += metricSlots(m);
+  }
   return grad;
 }
 
