@@ -1,7 +1,8 @@
 // Issue #13's extras: learningRateScheduler, predictAsync, and the forecasting/classification
 // losses and metrics, each checked against a float64 re-implementation.
 import assert from 'node:assert/strict';
-import { callbacks, input, layers, losses, memory, model, optimizers, sequential, setSeed, type Tensor } from '../lib';
+import { callbacks, input, layers, loadModel, losses, memory, model, optimizers, sequential, setSeed, type Sequential, type Tensor } from '../lib';
+import { tempDir } from './support/temp-dir';
 
 let s = 7;
 const rnd = () => ((s = (s * 1103515245 + 12345) % 2 ** 31), s / 2 ** 31);
@@ -166,6 +167,21 @@ describe('extras (issue #13)', function () {
     });
   }
 
+  it('a saved model keeps huber\'s delta and the new metrics: the loaded one evaluates the same', async () => {
+    setSeed(6);
+    const x = data(20, [2]);
+    const y = data(20, [1], () => (rnd() > 0.5 ? 1 : 0));
+    const m = sequential([layers.dense({ units: 1, inputShape: [2] })]);
+    m.compile({ optimizer: 'adam', loss: losses.huber({ delta: 0.3 }), metrics: ['rmse', 'mape', 'precision', 'recall', 'auc'] });
+    const dir = `${tempDir('cgru-extras-')}/m`;
+    await m.save(dir);
+    const back = loadModel<Sequential>(dir);
+    assert.deepEqual(back.trainingConfig!.loss, { name: 'huber', fromLogits: false, delta: 0.3 });
+    assert.deepEqual(back.evaluate(x, y, { batchSize: 6 }), m.evaluate(x, y, { batchSize: 6 }));
+    m.dispose();
+    back.dispose();
+  });
+
   it('mape clips |y| at Keras\' epsilon 1e-7; huber options are checked', () => {
     const m = sequential([layers.dense({ units: 1, inputShape: [1], kernelInitializer: 'ones' })]);
     m.compile({ optimizer: 'sgd', loss: 'mse', metrics: ['mape'] });
@@ -199,7 +215,7 @@ describe('extras (issue #13)', function () {
   }
   const METRICS = ['precision', 'recall', 'auc', 'rmse'] as const;
 
-  it('rmse, precision, recall and auc are over the whole evaluation (not per-batch means), as Keras computes them', () => {
+  it('rmse, precision, recall and auc are over the whole evaluation (not per-batch means), as Keras computes them', async () => {
     setSeed(8);
     const n = 50;
     const F = 4;
@@ -213,6 +229,15 @@ describe('extras (issue #13)', function () {
     const ref = keras64(probs, y.data);
     const ev = m.evaluate(x, y, { batchSize: 7 });
     for (const k of METRICS) close(ev[k]!, ref[k], 1e-5, k);
+    // evaluateDataset (the same batches as host arrays) combines the statistics the same way.
+    const slices = function* () {
+      for (let s0 = 0; s0 < n; s0 += 7) {
+        const e = Math.min(n, s0 + 7);
+        yield { xs: { data: x.data.slice(s0 * F, e * F), shape: [e - s0, F] }, ys: { data: y.data.slice(s0, e), shape: [e - s0, 1] } };
+      }
+    };
+    const evd = await m.evaluateDataset(slices);
+    for (const k of METRICS) close(evd[k]!, ref[k], 1e-5, `evaluateDataset ${k}`);
     assert.ok(ref.auc > 0.01 && ref.auc < 0.99 && Math.abs(ref.auc - 0.5) > 0.05 && ref.precision > 0 && ref.precision < 1, `a non-trivial case: ${JSON.stringify(ref)}`);
     // The mean of per-batch precisions is something else: the check tells the two apart.
     let batchMean = 0;

@@ -20,7 +20,7 @@ import { datasetElement, evaluateDatasetOptions, evaluateElements, type FitDatas
 import { History, fail, loopOptions, positiveInteger, trainLoop, weightedMeans, type BatchSource } from '../training/engine';
 import { Graph, clearSaved } from '../training/graph';
 import { predictBatches, runNow, runYielding } from '../training/predict';
-import { fusedDense, lossAndMetricsInto, outputLogs, outputSlots, withFused, type OutputLoss } from '../training/loss';
+import { fusedDense, lossAndMetricsInto, lossConfig, outputLogs, outputSlots, withFused, type OutputLoss } from '../training/loss';
 import { LayersModel } from './base';
 
 /** Data for a model's inputs (or outputs): one Data for one, an array in order, or an object keyed by name. */
@@ -189,10 +189,10 @@ export class Model extends LayersModel {
   }
 
   /** The compiled losses, metrics, lossWeights and optimizer config (JSON-ready), or null before compile(). */
-  get trainingConfig(): { loss: Array<{ name: string; fromLogits: boolean }>; metrics: string[][]; lossWeights: number[]; optimizer: Record<string, unknown> } | null {
+  get trainingConfig(): { loss: Array<{ name: string; fromLogits: boolean; delta?: number }>; metrics: string[][]; lossWeights: number[]; optimizer: Record<string, unknown> } | null {
     if (!this.optimizer || !this.outputLosses) return null;
     return {
-      loss: this.outputLosses.map((o) => ({ name: o.spec.name, fromLogits: o.spec.fromLogits })),
+      loss: this.outputLosses.map((o) => lossConfig(o.spec)),
       metrics: this.outputLosses.map((o) => o.metrics.map((m) => m.name)),
       lossWeights: [...this.lossWeights],
       optimizer: this.optimizer.getConfig(),

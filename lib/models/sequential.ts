@@ -18,7 +18,7 @@ import { Tensor, shapeSize, tensor } from '../tensor';
 import { LayersModel } from './base';
 import { batchSlice, classWeightsOf, cutSamples, hostData, sampleWeightsOf, type Data, type HostData, type SampleWeights } from '../training/data';
 import { Graph, clearSaved } from '../training/graph';
-import { fusedDense, lossAndMetricsInto, outputLogs, outputSlots, withFused, type OutputLoss } from '../training/loss';
+import { fusedDense, lossAndMetricsInto, lossConfig, outputLogs, outputSlots, withFused, type OutputLoss } from '../training/loss';
 import { datasetElement, evaluateDatasetOptions, evaluateElements, type FitDatasetArgs as FitDatasetArgsOf } from '../training/arguments';
 import { History, fail, loopOptions, positiveInteger, trainLoop, weightedMeans, type BatchSource } from '../training/engine';
 import { predictBatches, runNow, runYielding } from '../training/predict';
@@ -66,7 +66,7 @@ export interface FitArgs {
 
 /** What compile() was given, as JSON: the loss, metric names and optimizer settings. */
 export interface TrainingConfig {
-  loss: { name: string; fromLogits: boolean };
+  loss: { name: string; fromLogits: boolean; delta?: number };
   metrics: string[];
   optimizer: Record<string, unknown>;
 }
@@ -185,7 +185,7 @@ export class Sequential extends LayersModel {
   get trainingConfig(): TrainingConfig | null {
     if (!this.optimizer || !this.lossSpec) return null;
     return {
-      loss: { name: this.lossSpec.name, fromLogits: this.lossSpec.fromLogits },
+      loss: lossConfig(this.lossSpec),
       metrics: this.metricSpecs.map((m) => m.name),
       optimizer: this.optimizer.getConfig(),
     };

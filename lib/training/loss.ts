@@ -81,6 +81,11 @@ export function lossInto(spec: LossSpec, logits: boolean, pred: Tensor, target: 
   });
 }
 
+/** A loss spec as JSON (trainingConfig, saved models): what resolveLoss reads back. */
+export function lossConfig(spec: LossSpec): { name: string; fromLogits: boolean; delta?: number } {
+  return spec.delta === undefined ? { name: spec.name, fromLogits: spec.fromLogits } : { name: spec.name, fromLogits: spec.fromLogits, delta: spec.delta };
+}
+
 /** What one output is trained with. */
 export interface OutputLoss {
   spec: LossSpec;
