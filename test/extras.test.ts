@@ -289,4 +289,34 @@ describe('extras (issue #13)', function () {
     assert.throws(() => sparse.compile({ optimizer: 'sgd', loss: 'sparseCategoricalCrossentropy', metrics: ['auc'] }), /compile: metric 'auc' needs binary \(or one-hot\) targets/);
     sparse.dispose();
   });
+
+  it('masked sequences: huber and the epoch-level metrics count only the valid timesteps', () => {
+    setSeed(10);
+    const n = 6;
+    const T = 5;
+    const lengths = [5, 3, 1, 4, 2, 5];
+    const ids = new Int32Array(n * T);
+    lengths.forEach((len, i) => { for (let t = 0; t < len; t++) ids[i * T + t] = 1 + Math.floor(rnd() * 6); });
+    const y = Float32Array.from({ length: n * T }, () => (rnd() > 0.5 ? 1 : 0));
+    const m = sequential([
+      layers.embedding({ inputDim: 8, outputDim: 3, maskZero: true, inputShape: [T] }),
+      layers.gru({ units: 4, returnSequences: true }),
+      layers.timeDistributed({ layer: layers.dense({ units: 1, activation: 'sigmoid' }) }),
+    ]);
+    m.compile({ optimizer: 'sgd', loss: losses.huber({ delta: 0.3 }), metrics: [...METRICS] });
+    const x = { data: ids, shape: [n, T] };
+    const yt = { data: y, shape: [n, T, 1] };
+    const p = m.predict(x);
+    const all = p.dataSync() as Float32Array;
+    p.dispose();
+    const pv: number[] = [];
+    const yv: number[] = [];
+    lengths.forEach((len, i) => { for (let t = 0; t < len; t++) { pv.push(all[i * T + t]!); yv.push(y[i * T + t]!); } });
+    const h = huber64(0.3);
+    const ref = { ...keras64(pv, yv), loss: pv.reduce((a, v, j) => a + h.l(v, yv[j]!), 0) / pv.length };
+    const ev = m.evaluate(x, yt, { batchSize: n });
+    for (const k of ['loss', ...METRICS] as const) close(ev[k]!, ref[k], 1e-5, `masked ${k}`);
+    assert.ok(Math.abs(keras64(all, y).auc - ref.auc) > 1e-3, `the padded steps would change the result (the check can fail): ${JSON.stringify([keras64(all, y), ref])}`);
+    m.dispose();
+  });
 });
