@@ -1,15 +1,19 @@
 // Losses (Keras names and semantics): the mean over samples (and timesteps) of a per-row value.
-// Each resolves to a fused native kernel that computes the value and the gradient together.
+// Most resolve to a fused native kernel that computes the value and the gradient together; Huber
+// and MAPE are composed on the device from elementwise ops and those kernels (training/loss.ts).
 import { describe } from './backend';
 import type { LossKind } from './ops/math';
 import { checkOptions } from './options';
 
 export type LossName =
-  | 'meanSquaredError' | 'meanAbsoluteError' | 'binaryCrossentropy' | 'categoricalCrossentropy' | 'sparseCategoricalCrossentropy';
+  | 'meanSquaredError' | 'meanAbsoluteError' | 'binaryCrossentropy' | 'categoricalCrossentropy' | 'sparseCategoricalCrossentropy'
+  | 'huber' | 'meanAbsolutePercentageError';
 
 export interface LossSpec {
   name: LossName;
   fromLogits: boolean;
+  /** Huber's threshold between the quadratic and the linear part (default 1, as Keras). */
+  delta?: number;
 }
 
 const ALIASES: Record<string, LossName> = {
@@ -18,18 +22,20 @@ const ALIASES: Record<string, LossName> = {
   binaryCrossentropy: 'binaryCrossentropy', binary_crossentropy: 'binaryCrossentropy',
   categoricalCrossentropy: 'categoricalCrossentropy', categorical_crossentropy: 'categoricalCrossentropy',
   sparseCategoricalCrossentropy: 'sparseCategoricalCrossentropy', sparse_categorical_crossentropy: 'sparseCategoricalCrossentropy',
+  huber: 'huber',
+  meanAbsolutePercentageError: 'meanAbsolutePercentageError', mape: 'meanAbsolutePercentageError', mean_absolute_percentage_error: 'meanAbsolutePercentageError',
 };
 
 /** A loss by name or spec ({name, fromLogits}). */
 export function resolveLoss(loss: unknown): LossSpec {
   if (typeof loss === 'string' && loss in ALIASES) return { name: ALIASES[loss]!, fromLogits: false };
   if (typeof loss === 'object' && loss !== null && typeof (loss as LossSpec).name === 'string' && (loss as LossSpec).name in ALIASES) {
-    checkOptions('compile: loss', loss, ['name', 'fromLogits'], { refused: LOSS_REFUSED });
     const spec = loss as LossSpec;
     const name = ALIASES[spec.name]!;
+    checkOptions('compile: loss', loss, ['name', 'fromLogits', ...(name === 'huber' ? ['delta'] : [])], { refused: LOSS_REFUSED });
     const logits = fromLogits('compile: loss', spec.fromLogits);
     if (logits && !name.endsWith('Crossentropy')) throw new TypeError(`compile: loss ${name} takes no fromLogits (only the cross-entropies do)`);
-    return { name, fromLogits: logits };
+    return name === 'huber' ? { name, fromLogits: false, delta: huberDelta('compile: loss', spec.delta) } : { name, fromLogits: logits };
   }
   throw new TypeError(`compile: unknown loss ${describe(loss)}; use one of ${Object.keys(ALIASES).filter((k) => !k.includes('_')).join(', ')} (or e.g. losses.categoricalCrossentropy({fromLogits: true}))`);
 }
@@ -48,7 +54,13 @@ export function lossKernel(spec: LossSpec, logits: boolean): LossKind {
     case 'sparseCategoricalCrossentropy':
       return logits ? 'sparseCategoricalCrossentropyLogits' : 'sparseCategoricalCrossentropy';
   }
-  throw new TypeError(`lossKernel: unknown loss ${describe((spec as { name?: unknown }).name)} in argument 'spec'`);
+  throw new TypeError(`lossKernel: loss ${describe((spec as { name?: unknown }).name)} in argument 'spec' has no native kernel (unknown, or composed by lossInto)`);
+}
+
+function huberDelta(fn: string, v: unknown): number {
+  if (v === undefined) return 1;
+  if (typeof v !== 'number' || !(v > 0) || !Number.isFinite(v)) throw new TypeError(`${fn}: 'delta' must be a positive number, got ${describe(v)}`);
+  return v;
 }
 
 const LOSS_REFUSED: Record<string, string> = {
@@ -76,3 +88,10 @@ export const meanAbsoluteError: () => LossSpec = lossFactory('meanAbsoluteError'
 export const binaryCrossentropy = lossFactory('binaryCrossentropy', true);
 export const categoricalCrossentropy = lossFactory('categoricalCrossentropy', true);
 export const sparseCategoricalCrossentropy = lossFactory('sparseCategoricalCrossentropy', true);
+export const meanAbsolutePercentageError: () => LossSpec = lossFactory('meanAbsolutePercentageError', false);
+export const mape = meanAbsolutePercentageError;
+/** Keras' Huber loss: ½e² for |e| ≤ delta, delta·|e| − ½delta² beyond (delta default 1). */
+export function huber(options?: { delta?: number }): LossSpec {
+  checkOptions('losses.huber', options, ['delta'], { refused: LOSS_REFUSED });
+  return { name: 'huber', fromLogits: false, delta: huberDelta('losses.huber', options?.delta) };
+}

@@ -1,13 +1,61 @@
 // Metrics by name (Keras conventions): 'accuracy' becomes binary, categorical or sparse accuracy
-// according to the loss; 'mae' and 'mse' reuse the loss kernels without gradients.
+// according to the loss; 'mae', 'mse' and 'mape' are the losses' values without gradients;
+// 'rmse', 'precision', 'recall' and 'auc' are over the whole epoch or evaluation, as Keras'
+// stateful metrics: each batch writes additive statistics, finish() combines their means.
 import { describe } from './backend';
 import type { LossSpec } from './losses';
-import type { LossKind, MetricKind } from './ops/math';
+import type { MetricKind } from './ops/math';
 
 export interface MetricSpec {
   /** The key in logs and History ('accuracy', 'mae', ...). */
   name: string;
-  kernel: { kind: 'metric'; metric: MetricKind } | { kind: 'loss'; loss: LossKind };
+  /**
+   * 'confusion' writes 1 + 2·thresholds slots: the fraction of positive targets, then per
+   * threshold the binary accuracy of pred against the targets and against all-ones (see
+   * confusionCounts), from which the counts follow.
+   */
+  kernel: { kind: 'metric'; metric: MetricKind } | { kind: 'loss'; loss: LossSpec } | { kind: 'confusion'; thresholds: number[] };
+  /** The log from the slots' means over the epoch or evaluation (rmse = √mean squared error). */
+  finish?: (means: ArrayLike<number>) => number;
+}
+
+/** The slots a metric writes into a step's values. */
+export function metricSlots(m: MetricSpec): number {
+  return m.kernel.kind === 'confusion' ? 1 + 2 * m.kernel.thresholds.length : 1;
+}
+
+/**
+ * True and false positives per threshold and the positives, as fractions of the elements, from a
+ * confusion metric's slot means: accuracy = 2TP + 1 − PP − P (in fractions) gives TP.
+ */
+export function confusionCounts(means: ArrayLike<number>, count: number): { tp: number[]; fp: number[]; positives: number } {
+  const positives = means[0]!;
+  const tp: number[] = [];
+  const fp: number[] = [];
+  for (let j = 0; j < count; j++) {
+    const pp = Math.max(0, means[1 + count + j]!);
+    const t = Math.min(pp, positives, Math.max(0, (means[1 + j]! + pp + positives - 1) / 2)); // rounding kept in range
+    tp.push(t);
+    fp.push(pp - t);
+  }
+  return { tp, fp, positives };
+}
+
+const ratio = (a: number, b: number): number => (b > 0 ? a / b : 0); // Keras' divide_no_nan
+
+/** Keras' AUC thresholds: 0 − ε, i/(n − 1) for i in 1..n−2, 1 + ε. */
+function aucThresholds(n: number): number[] {
+  return [-1e-7, ...Array.from({ length: n - 2 }, (_, i) => (i + 1) / (n - 1)), 1 + 1e-7];
+}
+
+/** Keras' ROC AUC: trapezoids between the thresholds' (false positive rate, recall) points. */
+function rocAuc(means: ArrayLike<number>, count: number): number {
+  const { tp, fp, positives } = confusionCounts(means, count);
+  const recall = tp.map((t) => ratio(t, positives));
+  const fpr = fp.map((f) => ratio(f, 1 - positives));
+  let auc = 0;
+  for (let j = 0; j + 1 < count; j++) auc += (fpr[j]! - fpr[j + 1]!) * ((recall[j]! + recall[j + 1]!) / 2);
+  return auc;
 }
 
 export function resolveMetric(metric: unknown, loss: LossSpec): MetricSpec {
@@ -23,11 +71,30 @@ export function resolveMetric(metric: unknown, loss: LossSpec): MetricSpec {
       return { name: metric, kernel: { kind: 'metric', metric } };
     case 'mae':
     case 'meanAbsoluteError':
-      return { name: 'mae', kernel: { kind: 'loss', loss: 'meanAbsoluteError' } };
+      return { name: 'mae', kernel: { kind: 'loss', loss: { name: 'meanAbsoluteError', fromLogits: false } } };
     case 'mse':
     case 'meanSquaredError':
-      return { name: 'mse', kernel: { kind: 'loss', loss: 'meanSquaredError' } };
+      return { name: 'mse', kernel: { kind: 'loss', loss: { name: 'meanSquaredError', fromLogits: false } } };
+    case 'rmse':
+    case 'rootMeanSquaredError':
+      return { name: 'rmse', kernel: { kind: 'loss', loss: { name: 'meanSquaredError', fromLogits: false } }, finish: (m) => Math.sqrt(m[0]!) };
+    case 'precision':
+    case 'recall':
+    case 'auc': {
+      if (loss.name === 'sparseCategoricalCrossentropy') throw new TypeError(`compile: metric '${metric}' needs binary (or one-hot) targets, not the integer labels of sparseCategoricalCrossentropy`);
+      if (metric === 'auc') {
+        const thresholds = aucThresholds(200);
+        return { name: 'auc', kernel: { kind: 'confusion', thresholds }, finish: (m) => rocAuc(m, thresholds.length) };
+      }
+      const finish = metric === 'precision'
+        ? (m: ArrayLike<number>) => { const c = confusionCounts(m, 1); return ratio(c.tp[0]!, c.tp[0]! + c.fp[0]!); }
+        : (m: ArrayLike<number>) => { const c = confusionCounts(m, 1); return ratio(c.tp[0]!, c.positives); };
+      return { name: metric, kernel: { kind: 'confusion', thresholds: [0.5] }, finish };
+    }
+    case 'mape':
+    case 'meanAbsolutePercentageError':
+      return { name: 'mape', kernel: { kind: 'loss', loss: { name: 'meanAbsolutePercentageError', fromLogits: false } } };
     default:
-      throw new TypeError(`compile: unknown metric ${describe(metric)}; use 'accuracy', 'binaryAccuracy', 'categoricalAccuracy', 'sparseCategoricalAccuracy', 'mae' or 'mse'`);
+      throw new TypeError(`compile: unknown metric ${describe(metric)}; use 'accuracy', 'binaryAccuracy', 'categoricalAccuracy', 'sparseCategoricalAccuracy', 'mae', 'mse', 'mape', 'rmse', 'precision', 'recall' or 'auc'`);
   }
 }

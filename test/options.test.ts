@@ -122,10 +122,14 @@ describe('options: unknown keys are errors naming the function, the key and the 
     refusesUnknown(() => losses.sparseCategoricalCrossentropy({ axis: -1 } as never), 'losses.sparseCategoricalCrossentropy', 'axis', null);
     refusesUnknown(() => (losses.meanSquaredError as (o: unknown) => unknown)({ fromLogits: true }), 'losses.meanSquaredError', 'fromLogits', null);
     refusesUnknown(() => (losses.meanAbsoluteError as (o: unknown) => unknown)({ delta: 1 }), 'losses.meanAbsoluteError', 'delta', null);
+    refusesUnknown(() => losses.huber({ delt: 1 } as never), 'losses.huber', 'delt', 'delta');
+    refusesUnknown(() => (losses.meanAbsolutePercentageError as (o: unknown) => unknown)({ epsilon: 1 }), 'losses.meanAbsolutePercentageError', 'epsilon', null);
     assert.throws(() => losses.binaryCrossentropy({ labelSmoothing: 0.1 } as never), /losses\.binaryCrossentropy: option 'labelSmoothing' is not supported: label smoothing is not implemented/);
     assert.throws(() => losses.binaryCrossentropy({ fromLogits: 1 } as never), /losses\.binaryCrossentropy: 'fromLogits' must be true or false/);
     const m = compiled();
     refusesUnknown(() => m.compile({ optimizer: 'sgd', loss: { name: 'binaryCrossentropy', from_logits: true } as never }), 'compile: loss', 'from_logits', 'fromLogits');
+    refusesUnknown(() => m.compile({ optimizer: 'sgd', loss: { name: 'huber', delat: 2 } as never }), 'compile: loss', 'delat', 'delta');
+    refusesUnknown(() => m.compile({ optimizer: 'sgd', loss: { name: 'mse', delta: 2 } as never }), 'compile: loss', 'delta', null);
     assert.throws(() => m.compile({ optimizer: 'sgd', loss: { name: 'meanSquaredError', reduction: 'sum' } as never }), /compile: loss: option 'reduction' is not supported: the loss is always Keras' default reduction/);
     assert.throws(() => m.compile({ optimizer: 'sgd', loss: { name: 'meanSquaredError', fromLogits: true } }), /compile: loss meanSquaredError takes no fromLogits/);
   });
@@ -135,6 +139,7 @@ describe('options: unknown keys are errors naming the function, the key and the 
     refusesUnknown(() => callbacks.earlyStopping({ restoreBestWeight: true } as never), 'earlyStopping', 'restoreBestWeight', 'restoreBestWeights');
     refusesUnknown(() => callbacks.reduceLROnPlateau({ min_lr: 1e-5 } as never), 'reduceLROnPlateau', 'min_lr', 'minLr');
     refusesUnknown(() => callbacks.csvLogger('/tmp/x.csv', { seperator: ';' } as never), 'csvLogger', 'seperator', 'separator');
+    refusesUnknown(() => callbacks.learningRateScheduler(() => 0.1, { verbos: 1 } as never), 'learningRateScheduler', 'verbos', 'verbose');
     refusesUnknown(() => modelCheckpoint({ filepath: '/tmp/c', save_best_only: true } as never), 'modelCheckpoint', 'save_best_only', 'saveBestOnly');
     refusesUnknown(() => callbacks.modelCheckpoint({ filepath: '/tmp/c', savefreq: 2 } as never), 'modelCheckpoint', 'savefreq', 'saveFreq');
     assert.throws(() => modelCheckpoint({ filepath: '/tmp/c', saveWeightsOnly: true } as never), /modelCheckpoint: option 'saveWeightsOnly' is not supported/);

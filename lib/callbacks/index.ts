@@ -1,5 +1,5 @@
 // Keras-style callbacks: progress output, early stopping, LR reduction on plateaus, NaN guard,
-// CSV logging and custom hooks.
+// learning-rate schedules per epoch, CSV logging and custom hooks.
 import * as fs from 'node:fs';
 import { describe } from '../backend';
 import { checkOptions } from '../options';
@@ -72,7 +72,7 @@ export interface EarlyStoppingArgs {
 }
 
 function better(mode: 'min' | 'max' | 'auto', monitor: string): (a: number, b: number, delta: number) => boolean {
-  const max = mode === 'max' || (mode === 'auto' && /acc/.test(monitor));
+  const max = mode === 'max' || (mode === 'auto' && /acc|auc|precision|recall/.test(monitor)); // higher is better (Keras 3 asks the metric)
   return max ? (a, b, d) => a - d > b : (a, b, d) => a + d < b;
 }
 
@@ -201,6 +201,32 @@ export class ReduceLROnPlateau extends Callback {
   }
 }
 
+/**
+ * Keras' LearningRateScheduler: at each epoch's start sets the optimizer's learning rate to
+ * schedule(epoch, currentRate) (a constant from then on: it replaces a step schedule) and logs
+ * the rate as `learning_rate` at the epoch's end.
+ */
+export class LearningRateScheduler extends Callback {
+  constructor(readonly schedule: (epoch: number, lr: number) => number, private readonly options: { verbose?: 0 | 1 } = {}) {
+    super();
+    if (typeof schedule !== 'function') throw new TypeError(`learningRateScheduler: argument 'schedule' must be a function (epoch, lr) => number, got ${describe(schedule)}`);
+    checkOptions('learningRateScheduler', options, ['verbose']);
+    if (options.verbose !== undefined && options.verbose !== 0 && options.verbose !== 1) throw new TypeError(`learningRateScheduler: 'verbose' must be 0 or 1, got ${describe(options.verbose)}`);
+  }
+  override onEpochBegin(epoch: number): void {
+    const opt = this.model.optimizer;
+    if (!opt) throw new Error('learningRateScheduler: the model has no optimizer (call compile first)');
+    const lr = this.schedule(epoch, opt.learningRate);
+    if (typeof lr !== 'number' || !(lr > 0) || !Number.isFinite(lr)) throw new TypeError(`learningRateScheduler: the schedule must return a positive finite number, got ${describe(lr)} at epoch ${epoch}`);
+    opt.learningRate = lr;
+    if (this.options.verbose) console.log(`Epoch ${epoch + 1}: LearningRateScheduler setting learning rate to ${lr}.`);
+  }
+  override onEpochEnd(_epoch: number, logs: Logs = {}): void {
+    const opt = this.model.optimizer;
+    if (opt) logs.learning_rate = opt.learningRate;
+  }
+}
+
 export class TerminateOnNaN extends Callback {
   override onBatchEnd(batch: number, logs: Logs = {}): void {
     const loss = logs.loss;
@@ -245,6 +271,7 @@ export const terminateOnNaN = (...args: never[]): TerminateOnNaN => {
   if (args.length) throw new TypeError(`terminateOnNaN: takes no arguments, got ${describe(args[0])}`);
   return new TerminateOnNaN();
 };
+export const learningRateScheduler = (schedule: (epoch: number, lr: number) => number, options?: { verbose?: 0 | 1 }): LearningRateScheduler => new LearningRateScheduler(schedule, options);
 export const csvLogger = (filename: string, options?: { separator?: string; append?: boolean }): CSVLogger => new CSVLogger(filename, options);
 export const progressBar = (stream?: NodeJS.WriteStream): ProgressBar => {
   if (stream !== undefined && typeof (stream as { write?: unknown })?.write !== 'function') throw new TypeError(`progressBar: argument 'stream' must be a writable stream, got ${describe(stream)}`);

@@ -139,7 +139,7 @@ export abstract class LayersModel {
     evaluateSource(source: BatchSource): Promise<Logs>;
     step(element: unknown, index: number, rng: Rng): StepBatch;
     logNames: string[];
-    toLogs?: (values: Float32Array) => number[];
+    toLogs?: (means: ArrayLike<number>) => number[];
   }): Promise<History> {
     const { loop, batchesPerEpoch, validation } = fitDatasetOptions(dataset, args);
     let validate: (() => Logs | Promise<Logs>) | null = null;

@@ -19,7 +19,8 @@ import { batchSlice, classWeightsOf, cutSamples, hostData, sampleWeightsOf, type
 import { datasetElement, evaluateDatasetOptions, evaluateElements, type FitDatasetArgs } from '../training/arguments';
 import { History, fail, loopOptions, positiveInteger, trainLoop, weightedMeans, type BatchSource } from '../training/engine';
 import { Graph, clearSaved } from '../training/graph';
-import { fusedDense, lossAndMetricsInto, withFused, type OutputLoss } from '../training/loss';
+import { predictBatches, runNow, runYielding } from '../training/predict';
+import { fusedDense, lossAndMetricsInto, lossConfig, outputLogs, outputSlots, withFused, type OutputLoss } from '../training/loss';
 import { LayersModel } from './base';
 
 /** Data for a model's inputs (or outputs): one Data for one, an array in order, or an object keyed by name. */
@@ -188,10 +189,10 @@ export class Model extends LayersModel {
   }
 
   /** The compiled losses, metrics, lossWeights and optimizer config (JSON-ready), or null before compile(). */
-  get trainingConfig(): { loss: Array<{ name: string; fromLogits: boolean }>; metrics: string[][]; lossWeights: number[]; optimizer: Record<string, unknown> } | null {
+  get trainingConfig(): { loss: Array<{ name: string; fromLogits: boolean; delta?: number }>; metrics: string[][]; lossWeights: number[]; optimizer: Record<string, unknown> } | null {
     if (!this.optimizer || !this.outputLosses) return null;
     return {
-      loss: this.outputLosses.map((o) => ({ name: o.spec.name, fromLogits: o.spec.fromLogits })),
+      loss: this.outputLosses.map((o) => lossConfig(o.spec)),
       metrics: this.outputLosses.map((o) => o.metrics.map((m) => m.name)),
       lossWeights: [...this.lossWeights],
       optimizer: this.optimizer.getConfig(),
@@ -254,13 +255,15 @@ export class Model extends LayersModel {
   /** Logs from a step's values (per output: loss, metrics): the total loss first when there are several outputs. */
   private toLogs(values: ArrayLike<number>): number[] {
     const raw = Array.from(values);
-    if (this.outputs.length === 1) return raw;
+    if (this.outputs.length === 1) return outputLogs(this.outputLosses![0]!, raw, 0);
     let total = 0, offset = 0;
-    this.outputLosses!.forEach((o, i) => {
+    const logs = this.outputLosses!.flatMap((o, i) => {
       total += this.lossWeights[i]! * raw[offset]!;
-      offset += 1 + o.metrics.length;
+      const out = outputLogs(o, raw, offset);
+      offset += outputSlots(o);
+      return out;
     });
-    return [total, ...raw];
+    return [total, ...logs];
   }
 
   private compiled(fn: string): OutputLoss[] {
@@ -337,11 +340,11 @@ export class Model extends LayersModel {
   /** Per-output loss and metrics into one tensor (see toLogs), and the loss gradients scaled by lossWeights. */
   private lossesAndMetrics(outputs: Tensor[], lengths: Array<Int32Array | null>, ys: Tensor[], weights: Float32Array | null, withGrad: boolean): { values: Tensor; grads: Array<Tensor | null> } {
     const losses = this.outputLosses!;
-    const values = ops.empty([losses.reduce((s, o) => s + 1 + o.metrics.length, 0)], outputs[0]!.device);
+    const values = ops.empty([losses.reduce((s, o) => s + outputSlots(o), 0)], outputs[0]!.device);
     let offset = 0;
     const grads = losses.map((o, i) => {
       const g = lossAndMetricsInto(o, outputs[i]!, ys[i]!, lengths[i]!, weights, values, offset, withGrad);
-      offset += 1 + o.metrics.length;
+      offset += outputSlots(o);
       if (g && this.lossWeights[i] !== 1) ops.scale_(g, this.lossWeights[i]!);
       return g;
     });
@@ -388,12 +391,12 @@ export class Model extends LayersModel {
 
   private evaluateHost(b: HostBatch, batchSize: number): Logs {
     const n = b.xs[0]!.shape[0]!;
-    const rows: { size: number; values: number[] }[] = [];
+    const rows: { size: number; values: Float32Array }[] = [];
     for (let start = 0; start < n; start += batchSize) {
       const end = Math.min(n, start + batchSize);
-      rows.push({ size: end - start, values: this.toLogs(this.evaluateValues(b, start, end)) });
+      rows.push({ size: end - start, values: this.evaluateValues(b, start, end) });
     }
-    return weightedMeans(this.logNames(), rows);
+    return weightedMeans(this.logNames(), rows, (v) => this.toLogs(v));
   }
 
   // ---------------------------------------------------------------- public training API
@@ -507,8 +510,8 @@ export class Model extends LayersModel {
   private evaluateSource(fn: string, dataset: BatchSource, limit: number | null): Promise<Logs> {
     return evaluateElements(fn, dataset, limit, this.logNames(), (element, i) => {
       const b = this.datasetBatch(fn, element, i);
-      return { size: b.xs[0]!.shape[0]!, values: this.toLogs(this.evaluateValues(b, 0, b.xs[0]!.shape[0]!)) };
-    });
+      return { size: b.xs[0]!.shape[0]!, values: this.evaluateValues(b, 0, b.xs[0]!.shape[0]!) };
+    }, (v) => this.toLogs(v));
   }
 
   async evaluateDataset(dataset: BatchSource, args: { batches?: number } = {}): Promise<Logs> {
@@ -527,28 +530,24 @@ export class Model extends LayersModel {
 
   /** Outputs for x, in batches: one tensor [samples, ...] per output (a tensor for one output, an array for several). */
   predict(x: ModelData, args: { batchSize?: number } = {}): Tensor | Tensor[] {
-    this.assertLive('predict');
-    checkOptions('predict', args, ['batchSize'], { refused: { steps: 'predict takes whole arrays' } });
-    const batchSize = positiveInteger('predict', 'batchSize', args.batchSize, 32);
-    const xs = this.hostInputs('predict', x);
-    const n = xs[0]!.shape[0]!;
-    let outs: Tensor[] | null = null;
-    try {
-      for (let start = 0; start < n; start += batchSize) {
-        const end = Math.min(n, start + batchSize);
-        const made = tidy(() => {
-          const { outputs } = this.graph.forward(xs.map((h) => this.batchTensor(h, null, start, end)), false, globalRng, null, this.hostOf);
-          const first = outs ? null : outputs.map((y) => ops.empty([n, ...y.shape.slice(1)], y.device));
-          outputs.forEach((y, i) => ops.writeFirst_((outs ?? first!)[i]!, y, start));
-          return first;
-        });
-        outs ??= made;
-      }
-    } catch (err) {
-      dispose(outs);
-      throw err;
-    }
-    return outs!.length === 1 ? outs![0]! : outs!;
+    return runNow(this.predictSteps('predict', x, args));
+  }
+
+  /** predict that lets the event loop run between batches; resolves with the same tensor(s). */
+  predictAsync(x: ModelData, args: { batchSize?: number } = {}): Promise<Tensor | Tensor[]> {
+    return runYielding(this.predictSteps('predictAsync', x, args));
+  }
+
+  private *predictSteps(fn: string, x: ModelData, args: { batchSize?: number }): Generator<void, Tensor | Tensor[]> {
+    this.assertLive(fn);
+    checkOptions(fn, args, ['batchSize'], { refused: { steps: 'predict takes whole arrays' } });
+    const batchSize = positiveInteger(fn, 'batchSize', args.batchSize, 32);
+    const xs = this.hostInputs(fn, x);
+    const outs = yield* predictBatches(xs[0]!.shape[0]!, batchSize, (start, end) => {
+      this.assertLive(fn); // predictAsync: disposed between batches
+      return this.graph.forward(xs.map((h) => this.batchTensor(h, null, start, end)), false, globalRng, null, this.hostOf).outputs;
+    });
+    return outs.length === 1 ? outs[0]! : outs;
   }
 }
 

@@ -18,9 +18,10 @@ import { Tensor, shapeSize, tensor } from '../tensor';
 import { LayersModel } from './base';
 import { batchSlice, classWeightsOf, cutSamples, hostData, sampleWeightsOf, type Data, type HostData, type SampleWeights } from '../training/data';
 import { Graph, clearSaved } from '../training/graph';
-import { fusedDense, lossAndMetricsInto, withFused, type OutputLoss } from '../training/loss';
+import { fusedDense, lossAndMetricsInto, lossConfig, outputLogs, outputSlots, withFused, type OutputLoss } from '../training/loss';
 import { datasetElement, evaluateDatasetOptions, evaluateElements, type FitDatasetArgs as FitDatasetArgsOf } from '../training/arguments';
-import { History, fail, loopOptions, positiveInteger, trainLoop, type BatchSource } from '../training/engine';
+import { History, fail, loopOptions, positiveInteger, trainLoop, weightedMeans, type BatchSource } from '../training/engine';
+import { predictBatches, runNow, runYielding } from '../training/predict';
 
 export { History };
 
@@ -65,7 +66,7 @@ export interface FitArgs {
 
 /** What compile() was given, as JSON: the loss, metric names and optimizer settings. */
 export interface TrainingConfig {
-  loss: { name: string; fromLogits: boolean };
+  loss: { name: string; fromLogits: boolean; delta?: number };
   metrics: string[];
   optimizer: Record<string, unknown>;
 }
@@ -184,7 +185,7 @@ export class Sequential extends LayersModel {
   get trainingConfig(): TrainingConfig | null {
     if (!this.optimizer || !this.lossSpec) return null;
     return {
-      loss: { name: this.lossSpec.name, fromLogits: this.lossSpec.fromLogits },
+      loss: lossConfig(this.lossSpec),
       metrics: this.metricSpecs.map((m) => m.name),
       optimizer: this.optimizer.getConfig(),
     };
@@ -270,9 +271,18 @@ export class Sequential extends LayersModel {
 
   /** Loss and metric values of one batch into a small tensor; the loss gradient when wanted. */
   private lossAndMetrics(out: Tensor, y: Tensor, withGrad: boolean, sampleWeights: Float32Array | null): { values: Tensor; grad: Tensor | null } {
-    const o: OutputLoss = { spec: this.lossSpec!, metrics: this.metricSpecs, fused: this.fused };
-    const values = ops.empty([1 + this.metricSpecs.length], out.device);
+    const o = this.outputLoss();
+    const values = ops.empty([outputSlots(o)], out.device);
     return { values, grad: lossAndMetricsInto(o, out, y, this.lastLengths, sampleWeights, values, 0, withGrad) };
+  }
+
+  private outputLoss(): OutputLoss {
+    return { spec: this.lossSpec!, metrics: this.metricSpecs, fused: this.fused };
+  }
+
+  /** [loss, ...metrics] from (the means of) a step's values. */
+  private toLogs(values: ArrayLike<number>): number[] {
+    return outputLogs(this.outputLoss(), values, 0);
   }
 
   private withFused<T>(fn: () => T): T {
@@ -311,7 +321,7 @@ export class Sequential extends LayersModel {
     // One step outside fit: its own stream, drawn from the global generator now.
     const values = this.stepValues(x, y, sampleWeights, new Rng(globalRng.nextStreamSeed()), applyUpdate, collect);
     try {
-      return Array.from(values.dataSync());
+      return this.toLogs(values.dataSync());
     } finally {
       values.dispose();
     }
@@ -399,6 +409,7 @@ export class Sequential extends LayersModel {
     return trainLoop({
       model: this, callbackModel: this, epochs, initialEpoch, verbose: loop.verbose, callbacks: loop.callbacks, signal: loop.signal,
       params: { epochs, steps, samples, batchSize, verbose: loop.verbose, metrics: this.logNames() },
+      toLogs: (v) => this.toLogs(v),
       *epochBatches() {
         const order = args.shuffle === false ? null : rng.permutation(samples);
         for (let b = 0; b < steps; b++) {
@@ -439,6 +450,7 @@ export class Sequential extends LayersModel {
         return { size: n, step: () => tidy(() => this.stepValues(this.batchTensor(xh, null, 0, n), this.batchTensor(yh, null, 0, n), weights, rng)) };
       },
       logNames: this.logNames(),
+      toLogs: (v) => this.toLogs(v),
     });
   }
 
@@ -446,7 +458,7 @@ export class Sequential extends LayersModel {
     return evaluateElements(fn, dataset, limit, this.logNames(), (element, i) => {
       const { xh, yh, weights } = this.datasetBatch(fn, element, i);
       return { size: xh.shape[0]!, values: this.evaluateBatch(xh, yh, weights) };
-    });
+    }, (v) => this.toLogs(v));
   }
 
   /** [loss, ...metrics] of one whole host batch (inference mode). */
@@ -467,8 +479,7 @@ export class Sequential extends LayersModel {
 
   private evaluateHost(xh: HostData, yh: HostData, weights: Float32Array | null, batchSize: number): Logs {
     if (!this.lossSpec) fail('evaluate: call compile({optimizer, loss}) before evaluate()');
-    const names = this.logNames();
-    const k = names.length;
+    const k = outputSlots(this.outputLoss());
     const n = xh.shape[0]!;
     const batches = Math.ceil(n / batchSize);
     // Each batch's [loss, ...metrics] goes into one device tensor, read once at the end: no
@@ -491,14 +502,8 @@ export class Sequential extends LayersModel {
         acc.dispose();
       }
     });
-    const sums = new Float64Array(k);
-    for (let b = 0; b < batches; b++) {
-      const size = Math.min(n, (b + 1) * batchSize) - b * batchSize;
-      for (let i = 0; i < k; i++) sums[i] += all[b * k + i]! * size;
-    }
-    const logs: Logs = {};
-    names.forEach((name, i) => (logs[name] = sums[i]! / n));
-    return logs;
+    const rows = Array.from({ length: batches }, (_, b) => ({ size: Math.min(n, (b + 1) * batchSize) - b * batchSize, values: all.subarray(b * k, (b + 1) * k) }));
+    return weightedMeans(this.logNames(), rows, (v) => this.toLogs(v));
   }
 
   /** Loss and metrics over (x, y), batched: {loss, accuracy?, ...}; sampleWeight weights the loss as in fit. */
@@ -513,29 +518,24 @@ export class Sequential extends LayersModel {
 
   /** Outputs for x, computed in batches; one new tensor [samples, ...outputShape]. */
   predict(x: Data, args: { batchSize?: number } = {}): Tensor {
-    this.assertLive('predict');
-    checkOptions('predict', args, ['batchSize'], { refused: { steps: DATASET_ONLY } });
-    const batchSize = positiveInteger('predict', 'batchSize', args.batchSize, 32);
-    const xh = hostData(x, 'predict: x', this.layers[0]?.inputDType ?? 'float32');
-    this.checkX(xh, 'predict: x');
-    const n = xh.shape[0]!;
-    // Batches are written into the output on the model's device: no host round trip.
-    let out: Tensor | null = null;
-    try {
-      for (let start = 0; start < n; start += batchSize) {
-        const end = Math.min(n, start + batchSize);
-        const made = tidy(() => {
-          const y = this.forward(this.batchTensor(xh, null, start, end), false);
-          const first = out ? null : ops.empty([n, ...y.shape.slice(1)], y.device);
-          ops.writeFirst_(out ?? first!, y, start);
-          return first;
-        });
-        out ??= made;
-      }
-    } catch (err) {
-      out?.dispose();
-      throw err;
-    }
+    return runNow(this.predictSteps('predict', x, args));
+  }
+
+  /** predict that lets the event loop run between batches; resolves with the same tensor. */
+  predictAsync(x: Data, args: { batchSize?: number } = {}): Promise<Tensor> {
+    return runYielding(this.predictSteps('predictAsync', x, args));
+  }
+
+  private *predictSteps(fn: string, x: Data, args: { batchSize?: number }): Generator<void, Tensor> {
+    this.assertLive(fn);
+    checkOptions(fn, args, ['batchSize'], { refused: { steps: DATASET_ONLY } });
+    const batchSize = positiveInteger(fn, 'batchSize', args.batchSize, 32);
+    const xh = hostData(x, `${fn}: x`, this.layers[0]?.inputDType ?? 'float32');
+    this.checkX(xh, `${fn}: x`);
+    const [out] = yield* predictBatches(xh.shape[0]!, batchSize, (start, end) => {
+      this.assertLive(fn); // predictAsync: disposed between batches
+      return [this.forward(this.batchTensor(xh, null, start, end), false)];
+    });
     return out!;
   }
 

@@ -67,7 +67,7 @@ export function datasetElement(fn: string, element: unknown, index: number): { x
  * Batch-size-weighted means over a dataset's elements (all, or the first `limit`); `evaluate`
  * gives one element's size and log values. Each element's tensors are freed after it.
  */
-export async function evaluateElements(fn: string, dataset: BatchSource, limit: number | null, names: string[], evaluate: (element: unknown, index: number) => { size: number; values: ArrayLike<number> }): Promise<Logs> {
+export async function evaluateElements(fn: string, dataset: BatchSource, limit: number | null, names: string[], evaluate: (element: unknown, index: number) => { size: number; values: ArrayLike<number> }, toLogs?: (means: ArrayLike<number>) => number[]): Promise<Logs> {
   const rows: { size: number; values: ArrayLike<number> }[] = [];
   for await (const element of sourceElements(fn, dataset, limit)) {
     try {
@@ -77,7 +77,7 @@ export async function evaluateElements(fn: string, dataset: BatchSource, limit: 
     }
   }
   if (!rows.length) fail(`${fn}: the dataset gave no batch`);
-  return weightedMeans(names, rows);
+  return weightedMeans(names, rows, toLogs);
 }
 
 /** Writes host weights into the parameters, in order, checking count, type and sizes. */

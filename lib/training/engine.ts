@@ -42,8 +42,11 @@ export interface LoopArgs {
   params: TrainParams;
   /** The batches of one epoch, in order (sync or async). */
   epochBatches(epoch: number): Iterator<StepBatch> | AsyncIterator<StepBatch>;
-  /** The logs (in params.metrics order) from a step's values; the values themselves when absent. */
-  toLogs?: (values: Float32Array) => number[];
+  /**
+   * The logs (in params.metrics order) from the means of the steps' values so far (stateful
+   * metrics such as precision combine them); the means themselves when absent.
+   */
+  toLogs?: (means: ArrayLike<number>) => number[];
   /** The validation logs after an epoch (without the val_ prefix), or null for none. */
   validate: (() => Logs | Promise<Logs>) | null;
 }
@@ -98,7 +101,7 @@ export async function trainLoop(args: LoopArgs): Promise<History> {
   await call('onTrainBegin', {});
   for (let epoch = args.initialEpoch; epoch < args.epochs && !model.stopTraining && !aborted(); epoch++) {
     await call('onEpochBegin', epoch, {});
-    const sums = new Float64Array(params.metrics.length);
+    let sums: Float64Array | null = null;
     let seen = 0;
     let logs: Logs = {};
     const batches = args.epochBatches(epoch);
@@ -113,19 +116,15 @@ export async function trainLoop(args: LoopArgs): Promise<History> {
         // The loss and metrics are read off the JS thread: on a GPU the event loop stays free while
         // the step runs (the read is ordered after the step's work).
         const values = batch.step();
-        let vals: number[];
         try {
           const raw = (await values.data()) as Float32Array;
-          vals = args.toLogs ? args.toLogs(raw) : Array.from(raw);
+          sums ??= new Float64Array(raw.length);
+          for (let i = 0; i < raw.length; i++) sums[i] += raw[i]! * batch.size;
         } finally {
           values.dispose();
         }
         seen += batch.size;
-        logs = {};
-        params.metrics.forEach((k, i) => {
-          sums[i] += vals[i]! * batch.size;
-          logs[k] = sums[i]! / seen;
-        });
+        logs = namedLogs(params.metrics, Array.from(sums, (v) => v / seen), args.toLogs);
         await call('onBatchEnd', b, { ...logs, batch: b, size: batch.size });
         b++;
         await new Promise<void>((resolve) => setImmediate(resolve));
@@ -281,15 +280,22 @@ export async function* sourceElements<B>(fn: string, source: BatchSource<B>, lim
   }
 }
 
-/** Batch-size-weighted means of per-batch [loss, ...metrics] rows. */
-export function weightedMeans(names: string[], rows: { size: number; values: ArrayLike<number> }[]): Logs {
-  const sums = new Float64Array(names.length);
+/** The named logs from the means of the steps' values (through toLogs when given). */
+function namedLogs(names: string[], means: number[], toLogs?: (means: ArrayLike<number>) => number[]): Logs {
+  const vals = toLogs ? toLogs(means) : means;
+  const logs: Logs = {};
+  names.forEach((name, i) => (logs[name] = vals[i]!));
+  return logs;
+}
+
+/** Batch-size-weighted means of per-batch value rows, as logs (through toLogs when given). */
+export function weightedMeans(names: string[], rows: { size: number; values: ArrayLike<number> }[], toLogs?: (means: ArrayLike<number>) => number[]): Logs {
+  const width = rows[0]?.values.length ?? names.length;
+  const sums = new Float64Array(width);
   let total = 0;
   for (const r of rows) {
     total += r.size;
-    for (let i = 0; i < names.length; i++) sums[i] += r.values[i]! * r.size;
+    for (let i = 0; i < width; i++) sums[i] += r.values[i]! * r.size;
   }
-  const logs: Logs = {};
-  names.forEach((name, i) => (logs[name] = total ? sums[i]! / total : NaN));
-  return logs;
+  return namedLogs(names, Array.from(sums, (v) => (total ? v / total : NaN)), toLogs);
 }

@@ -2,8 +2,9 @@
 // not count), per-sample loss weights, and the fused activation of a final softmax/sigmoid dense
 // layer whose pre-activation the loss takes (softmax + cross-entropy on logits).
 import { Dense, TimeDistributed, type Layer } from '../layers';
+import { tidy } from '../engine';
 import { lossKernel, type LossSpec } from '../losses';
-import type { MetricSpec } from '../metrics';
+import { metricSlots, type MetricSpec } from '../metrics';
 import * as ops from '../ops';
 import { tensor, type Tensor } from '../tensor';
 
@@ -51,6 +52,40 @@ function rowWeights(out: Tensor, lengths: Int32Array | null, sampleWeights: Floa
   return { loss: onDevice(w), metrics };
 }
 
+/**
+ * Writes the mean loss of pred against target into out[outIndex] (row weights as the kernels
+ * take them: mask × sample weights, divided by the row count) and returns d loss / d pred when
+ * withGrad; `logits` says whether pred is the pre-activation of a fused final layer.
+ */
+export function lossInto(spec: LossSpec, logits: boolean, pred: Tensor, target: Tensor, out: Tensor, outIndex: number, withGrad: boolean, rowWeights: Tensor | null): Tensor | null {
+  if (spec.name !== 'huber' && spec.name !== 'meanAbsolutePercentageError') return ops.lossAndGrad(lossKernel(spec, logits), pred, target, out, outIndex, withGrad, rowWeights);
+  return tidy(() => {
+    const y = target.reshape(pred.shape);
+    const zeros = ops.fill_(ops.empty(pred.shape, pred.device), 0);
+    if (spec.name === 'huber') {
+      const delta = spec.delta ?? 1;
+      const e = ops.sub(pred, y);
+      const g = ops.clipValue_(e.clone(), -delta, delta); // d huber / d e
+      // ½g² + δ(|e| − |g|): ½e² where |e| ≤ δ, δ|e| − ½δ² beyond.
+      const l = ops.add(ops.scale(ops.mul(g, g), 0.5), ops.scale(ops.sub(ops.activation('abs', e), ops.activation('abs', g)), delta));
+      // l ≥ 0, so the MAE kernel against zeros is its weighted mean.
+      ops.lossAndGrad('meanAbsoluteError', l, zeros, out, outIndex, false, rowWeights);
+      if (!withGrad) return null;
+      // The MSE kernel's gradient of g against zeros is 2·w·g/N: halved, the Huber gradient.
+      return ops.scale_(ops.lossAndGrad('meanSquaredError', g, zeros, ops.empty([1], pred.device), 0, true, rowWeights)!, 0.5);
+    }
+    // Keras: 100·mean(|y − p| / max(|y|, ε)), ε = 1e-7.
+    const m = ops.maximum(ops.activation('abs', y), ops.fill_(ops.empty(pred.shape, pred.device), 1e-7));
+    const grad = ops.lossAndGrad('meanAbsoluteError', ops.scale(ops.div(ops.sub(pred, y), m), 100), zeros, out, outIndex, withGrad, rowWeights);
+    return grad && ops.div(ops.scale_(grad, 100), m); // chain rule through 100·(p − y)/m
+  });
+}
+
+/** A loss spec as JSON (trainingConfig, saved models): what resolveLoss reads back. */
+export function lossConfig(spec: LossSpec): { name: string; fromLogits: boolean; delta?: number } {
+  return spec.delta === undefined ? { name: spec.name, fromLogits: spec.fromLogits } : { name: spec.name, fromLogits: spec.fromLogits, delta: spec.delta };
+}
+
 /** What one output is trained with. */
 export interface OutputLoss {
   spec: LossSpec;
@@ -59,23 +94,52 @@ export interface OutputLoss {
   fused: Dense | null;
 }
 
+/** The slots one output's loss and metrics take in a step's values. */
+export function outputSlots(o: OutputLoss): number {
+  return o.metrics.reduce((n, m) => n + metricSlots(m), 1);
+}
+
+/** [loss, ...metrics] of one output from (means of) its slots at values[offset…]. */
+export function outputLogs(o: OutputLoss, values: ArrayLike<number>, offset: number): number[] {
+  const logs = [values[offset]!];
+  let at = offset + 1;
+  for (const m of o.metrics) {
+    const n = metricSlots(m);
+    logs.push(m.finish ? m.finish(Array.prototype.slice.call(values, at, at + n) as number[]) : values[at]!);
+    at += n;
+  }
+  return logs;
+}
+
 /**
- * Writes the loss and then each metric into values[offset…]; returns the loss gradient w.r.t.
- * `out` when wanted. `lengths` are the output's valid lengths (masked sequences) or null.
+ * Writes the loss and then each metric's slots into values[offset…]; returns the loss gradient
+ * w.r.t. `out` when wanted. `lengths` are the output's valid lengths (masked sequences) or null.
  */
 export function lossAndMetricsInto(o: OutputLoss, out: Tensor, y: Tensor, lengths: Int32Array | null, sampleWeights: Float32Array | null, values: Tensor, offset: number, withGrad: boolean): Tensor | null {
   const logits = o.spec.fromLogits || o.fused !== null;
   const { loss: lossWeights, metrics: weights } = rowWeights(out, lengths, sampleWeights);
-  const grad = ops.lossAndGrad(lossKernel(o.spec, logits), out, y, values, offset, withGrad, lossWeights);
+  const grad = lossInto(o.spec, logits, out, y, values, offset, withGrad, lossWeights);
   let probs: Tensor | null = null;
-  o.metrics.forEach((m, i) => {
+  const probabilities = () => (logits ? (probs ??= ops.activation(o.fused?.activation ?? (o.spec.name === 'binaryCrossentropy' ? 'sigmoid' : 'softmax'), out)) : out);
+  let at = offset + 1;
+  for (const m of o.metrics) {
     if (m.kernel.kind === 'metric') {
-      ops.metricInto(m.kernel.metric, out, y, values, offset + i + 1, logits && m.kernel.metric === 'binaryAccuracy' ? 0 : 0.5, weights);
+      ops.metricInto(m.kernel.metric, out, y, values, at, logits && m.kernel.metric === 'binaryAccuracy' ? 0 : 0.5, weights);
+    } else if (m.kernel.kind === 'loss') {
+      lossInto(m.kernel.loss, false, probabilities(), y, values, at, false, weights);
     } else {
-      if (logits && !probs) probs = ops.activation(o.fused?.activation ?? (o.spec.name === 'binaryCrossentropy' ? 'sigmoid' : 'softmax'), out);
-      ops.lossAndGrad(m.kernel.loss, probs ?? out, y, values, offset + i + 1, false, weights);
+      const p = probabilities();
+      const t = y.reshape(p.shape);
+      const ones = ops.fill_(ops.empty(p.shape, p.device), 1);
+      const count = m.kernel.thresholds.length;
+      ops.metricInto('binaryAccuracy', t, ones, values, at, 0.5, weights); // the positives' fraction
+      m.kernel.thresholds.forEach((th, j) => {
+        ops.metricInto('binaryAccuracy', p, t, values, at + 1 + j, th, weights);
+        ops.metricInto('binaryAccuracy', p, ones, values, at + 1 + count + j, th, weights); // predicted positive
+      });
     }
-  });
+    at += metricSlots(m);
+  }
   return grad;
 }
 

@@ -108,8 +108,8 @@ const entries: Entry[] = [
   ...functionsOf('data.', g.data as unknown as Record<string, unknown>),
   ...classes('data.', g.data as unknown as Record<string, unknown>),
   ...methods('Tensor.', () => g.tensor([1, 2, 3, 4, 5, 6], [2, 3]), ['dataSync', 'data', 'arraySync', 'array', 'reshape', 'clone', 'to', 'toString']),
-  ...methods('Sequential.', model, ['add', 'compile', 'fit', 'predict', 'evaluate', 'trainOnBatch', 'computeGradients', 'save', 'loadWeights', 'exportOnnx', 'summary', 'setWeights', 'fitDataset', 'evaluateDataset']),
-  ...methods('Model.', functionalModel, ['compile', 'fit', 'fitDataset', 'evaluate', 'evaluateDataset', 'predict', 'trainOnBatch', 'computeGradients', 'summary', 'setWeights']),
+  ...methods('Sequential.', model, ['add', 'compile', 'fit', 'predict', 'predictAsync', 'evaluate', 'trainOnBatch', 'computeGradients', 'save', 'loadWeights', 'exportOnnx', 'summary', 'setWeights', 'fitDataset', 'evaluateDataset']),
+  ...methods('Model.', functionalModel, ['compile', 'fit', 'fitDataset', 'evaluate', 'evaluateDataset', 'predict', 'predictAsync', 'trainOnBatch', 'computeGradients', 'summary', 'setWeights']),
   ...methods('Layer.apply.', () => g.layers.dense({ units: 2 }), ['apply']),
 ];
 
