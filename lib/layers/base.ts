@@ -266,7 +266,9 @@ export abstract class Layer {
   }
 
   /** Frees what forward kept for backward (called by the model after each step). */
-  clearSaved(): void {}
+  clearSaved(): void {
+    this.saved = null;
+  }
 
   dispose(): void {
     this.clearSaved();

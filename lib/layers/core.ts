@@ -87,10 +87,6 @@ export class Dense extends Layer {
     this.saved = null;
     return dx;
   }
-
-  override clearSaved(): void {
-    this.saved = null;
-  }
 }
 
 export class Activation extends Layer {
@@ -114,9 +110,6 @@ export class Activation extends Layer {
     const dx = ops.activationGrad(this.activation, this.saved.x, this.saved.y, dy);
     this.saved = null;
     return dx;
-  }
-  override clearSaved(): void {
-    this.saved = null;
   }
 }
 
@@ -146,9 +139,6 @@ export class Dropout extends Layer {
   }
   backward(dy: Tensor): Tensor {
     return this.saved ? ops.mul(dy, this.saved) : dy;
-  }
-  override clearSaved(): void {
-    this.saved = null;
   }
 }
 
@@ -253,9 +243,6 @@ export class SelectTimestep extends Layer {
     ops.writeLast_(dx, dy, this.saved.t * features);
     this.saved = null;
     return dx.reshape([batch, time, features]);
-  }
-  override clearSaved(): void {
-    this.saved = null;
   }
 }
 

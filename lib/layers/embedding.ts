@@ -68,9 +68,6 @@ export class Embedding extends Layer {
     this.saved = null;
     return dy; // no gradient flows into integer indices; the model ignores it
   }
-  override clearSaved(): void {
-    this.saved = null;
-  }
 }
 
 /**
