@@ -9,7 +9,9 @@ import { GRU, type Layer, type Param } from '../layers';
 import type { Optimizer } from '../optimizers';
 import { Rng, getRngState, globalRng } from '../random';
 import type { Logs } from '../callbacks';
+import { Tensor, tensor } from '../tensor';
 import { fitDatasetOptions, writeWeights, type FitDatasetArgs } from '../training/arguments';
+import { batchSlice, type HostData } from '../training/data';
 import { History, fail, sourceEpochs, trainLoop, type BatchSource, type StepBatch } from '../training/engine';
 
 /**
@@ -95,6 +97,18 @@ export abstract class LayersModel {
     }
     return first ? first.value.device : getDevice();
   }
+
+  /** A batch [start, end) of host data (in `order` when given) as a tensor on the model's device. */
+  protected batchTensor(d: HostData, order: Int32Array | null, start: number, end: number): Tensor {
+    const slice = batchSlice(d.data, d.perSample, order, start, end);
+    const t = tensor(slice, [end - start, ...d.shape.slice(1)], d.data instanceof Int32Array ? 'int32' : 'float32', { device: this.device });
+    this.hostCopies.set(t, slice);
+    return t;
+  }
+
+  /** Host copies of the batches made by batchTensor(), for layers that look at input values. */
+  private hostCopies = new WeakMap<Tensor, Float32Array | Int32Array>();
+  protected hostOf = (t: Tensor): Float32Array | Int32Array | undefined => this.hostCopies.get(t);
 
   countParams(): number {
     this.assertLive('countParams');

@@ -132,8 +132,6 @@ export class Model extends LayersModel {
   /** Runs the calls (lib/training/graph.ts). */
   private readonly graph: Graph;
   private inputDTypes: Array<'float32' | 'int32'>;
-  private hostCopies = new WeakMap<Tensor, Float32Array | Int32Array>();
-  private hostOf = (t: Tensor) => this.hostCopies.get(t);
 
   constructor(args: { inputs: SymbolicTensor | SymbolicTensor[]; outputs: SymbolicTensor | SymbolicTensor[]; name?: string }) {
     super();
@@ -322,13 +320,6 @@ export class Model extends LayersModel {
       weights = classWeightsOf(fn, classWeight, ys[0]!, this.outputs[0]!.shape, this.targetDType(0) === 'int32');
     }
     return { xs, ys, weights };
-  }
-
-  private batchTensor(d: HostData, order: Int32Array | null, start: number, end: number): Tensor {
-    const slice = batchSlice(d.data, d.perSample, order, start, end);
-    const t = tensor(slice, [end - start, ...d.shape.slice(1)], d.data instanceof Int32Array ? 'int32' : 'float32', { device: this.device });
-    this.hostCopies.set(t, slice);
-    return t;
   }
 
   private batchTensors(b: HostBatch, order: Int32Array | null, start: number, end: number): { xs: Tensor[]; ys: Tensor[]; weights: Float32Array | null } {

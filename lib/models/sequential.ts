@@ -235,17 +235,6 @@ export class Sequential extends LayersModel {
     return classWeightsOf(fn, classWeight, y, this.outputShape, this.yDType() === 'int32');
   }
 
-  private batchTensor(d: HostData, order: Int32Array | null, start: number, end: number): Tensor {
-    const slice = batchSlice(d.data, d.perSample, order, start, end);
-    const t = tensor(slice, [end - start, ...d.shape.slice(1)], d.data instanceof Int32Array ? 'int32' : 'float32', { device: this.device });
-    this.hostCopies.set(t, slice);
-    return t;
-  }
-
-  /** Host copies of the batches made by batchTensor(), for layers that look at input values. */
-  private hostCopies = new WeakMap<Tensor, Float32Array | Int32Array>();
-  private hostOf = (t: Tensor) => this.hostCopies.get(t);
-
   /** Lengths of the last forward's sequence output (right-padded input under a mask), or null. */
   private lastLengths: Int32Array | null = null;
 
