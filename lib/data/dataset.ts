@@ -9,16 +9,13 @@
 // its function does not return. So a pipeline of tensors leaks none, and what it yields belongs to
 // the consumer (fitDataset disposes each batch after its step).
 import { describe } from '../backend';
+import { checkFunction } from '../io/args';
 import { checkOptions } from '../options';
 import { Rng, globalRng } from '../random';
 import { disposeElement, disposeUnreturned, elementToHost, stackHost, type Stacked } from './elements';
 
 /** What a Dataset can be built from: called once per pass. */
 export type IteratorFactory<T> = () => AsyncIterator<T> | Iterator<T> | AsyncIterable<T> | Iterable<T>;
-
-function checkFunction(op: string, name: string, fn: unknown): void {
-  if (typeof fn !== 'function') throw new TypeError(`${op}: argument '${name}' must be a function, got ${describe(fn)}`);
-}
 
 /** A count: a non-negative integer, or Infinity where `infinite` allows it. */
 function checkCount(op: string, name: string, value: unknown, { min = 0, infinite = false } = {}): number {
