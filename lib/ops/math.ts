@@ -440,10 +440,10 @@ export function firstNonFinite(x: Tensor): number {
   return native.opsFirstNonFinite(live(x, 'firstNonFinite', 'x').handle('firstNonFinite'));
 }
 
-/** Checks an optimizer step's tensors (each like `param`) and numbers. */
+/** Checks an optimizer step's tensors (each like `param`; the callers have checked them with live()) and numbers. */
 function checkStep(op: string, param: Tensor, tensors: [string, Tensor | null][], numbers: [string, unknown][]): void {
   live(param, op, 'param');
-  for (const [name, t] of tensors) if (t !== null) sameShape(op, ['param', param], [name, live(t, op, name)]);
+  for (const [name, t] of tensors) if (t !== null) sameShape(op, ['param', param], [name, t]);
   for (const [name, v] of numbers) finite(v, op, name);
 }
 
