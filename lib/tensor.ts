@@ -330,7 +330,12 @@ function filled<D extends DType>(op: string, shape: Shape, value: number, dtype:
   if (resolved === 'float32') {
     // Filled where it lives: no host array of the whole size (and no upload for a GPU tensor).
     const t = allocate(op, shape, resolved, deviceOption(op, options));
-    if (value !== 0) nativeCall(op, () => native.opsFill(t.handle(op), value));
+    try {
+      if (value !== 0) nativeCall(op, () => native.opsFill(t.handle(op), value));
+    } catch (err) {
+      t.dispose();
+      throw err;
+    }
     return t;
   }
   let host: Int32Array;
