@@ -70,6 +70,11 @@ export class Hdf5File {
     this.root = this.guard('/', () => this.group('/', this.readSuperblock()));
   }
 
+  /** Marks a node visited; a node reached twice (a cycle in a damaged file) or too many nodes fail. */
+  private visitOnce(seen: Set<number>, node: number, what: string): void {
+    if (seen.has(node) || seen.add(node).size > MAX_NODES) this.fail(`${what} at byte ${node} is reached twice (corrupted file?)`);
+  }
+
   private fail(message: string): never {
     throw new Hdf5Error(`hdf5: ${this.source}: ${message}`);
   }
@@ -354,7 +359,7 @@ export class Hdf5File {
     const seen = new Set<number>();
     const visit = (node: number, depth: number): void => {
       if (depth > 64) this.fail(`${path}: group B-tree too deep (corrupted file?)`);
-      if (seen.has(node) || seen.add(node).size > MAX_NODES) this.fail(`${path}: group B-tree node at byte ${node} is reached twice (corrupted file?)`);
+      this.visitOnce(seen, node, `${path}: group B-tree node`);
       if (!this.sig(node, 'TREE')) this.fail(`${path}: bad group B-tree node signature at byte ${node} (corrupted file?)`);
       const level = this.bytes[node + 5];
       const used = this.uint(node + 6, 2);
@@ -363,8 +368,10 @@ export class Hdf5File {
         const childAddr = this.addr(p);
         p += this.offsetSize + this.lengthSize;
         if (level > 0) visit(childAddr, depth + 1);
-        else if (seen.has(childAddr) || seen.add(childAddr).size > MAX_NODES) this.fail(`${path}: symbol table node at byte ${childAddr} is reached twice (corrupted file?)`);
-        else this.symbolNode(childAddr, dataAddr, path, out);
+        else {
+          this.visitOnce(seen, childAddr, `${path}: symbol table node`);
+          this.symbolNode(childAddr, dataAddr, path, out);
+        }
       }
     };
     visit(btree, 0);
@@ -530,7 +537,7 @@ export class Hdf5File {
 
   private chunks(node: number, rank: number, path: string, seen: Set<number>, visit: (offsets: number[], addr: number, size: number, mask: number) => void, depth = 0): void {
     if (depth > 64) this.fail(`${path}: chunk B-tree too deep (corrupted file?)`);
-    if (seen.has(node) || seen.add(node).size > MAX_NODES) this.fail(`${path}: chunk B-tree node at byte ${node} is reached twice (corrupted file?)`);
+    this.visitOnce(seen, node, `${path}: chunk B-tree node`);
     if (!this.sig(node, 'TREE')) this.fail(`${path}: bad chunk B-tree node signature at byte ${node} (corrupted file?)`);
     const level = this.bytes[node + 5];
     const used = this.uint(node + 6, 2);
