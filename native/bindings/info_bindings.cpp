@@ -34,7 +34,7 @@ Napi::Value backendInfo(const Napi::CallbackInfo& info) {
     for (size_t i = 0; i < features.size(); ++i) featureList.Set(static_cast<uint32_t>(i), features[i]);
     cpu.Set("features", featureList);
     Napi::Object kernels = Napi::Object::New(env);
-    const std::string recurrent = cpu::packed::available() ? std::string("packed-") + cpu::packed::kernelName() : "blas";
+    const std::string recurrent = cpu::packed::enabled() ? std::string("packed-") + cpu::packed::kernelName() : "blas";
     kernels.Set("recurrentStep", recurrent);
     kernels.Set("inputProjection", recurrent);
     kernels.Set("backward", "blas");

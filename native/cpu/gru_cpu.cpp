@@ -208,14 +208,6 @@ void copyMaskedInput(const float* x, const GruDims& d, const std::vector<int>& l
   }
 }
 
-// The packed kernels (gru_packed.h) where the CPU has them. CGRU_GRU_KERNEL=blas forces the BLAS
-// path (for comparisons, and to test that path on such CPUs).
-bool usePackedKernels() {
-  if (!packed::available()) return false;
-  const char* force = std::getenv("CGRU_GRU_KERNEL");
-  return !(force && std::strcmp(force, "blas") == 0);
-}
-
 // Multiply-adds per step and thread below which another thread costs more than it saves.
 constexpr size_t kMacsPerThread = size_t{1} << 17;
 // Work items per thread and step: small enough that a thread that falls behind (descheduled by
@@ -293,7 +285,7 @@ std::unique_ptr<GruReserve> forwardWith(const GruForwardArgs& a, const GruDims& 
   const bool useDropout = a.training && a.config.dropout > 0.0f;
 
   const bool pingPong = !a.training && L > 1;
-  const bool usePacked = usePackedKernels();
+  const bool usePacked = packed::enabled();
   const int maxInSize = std::max(d.I, L > 1 ? static_cast<int>(DH) : 0);
   const size_t packedScratch = usePacked ? Scratch::round(packed::packedFloats(G, H, H)) +
                                                Scratch::round(packed::packedFloats(G, H, maxInSize)) + Scratch::round(BH)

@@ -2,6 +2,9 @@
 // gru_packed_avx2.cpp and gru_packed_avx512.cpp.
 #include "cpu/gru_packed.h"
 
+#include <cstdlib>
+#include <cstring>
+
 #include "cpu/cpu_isa.h"
 
 namespace cgru::cpu::packed {
@@ -36,7 +39,15 @@ void pack(const float* w, int gates, int H, int K, float* out) {
   else avx2::pack(w, gates, H, K, out);
 }
 
-#else  // no x86-64: callers use BLAS
+#endif
+
+bool enabled() {
+  if (!available()) return false;
+  const char* force = std::getenv("CGRU_GRU_KERNEL");
+  return !(force && std::strcmp(force, "blas") == 0);
+}
+
+#if !defined(CGRU_PACKED_X86)  // no x86-64: callers use BLAS
 
 bool available() { return false; }
 const char* kernelName() { return "none"; }

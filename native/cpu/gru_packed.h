@@ -29,6 +29,9 @@ constexpr int kUnitsAvx2 = 8;
 constexpr int kUnitsAvx512 = 16;
 
 bool available();
+// Whether the engine uses them: available(), unless CGRU_GRU_KERNEL=blas forces the BLAS path (for
+// comparisons, and to test that path on such CPUs). Read at every call: tests switch it.
+bool enabled();
 // "avx512", "avx2", or "none" when callers use BLAS.
 const char* kernelName();
 // Hidden units per panel for the active kernels.
