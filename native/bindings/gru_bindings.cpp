@@ -34,13 +34,12 @@ namespace {
 constexpr napi_type_tag kGruReserveTag = {0x6367727552657365ULL, 0x7276654772750001ULL};
 
 struct ReserveHandle {
-  std::unique_ptr<GruReserve> reserve;  // null once consumed or freed
+  std::unique_ptr<GruReserve> reserve;  // null once consumed by a backward without retain
   StoragePtr y;                         // the forward's output, which backward reads (cuDNN)
   size_t bytes = 0;
   Device device = Device::Cpu;
   GruConfig config;
   int batch = 0, seqLen = 0;
-  bool consumed = false;  // used by a backward without retain
 };
 
 std::string shapeText(std::initializer_list<int64_t> dims) {
@@ -318,7 +317,7 @@ Napi::Value backward(const Napi::CallbackInfo& info, const char* function, bool 
     if (!live)
       throw Napi::Error::New(info.Env(), fn + ": argument 'reserve' was already freed (the training state was disposed)");
     ReserveHandle& r = *live;
-    if (r.consumed)
+    if (!r.reserve)
       throw Napi::Error::New(info.Env(),
                              fn + ": argument 'reserve' was already used by a backward pass; pass retain = true "
                              "to backpropagate through one forward more than once");
@@ -364,7 +363,6 @@ Napi::Value backward(const Napi::CallbackInfo& info, const char* function, bool 
 
     Napi::Env env = info.Env();
     if (!retain) {
-      r.consumed = true;
       Napi::MemoryManagement::AdjustExternalMemory(env, -static_cast<int64_t>(r.bytes));
       r.reserve.reset();
       r.y.reset();
