@@ -165,7 +165,9 @@ describe('layers.lstm and layers.simpleRNN', () => {
       assert.ok(Math.abs(history.history.loss![0]! - expectedLoss) <= 1e-6 * (1 + expectedLoss), `loss ${history.history.loss![0]} vs ${expectedLoss}`);
       const after = weightsOf(rnn);
       assert.ok(Object.values(g).some((v) => v.some((gi) => gi !== 0)), 'relu units are active');
-      for (const [k, v] of Object.entries(w)) assertClose(after[k]!, Array.from(v, (vi, i) => vi - lr * g[k]![i]!), 1e-5, `${k} after one SGD step`);
+      // initializer 'keras': Keras' one bias vector trains (bias_ih); bias_hh is frozen
+      for (const [k, v] of Object.entries(w)) assertClose(after[k]!, Array.from(v, (vi, i) => (k.startsWith('bias_hh') ? vi : vi - lr * g[k]![i]!)), 1e-5, `${k} after one SGD step`);
+      assert.ok(g.bias_hh_l1!.some((gi) => gi !== 0));
     });
   });
 
@@ -264,11 +266,16 @@ describe('layers.lstm and layers.simpleRNN', () => {
     assert.ok(r instanceof SimpleRNN && r.bidirectional && r.activation === 'relu' && r.mergeMode === 'concat');
   });
 
-  it('summary lists the layers with their parameter counts (two bias vectors per gate, as nn.LSTM)', () => {
+  it("summary lists the layers with their parameter counts: Keras' trainable count, bias_hh frozen (initializer 'keras')", () => {
     const m = keep(sequential([layers.lstm({ units: 4, inputShape: [null, 3], returnSequences: true }), layers.simpleRNN({ units: 2 })]));
     const text = m.summary(() => undefined);
     assert.match(text, /lstm\w* \(LSTM\)\s+\(None, None, 4\)\s+144 /); // 4·4·(3 + 4) + 2·16
     assert.match(text, /simple_rnn\w* \(SimpleRNN\)\s+\(None, 2\)\s+16 /); // 2·(4 + 2) + 2·2
+    assert.match(text, /Trainable params: 142\n/); // Keras: 4·(4·(3 + 4) + 4) + (2·(4 + 2) + 2)
+    assert.match(text, /Non-trainable params: 18\n/);
+    const torch = keep(layers.lstm({ units: 2, initializer: 'pytorch' }));
+    torch.build([3, 1]);
+    assert.ok(torch.params.every((p) => p.trainable), "initializer 'pytorch': both biases train, as in nn.LSTM");
   });
 
   it('Keras options the fused engines cannot compute are refused with the reason; their engine values are accepted', () => {

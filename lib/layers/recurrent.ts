@@ -34,7 +34,11 @@ export interface RecurrentArgs extends LayerArgs {
   goBackwards?: boolean;
   /** Carry the final state of each batch over as the next batch's initial state (resetStates() clears). */
   stateful?: boolean;
-  /** 'keras' (glorotUniform kernel, orthogonal recurrent, zero biases; default) or 'pytorch' (U(±1/√H) everywhere). */
+  /**
+   * 'keras' (glorotUniform kernel, orthogonal recurrent, zero biases; default) or 'pytorch'
+   * (U(±1/√H) everywhere). LSTM and SimpleRNN: with 'keras' only bias_ih trains (Keras' one bias
+   * vector; bias_hh is a frozen zero), with 'pytorch' both do (nn.LSTM / nn.RNN).
+   */
   initializer?: 'keras' | 'pytorch';
 }
 
@@ -96,6 +100,12 @@ interface CellSpec {
   states: readonly ('h' | 'c')[];
   /** Options accepted only at the value the engine computes, besides fixedOptions()'. */
   fixed: FixedOptions;
+  /**
+   * Keras' cell has one bias vector (LSTM, SimpleRNN; a reset_after GRU has two): with initializer
+   * 'keras' bias_hh stays a frozen zero (the engines take PyTorch's two), so that training updates
+   * the bias as Keras does; with 'pytorch' both train, as in nn.LSTM / nn.RNN.
+   */
+  kerasOneBias: boolean;
   /** Options of this cell beyond RECURRENT_KEYS. */
   keys: string[];
   paramShapes(inputSize: number, hiddenSize: number, numLayers: number, bidirectional: boolean): Record<string, number[]>;
@@ -135,6 +145,7 @@ export abstract class FusedRecurrent extends Layer {
   readonly stateKinds: readonly ('h' | 'c')[];
   private readonly fn: string;
   private readonly shapesOf: CellSpec['paramShapes'];
+  private readonly kerasOneBias: boolean;
   private inputSize = 0;
   /** A stateful layer's carried states (one [L·D, batch, H] tensor per state kind). */
   private state: Tensor[] | null = null;
@@ -156,6 +167,7 @@ export abstract class FusedRecurrent extends Layer {
     this.gates = cell.gates;
     this.stateKinds = cell.states;
     this.shapesOf = cell.paramShapes;
+    this.kerasOneBias = cell.kerasOneBias;
     this.units = positiveInt(fn, 'units', args.units);
     this.returnSequences = flag(fn, 'returnSequences', args.returnSequences, false);
     this.returnState = flag(fn, 'returnState', args.returnState, false);
@@ -199,7 +211,10 @@ export abstract class FusedRecurrent extends Layer {
   protected doBuild(inputShape: LayerShape): LayerShape {
     if (inputShape.length !== 2 || typeof inputShape[1] !== 'number') fail(this.name, `inputs must be [timesteps | null, features], got [${inputShape}]`);
     this.inputSize = inputShape[1];
-    for (const [name, shape] of Object.entries(this.shapesOf(this.inputSize, this.units, this.numLayers, this.bidirectional))) this.addParam(name, shape, this.initialParam(name, shape));
+    for (const [name, shape] of Object.entries(this.shapesOf(this.inputSize, this.units, this.numLayers, this.bidirectional))) {
+      const p = this.addParam(name, shape, this.initialParam(name, shape));
+      if (this.kerasOneBias && this.initializer === 'keras' && name.startsWith('bias_hh')) p.trainable = false;
+    }
     return this.returnSequences ? [inputShape[0]!, this.outWidth] : [this.outWidth];
   }
 
@@ -416,7 +431,7 @@ export abstract class FusedRecurrent extends Layer {
 // ------------------------------------------------------------------ the cells
 
 const GRU_CELL: CellSpec = {
-  fn: 'gru', cell: 'gru', className: 'GRU', engine: 'GRU', gates: 3, states: ['h'], keys: [], paramShapes: gruParamShapes,
+  fn: 'gru', cell: 'gru', className: 'GRU', engine: 'GRU', gates: 3, kerasOneBias: false, states: ['h'], keys: [], paramShapes: gruParamShapes,
   fixed: {
     activation: { value: 'tanh', reason: `${fused('GRU')}, whose candidate activation is tanh` },
     recurrentActivation: { value: 'sigmoid', reason: `${fused('GRU')}, whose gate activation is sigmoid` },
@@ -436,7 +451,7 @@ export class GRU extends FusedRecurrent {
 }
 
 const LSTM_CELL: CellSpec = {
-  fn: 'lstm', cell: 'lstm', className: 'LSTM', engine: 'LSTM', gates: 4, states: ['h', 'c'], keys: ['unitForgetBias'], paramShapes: lstmParamShapes,
+  fn: 'lstm', cell: 'lstm', className: 'LSTM', engine: 'LSTM', gates: 4, kerasOneBias: true, states: ['h', 'c'], keys: ['unitForgetBias'], paramShapes: lstmParamShapes,
   fixed: {
     activation: { value: 'tanh', reason: `${fused('LSTM')}, whose cell input and output activation is tanh` },
     recurrentActivation: { value: 'sigmoid', reason: `${fused('LSTM')}, whose gate activation is sigmoid` },
@@ -468,7 +483,7 @@ export class LSTM extends FusedRecurrent {
   }
 }
 
-const SIMPLE_RNN_CELL: CellSpec = { fn: 'simpleRNN', cell: 'rnn', className: 'SimpleRNN', engine: 'RNN', gates: 1, states: ['h'], keys: ['activation'], paramShapes: rnnParamShapes, fixed: {} };
+const SIMPLE_RNN_CELL: CellSpec = { fn: 'simpleRNN', cell: 'rnn', className: 'SimpleRNN', engine: 'RNN', gates: 1, kerasOneBias: true, states: ['h'], keys: ['activation'], paramShapes: rnnParamShapes, fixed: {} };
 
 /** nn.RNN / cuDNN's CUDNN_RNN_TANH and CUDNN_RNN_RELU (Keras SimpleRNN with tanh or relu). */
 export class SimpleRNN extends FusedRecurrent {
