@@ -8,8 +8,8 @@ import { describe } from '../backend';
 import type { Callback, CallbackHooks, Logs } from '../callbacks';
 import { dispose, endScope, startScope, tidy } from '../engine';
 import { Dense, GRU, Layer, SymbolicTensor, TimeDistributed, type GraphNode, type LayerShape, type Param } from '../layers';
-import { resolveLoss, type LossSpec } from '../losses';
-import { resolveMetric, type MetricSpec } from '../metrics';
+import { resolveLoss, type LossArg, type LossSpec } from '../losses';
+import { resolveMetric, type MetricArg, type MetricSpec } from '../metrics';
 import * as ops from '../ops';
 import { checkOptions } from '../options';
 import { resolveOptimizer, type Optimizer } from '../optimizers';
@@ -29,8 +29,8 @@ export type { Data, SampleWeights };
 
 export interface CompileArgs {
   optimizer: Optimizer | 'sgd' | 'adam' | 'adamw' | 'rmsprop';
-  loss: string | LossSpec;
-  metrics?: string[];
+  loss: LossArg;
+  metrics?: MetricArg[];
 }
 
 export interface FitArgs {
