@@ -336,8 +336,12 @@ function reduce(op: string, x: Tensor, axis: number | undefined, keepDims: boole
   const inner = all || k === x.rank - 1 ? 1 : x.size / (n || 1);
   const outer = all ? 1 : k === 0 ? 1 : x.size / (n || 1);
   const shape = all ? (keepDims ? x.shape.map(() => 1) : []) : keepDims ? x.shape.map((d, i) => (i === k ? 1 : d)) : x.shape.filter((_, i) => i !== k);
-  const alpha = mean ? 1 / n : 1; // NaN for the mean of nothing, as TensorFlow
-  const y = output(op, shape, x.device, (out) => native.opsReduceSum(x.handle(op), outer, n, inner, out.handle(op), alpha));
+  const alpha = mean && n > 0 ? 1 / n : 1;
+  const y = output(op, shape, x.device, (out) => {
+    native.opsReduceSum(x.handle(op), outer, n, inner, out.handle(op), alpha);
+    // The mean of nothing is 0/0 = NaN, as TensorFlow.
+    if (mean && n === 0) withConstant(op, 0, x.device, (zero) => native.opsBinary('div', out.handle(op), zero.handle(op), out.handle(op), 1, 1));
+  });
   // dx[i] = alpha·dy[the output element i was summed into]
   return record(op, [x], y, (dy) => [withConstant(op, alpha, x.device, (c) => elementwise(op, 'mul', c, 1, dy, inner === 1 ? n : 1, x.shape))]);
 }
