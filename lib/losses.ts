@@ -45,7 +45,8 @@ export function resolveLoss(loss: unknown): LossSpec {
   if (typeof loss === 'function') return { name: 'custom', fromLogits: false, custom: { fn: loss as LossOrMetricFn, name: loss.name || 'customLoss' } };
   if (typeof loss === 'object' && loss !== null && (loss as LossSpec).name === 'custom') {
     // A saved model's config (lossConfig): the function itself cannot be saved, as in Keras.
-    throw new TypeError(`compile: the model was compiled with the custom loss function ${describe((loss as { function?: unknown }).function)}, which is not saved; load it with {compile: false} and compile it again with the function`);
+    const fn = (loss as { function?: unknown }).function;
+    throw new TypeError(`compile: the model was compiled with the custom loss function ${typeof fn === 'string' ? `'${fn}'` : describe(fn)}, which is not saved; load it with {compile: false} and compile it again with the function`);
   }
   if (typeof loss === 'string' && loss in ALIASES) return { name: ALIASES[loss]!, fromLogits: false };
   if (typeof loss === 'object' && loss !== null && typeof (loss as LossSpec).name === 'string' && (loss as LossSpec).name in ALIASES) {

@@ -89,9 +89,9 @@ export function lossInto(spec: LossSpec, logits: boolean, pred: Tensor, target: 
  * the row weights (mask × sample weights), summed and divided by the row count; a scalar value
  * times the weights' mean (Keras broadcasts the weights against it). Differentiable.
  */
-function customValue(what: string, fn: LossOrMetricFn, yTrue: Tensor, yPred: Tensor, weights: Tensor | null): Tensor {
-  if (yTrue.dtype !== 'float32') throw new TypeError(`${what}: yTrue would be the int32 class labels of a sparse loss; custom functions take float32 targets (one-hot them and use categoricalCrossentropy)`);
-  const v: unknown = fn(yTrue, yPred);
+function customValue(what: string, fn: LossOrMetricFn, target: Tensor, yPred: Tensor, weights: Tensor | null): Tensor {
+  if (target.dtype !== 'float32') throw new TypeError(`${what}: yTrue would be the int32 class labels of a sparse loss; custom functions take float32 targets (one-hot them and use categoricalCrossentropy)`);
+  const v: unknown = fn(target.reshape(yPred.shape), yPred);
   if (!(v instanceof Tensor) || v.isDisposed) throw new TypeError(`${what} must return a Tensor, got ${describe(v)}`);
   if (v.dtype !== 'float32') throw new TypeError(`${what} must return a float32 tensor, got ${v.dtype}`);
   if (v.rank === 0) return weights ? ops.mul(v, ops.mean(weights)) : v;
@@ -107,12 +107,11 @@ function customValue(what: string, fn: LossOrMetricFn, yTrue: Tensor, yPred: Ten
 function customLossInto(custom: NonNullable<LossSpec['custom']>, pred: Tensor, target: Tensor, out: Tensor, outIndex: number, withGrad: boolean, rowWeights: Tensor | null): Tensor | null {
   const what = `custom loss '${custom.name}'`;
   return tidy(() => {
-    const yTrue = target.reshape(pred.shape);
     if (!withGrad) {
-      ops.writeFirst_(out, customValue(what, custom.fn, yTrue, pred, rowWeights).reshape([1]), outIndex);
+      ops.writeFirst_(out, customValue(what, custom.fn, target, pred, rowWeights).reshape([1]), outIndex);
       return null;
     }
-    const { value, grad } = valueAndGrad('fit', what, (p) => customValue(what, custom.fn, yTrue, p, rowWeights), pred);
+    const { value, grad } = valueAndGrad('fit', what, (p) => customValue(what, custom.fn, target, p, rowWeights), pred);
     ops.writeFirst_(out, value.reshape([1]), outIndex);
     return grad;
   });
@@ -168,7 +167,7 @@ export function lossAndMetricsInto(o: OutputLoss, out: Tensor, y: Tensor, length
     } else if (m.kernel.kind === 'custom') {
       const p = probabilities(); // outside tidy: cached for the next metrics
       const fn = m.kernel.fn;
-      tidy(() => ops.writeFirst_(values, customValue(`custom metric '${m.name}'`, fn, y.reshape(p.shape), p, weights).reshape([1]), at));
+      tidy(() => ops.writeFirst_(values, customValue(`custom metric '${m.name}'`, fn, y, p, weights).reshape([1]), at));
     } else {
       const p = probabilities();
       const t = y.reshape(p.shape);
