@@ -261,9 +261,10 @@ export type Operand = Tensor | number;
 
 /** a ∘ b for tensors of identical shapes or a tensor and a number (recorded when `backward` is given). */
 function binaryOp(op: string, kind: NativeBinaryKind, a: Operand, b: Operand, backward?: (dy: Tensor, a: Operand, b: Operand, y: Tensor, needs: readonly boolean[]) => Array<Tensor | null>): Tensor {
-  const tensorOrNumber = (v: unknown, name: string) => (typeof v === 'number' ? v : operand(v, op, name));
-  tensorOrNumber(a, 'a');
-  tensorOrNumber(b, 'b');
+  for (const [name, v] of [['a', a], ['b', b]] as const) {
+    if (typeof v !== 'number' && !(v instanceof Tensor)) throw new TypeError(`${op}: argument '${name}' must be a Tensor or a number, got ${describe(v)}`);
+    if (typeof v !== 'number') operand(v, op, name);
+  }
   if (typeof a === 'number' && typeof b === 'number') throw new TypeError(`${op}: arguments 'a' and 'b' are both numbers; at least one must be a Tensor`);
   if (typeof a !== 'number' && typeof b !== 'number') sameShape(op, ['a', a], ['b', b]);
   const like = (typeof a === 'number' ? b : a) as Tensor;
