@@ -187,8 +187,9 @@ export interface NativeBinding {
 
 export type NativeUnaryKind =
   | 'linear' | 'relu' | 'sigmoid' | 'tanh' | 'elu' | 'softmax' | 'softplus' | 'selu' | 'exp' | 'square' | 'abs'
-  | 'gelu' | 'swish' | 'hardSigmoid' | 'relu6';
-export type NativeBinaryKind = 'add' | 'sub' | 'mul' | 'div' | 'max' | 'min';
+  | 'gelu' | 'swish' | 'hardSigmoid' | 'relu6' | 'sqrt' | 'log' | 'log1p';
+/** greater / greaterEqual give 1 where a > b (a ≥ b), else 0. */
+export type NativeBinaryKind = 'add' | 'sub' | 'mul' | 'div' | 'max' | 'min' | 'greater' | 'greaterEqual';
 export type NativeLossKind =
   | 'meanSquaredError' | 'meanAbsoluteError' | 'binaryCrossentropy' | 'binaryCrossentropyLogits'
   | 'categoricalCrossentropy' | 'categoricalCrossentropyLogits'
@@ -203,9 +204,12 @@ export interface NativeBinding {
   opsColumnSums(x: TensorHandle, rows: number, cols: number, out: TensorHandle, beta: number): void;
   /** y = f(x); softmax over rows of width cols (cols is ignored otherwise but must divide numel). */
   opsUnary(kind: NativeUnaryKind, x: TensorHandle, y: TensorHandle, cols: number): void;
-  /** dx = beta·dx + dy·f'(x), given y = f(x) (x needed by softplus, square, abs, gelu, swish, hardSigmoid). */
+  /** dx = beta·dx + dy·f'(x), given y = f(x) (x needed by softplus, square, abs, gelu, swish, hardSigmoid, log, log1p). */
   opsUnaryGrad(kind: NativeUnaryKind, x: TensorHandle | null, y: TensorHandle, dy: TensorHandle, dx: TensorHandle, cols: number, beta: number): void;
-  opsBinary(kind: NativeBinaryKind, a: TensorHandle, b: TensorHandle, out: TensorHandle): void;
+  /** out[i] = a[⌊i / aDiv⌋ mod a.numel] ∘ b[⌊i / bDiv⌋ mod b.numel] (broadcasting a scalar, a row or a column). */
+  opsBinary(kind: NativeBinaryKind, a: TensorHandle, b: TensorHandle, out: TensorHandle, aDiv: number, bDiv: number): void;
+  /** out[o, j] = alpha·Σ_m x[o, m, j], x viewed as [outer, n, inner] (double accumulation). */
+  opsReduceSum(x: TensorHandle, outer: number, n: number, inner: number, out: TensorHandle, alpha: number): void;
   /** y += alpha·x */
   opsAxpy(alpha: number, x: TensorHandle, y: TensorHandle): void;
   opsScale(x: TensorHandle, alpha: number): void;

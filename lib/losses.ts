@@ -1,20 +1,34 @@
 // Losses (Keras names and semantics): the mean over samples (and timesteps) of a per-row value.
 // Most resolve to a fused native kernel that computes the value and the gradient together; Huber
 // and MAPE are composed on the device from elementwise ops and those kernels (training/loss.ts).
+// A custom loss is a function of tensors, differentiated by the op-level tape (lib/autograd.ts).
 import { describe } from './backend';
 import type { LossKind } from './ops/math';
 import { checkOptions } from './options';
+import type { Tensor } from './tensor';
 
 export type LossName =
   | 'meanSquaredError' | 'meanAbsoluteError' | 'binaryCrossentropy' | 'categoricalCrossentropy' | 'sparseCategoricalCrossentropy'
-  | 'huber' | 'meanAbsolutePercentageError';
+  | 'huber' | 'meanAbsolutePercentageError' | 'custom';
+
+/**
+ * A custom loss or metric: yTrue (float32, the output's shape) and yPred in, a scalar or one
+ * value per output row (the output's shape without its last dimension) out, made with the
+ * differentiable ops (docs/models.md, "Custom losses and metrics").
+ */
+export type LossOrMetricFn = (yTrue: Tensor, yPred: Tensor) => Tensor;
 
 export interface LossSpec {
   name: LossName;
   fromLogits: boolean;
   /** Huber's threshold between the quadratic and the linear part (default 1, as Keras). */
   delta?: number;
+  /** The function of a custom loss (name 'custom') and its name for logs and saved configs. */
+  custom?: { fn: LossOrMetricFn; name: string };
 }
+
+/** What compile() takes as a loss: a name, a spec (losses.huber({delta})) or a function of tensors. */
+export type LossArg = string | LossSpec | LossOrMetricFn;
 
 const ALIASES: Record<string, LossName> = {
   meanSquaredError: 'meanSquaredError', mse: 'meanSquaredError', mean_squared_error: 'meanSquaredError',
@@ -28,6 +42,12 @@ const ALIASES: Record<string, LossName> = {
 
 /** A loss by name or spec ({name, fromLogits}). */
 export function resolveLoss(loss: unknown): LossSpec {
+  if (typeof loss === 'function') return { name: 'custom', fromLogits: false, custom: { fn: loss as LossOrMetricFn, name: loss.name || 'customLoss' } };
+  if (typeof loss === 'object' && loss !== null && (loss as LossSpec).name === 'custom') {
+    // A saved model's config (lossConfig): the function itself cannot be saved, as in Keras.
+    const fn = (loss as { function?: unknown }).function;
+    throw new TypeError(`compile: the model was compiled with the custom loss function ${typeof fn === 'string' ? `'${fn}'` : describe(fn)}, which is not saved; load it with {compile: false} and compile it again with the function`);
+  }
   if (typeof loss === 'string' && loss in ALIASES) return { name: ALIASES[loss]!, fromLogits: false };
   if (typeof loss === 'object' && loss !== null && typeof (loss as LossSpec).name === 'string' && (loss as LossSpec).name in ALIASES) {
     const spec = loss as LossSpec;
@@ -37,7 +57,7 @@ export function resolveLoss(loss: unknown): LossSpec {
     if (logits && !name.endsWith('Crossentropy')) throw new TypeError(`compile: loss ${name} takes no fromLogits (only the cross-entropies do)`);
     return name === 'huber' ? { name, fromLogits: false, delta: huberDelta('compile: loss', spec.delta) } : { name, fromLogits: logits };
   }
-  throw new TypeError(`compile: unknown loss ${describe(loss)}; use one of ${Object.keys(ALIASES).filter((k) => !k.includes('_')).join(', ')} (or e.g. losses.categoricalCrossentropy({fromLogits: true}))`);
+  throw new TypeError(`compile: unknown loss ${describe(loss)}; use one of ${Object.keys(ALIASES).filter((k) => !k.includes('_')).join(', ')} (or e.g. losses.categoricalCrossentropy({fromLogits: true})), or a function (yTrue, yPred) => Tensor`);
 }
 
 /** The native kernel for a loss, given whether the model hands it logits. */

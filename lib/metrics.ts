@@ -2,9 +2,14 @@
 // according to the loss; 'mae', 'mse' and 'mape' are the losses' values without gradients;
 // 'rmse', 'precision', 'recall' and 'auc' are over the whole epoch or evaluation, as Keras'
 // stateful metrics: each batch writes additive statistics, finish() combines their means.
+// A custom metric is a function of tensors (losses.LossOrMetricFn), or {name, fn}.
 import { describe } from './backend';
-import type { LossSpec } from './losses';
+import type { LossOrMetricFn, LossSpec } from './losses';
 import type { MetricKind } from './ops/math';
+import { checkOptions } from './options';
+
+/** What compile() takes as a metric: a name, a function of tensors, or {name, fn}. */
+export type MetricArg = string | LossOrMetricFn | { name: string; fn: LossOrMetricFn };
 
 export interface MetricSpec {
   /** The key in logs and History ('accuracy', 'mae', ...). */
@@ -14,7 +19,7 @@ export interface MetricSpec {
    * threshold the binary accuracy of pred against the targets and against all-ones (see
    * confusionCounts), from which the counts follow.
    */
-  kernel: { kind: 'metric'; metric: MetricKind } | { kind: 'loss'; loss: LossSpec } | { kind: 'confusion'; thresholds: number[] };
+  kernel: { kind: 'metric'; metric: MetricKind } | { kind: 'loss'; loss: LossSpec } | { kind: 'confusion'; thresholds: number[] } | { kind: 'custom'; fn: LossOrMetricFn };
   /** The log from the slots' means over the epoch or evaluation (rmse = √mean squared error). */
   finish?: (means: ArrayLike<number>) => number;
 }
@@ -59,6 +64,14 @@ function rocAuc(means: ArrayLike<number>, count: number): number {
 }
 
 export function resolveMetric(metric: unknown, loss: LossSpec): MetricSpec {
+  if (typeof metric === 'function') return { name: metric.name || 'customMetric', kernel: { kind: 'custom', fn: metric as LossOrMetricFn } };
+  if (typeof metric === 'object' && metric !== null && !Array.isArray(metric)) {
+    checkOptions('compile: metric', metric, ['name', 'fn']);
+    const { name, fn } = metric as { name?: unknown; fn?: unknown };
+    if (typeof name !== 'string' || name === '') throw new TypeError(`compile: a custom metric's 'name' must be a non-empty string, got ${describe(name)}`);
+    if (typeof fn !== 'function') throw new TypeError(`compile: custom metric '${name}': 'fn' must be a function (yTrue, yPred) => Tensor, got ${describe(fn)}`);
+    return { name, kernel: { kind: 'custom', fn: fn as LossOrMetricFn } };
+  }
   switch (metric) {
     case 'accuracy':
     case 'acc': {
@@ -95,6 +108,6 @@ export function resolveMetric(metric: unknown, loss: LossSpec): MetricSpec {
     case 'meanAbsolutePercentageError':
       return { name: 'mape', kernel: { kind: 'loss', loss: { name: 'meanAbsolutePercentageError', fromLogits: false } } };
     default:
-      throw new TypeError(`compile: unknown metric ${describe(metric)}; use 'accuracy', 'binaryAccuracy', 'categoricalAccuracy', 'sparseCategoricalAccuracy', 'mae', 'mse', 'mape', 'rmse', 'precision', 'recall' or 'auc'`);
+      throw new TypeError(`compile: unknown metric ${describe(metric)}; use 'accuracy', 'binaryAccuracy', 'categoricalAccuracy', 'sparseCategoricalAccuracy', 'mae', 'mse', 'mape', 'rmse', 'precision', 'recall' or 'auc', or a function (yTrue, yPred) => Tensor or {name, fn} (custom metrics are not saved: compile a loaded model again to use one)`);
   }
 }

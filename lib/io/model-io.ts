@@ -69,6 +69,7 @@ function layerConfig(layer: L.Layer, first: boolean): LayerConfig {
   if (layer instanceof L.Embedding) return { className: 'Embedding', config: { ...base, inputDim: layer.inputDim, outputDim: layer.outputDim, maskZero: layer.maskZero } };
   if (layer instanceof L.TimeDistributed) return { className: 'TimeDistributed', config: { ...base, layer: layerConfig(layer.layer, false) } };
   if (layer instanceof L.Masking) return { className: 'Masking', config: { ...base, maskValue: layer.maskValue } };
+  if (layer instanceof L.LayerNormalization) return { className: 'LayerNormalization', config: { ...base, epsilon: layer.epsilon, center: layer.center, scale: layer.scale } };
   if (layer instanceof L.SelectTimestep) return { className: 'SelectTimestep', config: { ...base, index: layer.index } };
   if (layer instanceof L.RepeatVector) return { className: 'RepeatVector', config: { ...base, n: layer.n } };
   if (layer instanceof L.Reshape) return { className: 'Reshape', config: { ...base, targetShape: [...layer.targetShape] } };
@@ -98,6 +99,7 @@ export function modelTopology(model: AnyModel): ModelTopology | FunctionalTopolo
 const SAVED_LAYERS: Record<string, new (args: never) => L.Layer> = {
   GRU: L.GRU, LSTM: L.LSTM, SimpleRNN: L.SimpleRNN, Dense: L.Dense, Activation: L.Activation, Dropout: L.Dropout, Embedding: L.Embedding, Masking: L.Masking, SelectTimestep: L.SelectTimestep,
   Concatenate: L.Concatenate, Add: L.Add, Multiply: L.Multiply, Average: L.Average, RepeatVector: L.RepeatVector, Reshape: L.Reshape, Flatten: L.Flatten,
+  LayerNormalization: L.LayerNormalization,
 };
 
 export function layerFromConfig(c: LayerConfig, where: string): L.Layer {

@@ -7,6 +7,7 @@ import { Embedding, type EmbeddingArgs } from './embedding';
 import { Add, Average, Concatenate, Multiply } from './merge';
 import { GRU, LSTM, SimpleRNN, type GruArgs, type LstmArgs, type SimpleRnnArgs } from './recurrent';
 import { Flatten, RepeatVector, Reshape } from './reshaping';
+import { LayerNormalization, type LayerNormalizationArgs } from './normalization';
 
 export { Layer, SymbolicTensor, type CallContext, type GraphNode, type LayerArgs, type LayerShape, type Param } from './base';
 export { initialValues, type InitializerName } from './initializers';
@@ -15,6 +16,7 @@ export { Embedding, type EmbeddingArgs } from './embedding';
 export { FusedRecurrent, GRU, LSTM, SimpleRNN, type GruArgs, type LstmArgs, type MergeMode, type RecurrentArgs, type RecurrentCell, type SimpleRnnArgs } from './recurrent';
 export { Add, Average, Concatenate, Multiply } from './merge';
 export { Flatten, RepeatVector, Reshape } from './reshaping';
+export { LayerNormalization, type LayerNormalizationArgs } from './normalization';
 export { bidirectional } from './wrappers';
 
 
@@ -35,6 +37,7 @@ export const average = (args: LayerArgs = {}): Average => new Average(args);
 export const repeatVector = (args: LayerArgs & { n: number }): RepeatVector => new RepeatVector(args);
 export const reshape = (args: LayerArgs & { targetShape: number[] }): Reshape => new Reshape(args);
 export const flatten = (args: LayerArgs = {}): Flatten => new Flatten(args);
+export const layerNormalization = (args: LayerNormalizationArgs = {}): LayerNormalization => new LayerNormalization(args);
 
 /** Disposes any tensors in `value` (re-exported helper for layer users). */
 export { dispose };

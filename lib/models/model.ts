@@ -8,8 +8,8 @@ import { describe } from '../backend';
 import type { Callback, CallbackHooks, Logs } from '../callbacks';
 import { dispose, endScope, startScope, tidy } from '../engine';
 import { Layer, SymbolicTensor, type CallContext, type GraphNode, type LayerShape, type Param } from '../layers/base';
-import { resolveLoss, type LossSpec } from '../losses';
-import { resolveMetric } from '../metrics';
+import { resolveLoss, type LossArg, type LossSpec } from '../losses';
+import { resolveMetric, type MetricArg } from '../metrics';
 import * as ops from '../ops';
 import { checkOptions, closestKey } from '../options';
 import { resolveOptimizer, type Optimizer } from '../optimizers';
@@ -31,9 +31,9 @@ export type PerOutput<T> = T | T[] | Record<string, T>;
 
 export interface ModelCompileArgs {
   optimizer: Optimizer | 'sgd' | 'adam' | 'adamw' | 'rmsprop';
-  loss: PerOutput<string | LossSpec>;
-  /** Metric names for every output, or per output (array or object keyed by output name). */
-  metrics?: string[] | string[][] | Record<string, string[]>;
+  loss: PerOutput<LossArg>;
+  /** Metrics for every output, or per output (array or object keyed by output name). */
+  metrics?: MetricArg[] | MetricArg[][] | Record<string, MetricArg[]>;
   /** The total loss is Σ lossWeights[o]·loss[o] (default 1 each). */
   lossWeights?: number[] | Record<string, number>;
 }
@@ -219,11 +219,11 @@ export class Model extends LayersModel {
       refused: { weightedMetrics: 'metrics are unweighted; sampleWeight and classWeight weight the loss only', runEagerly: 'there is no graph mode: every step runs eagerly on native kernels', jitCompile: 'there is no graph compiler: every step runs on native kernels' },
     });
     const names = this.outputNames;
-    const isLoss = (v: unknown) => typeof v === 'string' || (typeof v === 'object' && v !== null && 'name' in v && typeof (v as LossSpec).name === 'string');
+    const isLoss = (v: unknown) => typeof v === 'string' || typeof v === 'function' || (typeof v === 'object' && v !== null && 'name' in v && typeof (v as LossSpec).name === 'string');
     // One loss (a name or a spec) applies to every output, as in Keras.
     const losses = (isLoss(args.loss) ? names.map(() => args.loss) : perName<unknown>('compile', 'loss', args.loss, names, isLoss)).map((l) => resolveLoss(l));
-    const sharedMetrics = args.metrics === undefined || (Array.isArray(args.metrics) && args.metrics.every((m) => typeof m === 'string'));
-    const metricLists = sharedMetrics ? names.map(() => (args.metrics ?? []) as string[]) : perName<string[]>('compile', 'metrics', args.metrics, names, () => false);
+    const sharedMetrics = args.metrics === undefined || (Array.isArray(args.metrics) && args.metrics.every((m) => !Array.isArray(m)));
+    const metricLists = sharedMetrics ? names.map(() => (args.metrics ?? []) as MetricArg[]) : perName<MetricArg[]>('compile', 'metrics', args.metrics, names, () => false);
     metricLists.forEach((m, i) => {
       if (!Array.isArray(m)) fail(`compile: 'metrics' for output ${names[i]} must be an array of names, got ${describe(m)}`);
     });

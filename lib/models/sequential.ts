@@ -13,6 +13,8 @@ import { resolveMetric, type MetricSpec } from '../metrics';
 import * as ops from '../ops';
 import { checkOptions } from '../options';
 import { resolveOptimizer, type Optimizer } from '../optimizers';
+import type { LossArg } from '../losses';
+import type { MetricArg } from '../metrics';
 import { Rng, globalRng } from '../random';
 import { Tensor, shapeSize, tensor } from '../tensor';
 import { LayersModel } from './base';
@@ -29,8 +31,8 @@ export type { Data, SampleWeights };
 
 export interface CompileArgs {
   optimizer: Optimizer | 'sgd' | 'adam' | 'adamw' | 'rmsprop';
-  loss: string | LossSpec;
-  metrics?: string[];
+  loss: LossArg;
+  metrics?: MetricArg[];
 }
 
 export interface FitArgs {

@@ -3,13 +3,17 @@
 // Used by the layers, losses and optimizers; exported from the package under `ops`.
 // Every function checks all its arguments before it allocates anything, so a refused call leaves
 // no tensor behind; an output is disposed again if the kernel itself refuses. Elementwise ops
-// take tensors of identical shapes (no broadcasting).
+// take tensors of identical shapes (no broadcasting) or a tensor and a number.
+// The ops marked "differentiable" record their backward on an open gradient tape (tape.ts, for
+// custom losses); every other op refuses a tensor that derives from the tape's source.
 import type { DeviceName, NativeBinaryKind, NativeLossKind, NativeMetricKind, NativeUnaryKind } from '../../binding';
 import { describe } from '../backend';
 import { native } from '../native';
 import { allocate, Tensor, type Shape } from '../tensor';
+import { derived, record } from './tape';
 
-export type ActivationName = NativeUnaryKind;
+type MathUnaryKind = 'sqrt' | 'log' | 'log1p';
+export type ActivationName = Exclude<NativeUnaryKind, MathUnaryKind>;
 export type LossKind = NativeLossKind;
 export type MetricKind = NativeMetricKind;
 
@@ -26,10 +30,24 @@ const SPARSE = /^sparse/;
 
 // Dtypes and devices are checked by the kernels themselves (their errors name the argument).
 
-function live(t: unknown, op: string, name: string): Tensor {
+/** The ops with a backward (for the error of an op that has none). */
+const DIFFERENTIABLE = ['add', 'sub', 'mul', 'div', 'maximum', 'minimum', 'neg', 'scale', 'abs', 'square', 'sqrt', 'exp', 'log', 'log1p',
+  'sigmoid', 'tanh', 'relu', 'softplus', 'activation', 'clipByValue', 'sum', 'mean', 'reshape'];
+
+/** A live tensor argument of a differentiable op. */
+function operand(t: unknown, op: string, name: string): Tensor {
   if (!(t instanceof Tensor)) throw new TypeError(`${op}: argument '${name}' must be a Tensor, got ${describe(t)}`);
   if (t.isDisposed) throw new Error(`${op}: argument '${name}' (tensor ${t.id}) was disposed and cannot be used`);
   return t;
+}
+
+/** A live tensor argument of an op without a backward: refused while it derives from a tape's source. */
+function live(t: unknown, op: string, name: string): Tensor {
+  operand(t, op, name);
+  if (derived(t as Tensor)) {
+    throw new TypeError(`${op}: argument '${name}' derives from yPred of a custom loss, and ${op} has no backward; use the differentiable ops (${DIFFERENTIABLE.join(', ')}) or greater/greaterEqual/less/lessEqual (constants)`);
+  }
+  return t as Tensor;
 }
 
 function liveOrNull(t: unknown, op: string, name: string): Tensor | null {
@@ -178,13 +196,30 @@ export function columnSums(x: Tensor, into?: Tensor, beta = 0): Tensor {
   return output(op, [cols], x.device, (out) => native.opsColumnSums(x.handle(op), rows, cols, out.handle(op), 0));
 }
 
-/** f(x) elementwise (softmax over the last dimension). */
-export function activation(kind: ActivationName, x: Tensor): Tensor {
-  const op = 'activation';
-  oneOf(kind, op, 'kind', ACTIVATIONS);
-  live(x, op, 'x');
-  return output(op, x.shape, x.device, (y) => native.opsUnary(kind, x.handle(op), y.handle(op), rowsOf(x)[1] || 1));
+function unary(op: string, kind: NativeUnaryKind, x: Tensor): Tensor {
+  operand(x, op, 'x');
+  const cols = rowsOf(x)[1] || 1;
+  const y = output(op, x.shape, x.device, (out) => native.opsUnary(kind, x.handle(op), out.handle(op), cols));
+  return record(op, [x], y, (dy) => [output(op, x.shape, x.device, (dx) => native.opsUnaryGrad(kind, x.handle(op), y.handle(op), dy.handle(op), dx.handle(op), cols, 0))]);
 }
+
+/** f(x) elementwise (softmax over the last dimension; differentiable). */
+export function activation(kind: ActivationName, x: Tensor): Tensor {
+  oneOf(kind, 'activation', 'kind', ACTIVATIONS);
+  return unary('activation', kind, x);
+}
+
+// Differentiable elementwise functions (tfjs names).
+export const abs = (x: Tensor): Tensor => unary('abs', 'abs', x);
+export const square = (x: Tensor): Tensor => unary('square', 'square', x);
+export const sqrt = (x: Tensor): Tensor => unary('sqrt', 'sqrt', x);
+export const exp = (x: Tensor): Tensor => unary('exp', 'exp', x);
+export const log = (x: Tensor): Tensor => unary('log', 'log', x);
+export const log1p = (x: Tensor): Tensor => unary('log1p', 'log1p', x);
+export const sigmoid = (x: Tensor): Tensor => unary('sigmoid', 'sigmoid', x);
+export const tanh = (x: Tensor): Tensor => unary('tanh', 'tanh', x);
+export const relu = (x: Tensor): Tensor => unary('relu', 'relu', x);
+export const softplus = (x: Tensor): Tensor => unary('softplus', 'softplus', x);
 
 /** dy·f'(x) given y = f(x); with `into` and beta = 1 it accumulates. */
 export function activationGrad(kind: ActivationName, x: Tensor | null, y: Tensor, dy: Tensor, into?: Tensor, beta = 0): Tensor {
@@ -207,26 +242,140 @@ export function activationGrad(kind: ActivationName, x: Tensor | null, y: Tensor
   return output(op, y.shape, y.device, (dx) => run(dx, 0));
 }
 
-function binaryOp(op: string, kind: NativeBinaryKind, a: Tensor, b: Tensor): Tensor {
-  live(a, op, 'a');
-  live(b, op, 'b');
-  sameShape(op, ['a', a], ['b', b]);
-  return output(op, a.shape, a.device, (out) => native.opsBinary(kind, a.handle(op), b.handle(op), out.handle(op)));
+/** out = a ∘ b with a and b indexed as in opsBinary (aDiv, bDiv: see core/ops.h). */
+function elementwise(op: string, kind: NativeBinaryKind, a: Tensor, aDiv: number, b: Tensor, bDiv: number, shape: Shape): Tensor {
+  return output(op, shape, a.device, (out) => native.opsBinary(kind, a.handle(op), b.handle(op), out.handle(op), aDiv, bDiv));
 }
 
-export const add = (a: Tensor, b: Tensor): Tensor => binaryOp('add', 'add', a, b);
-export const sub = (a: Tensor, b: Tensor): Tensor => binaryOp('sub', 'sub', a, b);
-export const mul = (a: Tensor, b: Tensor): Tensor => binaryOp('mul', 'mul', a, b);
-export const div = (a: Tensor, b: Tensor): Tensor => binaryOp('div', 'div', a, b);
-export const maximum = (a: Tensor, b: Tensor): Tensor => binaryOp('maximum', 'max', a, b);
-export const minimum = (a: Tensor, b: Tensor): Tensor => binaryOp('minimum', 'min', a, b);
-
-/** alpha·x (new tensor). */
-export function scale(x: Tensor, alpha: number): Tensor {
-  live(x, 'scale', 'x');
-  finite(alpha, 'scale', 'alpha');
-  return written(x.clone(), (y) => native.opsScale(y.handle('scale'), alpha));
+/** fn(c) with c a one-element tensor holding v on `device` (freed after). */
+function withConstant<T>(op: string, v: number, device: DeviceName, fn: (c: Tensor) => T): T {
+  const c = written(allocate(op, [1], 'float32', device), (t) => native.opsFill(t.handle(op), v));
+  try {
+    return fn(c);
+  } finally {
+    c.dispose();
+  }
 }
+
+export type Operand = Tensor | number;
+
+/** a ∘ b for tensors of identical shapes or a tensor and a number (recorded when `backward` is given). */
+function binaryOp(op: string, kind: NativeBinaryKind, a: Operand, b: Operand, backward?: (dy: Tensor, a: Operand, b: Operand, y: Tensor, needs: readonly boolean[]) => Array<Tensor | null>): Tensor {
+  for (const [name, v] of [['a', a], ['b', b]] as const) {
+    if (typeof v !== 'number' && !(v instanceof Tensor)) throw new TypeError(`${op}: argument '${name}' must be a Tensor or a number, got ${describe(v)}`);
+    if (typeof v !== 'number') operand(v, op, name);
+  }
+  if (typeof a === 'number' && typeof b === 'number') throw new TypeError(`${op}: arguments 'a' and 'b' are both numbers; at least one must be a Tensor`);
+  if (typeof a !== 'number' && typeof b !== 'number') sameShape(op, ['a', a], ['b', b]);
+  const like = (typeof a === 'number' ? b : a) as Tensor;
+  const run = (ta: Tensor, tb: Tensor) => elementwise(op, kind, ta, 1, tb, 1, like.shape);
+  const y = typeof a === 'number' ? withConstant(op, a, like.device, (c) => run(c, b as Tensor)) : typeof b === 'number' ? withConstant(op, b, like.device, (c) => run(a, c)) : run(a, b);
+  if (!backward) return y;
+  const tensors = [a, b].map((v) => (typeof v === 'number' ? null : v));
+  return record(op, tensors.filter((t): t is Tensor => t !== null), y, (dy, needs) => {
+    let j = 0;
+    const grads = backward(dy, a, b, y, tensors.map((t) => t !== null && needs[j++]!));
+    return grads.filter((_, i) => tensors[i] !== null); // a number operand has no input entry
+  });
+}
+
+/** max/min: the gradient goes to a where mask(a, b) is 1 (ties included, as TensorFlow), else to b. */
+function selectGrad(mask: (a: Operand, b: Operand) => Tensor) {
+  return (dy: Tensor, a: Operand, b: Operand, _y: Tensor, needs: readonly boolean[]): Array<Tensor | null> => {
+    const m = mask(a, b);
+    const da = mul(dy, m);
+    const db = needs[1] ? sub(dy, da) : null;
+    m.dispose();
+    return [da, db];
+  };
+}
+
+// Differentiable, on identical shapes or a tensor and a number.
+export const add = (a: Operand, b: Operand): Tensor => binaryOp('add', 'add', a, b, (dy) => [dy, dy]);
+export const sub = (a: Operand, b: Operand): Tensor => binaryOp('sub', 'sub', a, b, (dy, _a, _b, _y, needs) => [dy, needs[1] ? neg(dy) : null]);
+export const mul = (a: Operand, b: Operand): Tensor => binaryOp('mul', 'mul', a, b, (dy, x, z, _y, needs) => [needs[0] ? mul(dy, z) : null, needs[1] ? mul(dy, x) : null]);
+// d(a/b)/db = −(a/b)/b
+export const div = (a: Operand, b: Operand): Tensor => binaryOp('div', 'div', a, b, (dy, _x, z, y, needs) => [needs[0] ? div(dy, z) : null, needs[1] ? neg(div(mul(dy, y), z)) : null]);
+export const maximum = (a: Operand, b: Operand): Tensor => binaryOp('maximum', 'max', a, b, selectGrad(greaterEqual));
+export const minimum = (a: Operand, b: Operand): Tensor => binaryOp('minimum', 'min', a, b, selectGrad((x, z) => greaterEqual(z, x)));
+// Comparisons: 1 where true, else 0; constants (no gradient flows through them).
+export const greater = (a: Operand, b: Operand): Tensor => binaryOp('greater', 'greater', a, b);
+export const greaterEqual = (a: Operand, b: Operand): Tensor => binaryOp('greaterEqual', 'greaterEqual', a, b);
+export const less = (a: Operand, b: Operand): Tensor => binaryOp('less', 'greater', b, a);
+export const lessEqual = (a: Operand, b: Operand): Tensor => binaryOp('lessEqual', 'greaterEqual', b, a);
+
+/** x clamped to [lo, hi] (new tensor; differentiable: the gradient passes where lo ≤ x ≤ hi, as TensorFlow). */
+export function clipByValue(x: Tensor, lo: number, hi: number): Tensor {
+  const op = 'clipByValue';
+  operand(x, op, 'x');
+  const y = written(x.clone(), (out) => clipValue_(out, lo, hi));
+  return record(op, [x], y, (dy) => {
+    const inside = [greaterEqual(x, lo), lessEqual(x, hi)];
+    const dx = mul(mul(dy, inside[0]!), inside[1]!);
+    inside.forEach((t) => t.dispose());
+    return [dx];
+  });
+}
+
+/** A view of x with another shape (differentiable; x.reshape() carries the gradient too). */
+export function reshape(x: Tensor, shape: Shape): Tensor {
+  return operand(x, 'reshape', 'x').reshape(shape);
+}
+
+/**
+ * Σ (or mean) over all elements (axis omitted: a scalar), the first or the last axis; keepDims
+ * keeps the reduced axis as 1. Differentiable.
+ */
+function reduce(op: string, x: Tensor, axis: number | undefined, keepDims: boolean, mean: boolean): Tensor {
+  operand(x, op, 'x');
+  flag(keepDims, op, 'keepDims');
+  const all = axis === undefined || x.rank === 0;
+  const k = all ? -1 : integer(axis, op, 'axis', -x.rank, x.rank - 1) < 0 ? axis! + x.rank : axis!;
+  if (!all && k !== 0 && k !== x.rank - 1) throw new RangeError(`${op}: argument 'axis' = ${axis} is not supported for [${x.shape}]: reduce over all elements (axis omitted), the first (0) or the last (-1) axis`);
+  // x as [outer, n, inner] summed over n.
+  const n = all ? x.size : x.shape[k]!;
+  const inner = all || k === x.rank - 1 ? 1 : x.size / (n || 1);
+  const outer = all ? 1 : k === 0 ? 1 : x.size / (n || 1);
+  const shape = all ? (keepDims ? x.shape.map(() => 1) : []) : keepDims ? x.shape.map((d, i) => (i === k ? 1 : d)) : x.shape.filter((_, i) => i !== k);
+  const alpha = mean && n > 0 ? 1 / n : 1;
+  const y = output(op, shape, x.device, (out) => {
+    native.opsReduceSum(x.handle(op), outer, n, inner, out.handle(op), alpha);
+    // The mean of nothing is 0/0 = NaN, as TensorFlow.
+    if (mean && n === 0) withConstant(op, 0, x.device, (zero) => native.opsBinary('div', out.handle(op), zero.handle(op), out.handle(op), 1, 1));
+  });
+  // dx[i] = alpha·dy[the output element i was summed into]
+  return record(op, [x], y, (dy) => [withConstant(op, alpha, x.device, (c) => elementwise(op, 'mul', c, 1, dy, inner === 1 ? n : 1, x.shape))]);
+}
+
+export const sum = (x: Tensor, axis?: number, keepDims = false): Tensor => reduce('sum', x, axis, keepDims, false);
+export const mean = (x: Tensor, axis?: number, keepDims = false): Tensor => reduce('mean', x, axis, keepDims, true);
+
+/**
+ * x ∘ v with v one value per row of x (v.size = x's rows, 'rows') or one per column of its last
+ * dimension ('columns', like biasAdd). Not differentiable: for layers computing their own backward.
+ */
+export function broadcastOp(kind: NativeBinaryKind, x: Tensor, v: Tensor, along: 'rows' | 'columns'): Tensor {
+  const op = 'broadcastOp';
+  live(x, op, 'x');
+  live(v, op, 'v');
+  atLeast1D(op, 'x', x);
+  const [rows, cols] = rowsOf(x);
+  const want = along === 'rows' ? rows : cols;
+  if (v.size !== want) throw new RangeError(`${op}: argument 'v' [${v.shape}] must have ${want} elements (one per ${along === 'rows' ? 'row' : 'column'} of x [${x.shape}])`);
+  return elementwise(op, kind, x, 1, v, along === 'rows' ? cols : 1, x.shape);
+}
+
+function scaled(op: string, x: Tensor, alpha: number): Tensor {
+  operand(x, op, 'x');
+  finite(alpha, op, 'alpha');
+  const y = written(x.clone(), (out) => native.opsScale(out.handle(op), alpha));
+  return record(op, [x], y, (dy) => [scale(dy, alpha)]);
+}
+
+/** alpha·x (new tensor; differentiable). */
+export const scale = (x: Tensor, alpha: number): Tensor => scaled('scale', x, alpha);
+/** −x (differentiable). */
+export const neg = (x: Tensor): Tensor => scaled('neg', x, -1);
 
 /** y += alpha·x in place; returns y. */
 export function axpy_(y: Tensor, alpha: number, x: Tensor): Tensor {

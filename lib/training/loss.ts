@@ -1,12 +1,14 @@
 // The loss and metrics of one model output on one batch: the padding mask (masked timesteps do
 // not count), per-sample loss weights, and the fused activation of a final softmax/sigmoid dense
 // layer whose pre-activation the loss takes (softmax + cross-entropy on logits).
+import { valueAndGrad } from '../autograd';
+import { describe } from '../backend';
 import { Dense, TimeDistributed, type Layer } from '../layers';
 import { tidy } from '../engine';
-import { lossKernel, type LossSpec } from '../losses';
+import { lossKernel, type LossOrMetricFn, type LossSpec } from '../losses';
 import { metricSlots, type MetricSpec } from '../metrics';
 import * as ops from '../ops';
-import { tensor, type Tensor } from '../tensor';
+import { Tensor, tensor } from '../tensor';
 
 /**
  * The final dense layer whose activation the loss absorbs (softmax + categorical cross-entropy,
@@ -81,8 +83,43 @@ export function lossInto(spec: LossSpec, logits: boolean, pred: Tensor, target: 
   });
 }
 
-/** A loss spec as JSON (trainingConfig, saved models): what resolveLoss reads back. */
-export function lossConfig(spec: LossSpec): { name: string; fromLogits: boolean; delta?: number } {
+/**
+ * A custom loss's or metric's value on one batch, reduced as Keras reduces a loss
+ * ('sum_over_batch_size'): per-row values (the output's shape without its last dimension) times
+ * the row weights (mask × sample weights), summed and divided by the row count; a scalar value
+ * times the weights' mean (Keras broadcasts the weights against it). Differentiable.
+ */
+function customValue(what: string, fn: LossOrMetricFn, target: Tensor, yPred: Tensor, weights: Tensor | null): Tensor {
+  if (target.dtype !== 'float32') throw new TypeError(`${what}: yTrue would be the int32 class labels of a sparse loss; custom functions take float32 targets (one-hot them and use categoricalCrossentropy)`);
+  const v: unknown = fn(target.reshape(yPred.shape), yPred);
+  if (!(v instanceof Tensor) || v.isDisposed) throw new TypeError(`${what} must return a Tensor, got ${describe(v)}`);
+  if (v.dtype !== 'float32') throw new TypeError(`${what} must return a float32 tensor, got ${v.dtype}`);
+  if (v.rank === 0) return weights ? ops.mul(v, ops.mean(weights)) : v;
+  const rowShape = yPred.shape.slice(0, -1);
+  if (v.rank !== rowShape.length || v.shape.some((d, i) => d !== rowShape[i])) {
+    throw new RangeError(`${what} must return a scalar or one value per output row (shape [${rowShape}] for the output [${yPred.shape}]), got shape [${v.shape}]`);
+  }
+  const rows = v.reshape([v.size]);
+  return ops.mean(weights ? ops.mul(rows, weights) : rows);
+}
+
+/** A custom loss's value into out[outIndex]; d loss / d pred from the tape when withGrad. */
+function customLossInto(custom: NonNullable<LossSpec['custom']>, pred: Tensor, target: Tensor, out: Tensor, outIndex: number, withGrad: boolean, rowWeights: Tensor | null): Tensor | null {
+  const what = `custom loss '${custom.name}'`;
+  return tidy(() => {
+    if (!withGrad) {
+      ops.writeFirst_(out, customValue(what, custom.fn, target, pred, rowWeights).reshape([1]), outIndex);
+      return null;
+    }
+    const { value, grad } = valueAndGrad('fit', what, (p) => customValue(what, custom.fn, target, p, rowWeights), pred);
+    ops.writeFirst_(out, value.reshape([1]), outIndex);
+    return grad;
+  });
+}
+
+/** A loss spec as JSON (trainingConfig, saved models): what resolveLoss reads back (a custom loss: its name only). */
+export function lossConfig(spec: LossSpec): { name: string; fromLogits: boolean; delta?: number; function?: string } {
+  if (spec.custom) return { name: 'custom', fromLogits: false, function: spec.custom.name };
   return spec.delta === undefined ? { name: spec.name, fromLogits: spec.fromLogits } : { name: spec.name, fromLogits: spec.fromLogits, delta: spec.delta };
 }
 
@@ -118,7 +155,7 @@ export function outputLogs(o: OutputLoss, values: ArrayLike<number>, offset: num
 export function lossAndMetricsInto(o: OutputLoss, out: Tensor, y: Tensor, lengths: Int32Array | null, sampleWeights: Float32Array | null, values: Tensor, offset: number, withGrad: boolean): Tensor | null {
   const logits = o.spec.fromLogits || o.fused !== null;
   const { loss: lossWeights, metrics: weights } = rowWeights(out, lengths, sampleWeights);
-  const grad = lossInto(o.spec, logits, out, y, values, offset, withGrad, lossWeights);
+  const grad = o.spec.custom ? customLossInto(o.spec.custom, out, y, values, offset, withGrad, lossWeights) : lossInto(o.spec, logits, out, y, values, offset, withGrad, lossWeights);
   let probs: Tensor | null = null;
   const probabilities = () => (logits ? (probs ??= ops.activation(o.fused?.activation ?? (o.spec.name === 'binaryCrossentropy' ? 'sigmoid' : 'softmax'), out)) : out);
   let at = offset + 1;
@@ -127,6 +164,10 @@ export function lossAndMetricsInto(o: OutputLoss, out: Tensor, y: Tensor, length
       ops.metricInto(m.kernel.metric, out, y, values, at, logits && m.kernel.metric === 'binaryAccuracy' ? 0 : 0.5, weights);
     } else if (m.kernel.kind === 'loss') {
       lossInto(m.kernel.loss, false, probabilities(), y, values, at, false, weights);
+    } else if (m.kernel.kind === 'custom') {
+      const p = probabilities(); // outside tidy: cached for the next metrics
+      const fn = m.kernel.fn;
+      tidy(() => ops.writeFirst_(values, customValue(`custom metric '${m.name}'`, fn, y, p, weights).reshape([1]), at));
     } else {
       const p = probabilities();
       const t = y.reshape(p.shape);

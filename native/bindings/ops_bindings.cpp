@@ -110,11 +110,12 @@ class OpsCall {
 };
 
 UnaryKind unaryKind(const OpsCall& c, size_t i) {
-  static const char* names[] = {"linear", "relu", "sigmoid", "tanh", "elu", "softmax", "softplus", "selu",
-                                "exp", "square", "abs", "gelu", "swish", "hardSigmoid", "relu6"};
+  static const char* names[] = {"linear", "relu", "sigmoid", "tanh", "elu", "softmax", "softplus", "selu", "exp",
+                                "square", "abs", "gelu", "swish", "hardSigmoid", "relu6", "sqrt", "log", "log1p"};
   const std::string s = c.args.oneOf(i, "kind", {names[0], names[1], names[2], names[3], names[4], names[5], names[6], names[7],
-                                                 names[8], names[9], names[10], names[11], names[12], names[13], names[14]});
-  for (int k = 0; k < 15; ++k)
+                                                 names[8], names[9], names[10], names[11], names[12], names[13], names[14],
+                                                 names[15], names[16], names[17]});
+  for (int k = 0; k < 18; ++k)
     if (s == names[k]) return static_cast<UnaryKind>(k);
   return UnaryKind::Linear;
 }
@@ -124,6 +125,7 @@ bool gradNeedsInput(UnaryKind kind) {
   switch (kind) {
     case UnaryKind::Softplus: case UnaryKind::Square: case UnaryKind::Abs:
     case UnaryKind::Gelu: case UnaryKind::Swish: case UnaryKind::HardSigmoid:
+    case UnaryKind::Log: case UnaryKind::Log1p:
       return true;
     default:
       return false;
@@ -243,20 +245,41 @@ OPS_FUNCTION(unaryGrad) {
   });
 }
 
-// opsBinary(kind, a, b, out)
+// opsBinary(kind, a, b, out, aDiv, bDiv): out[i] = a[(i / aDiv) % a.numel] ∘ b[(i / bDiv) % b.numel]
 OPS_FUNCTION(binary) {
   return guarded(info, [&]() -> Napi::Value {
     OpsCall c(info, "opsBinary");
-    const std::string s = c.args.oneOf(0, "kind", {"add", "sub", "mul", "div", "max", "min"});
-    static const char* names[] = {"add", "sub", "mul", "div", "max", "min"};
+    static const char* names[] = {"add", "sub", "mul", "div", "max", "min", "greater", "greaterEqual"};
+    const std::string s = c.args.oneOf(0, "kind", {names[0], names[1], names[2], names[3], names[4], names[5], names[6], names[7]});
     BinaryKind kind = BinaryKind::Add;
-    for (int k = 0; k < 6; ++k)
+    for (int k = 0; k < 8; ++k)
       if (s == names[k]) kind = static_cast<BinaryKind>(k);
     TensorHandle& a = c.tensor(1, "a", -1);
-    const int64_t n = static_cast<int64_t>(a.numel);
-    TensorHandle& b = c.tensor(2, "b", n);
-    TensorHandle& out = c.tensor(3, "out", n);
-    c.ops().binary(kind, c.f(a), c.f(b), c.f(out), n);
+    TensorHandle& b = c.tensor(2, "b", -1);
+    TensorHandle& out = c.tensor(3, "out", -1);
+    const int64_t n = static_cast<int64_t>(out.numel);
+    const int64_t aDiv = c.args.integer(4, "aDiv", 1, kMaxDim), bDiv = c.args.integer(5, "bDiv", 1, kMaxDim);
+    // Every index stays inside its operand; an empty operand can only go with an empty output.
+    if (n > 0 && (a.numel == 0 || b.numel == 0))
+      c.args.rangeError(a.numel == 0 ? "a" : "b", "must not be empty when 'out' is not");
+    // In place only elementwise: a broadcast operand would be read after 'out' overwrote it.
+    auto overlaps = [&](TensorHandle& t, int64_t div) { return t.storage == out.storage && (div != 1 || static_cast<int64_t>(t.numel) != n); };
+    if (overlaps(a, aDiv) || overlaps(b, bDiv)) c.args.rangeError("out", "must not share memory with a broadcast operand");
+    c.ops().binary(kind, c.f(a), aDiv, static_cast<int64_t>(a.numel), c.f(b), bDiv, static_cast<int64_t>(b.numel), c.f(out), n);
+    UNDEFINED;
+  });
+}
+
+// opsReduceSum(x, outer, n, inner, out, alpha): out[o, j] = alpha·Σ_m x[o, m, j]
+OPS_FUNCTION(reduceSum) {
+  return guarded(info, [&]() -> Napi::Value {
+    OpsCall c(info, "opsReduceSum");
+    const int64_t outer = c.dim(1, "outer"), n = c.dim(2, "n"), inner = c.dim(3, "inner");
+    TensorHandle& x = c.tensor(0, "x", c.product(c.product(outer, n, "outer·n"), inner, "outer·n·inner"));
+    TensorHandle& out = c.tensor(4, "out", c.product(outer, inner, "outer·inner"));
+    const float alpha = c.num(5, "alpha");
+    if (x.storage == out.storage) c.args.rangeError("out", "must not be the same memory as x");
+    c.ops().reduceSum(c.f(x), outer, n, inner, c.f(out), alpha);
     UNDEFINED;
   });
 }
@@ -544,6 +567,7 @@ void registerOpsBindings(Napi::Env env, Napi::Object exports) {
   const std::pair<const char*, Napi::Function::Callback> functions[] = {
       {"opsGemm", gemm},           {"opsBiasAdd", biasAdd},       {"opsColumnSums", columnSums},
       {"opsUnary", unary},         {"opsUnaryGrad", unaryGrad},   {"opsBinary", binary},
+      {"opsReduceSum", reduceSum},
       {"opsAxpy", axpy},           {"opsScale", scale},           {"opsFill", fill},
       {"opsCopyColumns", copyColumns}, {"opsReverseTime", reverseTime}, {"opsLoss", loss},
       {"opsMetric", metric},       {"opsSgd", sgd},               {"opsAdam", adam},

@@ -8,9 +8,10 @@
 namespace cgru {
 
 // Gelu is the exact erf form (Keras' default approximate=False); HardSigmoid is Keras 3's
-// relu6(x + 3) / 6; Swish is x·σ(x) (= silu).
-enum class UnaryKind : int { Linear = 0, Relu, Sigmoid, Tanh, Elu, Softmax, Softplus, Selu, Exp, Square, Abs, Gelu, Swish, HardSigmoid, Relu6 };
-enum class BinaryKind : int { Add = 0, Sub, Mul, Div, Max, Min };
+// relu6(x + 3) / 6; Swish is x·σ(x) (= silu). Sqrt, Log and Log1p are math ops, not activations.
+enum class UnaryKind : int { Linear = 0, Relu, Sigmoid, Tanh, Elu, Softmax, Softplus, Selu, Exp, Square, Abs, Gelu, Swish, HardSigmoid, Relu6, Sqrt, Log, Log1p };
+// Greater and GreaterEqual give 1 where a > b (a ≥ b), else 0.
+enum class BinaryKind : int { Add = 0, Sub, Mul, Div, Max, Min, Greater, GreaterEqual };
 // Losses: the mean over rows of a per-row value (mean over columns for mse/mae/binary
 // cross-entropy, sum over columns for categorical cross-entropy). Sparse kinds take int32 labels [rows].
 enum class LossKind : int {
@@ -41,8 +42,12 @@ class TensorOps {
   // dx = dy · f'(x) expressed through y = f(x) (and x where needed); beta = 1 accumulates into dx.
   virtual void unaryGrad(UnaryKind kind, const float* x, const float* y, const float* dy, float* dx, int64_t n,
                          int64_t cols, float beta) = 0;
-  // out = a ∘ b elementwise (same length).
-  virtual void binary(BinaryKind kind, const float* a, const float* b, float* out, int64_t n) = 0;
+  // out[i] = a[(i / aDiv) % aLen] ∘ b[(i / bDiv) % bLen] for i < n: identical shapes (div 1, len n),
+  // a scalar (len 1), a row repeated over rows (div 1) or a column repeated along rows (div = cols).
+  virtual void binary(BinaryKind kind, const float* a, int64_t aDiv, int64_t aLen, const float* b, int64_t bDiv,
+                      int64_t bLen, float* out, int64_t n) = 0;
+  // out[o, j] = alpha · Σ_m x[o, m, j] for x viewed as [outer, n, inner] (double accumulation).
+  virtual void reduceSum(const float* x, int64_t outer, int64_t n, int64_t inner, float* out, float alpha) = 0;
   // y += alpha · x
   virtual void axpy(float alpha, const float* x, float* y, int64_t n) = 0;
   // x *= alpha

@@ -113,6 +113,15 @@ class CpuOps final : public TensorOps {
       case UnaryKind::Relu6:
         for (int64_t i = 0; i < n; ++i) y[i] = relu6(x[i]);
         return;
+      case UnaryKind::Sqrt:
+        for (int64_t i = 0; i < n; ++i) y[i] = std::sqrt(x[i]);
+        return;
+      case UnaryKind::Log:
+        for (int64_t i = 0; i < n; ++i) y[i] = std::log(x[i]);
+        return;
+      case UnaryKind::Log1p:
+        for (int64_t i = 0; i < n; ++i) y[i] = std::log1p(x[i]);
+        return;
       case UnaryKind::Softmax:
         for (int64_t r = 0; r < n / cols; ++r) {
           const float* xr = x + r * cols;
@@ -181,6 +190,15 @@ class CpuOps final : public TensorOps {
       case UnaryKind::Relu6:
         for (int64_t i = 0; i < n; ++i) put(i, y[i] > 0 && y[i] < 6.0f ? dy[i] : 0.0f);
         return;
+      case UnaryKind::Sqrt:
+        for (int64_t i = 0; i < n; ++i) put(i, dy[i] * 0.5f / y[i]);
+        return;
+      case UnaryKind::Log:
+        for (int64_t i = 0; i < n; ++i) put(i, dy[i] / x[i]);
+        return;
+      case UnaryKind::Log1p:
+        for (int64_t i = 0; i < n; ++i) put(i, dy[i] / (1.0f + x[i]));
+        return;
       case UnaryKind::Softmax:
         for (int64_t r = 0; r < n / cols; ++r) {
           const int64_t o = r * cols;
@@ -192,14 +210,21 @@ class CpuOps final : public TensorOps {
     }
   }
 
-  void binary(BinaryKind kind, const float* a, const float* b, float* out, int64_t n) override {
-    switch (kind) {
-      case BinaryKind::Add: for (int64_t i = 0; i < n; ++i) out[i] = a[i] + b[i]; return;
-      case BinaryKind::Sub: for (int64_t i = 0; i < n; ++i) out[i] = a[i] - b[i]; return;
-      case BinaryKind::Mul: for (int64_t i = 0; i < n; ++i) out[i] = a[i] * b[i]; return;
-      case BinaryKind::Div: for (int64_t i = 0; i < n; ++i) out[i] = a[i] / b[i]; return;
-      case BinaryKind::Max: for (int64_t i = 0; i < n; ++i) out[i] = std::max(a[i], b[i]); return;
-      case BinaryKind::Min: for (int64_t i = 0; i < n; ++i) out[i] = std::min(a[i], b[i]); return;
+  void binary(BinaryKind kind, const float* a, int64_t aDiv, int64_t aLen, const float* b, int64_t bDiv, int64_t bLen,
+              float* out, int64_t n) override {
+    if (aDiv == 1 && aLen == n && bDiv == 1 && bLen == n) return binaryOf(kind, n, [=](int64_t i) { return a[i]; }, [=](int64_t i) { return b[i]; }, out);
+    binaryOf(kind, n, [=](int64_t i) { return a[(i / aDiv) % aLen]; }, [=](int64_t i) { return b[(i / bDiv) % bLen]; }, out);
+  }
+
+  void reduceSum(const float* x, int64_t outer, int64_t n, int64_t inner, float* out, float alpha) override {
+    std::vector<double> acc(static_cast<size_t>(inner));
+    for (int64_t o = 0; o < outer; ++o) {
+      std::fill(acc.begin(), acc.end(), 0.0);
+      for (int64_t m = 0; m < n; ++m) {
+        const float* row = x + (o * n + m) * inner;
+        for (int64_t j = 0; j < inner; ++j) acc[j] += row[j];
+      }
+      for (int64_t j = 0; j < inner; ++j) out[o * inner + j] = static_cast<float>(alpha * acc[j]);
     }
   }
 
@@ -440,6 +465,21 @@ class CpuOps final : public TensorOps {
   }
 
  private:
+  // The elementwise loop of binary() over element getters (inlined: the plain case stays vectorisable).
+  template <typename A, typename B>
+  static void binaryOf(BinaryKind kind, int64_t n, A a, B b, float* out) {
+    switch (kind) {
+      case BinaryKind::Add: for (int64_t i = 0; i < n; ++i) out[i] = a(i) + b(i); return;
+      case BinaryKind::Sub: for (int64_t i = 0; i < n; ++i) out[i] = a(i) - b(i); return;
+      case BinaryKind::Mul: for (int64_t i = 0; i < n; ++i) out[i] = a(i) * b(i); return;
+      case BinaryKind::Div: for (int64_t i = 0; i < n; ++i) out[i] = a(i) / b(i); return;
+      case BinaryKind::Max: for (int64_t i = 0; i < n; ++i) out[i] = std::max(a(i), b(i)); return;
+      case BinaryKind::Min: for (int64_t i = 0; i < n; ++i) out[i] = std::min(a(i), b(i)); return;
+      case BinaryKind::Greater: for (int64_t i = 0; i < n; ++i) out[i] = a(i) > b(i) ? 1.0f : 0.0f; return;
+      case BinaryKind::GreaterEqual: for (int64_t i = 0; i < n; ++i) out[i] = a(i) >= b(i) ? 1.0f : 0.0f; return;
+    }
+  }
+
   static double sumSq(const float* x, int64_t n) {
     double s = 0;
     for (int64_t i = 0; i < n; ++i) s += static_cast<double>(x[i]) * x[i];

@@ -154,6 +154,9 @@ __global__ void unaryKernel(int kind, const float* x, float* y, size_t n) {
       case UnaryKind::Swish: r = v * sigmoidf_(v); break;
       case UnaryKind::HardSigmoid: r = relu6f_(v + 3.0f) / 6.0f; break;
       case UnaryKind::Relu6: r = relu6f_(v); break;
+      case UnaryKind::Sqrt: r = sqrtf(v); break;
+      case UnaryKind::Log: r = logf(v); break;
+      case UnaryKind::Log1p: r = log1pf(v); break;
       default: r = v; break;  // Linear (Softmax has its own kernel)
     }
     y[i] = r;
@@ -207,6 +210,9 @@ __global__ void unaryGradKernel(int kind, const float* x, const float* y, const 
       }
       case UnaryKind::HardSigmoid: v = x[i] > -3.0f && x[i] < 3.0f ? dy[i] / 6.0f : 0.0f; break;
       case UnaryKind::Relu6: v = y[i] > 0 && y[i] < 6.0f ? dy[i] : 0.0f; break;
+      case UnaryKind::Sqrt: v = dy[i] * 0.5f / y[i]; break;
+      case UnaryKind::Log: v = dy[i] / x[i]; break;
+      case UnaryKind::Log1p: v = dy[i] / (1.0f + x[i]); break;
       default: v = dy[i]; break;  // Linear
     }
     put(dx, i, v, beta);
@@ -226,9 +232,12 @@ __global__ void softmaxGradKernel(const float* y, const float* dy, float* dx, in
   }
 }
 
-__global__ void binaryKernel(int kind, const float* a, const float* b, float* out, size_t n) {
+// Indices as in TensorOps::binary.
+__global__ void binaryKernel(int kind, const float* a, int64_t aDiv, int64_t aLen, const float* b, int64_t bDiv,
+                             int64_t bLen, float* out, size_t n) {
   GRID_STRIDE(i, n) {
-    const float x = a[i], y = b[i];
+    const int64_t k = static_cast<int64_t>(i);
+    const float x = a[(k / aDiv) % aLen], y = b[(k / bDiv) % bLen];
     float r;
     switch (static_cast<BinaryKind>(kind)) {
       case BinaryKind::Sub: r = x - y; break;
@@ -236,9 +245,24 @@ __global__ void binaryKernel(int kind, const float* a, const float* b, float* ou
       case BinaryKind::Div: r = x / y; break;
       case BinaryKind::Max: r = maxf_(x, y); break;
       case BinaryKind::Min: r = minf_(x, y); break;
+      case BinaryKind::Greater: r = x > y ? 1.0f : 0.0f; break;
+      case BinaryKind::GreaterEqual: r = x >= y ? 1.0f : 0.0f; break;
       default: r = x + y; break;
     }
     out[i] = r;
+  }
+}
+
+// One block per output element (grid-stride over them): a fixed-order block sum over n.
+__global__ void reduceSumKernel(const float* x, int64_t outer, int64_t n, int64_t inner, float* out, float alpha) {
+  __shared__ double scratch[32];
+  for (int64_t j = blockIdx.x; j < outer * inner; j += gridDim.x) {  // uniform per block
+    const int64_t o = j / inner, c = j % inner;
+    double acc = 0;
+    for (int64_t m = threadIdx.x; m < n; m += blockDim.x) acc += x[(o * n + m) * inner + c];
+    const double total = blockSum(acc, scratch);
+    if (threadIdx.x == 0) out[j] = static_cast<float>(alpha * total);
+    __syncthreads();
   }
 }
 
@@ -640,11 +664,19 @@ class CudaOps final : public TensorOps {
     checkLaunch("unaryGradKernel");
   }
 
-  void binary(BinaryKind kind, const float* a, const float* b, float* out, int64_t n) override {
+  void binary(BinaryKind kind, const float* a, int64_t aDiv, int64_t aLen, const float* b, int64_t bDiv, int64_t bLen,
+              float* out, int64_t n) override {
     if (n <= 0) return;
     begin();
-    binaryKernel<<<blocksFor(sz(n)), kThreads, 0, s()>>>(static_cast<int>(kind), a, b, out, sz(n));
+    binaryKernel<<<blocksFor(sz(n)), kThreads, 0, s()>>>(static_cast<int>(kind), a, aDiv, aLen, b, bDiv, bLen, out, sz(n));
     checkLaunch("binaryKernel");
+  }
+
+  void reduceSum(const float* x, int64_t outer, int64_t n, int64_t inner, float* out, float alpha) override {
+    if (outer * inner <= 0) return;
+    begin();
+    reduceSumKernel<<<rowBlocks(outer * inner), kThreads, 0, s()>>>(x, outer, n, inner, out, alpha);
+    checkLaunch("reduceSumKernel");
   }
 
   void axpy(float alpha, const float* x, float* y, int64_t n) override {
