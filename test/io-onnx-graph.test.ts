@@ -1,0 +1,290 @@
+// ONNX export of functional graphs: models with several inputs and outputs, merges, shared
+// layers, nested models, GRU initial states and returned states (an encoder-decoder), the
+// bidirectional wrapper, repeatVector/reshape/flatten and embeddings run in onnxruntime-node and
+// match model.predict() to 1e-5 (random weights, so that biases and gates all matter). A small
+// protobuf reader here checks the file itself: graph input and output names, and that a shared
+// layer's weights are written once. Tensor counts return to baseline.
+import { strict as assert } from 'node:assert';
+import { spawnSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { input, layers, memory, model, sequential, setSeed, type Model, type SymbolicTensor, type Tensor } from '../lib';
+import { Layer, type LayerShape } from '../lib/layers';
+import { buildOnnxGraph, type OnnxLayerSpec } from '../lib/io/onnx';
+import { rand } from './io-helpers/reference';
+import { disposeModelsAfterEach } from './support/models';
+import { onlyWhere, pythonCannotImport } from './support/skip';
+import { tempDir } from './support/temp-dir';
+
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const ort: typeof import('onnxruntime-node') | null = (() => { try { return require('onnxruntime-node'); } catch { return null; } })();
+
+const B = 3, T = 5, F = 4;
+type Feed = { data: Float32Array | Int32Array; shape: number[] };
+const floats = (shape: number[], seed: number): Feed => ({ data: rand(shape.reduce((a, b) => a * b, 1), seed, 1.2), shape });
+
+// ------------------------------------------------------------------ reading the written file
+
+/** Length-delimited and varint fields of one protobuf message: field number → values. */
+function fields(buf: Uint8Array): Map<number, Array<Uint8Array | bigint>> {
+  const out = new Map<number, Array<Uint8Array | bigint>>();
+  let pos = 0;
+  const varint = (): bigint => {
+    let v = 0n, shift = 0n;
+    for (;;) {
+      const b = buf[pos++]!;
+      v |= BigInt(b & 127) << shift;
+      if (b < 128) return v;
+      shift += 7n;
+    }
+  };
+  while (pos < buf.length) {
+    const tag = Number(varint());
+    const field = tag >> 3;
+    let value: Uint8Array | bigint;
+    switch (tag & 7) {
+      case 0: value = varint(); break;
+      case 2: { const n = Number(varint()); value = buf.subarray(pos, pos + n); pos += n; break; }
+      case 5: value = buf.subarray(pos, pos + 4); pos += 4; break;
+      case 1: value = buf.subarray(pos, pos + 8); pos += 8; break;
+      default: throw new Error(`wire type ${tag & 7}`);
+    }
+    if (!out.has(field)) out.set(field, []);
+    out.get(field)!.push(value);
+  }
+  return out;
+}
+
+const text = (b: Uint8Array | bigint) => new TextDecoder().decode(b as Uint8Array);
+
+/** The graph's input, output and initializer names, and each node's op type and inputs (ModelProto.graph). */
+function readGraph(bytes: Uint8Array): { inputs: string[]; outputs: string[]; initializers: string[]; nodes: Array<{ op: string; inputs: string[] }> } {
+  const graph = fields(fields(bytes).get(7)![0] as Uint8Array);
+  const names = (field: number, nameField: number) => (graph.get(field) ?? []).map((m) => text(fields(m as Uint8Array).get(nameField)![0]!));
+  const nodes = (graph.get(1) ?? []).map((m) => {
+    const f = fields(m as Uint8Array);
+    return { op: text(f.get(4)![0]!), inputs: (f.get(1) ?? []).map(text) };
+  });
+  return { inputs: names(11, 1), outputs: names(12, 1), initializers: names(5, 8), nodes };
+}
+
+// ------------------------------------------------------------------ running both
+
+function randomizeWeights(m: Model, seed: number): void {
+  m.setWeights(m.getWeights().map((w, k) => rand(w.length, seed + k, 0.5)));
+}
+
+/** Exports `m`, runs the file in onnxruntime on `xs` and compares every output with predict() (≤ 1e-5). */
+async function exportAndCompare(m: Model, xs: Feed[], tol = 1e-5): Promise<Uint8Array> {
+  const before = memory().numTensors;
+  const file = path.join(tempDir('cdcgru-onnx-graph-'), 'm.onnx');
+  m.exportOnnx(file);
+  assert.equal(memory().numTensors, before, 'exportOnnx leaves no tensors behind');
+  const bytes = fs.readFileSync(file);
+  const session = await ort!.InferenceSession.create(bytes);
+  assert.deepEqual([...session.inputNames], m.inputNames);
+  assert.deepEqual([...session.outputNames], m.outputNames);
+  const feeds = Object.fromEntries(xs.map((x, i) => [m.inputNames[i]!, new ort!.Tensor(x.data instanceof Int32Array ? 'int32' : 'float32', x.data, x.shape)]));
+  const got = await session.run(feeds);
+  const predicted = m.predict(xs.length === 1 ? xs[0]! : xs);
+  const list = Array.isArray(predicted) ? predicted : [predicted];
+  const want = list.map((p) => ({ shape: [...p.shape], data: p.dataSync() }));
+  list.forEach((p) => p.dispose());
+  assert.equal(want.length, m.outputNames.length);
+  want.forEach((p, k) => {
+    const o = got[m.outputNames[k]!]!;
+    assert.deepEqual([...o.dims], p.shape, `${m.outputNames[k]}: shape`);
+    const have = o.data as Float32Array;
+    let worst = 0;
+    for (let i = 0; i < p.data.length; i++) worst = Math.max(worst, Math.abs(have[i]! - p.data[i]!));
+    assert.ok(worst <= tol, `${m.outputNames[k]}: max |onnxruntime − predict| = ${worst}`);
+  });
+  assert.equal(memory().numTensors, before, 'tensor count back at baseline');
+  return bytes;
+}
+
+onlyWhere(describe, ort ? null : 'onnxruntime-node (a devDependency) does not load')('io: ONNX export of functional graphs (onnxruntime-node vs predict)', () => {
+  const made = disposeModelsAfterEach<{ dispose(): void }>();
+  const keep = <M extends { dispose(): void }>(m: M): M => (made.push(m), m);
+
+  it('two inputs (a sequence and static features) and two outputs, merged with concatenate', async () => {
+    setSeed(31);
+    const seq = input({ shape: [null, F], name: 'sequence' });
+    const stat = input({ shape: [2], name: 'static' });
+    const h = layers.gru({ units: 6, name: 'encoder' }).apply(seq) as SymbolicTensor;
+    const s = layers.dense({ units: 3, activation: 'relu', name: 'static_proj' }).apply(stat) as SymbolicTensor;
+    const joined = layers.concatenate({ name: 'joined' }).apply([h, s]) as SymbolicTensor;
+    const main = layers.dense({ units: 2, activation: 'softmax', name: 'main' }).apply(joined) as SymbolicTensor;
+    const aux = layers.dense({ units: 1, name: 'aux' }).apply(h) as SymbolicTensor;
+    const m = keep(model({ inputs: [seq, stat], outputs: [main, aux] }));
+    randomizeWeights(m, 100);
+    const bytes = await exportAndCompare(m, [floats([B, T, F], 1), floats([B, 2], 2)]);
+    const g = readGraph(bytes);
+    assert.deepEqual(g.inputs, ['sequence', 'static']);
+    assert.deepEqual(g.outputs, ['main', 'aux']);
+  });
+
+  it('GRU encoder-decoder: the encoder\'s returned state is the decoder\'s initialState; states as outputs', async () => {
+    setSeed(32);
+    const H = 5;
+    const encIn = input({ shape: [null, F], name: 'source' });
+    const decIn = input({ shape: [null, 3], name: 'target_in' });
+    const [, state] = layers.gru({ units: H, returnState: true, name: 'enc' }).apply(encIn) as SymbolicTensor[];
+    const [decSeq, decState] = layers.gru({ units: H, returnSequences: true, returnState: true, name: 'dec' }).apply([decIn, state!]) as SymbolicTensor[];
+    const probs = layers.timeDistributed({ layer: layers.dense({ units: 3, activation: 'softmax' }), name: 'probs' }).apply(decSeq!) as SymbolicTensor;
+    const m = keep(model({ inputs: [encIn, decIn], outputs: [probs, decState!] }));
+    randomizeWeights(m, 200);
+    const bytes = await exportAndCompare(m, [floats([B, T, F], 3), floats([B, 4, 3], 4)]);
+    // The decoder's GRU takes initial_h (its 6th input), and the state output comes from Y_h.
+    const dec = readGraph(bytes).nodes.filter((n) => n.op === 'GRU');
+    assert.equal(dec.length, 2);
+    assert.equal(dec[0]!.inputs.length, 4, 'the encoder starts from zeros');
+    assert.equal(dec[1]!.inputs.length, 6);
+    assert.equal(dec[1]!.inputs[4], '', 'no sequence_lens');
+  });
+
+  it('bidirectional encoder states feed a 2-layer decoder (one state per layer); goBackwards with an initial state', async () => {
+    setSeed(33);
+    const H = 4;
+    const encIn = input({ shape: [T, F] });
+    const decIn = input({ shape: [T, 2] });
+    const [encOut, hf, hb] = layers.bidirectional({ layer: layers.gru({ units: H, returnSequences: true, returnState: true }), mergeMode: 'ave' }).apply(encIn) as SymbolicTensor[];
+    const dec = layers.gru({ units: H, numLayers: 2, returnSequences: true }).apply([decIn, hf!, hb!]) as SymbolicTensor;
+    const back = layers.gru({ units: H, goBackwards: true, returnSequences: true }).apply([decIn, hf!]) as SymbolicTensor;
+    const out = layers.add().apply([layers.multiply().apply([dec, back]) as SymbolicTensor, encOut!]) as SymbolicTensor;
+    const m = keep(model({ inputs: [encIn, decIn], outputs: [out, hb!] }));
+    randomizeWeights(m, 300);
+    await exportAndCompare(m, [floats([B, T, F], 5), floats([B, T, 2], 6)]);
+  });
+
+  it('shared layers: one GRU and one dense applied to two inputs write one set of initializers', async () => {
+    setSeed(34);
+    const a = input({ shape: [T, F], name: 'a' });
+    const b = input({ shape: [T, F], name: 'b' });
+    const gru = layers.gru({ units: 3, name: 'shared_gru' });
+    const head = layers.dense({ units: 2, activation: 'tanh', name: 'shared_head' });
+    const ya = head.apply(gru.apply(a) as SymbolicTensor) as SymbolicTensor;
+    const yb = head.apply(gru.apply(b) as SymbolicTensor) as SymbolicTensor;
+    const m = keep(model({ inputs: [a, b], outputs: layers.average({ name: 'avg' }).apply([ya, yb]) as SymbolicTensor }));
+    randomizeWeights(m, 400);
+    const g = readGraph(await exportAndCompare(m, [floats([B, T, F], 7), floats([B, T, F], 8)]));
+    const grus = g.nodes.filter((n) => n.op === 'GRU');
+    assert.equal(grus.length, 2, 'two calls');
+    assert.deepEqual(grus[0]!.inputs.slice(1), grus[1]!.inputs.slice(1), 'the same W, R, B initializers');
+    const matmuls = g.nodes.filter((n) => n.op === 'MatMul');
+    assert.equal(matmuls.length, 2);
+    assert.equal(matmuls[0]!.inputs[1], matmuls[1]!.inputs[1]);
+    assert.equal(g.initializers.filter((n) => /^shared_gru_l0_[WRB]$/.test(n)).length, 3);
+    assert.equal(g.initializers.filter((n) => n.startsWith('shared_head_')).length, 2, 'kernel and bias once');
+  });
+
+  it('nested models (a functional one applied twice, a sequential one) export inlined, sharing weights', async () => {
+    setSeed(35);
+    const inner = (() => {
+      const i = input({ shape: [T, F] });
+      return keep(model({ inputs: i, outputs: layers.dense({ units: 2 }).apply(layers.gru({ units: 3, returnSequences: true }).apply(i) as SymbolicTensor) as SymbolicTensor, name: 'inner' }));
+    })();
+    const stack = keep(sequential([layers.flatten({ inputShape: [T, 2] }), layers.dense({ units: 4, activation: 'gelu' })]));
+    const a = input({ shape: [T, F] });
+    const b = input({ shape: [T, F] });
+    const merged = layers.concatenate().apply([inner.apply(a) as SymbolicTensor, inner.apply(b) as SymbolicTensor]) as SymbolicTensor;
+    const m = keep(model({ inputs: [a, b], outputs: [stack.apply(inner.apply(a) as SymbolicTensor), merged] }));
+    randomizeWeights(m, 500);
+    const g = readGraph(await exportAndCompare(m, [floats([B, T, F], 9), floats([B, T, F], 10)]));
+    assert.equal(new Set(g.nodes.filter((n) => n.op === 'GRU').map((n) => n.inputs[1])).size, 1, 'three calls of the inner GRU, one W');
+  });
+
+  it('repeatVector, reshape and flatten around recurrent layers (an autoencoder-shaped graph); selectTimestep', async () => {
+    setSeed(36);
+    const i = input({ shape: [T, F] });
+    const code = layers.gru({ units: 6 }).apply(i) as SymbolicTensor;
+    const rep = layers.repeatVector({ n: 3 }).apply(code) as SymbolicTensor;
+    const dec = layers.gru({ units: 4, returnSequences: true, bidirectional: true }).apply(rep) as SymbolicTensor; // [3, 8]
+    const grid = layers.reshape({ targetShape: [6, 4] }).apply(dec) as SymbolicTensor;
+    const again = layers.gru({ units: 2, returnSequences: true }).apply(grid) as SymbolicTensor; // [6, 2]
+    const flat = layers.flatten().apply(again) as SymbolicTensor;
+    const last = layers.selectTimestep({ index: -2 }).apply(rep) as SymbolicTensor;
+    const m = keep(model({ inputs: i, outputs: [layers.dense({ units: 3 }).apply(flat) as SymbolicTensor, last, rep] }));
+    randomizeWeights(m, 600);
+    await exportAndCompare(m, [floats([B, T, F], 11)]);
+  });
+
+  it('an embedding on an int32 input beside a float input; dropout is the identity', async () => {
+    setSeed(37);
+    const ids = input({ shape: [T], name: 'ids' });
+    const feats = input({ shape: [T, 2], name: 'feats' });
+    const e = layers.embedding({ inputDim: 9, outputDim: 3 }).apply(ids) as SymbolicTensor;
+    const x = layers.concatenate().apply([e, feats]) as SymbolicTensor;
+    const y = layers.gru({ units: 4 }).apply(layers.dropout({ rate: 0.3 }).apply(x) as SymbolicTensor) as SymbolicTensor;
+    const m = keep(model({ inputs: [ids, feats], outputs: layers.dense({ units: 1, activation: 'sigmoid' }).apply(y) as SymbolicTensor }));
+    randomizeWeights(m, 700);
+    const tokens = { data: Int32Array.from({ length: B * T }, (_, k) => (k * 5 + 1) % 9), shape: [B, T] };
+    await exportAndCompare(m, [tokens, floats([B, T, 2], 12)]);
+  });
+
+  it('refuses what it cannot export, naming the layer and its class; masking unless ignoreMasking', () => {
+    class Custom extends Layer {
+      constructor() {
+        super('Custom', { name: 'my_custom' }, { fn: 'custom', keys: [] });
+      }
+      protected doBuild(s: LayerShape): LayerShape {
+        return s;
+      }
+      forward(x: Tensor): Tensor {
+        return x;
+      }
+      backward(dy: Tensor): Tensor {
+        return dy;
+      }
+    }
+    const i = input({ shape: [T, F] });
+    const j = input({ shape: [T, F] });
+    const custom = keep(model({ inputs: [i, j], outputs: layers.add().apply([new Custom().apply(i) as SymbolicTensor, j]) as SymbolicTensor }));
+    const file = path.join(tempDir('cdcgru-onnx-graph-'), 'm.onnx');
+    assert.throws(() => custom.exportOnnx(file), /exportOnnx: layer 'my_custom' \(Custom\) has no ONNX export/);
+    const masked = keep(model({ inputs: i, outputs: layers.gru({ units: 2 }).apply(layers.masking({ name: 'pad_mask' }).apply(i) as SymbolicTensor) as SymbolicTensor }));
+    assert.throws(() => masked.exportOnnx(file), /exportOnnx: layer 'pad_mask' masks padded steps: the ONNX graph cannot skip padded steps.*ignoreMasking: true/);
+    assert.ok(!fs.existsSync(file));
+    masked.exportOnnx(file, { ignoreMasking: true });
+    assert.ok(fs.statSync(file).size > 100);
+  });
+});
+
+describe('io: buildOnnxGraph refuses malformed graphs, naming the call', () => {
+  const gru = (returnState: boolean): OnnxLayerSpec => ({ type: 'gru', inputSize: F, hiddenSize: 2, returnState, params: {} });
+  const inputs = [{ name: 'x', shape: [T, F] }];
+  const cases: Array<[string, Parameters<typeof buildOnnxGraph>[0], RegExp]> = [
+    ['an unknown value', { inputs, nodes: [{ spec: { type: 'identity' }, inputs: ['y'], outputs: ['o'] }], outputs: [{ name: 'out', value: 'o' }] }, /node 0 \(identity\): input 'y' is neither a graph input nor an earlier call's output/],
+    ['a merge of one input', { inputs, nodes: [{ spec: { type: 'merge', mode: 'add' }, inputs: ['x'], outputs: ['o'], name: 'sum' }], outputs: [{ name: 'out', value: 'o' }] }, /layer 'sum' \(merge\): takes two or more inputs, got 1/],
+    ['returnState with one output named', { inputs, nodes: [{ spec: gru(true), inputs: ['x'], outputs: ['o'] }], outputs: [{ name: 'out', value: 'o' }] }, /node 0 \(gru\): gives 2 outputs, the call names 1/],
+    ['initial states of the wrong count', { inputs: [...inputs, { name: 'h', shape: [2] }], nodes: [{ spec: gru(false), inputs: ['x', 'h', 'h'], outputs: ['o'] }], outputs: [{ name: 'out', value: 'o' }] }, /node 0 \(gru\): takes 1 initial states \(per layer and direction\), got 2/],
+    ['a dense of the wrong width', { inputs, nodes: [{ spec: { type: 'dense', inputSize: 3, units: 1, kernel: new Float32Array(3) }, inputs: ['x'], outputs: ['o'] }], outputs: [{ name: 'out', value: 'o' }] }, /node 0 \(dense\): expects inputs with 3 features, got \[batch, 5, 4\]/],
+    ['an embedding on floats', { inputs, nodes: [{ spec: { type: 'embedding', inputDim: 2, outputDim: 1, embeddings: new Float32Array(2) }, inputs: ['x'], outputs: ['o'] }], outputs: [{ name: 'out', value: 'o' }] }, /node 0 \(embedding\): takes int32 token ids, got a float32 input/],
+    ['a value named twice', { inputs, nodes: [{ spec: { type: 'identity' }, inputs: ['x'], outputs: ['x'] }], outputs: [{ name: 'out', value: 'x' }] }, /node 0 \(identity\): output 'x' names a value that exists already/],
+    ['an unknown output', { inputs, nodes: [], outputs: [{ name: 'out', value: 'z' }] }, /output 'out': 'z' is neither a graph input nor a call's output/],
+    ['no outputs', { inputs, nodes: [], outputs: [] }, /the graph has no outputs/],
+  ];
+  for (const [what, graph, message] of cases) it(what, () => assert.throws(() => buildOnnxGraph(graph), message));
+  it('checks its options', () => {
+    assert.throws(() => buildOnnxGraph({ inputs, nodes: [], outputs: [] }, { opSet: 17 } as never), /buildOnnxGraph: unknown option 'opSet' \(did you mean 'opset'\?\)/);
+    assert.throws(() => buildOnnxGraph({ inputs, nodes: [], outputs: [], extra: 1 } as never), /buildOnnxGraph: unknown option 'extra'/);
+  });
+});
+
+onlyWhere(it, pythonCannotImport('onnx'))('io: an exported encoder-decoder graph passes onnx.checker (full check, shape inference)', () => {
+  setSeed(38);
+  const encIn = input({ shape: [null, F] });
+  const decIn = input({ shape: [null, 2] });
+  const [, hf, hb] = layers.gru({ units: 3, bidirectional: true, returnState: true }).apply(encIn) as SymbolicTensor[];
+  const dec = layers.gru({ units: 3, numLayers: 2, returnSequences: true }).apply([decIn, hf!, hb!]) as SymbolicTensor;
+  const m = model({ inputs: [encIn, decIn], outputs: [layers.dense({ units: 2 }).apply(dec) as SymbolicTensor, hf!] });
+  const file = path.join(tempDir('cdcgru-onnx-graph-'), 'm.onnx');
+  try {
+    m.exportOnnx(file);
+  } finally {
+    m.dispose();
+  }
+  const py = spawnSync('python3', ['-c', 'import onnx,sys; m=onnx.load(sys.argv[1]); onnx.checker.check_model(m, full_check=True); print(len(m.graph.output))', file], { encoding: 'utf8' });
+  assert.equal(py.status, 0, py.stderr);
+  assert.equal(py.stdout.trim(), '2');
+});
