@@ -8,7 +8,9 @@ import { strict as assert } from 'node:assert';
 import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { input, layers, memory, model, sequential, setSeed, type Model, type SymbolicTensor, type Tensor } from '../lib';
+import { input, layers, memory, model, ops, sequential, setSeed, tensor, tidy, type Model, type SymbolicTensor, type Tensor } from '../lib';
+import { lstmParamShapes } from '../lib/ops/lstm';
+import { rnnParamShapes } from '../lib/ops/rnn';
 import { Layer, type LayerShape } from '../lib/layers';
 import { buildOnnxGraph, type OnnxLayerSpec } from '../lib/io/onnx';
 import { rand } from './io-helpers/reference';
@@ -248,6 +250,96 @@ onlyWhere(describe, ort ? null : 'onnxruntime-node (a devDependency) does not lo
     masked.exportOnnx(file, { ignoreMasking: true });
     assert.ok(fs.statSync(file).size > 100);
   });
+});
+
+interface RecurrentCase {
+  type: 'lstm' | 'rnn';
+  numLayers: number;
+  bidirectional?: boolean;
+  goBackwards?: boolean;
+  activation?: 'tanh' | 'relu';
+  initial?: boolean;
+  /** With returnSequences false: the last state, directions merged so. */
+  last?: 'concat' | 'sum';
+}
+
+const recurrentCases: RecurrentCase[] = [
+  { type: 'lstm', numLayers: 1, initial: true },
+  { type: 'lstm', numLayers: 2, bidirectional: true, initial: true },
+  { type: 'lstm', numLayers: 2, goBackwards: true },
+  { type: 'lstm', numLayers: 1, bidirectional: true, last: 'sum' },
+  { type: 'rnn', numLayers: 2, bidirectional: true, initial: true },
+  { type: 'rnn', numLayers: 1, activation: 'relu', goBackwards: true, initial: true },
+  { type: 'rnn', numLayers: 2, activation: 'relu', last: 'concat' },
+];
+
+const describeCase = (c: RecurrentCase) => [
+  c.type === 'rnn' ? `RNN (${c.activation ?? 'tanh'})` : 'LSTM', `${c.numLayers} layer${c.numLayers > 1 ? 's' : ''}`,
+  c.bidirectional ? 'bidirectional' : '', c.goBackwards ? 'goBackwards' : '', c.initial ? 'initial states' : '', c.last ? `last state (${c.last})` : 'sequences and final states',
+].filter(Boolean).join(', ');
+
+// PyTorch-layout params straight into the specs: the ONNX LSTM (gates i, o, f, c) and RNN nodes
+// against our engine's ops.lstm / ops.rnn (nn.LSTM / nn.RNN maths).
+onlyWhere(describe, ort ? null : 'onnxruntime-node (a devDependency) does not load')('io: ONNX LSTM and RNN specs match ops.lstm / ops.rnn in onnxruntime-node', () => {
+  const H = 4, Tn = 6;
+  for (const c of recurrentCases) {
+    it(describeCase(c), async () => {
+      const before = memory().numTensors;
+      const L = c.numLayers, D = c.bidirectional ? 2 : 1, S = c.type === 'lstm' ? 2 : 1;
+      const shapes = (c.type === 'lstm' ? lstmParamShapes : rnnParamShapes)(F, H, L, !!c.bidirectional);
+      const params = Object.fromEntries(Object.entries(shapes).map(([k, sh], i) => [k, rand(sh.reduce((a, b) => a * b, 1), 40 + i, 0.6)]));
+      const x = floats([B, Tn, F], 13);
+      const states = c.initial ? Array.from({ length: L * D * S }, (_, i) => floats([B, H], 60 + i)) : [];
+      const returnSequences = !c.last;
+      const spec = {
+        type: c.type, inputSize: F, hiddenSize: H, numLayers: L, bidirectional: c.bidirectional, goBackwards: c.goBackwards,
+        returnSequences, returnState: returnSequences, mergeMode: c.last === 'sum' ? 'sum' : 'concat', params, ...(c.type === 'rnn' ? { activation: c.activation } : {}),
+      } as OnnxLayerSpec;
+      const stateNames = states.map((_, i) => `s${i}`);
+      const outNames = ['y', ...(returnSequences ? Array.from({ length: D * S }, (_, i) => `state${i}`) : [])];
+      const bytes = buildOnnxGraph({
+        inputs: [{ name: 'x', shape: [null, F] }, ...stateNames.map((name) => ({ name, shape: [H] }))],
+        nodes: [{ spec, inputs: ['x', ...stateNames], outputs: outNames, name: c.type }],
+        outputs: outNames.map((name) => ({ name, value: name })),
+      });
+      assert.equal(readGraph(bytes).nodes.filter((n) => n.op === (c.type === 'lstm' ? 'LSTM' : 'RNN')).length, L, 'one ONNX node per stacked layer');
+      const session = await ort!.InferenceSession.create(bytes);
+      const feeds = Object.fromEntries([['x', x], ...states.map((st, i) => [`s${i}`, st] as const)].map(([n, f]) => [n, new ort!.Tensor('float32', (f as Feed).data, (f as Feed).shape)]));
+      const got = await session.run(feeds);
+      // ours: goBackwards is the op on the time-reversed input (its outputs in processing order)
+      const xs = c.goBackwards ? Float32Array.from({ length: B * Tn * F }, (_, k) => {
+        const b = Math.floor(k / (Tn * F)), t = Math.floor(k / F) % Tn, f = k % F;
+        return x.data[(b * Tn + (Tn - 1 - t)) * F + f]!;
+      }) : (x.data as Float32Array);
+      const want = tidy(() => {
+        const p = Object.fromEntries(Object.entries(params).map(([k, v]) => [k, tensor(v, shapes[k], 'float32', { device: 'cpu' })]));
+        // initial states per layer and direction (h, c for each) packed as [L·D, B, H] per kind
+        const packed = (k: number) => (states.length ? tensor(Float32Array.from({ length: L * D * B * H }, (_, i) => states[Math.floor(i / (B * H)) * S + k]!.data[i % (B * H)]!), [L * D, B, H], 'float32', { device: 'cpu' }) : undefined);
+        const input = tensor(xs, [B, Tn, F], 'float32', { device: 'cpu' });
+        const r = c.type === 'lstm'
+          ? ops.lstm(input, p, { numLayers: L, bidirectional: c.bidirectional, h0: packed(0), c0: packed(1) })
+          : ops.rnn(input, p, { numLayers: L, bidirectional: c.bidirectional, h0: packed(0), activation: c.activation });
+        const hN = r.hN.dataSync(), cN = 'cN' in r ? (r.cN as Tensor).dataSync() : null;
+        const final = (d: number, of: Float32Array | Int32Array) => Array.from(of.subarray(((L - 1) * D + d) * B * H, ((L - 1) * D + d + 1) * B * H));
+        if (c.last) {
+          // [B, D·H] (concat, forward first) or [B, H] (sum)
+          const f = final(0, hN), bw = D === 2 ? final(1, hN) : null;
+          const y = c.last === 'sum' && bw ? f.map((v, i) => v + bw[i]!) : Array.from({ length: B }, (_, b) => [f, ...(bw ? [bw] : [])].flatMap((s) => s.slice(b * H, (b + 1) * H))).flat();
+          return [y];
+        }
+        return [Array.from(r.output.dataSync()), ...Array.from({ length: D }, (_, d) => [final(d, hN), ...(cN ? [final(d, cN)] : [])]).flat()];
+      });
+      assert.equal(memory().numTensors, before);
+      assert.equal(want.length, outNames.length);
+      want.forEach((w, k) => {
+        const have = got[outNames[k]!]!.data as Float32Array;
+        assert.equal(have.length, w.length, `${outNames[k]}: size`);
+        let worst = 0;
+        for (let i = 0; i < w.length; i++) worst = Math.max(worst, Math.abs(have[i]! - w[i]!));
+        assert.ok(worst <= 1e-5, `${outNames[k]}: max |onnxruntime − ops.${c.type}| = ${worst}`);
+      });
+    });
+  }
 });
 
 describe('io: buildOnnxGraph refuses malformed graphs, naming the call', () => {

@@ -39,8 +39,8 @@ interface OnnxRecurrentSpecBase {
   returnSequences?: boolean;
   /**
    * Graph calls only: the call also outputs the last layer's final states, [batch, H] each, per
-   * direction (forward first; an LSTM's as h, c). Initial states, when the call has them, come as
-   * [batch, H] inputs after x, one per layer and direction (layer-major; an LSTM's h ones, then c).
+   * direction (forward first; an LSTM's h, c for each). Initial states, when the call has them,
+   * come as [batch, H] inputs after x, per layer and direction (layer-major; an LSTM's h, c for each).
    */
   returnState?: boolean;
   /** Process the sequence backwards (Keras go_backwards: returned sequences are in processing order). */
@@ -348,9 +348,8 @@ function recurrent(g: GraphBuilder, spec: OnnxRecurrentSpec, ins: Value[], where
   const [x, ...initial] = ins;
   if (rankOf(x!) !== 3) fail(`${where}: needs [batch, time, features] input, got rank ${rankOf(x!)}`);
   lastDim(x!, spec.inputSize, where);
-  const perState = L * D;
-  if (initial.length && initial.length !== cell.states * perState) {
-    fail(`${where}: takes ${cell.states * perState} initial states (${spec.type === 'lstm' ? 'h and c ' : ''}per layer and direction), got ${initial.length}`);
+  if (initial.length && initial.length !== cell.states * L * D) {
+    fail(`${where}: takes ${cell.states * L * D} initial states (${spec.type === 'lstm' ? 'h and c ' : ''}per layer and direction), got ${initial.length}`);
   }
   const direction = D === 2 ? 'bidirectional' : spec.goBackwards ? 'reverse' : 'forward';
   const attrs: Attr[] = [{ name: 'hidden_size', i: H }, { name: 'direction', s: direction }];
@@ -376,9 +375,9 @@ function recurrent(g: GraphBuilder, spec: OnnxRecurrentSpec, ins: Value[], where
     });
     const inputs = [cur, ...weights];
     if (initial.length) {
-      // optional inputs: sequence_lens (none), initial_h, then an LSTM's initial_c
-      inputs.push('', stackStates(g, initial.slice(l * D, (l + 1) * D), where, H));
-      if (spec.type === 'lstm') inputs.push(stackStates(g, initial.slice(perState + l * D, perState + (l + 1) * D), where, H));
+      // optional inputs: sequence_lens (none), initial_h, then an LSTM's initial_c; each from this layer's slots
+      const slots = Array.from({ length: D }, (_, d) => (l * D + d) * cell.states);
+      inputs.push('', ...Array.from({ length: cell.states }, (_, k) => stackStates(g, slots.map((i) => initial[i + k]!), where, H)));
     }
     const outs = ['Y', 'Y_h', 'Y_c'].slice(0, 1 + cell.states).map((o) => g.unique(`${base}_${o}`));
     const [y] = g.node(cell.op, inputs, outs, attrs, g.unique(base));
