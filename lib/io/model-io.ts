@@ -502,9 +502,6 @@ function onnxActivation(layer: string, a: string): OnnxActivation {
 function onnxSpec(layer: L.Layer, options: { ignoreMasking?: boolean }): OnnxLayerSpec {
   const host = (p: Param) => p.value.dataSync() as Float32Array;
   const inner = layer instanceof L.TimeDistributed ? layer.layer : layer;
-  const masking = (what: string): void => {
-    if (!options.ignoreMasking) fail('exportOnnx', `layer '${inner.name}' ${what}: the ONNX graph cannot skip padded steps, so padded sequences would give other results than predict(); pass {ignoreMasking: true} to export anyway (exact for unpadded input)`);
-  };
   if (inner instanceof L.GRU) {
     const params = Object.fromEntries(inner.params.map((p) => [p.name.slice(p.name.lastIndexOf('/') + 1), host(p)]));
     return {
@@ -519,14 +516,9 @@ function onnxSpec(layer: L.Layer, options: { ignoreMasking?: boolean }): OnnxLay
   if (inner instanceof L.Activation) return { type: 'activation', activation: onnxActivation(inner.name, inner.activation) };
   if (inner instanceof L.Dropout) return { type: 'identity' };
   if (inner instanceof L.SelectTimestep) return { type: 'selectTimestep', index: inner.index };
-  if (inner instanceof L.Embedding) {
-    if (inner.maskZero) masking('has maskZero');
-    return { type: 'embedding', inputDim: inner.inputDim, outputDim: inner.outputDim, embeddings: host(inner.params[0]!) };
-  }
-  if (inner instanceof L.Masking) {
-    masking('masks padded steps');
-    return { type: 'identity' };
-  }
+  // Masks export as the lengths they compute, unless ignoreMasking drops them (for unpadded input).
+  if (inner instanceof L.Embedding) return { type: 'embedding', inputDim: inner.inputDim, outputDim: inner.outputDim, embeddings: host(inner.params[0]!), maskZero: inner.maskZero && !options.ignoreMasking };
+  if (inner instanceof L.Masking) return options.ignoreMasking ? { type: 'identity' } : { type: 'masking', maskValue: inner.maskValue };
   if (inner instanceof L.Concatenate) return { type: 'merge', mode: 'concatenate' };
   if (inner instanceof L.Add) return { type: 'merge', mode: 'add' };
   if (inner instanceof L.Multiply) return { type: 'merge', mode: 'multiply' };

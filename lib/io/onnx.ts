@@ -76,7 +76,12 @@ export interface OnnxEmbeddingSpec {
   outputDim: number;
   /** [inputDim, outputDim] row-major. */
   embeddings: Float32Array;
+  /** Token 0 is right padding: the sequence's lengths (trailing zeros stripped) go to recurrent layers downstream. */
+  maskZero?: boolean;
 }
+
+/** Steps whose features all equal maskValue at the end of a sequence are padding (lengths for recurrent layers downstream). */
+export interface OnnxMaskingSpec { type: 'masking'; maskValue: number }
 
 /** One timestep of [batch, time, features] → [batch, features]; a negative index counts from the end (−1: the last). */
 export interface OnnxSelectTimestepSpec { type: 'selectTimestep'; index: number }
@@ -91,7 +96,7 @@ export interface OnnxFlattenSpec { type: 'flatten' }
 
 export type OnnxLayerSpec =
   | OnnxRecurrentSpec | OnnxDenseSpec | OnnxActivationSpec | OnnxIdentitySpec | OnnxEmbeddingSpec | OnnxSelectTimestepSpec
-  | OnnxMergeSpec | OnnxRepeatVectorSpec | OnnxReshapeSpec | OnnxFlattenSpec;
+  | OnnxMergeSpec | OnnxRepeatVectorSpec | OnnxReshapeSpec | OnnxFlattenSpec | OnnxMaskingSpec;
 
 /**
  * A graph of layer calls in topological order. Values are named by strings: the graph inputs'
@@ -205,6 +210,15 @@ class GraphBuilder {
     return name;
   }
 
+  /** A 0-D int32 tensor. */
+  int32Scalar(value: number): string {
+    const name = this.fresh('int');
+    const le = new Uint8Array(4);
+    new DataView(le.buffer).setInt32(0, value, true);
+    this.initializers.push(new Writer().int(2, INT32).string(8, name).bytes(9, le));
+    return name;
+  }
+
   int64Init(prefix: string, values: (number | bigint)[]): string {
     const name = this.fresh(prefix);
     const le = new Uint8Array(values.length * 8);
@@ -274,6 +288,8 @@ interface Value {
   dtype: 'float32' | 'int32';
   bm?: string;
   tm?: string;
+  /** A sequence's per-sample valid lengths (int32 [batch]) when it is masked, as the model's graph passes them on. */
+  lengths?: string;
 }
 
 function batchMajor(g: GraphBuilder, v: Value): string {
@@ -333,7 +349,7 @@ function stackStates(g: GraphBuilder, states: Value[], where: string, H: number)
 }
 
 /** Emits a recurrent spec (all its stacked layers): [output, ...final states when returnState]. */
-function recurrent(g: GraphBuilder, spec: OnnxRecurrentSpec, ins: Value[], where: string, prefix: string, opset: number): Value[] {
+function recurrent(g: GraphBuilder, spec: OnnxRecurrentSpec, ins: Value[], lengths: string | undefined, where: string, prefix: string, opset: number): Value[] {
   const cell = CELLS[spec.type];
   const H = spec.hiddenSize;
   const L = spec.numLayers ?? 1;
@@ -373,15 +389,20 @@ function recurrent(g: GraphBuilder, spec: OnnxRecurrentSpec, ins: Value[], where
       });
       return [g.floatInit(`${base}_W`, [D, G * H, inSize], W), g.floatInit(`${base}_R`, [D, G * H, H], R), g.floatInit(`${base}_B`, [D, 2 * G * H], B)];
     });
+    // optional inputs: sequence_lens (masked input), initial_h, then an LSTM's initial_c; each from this layer's slots
+    const slots = Array.from({ length: D }, (_, d) => (l * D + d) * cell.states);
+    const starts = initial.length ? Array.from({ length: cell.states }, (_, k) => stackStates(g, slots.map((i) => initial[i + k]!), where, H)) : [];
     const inputs = [cur, ...weights];
-    if (initial.length) {
-      // optional inputs: sequence_lens (none), initial_h, then an LSTM's initial_c; each from this layer's slots
-      const slots = Array.from({ length: D }, (_, d) => (l * D + d) * cell.states);
-      inputs.push('', ...Array.from({ length: cell.states }, (_, k) => stackStates(g, slots.map((i) => initial[i + k]!), where, H)));
-    }
+    if (lengths || starts.length) inputs.push(lengths ?? '');
+    inputs.push(...starts);
     const outs = ['Y', 'Y_h', 'Y_c'].slice(0, 1 + cell.states).map((o) => g.unique(`${base}_${o}`));
     const [y] = g.node(cell.op, inputs, outs, attrs, g.unique(base));
     last = outs.slice(1);
+    if (lengths && starts.length && l === L - 1) {
+      // A sample with no valid step keeps its initial state (as our engines and cuDNN do); onnxruntime gives zeros.
+      const hasSteps = g.node('Unsqueeze', [g.node('Greater', [lengths, g.int32Scalar(0)], 1)[0], g.int64Init('axes', [0, 2])], 1)[0];
+      last = last.map((state, k) => g.node('Where', [hasSteps, state, starts[k]!], 1)[0]);
+    }
     // Y: [T, D, B, H]
     if (l < L - 1 || spec.returnSequences) {
       if (D === 1 || l < L - 1 || merge === 'concat') {
@@ -396,8 +417,10 @@ function recurrent(g: GraphBuilder, spec: OnnxRecurrentSpec, ins: Value[], where
   const [batch, time] = x!.dims;
   let out: Value;
   if (spec.returnSequences) {
-    // ONNX gives outputs in time order; Keras go_backwards returns them in processing order.
-    if (spec.goBackwards) cur = g.node('Slice', [cur, g.int64Init('starts', [-1]), g.int64Init('ends', [-(2n ** 63n)]), g.int64Init('axes', [0]), g.int64Init('steps', [-1])], 1)[0];
+    // ONNX gives outputs in time order; Keras go_backwards returns them in processing order
+    // (of each sample's valid steps, padding staying at the end).
+    if (spec.goBackwards && lengths) cur = g.node('ReverseSequence', [cur, g.node('Cast', [lengths], 1, [{ name: 'to', i: INT64 }])[0]], 1, [{ name: 'batch_axis', i: 1 }, { name: 'time_axis', i: 0 }])[0];
+    else if (spec.goBackwards) cur = g.node('Slice', [cur, g.int64Init('starts', [-1]), g.int64Init('ends', [-(2n ** 63n)]), g.int64Init('axes', [0]), g.int64Init('steps', [-1])], 1)[0];
     out = { dims: [batch!, time!, width], dtype: 'float32', tm: cur };
   } else if (D === 1 || merge === 'concat') {
     // Last state: Y_h [D, B, H] → [B, D·H] (concat) or merged [B, H].
@@ -415,11 +438,27 @@ function recurrent(g: GraphBuilder, spec: OnnxRecurrentSpec, ins: Value[], where
   return [out, ...states];
 }
 
+/** A Reduce* op over one axis, dropping it (ReduceSum takes axes as an input from opset 13, the others from 18). */
+function reduce(g: GraphBuilder, op: 'ReduceSum' | 'ReduceProd' | 'ReduceMean' | 'ReduceMax', x: string, axis: number, opset: number): string {
+  if (op === 'ReduceSum' || opset >= 18) return g.node(op, [x, g.int64Init('axes', [axis])], 1, [{ name: 'keepdims', i: 0 }])[0];
+  return g.node(op, [x], 1, [{ name: 'axes', ints: [axis] }, { name: 'keepdims', i: 0 }])[0];
+}
+
 function mergeDirs(g: GraphBuilder, y: string, axis: number, merge: 'sum' | 'mul' | 'ave' | 'concat', opset: number): string {
-  if (merge === 'sum') return g.node('ReduceSum', [y, g.int64Init(g.fresh('axes'), [axis])], 1, [{ name: 'keepdims', i: 0 }])[0];
-  const op = merge === 'mul' ? 'ReduceProd' : 'ReduceMean';
-  if (opset >= 18) return g.node(op, [y, g.int64Init(g.fresh('axes'), [axis])], 1, [{ name: 'keepdims', i: 0 }])[0];
-  return g.node(op, [y], 1, [{ name: 'axes', ints: [axis] }, { name: 'keepdims', i: 0 }])[0];
+  return reduce(g, merge === 'sum' ? 'ReduceSum' : merge === 'mul' ? 'ReduceProd' : 'ReduceMean', y, axis, opset);
+}
+
+/**
+ * Per-sample valid lengths (int32 [batch], what sequence_lens takes) of right-padded sequences,
+ * from `real` (int64 [batch, time], 1 where a step is not padding): padding is what follows the
+ * last real step, so the length is max over t of (t + 1)·real[b, t] (0 for an all-padding row).
+ */
+function trailingLengths(g: GraphBuilder, real: string, opset: number): string {
+  const time = g.node('Gather', [g.node('Shape', [real], 1)[0], g.int64Scalar(1)], 1, [{ name: 'axis', i: 0 }])[0];
+  const one = g.int64Scalar(1);
+  const steps = g.node('Range', [one, g.node('Add', [time, one], 1)[0], one], 1)[0];
+  const last = reduce(g, 'ReduceMax', g.node('Mul', [real, steps], 1)[0], 1, opset);
+  return g.node('Cast', [last], 1, [{ name: 'to', i: INT32 }])[0];
 }
 
 
@@ -433,7 +472,7 @@ function arity(spec: OnnxLayerSpec): { inputs: number | 'merge' | 'recurrent'; o
 }
 
 /** Emits one call of `spec` on its input values; returns its output values. */
-function emit(g: GraphBuilder, spec: OnnxLayerSpec, ins: Value[], where: string, prefix: string, opset: number): Value[] {
+function emit(g: GraphBuilder, spec: OnnxLayerSpec, ins: Value[], lengths: string | undefined, where: string, prefix: string, opset: number): Value[] {
   const [x] = ins;
   switch (spec.type) {
     case 'identity':
@@ -444,7 +483,22 @@ function emit(g: GraphBuilder, spec: OnnxLayerSpec, ins: Value[], where: string,
       if (x!.dtype !== 'int32') fail(`${where}: takes int32 token ids, got a float32 input`);
       if (spec.embeddings.length !== spec.inputDim * spec.outputDim) fail(`${where}: embeddings have ${spec.embeddings.length} values, expected ${spec.inputDim}·${spec.outputDim}`);
       const [table] = g.once(spec, 'table', () => [g.floatInit(`${prefix}_table`, [spec.inputDim, spec.outputDim], spec.embeddings)]);
-      return [{ dims: [...x!.dims, spec.outputDim], dtype: 'float32', bm: g.node('Gather', [table!, batchMajor(g, x!)], 1, [{ name: 'axis', i: 0 }])[0] }];
+      const ids = batchMajor(g, x!);
+      let lengths: string | undefined;
+      if (spec.maskZero) {
+        if (rankOf(x!) !== 2) fail(`${where}: maskZero needs [batch, time] token ids, got ${showDims(x!.dims)}`);
+        const real = g.node('Not', [g.node('Equal', [ids, g.int32Scalar(0)], 1)[0]], 1)[0];
+        lengths = trailingLengths(g, g.node('Cast', [real], 1, [{ name: 'to', i: INT64 }])[0], opset);
+      }
+      return [{ dims: [...x!.dims, spec.outputDim], dtype: 'float32', bm: g.node('Gather', [table!, ids], 1, [{ name: 'axis', i: 0 }])[0], lengths }];
+    }
+    case 'masking': {
+      if (rankOf(x!) !== 3) fail(`${where}: needs [batch, time, features] input, got rank ${rankOf(x!)}`);
+      if (typeof spec.maskValue !== 'number' || Number.isNaN(spec.maskValue)) fail(`${where}: maskValue must be a number, got ${describe(spec.maskValue)}`);
+      // A step is real when any feature differs from maskValue.
+      const differs = g.node('Not', [g.node('Equal', [batchMajor(g, x!), g.floatInit(g.fresh('mask_value'), [], new Float32Array([spec.maskValue]))], 1)[0]], 1)[0];
+      const real = reduce(g, 'ReduceMax', g.node('Cast', [differs], 1, [{ name: 'to', i: INT64 }])[0], 2, opset);
+      return [{ ...x!, lengths: trailingLengths(g, real, opset) }];
     }
     case 'dense': {
       if (spec.kernel.length !== spec.inputSize * spec.units) fail(`${where}: kernel has ${spec.kernel.length} values, expected ${spec.inputSize}·${spec.units}`);
@@ -505,11 +559,14 @@ function emit(g: GraphBuilder, spec: OnnxLayerSpec, ins: Value[], where: string,
       return [{ dims: [x!.dims[0]!, width], dtype: x!.dtype, bm: g.node('Flatten', [batchMajor(g, x!)], 1, [{ name: 'axis', i: 1 }])[0] }];
     }
     case 'gru': case 'lstm': case 'rnn':
-      return recurrent(g, spec, ins, where, prefix, opset);
+      return recurrent(g, spec, ins, lengths, where, prefix, opset);
     default:
       return fail(`${where}: unknown layer spec type ${JSON.stringify((spec as { type: unknown }).type)}`);
   }
 }
+
+/** Calls after which a sequence's padding lengths no longer apply (the layers reset them too). */
+const ENDS_TIME = new Set<OnnxLayerSpec['type']>(['repeatVector', 'reshape', 'flatten', 'selectTimestep']);
 
 /** A graph call as the writer sees it: `where` names it in errors, `prefix` its initializers. */
 interface Call {
@@ -550,7 +607,11 @@ function writeGraph(inputs: OnnxGraph['inputs'], calls: Call[], outputs: OnnxGra
       fail(`${where}: takes ${want.inputs === 'merge' ? 'two or more inputs' : want.inputs === 'recurrent' ? 'x and its initial states' : `${want.inputs} input`}, got ${n}`);
     }
     if (call.outputs.length !== want.outputs) fail(`${where}: gives ${want.outputs} output${want.outputs > 1 ? 's' : ''}, the call names ${call.outputs.length}`);
-    const outs = emit(g, spec, ins, where, call.prefix, opset);
+    // As the model's graph does: a call sees the padding lengths of its first masked input, and
+    // its sequence outputs keep them unless it sets its own or ends the time axis.
+    const lengths = ins.map((v) => v.lengths).find((l) => l !== undefined);
+    const outs = emit(g, spec, ins, lengths, where, call.prefix, opset);
+    if (lengths && !ENDS_TIME.has(spec.type)) for (const v of outs) if (rankOf(v) >= 3) v.lengths ??= lengths;
     call.outputs.forEach((id, i) => {
       if (values.has(id)) fail(`${where}: output '${id}' names a value that exists already`);
       values.set(id, outs[i]!);
