@@ -402,12 +402,13 @@ describe('io: buildOnnxGraph refuses malformed graphs, naming the call', () => {
   });
 });
 
-onlyWhere(it, pythonCannotImport('onnx'))('io: an exported encoder-decoder graph passes onnx.checker (full check, shape inference)', () => {
+onlyWhere(it, pythonCannotImport('onnx'))('io: an exported encoder-decoder graph with masks passes onnx.checker (full check, shape inference)', () => {
   setSeed(38);
   const encIn = input({ shape: [null, F] });
   const decIn = input({ shape: [null, 2] });
-  const [, hf, hb] = layers.gru({ units: 3, bidirectional: true, returnState: true }).apply(encIn) as SymbolicTensor[];
-  const dec = layers.gru({ units: 3, numLayers: 2, returnSequences: true }).apply([decIn, hf!, hb!]) as SymbolicTensor;
+  const masked = layers.masking().apply(encIn) as SymbolicTensor;
+  const [, hf, hb] = layers.gru({ units: 3, bidirectional: true, returnState: true }).apply(masked) as SymbolicTensor[];
+  const dec = layers.gru({ units: 3, numLayers: 2, returnSequences: true, goBackwards: true }).apply([layers.masking().apply(decIn) as SymbolicTensor, hf!, hb!]) as SymbolicTensor;
   const m = model({ inputs: [encIn, decIn], outputs: [layers.dense({ units: 2 }).apply(dec) as SymbolicTensor, hf!] });
   const file = path.join(tempDir('cdcgru-onnx-graph-'), 'm.onnx');
   try {
