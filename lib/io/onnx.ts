@@ -145,6 +145,7 @@ class GraphBuilder {
   initializers: Writer[] = [];
   /** Every name given so far (graph inputs and outputs included): generated names avoid them. */
   private readonly used = new Set<string>();
+  private counter = 0;
   /** Initializers of a spec, written once however many calls use it (shared layers). */
   private readonly shared = new Map<object, Map<string, string[]>>();
 
@@ -156,8 +157,9 @@ class GraphBuilder {
     return name;
   }
 
+  /** A generated name: `prefix` and a counter. */
   fresh(prefix: string): string {
-    return this.unique(`${prefix}_0`);
+    return this.unique(`${prefix}_${this.counter++}`);
   }
 
   /** The initializer names `make` writes for (owner, key), made on the first request only. */
@@ -253,8 +255,8 @@ function activation(g: GraphBuilder, x: string, act: OnnxActivation | undefined,
     case 'square': return g.node('Mul', [x, x], 1)[0];
     case 'hardSigmoid': return g.node('HardSigmoid', [x], 1, [{ name: 'alpha', f: 1 / 6 }, { name: 'beta', f: 0.5 }])[0];
     case 'relu6': {
-      const lo = g.floatInit(g.fresh('zero'), [], new Float32Array([0]));
-      const hi = g.floatInit(g.fresh('six'), [], new Float32Array([6]));
+      const lo = g.floatInit('zero', [], new Float32Array([0]));
+      const hi = g.floatInit('six', [], new Float32Array([6]));
       return g.node('Clip', [x, lo, hi], 1)[0];
     }
     case 'swish': case 'silu': {
@@ -263,9 +265,9 @@ function activation(g: GraphBuilder, x: string, act: OnnxActivation | undefined,
     }
     case 'gelu': {
       // Exact gelu: 0.5·x·(1 + erf(x/√2)).
-      const c = g.floatInit(g.fresh('inv_sqrt2'), [], new Float32Array([Math.SQRT1_2]));
-      const half = g.floatInit(g.fresh('half'), [], new Float32Array([0.5]));
-      const one = g.floatInit(g.fresh('one'), [], new Float32Array([1]));
+      const c = g.floatInit('inv_sqrt2', [], new Float32Array([Math.SQRT1_2]));
+      const half = g.floatInit('half', [], new Float32Array([0.5]));
+      const one = g.floatInit('one', [], new Float32Array([1]));
       const e = g.node('Erf', [g.node('Mul', [x, c], 1)[0]], 1)[0];
       const p = g.node('Add', [e, one], 1)[0];
       return g.node('Mul', [g.node('Mul', [x, half], 1)[0], p], 1)[0];
@@ -496,7 +498,7 @@ function emit(g: GraphBuilder, spec: OnnxLayerSpec, ins: Value[], lengths: strin
       if (rankOf(x!) !== 3) fail(`${where}: needs [batch, time, features] input, got rank ${rankOf(x!)}`);
       if (typeof spec.maskValue !== 'number' || Number.isNaN(spec.maskValue)) fail(`${where}: maskValue must be a number, got ${describe(spec.maskValue)}`);
       // A step is real when any feature differs from maskValue.
-      const differs = g.node('Not', [g.node('Equal', [batchMajor(g, x!), g.floatInit(g.fresh('mask_value'), [], new Float32Array([spec.maskValue]))], 1)[0]], 1)[0];
+      const differs = g.node('Not', [g.node('Equal', [batchMajor(g, x!), g.floatInit('mask_value', [], new Float32Array([spec.maskValue]))], 1)[0]], 1)[0];
       const real = reduce(g, 'ReduceMax', g.node('Cast', [differs], 1, [{ name: 'to', i: INT64 }])[0], 2, opset);
       return [{ ...x!, lengths: trailingLengths(g, real, opset) }];
     }
