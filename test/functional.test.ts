@@ -223,7 +223,7 @@ describe('functional models', () => {
     m.compile({ optimizer: 'sgd', loss: 'mse' });
     const y = { data: rand(N * 2, 71, 1), shape: [N, 2] };
     checkModelGradients(m, xData, y, { pick: seededRandom(5) });
-    assert.throws(() => layers.bidirectional({ layer: layers.dense({ units: 2 }) as never }), /bidirectional: 'layer' must be a GRU layer/);
+    assert.throws(() => layers.bidirectional({ layer: layers.dense({ units: 2 }) as never }), /bidirectional: 'layer' must be a GRU, LSTM or SimpleRNN layer/);
     assert.throws(() => layers.reshape({ targetShape: [5] }).apply(decoded), /cannot reshape \[batch, 2, 6\] to \[batch, 5\]: the sizes differ/);
   });
 

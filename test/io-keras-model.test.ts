@@ -135,6 +135,20 @@ describe('io: whole Keras models (.keras)', function () {
     }
   });
 
+  it('Sequential Masking → LSTM(return_sequences) → Bidirectional(SimpleRNN relu) → Dense: predicts as Keras (≤ 1e-5), one epoch of Adam gives its loss (≤ 1e-4)', async () => {
+    const f = fixture('sequential_lstm');
+    const model = loadSequential('sequential_lstm');
+    try {
+      assert.deepEqual(model.layers.map((l) => l.className), ['Masking', 'LSTM', 'SimpleRNN', 'Dense']);
+      const rnn = model.layers[2] as L.SimpleRNN;
+      assert.deepEqual([rnn.bidirectional, rnn.activation, rnn.mergeMode], [true, 'relu', 'concat']);
+      assert.ok(maxError(model, f.inputs, f.prediction) <= 1e-5);
+      await assertEpochLikeKeras(model, f);
+    } finally {
+      model.dispose();
+    }
+  });
+
   it('a training config this library lacks (Adamax, huber) loads the model uncompiled with a warning saying why; compile: false skips it', async () => {
     const f = fixture('uncompilable');
     const warnings: Error[] = [];
@@ -185,6 +199,7 @@ describe('io: whole Keras models (.keras)', function () {
     encoder_decoder: 'encoder-decoder (GRU return_state → GRU initial_state → Dense softmax)',
     shared_masked: 'model with a shared Dense (called twice) and an Embedding(mask_zero) → GRU on padded tokens',
     masked_two_inputs: 'model with Masking → GRU(return_sequences) → GRU on padded sequences beside a second input',
+    lstm_encoder_decoder: 'encoder-decoder of LSTMs (Bidirectional LSTM return_state [h, c] per direction → Bidirectional LSTM initial_state, merge ave → Dense softmax)',
   };
   for (const [name, what] of Object.entries(FUNCTIONAL)) {
     it(`functional ${what}: predicts as Keras (≤ 1e-5), one epoch from the same weights gives its loss (≤ 1e-4)`, async () => {
@@ -204,7 +219,8 @@ describe('io: whole Keras models (.keras)', function () {
   it('refuses unsupported layers and options naming the layer and its class', () => {
     const expected: Record<string, RegExp> = {
       refused_conv1d: /layer 'conv' has class Conv1D, which this library does not have/,
-      refused_lstm: /layer 'lstm' has class LSTM, which this library does not have/,
+      refused_relu_lstm: /layer 'relu_lstm' \(LSTM\): activation="relu" is not supported: the fused LSTM engines compute cuDNN's LSTM only, whose cell input and output activation is tanh/,
+      refused_sigmoid_rnn: /layer 'sigmoid_rnn' \(SimpleRNN\): activation="sigmoid" is not supported: .*whose modes are tanh and relu/,
       refused_reset_before: /layer 'old_gru' \(GRU\): reset_after=false is not supported: .*reset gate after the recurrent matrix product/,
       refused_relu_gru: /layer 'relu_gru' \(GRU\): activation="relu" is not supported: .*candidate activation is tanh/,
       refused_recurrent_dropout: /layer 'rd_gru' \(GRU\): recurrent_dropout=0\.2 is not supported/,

@@ -131,9 +131,9 @@ describe('io: model.save / loadModel', () => {
     manifest.topology.layers[1].config.units = 7;
     fs.writeFileSync(mf, JSON.stringify(manifest));
     assert.throws(() => loadModel(dir), /loadModel: .*weight '.*weight_ih_l0' has shape \[9,4\] but the model's is \[21,4\]/);
-    manifest.topology.layers[1].className = 'LSTM';
+    manifest.topology.layers[1].className = 'ConvLSTM2D';
     fs.writeFileSync(mf, JSON.stringify(manifest));
-    assert.throws(() => loadModel(dir), /loadModel: layer 1: unknown layer class 'LSTM'/);
+    assert.throws(() => loadModel(dir), /loadModel: layer 1: unknown layer class 'ConvLSTM2D'/);
   });
 });
 

@@ -2,25 +2,35 @@
 //
 // A model describes each layer that has weights as a LayerSlot: its name, its family (what kind of
 // framework module can fill it) and the shape of each of its weights under our names:
-//   gru (family 'gru' or 'bidirectional'): weight_ih_l{k}[_reverse] [3H, in], weight_hh_l{k} [3H, H],
-//     bias_ih_l{k} [3H], bias_hh_l{k} [3H]            (PyTorch names; gate order r, z, n)
+//   recurrent (family 'gru', 'lstm', 'simple_rnn', or 'bidirectional' with its cell):
+//     weight_ih_l{k}[_reverse] [G·H, in], weight_hh_l{k} [G·H, H], bias_ih_l{k} [G·H], bias_hh_l{k} [G·H]
+//     (PyTorch names and gate orders: GRU r, z, n (G 3); LSTM i, f, g, o (G 4); RNN (G 1))
 //   dense / time_distributed: kernel [in, units], bias [units] (when the layer has one)
 //   embedding: embeddings [inputDim, outputDim]
 // Modules fill slots in order within their family (Keras keeps creation order within a class;
-// PyTorch modules are in natural name order), a fused multi-layer GRU slot taking as many
-// single-layer Keras GRUs as it has layers. `mapping` overrides: { layerName: moduleName | [names] }.
+// PyTorch modules are in natural name order), a fused multi-layer recurrent slot taking as many
+// single-layer Keras layers of its cell as it has layers. `mapping` overrides: { layerName: moduleName | [names] }.
 import { checkOptions } from '../options';
 import { checkArray, checkObject } from './args';
-import type { ImportedModule, ModuleFamily } from './frameworks';
-import { WeightImportError } from './frameworks';
+import type { ImportedModule, RecurrentCell } from './frameworks';
+import { RECURRENT_CELLS, WeightImportError } from './frameworks';
 
 export interface LayerSlot {
   name: string;
-  family: 'gru' | 'bidirectional' | 'dense' | 'time_distributed' | 'embedding';
+  family: 'gru' | 'lstm' | 'simple_rnn' | 'bidirectional' | 'dense' | 'time_distributed' | 'embedding';
   /** Our weight names and shapes for this layer. */
   shapes: Record<string, number[]>;
-  /** For GRU slots: the number of fused layers (default 1). */
+  /** For recurrent slots: the number of fused layers (default 1). */
   numLayers?: number;
+  /** For 'bidirectional' slots: the cell (default 'gru'); the other recurrent families name theirs. */
+  cell?: RecurrentCell;
+}
+
+const FAMILY_CELLS: Partial<Record<LayerSlot['family'], RecurrentCell>> = { gru: 'gru', lstm: 'lstm', simple_rnn: 'rnn' };
+
+/** The slot's recurrent cell, or null for a slot of another kind. */
+function slotCell(slot: LayerSlot): RecurrentCell | null {
+  return slot.family === 'bidirectional' ? (slot.cell ?? 'gru') : (FAMILY_CELLS[slot.family] ?? null);
 }
 
 export interface AssignOptions {
@@ -35,9 +45,9 @@ function fail(source: string, message: string): never {
   throw new WeightImportError(`loadWeights: ${source}: ${message}`);
 }
 
-function compatible(slot: LayerSlot, family: ModuleFamily, format: 'torch' | 'keras'): boolean {
-  if (format === 'torch' && family === 'linear') return slot.family === 'dense' || slot.family === 'time_distributed' || slot.family === 'embedding';
-  return slot.family === family;
+function compatible(slot: LayerSlot, m: ImportedModule, format: 'torch' | 'keras'): boolean {
+  if (format === 'torch' && m.family === 'linear') return slot.family === 'dense' || slot.family === 'time_distributed' || slot.family === 'embedding';
+  return slot.family === m.family && (slot.family !== 'bidirectional' || slotCell(slot) === m.kind);
 }
 
 function describeModules(mods: ImportedModule[]): string {
@@ -74,13 +84,15 @@ export function assignModules(slots: readonly LayerSlot[], modules: readonly Imp
   const out = new Map<string, Record<string, Float32Array>>();
   for (const slot of slots) {
     let mods = mapped.get(slot.name);
-    const needed = slot.family === 'gru' || slot.family === 'bidirectional' ? (options.format === 'keras' ? slot.numLayers ?? 1 : 1) : 1;
+    const needed = slotCell(slot) ? (options.format === 'keras' ? slot.numLayers ?? 1 : 1) : 1;
     if (!mods) {
       mods = [];
       while (mods.length < needed) {
-        const i = pool.findIndex((m) => compatible(slot, m.family, options.format));
+        const i = pool.findIndex((m) => compatible(slot, m, options.format));
         if (i < 0) {
-          fail(source, `no ${options.format === 'torch' && slot.family !== 'gru' && slot.family !== 'bidirectional' ? 'nn.Linear/nn.Embedding' : slot.family} module left for layer '${slot.name}' (unassigned modules: ${describeModules(pool)}); pass a mapping`);
+          const cell = slotCell(slot);
+          const wanted = cell ? (slot.family === 'bidirectional' ? `bidirectional ${RECURRENT_CELLS[cell][options.format]}` : slot.family) : options.format === 'torch' ? 'nn.Linear/nn.Embedding' : slot.family;
+          fail(source, `no ${wanted} module left for layer '${slot.name}' (unassigned modules: ${describeModules(pool)}); pass a mapping`);
         }
         mods.push(pool.splice(i, 1)[0]);
       }
@@ -100,13 +112,18 @@ function checkShape(source: string, slot: LayerSlot, name: string, got: Float32A
 function valuesFor(slot: LayerSlot, mods: ImportedModule[], source: string): Record<string, Float32Array> {
   const values: Record<string, Float32Array> = {};
   const what = (m: ImportedModule): string => `'${m.name || '<root>'}'`;
-  if (slot.family === 'gru' || slot.family === 'bidirectional') {
+  const cell = slotCell(slot);
+  if (cell) {
+    const cellName = RECURRENT_CELLS[cell].keras;
     const expectLayers = slot.numLayers ?? 1;
-    const total = mods.reduce((a, m) => a + (m.kind === 'gru' ? m.numLayers : 0), 0);
-    if (total !== expectLayers) fail(source, `layer '${slot.name}' has ${expectLayers} GRU layer${expectLayers > 1 ? 's' : ''} but module(s) ${mods.map(what).join(', ')} have ${total}`);
+    for (const m of mods) {
+      if (m.kind !== cell) fail(source, `layer '${slot.name}' (${cellName}) cannot take module ${what(m)} (${m.kind in RECURRENT_CELLS ? RECURRENT_CELLS[m.kind as RecurrentCell].keras : m.kind})`);
+    }
+    const total = mods.reduce((a, m) => a + (m.kind === cell ? m.numLayers : 0), 0);
+    if (total !== expectLayers) fail(source, `layer '${slot.name}' has ${expectLayers} ${cellName} layer${expectLayers > 1 ? 's' : ''} but module(s) ${mods.map(what).join(', ')} have ${total}`);
     let layer = 0;
     for (const m of mods) {
-      if (m.kind !== 'gru') fail(source, `layer '${slot.name}' is a GRU but module ${what(m)} is a ${m.kind}`);
+      if (m.kind !== cell) continue; // checked above
       if (m.bidirectional !== (slot.family === 'bidirectional')) fail(source, `layer '${slot.name}' is ${slot.family === 'bidirectional' ? '' : 'not '}bidirectional but module ${what(m)} is ${m.bidirectional ? '' : 'not '}`);
       for (let l = 0; l < m.numLayers; l++, layer++) {
         for (const [k, v] of Object.entries(m.params)) {

@@ -1,24 +1,37 @@
 // Reading other frameworks' weights into framework-neutral modules with our layouts:
-//   - PyTorch state dicts saved as safetensors (nn.GRU, nn.Linear, nn.Embedding);
-//   - Keras 3 `.weights.h5` files (GRU reset_after=True, Bidirectional(GRU), Dense,
-//     TimeDistributed(Dense), Embedding).
-// A GRU module comes out with canonical params (PyTorch names and layouts, gate order r, z, n), a
-// dense module with a kernel [in, out] (Keras/tfjs layout) and bias [out], an embedding with its
-// table [inputDim, outputDim]. model-io.ts assigns modules to a model's layers.
+//   - PyTorch state dicts saved as safetensors (nn.GRU, nn.LSTM, nn.RNN, nn.Linear, nn.Embedding);
+//   - Keras 3 `.weights.h5` files (GRU reset_after=True, LSTM, SimpleRNN, Bidirectional of those,
+//     Dense, TimeDistributed(Dense), Embedding).
+// A recurrent module comes out with canonical params (PyTorch names and layouts; gate order GRU
+// r, z, n, LSTM i, f, g, o), a dense module with a kernel [in, out] (Keras/tfjs layout) and bias
+// [out], an embedding with its table [inputDim, outputDim]. model-io.ts assigns modules to a
+// model's layers.
+import type { RecurrentCell } from '../layers/recurrent';
 import { checkPath } from './args';
 import { Hdf5File, type Hdf5Dataset, type Hdf5Group } from './hdf5';
 import { readSafetensors, toFloat32, type SafetensorsFile } from './safetensors';
 
 /**
- * Which of a model's layers a module can fill, matched in order within the family: 'gru'
- * (unidirectional), 'bidirectional', 'dense', 'time_distributed', 'embedding' (Keras, whose file
- * keeps creation order only within a layer class), or 'linear' for a PyTorch nn.Linear/nn.Embedding
- * (dense, time-distributed dense or embedding).
+ * Which of a model's layers a module can fill, matched in order within the family: 'gru', 'lstm',
+ * 'simple_rnn' (unidirectional), 'bidirectional' (of any cell), 'dense', 'time_distributed',
+ * 'embedding' (Keras, whose file keeps creation order only within a layer class), or 'linear' for
+ * a PyTorch nn.Linear/nn.Embedding (dense, time-distributed dense or embedding).
  */
-export type ModuleFamily = 'gru' | 'bidirectional' | 'dense' | 'time_distributed' | 'embedding' | 'linear';
+export type ModuleFamily = 'gru' | 'lstm' | 'simple_rnn' | 'bidirectional' | 'dense' | 'time_distributed' | 'embedding' | 'linear';
 
-export interface ImportedGru {
-  kind: 'gru';
+/** The recurrent cells: nn.GRU / Keras GRU, nn.LSTM / LSTM, nn.RNN / SimpleRNN. */
+export type { RecurrentCell } from '../layers/recurrent';
+
+/** Per cell: gate blocks (rows of weight_ih = gates·H), the unidirectional family, the names in messages. */
+export const RECURRENT_CELLS: Record<RecurrentCell, { gates: number; family: 'gru' | 'lstm' | 'simple_rnn'; torch: string; keras: string }> = {
+  gru: { gates: 3, family: 'gru', torch: 'nn.GRU', keras: 'GRU' },
+  lstm: { gates: 4, family: 'lstm', torch: 'nn.LSTM', keras: 'LSTM' },
+  rnn: { gates: 1, family: 'simple_rnn', torch: 'nn.RNN', keras: 'SimpleRNN' },
+};
+
+export interface ImportedRecurrent {
+  /** The cell. */
+  kind: RecurrentCell;
   family: ModuleFamily;
   /** The module's name in the source (a state-dict prefix or a Keras layer path). */
   name: string;
@@ -26,9 +39,11 @@ export interface ImportedGru {
   hiddenSize: number;
   numLayers: number;
   bidirectional: boolean;
-  /** weight_ih_l0 [3H, in], weight_hh_l0 [3H, H], bias_ih_l0 [3H], bias_hh_l0 [3H], ..., _reverse. */
+  /** weight_ih_l0 [G·H, in], weight_hh_l0 [G·H, H], bias_ih_l0 [G·H], bias_hh_l0 [G·H], ..., _reverse (G gates). */
   params: Record<string, Float32Array>;
 }
+
+export type ImportedGru = ImportedRecurrent & { kind: 'gru' };
 
 /**
  * A weight matrix with an optional bias: a dense layer (kernel [in, out]) or, for PyTorch where a
@@ -57,7 +72,7 @@ export interface ImportedEmbedding {
   embeddings: Float32Array;
 }
 
-export type ImportedModule = ImportedGru | ImportedDense | ImportedEmbedding;
+export type ImportedModule = ImportedRecurrent | ImportedDense | ImportedEmbedding;
 
 export class WeightImportError extends Error {
   override name = 'WeightImportError';
@@ -80,38 +95,40 @@ function transpose(data: Float32Array, rows: number, cols: number): Float32Array
 
 // ------------------------------------------------------------------ PyTorch
 
-const GRU_KEY = /^(?:(.*)\.)?(weight_ih|weight_hh|bias_ih|bias_hh)_l(\d+)(_reverse)?$/;
+const RECURRENT_KEY = /^(?:(.*)\.)?(weight_ih|weight_hh|bias_ih|bias_hh)_l(\d+)(_reverse)?$/;
 
 /**
  * The modules of a PyTorch state dict saved with safetensors (`save_file(model.state_dict(), f)`),
  * in natural order of their names (nn.Sequential indices and names like gru1, gru2 sort as
- * created). nn.GRU must be batch-first-agnostic (weights do not depend on it) with bias or without.
+ * created). nn.GRU, nn.LSTM and nn.RNN (weights do not depend on batch_first), with bias or
+ * without, are told apart by their gate rows (weight_hh_l0 [G·H, H]: 3 GRU, 4 LSTM, 1 RNN).
  */
 export function readTorchModules(file: string | SafetensorsFile, source = typeof file === 'string' ? file : '<state dict>'): ImportedModule[] {
   if (typeof file !== 'string' && !((file as SafetensorsFile)?.tensors instanceof Map)) {
     throw new WeightImportError(`loadWeights: readTorchModules: argument 'file' must be a path or a file from readSafetensors(), got ${typeof file}`);
   }
   const st = typeof file === 'string' ? readSafetensors(file) : file;
-  const grus = new Map<string, Map<string, { shape: number[]; data: Float32Array }>>();
+  const recurrents = new Map<string, Map<string, { shape: number[]; data: Float32Array }>>();
   const mats = new Map<string, { weight?: { shape: number[]; data: Float32Array }; bias?: { shape: number[]; data: Float32Array } }>();
   for (const [key, t] of st.tensors) {
     if (/(^|\.)num_batches_tracked$|(^|\.)running_(mean|var)$/.test(key)) continue;
-    const m = GRU_KEY.exec(key);
+    if (/(^|\.)weight_hr_l\d+(_reverse)?$/.test(key)) fail(source, `tensor '${key}' is an nn.LSTM projection (proj_size > 0), which the layers here do not have`);
+    const m = RECURRENT_KEY.exec(key);
     const value = { shape: t.shape, data: toFloat32(t, key, source) };
     if (m) {
       const prefix = m[1] ?? '';
-      if (!grus.has(prefix)) grus.set(prefix, new Map());
-      grus.get(prefix)!.set(`${m[2]}_l${m[3]}${m[4] ?? ''}`, value);
+      if (!recurrents.has(prefix)) recurrents.set(prefix, new Map());
+      recurrents.get(prefix)!.set(`${m[2]}_l${m[3]}${m[4] ?? ''}`, value);
       continue;
     }
     const lm = /^(?:(.*)\.)?(weight|bias)$/.exec(key);
-    if (!lm) fail(source, `tensor '${key}' belongs to no supported module (nn.GRU, nn.Linear, nn.Embedding); pass a mapping or remove it`);
+    if (!lm) fail(source, `tensor '${key}' belongs to no supported module (nn.GRU, nn.LSTM, nn.RNN, nn.Linear, nn.Embedding); pass a mapping or remove it`);
     const prefix = lm[1] ?? '';
     if (!mats.has(prefix)) mats.set(prefix, {});
     mats.get(prefix)![lm[2] as 'weight' | 'bias'] = value;
   }
   const modules: ImportedModule[] = [];
-  for (const [prefix, params] of grus) modules.push(torchGru(prefix, params, source));
+  for (const [prefix, params] of recurrents) modules.push(torchRecurrent(prefix, params, source));
   for (const [prefix, { weight, bias }] of mats) {
     const where = `module '${prefix}'`;
     if (!weight) fail(source, `${where} has a bias but no weight`);
@@ -126,13 +143,15 @@ export function readTorchModules(file: string | SafetensorsFile, source = typeof
   return modules.sort((a, b) => naturalCompare(a.name, b.name));
 }
 
-function torchGru(prefix: string, params: Map<string, { shape: number[]; data: Float32Array }>, source: string): ImportedGru {
-  const where = `nn.GRU '${prefix || '<root>'}'`;
+function torchRecurrent(prefix: string, params: Map<string, { shape: number[]; data: Float32Array }>, source: string): ImportedRecurrent {
   const hh = params.get('weight_hh_l0');
   const ih = params.get('weight_ih_l0');
-  if (!hh || !ih) fail(source, `${where}: weight_ih_l0 and weight_hh_l0 are needed`);
+  if (!hh || !ih) fail(source, `recurrent module '${prefix || '<root>'}': weight_ih_l0 and weight_hh_l0 are needed`);
   const H = hh.shape[1];
-  if (hh.shape.length !== 2 || hh.shape[0] !== 3 * H) fail(source, `${where}: weight_hh_l0 has shape [${hh.shape}], expected [3H, H]`);
+  const kind = (Object.keys(RECURRENT_CELLS) as RecurrentCell[]).find((c) => hh.shape.length === 2 && hh.shape[0] === RECURRENT_CELLS[c].gates * H);
+  if (!kind) fail(source, `recurrent module '${prefix || '<root>'}': weight_hh_l0 has shape [${hh.shape}], expected [G·H, H] with G = 3 (nn.GRU), 4 (nn.LSTM) or 1 (nn.RNN)`);
+  const where = `${RECURRENT_CELLS[kind].torch} '${prefix || '<root>'}'`;
+  const G = RECURRENT_CELLS[kind].gates;
   const inputSize = ih.shape[1];
   let numLayers = 0;
   while (params.has(`weight_ih_l${numLayers}`)) numLayers++;
@@ -143,11 +162,11 @@ function torchGru(prefix: string, params: Map<string, { shape: number[]; data: F
   for (let l = 0; l < numLayers; l++) {
     for (const s of bidirectional ? ['', '_reverse'] : ['']) {
       const inSize = l === 0 ? inputSize : D * H;
-      const want: [string, number[]][] = [[`weight_ih_l${l}${s}`, [3 * H, inSize]], [`weight_hh_l${l}${s}`, [3 * H, H]], [`bias_ih_l${l}${s}`, [3 * H]], [`bias_hh_l${l}${s}`, [3 * H]]];
+      const want: [string, number[]][] = [[`weight_ih_l${l}${s}`, [G * H, inSize]], [`weight_hh_l${l}${s}`, [G * H, H]], [`bias_ih_l${l}${s}`, [G * H]], [`bias_hh_l${l}${s}`, [G * H]]];
       for (const [name, shape] of want) {
         const p = params.get(name);
         if (!p) {
-          if (name.startsWith('bias')) { out[name] = new Float32Array(3 * H); continue; } // bias=False
+          if (name.startsWith('bias')) { out[name] = new Float32Array(G * H); continue; } // bias=False
           fail(source, `${where}: ${prefix ? `${prefix}.` : ''}${name} is missing`);
         }
         if (p.shape.length !== shape.length || p.shape.some((d, i) => d !== shape[i])) {
@@ -159,7 +178,7 @@ function torchGru(prefix: string, params: Map<string, { shape: number[]; data: F
     }
   }
   for (const k of params.keys()) if (!used.has(k)) fail(source, `${where}: unexpected parameter ${k} (projections, proj_size, are not supported)`);
-  return { kind: 'gru', family: bidirectional ? 'bidirectional' : 'gru', name: prefix, inputSize, hiddenSize: H, numLayers, bidirectional, params: out };
+  return { kind, family: bidirectional ? 'bidirectional' : RECURRENT_CELLS[kind].family, name: prefix, inputSize, hiddenSize: H, numLayers, bidirectional, params: out };
 }
 
 // ------------------------------------------------------------------ Keras
@@ -196,22 +215,45 @@ function vars(g: Hdf5Group): Hdf5Dataset[] {
   return v.keys().sort((a, b) => Number(a) - Number(b)).map((k) => v.get(k)).filter((d): d is Hdf5Dataset => d?.kind === 'dataset');
 }
 
-/** Keras recurrent cells other than GRU, by the gate blocks of their recurrent kernel [H, g·H]. */
-const OTHER_RECURRENT_CLASSES: Record<number, string> = { 1: 'SimpleRNN', 4: 'LSTM' };
+/** A Keras cell's weights in the canonical layout. */
+interface KerasCell {
+  kind: RecurrentCell;
+  inputSize: number;
+  H: number;
+  wih: Float32Array;
+  whh: Float32Array;
+  bih: Float32Array;
+  bhh: Float32Array;
+}
 
-function kerasGruCell(cell: Hdf5Group, source: string, where: string): { inputSize: number; H: number; wih: Float32Array; whh: Float32Array; bih: Float32Array; bhh: Float32Array } {
+/**
+ * A Keras GRU, LSTM or SimpleRNN cell (`cell/vars`: kernel [in, G·H], recurrent_kernel [H, G·H],
+ * bias), told apart by the gate blocks of the recurrent kernel (3, 4, 1).
+ */
+function kerasCell(cell: Hdf5Group, source: string, where: string): KerasCell {
   const v = vars(cell);
-  if (v.length < 2) fail(source, `${where}: a GRU cell needs kernel and recurrent_kernel (found ${v.length} variables)`);
+  if (v.length < 2) fail(source, `${where}: a recurrent cell needs kernel and recurrent_kernel (found ${v.length} variables)`);
   const [k, rk, b] = v;
   if (k.shape.length !== 2 || rk.shape.length !== 2) fail(source, `${where}: kernel [${k.shape}] / recurrent_kernel [${rk.shape}] are not matrices`);
-  const gates = rk.shape[0] ? rk.shape[1] / rk.shape[0] : NaN;
-  const other = OTHER_RECURRENT_CLASSES[gates];
-  if (other) {
-    fail(source, `${where}: unsupported layer class ${other} (recurrent_kernel [${rk.shape}] has ${gates} gate block${gates > 1 ? 's' : ''}; a GRU has 3): only GRU, Bidirectional(GRU), Dense, TimeDistributed(Dense) and Embedding layers can be imported`);
+  const H = rk.shape[0];
+  const kind = (Object.keys(RECURRENT_CELLS) as RecurrentCell[]).find((c) => H > 0 && rk.shape[1] === RECURRENT_CELLS[c].gates * H);
+  if (!kind) fail(source, `${where}: recurrent_kernel has shape [${rk.shape}], expected [H, G·H] with G = 3 (GRU), 4 (LSTM) or 1 (SimpleRNN)`);
+  const G = RECURRENT_CELLS[kind].gates;
+  const inputSize = k.shape[0];
+  if (k.shape[1] !== G * H) fail(source, `${where}: kernel has shape [${k.shape}], expected [${inputSize}, ${G * H}] for recurrent_kernel [${rk.shape}]`);
+  if (kind === 'gru') return { kind, inputSize, H, ...kerasGruWeights(k, rk, b, H, source, where) };
+  // LSTM (gate blocks i, f, c, o: PyTorch's i, f, g, o) and SimpleRNN: the same blocks, transposed;
+  // Keras' one bias goes to bias_ih (only the sum of the two biases matters).
+  let bih: Float32Array = new Float32Array(G * H);
+  if (b) {
+    if (b.shape.length !== 1 || b.shape[0] !== G * H) fail(source, `${where}: bias has shape [${b.shape}], expected [${G * H}] for a ${RECURRENT_CELLS[kind].keras}`);
+    bih = f32(b, source);
   }
-  const [inputSize, threeH] = k.shape;
-  const H = threeH / 3;
-  if (!Number.isInteger(H) || rk.shape[0] !== H || rk.shape[1] !== threeH) fail(source, `${where}: recurrent_kernel has shape [${rk.shape}], expected [${H}, ${threeH}] for kernel [${k.shape}]`);
+  return { kind, inputSize, H, wih: transpose(f32(k, source), inputSize, G * H), whh: transpose(f32(rk, source), H, G * H), bih, bhh: new Float32Array(G * H) };
+}
+
+function kerasGruWeights(k: Hdf5Dataset, rk: Hdf5Dataset, b: Hdf5Dataset | undefined, H: number, source: string, where: string): Omit<KerasCell, 'kind' | 'inputSize' | 'H'> {
+  const inputSize = k.shape[0];
   let bih: Float32Array = new Float32Array(3 * H);
   let bhh: Float32Array = new Float32Array(3 * H);
   if (b) {
@@ -223,15 +265,16 @@ function kerasGruCell(cell: Hdf5Group, source: string, where: string): { inputSi
     bih = kerasGateVector(bd.subarray(0, 3 * H), H);
     bhh = kerasGateVector(bd.subarray(3 * H), H);
   }
-  return { inputSize, H, wih: kerasGateMatrix(f32(k, source), inputSize, H), whh: kerasGateMatrix(f32(rk, source), H, H), bih, bhh };
+  return { wih: kerasGateMatrix(f32(k, source), inputSize, H), whh: kerasGateMatrix(f32(rk, source), H, H), bih, bhh };
 }
 
 /**
  * The modules of a Keras 3 `.weights.h5` file (model.save_weights('m.weights.h5')), in natural order
  * of the names under /layers. Keras 3 names them after the layer class, numbered in creation order
  * (gru, gru_1, ..., bidirectional, dense, time_distributed): creation order is exact within a
- * family, and modules are matched to layers within their family. Each is recognised by its structure: `cell/vars` (GRU), `forward_layer` +
- * `backward_layer` (Bidirectional GRU, mergeMode concat), `layer/vars` (TimeDistributed), `vars`
+ * family, and modules are matched to layers within their family. Each is recognised by its
+ * structure: `cell/vars` (GRU, LSTM or SimpleRNN, by the recurrent kernel's gate blocks),
+ * `forward_layer` + `backward_layer` (Bidirectional of one of those), `layer/vars` (TimeDistributed), `vars`
  * with a matrix (and a bias) (Dense), a lone matrix under an `embedding*` name (Embedding).
  */
 export function readKerasModules(file: string): ImportedModule[] {
@@ -252,18 +295,19 @@ export function kerasModules(h5: Hdf5File, file: string): ImportedModule[] {
     if (fwd?.kind === 'group' && bwd?.kind === 'group') {
       const fc = fwd.get('cell');
       const bc = bwd.get('cell');
-      if (fc?.kind !== 'group' || bc?.kind !== 'group') fail(file, `${g.path}: Bidirectional wraps something other than a GRU`);
-      const f = kerasGruCell(fc, file, fc.path);
-      const b = kerasGruCell(bc, file, bc.path);
+      if (fc?.kind !== 'group' || bc?.kind !== 'group') fail(file, `${g.path}: Bidirectional wraps something other than a GRU, LSTM or SimpleRNN`);
+      const f = kerasCell(fc, file, fc.path);
+      const b = kerasCell(bc, file, bc.path);
+      if (b.kind !== f.kind || b.H !== f.H || b.inputSize !== f.inputSize) fail(file, `${g.path}: the backward layer (${RECURRENT_CELLS[b.kind].keras}, ${b.H} units) is not the forward layer's cell (${RECURRENT_CELLS[f.kind].keras}, ${f.H} units)`);
       modules.push({
-        kind: 'gru', family: 'bidirectional', name, inputSize: f.inputSize, hiddenSize: f.H, numLayers: 1, bidirectional: true,
+        kind: f.kind, family: 'bidirectional', name, inputSize: f.inputSize, hiddenSize: f.H, numLayers: 1, bidirectional: true,
         params: { weight_ih_l0: f.wih, weight_hh_l0: f.whh, bias_ih_l0: f.bih, bias_hh_l0: f.bhh, weight_ih_l0_reverse: b.wih, weight_hh_l0_reverse: b.whh, bias_ih_l0_reverse: b.bih, bias_hh_l0_reverse: b.bhh },
       });
       return;
     }
     if (cell?.kind === 'group') {
-      const c = kerasGruCell(cell, file, cell.path);
-      modules.push({ kind: 'gru', family: 'gru', name, inputSize: c.inputSize, hiddenSize: c.H, numLayers: 1, bidirectional: false, params: { weight_ih_l0: c.wih, weight_hh_l0: c.whh, bias_ih_l0: c.bih, bias_hh_l0: c.bhh } });
+      const c = kerasCell(cell, file, cell.path);
+      modules.push({ kind: c.kind, family: RECURRENT_CELLS[c.kind].family, name, inputSize: c.inputSize, hiddenSize: c.H, numLayers: 1, bidirectional: false, params: { weight_ih_l0: c.wih, weight_hh_l0: c.whh, bias_ih_l0: c.bih, bias_hh_l0: c.bhh } });
       return;
     }
     if (inner?.kind === 'group') {
@@ -273,7 +317,7 @@ export function kerasModules(h5: Hdf5File, file: string): ImportedModule[] {
     const v = vars(g);
     if (!v.length) return; // a layer without weights (dropout, activation, ...)
     const [w, b] = v;
-    if (w.shape.length !== 2) fail(file, `${g.path}: unsupported layer class (Keras group '${name}'; first variable has shape [${w.shape}]): only GRU, Bidirectional(GRU), Dense, TimeDistributed(Dense) and Embedding layers can be imported`);
+    if (w.shape.length !== 2) fail(file, `${g.path}: unsupported layer class (Keras group '${name}'; first variable has shape [${w.shape}]): only GRU, LSTM, SimpleRNN, Bidirectional of those, Dense, TimeDistributed(Dense) and Embedding layers can be imported`);
     const [rows, cols] = w.shape;
     if (!b && /embedding/i.test(name)) {
       modules.push({ kind: 'embedding', family: 'embedding', name, inputDim: rows, outputDim: cols, embeddings: f32(w, file) });

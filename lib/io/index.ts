@@ -8,7 +8,7 @@ export {
 export { Hdf5File, Hdf5Error, listDatasets, type Hdf5Dataset, type Hdf5Group, type Hdf5DType } from './hdf5';
 export {
   readTorchModules, readKerasModules, WeightImportError,
-  type ImportedModule, type ImportedGru, type ImportedDense, type ImportedEmbedding, type ModuleFamily,
+  type ImportedModule, type ImportedRecurrent, type ImportedGru, type ImportedDense, type ImportedEmbedding, type ModuleFamily, type RecurrentCell,
 } from './frameworks';
 export { buildOnnxGraph, buildOnnxModel, writeOnnxGraph, writeOnnxModel, OnnxExportError, type OnnxGraph, type OnnxGraphOptions, type OnnxLayerSpec, type OnnxExportOptions, type OnnxActivation } from './onnx';
 export { saveArtifacts, loadArtifacts, ModelFormatError, MODEL_FORMAT, MODEL_FORMAT_VERSION, type ModelArtifacts, type HostTensor } from './artifacts';

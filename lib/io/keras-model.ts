@@ -131,7 +131,8 @@ class KerasConfig {
 }
 
 const REGULARIZERS_NOTE = 'regularizers and constraints are not implemented (training would differ)';
-const FUSED = "the fused GRU engines compute cuDNN's GRU only";
+/** Why a recurrent option is fixed: the engines compute cuDNN's `cell` ('GRU', 'LSTM', 'RNN') and nothing else. */
+const fused = (cell: string) => `the fused ${cell} engines compute cuDNN's ${cell} only`;
 
 /** Common keys of every layer; the dtype must be float32 (this library computes in float32). */
 function common(c: KerasConfig, name: string): Record<string, unknown> {
@@ -158,23 +159,35 @@ function activation(c: KerasConfig, key = 'activation'): string {
   return ACTIVATION_NAMES[v] ?? v.replace(/_([a-z])/g, (_, ch: string) => ch.toUpperCase());
 }
 
-function gruConfig(c: KerasConfig, name: string): Record<string, unknown> {
+/** The Keras recurrent classes this library has, with the cuDNN cell each runs on. */
+const RECURRENT_CLASSES: Record<string, string> = { GRU: 'GRU', LSTM: 'LSTM', SimpleRNN: 'RNN' };
+
+/** A Keras GRU, LSTM or SimpleRNN config: the options they share, then each cell's own. */
+function recurrentConfig(c: KerasConfig, name: string, kerasClass: string): Record<string, unknown> {
+  const cell = RECURRENT_CLASSES[kerasClass]!;
   const out = common(c, name);
   out.units = c.number('units');
   out.returnSequences = c.boolean('return_sequences', false);
   out.returnState = c.boolean('return_state', false);
   out.goBackwards = c.boolean('go_backwards', false);
   out.stateful = c.boolean('stateful', false);
-  c.only('activation', 'tanh', `${FUSED}, whose candidate activation is tanh`);
-  c.only('recurrent_activation', 'sigmoid', `${FUSED}, whose gate activation is sigmoid`);
-  c.only('use_bias', true, `${FUSED}, which always has both biases`);
-  c.only('reset_after', true, `${FUSED}, which applies the reset gate after the recurrent matrix product; rebuild the layer with reset_after=True in Keras and retrain`);
-  c.only('recurrent_dropout', 0, `${FUSED}, which has no dropout on the recurrent state`);
-  c.only('dropout', 0, 'dropout on the GRU inputs is not implemented; put a Dropout layer before the GRU');
+  if (kerasClass === 'SimpleRNN') {
+    const a = c.take('activation', 'tanh');
+    if (a !== 'tanh' && a !== 'relu') c.fail(`activation=${preview(a)} is not supported: ${fused(cell)}, whose modes are tanh and relu`);
+    out.activation = a;
+  } else {
+    c.only('activation', 'tanh', `${fused(cell)}, whose ${kerasClass === 'GRU' ? 'candidate' : 'cell input and output'} activation is tanh`);
+    c.only('recurrent_activation', 'sigmoid', `${fused(cell)}, whose gate activation is sigmoid`);
+  }
+  if (kerasClass === 'GRU') c.only('reset_after', true, `${fused(cell)}, which applies the reset gate after the recurrent matrix product; rebuild the layer with reset_after=True in Keras and retrain`);
+  c.only('use_bias', true, `${fused(cell)}, which always has both biases`);
+  c.only('recurrent_dropout', 0, `${fused(cell)}, which has no dropout on the recurrent state`);
+  c.only('dropout', 0, `dropout on the ${kerasClass} inputs is not implemented; put a Dropout layer before the ${kerasClass}`);
   noRegularizers(c, 'kernel_regularizer', 'recurrent_regularizer', 'bias_regularizer', 'activity_regularizer', 'kernel_constraint', 'recurrent_constraint', 'bias_constraint');
-  // Initializers and seeds only matter before the weights are loaded; unroll is how, not what.
-  // zero_output_for_mask: outputs at masked steps are zeros here (see docs/io.md).
-  c.ignore('kernel_initializer', 'recurrent_initializer', 'bias_initializer', 'seed', 'unroll', 'zero_output_for_mask');
+  // Initializers (an LSTM's unit_forget_bias among them) and seeds only matter before the weights
+  // are loaded; unroll is how, not what. zero_output_for_mask: outputs at masked steps are zeros
+  // here (see docs/io.md).
+  c.ignore('kernel_initializer', 'recurrent_initializer', 'bias_initializer', 'unit_forget_bias', 'seed', 'unroll', 'zero_output_for_mask');
   c.done();
   return out;
 }
@@ -194,26 +207,29 @@ function layerConfig(spec: unknown, where: string, source: string): { kerasClass
   };
   switch (kerasClass) {
     case 'GRU':
-      return { kerasClass, layer: { className: 'GRU', config: gruConfig(c, name) } };
+    case 'LSTM':
+    case 'SimpleRNN':
+      return { kerasClass, layer: { className: kerasClass, config: recurrentConfig(c, name, kerasClass) } };
     case 'Bidirectional': {
       const out = common(c, name);
       const mode = c.take('merge_mode', 'concat');
       if (!['concat', 'sum', 'mul', 'ave'].includes(mode as string)) c.fail(`merge_mode ${preview(mode)} is not supported (concat, sum, mul, ave are)`);
       const forward = c.take('layer');
       const backward = c.take('backward_layer');
-      if (!isPlainObject(forward) || forward.class_name !== 'GRU') c.fail(`Bidirectional wraps ${isPlainObject(forward) ? forward.class_name : preview(forward)}; only a GRU can be loaded`);
+      const wrapped = isPlainObject(forward) ? String(forward.class_name) : preview(forward);
+      if (!(wrapped in RECURRENT_CLASSES)) c.fail(`Bidirectional wraps ${wrapped}; only a GRU, LSTM or SimpleRNN can be loaded`);
       const f = layerConfig(forward, `${where}.layer`, source).layer.config;
       if (backward !== undefined && backward !== null) {
-        const b = layerConfig(backward, `${where}.backward_layer`, source).layer.config;
-        const same = (k: string) => JSON.stringify(f[k]) === JSON.stringify(b[k]);
-        if (!['units', 'returnSequences', 'returnState', 'stateful'].every(same) || b.goBackwards === f.goBackwards) {
-          c.fail('its backward layer must be the forward GRU run backwards (same units and options, go_backwards inverted)');
+        const b = layerConfig(backward, `${where}.backward_layer`, source);
+        const same = (k: string) => JSON.stringify(f[k]) === JSON.stringify(b.layer.config[k]);
+        if (b.kerasClass !== wrapped || !['units', 'returnSequences', 'returnState', 'stateful', 'activation'].every(same) || b.layer.config.goBackwards === f.goBackwards) {
+          c.fail(`its backward layer must be the forward ${wrapped} run backwards (same class, units and options, go_backwards inverted)`);
         }
       }
       if (f.goBackwards) c.fail('a forward layer with go_backwards=True is not supported in Bidirectional');
       delete f.name;
       delete f.goBackwards;
-      return done('GRU', { ...f, ...out, bidirectional: true, mergeMode: mode });
+      return done(wrapped, { ...f, ...out, bidirectional: true, mergeMode: mode });
     }
     case 'Dense': {
       const out = common(c, name);
@@ -258,7 +274,7 @@ function layerConfig(spec: unknown, where: string, source: string): { kerasClass
     if (kerasClass === 'Concatenate') c.only('axis', -1, 'only concatenation on the last axis is implemented');
     return done(kerasClass, out);
   }
-  fail(source, `${where}: layer '${name}' has class ${kerasClass}, which this library does not have (it loads GRU (reset_after=True), Bidirectional(GRU), Dense, Embedding, Masking, Dropout, Activation, TimeDistributed(Dense), Concatenate, Add, Multiply and Average)`);
+  fail(source, `${where}: layer '${name}' has class ${kerasClass}, which this library does not have (it loads GRU (reset_after=True), LSTM, SimpleRNN, Bidirectional of those, Dense, Embedding, Masking, Dropout, Activation, TimeDistributed(Dense), Concatenate, Add, Multiply and Average)`);
 }
 
 // ------------------------------------------------------------------ graph
@@ -600,7 +616,7 @@ function buildFunctional(graph: KerasModelGraph, file: string): Model {
       made.push(layer);
       produced.set(name, l.calls.map((c) => {
         if (!Merge && c.inputs.length !== 1) fail(file, `${where} is called on ${c.inputs.length} tensors; it takes one`);
-        if (c.initialState.length && !(layer instanceof L.GRU)) fail(file, `${where} is given an initial_state, which only a GRU takes here`);
+        if (c.initialState.length && !(layer instanceof L.FusedRecurrent)) fail(file, `${where} is given an initial_state, which only a recurrent layer (GRU, LSTM, SimpleRNN) takes here`);
         const args = [...c.inputs, ...c.initialState].map((r) => tensorOf(r, where));
         const out = layer.apply(Merge || args.length > 1 ? args : args[0]!);
         return Array.isArray(out) ? out : [out];

@@ -15,7 +15,7 @@ import { checkOptions } from '../options';
 import { loadArtifacts, saveArtifacts, type HostTensor, type ModelArtifacts } from './artifacts';
 import { checkObject, checkPath, isPlainObject, preview } from './args';
 import { assignModules, type LayerSlot } from './assign';
-import { readKerasModules, readTorchModules } from './frameworks';
+import { RECURRENT_CELLS, readKerasModules, readTorchModules } from './frameworks';
 import { writeOnnxGraph, type OnnxActivation, type OnnxGraph, type OnnxLayerSpec } from './onnx';
 
 export class ModelIoError extends Error {
@@ -61,17 +61,8 @@ export type AnyModel = Sequential | Model;
 function layerConfig(layer: L.Layer, first: boolean): LayerConfig {
   const base: Record<string, unknown> = { name: layer.name, trainable: layer.trainable };
   if (first && layer.inputShape) base.inputShape = [...layer.inputShape];
-  if (layer instanceof L.GRU) {
-    return {
-      className: 'GRU',
-      config: {
-        ...base, units: layer.units, returnSequences: layer.returnSequences, bidirectional: layer.bidirectional, mergeMode: layer.mergeMode,
-        numLayers: layer.numLayers, dropout: layer.dropout, goBackwards: layer.goBackwards, stateful: layer.stateful, initializer: layer.initializer,
-        // Only functional graphs use returnState; sequential topologies stay as before.
-        ...(layer.returnState ? { returnState: true } : {}),
-      },
-    };
-  }
+  // GRU, LSTM, SimpleRNN; only functional graphs use returnState (sequential topologies stay as before).
+  if (layer instanceof L.FusedRecurrent) return { className: layer.className, config: { ...base, ...layer.getConfig() } };
   if (layer instanceof L.Dense) return { className: 'Dense', config: { ...base, units: layer.units, activation: layer.activation, useBias: layer.useBias } };
   if (layer instanceof L.Activation) return { className: 'Activation', config: { ...base, activation: layer.activation } };
   if (layer instanceof L.Dropout) return { className: 'Dropout', config: { ...base, rate: layer.rate } };
@@ -105,7 +96,7 @@ export function modelTopology(model: AnyModel): ModelTopology | FunctionalTopolo
 
 /** Layer classes built from their saved config alone (TimeDistributed also needs its inner layer). */
 const SAVED_LAYERS: Record<string, new (args: never) => L.Layer> = {
-  GRU: L.GRU, Dense: L.Dense, Activation: L.Activation, Dropout: L.Dropout, Embedding: L.Embedding, Masking: L.Masking, SelectTimestep: L.SelectTimestep,
+  GRU: L.GRU, LSTM: L.LSTM, SimpleRNN: L.SimpleRNN, Dense: L.Dense, Activation: L.Activation, Dropout: L.Dropout, Embedding: L.Embedding, Masking: L.Masking, SelectTimestep: L.SelectTimestep,
   Concatenate: L.Concatenate, Add: L.Add, Multiply: L.Multiply, Average: L.Average, RepeatVector: L.RepeatVector, Reshape: L.Reshape, Flatten: L.Flatten,
 };
 
@@ -453,12 +444,12 @@ export function layerSlotsOf(layers: readonly L.Layer[]): { slot: LayerSlot; par
     if (!params.length) continue;
     const shapes = Object.fromEntries(params.map((p) => [p.name.slice(p.name.lastIndexOf('/') + 1), [...p.value.shape]]));
     let family: LayerSlot['family'];
-    if (layer instanceof L.GRU) family = layer.bidirectional ? 'bidirectional' : 'gru';
+    if (layer instanceof L.FusedRecurrent) family = layer.bidirectional ? 'bidirectional' : RECURRENT_CELLS[layer.cell].family;
     else if (layer instanceof L.Dense) family = 'dense';
     else if (layer instanceof L.TimeDistributed && layer.layer instanceof L.Dense) family = 'time_distributed';
     else if (layer instanceof L.Embedding) family = 'embedding';
     else fail('loadWeights', `layer '${layer.name}' (${layer.className}) has weights but no framework mapping`);
-    out.push({ slot: { name: layer.name, family, shapes, numLayers: layer instanceof L.GRU ? layer.numLayers : undefined }, params });
+    out.push({ slot: { name: layer.name, family, shapes, ...(layer instanceof L.FusedRecurrent ? { numLayers: layer.numLayers, cell: layer.cell } : {}) }, params });
   }
   return out;
 }

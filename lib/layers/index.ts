@@ -5,14 +5,14 @@ import type { Layer, LayerArgs } from './base';
 import { Activation, Dense, Dropout, Masking, SelectTimestep, TimeDistributed, type ActivationName, type DenseArgs } from './core';
 import { Embedding, type EmbeddingArgs } from './embedding';
 import { Add, Average, Concatenate, Multiply } from './merge';
-import { GRU, type GruArgs } from './recurrent';
+import { GRU, LSTM, SimpleRNN, type GruArgs, type LstmArgs, type SimpleRnnArgs } from './recurrent';
 import { Flatten, RepeatVector, Reshape } from './reshaping';
 
 export { Layer, SymbolicTensor, type CallContext, type GraphNode, type LayerArgs, type LayerShape, type Param } from './base';
 export { initialValues, type InitializerName } from './initializers';
 export { Activation, Dense, Dropout, Masking, SelectTimestep, TimeDistributed, type ActivationName, type DenseArgs } from './core';
 export { Embedding, type EmbeddingArgs } from './embedding';
-export { GRU, type GruArgs, type MergeMode } from './recurrent';
+export { FusedRecurrent, GRU, LSTM, SimpleRNN, type GruArgs, type LstmArgs, type MergeMode, type RecurrentArgs, type RecurrentCell, type SimpleRnnArgs } from './recurrent';
 export { Add, Average, Concatenate, Multiply } from './merge';
 export { Flatten, RepeatVector, Reshape } from './reshaping';
 export { bidirectional } from './wrappers';
@@ -26,6 +26,8 @@ export const embedding = (args: EmbeddingArgs): Embedding => new Embedding(args)
 export const selectTimestep = (args: LayerArgs & { index?: number } = {}): SelectTimestep => new SelectTimestep(args);
 export const masking = (args: LayerArgs & { maskValue?: number } = {}): Masking => new Masking(args);
 export const gru = (args: GruArgs): GRU => new GRU(args);
+export const lstm = (args: LstmArgs): LSTM => new LSTM(args);
+export const simpleRNN = (args: SimpleRnnArgs): SimpleRNN => new SimpleRNN(args);
 export const concatenate = (args: LayerArgs & { axis?: number } = {}): Concatenate => new Concatenate(args);
 export const add = (args: LayerArgs = {}): Add => new Add(args);
 export const multiply = (args: LayerArgs = {}): Multiply => new Multiply(args);

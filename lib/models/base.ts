@@ -5,7 +5,7 @@ import * as path from 'node:path';
 import type { DeviceName } from '../../binding';
 import { describe, getDevice } from '../backend';
 import type * as ModelIo from '../io/model-io';
-import { GRU, type Layer, type Param } from '../layers';
+import { FusedRecurrent, type Layer, type Param } from '../layers';
 import type { Optimizer } from '../optimizers';
 import { Rng, getRngState, globalRng } from '../random';
 import type { Logs } from '../callbacks';
@@ -115,10 +115,10 @@ export abstract class LayersModel {
     return this.layers.reduce((s, l) => s + l.countParams(), 0);
   }
 
-  /** Clears the carried state of stateful GRU layers. */
+  /** Clears the carried state of stateful recurrent layers. */
   resetStates(): void {
     this.assertLive('resetStates');
-    for (const l of this.layers) if (l instanceof GRU) l.resetStates();
+    for (const l of this.layers) if (l instanceof FusedRecurrent) l.resetStates();
   }
 
   /** Host copies of every parameter, in order. */

@@ -7,7 +7,7 @@
 import { describe } from '../backend';
 import type { Callback, CallbackHooks, Logs } from '../callbacks';
 import { dispose, endScope, startScope, tidy } from '../engine';
-import { Dense, GRU, Layer, SymbolicTensor, TimeDistributed, type GraphNode, type LayerShape, type Param } from '../layers';
+import { Dense, FusedRecurrent, Layer, SymbolicTensor, TimeDistributed, type GraphNode, type LayerShape, type Param } from '../layers';
 import { resolveLoss, type LossSpec } from '../losses';
 import { resolveMetric, type MetricSpec } from '../metrics';
 import * as ops from '../ops';
@@ -118,7 +118,7 @@ export class Sequential extends LayersModel {
     this.assertLive('add');
     if (!(layer instanceof Layer)) fail(`model.add: argument must be a layer, got ${describe(layer)}`);
     if (layer.disposed) fail(`model.add: layer ${layer.name} was disposed`);
-    if (layer instanceof GRU && layer.returnState) fail(`model.add: ${layer.name} has returnState: true, which a sequential model cannot pass on; use layer.call() directly`);
+    if (layer instanceof FusedRecurrent && layer.returnState) fail(`model.add: ${layer.name} has returnState: true, which a sequential model cannot pass on; use layer.call() directly`);
     if (this.layers.length === 0) {
       if (layer.inputShape) layer.build(layer.inputShape);
     } else {
