@@ -8,7 +8,7 @@ import { strict as assert } from 'node:assert';
 import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { input, layers, memory, model, ops, sequential, setSeed, tensor, tidy, type Model, type SymbolicTensor, type Tensor } from '../lib';
+import { Sequential, input, layers, memory, model, ops, sequential, setSeed, tensor, tidy, type Model, type SymbolicTensor, type Tensor } from '../lib';
 import { lstmParamShapes } from '../lib/ops/lstm';
 import { rnnParamShapes } from '../lib/ops/rnn';
 import { Layer, type LayerShape } from '../lib/layers';
@@ -72,15 +72,17 @@ function readGraph(bytes: Uint8Array): { inputs: string[]; outputs: string[]; in
 
 // ------------------------------------------------------------------ running both
 
-function randomizeWeights(m: Model, seed: number): void {
+function randomizeWeights(m: Model | Sequential, seed: number): void {
   m.setWeights(m.getWeights().map((w, k) => rand(w.length, seed + k, 0.5)));
 }
 
 /** Exports `m`, runs the file in onnxruntime on `xs` and compares every output with predict() (≤ 1e-5). */
-async function exportAndCompare(m: Model, xs: Feed[], tol = 1e-5): Promise<Uint8Array> {
+async function exportAndCompare(model: Model | Sequential, xs: Feed[], tol = 1e-5): Promise<Uint8Array> {
+  // a Sequential model's graph takes 'input' and gives 'output'
+  const m = model instanceof Sequential ? { inputNames: ['input'], outputNames: ['output'] } : model;
   const before = memory().numTensors;
   const file = path.join(tempDir('cdcgru-onnx-graph-'), 'm.onnx');
-  m.exportOnnx(file);
+  model.exportOnnx(file);
   assert.equal(memory().numTensors, before, 'exportOnnx leaves no tensors behind');
   const bytes = fs.readFileSync(file);
   const session = await ort!.InferenceSession.create(bytes);
@@ -88,7 +90,7 @@ async function exportAndCompare(m: Model, xs: Feed[], tol = 1e-5): Promise<Uint8
   assert.deepEqual([...session.outputNames], m.outputNames);
   const feeds = Object.fromEntries(xs.map((x, i) => [m.inputNames[i]!, new ort!.Tensor(x.data instanceof Int32Array ? 'int32' : 'float32', x.data, x.shape)]));
   const got = await session.run(feeds);
-  const predicted = m.predict(xs.length === 1 ? xs[0]! : xs);
+  const predicted = model instanceof Sequential ? model.predict(xs[0]!) : model.predict(xs.length === 1 ? xs[0]! : xs);
   const list = Array.isArray(predicted) ? predicted : [predicted];
   const want = list.map((p) => ({ shape: [...p.shape], data: p.dataSync() }));
   list.forEach((p) => p.dispose());
@@ -222,6 +224,55 @@ onlyWhere(describe, ort ? null : 'onnxruntime-node (a devDependency) does not lo
     randomizeWeights(m, 700);
     const tokens = { data: Int32Array.from({ length: B * T }, (_, k) => (k * 5 + 1) % 9), shape: [B, T] };
     await exportAndCompare(m, [tokens, floats([B, T, 2], 12)]);
+  });
+
+  it('LSTM encoder-decoder: the encoder\'s [h, c] start the decoder (initial_h, initial_c); its final h and c as outputs', async () => {
+    setSeed(41);
+    const H = 5;
+    const src = input({ shape: [null, F], name: 'source' });
+    const tgt = input({ shape: [null, 3], name: 'target_in' });
+    const [, h, c] = layers.lstm({ units: H, returnState: true, name: 'enc' }).apply(src) as SymbolicTensor[];
+    const [seq, hd, cd] = layers.lstm({ units: H, returnSequences: true, returnState: true, name: 'dec' }).apply([tgt, h!, c!]) as SymbolicTensor[];
+    const probs = layers.dense({ units: 3, activation: 'softmax', name: 'probs' }).apply(seq!) as SymbolicTensor;
+    const m = keep(model({ inputs: [src, tgt], outputs: [probs, hd!, cd!] }));
+    randomizeWeights(m, 1000);
+    const g = readGraph(await exportAndCompare(m, [floats([B, T, F], 16), floats([B, 4, 3], 17)]));
+    const lstms = g.nodes.filter((n) => n.op === 'LSTM');
+    assert.deepEqual(lstms.map((n) => n.inputs.length), [4, 7], 'the decoder takes sequence_lens (none), initial_h and initial_c');
+  });
+
+  it('LSTM: bidirectional encoder states (h, c per direction) start a 2-layer decoder; masking with a length-0 row; goBackwards; bidirectional wrapper', async () => {
+    setSeed(42);
+    const H = 3;
+    const src = input({ shape: [T, F] });
+    const tgt = input({ shape: [T, 2] });
+    const [encSeq, hf, cf, hb, cb] = layers.bidirectional({ layer: layers.lstm({ units: H, returnSequences: true, returnState: true }), mergeMode: 'concat' }).apply(layers.masking().apply(src) as SymbolicTensor) as SymbolicTensor[];
+    const maskedTgt = layers.masking({ maskValue: -1 }).apply(tgt) as SymbolicTensor;
+    const dec = layers.lstm({ units: H, numLayers: 2, returnSequences: true }).apply([maskedTgt, hf!, cf!, hb!, cb!]) as SymbolicTensor;
+    const back = layers.lstm({ units: H, goBackwards: true }).apply([maskedTgt, hb!, cb!]) as SymbolicTensor;
+    const m = keep(model({ inputs: [src, tgt], outputs: [dec, back, encSeq!, cb!] }));
+    randomizeWeights(m, 1100);
+    const x = padded([5, 3, 1], F, 0, 18);
+    const y = padded([4, 0, 2], 2, -1, 19);
+    await exportAndCompare(m, [x, y]);
+  });
+
+  it('SimpleRNN (relu and tanh): stacked bidirectional on masked input, goBackwards from an initial state; a Sequential of LSTM → SimpleRNN → dense', async () => {
+    setSeed(43);
+    const i = input({ shape: [T, F] });
+    const masked = layers.masking().apply(i) as SymbolicTensor;
+    const [seq, sf, sb] = layers.simpleRNN({ units: 4, activation: 'relu', numLayers: 2, bidirectional: true, mergeMode: 'sum', returnSequences: true, returnState: true }).apply(masked) as SymbolicTensor[];
+    const back = layers.simpleRNN({ units: 4, goBackwards: true, returnSequences: true }).apply([seq!, sb!]) as SymbolicTensor;
+    const m = keep(model({ inputs: i, outputs: [back, sf!] }));
+    randomizeWeights(m, 1200);
+    await exportAndCompare(m, [padded([5, 2, 0], F, 0, 20)]);
+    const s = keep(sequential([
+      layers.lstm({ units: 5, returnSequences: true, inputShape: [null, F], initializer: 'pytorch' }),
+      layers.simpleRNN({ units: 3, bidirectional: true, mergeMode: 'ave' }),
+      layers.dense({ units: 2, activation: 'sigmoid' }),
+    ]));
+    randomizeWeights(s, 1300);
+    await exportAndCompare(s, [floats([B, T, F], 21)]);
   });
 
   it('refuses what it cannot export, naming the layer and its class', () => {

@@ -493,12 +493,14 @@ function onnxActivation(layer: string, a: string): OnnxActivation {
 function onnxSpec(layer: L.Layer, options: { ignoreMasking?: boolean }): OnnxLayerSpec {
   const host = (p: Param) => p.value.dataSync() as Float32Array;
   const inner = layer instanceof L.TimeDistributed ? layer.layer : layer;
-  if (inner instanceof L.GRU) {
-    const params = Object.fromEntries(inner.params.map((p) => [p.name.slice(p.name.lastIndexOf('/') + 1), host(p)]));
-    return {
-      type: 'gru', inputSize: inner.inputShape![1] as number, hiddenSize: inner.units, numLayers: inner.numLayers, bidirectional: inner.bidirectional,
+  if (inner instanceof L.FusedRecurrent) {
+    // GRU, LSTM, SimpleRNN: PyTorch's names, layouts and gate orders, as the ONNX specs take them
+    const params = Object.fromEntries(Object.entries(inner.pytorchParams()).map(([k, t]) => [k, t.dataSync() as Float32Array]));
+    const spec = {
+      inputSize: inner.inputShape![1] as number, hiddenSize: inner.units, numLayers: inner.numLayers, bidirectional: inner.bidirectional,
       mergeMode: inner.mergeMode, returnSequences: inner.returnSequences, returnState: inner.returnState, goBackwards: inner.goBackwards, params,
     };
+    return inner instanceof L.SimpleRNN ? { type: 'rnn', ...spec, activation: inner.activation } : { type: inner.cell as 'gru' | 'lstm', ...spec };
   }
   if (inner instanceof L.Dense) {
     const [k, b] = inner.params;
