@@ -1,9 +1,11 @@
 // ONNX export of functional graphs: models with several inputs and outputs, merges, shared
-// layers, nested models, GRU initial states and returned states (an encoder-decoder), the
-// bidirectional wrapper, repeatVector/reshape/flatten and embeddings run in onnxruntime-node and
-// match model.predict() to 1e-5 (random weights, so that biases and gates all matter). A small
-// protobuf reader here checks the file itself: graph input and output names, and that a shared
-// layer's weights are written once. Tensor counts return to baseline.
+// layers, nested models, recurrent initial and returned states (GRU and LSTM encoder-decoders),
+// the bidirectional wrapper, repeatVector/reshape/flatten, embeddings, masking on padded input
+// (sequence_lens), LSTM and SimpleRNN layers run in onnxruntime-node and match model.predict() to
+// 1e-5 (random weights, so that biases and gates all matter). LSTM and RNN specs built from
+// PyTorch-layout params match ops.lstm / ops.rnn. A small protobuf reader here checks the file
+// itself: graph input and output names, node inputs, and that a shared layer's weights are
+// written once. Tensor counts return to baseline.
 import { strict as assert } from 'node:assert';
 import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
