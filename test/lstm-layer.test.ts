@@ -295,6 +295,9 @@ describe('layers.lstm and layers.simpleRNN', () => {
       [() => layers.simpleRNN({ units: 2, recurrentDropout: 0.5 } as never), /simpleRNN: option 'recurrentDropout' is not supported: the fused RNN engines/],
       [() => layers.simpleRNN({ units: 2, recurrentActivation: 'sigmoid' } as never), /simpleRNN: unknown option 'recurrentActivation'/],
       [() => layers.simpleRNN({ units: 2, mergeMode: 'max' as never }), /simpleRNN: 'mergeMode' must be one of 'concat', 'sum', 'mul', 'ave', got the string 'max'/],
+      [() => layers.lstm({ units: 2, return_sequences: true } as never), /^TypeError: lstm: unknown option 'return_sequences'.*returnSequences/],
+      [() => layers.lstm(5 as never), /^TypeError: lstm: options must be an object, got number 5/],
+      [() => layers.simpleRNN(undefined as never), /^TypeError: simpleRNN: options must be an object, got undefined/],
     ];
     for (const [make, re] of cases) assert.throws(make, re, String(re));
     keep(layers.lstm({ units: 2, activation: 'tanh', recurrentActivation: 'sigmoid', recurrentDropout: 0, unroll: false, useBias: true } as never));

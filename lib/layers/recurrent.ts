@@ -57,7 +57,7 @@ export interface SimpleRnnArgs extends RecurrentArgs {
   activation?: 'tanh' | 'relu';
 }
 
-/** The options of one fused recurrent layer that go into its config (saved models, bidirectional()). */
+/** The options every fused recurrent layer takes (besides name, trainable, inputShape). */
 const RECURRENT_KEYS = ['units', 'returnSequences', 'returnState', 'bidirectional', 'mergeMode', 'numLayers', 'dropout', 'goBackwards', 'stateful', 'initializer'];
 
 type FixedOptions = Record<string, { value: unknown; reason: string }>;
@@ -91,6 +91,7 @@ interface CellSpec {
   fn: string;
   /** The class name (Keras'; saved models use it). */
   className: string;
+  /** PyTorch's module: nn.GRU, nn.LSTM, nn.RNN. */
   cell: RecurrentCell;
   /** The cuDNN cell, in reasons for refused options ('GRU', 'LSTM', 'RNN'). */
   engine: string;
@@ -143,7 +144,6 @@ export abstract class FusedRecurrent extends Layer {
   readonly gates: number;
   /** The state tensors per layer and direction: ['h'], or ['h', 'c'] for the LSTM. */
   readonly stateKinds: readonly ('h' | 'c')[];
-  private readonly fn: string;
   private readonly shapesOf: CellSpec['paramShapes'];
   private readonly kerasOneBias: boolean;
   private inputSize = 0;
@@ -162,7 +162,6 @@ export abstract class FusedRecurrent extends Layer {
     for (const [k, { value, reason }] of Object.entries(fixed)) if (given[k] !== undefined && given[k] !== value) refused[k] = `${reason}; got ${describe(given[k])}`;
     super(cell.className, args, { fn: cell.fn, keys: [...RECURRENT_KEYS, ...cell.keys, ...Object.keys(fixed)], refused });
     const fn = cell.fn;
-    this.fn = fn;
     this.cell = cell.cell;
     this.gates = cell.gates;
     this.stateKinds = cell.states;
