@@ -202,19 +202,11 @@ describe('io: model.loadWeights from PyTorch and Keras', () => {
   });
 });
 
-describe('io: model.exportOnnx refusals', () => {
-  it('refuses a maskZero embedding unless told to ignore masking', () => {
-    const m = modelB();
-    const file = path.join(tmp(), 'm.onnx');
-    assert.throws(() => exportOnnx(m, file), /exportOnnx: layer '.*' has maskZero: the ONNX graph cannot skip padded steps/);
-    assert.ok(!fs.existsSync(file));
-    m.exportOnnx(file, { ignoreMasking: true });
-    assert.ok(fs.statSync(file).size > 100);
-  });
-});
-
 onlyWhere(describe, ort ? null : 'onnxruntime-node (a devDependency) does not load')('io: model.exportOnnx runs in onnxruntime-node', () => {
-  for (const [name, make, x] of [['model A (float input)', modelA, xA], ['model B without masking (int32 token input)', null, xB]] as const) {
+  for (const [name, make, x] of [
+    ['model A (float input)', modelA, xA], ['model B without masking (int32 token input)', null, xB],
+    ['model B (maskZero: padded token input)', modelB, xB], ['model C (masking → selectTimestep on padded input)', modelC, xC],
+  ] as const) {
     it(name, async () => {
       setSeed(3);
       const m = make ? make() : sequential([

@@ -55,7 +55,7 @@ function refForward(layers: OnnxLayerSpec[], x: number[][][] | number[][]): numb
       }
     } else if (s.type === 'selectTimestep') {
       cur = (cur as number[][][]).map((seq) => seq[s.index < 0 ? seq.length + s.index : s.index]);
-    } else {
+    } else if (s.type === 'dense' || s.type === 'activation') {
       const apply = (v: number[]): number[] => s.type === 'dense'
         ? refActivation(refDense(v, s.kernel, s.bias ?? null, s.inputSize, s.units, 'keras'), s.activation ?? 'linear')
         : refActivation(v, s.activation);

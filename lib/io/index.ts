@@ -10,11 +10,11 @@ export {
   readTorchModules, readKerasModules, WeightImportError,
   type ImportedModule, type ImportedRecurrent, type ImportedGru, type ImportedDense, type ImportedEmbedding, type ModuleFamily, type RecurrentCell,
 } from './frameworks';
-export { buildOnnxModel, writeOnnxModel, OnnxExportError, type OnnxLayerSpec, type OnnxExportOptions, type OnnxActivation } from './onnx';
+export { buildOnnxGraph, buildOnnxModel, writeOnnxGraph, writeOnnxModel, OnnxExportError, type OnnxGraph, type OnnxGraphOptions, type OnnxLayerSpec, type OnnxExportOptions, type OnnxActivation } from './onnx';
 export { saveArtifacts, loadArtifacts, ModelFormatError, MODEL_FORMAT, MODEL_FORMAT_VERSION, type ModelArtifacts, type HostTensor } from './artifacts';
 export { assignModules, type LayerSlot, type AssignOptions } from './assign';
 export {
-  saveModel, loadModel, loadWeights, exportOnnx, onnxSpecs, saveCheckpoint, restoreCheckpoint,
+  saveModel, loadModel, loadWeights, exportOnnx, onnxGraph, saveCheckpoint, restoreCheckpoint,
   modelTopology, modelFromTopology, layerSlots, ModelIoError,
   type SaveOptions, type LoadOptions, type LoadWeightsOptions, type CheckpointInfo, type ModelTopology, type LayerConfig,
 } from './model-io';

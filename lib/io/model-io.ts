@@ -1,5 +1,5 @@
 // Models ↔ files: save/load (topology + training config + weights + optimizer state), framework
-// weight import, ONNX export and checkpoints, for Sequential and functional models (ONNX: chains). Built on the
+// weight import, ONNX export and checkpoints, for Sequential and functional models. Built on the
 // model layer's public surface (layers and their public fields, params, trainingConfig,
 // optimizer.getState/setState/getConfig, the training stream's trainingRngState/resumeTrainingRng).
 import { describe } from '../backend';
@@ -16,7 +16,7 @@ import { loadArtifacts, saveArtifacts, type HostTensor, type ModelArtifacts } fr
 import { checkObject, checkPath, isPlainObject, preview } from './args';
 import { assignModules, type LayerSlot } from './assign';
 import { RECURRENT_CELLS, readKerasModules, readTorchModules } from './frameworks';
-import { writeOnnxModel, type OnnxActivation, type OnnxLayerSpec } from './onnx';
+import { writeOnnxGraph, type OnnxActivation, type OnnxGraph, type OnnxLayerSpec } from './onnx';
 
 export class ModelIoError extends Error {
   override name = 'ModelIoError';
@@ -491,53 +491,69 @@ function onnxActivation(layer: string, a: string): OnnxActivation {
   return a as OnnxActivation;
 }
 
-/** The model as ONNX layer specs (weights copied to the host). */
-export function onnxSpecs(model: AnyModel, options: { ignoreMasking?: boolean } = {}): { specs: OnnxLayerSpec[]; inputShape: (number | null)[]; inputDType: 'float32' | 'int32' } {
-  checkModel('onnxSpecs', model);
-  if (!model.built) fail('exportOnnx', 'the model is not built yet');
-  const { layers, inputShape, inputDType } = onnxChain(model);
-  const specs: OnnxLayerSpec[] = [];
+/** One layer as an ONNX spec (weights copied to the host); refuses what has no export, naming the layer. */
+function onnxSpec(layer: L.Layer, options: { ignoreMasking?: boolean }): OnnxLayerSpec {
   const host = (p: Param) => p.value.dataSync() as Float32Array;
-  for (const layer of layers) {
-    const inner = layer instanceof L.TimeDistributed ? layer.layer : layer;
-    if (inner instanceof L.GRU) {
-      const params = Object.fromEntries(inner.params.map((p) => [p.name.slice(p.name.lastIndexOf('/') + 1), host(p)]));
-      specs.push({
-        type: 'gru', inputSize: inner.inputShape![1] as number, hiddenSize: inner.units, numLayers: inner.numLayers, bidirectional: inner.bidirectional,
-        mergeMode: inner.mergeMode, returnSequences: inner.returnSequences, goBackwards: inner.goBackwards, params,
-      });
-    } else if (inner instanceof L.Dense) {
-      const [k, b] = inner.params;
-      specs.push({ type: 'dense', inputSize: k!.value.shape[0]!, units: inner.units, kernel: host(k!), bias: b ? host(b) : null, activation: onnxActivation(inner.name, inner.activation) });
-    } else if (inner instanceof L.Activation) {
-      specs.push({ type: 'activation', activation: onnxActivation(inner.name, inner.activation) });
-    } else if (inner instanceof L.Dropout) {
-      specs.push({ type: 'identity' });
-    } else if (inner instanceof L.SelectTimestep) {
-      specs.push({ type: 'selectTimestep', index: inner.index });
-    } else if (inner instanceof L.Embedding) {
-      if (inner.maskZero && !options.ignoreMasking) {
-        fail('exportOnnx', `layer '${inner.name}' has maskZero: the ONNX graph cannot skip padded steps, so padded sequences would give other results than predict(); pass {ignoreMasking: true} to export anyway (exact for unpadded input)`);
-      }
-      specs.push({ type: 'embedding', inputDim: inner.inputDim, outputDim: inner.outputDim, embeddings: host(inner.params[0]!) });
-    } else {
-      fail('exportOnnx', `layer '${layer.name}' (${layer.className}) has no ONNX export`);
-    }
+  const inner = layer instanceof L.TimeDistributed ? layer.layer : layer;
+  if (inner instanceof L.FusedRecurrent) {
+    // GRU, LSTM, SimpleRNN: PyTorch's names, layouts and gate orders, as the ONNX specs take them
+    const params = Object.fromEntries(Object.entries(inner.pytorchParams()).map(([k, t]) => [k, t.dataSync() as Float32Array]));
+    const spec = {
+      inputSize: inner.inputShape![1] as number, hiddenSize: inner.units, numLayers: inner.numLayers, bidirectional: inner.bidirectional,
+      mergeMode: inner.mergeMode, returnSequences: inner.returnSequences, returnState: inner.returnState, goBackwards: inner.goBackwards, params,
+    };
+    return inner instanceof L.SimpleRNN ? { type: 'rnn', ...spec, activation: inner.activation } : { type: inner.cell as 'gru' | 'lstm', ...spec };
   }
-  return { specs, inputShape, inputDType };
+  if (inner instanceof L.Dense) {
+    const [k, b] = inner.params;
+    return { type: 'dense', inputSize: k!.value.shape[0]!, units: inner.units, kernel: host(k!), bias: b ? host(b) : null, activation: onnxActivation(inner.name, inner.activation) };
+  }
+  if (inner instanceof L.Activation) return { type: 'activation', activation: onnxActivation(inner.name, inner.activation) };
+  if (inner instanceof L.Dropout) return { type: 'identity' };
+  if (inner instanceof L.SelectTimestep) return { type: 'selectTimestep', index: inner.index };
+  // Masks export as the lengths they compute, unless ignoreMasking drops them (for unpadded input).
+  if (inner instanceof L.Embedding) return { type: 'embedding', inputDim: inner.inputDim, outputDim: inner.outputDim, embeddings: host(inner.params[0]!), maskZero: inner.maskZero && !options.ignoreMasking };
+  if (inner instanceof L.Masking) return options.ignoreMasking ? { type: 'identity' } : { type: 'masking', maskValue: inner.maskValue };
+  if (inner instanceof L.Concatenate) return { type: 'merge', mode: 'concatenate' };
+  if (inner instanceof L.Add) return { type: 'merge', mode: 'add' };
+  if (inner instanceof L.Multiply) return { type: 'merge', mode: 'multiply' };
+  if (inner instanceof L.Average) return { type: 'merge', mode: 'average' };
+  if (inner instanceof L.RepeatVector) return { type: 'repeatVector', n: inner.n };
+  if (inner instanceof L.Reshape) return { type: 'reshape', targetShape: [...inner.targetShape] };
+  if (inner instanceof L.Flatten) return { type: 'flatten' };
+  return fail('exportOnnx', `layer '${layer.name}' (${layer.className}) has no ONNX export`);
 }
 
 /**
- * The layers an ONNX chain runs, in order, with the input's shape and dtype. A functional model
- * exports when it is a chain: one input, one output, each layer called once on the previous
- * call's only output (graphs with merges, several inputs/outputs or states are not exported yet).
+ * The model as an ONNX graph of layer calls in topological order (weights copied to the host;
+ * a shared layer is one spec, so its calls share initializers). A Sequential model's graph takes
+ * `input` and gives `output`; a functional model's inputs and outputs keep the model's names
+ * (inputNames, outputNames). Nested models are already inlined in the outer graph's calls.
  */
-function onnxChain(model: AnyModel): { layers: L.Layer[]; inputShape: (number | null)[]; inputDType: 'float32' | 'int32' } {
-  if (model instanceof Sequential) return { layers: model.layers, inputShape: [...model.layers[0]!.inputShape!], inputDType: model.layers[0]!.inputDType };
-  const chain = model.inputs.length === 1 && model.outputs.length === 1 && model.nodes.length === model.layers.length &&
-    model.nodes.every((n, i) => n.inputs.length === 1 && n.outputs.length === 1 && n.inputs[0] === (i === 0 ? model.inputs[0] : model.nodes[i - 1]!.outputs[0]));
-  if (!chain) fail('exportOnnx', `model '${model.name}' is a graph with merges, several inputs or outputs, GRU states or shared layers; ONNX export covers chains of layers so far`);
-  return { layers: model.nodes.map((n) => n.layer), inputShape: [...model.inputs[0]!.shape], inputDType: model.inputDType(0) };
+export function onnxGraph(model: AnyModel, options: { ignoreMasking?: boolean } = {}): OnnxGraph {
+  checkModel('onnxGraph', model);
+  checkOptions('onnxGraph', options, ['ignoreMasking']);
+  if (!model.built) fail('exportOnnx', 'the model is not built yet');
+  const specs = new Map<L.Layer, OnnxLayerSpec>();
+  const specOf = (layer: L.Layer): OnnxLayerSpec => {
+    if (!specs.has(layer)) specs.set(layer, onnxSpec(layer, options));
+    return specs.get(layer)!;
+  };
+  // Call outputs are keyed apart from input names ('#' and the symbolic tensor's id).
+  if (model instanceof Sequential) {
+    const { layers } = model;
+    return {
+      inputs: [{ name: 'input', shape: [...layers[0]!.inputShape!], dtype: layers[0]!.inputDType }],
+      nodes: layers.map((l, i) => ({ spec: specOf(l), inputs: [i ? `#${i - 1}` : 'input'], outputs: [`#${i}`], name: l.name })),
+      outputs: [{ name: 'output', value: `#${layers.length - 1}` }],
+    };
+  }
+  const key = (t: SymbolicTensor) => (t.node ? `#${t.id}` : t.name);
+  return {
+    inputs: model.inputs.map((t, i) => ({ name: t.name, shape: [...t.shape], dtype: model.inputDType(i) })),
+    nodes: model.nodes.map((n) => ({ spec: specOf(n.layer), inputs: n.inputs.map(key), outputs: n.outputs.map(key), name: n.layer.name })),
+    outputs: model.outputs.map((t, i) => ({ name: model.outputNames[i]!, value: key(t) })),
+  };
 }
 
 /** Writes the model as an ONNX file (atomically). */
@@ -545,6 +561,5 @@ export function exportOnnx(model: AnyModel, file: string, options: { opset?: num
   checkModel('exportOnnx', model);
   checkOptions('exportOnnx', options, ['opset', 'ignoreMasking']);
   checkPath('exportOnnx', 'file', file);
-  const { specs, inputShape, inputDType } = onnxSpecs(model, options);
-  writeOnnxModel(file, specs, { inputShape, inputDType, opset: options.opset, producerVersion: packageVersion(), graphName: model.name });
+  writeOnnxGraph(file, onnxGraph(model, { ignoreMasking: options.ignoreMasking }), { opset: options.opset, producerVersion: packageVersion(), graphName: model.name });
 }
