@@ -215,6 +215,24 @@ onlyWhere(describe, ort ? null : 'onnxruntime-node (a devDependency) does not lo
     await exportAndCompare(m, [floats([B, T, F], 11)]);
   });
 
+  it('layerNormalization (ONNX LayerNormalization): between stacked GRUs (time-major there), on static features, without gamma or beta', async () => {
+    setSeed(38);
+    const seq = input({ shape: [T, F] });
+    const stat = input({ shape: [3] });
+    const h = layers.gru({ units: 6, returnSequences: true }).apply(seq) as SymbolicTensor;
+    const normed = layers.layerNormalization().apply(h) as SymbolicTensor;
+    const last = layers.gru({ units: 5 }).apply(normed) as SymbolicTensor;
+    const s = layers.layerNormalization({ center: false, epsilon: 0.1 }).apply(layers.dense({ units: 5 }).apply(stat) as SymbolicTensor) as SymbolicTensor;
+    const joined = layers.layerNormalization({ scale: false }).apply(layers.add().apply([last, s]) as SymbolicTensor) as SymbolicTensor;
+    const m = keep(model({ inputs: [seq, stat], outputs: [layers.dense({ units: 2 }).apply(joined) as SymbolicTensor, normed] }));
+    randomizeWeights(m, 650);
+    const bytes = await exportAndCompare(m, [floats([B, T, F], 13), floats([B, 3], 14)]);
+    assert.equal(readGraph(bytes).nodes.filter((n) => n.op === 'LayerNormalization').length, 3);
+    const file = path.join(tempDir('cdcgru-onnx-ln-'), 'old.onnx');
+    assert.throws(() => m.exportOnnx(file, { opset: 16 }), /LayerNormalization needs opset ≥ 17, got 16/);
+    assert.ok(!fs.existsSync(file), 'nothing written');
+  });
+
   it('an embedding on an int32 input beside a float input; dropout is the identity', async () => {
     setSeed(37);
     const ids = input({ shape: [T], name: 'ids' });

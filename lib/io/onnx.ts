@@ -93,10 +93,12 @@ export interface OnnxRepeatVectorSpec { type: 'repeatVector'; n: number }
 export interface OnnxReshapeSpec { type: 'reshape'; targetShape: number[] }
 /** [batch, ...] → [batch, size]. */
 export interface OnnxFlattenSpec { type: 'flatten' }
+/** Normalisation over the last axis (ONNX LayerNormalization, opset ≥ 17); no gamma: 1, no beta: 0. */
+export interface OnnxLayerNormalizationSpec { type: 'layerNormalization'; size: number; epsilon: number; gamma?: Float32Array | null; beta?: Float32Array | null }
 
 export type OnnxLayerSpec =
   | OnnxRecurrentSpec | OnnxDenseSpec | OnnxActivationSpec | OnnxIdentitySpec | OnnxEmbeddingSpec | OnnxSelectTimestepSpec
-  | OnnxMergeSpec | OnnxRepeatVectorSpec | OnnxReshapeSpec | OnnxFlattenSpec | OnnxMaskingSpec;
+  | OnnxMergeSpec | OnnxRepeatVectorSpec | OnnxReshapeSpec | OnnxFlattenSpec | OnnxMaskingSpec | OnnxLayerNormalizationSpec;
 
 /**
  * A graph of layer calls in topological order. Values are named by strings: the graph inputs'
@@ -514,6 +516,19 @@ function emit(g: GraphBuilder, spec: OnnxLayerSpec, ins: Value[], lengths: strin
         const y = g.node('MatMul', [v, k!], 1)[0];
         return activation(g, b ? g.node('Add', [y, b], 1)[0] : y, spec.activation, where);
       })];
+    }
+    case 'layerNormalization': {
+      if (opset < 17) fail(`${where}: LayerNormalization needs opset ≥ 17, got ${opset}`);
+      for (const [name, v] of [['gamma', spec.gamma], ['beta', spec.beta]] as const) {
+        if (v && v.length !== spec.size) fail(`${where}: ${name} has ${v.length} values, expected ${spec.size}`);
+      }
+      lastDim(x!, spec.size, where);
+      const [gamma, beta] = g.once(spec, 'layerNormalization', () => [
+        g.floatInit(`${prefix}_gamma`, [spec.size], spec.gamma ?? new Float32Array(spec.size).fill(1)),
+        g.floatInit(`${prefix}_beta`, [spec.size], spec.beta ?? new Float32Array(spec.size)),
+      ]);
+      const attributes = [{ name: 'axis', i: -1 }, { name: 'epsilon', f: spec.epsilon }];
+      return [sameLayout(x!, x!.dims, (v) => g.node('LayerNormalization', [v, gamma!, beta!], 1, attributes)[0])];
     }
     case 'selectTimestep': {
       if (rankOf(x!) !== 3) fail(`${where}: needs [batch, time, features] input, got rank ${rankOf(x!)}`);
