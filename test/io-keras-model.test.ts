@@ -4,9 +4,10 @@
 import { strict as assert } from 'node:assert';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { io, layers as L, loadKerasModel, memory, Model, Sequential } from '../lib';
+import { io, layers as L, loadKerasModel, memory, Model, sequential, Sequential } from '../lib';
+import { WeightImportError } from '../lib/io/frameworks';
 import { KerasModelError, kerasGraphFromConfig, readKerasArchive, readKerasGraph } from '../lib/io/keras-model';
-import { crc32 } from '../lib/io/zip';
+import { crc32, ZipArchive } from '../lib/io/zip';
 import { seededRandom } from './support/prng';
 import { tempDir } from './support/temp-dir';
 
@@ -33,8 +34,11 @@ function input(model: Sequential, s: Stored): { data: Float32Array | Int32Array;
   return model.layers[0]!.inputDType === 'int32' ? ints(s) : floats(s);
 }
 
-/** A functional model's inputs: token ids as int32 where the model's input is int32. */
-const inputsOf = (model: Model, xs: Stored[]) => xs.map((s, i) => (model.inputs[i]!.dtype === 'int32' ? ints(s) : floats(s)));
+/** A functional model's inputs: token ids as int32 where the model's input is int32; a single input alone, not in a list. */
+function inputsOf(model: Model, xs: Stored[]) {
+  const all = xs.map((s, i) => (model.inputs[i]!.dtype === 'int32' ? ints(s) : floats(s)));
+  return all.length === 1 ? all[0]! : all;
+}
 
 function loadSequential(name: string, options?: { compile?: boolean }): Sequential {
   const model = loadKerasModel(file(name), options);
@@ -55,6 +59,12 @@ function maxError(model: Sequential | Model, x: Stored[], expected: Stored): num
   }
 }
 
+/** The model's predictions within `tolerance` of Keras'; the message gives the error (assert.ok's own message can hang on a failure inside a loop under tsx). */
+function assertPredicts(model: Sequential | Model, x: Stored[], expected: Stored, tolerance: number, what = 'predictions'): void {
+  const error = maxError(model, x, expected);
+  assert.ok(error <= tolerance, `${what}: max |Δ| ${error} vs Keras, more than ${tolerance}`);
+}
+
 /** One epoch of fit from the loaded weights, as Keras trained it: the epoch's loss, then the loss and predictions after it. */
 async function assertEpochLikeKeras(model: Sequential | Model, f: Fixture): Promise<void> {
   const args = { epochs: 1, batchSize: f.batchSize, shuffle: false, verbose: 0 as const };
@@ -64,7 +74,7 @@ async function assertEpochLikeKeras(model: Sequential | Model, f: Fixture): Prom
     : [await model.fit(inputsOf(model, f.inputs), y, args), () => model.evaluate(inputsOf(model, f.inputs), y, { batchSize: f.batchSize })];
   assert.ok(Math.abs(history.history.loss![0]! - f.epochLoss!) <= 1e-4, `epoch loss ${history.history.loss![0]} vs Keras ${f.epochLoss}`);
   assert.ok(Math.abs(after().loss! - f.lossAfter!) <= 1e-4, 'loss after the epoch');
-  assert.ok(maxError(model, f.inputs, f.predictionAfter!) <= 1e-4, 'predictions after the epoch');
+  assertPredicts(model, f.inputs, f.predictionAfter!, 1e-4, 'predictions after the epoch');
 }
 
 /** Where a stored entry's local header, central directory entry and data lie in an archive. */
@@ -96,7 +106,7 @@ describe('io: whole Keras models (.keras)', function () {
     const model = loadSequential('sequential_masked');
     try {
       assert.deepEqual(model.layers.map((l) => [l.className, l.name]), [['Masking', 'masking'], ['GRU', 'gru'], ['GRU', 'gru_1'], ['Dense', 'dense']]);
-      assert.ok(maxError(model, f.inputs, f.prediction) <= 1e-5);
+      assertPredicts(model, f.inputs, f.prediction, 1e-5);
       assert.deepEqual(model.trainingConfig?.loss, { name: 'meanSquaredError', fromLogits: false });
       assert.equal(model.optimizer?.getConfig().className, 'adam');
       assert.ok(Math.abs((model.optimizer!.getConfig().learningRate as number) - 0.01) < 1e-8);
@@ -114,7 +124,7 @@ describe('io: whole Keras models (.keras)', function () {
       assert.deepEqual([gru.bidirectional, gru.mergeMode, gru.returnSequences], [true, 'sum', true]);
       assert.equal((model.layers[2] as L.Dropout).rate, 0.3);
       assert.equal(model.layers[0]!.inputDType, 'int32');
-      assert.ok(maxError(model, f.inputs, f.prediction) <= 1e-5);
+      assertPredicts(model, f.inputs, f.prediction, 1e-5);
       assert.equal(model.optimizer?.getConfig().className, 'rmsprop');
     } finally {
       model.dispose();
@@ -127,7 +137,7 @@ describe('io: whole Keras models (.keras)', function () {
     try {
       assert.deepEqual(model.layers[0]!.inputShape, [null, 4]);
       assert.equal((model.layers[0] as L.GRU).goBackwards, true);
-      assert.ok(maxError(model, f.inputs, f.prediction) <= 1e-5);
+      assertPredicts(model, f.inputs, f.prediction, 1e-5);
       assert.deepEqual(model.trainingConfig?.metrics, ['mae']);
       assert.equal(model.optimizer?.getConfig().className, 'sgd');
     } finally {
@@ -142,10 +152,52 @@ describe('io: whole Keras models (.keras)', function () {
       assert.deepEqual(model.layers.map((l) => l.className), ['Masking', 'LSTM', 'SimpleRNN', 'Dense']);
       const rnn = model.layers[2] as L.SimpleRNN;
       assert.deepEqual([rnn.bidirectional, rnn.activation, rnn.mergeMode], [true, 'relu', 'concat']);
-      assert.ok(maxError(model, f.inputs, f.prediction) <= 1e-5);
+      assertPredicts(model, f.inputs, f.prediction, 1e-5);
       await assertEpochLikeKeras(model, f);
     } finally {
       model.dispose();
+    }
+  });
+
+  it('Sequential LSTM → LayerNormalization(scale=False) → LayerNormalization → Dense: predicts as Keras (≤ 1e-5), one epoch of SGD momentum gives its loss (≤ 1e-4)', async () => {
+    const f = fixture('sequential_lstm_layer_norm');
+    const model = loadSequential('sequential_lstm_layer_norm');
+    try {
+      assert.deepEqual(model.layers.map((l) => l.className), ['LSTM', 'LayerNormalization', 'LayerNormalization', 'Dense']);
+      const [lone, both] = [model.layers[1] as L.LayerNormalization, model.layers[2] as L.LayerNormalization];
+      assert.deepEqual([lone.center, lone.scale, lone.epsilon, lone.params.map((p) => p.name)], [true, false, 1e-4, [`${lone.name}/beta`]]);
+      assert.deepEqual([both.center, both.scale, both.epsilon], [true, true, 1e-3]);
+      assertPredicts(model, f.inputs, f.prediction, 1e-5);
+      await assertEpochLikeKeras(model, f);
+    } finally {
+      model.dispose();
+    }
+  });
+
+  it('the same file\'s model.weights.h5 loads into a model built by hand (loadWeights), and into one with other center/scale options is refused', () => {
+    const f = fixture('sequential_lstm_layer_norm');
+    const h5 = path.join(tempDir('cdcgru-keras-ln-'), 'model.weights.h5');
+    fs.writeFileSync(h5, ZipArchive.open(file('sequential_lstm_layer_norm')).read('model.weights.h5'));
+    const build = (firstScale: boolean) => sequential([
+      L.lstm({ units: 6, inputShape: [5, 3] }), L.layerNormalization({ scale: firstScale, epsilon: 1e-4 }), L.layerNormalization(), L.dense({ units: 2, activation: 'tanh' }),
+    ]);
+    const model = build(false);
+    const other = build(true);
+    try {
+      model.loadWeights(h5);
+      assertPredicts(model, f.inputs, f.prediction, 1e-5);
+      const before = other.getWeights();
+      assert.throws(() => other.loadWeights(h5), (e: Error) => e instanceof WeightImportError && new RegExp(`layer '${other.layers[1]!.name}' has gamma and beta but module 'layer_normalization' has 1 vector \\(its center and scale options differ\\)`).test(e.message));
+      other.getWeights().forEach((w, i) => assert.deepEqual(w, before[i], 'nothing written'));
+    } finally {
+      model.dispose();
+      other.dispose();
+    }
+    const norm = sequential([L.layerNormalization({ inputShape: [4], name: 'norm' })]);
+    try {
+      assert.throws(() => norm.loadWeights(path.join(__dirname, 'fixtures', 'torch_import', 'gru_model.safetensors')), (e: Error) => e instanceof WeightImportError && /layer 'norm' is a layer normalization, whose weights are imported from Keras files only/.test(e.message));
+    } finally {
+      norm.dispose();
     }
   });
 
@@ -158,7 +210,7 @@ describe('io: whole Keras models (.keras)', function () {
       const model = loadSequential('uncompilable');
       await new Promise((resolve) => setImmediate(resolve)); // warnings are emitted on the next tick
       assert.equal(model.optimizer, null);
-      assert.ok(maxError(model, f.inputs, f.prediction) <= 1e-5);
+      assertPredicts(model, f.inputs, f.prediction, 1e-5);
       model.dispose();
       assert.equal(warnings.length, 1);
       assert.match(warnings[0]!.message, /uncompilable\.keras: the model is loaded uncompiled: .*optimizer Adamax.*not implemented here .*call compile\(\) before training/);
@@ -199,6 +251,7 @@ describe('io: whole Keras models (.keras)', function () {
     encoder_decoder: 'encoder-decoder (GRU return_state → GRU initial_state → Dense softmax)',
     shared_masked: 'model with a shared Dense (called twice) and an Embedding(mask_zero) → GRU on padded tokens',
     masked_two_inputs: 'model with Masking → GRU(return_sequences) → GRU on padded sequences beside a second input',
+    layer_norm_residual: 'Add & Norm model (GRU(return_sequences) + Dense on the input → LayerNormalization → GRU → LayerNormalization(center=False) → Dense)',
     lstm_encoder_decoder: 'encoder-decoder of LSTMs (Bidirectional LSTM return_state [h, c] per direction → Bidirectional LSTM initial_state, merge ave → Dense softmax)',
   };
   for (const [name, what] of Object.entries(FUNCTIONAL)) {
@@ -208,7 +261,7 @@ describe('io: whole Keras models (.keras)', function () {
       try {
         assert.ok(model instanceof Model, 'a functional Model');
         assert.deepEqual(model.inputNames, readKerasGraph(file(name)).inputs.map((x) => x.name));
-        assert.ok(maxError(model, f.inputs, f.prediction) <= 1e-5);
+        assertPredicts(model, f.inputs, f.prediction, 1e-5);
         await assertEpochLikeKeras(model, f);
       } finally {
         model.dispose();
@@ -224,6 +277,8 @@ describe('io: whole Keras models (.keras)', function () {
       refused_reset_before: /layer 'old_gru' \(GRU\): reset_after=false is not supported: .*reset gate after the recurrent matrix product/,
       refused_relu_gru: /layer 'relu_gru' \(GRU\): activation="relu" is not supported: .*candidate activation is tanh/,
       refused_recurrent_dropout: /layer 'rd_gru' \(GRU\): recurrent_dropout=0\.2 is not supported/,
+      refused_layer_norm_axis: /layer 'time_norm' \(LayerNormalization\): axis=\[1\] is not supported: only the normalisation over the last axis is implemented/,
+      refused_rms_layer_norm: /layer 'rms_norm' \(LayerNormalization\): rms_scaling=true is not supported: RMS scaling is not implemented/,
     };
     for (const [name, message] of Object.entries(expected)) {
       assert.throws(() => loadKerasModel(file(name)), (e: Error) => e instanceof KerasModelError && e.message.startsWith(`loadKerasModel: ${file(name)}: `) && message.test(e.message), name);
@@ -261,6 +316,21 @@ describe('io: whole Keras models (.keras)', function () {
     refuses(subtract, /layer 'concatenate' has class Subtract, which this library does not have/);
     refuses({ class_name: 'MyModel', config: { layers: [] } }, /x\.keras: config\.json holds a "MyModel"; only Sequential and functional models can be loaded/);
     refuses(42, /config\.json is not a Keras model serialisation: 42/);
+    // LayerNormalization: the last axis by its index is the last axis; regularizers are refused.
+    const norm = configOf('layer_norm_residual') as { config: { layers: { class_name: string; config: Record<string, unknown> }[] } };
+    const lnConfig = () => structuredClone(norm);
+    const lnLayer = (c: typeof norm) => c.config.layers.find((l) => l.class_name === 'LayerNormalization')!.config;
+    const byIndex = lnConfig();
+    lnLayer(byIndex).axis = [2]; // input [None, 6, 5]
+    assert.deepEqual(kerasGraphFromConfig(byIndex).layers.find((l) => l.kerasClass === 'LayerNormalization')!.layer, {
+      className: 'LayerNormalization', config: { name: 'layer_normalization', trainable: true, epsilon: 1e-5, center: true, scale: true },
+    });
+    const twoAxes = lnConfig();
+    lnLayer(twoAxes).axis = [1, 2];
+    refuses(twoAxes, /layer 'layer_normalization' \(LayerNormalization\): axis=\[1,2\] is not supported/);
+    const regularized = lnConfig();
+    lnLayer(regularized).gamma_regularizer = { class_name: 'L2', config: { l2: 0.01 } };
+    refuses(regularized, /layer 'layer_normalization' \(LayerNormalization\): gamma_regularizer=.* regularizers and constraints are not implemented/);
     // A training config this library lacks is not an error: the graph says why it cannot be used.
     const smoothing = configOf('functional_chain') as { compile_config: { loss: { config: Record<string, unknown> } } };
     smoothing.compile_config.loss.config.label_smoothing = 0.1;

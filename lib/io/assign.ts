@@ -7,6 +7,7 @@
 //     (PyTorch names and gate orders: GRU r, z, n (G 3); LSTM i, f, g, o (G 4); RNN (G 1))
 //   dense / time_distributed: kernel [in, units], bias [units] (when the layer has one)
 //   embedding: embeddings [inputDim, outputDim]
+//   layer_normalization: gamma [d] and/or beta [d] (Keras only)
 // Modules fill slots in order within their family (Keras keeps creation order within a class;
 // PyTorch modules are in natural name order), a fused multi-layer recurrent slot taking as many
 // single-layer Keras layers of its cell as it has layers. `mapping` overrides: { layerName: moduleName | [names] }.
@@ -17,7 +18,7 @@ import { RECURRENT_CELLS, WeightImportError } from './frameworks';
 
 export interface LayerSlot {
   name: string;
-  family: 'gru' | 'lstm' | 'simple_rnn' | 'bidirectional' | 'dense' | 'time_distributed' | 'embedding';
+  family: 'gru' | 'lstm' | 'simple_rnn' | 'bidirectional' | 'dense' | 'time_distributed' | 'embedding' | 'layer_normalization';
   /** Our weight names and shapes for this layer. */
   shapes: Record<string, number[]>;
   /** For recurrent slots: the number of fused layers (default 1). */
@@ -83,6 +84,7 @@ export function assignModules(slots: readonly LayerSlot[], modules: readonly Imp
   const pool = modules.filter((m) => !used.has(m));
   const out = new Map<string, Record<string, Float32Array>>();
   for (const slot of slots) {
+    if (options.format === 'torch' && slot.family === 'layer_normalization') fail(source, `layer '${slot.name}' is a layer normalization, whose weights are imported from Keras files only (nn.LayerNorm is not read)`);
     let mods = mapped.get(slot.name);
     const needed = slotCell(slot) ? (options.format === 'keras' ? slot.numLayers ?? 1 : 1) : 1;
     if (!mods) {
@@ -145,6 +147,15 @@ function valuesFor(slot: LayerSlot, mods: ImportedModule[], source: string): Rec
       else fail(source, `layer '${slot.name}' is an embedding but module ${what(m)} is a ${m.kind}${m.kind === 'dense' && m.bias ? ' with a bias' : ''}`);
       checkShape(source, slot, 'embeddings', table, slot.shapes.embeddings, what(m));
       values.embeddings = table;
+    } else if (slot.family === 'layer_normalization') {
+      if (m.kind !== 'layer_normalization') fail(source, `layer '${slot.name}' is a layer normalization but module ${what(m)} is a ${m.kind}`);
+      // The file keeps Keras' order, gamma (scale) before beta (center), without names.
+      const names = ['gamma', 'beta'].filter((n) => n in slot.shapes);
+      if (m.vectors.length !== names.length) fail(source, `layer '${slot.name}' has ${names.join(' and ')} but module ${what(m)} has ${m.vectors.length} vector${m.vectors.length > 1 ? 's' : ''} (its center and scale options differ)`);
+      names.forEach((n, i) => {
+        checkShape(source, slot, n, m.vectors[i]!, slot.shapes[n], what(m));
+        values[n] = m.vectors[i]!;
+      });
     } else {
       if (m.kind !== 'dense') fail(source, `layer '${slot.name}' is a dense layer but module ${what(m)} is a ${m.kind}`);
       const kshape = slot.shapes.kernel;

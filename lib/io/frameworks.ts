@@ -1,11 +1,11 @@
 // Reading other frameworks' weights into framework-neutral modules with our layouts:
 //   - PyTorch state dicts saved as safetensors (nn.GRU, nn.LSTM, nn.RNN, nn.Linear, nn.Embedding);
 //   - Keras 3 `.weights.h5` files (GRU reset_after=True, LSTM, SimpleRNN, Bidirectional of those,
-//     Dense, TimeDistributed(Dense), Embedding).
+//     Dense, TimeDistributed(Dense), Embedding, LayerNormalization).
 // A recurrent module comes out with canonical params (PyTorch names and layouts; gate order GRU
 // r, z, n, LSTM i, f, g, o), a dense module with a kernel [in, out] (Keras/tfjs layout) and bias
-// [out], an embedding with its table [inputDim, outputDim]. model-io.ts assigns modules to a
-// model's layers.
+// [out], an embedding with its table [inputDim, outputDim], a layer normalization with its gain
+// and offset vectors. model-io.ts assigns modules to a model's layers.
 import type { RecurrentCell } from '../layers/recurrent';
 import { checkPath } from './args';
 import { Hdf5File, type Hdf5Dataset, type Hdf5Group } from './hdf5';
@@ -14,10 +14,10 @@ import { readSafetensors, toFloat32, type SafetensorsFile } from './safetensors'
 /**
  * Which of a model's layers a module can fill, matched in order within the family: 'gru', 'lstm',
  * 'simple_rnn' (unidirectional), 'bidirectional' (of any cell), 'dense', 'time_distributed',
- * 'embedding' (Keras, whose file keeps creation order only within a layer class), or 'linear' for
- * a PyTorch nn.Linear/nn.Embedding (dense, time-distributed dense or embedding).
+ * 'embedding', 'layer_normalization' (Keras, whose file keeps creation order only within a layer
+ * class), or 'linear' for a PyTorch nn.Linear/nn.Embedding (dense, time-distributed dense or embedding).
  */
-export type ModuleFamily = 'gru' | 'lstm' | 'simple_rnn' | 'bidirectional' | 'dense' | 'time_distributed' | 'embedding' | 'linear';
+export type ModuleFamily = 'gru' | 'lstm' | 'simple_rnn' | 'bidirectional' | 'dense' | 'time_distributed' | 'embedding' | 'layer_normalization' | 'linear';
 
 /** The recurrent cells: nn.GRU / Keras GRU, nn.LSTM / LSTM, nn.RNN / SimpleRNN. */
 export type { RecurrentCell } from '../layers/recurrent';
@@ -72,7 +72,20 @@ export interface ImportedEmbedding {
   embeddings: Float32Array;
 }
 
-export type ImportedModule = ImportedRecurrent | ImportedDense | ImportedEmbedding;
+/**
+ * A Keras LayerNormalization: its vectors in Keras' order, gamma (when scale) then beta (when
+ * center). The file does not name them; the layer it fills tells which it has.
+ */
+export interface ImportedLayerNorm {
+  kind: 'layer_normalization';
+  family: ModuleFamily;
+  name: string;
+  /** The normalised (last) dimension. */
+  size: number;
+  vectors: Float32Array[];
+}
+
+export type ImportedModule = ImportedRecurrent | ImportedDense | ImportedEmbedding | ImportedLayerNorm;
 
 export class WeightImportError extends Error {
   override name = 'WeightImportError';
@@ -275,7 +288,8 @@ function kerasGruWeights(k: Hdf5Dataset, rk: Hdf5Dataset, b: Hdf5Dataset | undef
  * family, and modules are matched to layers within their family. Each is recognised by its
  * structure: `cell/vars` (GRU, LSTM or SimpleRNN, by the recurrent kernel's gate blocks),
  * `forward_layer` + `backward_layer` (Bidirectional of one of those), `layer/vars` (TimeDistributed), `vars`
- * with a matrix (and a bias) (Dense), a lone matrix under an `embedding*` name (Embedding).
+ * with a matrix (and a bias) (Dense), a lone matrix under an `embedding*` name (Embedding), one or
+ * two vectors under a `layer_normalization*` name (LayerNormalization).
  */
 export function readKerasModules(file: string): ImportedModule[] {
   checkPath('readKerasModules', 'file', file);
@@ -317,7 +331,13 @@ export function kerasModules(h5: Hdf5File, file: string): ImportedModule[] {
     const v = vars(g);
     if (!v.length) return; // a layer without weights (dropout, activation, ...)
     const [w, b] = v;
-    if (w.shape.length !== 2) fail(file, `${g.path}: unsupported layer class (Keras group '${name}'; first variable has shape [${w.shape}]): only GRU, LSTM, SimpleRNN, Bidirectional of those, Dense, TimeDistributed(Dense) and Embedding layers can be imported`);
+    if (family === 'layer_normalization') {
+      const size = w.shape[0];
+      if (v.length > 2 || !v.every((d) => d.shape.length === 1 && d.shape[0] === size)) fail(file, `${g.path}: a LayerNormalization has gamma and/or beta, vectors of one length; found ${v.map((d) => `[${d.shape}]`).join(', ')}`);
+      modules.push({ kind: 'layer_normalization', family, name, size, vectors: v.map((d) => f32(d, file)) });
+      return;
+    }
+    if (w.shape.length !== 2) fail(file, `${g.path}: unsupported layer class (Keras group '${name}'; first variable has shape [${w.shape}]): only GRU, LSTM, SimpleRNN, Bidirectional of those, Dense, TimeDistributed(Dense) and Embedding layers can be imported, as well as LayerNormalization`);
     const [rows, cols] = w.shape;
     if (!b && /embedding/i.test(name)) {
       modules.push({ kind: 'embedding', family: 'embedding', name, inputDim: rows, outputDim: cols, embeddings: f32(w, file) });

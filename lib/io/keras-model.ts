@@ -251,6 +251,21 @@ function layerConfig(spec: unknown, where: string, source: string): { kerasClass
       c.ignore('embeddings_initializer', 'input_length');
       return done('Embedding', out);
     }
+    case 'LayerNormalization': {
+      const out = common(c, name);
+      // A built layer saves its axis as a list ([-1]); the last axis may also be given by its index.
+      const axis = c.take('axis', -1);
+      const shape = isPlainObject(spec.build_config) ? spec.build_config.input_shape : undefined;
+      const axes = Array.isArray(axis) ? axis : [axis];
+      if (axes.length !== 1 || (axes[0] !== -1 && !(Array.isArray(shape) && axes[0] === shape.length - 1))) c.fail(`axis=${preview(axis)} is not supported: only the normalisation over the last axis is implemented`);
+      out.epsilon = c.number('epsilon', 1e-3);
+      out.center = c.boolean('center', true);
+      out.scale = c.boolean('scale', true);
+      c.only('rms_scaling', false, 'RMS scaling is not implemented (only the mean-and-variance normalisation)');
+      noRegularizers(c, 'beta_regularizer', 'gamma_regularizer', 'beta_constraint', 'gamma_constraint');
+      c.ignore('beta_initializer', 'gamma_initializer');
+      return done('LayerNormalization', out);
+    }
     case 'Masking':
       return done('Masking', { ...common(c, name), maskValue: c.number('mask_value', 0) });
     case 'Dropout': {
@@ -274,7 +289,7 @@ function layerConfig(spec: unknown, where: string, source: string): { kerasClass
     if (kerasClass === 'Concatenate') c.only('axis', -1, 'only concatenation on the last axis is implemented');
     return done(kerasClass, out);
   }
-  fail(source, `${where}: layer '${name}' has class ${kerasClass}, which this library does not have (it loads GRU (reset_after=True), LSTM, SimpleRNN, Bidirectional of those, Dense, Embedding, Masking, Dropout, Activation, TimeDistributed(Dense), Concatenate, Add, Multiply and Average)`);
+  fail(source, `${where}: layer '${name}' has class ${kerasClass}, which this library does not have (it loads GRU (reset_after=True), LSTM, SimpleRNN, Bidirectional of those, Dense, Embedding, Masking, Dropout, Activation, LayerNormalization, TimeDistributed(Dense), Concatenate, Add, Multiply and Average)`);
 }
 
 // ------------------------------------------------------------------ graph

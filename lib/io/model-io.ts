@@ -450,6 +450,7 @@ export function layerSlotsOf(layers: readonly L.Layer[]): { slot: LayerSlot; par
     else if (layer instanceof L.Dense) family = 'dense';
     else if (layer instanceof L.TimeDistributed && layer.layer instanceof L.Dense) family = 'time_distributed';
     else if (layer instanceof L.Embedding) family = 'embedding';
+    else if (layer instanceof L.LayerNormalization) family = 'layer_normalization';
     else fail('loadWeights', `layer '${layer.name}' (${layer.className}) has weights but no framework mapping`);
     out.push({ slot: { name: layer.name, family, shapes, ...(layer instanceof L.FusedRecurrent ? { numLayers: layer.numLayers, cell: layer.cell } : {}) }, params });
   }
