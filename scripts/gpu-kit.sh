@@ -21,6 +21,8 @@ CUDNN_GRU_ADDON="$prebuild" node -e '
   const c = require(require("node:path").resolve(process.env.CUDNN_GRU_ADDON)).backendInfo().cuda;
   if (!c.compiled) { console.error(`gpu-kit: ${process.env.CUDNN_GRU_ADDON} is not the CUDA variant: ${c.reason}`); process.exit(1); }'
 
+# The working tree that travels with the kit may have no .git: gpu-run.sh reports this.
+echo "$(git describe --always --dirty) (kit made $(date -u +%FT%TZ) from $prebuild)" > "$kit/commit.txt"
 strip -o "$kit/node" "$(command -v node)" && xz -T2 "$kit/node"
 xz -T2 -c "$prebuild" > "$kit/cudnn_gru.node.xz"
 

@@ -29,7 +29,7 @@ status=0
 note() { echo "$*" >> "$summary"; }
 
 : > "$summary"
-note "gpu-run.sh $phase, $(date -u +%FT%TZ), budget ${budget}s, commit $(git rev-parse --short HEAD 2>/dev/null || echo '?')"
+note "gpu-run.sh $phase, $(date -u +%FT%TZ), budget ${budget}s; kit: $(cat .device/commit.txt 2>/dev/null || echo 'no .device/commit.txt')"
 if ! { xz -dc .device/node.xz > /tmp/cgru-bin/node && chmod +x /tmp/cgru-bin/node &&
        tar -xJf .device/node_modules.tar.xz && xz -dc .device/cudnn_gru.node.xz > /tmp/cudnn_gru.node; } 2>> "$summary"; then
   note "FAILED: unpacking .device/ (made by scripts/gpu-kit.sh, passed with carry [\".device\"])"
