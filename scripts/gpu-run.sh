@@ -104,7 +104,7 @@ if [ "$phase" != suite ]; then
   testReport "$out/test-gpu.log"
   # Every suite that runs on each device: PyTorch fixtures, finite differences, dropout, layers
   # (--no-config: the default config's spec would add the whole suite to the files named).
-  step "device-generic suites on CPU and CUDA" 60 "$out/test-suites.log" \
+  step "device-generic suites on CPU and CUDA" 90 "$out/test-suites.log" \
     node "$mocha" --no-config --require tsx/cjs --node-option expose-gc --reporter test/support/summary-reporter.cjs \
     --timeout 120000 test/gru.test.ts test/lstm.test.ts test/rnn.test.ts test/ops-math.test.ts test/tensor.test.ts \
     test/memory.test.ts test/activations.test.ts test/model.test.ts test/io-model.test.ts
