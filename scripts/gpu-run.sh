@@ -116,6 +116,12 @@ if [ "$phase" != suite ]; then
   BENCH_OUT="$extra/gpu-$date-small-h.md" BENCH_ROUNDS=1 BENCH_ONLY=c1,tiny,lstm-c1,rnn-c1 CUDNN_GRU_RNN_ALGO=persist_static_small_h \
     step "bench:gpu PERSIST_STATIC_SMALL_H (c1, tiny)" 40 "$out/bench.log" env BENCH_DEVICE=cuda node --import tsx bench/gru.ts
   ls "$extra"/* > /dev/null 2>&1 && tar -C "$extra" -czf "$out/gpu-extra.tar.gz" .
+  note "--- bench:gpu FP32, PyTorch time / ours per config and phase"
+  [ -f "$out/gpu-$date.json" ] && node -e '
+    const f = (v) => (typeof v === "number" && isFinite(v) ? v.toFixed(2) : "n/a");
+    for (const r of require(process.argv[1]).results)
+      console.log(`  ${r.config} ${r.phase}: ours ${f(r.oursMs)} ms, PyTorch ${f(r.torchMs)} ms, ratio ${f(r.ratio)} (target ${r.target}: ${r.ratio == null ? "no PyTorch timing" : r.met ? "met" : "NOT met"})`);' \
+    "$out/gpu-$date.json" >> "$summary" 2>&1
   note "--- benchmark verdicts"
   grep -E '^=== bench.*exit|targets|Error' "$out/bench.log" | cut -c1-400 | head -n 30 | sed 's/^/  /' >> "$summary"
 fi
