@@ -7,15 +7,15 @@
 #                                  against PyTorch's cuDNN (FP32, TF32 on both sides, cuDNN's
 #                                  PERSIST_STATIC_SMALL_H on the small-H configs)
 #   bash scripts/gpu-run.sh suite  the whole suite against the same binary
-#   bash scripts/gpu-run.sh all    both (more than one 600 s call holds: steps past the budget are skipped)
+#   bash scripts/gpu-run.sh all    both, which do not fit one 600 s call: steps past the budget are skipped
 # The run keeps to GPU_RUN_BUDGET seconds (default 560) whatever fails: each step has its own
 # limit, cut to what is left of the budget, and is killed at it (SIGKILL 5 s after SIGTERM), so a
 # hung step cannot eat the rest. Results go to $OUT (or /tmp/gpu-out), at most 8 files (what the
 # device tool brings back): summary.txt (machine, libraries, every step's outcome, failing tests,
-# benchmark verdicts; written after every step), test-gpu.log, test-suites.log, bench.log, gpu-<date>.md/.json
-# (FP32 benchmark, ready for bench/results), gpu-extra.tar.gz (the TF32 and SMALL_H benchmarks,
-# .md and .json each) and, for the suite, test-all.log. Exit status 0 only when CUDA works and
-# every step passed.
+# the FP32 ratio per config and phase, benchmark verdicts; grows after every step, printed at the
+# end), test-gpu.log, test-suites.log, bench.log, gpu-<date>.md/.json (FP32 benchmark, ready for
+# bench/results), gpu-extra.tar.gz (the TF32 and SMALL_H benchmarks, .md and .json each) and,
+# for the suite, test-all.log. Exit status 0 only when CUDA works and every step passed.
 set -uo pipefail
 phase="${1:-gpu}"
 case "$phase" in gpu | suite | all) ;; *) echo "usage: $0 [gpu|suite|all]" >&2; exit 2 ;; esac
@@ -33,6 +33,7 @@ note "gpu-run.sh $phase, $(date -u +%FT%TZ), budget ${budget}s; kit: $(cat .devi
 if ! { xz -dc .device/node.xz > /tmp/cgru-bin/node && chmod +x /tmp/cgru-bin/node &&
        tar -xJf .device/node_modules.tar.xz && xz -dc .device/cudnn_gru.node.xz > /tmp/cudnn_gru.node; } 2>> "$summary"; then
   note "FAILED: unpacking .device/ (made by scripts/gpu-kit.sh, passed with carry [\".device\"])"
+  cat "$summary"
   exit 1
 fi
 export PATH="/tmp/cgru-bin:$PATH" CUDNN_GRU_ADDON=/tmp/cudnn_gru.node
