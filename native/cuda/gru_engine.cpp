@@ -76,38 +76,6 @@ struct CallDescriptors {
   }
 };
 
-// Copies canonical tensors into (pack) or out of (unpack) cuDNN's weight space, as few
-// segments as possible in one kernel launch.
-template <typename Src>
-std::vector<CopySegment> weightSegments(const CudaGruEngine::Plan& plan, const GruConfig& c, const GruParamSet<Src>& p,
-                                        float* space, bool intoSpace) {
-  std::vector<CopySegment> segs;
-  const size_t H = static_cast<size_t>(c.hiddenSize);
-  auto add = [&](Src* canonical, const CudaGruEngine::WeightSlice& slice) {
-    float* inSpace = space + slice.offset;
-    CopySegment s = intoSpace ? CopySegment{canonical, inSpace, slice.count}
-                              : CopySegment{inSpace, const_cast<float*>(canonical), slice.count};
-    if (!segs.empty()) {
-      CopySegment& last = segs.back();
-      if (last.src + last.count == s.src && last.dst + last.count == s.dst) {
-        last.count += s.count;
-        return;
-      }
-    }
-    segs.push_back(s);
-  };
-  const int G = c.gates();
-  for (int slot = 0; slot < c.numSlots(); ++slot) {
-    const size_t in = static_cast<size_t>(c.layerInputSize(slot / c.numDirections()));
-    const size_t si = static_cast<size_t>(slot);
-    for (int g = 0; g < G; ++g) add(p.wIh[si] + g * H * in, plan.matrix[si][g]);
-    for (int g = 0; g < G; ++g) add(p.wHh[si] + g * H * H, plan.matrix[si][G + g]);
-    for (int g = 0; g < G; ++g) add(p.bIh[si] + g * H, plan.bias[si][g]);
-    for (int g = 0; g < G; ++g) add(p.bHh[si] + g * H, plan.bias[si][G + g]);
-  }
-  return segs;
-}
-
 std::unique_ptr<Storage> deviceStorage(size_t bytes) { return std::make_unique<Storage>(Device::Cuda, bytes); }
 
 // cuDNN applies dropout only between layers, and we only in training (an inference plan gets a
@@ -253,8 +221,6 @@ std::shared_ptr<CudaGruEngine::Plan> CudaGruEngine::planFor(const GruConfig& c, 
     CGRU_CUDNN(cudnnSetDropoutDescriptor, plan->dropout.get(), handle, 0.0f, nullptr, 0, 0ULL);
   }
 
-  const size_t H = static_cast<size_t>(c.hiddenSize);
-  const int slots = c.numSlots();
   try {
     CGRU_CUDNN_ALGO(algo, cudnnSetRNNDescriptor_v8, plan->rnn.get(), algo, cellMode(c.mode), CUDNN_RNN_DOUBLE_BIAS,
                     c.bidirectional ? CUDNN_BIDIRECTIONAL : CUDNN_UNIDIRECTIONAL, CUDNN_LINEAR_INPUT, CUDNN_DATA_FLOAT,
@@ -265,44 +231,8 @@ std::shared_ptr<CudaGruEngine::Plan> CudaGruEngine::planFor(const GruConfig& c, 
     // Map the weight space once: cudnnGetRNNWeightParams gives addresses inside a real buffer;
     // their offsets hold for every buffer of this plan. The shapes are checked against ours.
     DeviceBuffer probe(backend_.allocator(), plan->weightBytes);
-    TensorDescriptor mDesc, bDesc;
-    const char* base = static_cast<const char*>(probe.get());
-    size_t covered = 0;
-    auto sliceOf = [&](const TensorDescriptor& desc, void* addr, size_t expected, int slot, int id, const char* what) {
-      cudnnDataType_t type{};
-      int nbDims = 0, dims[3] = {0, 0, 0}, strides[3] = {0, 0, 0};
-      CGRU_CUDNN(cudnnGetTensorNdDescriptor, desc.get(), 3, &type, &nbDims, dims, strides);
-      size_t count = 1;
-      for (int i = 0; i < std::min(nbDims, 3); ++i) count *= static_cast<size_t>(dims[i]);
-      const std::ptrdiff_t offsetBytes = static_cast<const char*>(addr) - base;
-      if (!addr || type != CUDNN_DATA_FLOAT || nbDims > 3 || count != expected || offsetBytes < 0 ||
-          offsetBytes % static_cast<std::ptrdiff_t>(sizeof(float)) != 0 ||
-          static_cast<size_t>(offsetBytes) + count * sizeof(float) > plan->weightBytes)
-        throw Error(std::string("cuda ") + rnnModeName(c.mode) + ": cuDNN's weight layout is not the expected one (pseudo-layer " + std::to_string(slot) +
-                    ", linLayerID " + std::to_string(id) + " " + what + ": " + std::to_string(count) +
-                    " floats at byte " + std::to_string(offsetBytes) + ", expected " + std::to_string(expected) +
-                    " floats)");
-      covered += count * sizeof(float);
-      return WeightSlice{static_cast<size_t>(offsetBytes) / sizeof(float), count};
-    };
-    plan->matrix.resize(static_cast<size_t>(slots));
-    plan->bias.resize(static_cast<size_t>(slots));
-    const int G = c.gates();
-    for (int slot = 0; slot < slots; ++slot) {
-      const size_t in = static_cast<size_t>(c.layerInputSize(slot / c.numDirections()));
-      for (int id = 0; id < 2 * G; ++id) {
-        void* mAddr = nullptr;
-        void* bAddr = nullptr;
-        CGRU_CUDNN_ALGO(algo, cudnnGetRNNWeightParams, handle, plan->rnn.get(), slot, plan->weightBytes, probe.get(),
-                        id, mDesc.get(), &mAddr, bDesc.get(), &bAddr);
-        const size_t si = static_cast<size_t>(slot), sid = static_cast<size_t>(id);
-        plan->matrix[si][sid] = sliceOf(mDesc, mAddr, H * (id < G ? in : H), slot, id, "matrix");
-        plan->bias[si][sid] = sliceOf(bDesc, bAddr, H, slot, id, "bias");
-      }
-    }
-    // Padding between the tensors (if cuDNN leaves any) is zeroed when packing, so that whatever
-    // cuDNN might read there is finite.
-    plan->weightGaps = covered != plan->weightBytes;
+    plan->weightMap = mapWeightSpace(handle, plan->rnn.get(), c, plan->weightBytes, probe.get(),
+                                     [algo](cudnnStatus_t status, const char* call) { checkAlgoCall(status, call, algo); });
   } catch (const AlgoRejected&) {
     rejectAlgo(key);
     return nullptr;
@@ -401,8 +331,8 @@ std::unique_ptr<CudaGruEngine::Reserve> CudaGruEngine::forwardAttempt(const GruF
   if (redo && redo->weights->bytes() == plan.weightBytes) {
     CGRU_CUDA(cudaMemcpyAsync(weights, redo->weights->data(), plan.weightBytes, cudaMemcpyDeviceToDevice, stream));
   } else {
-    if (plan.weightGaps) CGRU_CUDA(cudaMemsetAsync(weights, 0, plan.weightBytes, stream));
-    const auto pack = weightSegments(plan, c, a.params, weights, /*intoSpace=*/true);
+    if (plan.weightMap.gaps) CGRU_CUDA(cudaMemsetAsync(weights, 0, plan.weightBytes, stream));
+    const auto pack = weightSegments(plan.weightMap, c, a.params, weights, /*intoSpace=*/true);
     checkLaunch(launchBatchedCopy(pack.data(), static_cast<int>(pack.size()), stream), "batchedCopy (pack weights)");
   }
 
@@ -562,7 +492,7 @@ void CudaGruEngine::backwardAttempt(const GruForwardArgs& a, const GruDims& s, c
         checkLaunch(launchFillEmptySamples(g.dc0, g.dcN, realLengths, s.slots(), s.B, s.H, stream),
                     "fillEmptySamples (dc0)");
     }
-    const auto unpack = weightSegments(*plan, c, g.dParams, dWeights.as<float>(), /*intoSpace=*/false);
+    const auto unpack = weightSegments(plan->weightMap, c, g.dParams, dWeights.as<float>(), /*intoSpace=*/false);
     checkLaunch(launchBatchedCopy(unpack.data(), static_cast<int>(unpack.size()), stream), "batchedCopy (unpack grads)");
   } catch (const AlgoRejected&) {
     rejectAlgo(planKey(c, /*training=*/true, res.tf32, algo));

@@ -2,7 +2,6 @@
 // CUDNN_RNN_TANH and CUDNN_RNN_RELU with double bias, batch-major padded I/O (no transposes), FP32
 // maths (CUDNN_FMA_MATH, TF32 off) by default.
 #pragma once
-#include <array>
 #include <cstdint>
 #include <map>
 #include <memory>
@@ -14,6 +13,7 @@
 #include "core/gru.h"
 #include "core/gru_checks.h"
 #include "cuda/descriptors.h"
+#include "cuda/weight_map.h"
 
 namespace cgru::cuda {
 
@@ -29,22 +29,13 @@ class CudaGruEngine final : public GruEngine {
   // cuDNN's backward passes take the forward output to rebuild the last layer's states.
   void backward(const GruForwardArgs& forward, GruReserve& reserve, const GruBackwardArgs& args) override;
 
-  // Where one canonical tensor (a gate's matrix or bias) lives in cuDNN's weight space.
-  struct WeightSlice {
-    size_t offset = 0;  // floats from the start of the weight space
-    size_t count = 0;   // floats
-  };
   // A cached RNN descriptor for one configuration and algorithm, with the map of its weight space.
   struct Plan {
     RnnDescriptor rnn;
     DropoutDescriptor dropout;
     cudnnRNNAlgo_t algo = CUDNN_RNN_ALGO_STANDARD;
     size_t weightBytes = 0;
-    bool weightGaps = false;  // the slices do not cover the weight space (gaps are zeroed when packing)
-    // [slot][linLayerID]: IDs 0 … G−1 are the input matrices/biases of the G gates, G … 2G−1 the
-    // recurrent ones, gates in cuDNN's order = PyTorch's (GRU r,z,n; LSTM i,f,g,o; RNN one).
-    static constexpr int kMaxLinLayers = 8;  // the LSTM's
-    std::vector<std::array<WeightSlice, kMaxLinLayers>> matrix, bias;
+    WeightMap weightMap;
   };
 
  private:
