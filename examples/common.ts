@@ -11,4 +11,24 @@ export function readCsv(file: string): { header: string[]; rows: number[][] } {
   return { header: lines[0]!.split(','), rows: lines.slice(1).map((l) => l.split(',').map(Number)) };
 }
 
+/**
+ * Yearly sunspot numbers (1700-2008) as one-year-ahead windows: inputs `xs` are the previous
+ * `window` years, targets `ys` the year after, both divided by `scale` (the series' maximum).
+ * `split` windows train (the first 80%, chronologically), windows split…n-1 are the test years;
+ * X(a, b) and Y(a, b) give windows a…b-1 as model inputs and targets.
+ */
+export function sunspotWindows(window: number) {
+  const series = readCsv('sunspots_yearly.csv').rows.map((r) => r[1]!);
+  const scale = Math.max(...series);
+  const xs: number[] = [], ys: number[] = [];
+  for (let t = window; t < series.length; t++) {
+    for (let k = t - window; k < t; k++) xs.push(series[k]! / scale);
+    ys.push(series[t]! / scale);
+  }
+  const n = ys.length;
+  const X = (a: number, b: number) => ({ data: Float32Array.from(xs.slice(a * window, b * window)), shape: [b - a, window, 1] });
+  const Y = (a: number, b: number) => ({ data: Float32Array.from(ys.slice(a, b)), shape: [b - a, 1] });
+  return { scale, xs, ys, n, split: Math.floor(n * 0.8), X, Y };
+}
+
 export const outputDir = path.join(__dirname, 'output');

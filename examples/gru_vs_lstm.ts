@@ -7,20 +7,10 @@
 // year" forecast. Exits non-zero if either network does not beat the naive forecast or tensors
 // are left behind.
 //   npm run example:gru-vs-lstm   (EPOCHS=n to change the budget, SEEDS=n the number of runs)
-import { backendInfo, callbacks, layers, memory, optimizers, readCsv, sequential, setSeed, type Sequential } from './common';
+import { backendInfo, callbacks, layers, memory, optimizers, sequential, setSeed, sunspotWindows, type Sequential } from './common';
 
 const WINDOW = 12, UNITS = 32;
-const series = readCsv('sunspots_yearly.csv').rows.map((r) => r[1]!);
-const scale = Math.max(...series);
-const xs: number[] = [], ys: number[] = [];
-for (let t = WINDOW; t < series.length; t++) {
-  for (let k = t - WINDOW; k < t; k++) xs.push(series[k]! / scale);
-  ys.push(series[t]! / scale);
-}
-const n = ys.length;
-const split = Math.floor(n * 0.8); // chronological: the last 20% of the years are the test set
-const X = (a: number, b: number) => ({ data: Float32Array.from(xs.slice(a * WINDOW, b * WINDOW)), shape: [b - a, WINDOW, 1] });
-const Y = (a: number, b: number) => ({ data: Float32Array.from(ys.slice(a, b)), shape: [b - a, 1] });
+const { scale, xs, ys, n, split, X, Y } = sunspotWindows(WINDOW); // the last 20% of the years are the test set
 
 /** Test errors (in sunspot numbers) of forecasts `p` (scaled) against the test years. */
 function errors(p: ArrayLike<number>): { mae: number; rmse: number } {

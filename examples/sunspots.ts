@@ -5,21 +5,11 @@
 // forecast or leaves tensors behind.
 //   npm run example:sunspots      (EPOCHS=n to change the budget; VERBOSE=0|1|2 for progress)
 import * as path from 'node:path';
-import { backendInfo, callbacks, layers, memory, optimizers, outputDir, readCsv, saveHistoryPlot, sequential, setSeed } from './common';
+import { backendInfo, callbacks, layers, memory, optimizers, outputDir, saveHistoryPlot, sequential, setSeed, sunspotWindows } from './common';
 
 setSeed(3);
-const series = readCsv('sunspots_yearly.csv').rows.map((r) => r[1]!);
 const WINDOW = 12;
-const scale = Math.max(...series);
-const xs: number[] = [], ys: number[] = [];
-for (let t = WINDOW; t < series.length; t++) {
-  for (let k = t - WINDOW; k < t; k++) xs.push(series[k]! / scale);
-  ys.push(series[t]! / scale);
-}
-const n = ys.length;
-const split = Math.floor(n * 0.8);
-const X = (a: number, b: number) => ({ data: Float32Array.from(xs.slice(a * WINDOW, b * WINDOW)), shape: [b - a, WINDOW, 1] });
-const Y = (a: number, b: number) => ({ data: Float32Array.from(ys.slice(a, b)), shape: [b - a, 1] });
+const { scale, xs, ys, n, split, X, Y } = sunspotWindows(WINDOW); // the last 20% of the years are the test set
 
 async function main(): Promise<void> {
   const info = backendInfo();
