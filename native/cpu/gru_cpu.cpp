@@ -31,10 +31,6 @@
 #include <string>
 #include <vector>
 
-#if defined(__linux__)
-#include <sys/mman.h>
-#endif
-
 #include "core/errors.h"
 #include "core/gru_checks.h"
 #include "core/storage.h"
@@ -84,21 +80,6 @@ void applyMask(float* v, const uint8_t* mask, size_t count, float scale) {
 
 // ------------------------------------------------------------------ scratch
 
-// Asks for transparent huge pages on a large buffer: the training state and scratch are written
-// once per call, and with 4 KiB pages the first-touch page faults cost as much as the maths.
-void adviseHugePages(void* data, size_t bytes) {
-#if defined(__linux__) && defined(MADV_HUGEPAGE)
-  constexpr size_t kHuge = size_t{2} << 20;
-  if (bytes < 2 * kHuge) return;
-  const uintptr_t begin = (reinterpret_cast<uintptr_t>(data) + 4095) & ~uintptr_t{4095};
-  const uintptr_t end = (reinterpret_cast<uintptr_t>(data) + bytes) & ~uintptr_t{4095};
-  if (end > begin) madvise(reinterpret_cast<void*>(begin), end - begin, MADV_HUGEPAGE);
-#else
-  (void)data;
-  (void)bytes;
-#endif
-}
-
 // Per-thread scratch reused across calls (no allocation per call once warm). Buffers above
 // kKeepBytes are released after the call so an idle process does not hold them.
 class Scratch {
@@ -107,9 +88,8 @@ class Scratch {
     Cache& cache = cache_();
     if (cache.floats < floats) {
       cache.release();
-      constexpr size_t kAlign = size_t{2} << 20;
-      const size_t bytes = (floats * sizeof(float) + kAlign - 1) / kAlign * kAlign;
-      cache.data = static_cast<float*>(std::aligned_alloc(kAlign, bytes));
+      const size_t bytes = (floats * sizeof(float) + kHugePage - 1) / kHugePage * kHugePage;
+      cache.data = static_cast<float*>(std::aligned_alloc(kHugePage, bytes));
       if (!cache.data) throw std::bad_alloc();
       cache.floats = bytes / sizeof(float);
       adviseHugePages(cache.data, bytes);
