@@ -227,7 +227,7 @@ const float* runPacked(const packed::ProjectArgs& project, const packed::StepArg
       if (item >= items) break;
       if (item < projectItems) {
         const size_t r0 = static_cast<size_t>(item) * kProjectRows;
-        packed::project(project, r0, std::min(rows, r0 + kProjectRows));
+        packed::project(project, r0, std::min(rows, r0 + kProjectRows), 0, panels);
         done.value.fetch_add(1, std::memory_order_release);
         continue;
       }
@@ -247,6 +247,50 @@ const float* runPacked(const packed::ProjectArgs& project, const packed::StepArg
     }
   });
   return T % 2 == 0 ? h : h2;
+}
+
+// The backward's time loop of one layer and direction on the packed kernels, on the engine's
+// threads: each step (steps[k], in order) is the cell's gradient maths in chunks of samples
+// (cellRows(t, b0, b1, k)), then dh_prev += dGh_t · W_hh in chunks of panels of hidden units
+// (recurrent: W_hhᵀ packed with one gate; x at dGh row 0 of step 0; out and k's parity are
+// chosen per step by outOf(k)). Each phase starts once the one before it is done. One job for
+// the whole loop: BLAS's threads would otherwise wake and sync for every step's small GEMM.
+template <typename CellRows, typename OutOf>
+void runPackedBackward(const std::vector<int>& steps, int B, int H, size_t gStride, packed::ProjectArgs recurrent,
+                       CellRows&& cellRows, OutOf&& outOf) {
+  const int panels = packed::panels(H);
+  const size_t macs = static_cast<size_t>(B) * recurrent.K * H;
+  const int threads = static_cast<int>(
+      std::max<size_t>(1, std::min<size_t>(macs / kMacsPerThread, static_cast<size_t>(std::min(numThreads(), panels)))));
+  const int rowChunks = std::min(B, threads);  // the cell's maths is light next to the GEMM
+  const int colChunks = std::min(panels, threads * kChunksPerThread);
+  const int perStep = rowChunks + colChunks;
+  const int items = static_cast<int>(steps.size()) * perStep;
+  const float* dg = recurrent.x;
+  struct alignas(64) Counter {
+    std::atomic<int> value{0};
+  };
+  Counter next, done;
+  ThreadPool::instance().run(threads, [&](int) {
+    packed::ProjectArgs p = recurrent;
+    for (;;) {
+      const int item = next.value.fetch_add(1, std::memory_order_relaxed);
+      if (item >= items) break;
+      const int k = item / perStep, c = item % perStep;
+      const int before = k * perStep + (c < rowChunks ? 0 : rowChunks);
+      if (threads > 1) spinUntil([&] { return done.value.load(std::memory_order_acquire) >= before; });
+      const int t = steps[static_cast<size_t>(k)];
+      if (c < rowChunks) {
+        cellRows(t, B * c / rowChunks, B * (c + 1) / rowChunks, k);
+      } else {
+        const int q = c - rowChunks;
+        p.x = dg + static_cast<size_t>(t) * gStride;
+        p.out = outOf(k);
+        packed::project(p, 0, static_cast<size_t>(B), panels * q / colChunks, panels * (q + 1) / colChunks);
+      }
+      done.value.fetch_add(1, std::memory_order_release);
+    }
+  });
 }
 
 // One network of one cell type: the sequence loop over layers, directions and steps, with
@@ -316,7 +360,9 @@ std::unique_ptr<GruReserve> forwardWith(const GruForwardArgs& a, const GruDims& 
         project.K = inSize;
         project.w = wIhPacked;
         project.x = in;
+        project.xStride = static_cast<size_t>(inSize);
         project.out = gi;
+        project.outStride = static_cast<size_t>(G) * H;
         packed::StepArgs step;
         step.mode = a.config.mode;
         step.B = B;
@@ -384,10 +430,12 @@ void backwardWith(const GruForwardArgs& a, const GruDims& d, const CpuGruReserve
   const size_t GH = static_cast<size_t>(G) * H;
   const bool useDropout = c.dropout > 0.0f;
 
+  const bool usePacked = packed::enabled();
   Scratch scratch((ragged ? Scratch::round(BT * d.I) : 0) +
                   (Cell::kSeparateRecurrentGrad ? 2 : 1) * Scratch::round(BT * GH) +
                   (Cell::kCellState ? 4 : 2) * Scratch::round(BH) +
-                  (L > 1 ? Scratch::round(BT * DH) * (L > 2 ? 2 : 1) : 0));
+                  (L > 1 ? Scratch::round(BT * DH) * (L > 2 ? 2 : 1) : 0) +
+                  (usePacked ? Scratch::round(GH * H) + Scratch::round(packed::packedFloats(1, H, G * H)) : 0));
   float* xs = ragged ? scratch.take(BT * d.I) : nullptr;
   float* dgi = scratch.take(BT * GH);
   float* dgh = Cell::kSeparateRecurrentGrad ? scratch.take(BT * GH) : dgi;
@@ -397,6 +445,8 @@ void backwardWith(const GruForwardArgs& a, const GruDims& d, const CpuGruReserve
   float* dc2 = Cell::kCellState ? scratch.take(BH) : nullptr;
   float* bufA = L > 1 ? scratch.take(BT * DH) : nullptr;
   float* bufB = L > 2 ? scratch.take(BT * DH) : nullptr;
+  float* wHhT = usePacked ? scratch.take(GH * H) : nullptr;
+  float* wHhTPacked = usePacked ? scratch.take(packed::packedFloats(1, H, G * H)) : nullptr;
   if (ragged) copyMaskedInput(a.x, d, len, xs);
   if (ragged) {
     // Rows of padded steps stay zero: they add nothing to the weight gradients or dX.
@@ -415,20 +465,29 @@ void backwardWith(const GruForwardArgs& a, const GruDims& d, const CpuGruReserve
       const float* wHh = a.params.wHh[slot];
       const float* gates = res.gates(slot);
       const float* hprev = res.hprev(slot);
-      float* dhCur = dh;
-      float* dhNext = dh2;
-      float* dcCur = dc;
-      float* dcNext = dc2;
-      if (g.dhN) std::memcpy(dhCur, g.dhN + static_cast<size_t>(slot) * BH, sizeof(float) * BH);
-      else std::fill(dhCur, dhCur + BH, 0.0f);
+      // Step k of the loop reads dh (dc) from buffer k % 2 and writes the other one.
+      float* const dhBuf[2] = {dh, dh2};
+      float* const dcBuf[2] = {dc, dc2};
+      if (g.dhN) std::memcpy(dh, g.dhN + static_cast<size_t>(slot) * BH, sizeof(float) * BH);
+      else std::fill(dh, dh + BH, 0.0f);
       if (Cell::kCellState) {
-        if (g.dcN) std::memcpy(dcCur, g.dcN + static_cast<size_t>(slot) * BH, sizeof(float) * BH);
-        else std::fill(dcCur, dcCur + BH, 0.0f);
+        if (g.dcN) std::memcpy(dc, g.dcN + static_cast<size_t>(slot) * BH, sizeof(float) * BH);
+        else std::fill(dc, dc + BH, 0.0f);
       }
+      // Steps no sample has are skipped: dh (and dc) pass through them unchanged.
+      std::vector<int> steps;
       for (int s = 0; s < T; ++s) {
         const int t = dir == 0 ? T - 1 - s : s;
-        if (t >= maxLen) continue;  // no sample has this step: dh (and dc) pass through unchanged
-        for (int b = 0; b < B; ++b) {
+        if (t < maxLen) steps.push_back(t);
+      }
+      // The cell's gradient maths of step t (loop step k) for samples [b0, b1): their dGi / dGh
+      // rows and the direct part of dh_prev (and dc_prev).
+      auto cellRows = [&](int t, int b0, int b1, int k) {
+        const float* dhCur = dhBuf[k % 2];
+        float* dhNext = dhBuf[1 - k % 2];
+        const float* dcCur = dcBuf[k % 2];
+        float* dcNext = dcBuf[1 - k % 2];
+        for (int b = b0; b < b1; ++b) {
           const size_t row = static_cast<size_t>(b) * T + t;
           const size_t at = static_cast<size_t>(b) * H;
           const float* dhb = dhCur + at;
@@ -449,11 +508,31 @@ void backwardWith(const GruForwardArgs& a, const GruDims& d, const CpuGruReserve
           else
             Cell::template backward<false>(H, dhb, nullptr, dcb, gb, hp, dgi + row * GH, dghRow, dhPrev, dcPrev);
         }
-        sgemm(false, false, B, H, G * H, 1.0f, dgh + static_cast<size_t>(t) * GH, T * G * H, wHh, H, 1.0f, dhNext,
-              H);
-        std::swap(dhCur, dhNext);
-        std::swap(dcCur, dcNext);
+      };
+      if (usePacked) {
+        for (size_t j = 0; j < GH; ++j)
+          for (int i = 0; i < H; ++i) wHhT[static_cast<size_t>(i) * GH + j] = wHh[j * H + i];
+        packed::pack(wHhT, 1, H, G * H, wHhTPacked);
+        packed::ProjectArgs recurrent;  // dh_prev[B, H] += dGh_t[B, G·H] · W_hh
+        recurrent.gates = 1;
+        recurrent.H = H;
+        recurrent.K = G * H;
+        recurrent.w = wHhTPacked;
+        recurrent.x = dgh;
+        recurrent.xStride = static_cast<size_t>(T) * GH;
+        recurrent.outStride = static_cast<size_t>(H);
+        recurrent.add = true;
+        runPackedBackward(steps, B, H, GH, recurrent, cellRows, [&](int k) { return dhBuf[1 - k % 2]; });
+      } else {
+        for (size_t k = 0; k < steps.size(); ++k) {
+          const int t = steps[k];
+          cellRows(t, 0, B, static_cast<int>(k));
+          sgemm(false, false, B, H, G * H, 1.0f, dgh + static_cast<size_t>(t) * GH, T * G * H, wHh, H, 1.0f,
+                dhBuf[1 - k % 2], H);
+        }
       }
+      const float* dhCur = dhBuf[steps.size() % 2];
+      const float* dcCur = dcBuf[steps.size() % 2];
       std::memcpy(g.dh0 + static_cast<size_t>(slot) * BH, dhCur, sizeof(float) * BH);
       if (Cell::kCellState) std::memcpy(g.dc0 + static_cast<size_t>(slot) * BH, dcCur, sizeof(float) * BH);
       const int bt = static_cast<int>(BT);
