@@ -8,7 +8,8 @@
 // onnxruntime-node running this project's own ONNX export of the same model (outputs compared).
 // Results: a markdown table and a JSON file next to it (ratio per config and phase).
 // Options (environment): BENCH_DEVICE (cpu | cuda), BENCH_THREADS (default 2), BENCH_ROUNDS
-// (default 2; rounds alternate between the engines so that machine noise hits both),
+// (default 2; within a round each config runs on both engines back to back, so that machine
+// noise hits both),
 // BENCH_MIN_MS (per measurement, default 400), BENCH_ONLY (comma-separated config names, e.g.
 // c2,lstm-c2,p1, or cells: gru, lstm, rnn, predict),
 // BENCH_OUT (results file; default bench/results/<device>-<date>.md, 'none' to skip), BENCH_TF32
@@ -250,8 +251,9 @@ function torchAvailable(): string | null {
   return r.status === 0 ? r.stdout.trim() : null;
 }
 
-function benchTorch(): TorchRun {
-  const spec = JSON.stringify({ threads, minTimeMs: minMs, configs, device, tf32, adam: withAdam ? ADAM : null, gemm: device === 'cpu' ? GEMM_SIZE : 0 });
+/** PyTorch on `only` (and its torch.mm when `gemm`): one python3 process per call. */
+function benchTorch(only: Config[], gemm: boolean): TorchRun {
+  const spec = JSON.stringify({ threads, minTimeMs: minMs, configs: only, device, tf32, adam: withAdam ? ADAM : null, gemm: gemm ? GEMM_SIZE : 0 });
   const out = execFileSync('python3', [path.join(__dirname, 'torch_rnn.py'), spec], { encoding: 'utf8', maxBuffer: 64 << 20 });
   return JSON.parse(out) as TorchRun;
 }
@@ -318,15 +320,25 @@ async function main(): Promise<void> {
   let torchThreads = 0;
   try {
     for (let round = 0; round < rounds; round++) {
-      process.stderr.write(`round ${round + 1}/${rounds}: cudnn-gru`);
-      if (device === 'cpu') gemmMs.push(...benchGemm());
-      for (const c of configs) append(ours, { [c.name]: benchOurs(c) });
-      if (torchVersion) {
-        process.stderr.write(', pytorch');
-        const t = benchTorch();
+      // Each config (and the sgemm peak) on both engines back to back, so that a burst of load
+      // from other processes on the machine hits both sides of a ratio alike.
+      process.stderr.write(`round ${round + 1}/${rounds}:`);
+      const runTorch = (only: Config[], gemm: boolean) => {
+        if (!torchVersion) return;
+        const t = benchTorch(only, gemm);
         torchThreads = t.threads;
         append(theirs, t.results);
         torchGemmMs.push(...(t.gemmMs ?? []));
+      };
+      if (device === 'cpu') {
+        gemmMs.push(...benchGemm());
+        runTorch([], true);
+        process.stderr.write(' sgemm');
+      }
+      for (const c of configs) {
+        append(ours, { [c.name]: benchOurs(c) });
+        runTorch([c], false);
+        process.stderr.write(` ${c.name}`);
       }
       if (ort && predictConfigs.length) {
         process.stderr.write(', predict vs onnxruntime');

@@ -151,19 +151,21 @@ class PackedWeights {
     std::vector<Entry>& entries = entries_();
     if (entries.size() <= entry) entries.resize(entry + 1);
     Entry& e = entries[entry];
-    const bool same = e.gates == gates && e.H == H && e.K == K && e.units == packed::units() &&
-                      std::memcmp(e.source.data(), w, floats * sizeof(float)) == 0;
-    if (!same) {
-      e.source.assign(w, w + floats);
-      e.packed.reset(static_cast<float*>(
-          std::aligned_alloc(64, Scratch::round(packed::packedFloats(gates, H, K)) * sizeof(float))));
-      if (!e.packed) throw std::bad_alloc();
-      packed::pack(w, gates, H, K, e.packed.get());
-      e.gates = gates;
-      e.H = H;
-      e.K = K;
-      e.units = packed::units();
+    const bool sameShape = e.gates == gates && e.H == H && e.K == K && e.units == packed::units();
+    if (sameShape && std::memcmp(e.source.data(), w, floats * sizeof(float)) == 0) return e.packed.get();
+    e.gates = 0;  // matches nothing until it is whole again (an allocation below may throw)
+    if (!sameShape) {
+      auto* room = static_cast<float*>(
+          std::aligned_alloc(64, Scratch::round(packed::packedFloats(gates, H, K)) * sizeof(float)));
+      if (!room) throw std::bad_alloc();
+      e.packed.reset(room);
     }
+    e.source.assign(w, w + floats);
+    packed::pack(w, gates, H, K, e.packed.get());
+    e.gates = gates;
+    e.H = H;
+    e.K = K;
+    e.units = packed::units();
     return e.packed.get();
   }
 
