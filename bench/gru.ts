@@ -1,15 +1,17 @@
-// npm run bench (CPU) / npm run bench:gpu (BENCH_DEVICE=cuda): our GRU engine (through ops.gru,
-// JS overhead included) against PyTorch's nn.GRU (bench/torch_gru.py, when python3 can import
-// torch) on the same device, same shapes, same thread count (CPU) or TF32 setting (GPU: off
+// npm run bench (CPU) / npm run bench:gpu (BENCH_DEVICE=cuda): our recurrent engine (through
+// ops.gru, ops.lstm and ops.rnn (tanh), JS overhead included) against PyTorch's nn.GRU, nn.LSTM and
+// nn.RNN (bench/torch_rnn.py, when python3 can import torch) on the same device, same shapes, same thread count (CPU) or TF32 setting (GPU: off
 // unless BENCH_TF32=1, then on for both; CUDNN_GRU_RNN_ALGO picks our cuDNN RNN algorithm).
-// Forward = inference; train = forward + backward (dx, dh0 and every parameter gradient).
+// Forward = inference; train = forward + backward (dx, dh0 (and dc0) and every parameter gradient).
 // On the CPU the run also measures the machine's FP32 GEMM limit (sgemm 1024³ through the BLAS
 // this library uses, kernels as it selects them) and model.predict of gru(H) + dense(1) against
 // onnxruntime-node running this project's own ONNX export of the same model (outputs compared).
 // Results: a markdown table and a JSON file next to it (ratio per config and phase).
 // Options (environment): BENCH_DEVICE (cpu | cuda), BENCH_THREADS (default 2), BENCH_ROUNDS
-// (default 2; rounds alternate between the engines so that machine noise hits both),
-// BENCH_MIN_MS (per measurement, default 400), BENCH_ONLY (comma-separated config names),
+// (default 2; within a round each config runs on both engines back to back, so that machine
+// noise hits both),
+// BENCH_MIN_MS (per measurement, default 400), BENCH_ONLY (comma-separated config names, e.g.
+// c2,lstm-c2,p1, or cells: gru, lstm, rnn, predict),
 // BENCH_OUT (results file; default bench/results/<device>-<date>.md, 'none' to skip), BENCH_TF32
 // (GPU: 1 = TF32 maths on both sides).
 import { execFileSync, spawnSync } from 'node:child_process';
@@ -17,10 +19,13 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { backendInfo, layers, sequential, setAllowTF32, setNumThreads, setSeed, synchronize, tensor, zeros, type DeviceName, type Tensor } from '../lib';
-import { adamUpdate_, gemm_, gru, gruParamShapes, type GruParams } from '../lib/ops';
+import { adamUpdate_, gemm_, gru, gruParamShapes, lstm, lstmParamShapes, rnn, rnnParamShapes } from '../lib/ops';
+import type { RecurrentParams } from '../lib/ops/recurrent';
 
+type Cell = 'gru' | 'lstm' | 'rnn';
 interface Config {
   name: string;
+  cell: Cell;
   batch: number;
   seqLen: number;
   inputSize: number;
@@ -28,12 +33,24 @@ interface Config {
   numLayers: number;
 }
 
-const CONFIGS: Config[] = [
-  { name: 'c1', batch: 32, seqLen: 50, inputSize: 32, hiddenSize: 128, numLayers: 1 },
-  { name: 'c2', batch: 64, seqLen: 100, inputSize: 128, hiddenSize: 256, numLayers: 1 },
-  { name: 'c3', batch: 64, seqLen: 100, inputSize: 256, hiddenSize: 512, numLayers: 2 },
-  { name: 'tiny', batch: 32, seqLen: 1, inputSize: 20, hiddenSize: 20, numLayers: 1 },
+const GRU_CONFIGS: Config[] = [
+  { name: 'c1', cell: 'gru', batch: 32, seqLen: 50, inputSize: 32, hiddenSize: 128, numLayers: 1 },
+  { name: 'c2', cell: 'gru', batch: 64, seqLen: 100, inputSize: 128, hiddenSize: 256, numLayers: 1 },
+  { name: 'c3', cell: 'gru', batch: 64, seqLen: 100, inputSize: 256, hiddenSize: 512, numLayers: 2 },
+  { name: 'tiny', cell: 'gru', batch: 32, seqLen: 1, inputSize: 20, hiddenSize: 20, numLayers: 1 },
 ];
+// The LSTM and the tanh RNN on the GRU's c1–c3 shapes (#15).
+const CONFIGS: Config[] = [
+  ...GRU_CONFIGS,
+  ...(['lstm', 'rnn'] as const).flatMap((cell) =>
+    GRU_CONFIGS.filter((c) => c.name !== 'tiny').map((c) => ({ ...c, name: `${cell}-${c.name}`, cell }))),
+];
+// Per cell: the op, its parameter shapes, the gates per unit and whether it has a cell state.
+const CELLS = {
+  gru: { op: gru, shapes: gruParamShapes, gates: 3, cellState: false },
+  lstm: { op: lstm, shapes: lstmParamShapes, gates: 4, cellState: true },
+  rnn: { op: rnn, shapes: rnnParamShapes, gates: 1, cellState: false },
+} as const;
 // model.predict against onnxruntime-node: the issue's three inference shapes.
 interface PredictConfig {
   name: string;
@@ -51,11 +68,12 @@ const PREDICT_TARGET = 1.2;  // × onnxruntime-node
 const PREDICT_TOLERANCE = 1e-5;  // max |ours − onnxruntime| over the outputs
 const GEMM_SIZE = 1024;
 const device = (process.env.BENCH_DEVICE ?? 'cpu') as DeviceName;
-if (device === 'cuda') CONFIGS.push({ name: 'large', batch: 256, seqLen: 200, inputSize: 512, hiddenSize: 1024, numLayers: 2 });
-// Issue targets: on the CPU ≥ 1.5× PyTorch (≥ 2× where PyTorch is overhead-bound) and training
-// of c2 and c3 at ≥ 60% of the sgemm peak measured in the same run (#14); on the GPU ≥ 0.95×.
-const TARGET: Record<string, number> =
-  device === 'cuda' ? { c1: 0.95, c2: 0.95, c3: 0.95, tiny: 0.95, large: 0.95 } : { c1: 2, c2: 1.5, c3: 1.5, tiny: 2 };
+if (device === 'cuda') CONFIGS.push({ name: 'large', cell: 'gru', batch: 256, seqLen: 200, inputSize: 512, hiddenSize: 1024, numLayers: 2 });
+// Issue targets: the GRU on the CPU ≥ 1.5× PyTorch (≥ 2× where PyTorch is overhead-bound) and
+// training of c2 and c3 at ≥ 60% of the sgemm peak measured in the same run (#14); the LSTM and
+// the RNN ≥ 1.2× (#15); on the GPU ≥ 0.95×.
+const GRU_TARGET: Record<string, number> = { c1: 2, c2: 1.5, c3: 1.5, tiny: 2 };
+const target = (c: Config): number => (device === 'cuda' ? 0.95 : c.cell === 'gru' ? GRU_TARGET[c.name]! : 1.2);
 const TRAIN_PEAK_TARGET: Record<string, number> = device === 'cuda' ? {} : { c2: 0.6, c3: 0.6 };
 
 const threads = Number(process.env.BENCH_THREADS ?? 2);
@@ -63,8 +81,8 @@ const rounds = Number(process.env.BENCH_ROUNDS ?? 2);
 const minMs = Number(process.env.BENCH_MIN_MS ?? 400);
 const only = process.env.BENCH_ONLY?.split(',');
 const tf32 = device === 'cuda' && process.env.BENCH_TF32 === '1';
-const configs = CONFIGS.filter((c) => !only || only.includes(c.name));
-const predictConfigs = device === 'cpu' ? PREDICT_CONFIGS.filter((c) => !only || only.includes(c.name)) : [];
+const configs = CONFIGS.filter((c) => !only || only.includes(c.name) || only.includes(c.cell));
+const predictConfigs = device === 'cpu' ? PREDICT_CONFIGS.filter((c) => !only || only.includes(c.name) || only.includes('predict')) : [];
 // A training step ends with an Adam update of every parameter where the device has the fused
 // optimizer kernels (the CPU; CUDA once its tensor ops exist), on both sides alike.
 const withAdam = device === 'cpu' || backendInfo().cuda.tensorOps;
@@ -76,10 +94,11 @@ function median(v: number[]): number {
   return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
 }
 
-/** Forward FLOPs: per layer and direction, 2·B·T·3H·(in + H). A training step counts 3×. */
+/** Forward FLOPs: per layer and direction, 2·B·T·G·H·(in + H) for G gates. A training step counts 3×. */
 function forwardFlops(c: Config): number {
+  const G = CELLS[c.cell].gates;
   let f = 0;
-  for (let l = 0; l < c.numLayers; l++) f += 2 * c.batch * c.seqLen * 3 * c.hiddenSize * ((l === 0 ? c.inputSize : c.hiddenSize) + c.hiddenSize);
+  for (let l = 0; l < c.numLayers; l++) f += 2 * c.batch * c.seqLen * G * c.hiddenSize * ((l === 0 ? c.inputSize : c.hiddenSize) + c.hiddenSize);
   return f;
 }
 
@@ -119,40 +138,48 @@ function random(n: number, scale: number, seed: number): Float32Array {
 
 function benchOurs(c: Config, { trainToo = true } = {}): { forwardMs: number[]; trainMs: number[] } {
   const { batch: B, seqLen: T, inputSize: I, hiddenSize: H, numLayers: L } = c;
-  const params: GruParams = {};
+  const cell = CELLS[c.cell];
+  // One signature for the three ops: the LSTM's c0 / cN / dcN are simply absent for the others.
+  const op = cell.op as (x: Tensor, p: RecurrentParams, o: object) => {
+    output: Tensor; hN: Tensor; cN?: Tensor;
+    backward(dy: Tensor, dhN: Tensor, dcN?: Tensor): { dx: Tensor; dh0: Tensor; dc0?: Tensor; dParams: RecurrentParams };
+  };
+  const params: RecurrentParams = {};
   let seed = 1;
-  for (const [name, shape] of Object.entries(gruParamShapes(I, H, L, false))) {
+  for (const [name, shape] of Object.entries(cell.shapes(I, H, L, false))) {
     params[name] = tensor(random(shape.reduce((a, b) => a * b, 1), 1 / Math.sqrt(H), seed++), shape, 'float32', { device });
   }
   const x = tensor(random(B * T * I, 1, 100), [B, T, I], 'float32', { device });
   const h0 = tensor(random(L * B * H, 1, 101), [L, B, H], 'float32', { device });
   const dy = tensor(random(B * T * H, 1, 102), [B, T, H], 'float32', { device });
   const dhN = tensor(random(L * B * H, 1, 103), [L, B, H], 'float32', { device });
-  const opts = { hiddenSize: H, numLayers: L, h0 };
+  const c0 = cell.cellState ? tensor(random(L * B * H, 1, 104), [L, B, H], 'float32', { device }) : undefined;
+  const dcN = cell.cellState ? tensor(random(L * B * H, 1, 105), [L, B, H], 'float32', { device }) : undefined;
+  const inputs = [x, h0, dy, dhN, ...(c0 && dcN ? [c0, dcN] : []), ...Object.values(params)];
+  const opts = { hiddenSize: H, numLayers: L, h0, ...(c0 ? { c0 } : {}) };
   const forwardMs = timed(() => {
-    const r = gru(x, params, opts);
+    const r = op(x, params, opts);
     synchronize(device);
-    r.output.dispose();
-    r.hN.dispose();
+    for (const t of [r.output, r.hN, r.cN]) t?.dispose();
   }, minMs);
   if (!trainToo) {
-    for (const t of [x, h0, dy, dhN, ...Object.values(params)] as Tensor[]) t.dispose();
+    for (const t of inputs) t.dispose();
     return { forwardMs, trainMs: [] };
   }
   const moments = Object.fromEntries(Object.entries(params).map(([n, p]) => [n, { m: zeros(p.shape, 'float32', { device }), v: zeros(p.shape, 'float32', { device }) }]));
   let step = 0;
   const trainMs = timed(() => {
-    const r = gru(x, params, { ...opts, training: true });
-    const g = r.backward(dy, dhN);
+    const r = op(x, params, { ...opts, training: true });
+    const g = dcN ? r.backward(dy, dhN, dcN) : r.backward(dy, dhN);
     if (withAdam) {
       step += 1;
       const lr = (ADAM.lr * Math.sqrt(1 - ADAM.beta2 ** step)) / (1 - ADAM.beta1 ** step);
       for (const [n, p] of Object.entries(params)) adamUpdate_(p, g.dParams[n]!, moments[n]!.m, moments[n]!.v, lr, ADAM.lr, ADAM.beta1, ADAM.beta2, ADAM.epsilon);
     }
     synchronize(device);
-    for (const t of [r.output, r.hN, g.dx, g.dh0, ...Object.values(g.dParams)]) t.dispose();
+    for (const t of [r.output, r.hN, r.cN, g.dx, g.dh0, g.dc0, ...Object.values(g.dParams)]) t?.dispose();
   }, minMs);
-  for (const t of [x, h0, dy, dhN, ...Object.values(params), ...Object.values(moments).flatMap((s) => [s.m, s.v])] as Tensor[]) t.dispose();
+  for (const t of [...inputs, ...Object.values(moments).flatMap((s) => [s.m, s.v])]) t.dispose();
   return { forwardMs, trainMs };
 }
 
@@ -206,7 +233,7 @@ async function benchPredict(c: PredictConfig, dir: string): Promise<PredictRun> 
   const oursMs = timed(() => void ours(), minMs);
   const ortMs = await timedAsync(async () => void (await theirs()), minMs);
   await session.release();
-  const gruMs = benchOurs({ ...c, numLayers: 1 }, { trainToo: false }).forwardMs;
+  const gruMs = benchOurs({ ...c, cell: 'gru', numLayers: 1 }, { trainToo: false }).forwardMs;
   x.dispose();
   model.dispose();
   return { oursMs, ortMs, gruMs, maxDiff };
@@ -224,9 +251,10 @@ function torchAvailable(): string | null {
   return r.status === 0 ? r.stdout.trim() : null;
 }
 
-function benchTorch(): TorchRun {
-  const spec = JSON.stringify({ threads, minTimeMs: minMs, configs, device, tf32, adam: withAdam ? ADAM : null, gemm: device === 'cpu' ? GEMM_SIZE : 0 });
-  const out = execFileSync('python3', [path.join(__dirname, 'torch_gru.py'), spec], { encoding: 'utf8', maxBuffer: 64 << 20 });
+/** PyTorch on `only` (and its torch.mm when `gemm`): one python3 process per call. */
+function benchTorch(only: Config[], gemm: boolean): TorchRun {
+  const spec = JSON.stringify({ threads, minTimeMs: minMs, configs: only, device, tf32, adam: withAdam ? ADAM : null, gemm: gemm ? GEMM_SIZE : 0 });
+  const out = execFileSync('python3', [path.join(__dirname, 'torch_rnn.py'), spec], { encoding: 'utf8', maxBuffer: 64 << 20 });
   return JSON.parse(out) as TorchRun;
 }
 
@@ -292,15 +320,25 @@ async function main(): Promise<void> {
   let torchThreads = 0;
   try {
     for (let round = 0; round < rounds; round++) {
-      process.stderr.write(`round ${round + 1}/${rounds}: cudnn-gru`);
-      if (device === 'cpu') gemmMs.push(...benchGemm());
-      for (const c of configs) append(ours, { [c.name]: benchOurs(c) });
-      if (torchVersion) {
-        process.stderr.write(', pytorch');
-        const t = benchTorch();
+      // Each config (and the sgemm peak) on both engines back to back, so that a burst of load
+      // from other processes on the machine hits both sides of a ratio alike.
+      process.stderr.write(`round ${round + 1}/${rounds}:`);
+      const runTorch = (only: Config[], gemm: boolean) => {
+        if (!torchVersion) return;
+        const t = benchTorch(only, gemm);
         torchThreads = t.threads;
         append(theirs, t.results);
         torchGemmMs.push(...(t.gemmMs ?? []));
+      };
+      if (device === 'cpu') {
+        gemmMs.push(...benchGemm());
+        runTorch([], true);
+        process.stderr.write(' sgemm');
+      }
+      for (const c of configs) {
+        append(ours, { [c.name]: benchOurs(c) });
+        runTorch([c], false);
+        process.stderr.write(` ${c.name}`);
       }
       if (ort && predictConfigs.length) {
         process.stderr.write(', predict vs onnxruntime');
@@ -336,17 +374,17 @@ async function main(): Promise<void> {
       const t = theirs[c.name] ? median(theirs[c.name]![key]) : NaN;
       const tgf = phaseFlops / (t / 1e3) / 1e9;
       const speedup = t / o;
-      const met = Number.isNaN(speedup) ? '' : speedup >= TARGET[c.name]! ? 'yes' : 'NO';
+      const met = Number.isNaN(speedup) ? '' : speedup >= target(c) ? 'yes' : 'NO';
       if (met === 'NO') allMet = false;
       const fraction = gf / peakGflops;
-      const peakTarget = phase === 'train' ? TRAIN_PEAK_TARGET[c.name] : undefined;
+      const peakTarget = phase === 'train' && c.cell === 'gru' ? TRAIN_PEAK_TARGET[c.name] : undefined;
       const peakMet = peakTarget === undefined || Number.isNaN(fraction) ? '' : fraction >= peakTarget ? 'yes' : 'NO';
       if (peakMet === 'NO') allMet = false;
       rows.push(
-        `| ${c.name} B${c.batch} T${c.seqLen} I${c.inputSize} H${c.hiddenSize} L${c.numLayers} | ${phase} | ${fmt(o)} | ${fmt(gf)} | ${Number.isNaN(fraction) ? 'n/a' : (100 * fraction).toFixed(0) + '%'} | ${Number.isNaN(t) ? 'n/a' : fmt(t)} | ${Number.isNaN(t) ? 'n/a' : fmt(tgf)} | ${Number.isNaN(speedup) ? 'n/a' : speedup.toFixed(2) + '×'} | ≥ ${TARGET[c.name]}× ${met}${peakMet ? `; ≥ ${100 * peakTarget!}% of peak ${peakMet}` : ''} |`,
+        `| ${c.name} B${c.batch} T${c.seqLen} I${c.inputSize} H${c.hiddenSize} L${c.numLayers} | ${phase} | ${fmt(o)} | ${fmt(gf)} | ${Number.isNaN(fraction) ? 'n/a' : (100 * fraction).toFixed(0) + '%'} | ${Number.isNaN(t) ? 'n/a' : fmt(t)} | ${Number.isNaN(t) ? 'n/a' : fmt(tgf)} | ${Number.isNaN(speedup) ? 'n/a' : speedup.toFixed(2) + '×'} | ≥ ${target(c)}× ${met}${peakMet ? `; ≥ ${100 * peakTarget!}% of peak ${peakMet}` : ''} |`,
       );
       json.push({
-        config: c.name, shape: c, phase, oursMs: o, gflops: gf, fractionOfPeak: fraction, torchMs: t, ratio: speedup, target: TARGET[c.name], met: met === 'yes',
+        config: c.name, cell: c.cell, shape: c, phase, oursMs: o, gflops: gf, fractionOfPeak: fraction, torchMs: t, ratio: speedup, target: target(c), met: met === 'yes',
         ...(peakMet ? { peakFractionTarget: peakTarget, peakFractionMet: peakMet === 'yes' } : {}),
       });
     }
@@ -387,7 +425,7 @@ async function main(): Promise<void> {
     ...(device === 'cpu' ? [`- sgemm peak (${GEMM_SIZE}³, this run, median): ${fmt(peakGflops)} GFLOP/s through cudnn-gru's GEMM op (${info.blas}${info.blasCore ? ' ' + info.blasCore : ''}); PyTorch torch.mm ${Number.isNaN(torchPeakGflops) ? 'n/a' : fmt(torchPeakGflops) + ' GFLOP/s'}`] : []),
     ...gpuDetails(),
     `- Node ${process.versions.node}, ${os.platform()} ${os.release()}`,
-    `- Median of ${rounds} interleaved rounds of repeated runs (each at least 5 runs / ${minMs} ms). Forward = inference; train = forward + backward (dx, dh0, all parameter gradients)${withAdam ? ' + an Adam update of every parameter' : ' (no optimizer step: CUDA has no tensor ops yet)'}. GFLOP/s counts the GEMM FLOPs (forward 2·B·T·3H·(in+H) per layer, training 3× that); "of sgemm peak" = that / the sgemm peak above. Speed-up = PyTorch time / cudnn-gru time.`,
+    `- Median of ${rounds} interleaved rounds of repeated runs (each at least 5 runs / ${minMs} ms). Forward = inference; train = forward + backward (dx, dh0 (dc0), all parameter gradients)${withAdam ? ' + an Adam update of every parameter' : ' (no optimizer step: CUDA has no tensor ops yet)'}. GFLOP/s counts the GEMM FLOPs (forward 2·B·T·G·H·(in+H) per layer, G = 3 gates for the GRU, 4 LSTM, 1 RNN; training 3× that); "of sgemm peak" = that / the sgemm peak above. Speed-up = PyTorch time / cudnn-gru time.`,
   ];
   const table = [...header, ...rows].join('\n');
   const verdict = torchVersion ? (allMet ? 'All targets met.' : 'Some targets NOT met.') : '';
@@ -395,7 +433,7 @@ async function main(): Promise<void> {
   const outFile = process.env.BENCH_OUT ?? path.join(__dirname, 'results', `${device}-${date}.md`);
   if (outFile !== 'none') {
     fs.mkdirSync(path.dirname(outFile), { recursive: true });
-    fs.writeFileSync(outFile, `# ${device === 'cuda' ? 'GPU' : 'CPU'} GRU benchmark, ${date}\n\n${machine.join('\n')}\n\n${table}\n\n${predictTable}\n`);
+    fs.writeFileSync(outFile, `# ${device === 'cuda' ? 'GPU' : 'CPU'} GRU / LSTM / RNN benchmark, ${date}\n\n${machine.join('\n')}\n\n${table}\n\n${predictTable}\n`);
     const jsonFile = outFile.replace(/\.md$/, '') + '.json';
     const details = {
       date: new Date().toISOString(), cpu: cpuModel(), cores: os.cpus().length, cpuFlags: flags, loadAverage: loadAvg,

@@ -7,7 +7,8 @@ import type { Tensor } from '../tensor';
 
 /**
  * Runs `forward` on the batches [start, end) of n samples and writes its outputs into one new
- * device tensor per output (no host round trip); yields between batches.
+ * device tensor per output (no host round trip); yields between batches. A single batch's outputs
+ * are returned as they are.
  */
 export function* predictBatches(n: number, batchSize: number, forward: (start: number, end: number) => Tensor[]): Generator<void, Tensor[]> {
   let outs: Tensor[] | null = null;
@@ -17,6 +18,9 @@ export function* predictBatches(n: number, batchSize: number, forward: (start: n
       const end = Math.min(n, start + batchSize);
       const made = tidy(() => {
         const outputs = forward(start, end);
+        // One batch holds every sample: its outputs are the result, not copied (unless one tensor
+        // is two of the outputs).
+        if (end === n && start === 0 && new Set(outputs).size === outputs.length) return outputs;
         const first = outs ? null : outputs.map((y) => ops.empty([n, ...y.shape.slice(1)], y.device));
         outputs.forEach((y, i) => ops.writeFirst_((outs ?? first!)[i]!, y, start));
         return first;

@@ -37,7 +37,8 @@ Napi::Value backendInfo(const Napi::CallbackInfo& info) {
     const std::string recurrent = cpu::packed::enabled() ? std::string("packed-") + cpu::packed::kernelName() : "blas";
     kernels.Set("recurrentStep", recurrent);
     kernels.Set("inputProjection", recurrent);
-    kernels.Set("backward", "blas");
+    // The backward's time loop runs on the packed kernels too; its weight gradients on BLAS.
+    kernels.Set("backward", cpu::packed::enabled() ? recurrent + " step, blas gradients" : "blas");
     cpu.Set("kernels", kernels);
     cpu.Set("blasCore", cpu::blasCore());
     out.Set("cpu", cpu);

@@ -1,7 +1,11 @@
 #include "cpu/cpu_backend.h"
 
 #include <unistd.h>
+#if defined(__linux__)
+#include <sys/mman.h>
+#endif
 
+#include <cstdint>
 #include <cstdlib>
 #include <cstring>
 #include <string>
@@ -34,10 +38,24 @@ void* CpuBackend::allocate(size_t bytes) {
   if (physical && bytes > physical)
     throw Error("cpu: out of host memory: " + std::to_string(bytes) + " bytes requested, more than this machine's " +
                 std::to_string(physical) + " bytes of physical memory");
-  const size_t rounded = (bytes + kAlignment - 1) / kAlignment * kAlignment;
-  void* ptr = std::aligned_alloc(kAlignment, rounded);
+  const size_t align = bytes >= 2 * kHugePage ? kHugePage : kAlignment;
+  const size_t rounded = (bytes + align - 1) / align * align;
+  void* ptr = std::aligned_alloc(align, rounded);
   if (!ptr) throw Error("cpu: out of host memory allocating " + std::to_string(bytes) + " bytes");
+  adviseHugePages(ptr, rounded);
   return ptr;
+}
+
+void adviseHugePages(void* data, size_t bytes) {
+#if defined(__linux__) && defined(MADV_HUGEPAGE)
+  if (bytes < 2 * kHugePage) return;
+  const uintptr_t begin = (reinterpret_cast<uintptr_t>(data) + 4095) & ~uintptr_t{4095};
+  const uintptr_t end = (reinterpret_cast<uintptr_t>(data) + bytes) & ~uintptr_t{4095};
+  if (end > begin) madvise(reinterpret_cast<void*>(begin), end - begin, MADV_HUGEPAGE);
+#else
+  (void)data;
+  (void)bytes;
+#endif
 }
 
 void CpuBackend::deallocate(void* ptr, size_t) noexcept { std::free(ptr); }

@@ -27,13 +27,10 @@
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
+#include <memory>
 #include <new>
 #include <string>
 #include <vector>
-
-#if defined(__linux__)
-#include <sys/mman.h>
-#endif
 
 #include "core/errors.h"
 #include "core/gru_checks.h"
@@ -84,21 +81,6 @@ void applyMask(float* v, const uint8_t* mask, size_t count, float scale) {
 
 // ------------------------------------------------------------------ scratch
 
-// Asks for transparent huge pages on a large buffer: the training state and scratch are written
-// once per call, and with 4 KiB pages the first-touch page faults cost as much as the maths.
-void adviseHugePages(void* data, size_t bytes) {
-#if defined(__linux__) && defined(MADV_HUGEPAGE)
-  constexpr size_t kHuge = size_t{2} << 20;
-  if (bytes < 2 * kHuge) return;
-  const uintptr_t begin = (reinterpret_cast<uintptr_t>(data) + 4095) & ~uintptr_t{4095};
-  const uintptr_t end = (reinterpret_cast<uintptr_t>(data) + bytes) & ~uintptr_t{4095};
-  if (end > begin) madvise(reinterpret_cast<void*>(begin), end - begin, MADV_HUGEPAGE);
-#else
-  (void)data;
-  (void)bytes;
-#endif
-}
-
 // Per-thread scratch reused across calls (no allocation per call once warm). Buffers above
 // kKeepBytes are released after the call so an idle process does not hold them.
 class Scratch {
@@ -107,9 +89,8 @@ class Scratch {
     Cache& cache = cache_();
     if (cache.floats < floats) {
       cache.release();
-      constexpr size_t kAlign = size_t{2} << 20;
-      const size_t bytes = (floats * sizeof(float) + kAlign - 1) / kAlign * kAlign;
-      cache.data = static_cast<float*>(std::aligned_alloc(kAlign, bytes));
+      const size_t bytes = (floats * sizeof(float) + kHugePage - 1) / kHugePage * kHugePage;
+      cache.data = static_cast<float*>(std::aligned_alloc(kHugePage, bytes));
       if (!cache.data) throw std::bad_alloc();
       cache.floats = bytes / sizeof(float);
       adviseHugePages(cache.data, bytes);
@@ -147,6 +128,60 @@ class Scratch {
   }
   float* base_ = nullptr;
   size_t used_ = 0;
+};
+
+// Packed weights (gru_packed.h) kept from one call to the next on this thread, each with the
+// weights it was packed from: a call whose weights are bitwise the same reuses the packing.
+// Inference passes the same weights again and again, and packing (a strided gather of every
+// weight) took 35 of the 160 µs of a batch-1 forward of H = 128, T = 50. Weights changed in place
+// (an optimizer step) differ, and are packed again. A matrix above kMaxFloats is packed into
+// the caller's buffer each time instead (its copies would cost more memory than its packing
+// costs time next to the GEMMs that read it).
+class PackedWeights {
+ public:
+  static constexpr size_t kMaxFloats = size_t{1} << 20;  // 4 MiB: a GRU W_hh up to H = 591, an LSTM one to H = 512
+  // The packing of w [gates·H × K] for the matrix `entry` (one per layer, direction and kind in
+  // a call), or w packed into fallback (packedFloats(gates, H, K) floats) when it is too large.
+  static const float* get(size_t entry, const float* w, int gates, int H, int K, float* fallback) {
+    const size_t floats = static_cast<size_t>(gates) * H * K;
+    if (floats > kMaxFloats) {
+      packed::pack(w, gates, H, K, fallback);
+      return fallback;
+    }
+    std::vector<Entry>& entries = entries_();
+    if (entries.size() <= entry) entries.resize(entry + 1);
+    Entry& e = entries[entry];
+    const bool sameShape = e.gates == gates && e.H == H && e.K == K && e.units == packed::units();
+    if (sameShape && std::memcmp(e.source.data(), w, floats * sizeof(float)) == 0) return e.packed.get();
+    e.gates = 0;  // matches nothing until it is whole again (an allocation below may throw)
+    if (!sameShape) {
+      auto* room = static_cast<float*>(
+          std::aligned_alloc(64, Scratch::round(packed::packedFloats(gates, H, K)) * sizeof(float)));
+      if (!room) throw std::bad_alloc();
+      e.packed.reset(room);
+    }
+    e.source.assign(w, w + floats);
+    packed::pack(w, gates, H, K, e.packed.get());
+    e.gates = gates;
+    e.H = H;
+    e.K = K;
+    e.units = packed::units();
+    return e.packed.get();
+  }
+
+ private:
+  struct Free {
+    void operator()(float* p) const { std::free(p); }
+  };
+  struct Entry {
+    std::vector<float> source;
+    std::unique_ptr<float, Free> packed;
+    int gates = 0, H = 0, K = 0, units = 0;
+  };
+  static std::vector<Entry>& entries_() {
+    thread_local std::vector<Entry> entries;
+    return entries;
+  }
 };
 
 // ------------------------------------------------------------------ reserve
@@ -247,7 +282,7 @@ const float* runPacked(const packed::ProjectArgs& project, const packed::StepArg
       if (item >= items) break;
       if (item < projectItems) {
         const size_t r0 = static_cast<size_t>(item) * kProjectRows;
-        packed::project(project, r0, std::min(rows, r0 + kProjectRows));
+        packed::project(project, r0, std::min(rows, r0 + kProjectRows), 0, panels);
         done.value.fetch_add(1, std::memory_order_release);
         continue;
       }
@@ -269,6 +304,50 @@ const float* runPacked(const packed::ProjectArgs& project, const packed::StepArg
   return T % 2 == 0 ? h : h2;
 }
 
+// The backward's time loop of one layer and direction on the packed kernels, on the engine's
+// threads: each step (steps[k], in order) is the cell's gradient maths in chunks of samples
+// (cellRows(t, b0, b1, k)), then dh_prev += dGh_t · W_hh in chunks of panels of hidden units
+// (recurrent: W_hhᵀ packed with one gate; x at dGh row 0 of step 0; out and k's parity are
+// chosen per step by outOf(k)). Each phase starts once the one before it is done. One job for
+// the whole loop: BLAS's threads would otherwise wake and sync for every step's small GEMM.
+template <typename CellRows, typename OutOf>
+void runPackedBackward(const std::vector<int>& steps, int B, int H, size_t gStride, packed::ProjectArgs recurrent,
+                       CellRows&& cellRows, OutOf&& outOf) {
+  const int panels = packed::panels(H);
+  const size_t macs = static_cast<size_t>(B) * recurrent.K * H;
+  const int threads = static_cast<int>(
+      std::max<size_t>(1, std::min<size_t>(macs / kMacsPerThread, static_cast<size_t>(std::min(numThreads(), panels)))));
+  const int rowChunks = std::min(B, threads);  // the cell's maths is light next to the GEMM
+  const int colChunks = std::min(panels, threads * kChunksPerThread);
+  const int perStep = rowChunks + colChunks;
+  const int items = static_cast<int>(steps.size()) * perStep;
+  const float* dg = recurrent.x;
+  struct alignas(64) Counter {
+    std::atomic<int> value{0};
+  };
+  Counter next, done;
+  ThreadPool::instance().run(threads, [&](int) {
+    packed::ProjectArgs p = recurrent;
+    for (;;) {
+      const int item = next.value.fetch_add(1, std::memory_order_relaxed);
+      if (item >= items) break;
+      const int k = item / perStep, c = item % perStep;
+      const int before = k * perStep + (c < rowChunks ? 0 : rowChunks);
+      if (threads > 1) spinUntil([&] { return done.value.load(std::memory_order_acquire) >= before; });
+      const int t = steps[static_cast<size_t>(k)];
+      if (c < rowChunks) {
+        cellRows(t, B * c / rowChunks, B * (c + 1) / rowChunks, k);
+      } else {
+        const int q = c - rowChunks;
+        p.x = dg + static_cast<size_t>(t) * gStride;
+        p.out = outOf(k);
+        packed::project(p, 0, static_cast<size_t>(B), panels * q / colChunks, panels * (q + 1) / colChunks);
+      }
+      done.value.fetch_add(1, std::memory_order_release);
+    }
+  });
+}
+
 // One network of one cell type: the sequence loop over layers, directions and steps, with
 // lengths, dropout, the packed kernels and the training state.
 template <typename Cell>
@@ -287,8 +366,13 @@ std::unique_ptr<GruReserve> forwardWith(const GruForwardArgs& a, const GruDims& 
   const bool pingPong = !a.training && L > 1;
   const bool usePacked = packed::enabled();
   const int maxInSize = std::max(d.I, L > 1 ? static_cast<int>(DH) : 0);
-  const size_t packedScratch = usePacked ? Scratch::round(packed::packedFloats(G, H, H)) +
-                                               Scratch::round(packed::packedFloats(G, H, maxInSize)) + Scratch::round(BH)
+  // Room to pack the weights that PackedWeights does not keep.
+  const auto packRoom = [&](int K) {
+    const size_t floats = static_cast<size_t>(G) * H * K;
+    return floats > PackedWeights::kMaxFloats ? packed::packedFloats(G, H, K) : 0;
+  };
+  const size_t packedScratch = usePacked ? Scratch::round(packRoom(H)) + Scratch::round(packRoom(maxInSize)) +
+                                               Scratch::round(BH)
                                          : Scratch::round(static_cast<size_t>(B) * G * H);
   Scratch scratch((ragged ? Scratch::round(BT * d.I) : 0) + Scratch::round(BT * G * H) + Scratch::round(BH) +
                   (Cell::kCellState ? Scratch::round(BH) : 0) + packedScratch +
@@ -299,8 +383,8 @@ std::unique_ptr<GruReserve> forwardWith(const GruForwardArgs& a, const GruDims& 
   float* h = scratch.take(BH);
   float* c = Cell::kCellState ? scratch.take(BH) : nullptr;
   float* h2 = usePacked ? scratch.take(BH) : nullptr;
-  float* wHhPacked = usePacked ? scratch.take(packed::packedFloats(G, H, H)) : nullptr;
-  float* wIhPacked = usePacked ? scratch.take(packed::packedFloats(G, H, maxInSize)) : nullptr;
+  float* wHhRoom = usePacked ? scratch.take(packRoom(H)) : nullptr;
+  float* wIhRoom = usePacked ? scratch.take(packRoom(maxInSize)) : nullptr;
   float* ping = pingPong ? scratch.take(BT * DH) : nullptr;
   float* pong = pingPong && L > 2 ? scratch.take(BT * DH) : nullptr;
 
@@ -328,15 +412,17 @@ std::unique_ptr<GruReserve> forwardWith(const GruForwardArgs& a, const GruDims& 
       if (usePacked) {
         // The input projection and the recurrence in one job on the engine's threads: BLAS stays
         // idle, so its threads (which spin for a while after each call) do not compete with ours.
-        packed::pack(wIh, G, H, inSize, wIhPacked);
-        packed::pack(wHh, G, H, H, wHhPacked);
+        const float* wIhPacked = PackedWeights::get(2 * static_cast<size_t>(slot), wIh, G, H, inSize, wIhRoom);
+        const float* wHhPacked = PackedWeights::get(2 * static_cast<size_t>(slot) + 1, wHh, G, H, H, wHhRoom);
         packed::ProjectArgs project;
         project.gates = G;
         project.H = H;
         project.K = inSize;
         project.w = wIhPacked;
         project.x = in;
+        project.xStride = static_cast<size_t>(inSize);
         project.out = gi;
+        project.outStride = static_cast<size_t>(G) * H;
         packed::StepArgs step;
         step.mode = a.config.mode;
         step.B = B;
@@ -404,10 +490,12 @@ void backwardWith(const GruForwardArgs& a, const GruDims& d, const CpuGruReserve
   const size_t GH = static_cast<size_t>(G) * H;
   const bool useDropout = c.dropout > 0.0f;
 
+  const bool usePacked = packed::enabled();
   Scratch scratch((ragged ? Scratch::round(BT * d.I) : 0) +
                   (Cell::kSeparateRecurrentGrad ? 2 : 1) * Scratch::round(BT * GH) +
                   (Cell::kCellState ? 4 : 2) * Scratch::round(BH) +
-                  (L > 1 ? Scratch::round(BT * DH) * (L > 2 ? 2 : 1) : 0));
+                  (L > 1 ? Scratch::round(BT * DH) * (L > 2 ? 2 : 1) : 0) +
+                  (usePacked ? Scratch::round(GH * H) + Scratch::round(packed::packedFloats(1, H, G * H)) : 0));
   float* xs = ragged ? scratch.take(BT * d.I) : nullptr;
   float* dgi = scratch.take(BT * GH);
   float* dgh = Cell::kSeparateRecurrentGrad ? scratch.take(BT * GH) : dgi;
@@ -417,6 +505,8 @@ void backwardWith(const GruForwardArgs& a, const GruDims& d, const CpuGruReserve
   float* dc2 = Cell::kCellState ? scratch.take(BH) : nullptr;
   float* bufA = L > 1 ? scratch.take(BT * DH) : nullptr;
   float* bufB = L > 2 ? scratch.take(BT * DH) : nullptr;
+  float* wHhT = usePacked ? scratch.take(GH * H) : nullptr;
+  float* wHhTPacked = usePacked ? scratch.take(packed::packedFloats(1, H, G * H)) : nullptr;
   if (ragged) copyMaskedInput(a.x, d, len, xs);
   if (ragged) {
     // Rows of padded steps stay zero: they add nothing to the weight gradients or dX.
@@ -435,20 +525,29 @@ void backwardWith(const GruForwardArgs& a, const GruDims& d, const CpuGruReserve
       const float* wHh = a.params.wHh[slot];
       const float* gates = res.gates(slot);
       const float* hprev = res.hprev(slot);
-      float* dhCur = dh;
-      float* dhNext = dh2;
-      float* dcCur = dc;
-      float* dcNext = dc2;
-      if (g.dhN) std::memcpy(dhCur, g.dhN + static_cast<size_t>(slot) * BH, sizeof(float) * BH);
-      else std::fill(dhCur, dhCur + BH, 0.0f);
+      // Step k of the loop reads dh (dc) from buffer k % 2 and writes the other one.
+      float* const dhBuf[2] = {dh, dh2};
+      float* const dcBuf[2] = {dc, dc2};
+      if (g.dhN) std::memcpy(dh, g.dhN + static_cast<size_t>(slot) * BH, sizeof(float) * BH);
+      else std::fill(dh, dh + BH, 0.0f);
       if (Cell::kCellState) {
-        if (g.dcN) std::memcpy(dcCur, g.dcN + static_cast<size_t>(slot) * BH, sizeof(float) * BH);
-        else std::fill(dcCur, dcCur + BH, 0.0f);
+        if (g.dcN) std::memcpy(dc, g.dcN + static_cast<size_t>(slot) * BH, sizeof(float) * BH);
+        else std::fill(dc, dc + BH, 0.0f);
       }
+      // Steps no sample has are skipped: dh (and dc) pass through them unchanged.
+      std::vector<int> steps;
       for (int s = 0; s < T; ++s) {
         const int t = dir == 0 ? T - 1 - s : s;
-        if (t >= maxLen) continue;  // no sample has this step: dh (and dc) pass through unchanged
-        for (int b = 0; b < B; ++b) {
+        if (t < maxLen) steps.push_back(t);
+      }
+      // The cell's gradient maths of step t (loop step k) for samples [b0, b1): their dGi / dGh
+      // rows and the direct part of dh_prev (and dc_prev).
+      auto cellRows = [&](int t, int b0, int b1, int k) {
+        const float* dhCur = dhBuf[k % 2];
+        float* dhNext = dhBuf[1 - k % 2];
+        const float* dcCur = dcBuf[k % 2];
+        float* dcNext = dcBuf[1 - k % 2];
+        for (int b = b0; b < b1; ++b) {
           const size_t row = static_cast<size_t>(b) * T + t;
           const size_t at = static_cast<size_t>(b) * H;
           const float* dhb = dhCur + at;
@@ -469,11 +568,31 @@ void backwardWith(const GruForwardArgs& a, const GruDims& d, const CpuGruReserve
           else
             Cell::template backward<false>(H, dhb, nullptr, dcb, gb, hp, dgi + row * GH, dghRow, dhPrev, dcPrev);
         }
-        sgemm(false, false, B, H, G * H, 1.0f, dgh + static_cast<size_t>(t) * GH, T * G * H, wHh, H, 1.0f, dhNext,
-              H);
-        std::swap(dhCur, dhNext);
-        std::swap(dcCur, dcNext);
+      };
+      if (usePacked) {
+        for (size_t j = 0; j < GH; ++j)
+          for (int i = 0; i < H; ++i) wHhT[static_cast<size_t>(i) * GH + j] = wHh[j * H + i];
+        packed::pack(wHhT, 1, H, G * H, wHhTPacked);
+        packed::ProjectArgs recurrent;  // dh_prev[B, H] += dGh_t[B, G·H] · W_hh
+        recurrent.gates = 1;
+        recurrent.H = H;
+        recurrent.K = G * H;
+        recurrent.w = wHhTPacked;
+        recurrent.x = dgh;
+        recurrent.xStride = static_cast<size_t>(T) * GH;
+        recurrent.outStride = static_cast<size_t>(H);
+        recurrent.add = true;
+        runPackedBackward(steps, B, H, GH, recurrent, cellRows, [&](int k) { return dhBuf[1 - k % 2]; });
+      } else {
+        for (size_t k = 0; k < steps.size(); ++k) {
+          const int t = steps[k];
+          cellRows(t, 0, B, static_cast<int>(k));
+          sgemm(false, false, B, H, G * H, 1.0f, dgh + static_cast<size_t>(t) * GH, T * G * H, wHh, H, 1.0f,
+                dhBuf[1 - k % 2], H);
+        }
       }
+      const float* dhCur = dhBuf[steps.size() % 2];
+      const float* dcCur = dcBuf[steps.size() % 2];
       std::memcpy(g.dh0 + static_cast<size_t>(slot) * BH, dhCur, sizeof(float) * BH);
       if (Cell::kCellState) std::memcpy(g.dc0 + static_cast<size_t>(slot) * BH, dcCur, sizeof(float) * BH);
       const int bt = static_cast<int>(BT);

@@ -29,9 +29,9 @@ void step(const StepArgs& a, int panelBegin, int panelEnd) {
   else avx2::step(a, panelBegin, panelEnd);
 }
 
-void project(const ProjectArgs& p, size_t rowBegin, size_t rowEnd) {
-  if (activeIsa() == Isa::Avx512) avx512::project(p, rowBegin, rowEnd);
-  else avx2::project(p, rowBegin, rowEnd);
+void project(const ProjectArgs& p, size_t rowBegin, size_t rowEnd, int panelBegin, int panelEnd) {
+  if (activeIsa() == Isa::Avx512) avx512::project(p, rowBegin, rowEnd, panelBegin, panelEnd);
+  else avx2::project(p, rowBegin, rowEnd, panelBegin, panelEnd);
 }
 
 void pack(const float* w, int gates, int H, int K, float* out) {
@@ -53,7 +53,7 @@ bool available() { return false; }
 const char* kernelName() { return "none"; }
 int units() { return kUnitsAvx2; }
 void step(const StepArgs&, int, int) {}
-void project(const ProjectArgs&, size_t, size_t) {}
+void project(const ProjectArgs&, size_t, size_t, int, int) {}
 void pack(const float*, int, int, int, float*) {}
 
 #endif

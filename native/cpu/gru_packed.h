@@ -1,6 +1,7 @@
 // Packed-weight kernels for the recurrent forward (GRU, LSTM, simple RNN): the recurrence step,
 // i.e. the per-step GEMM Gh = h · W_hhᵀ with the cell's gate maths fused into its epilogue (Gh
-// never reaches memory), and the input projection Gi = X · W_ihᵀ on the same panel layout.
+// never reaches memory), and the input projection Gi = X · W_ihᵀ on the same panel layout, which
+// also serves the backward's per-step dh_prev += dGh_t · W_hh (W_hhᵀ packed with one "gate").
 //
 // W_hh [G·H × H] (G gates: 3 GRU, 4 LSTM, 1 RNN) is packed once per call into panels of units()
 // hidden units (one vector register: 8 for AVX2, 16 for AVX-512): panel p holds, for every k, the
@@ -44,15 +45,20 @@ inline size_t packedFloats(int gates, int H, int K) {
 // out [packedFloats(G, H, K)], 64-byte aligned. Requires available().
 void pack(const float* w, int gates, int H, int K, float* out);
 
-// The input projection out[M × G·H] = x[M × K] · W_ihᵀ (no bias) with W_ih packed.
+// The input projection out[M × G·H] = x[M × K] · W_ihᵀ (no bias) with W_ih packed; with `add`,
+// out += x · Wᵀ instead.
 struct ProjectArgs {
   int gates = 0, H = 0, K = 0;
   const float* w = nullptr;  // packed W_ih
-  const float* x = nullptr;  // [M, K]
-  float* out = nullptr;      // [M, G·H]
+  const float* x = nullptr;  // [M, K], row m at x + m · xStride
+  size_t xStride = 0;
+  float* out = nullptr;      // [M, G·H], row m at out + m · outStride
+  size_t outStride = 0;
+  bool add = false;
 };
-// Rows [rowBegin, rowEnd) of out. Requires available().
-void project(const ProjectArgs& p, size_t rowBegin, size_t rowEnd);
+// Rows [rowBegin, rowEnd) of out, units of panels [panelBegin, panelEnd) of each gate. Requires
+// available().
+void project(const ProjectArgs& p, size_t rowBegin, size_t rowEnd, int panelBegin, int panelEnd);
 
 // One step for all B samples. Row b of each strided operand is at base + b · stride.
 struct StepArgs {
@@ -84,12 +90,12 @@ void step(const StepArgs& a, int panelBegin, int panelEnd);
 // dispatch to; calling one on a CPU without its ISA faults.
 namespace avx2 {
 void step(const StepArgs& a, int panelBegin, int panelEnd);
-void project(const ProjectArgs& p, size_t rowBegin, size_t rowEnd);
+void project(const ProjectArgs& p, size_t rowBegin, size_t rowEnd, int panelBegin, int panelEnd);
 void pack(const float* w, int gates, int H, int K, float* out);
 }  // namespace avx2
 namespace avx512 {
 void step(const StepArgs& a, int panelBegin, int panelEnd);
-void project(const ProjectArgs& p, size_t rowBegin, size_t rowEnd);
+void project(const ProjectArgs& p, size_t rowBegin, size_t rowEnd, int panelBegin, int panelEnd);
 void pack(const float* w, int gates, int H, int K, float* out);
 }  // namespace avx512
 

@@ -58,7 +58,9 @@ static_assert(Simd::kUnits == kUnitsAvx2, "gru_packed.h's panel width for AVX2")
 }  // namespace
 
 void step(const StepArgs& a, int panelBegin, int panelEnd) { kernels::step<Simd>(a, panelBegin, panelEnd); }
-void project(const ProjectArgs& p, size_t rowBegin, size_t rowEnd) { kernels::project<Simd>(p, rowBegin, rowEnd); }
+void project(const ProjectArgs& p, size_t rowBegin, size_t rowEnd, int panelBegin, int panelEnd) {
+  kernels::project<Simd>(p, rowBegin, rowEnd, panelBegin, panelEnd);
+}
 void pack(const float* w, int gates, int H, int K, float* out) { kernels::pack<Simd>(w, gates, H, K, out); }
 
 }  // namespace cgru::cpu::packed::avx2

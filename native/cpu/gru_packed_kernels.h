@@ -254,16 +254,19 @@ CGRU_SIMD void tile(const StepArgs& a, const float* __restrict panel, int b0, in
     Epi::template finish<kFull>(a, static_cast<size_t>(b0 + r), j0, mask, bias, acc[r]);
 }
 
-// Rows m0 … m0+MR−1 of C = X · Wᵀ, units j0 … j0+kUnits−1 of each gate.
+// Rows m0 … m0+MR−1 of C = X · Wᵀ (or C += X · Wᵀ), units j0 … j0+kUnits−1 of each gate.
 template <typename S, int G, int MR, bool kFull>
 CGRU_SIMD void projectTile(const ProjectArgs& p, const float* __restrict panel, size_t m0, int j0,
                            typename S::M mask) {
-  const size_t H = static_cast<size_t>(p.H), K = static_cast<size_t>(p.K), ldc = G * H;
+  const size_t H = static_cast<size_t>(p.H), ldc = p.outStride;
   typename S::V acc[MR][G];
-  accumulate<S, MR, G>(acc, p.x + m0 * K, K, panel, K);
+  accumulate<S, MR, G>(acc, p.x + m0 * p.xStride, p.xStride, panel, static_cast<size_t>(p.K));
   float* out = p.out + m0 * ldc + j0;
   CGRU_UNROLL for (int r = 0; r < MR; ++r) {
-    CGRU_UNROLL for (int g = 0; g < G; ++g) store<S, kFull>(out + r * ldc + g * H, mask, acc[r][g]);
+    CGRU_UNROLL for (int g = 0; g < G; ++g) {
+      float* o = out + r * ldc + g * H;
+      store<S, kFull>(o, mask, p.add ? S::add(load<S, kFull>(o, mask), acc[r][g]) : acc[r][g]);
+    }
   }
 }
 
@@ -287,10 +290,9 @@ CGRU_SIMD void projectPanel(const ProjectArgs& p, const float* panel, size_t row
 }
 
 template <typename S, int G>
-CGRU_SIMD void project(const ProjectArgs& p, size_t rowBegin, size_t rowEnd) {
+CGRU_SIMD void project(const ProjectArgs& p, size_t rowBegin, size_t rowEnd, int panelBegin, int panelEnd) {
   const size_t panelFloats = static_cast<size_t>(p.K) * G * S::kUnits;
-  const int panels = (p.H + S::kUnits - 1) / S::kUnits;
-  for (int q = 0; q < panels; ++q) {
+  for (int q = panelBegin; q < panelEnd; ++q) {
     const int j0 = q * S::kUnits;
     const int units = p.H - j0 < S::kUnits ? p.H - j0 : S::kUnits;
     const float* panel = p.w + static_cast<size_t>(q) * panelFloats;
@@ -357,11 +359,11 @@ CGRU_SIMD void step(const StepArgs& a, int panelBegin, int panelEnd) {
 }
 
 template <typename S>
-CGRU_SIMD void project(const ProjectArgs& p, size_t rowBegin, size_t rowEnd) {
+CGRU_SIMD void project(const ProjectArgs& p, size_t rowBegin, size_t rowEnd, int panelBegin, int panelEnd) {
   switch (p.gates) {
-    case 1: return project<S, 1>(p, rowBegin, rowEnd);
-    case 3: return project<S, 3>(p, rowBegin, rowEnd);
-    case 4: return project<S, 4>(p, rowBegin, rowEnd);
+    case 1: return project<S, 1>(p, rowBegin, rowEnd, panelBegin, panelEnd);
+    case 3: return project<S, 3>(p, rowBegin, rowEnd, panelBegin, panelEnd);
+    case 4: return project<S, 4>(p, rowBegin, rowEnd, panelBegin, panelEnd);
     default: break;
   }
 }

@@ -1,11 +1,13 @@
 #!/usr/bin/env python3
-"""PyTorch nn.GRU reference timings for bench/gru.ts, on the CPU or on CUDA (cuDNN; TF32 off unless "tf32").
+"""PyTorch nn.GRU / nn.LSTM / nn.RNN reference timings for bench/gru.ts, on the CPU or on CUDA
+(cuDNN; TF32 off unless "tf32").
 
-Usage: python3 bench/torch_gru.py '<json>' where json = {"threads": 2, "minTimeMs": 300,
-"device": "cpu" | "cuda", "tf32": false, "configs": [{"name", "batch", "seqLen", "inputSize", "hiddenSize", "numLayers"}, ...]}.
+Usage: python3 bench/torch_rnn.py '<json>' where json = {"threads": 2, "minTimeMs": 300,
+"device": "cpu" | "cuda", "tf32": false, "configs": [{"name", "cell": "gru" | "lstm" | "rnn",
+"batch", "seqLen", "inputSize", "hiddenSize", "numLayers"}, ...]} (rnn: tanh).
 Prints one JSON object: {"torch": version, "threads": n, "results": {name: {"forwardMs": [...],
-"trainMs": [...]}}}. forward: inference (no_grad); train: forward + backward (dx, dh0 and all
-parameter gradients) for cotangents dy, dhN, as our engine computes, then an Adam step when
+"trainMs": [...]}}}. forward: inference (no_grad); train: forward + backward (dx, dh0 (and dc0)
+and all parameter gradients) for cotangents dy, dhN (and dcN), as our engine computes, then an Adam step when
 "adam" is given ({"lr", "beta1", "beta2", "epsilon"}). With "gemm": n (> 0) the output also has
 "gemmMs": timings of one n×n·n×n torch.mm (the machine's sgemm limit as PyTorch's BLAS reaches it).
 """
@@ -14,6 +16,8 @@ import sys
 import time
 
 import torch
+
+CELLS = {"gru": torch.nn.GRU, "lstm": torch.nn.LSTM, "rnn": torch.nn.RNN}
 
 
 def timed(fn, min_time_s, sync, min_reps=5, max_reps=200):
@@ -49,29 +53,32 @@ def main():
     for c in spec["configs"]:
         B, T, I, H, L = c["batch"], c["seqLen"], c["inputSize"], c["hiddenSize"], c["numLayers"]
         D = 2 if c.get("bidirectional") else 1
-        gru = torch.nn.GRU(I, H, L, batch_first=True, bidirectional=D == 2).to(device)
+        lstm = c.get("cell", "gru") == "lstm"
+        net = CELLS[c.get("cell", "gru")](I, H, L, batch_first=True, bidirectional=D == 2).to(device)
         x = torch.randn(B, T, I, device=device)
-        h0 = torch.randn(L * D, B, H, device=device)
+        # The states entering (h0, and c0 for the LSTM) and the cotangents of the states leaving.
+        states = [torch.randn(L * D, B, H, device=device) for _ in range(2 if lstm else 1)]
         dy = torch.randn(B, T, D * H, device=device)
-        dhN = torch.randn(L * D, B, H, device=device)
+        dStates = [torch.randn(L * D, B, H, device=device) for _ in states]
+
+        def run(inp, st):
+            y, final = net(inp, tuple(st) if lstm else st[0])
+            return [y, *(final if lstm else [final])]
 
         def forward():
             with torch.no_grad():
-                gru(x, h0)
+                run(x, states)
 
         xg = x.clone().requires_grad_(True)
-        h0g = h0.clone().requires_grad_(True)
+        statesg = [s.clone().requires_grad_(True) for s in states]
         adam = spec.get("adam")
-        optimizer = (torch.optim.Adam(gru.parameters(), lr=adam["lr"], betas=(adam["beta1"], adam["beta2"]), eps=adam["epsilon"])
+        optimizer = (torch.optim.Adam(net.parameters(), lr=adam["lr"], betas=(adam["beta1"], adam["beta2"]), eps=adam["epsilon"])
                      if adam else None)
 
         def train():
-            for p in gru.parameters():
+            for p in [*net.parameters(), xg, *statesg]:
                 p.grad = None
-            xg.grad = None
-            h0g.grad = None
-            y, hN = gru(xg, h0g)
-            torch.autograd.backward([y, hN], [dy, dhN])
+            torch.autograd.backward(run(xg, statesg), [dy, *dStates])
             if optimizer:
                 optimizer.step()
 
