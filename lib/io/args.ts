@@ -1,15 +1,12 @@
 // Argument checks shared by the io functions: garbage is a TypeError naming the function and the
 // argument, before any file is touched.
 import { describe } from '../backend';
+import { isPlainObject } from '../options';
 
-export function checkPath(op: string, name: string, value: unknown): asserts value is string {
+export function checkPath(op: string, name: string, value: unknown, expected = 'a non-empty path string'): asserts value is string {
   if (typeof value !== 'string' || value === '' || value.includes('\0')) {
-    throw new TypeError(`${op}: argument '${name}' must be a non-empty path string, got ${describe(value)}`);
+    throw new TypeError(`${op}: argument '${name}' must be ${expected}, got ${describe(value)}`);
   }
-}
-
-export function isPlainObject(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
 export function checkObject(op: string, name: string, value: unknown, expected = 'an object'): asserts value is Record<string, unknown> {

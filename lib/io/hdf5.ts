@@ -10,6 +10,7 @@
 // compound types...) is refused with an error naming the file, the object and the feature.
 import * as fs from 'node:fs';
 import { inflateSync } from 'node:zlib';
+import { checkPath } from './args';
 
 export class Hdf5Error extends Error {
   override name = 'Hdf5Error';
@@ -54,7 +55,7 @@ export class Hdf5File {
   readonly root: Hdf5Group;
 
   static open(file: string): Hdf5File {
-    if (typeof file !== 'string' || file === '') throw new Hdf5Error(`hdf5: Hdf5File.open: argument 'file' must be a non-empty path string, got ${typeof file}`);
+    checkPath('hdf5: Hdf5File.open', 'file', file);
     let bytes: Buffer;
     try {
       bytes = fs.readFileSync(file);

@@ -7,7 +7,8 @@
 //            cover the buffer exactly (no holes, no overlaps).
 import * as fs from 'node:fs';
 import { describe } from '../backend';
-import { checkObject, checkPath, isPlainObject, preview } from './args';
+import { isPlainObject } from '../options';
+import { checkObject, checkPath, preview } from './args';
 import { writeFileAtomicSync } from './atomic';
 
 export type SafeDType = 'F64' | 'F32' | 'F16' | 'BF16' | 'I64' | 'I32' | 'I16' | 'I8' | 'U64' | 'U32' | 'U16' | 'U8' | 'BOOL';
