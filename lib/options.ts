@@ -3,6 +3,13 @@
 // and the closest known key, never silently ignored.
 import { describe } from './backend';
 
+/** An object literal (or Object.create(null)): not an array, a class instance, a Map or a tensor. */
+export function isPlainObject(value: unknown): value is Record<string, unknown> {
+  if (typeof value !== 'object' || value === null) return false;
+  const proto = Object.getPrototypeOf(value);
+  return proto === Object.prototype || proto === null;
+}
+
 /** Edit distance between two strings (insertions, deletions, substitutions). */
 function editDistance(a: string, b: string): number {
   const prev = Array.from({ length: b.length + 1 }, (_, j) => j);

@@ -4,7 +4,7 @@
 // merge layers, several outputs with lossWeights), and against float64 losses recomputed here
 // from the model's predictions. Tensor counts return to baseline.
 import assert from 'node:assert/strict';
-import { Model, callbacks, input, layers, loadModel, memory, model, optimizers, sequential, setSeed, tensor, type SymbolicTensor, type Tensor } from '../lib';
+import { Model, callbacks, input, keep as keepTensor, layers, loadModel, memory, model, optimizers, sequential, setSeed, tensor, type SymbolicTensor, type Tensor } from '../lib';
 import { tempDir } from './support/temp-dir';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -209,6 +209,48 @@ describe('functional models', () => {
       return probe.seen - before;
     };
     assert.equal(liveAtEnd(8), liveAtEnd(2), 'a deeper chain holds no more tensors at its end');
+  });
+
+  it('a layer that throws mid-forward during fit leaves nothing saved (functional and sequential); a later fit works', async () => {
+    setSeed(12);
+    /** Keeps a tensor outside the step's scope for backward (as a recurrent layer keeps its native state); throws while `failing`. */
+    class Faulty extends Layer {
+      failing = true;
+      constructor() {
+        super('Faulty', {}, { fn: 'faulty', keys: [] });
+      }
+      protected doBuild(shape: LayerShape): LayerShape {
+        return shape;
+      }
+      forward(t: Tensor): Tensor {
+        this.saved = keepTensor(t.clone());
+        if (this.failing) throw new Error('faulty: failing on purpose');
+        return t;
+      }
+      backward(dy: Tensor): Tensor {
+        this.clearSaved();
+        return dy;
+      }
+      override clearSaved(): void {
+        (this.saved as Tensor | null)?.dispose();
+        super.clearSaved();
+      }
+    }
+    const y = { data: rand(N * 2, 13, 1), shape: [N, 2] };
+    const faulty = [new Faulty(), new Faulty()];
+    const i = input({ shape: [T, F] });
+    const fromGraph: Model = keep(model({ inputs: i, outputs: layers.dense({ units: 2 }).apply(faulty[0]!.apply(layers.gru({ units: 3 }).apply(i) as SymbolicTensor) as SymbolicTensor) as SymbolicTensor }));
+    const stack = keep(sequential([layers.gru({ units: 3, inputShape: [T, F] }), faulty[1]!, layers.dense({ units: 2 })]));
+    for (const [k, m] of [fromGraph, stack].entries()) {
+      m.compile({ optimizer: 'sgd', loss: 'meanSquaredError' });
+      const before = memory().numTensors;
+      await assert.rejects(m.fit(xData, y, { epochs: 1, verbose: 0 }), /faulty: failing on purpose/);
+      assert.equal(memory().numTensors, before, `model ${k}: tensors after the failed fit`);
+      faulty[k]!.failing = false;
+      const h = await m.fit(xData, y, { epochs: 2, verbose: 0 });
+      assert.equal(memory().numTensors, before, `model ${k}: tensors after the later fit`);
+      assert.ok(h.history.loss!.every((l) => Number.isFinite(l)) && h.history.loss![1]! < h.history.loss![0]!, `model ${k}: ${h.history.loss}`);
+    }
   });
 
   it('bidirectional wrapper with returnState starts a bidirectional decoder; repeatVector, reshape, flatten: gradients match finite differences', () => {

@@ -232,6 +232,14 @@ describe('io: whole Keras models (.keras)', function () {
     assert.deepEqual(two.layers[2]!.layer, { className: 'Concatenate', config: { name: 'concatenate', trainable: true } });
     assert.deepEqual(two.layers[2]!.calls, [{ inputs: [{ layer: 'encoder', node: 0, tensor: 0 }, { layer: 'dense_2', node: 0, tensor: 0 }], initialState: [] }]);
     assert.deepEqual(two.outputs, [{ layer: 'dense_3', node: 0, tensor: 0 }]);
+    // readKerasGraph reads config.json only: a damaged weights entry (its CRC no longer matches) does not reach it.
+    const bytes = fs.readFileSync(file('two_inputs'));
+    const weights = entryLayout(bytes, 'model.weights.h5');
+    bytes[weights.data + 100] ^= 0xff;
+    const damaged = path.join(tempDir('cdcgru-keras-graph-'), 'two_inputs.keras');
+    fs.writeFileSync(damaged, bytes);
+    assert.throws(() => readKerasArchive(damaged), (e: Error) => e instanceof KerasModelError && /model\.weights\.h5.*CRC|CRC.*model\.weights\.h5/i.test(e.message));
+    assert.deepEqual(readKerasGraph(damaged), two);
     const ed = readKerasGraph(file('encoder_decoder'));
     const encoder = ed.layers.find((l) => l.layer.config.name === 'encoder')!;
     const decoder = ed.layers.find((l) => l.layer.config.name === 'decoder')!;

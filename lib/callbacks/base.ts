@@ -46,13 +46,14 @@ export class Callback {
 const HOOKS = ['onTrainBegin', 'onTrainEnd', 'onEpochBegin', 'onEpochEnd', 'onBatchBegin', 'onBatchEnd'] as const;
 
 /**
- * Checks one entry of fit's callbacks: a Callback, or a plain object whose hooks are functions. A
- * key that looks like a hook but is none (`onEpochEnds`) is an error: it would never be called.
+ * One entry of fit's callbacks as a Callback: a Callback itself, or a plain object whose hooks are
+ * functions, wrapped. A key that looks like a hook but is none (`onEpochEnds`) is an error: it
+ * would never be called.
  */
-export function checkHooks(fn: string, c: unknown, index: number): { kind: 'callback'; callback: Callback } | { kind: 'hooks'; hooks: CallbackHooks } {
+export function callbackOf(fn: string, c: unknown, index: number): Callback {
   const where = `${fn}: callbacks[${index}]`;
   if (typeof c !== 'object' || c === null) throw new TypeError(`${where} must be a callback or an object of hooks (${HOOKS.join(', ')}), got ${describe(c)}`);
-  if (typeof (c as Callback).setModel === 'function') return { kind: 'callback', callback: c as Callback };
+  if (typeof (c as Callback).setModel === 'function') return c as Callback;
   for (const [key, value] of Object.entries(c)) {
     if ((HOOKS as readonly string[]).includes(key)) {
       if (typeof value !== 'function') throw new TypeError(`${where}.${key} must be a function, got ${describe(value)}`);
@@ -61,7 +62,7 @@ export function checkHooks(fn: string, c: unknown, index: number): { kind: 'call
       throw new TypeError(`${where}: '${key}' is not a callback hook${near ? ` (did you mean '${near}'?)` : ''}; hooks: ${HOOKS.join(', ')}`);
     }
   }
-  return { kind: 'hooks', hooks: c as CallbackHooks };
+  return new CustomCallback(c as CallbackHooks);
 }
 
 /**

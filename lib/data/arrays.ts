@@ -2,7 +2,8 @@
 import { describe } from '../backend';
 import { Tensor, type NestedArray } from '../tensor';
 import { Dataset } from './dataset';
-import { elementToHost, hostRow, isHostTensor, isPlainObject, type HostTensor } from './elements';
+import { isPlainObject } from '../options';
+import { elementToHost, hostRow, isHostTensor, type HostTensor } from './elements';
 
 /** Samples along the first dimension: a Tensor, nested arrays, a typed array or {data, shape}. */
 export type ArrayData = Tensor | NestedArray | Float32Array | Int32Array | HostTensor;

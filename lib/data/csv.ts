@@ -4,6 +4,7 @@
 // a malformed record or a value that is not a number is an error naming file:line and the column.
 import * as fs from 'node:fs';
 import { describe } from '../backend';
+import { checkPath } from '../io/args';
 import { checkOptions, closestKey } from '../options';
 import { Dataset } from './dataset';
 
@@ -96,7 +97,7 @@ type CsvRow = Float32Array;
 export function csv(file: string, options: CsvOptions & { labelColumns: ColumnSpec[] }): Dataset<{ xs: CsvRow; ys: CsvRow }>;
 export function csv(file: string, options?: CsvOptions): Dataset<CsvRow>;
 export function csv(file: string, options: CsvOptions = {}): Dataset<CsvRow | { xs: CsvRow; ys: CsvRow }> {
-  if (typeof file !== 'string' || file.length === 0) throw new TypeError(`csv: argument 'file' must be a path (a non-empty string), got ${describe(file)}`);
+  checkPath('csv', 'file', file, 'a path (a non-empty string)');
   checkOptions('csv', options, CSV_KEYS);
   const columns = checkColumns('columns', options.columns);
   const labelColumns = checkColumns('labelColumns', options.labelColumns);

@@ -3,6 +3,7 @@
 // batch() and window() stack leaves into host tensors: plain typed arrays that leak nothing and
 // that the training engine places on the model's device itself.
 import { describe } from '../backend';
+import { isPlainObject } from '../options';
 import { Tensor, tensor, shapeSize, type NestedArray } from '../tensor';
 
 /** A tensor's values on the host: row-major `data` of `shape`. */
@@ -17,12 +18,6 @@ export type Leaf = number | NestedArray | Float32Array | Int32Array | HostTensor
 export type Stacked<T> = T extends Leaf ? HostTensor : { [K in keyof T]: Stacked<T[K]> };
 
 const MAX_DEPTH = 32;
-
-export function isPlainObject(value: unknown): value is Record<string, unknown> {
-  if (typeof value !== 'object' || value === null) return false;
-  const proto = Object.getPrototypeOf(value);
-  return proto === Object.prototype || proto === null;
-}
 
 /** `{data, shape}` with a typed or number array and a shape array: a leaf, not an object of elements. */
 export function isHostTensor(value: unknown): value is HostTensor {

@@ -1,15 +1,23 @@
 // Argument checks shared by the io functions: garbage is a TypeError naming the function and the
 // argument, before any file is touched.
+import * as fs from 'node:fs';
 import { describe } from '../backend';
+import { isPlainObject } from '../options';
 
-export function checkPath(op: string, name: string, value: unknown): asserts value is string {
+export function checkPath(op: string, name: string, value: unknown, expected = 'a non-empty path string'): asserts value is string {
   if (typeof value !== 'string' || value === '' || value.includes('\0')) {
-    throw new TypeError(`${op}: argument '${name}' must be a non-empty path string, got ${describe(value)}`);
+    throw new TypeError(`${op}: argument '${name}' must be ${expected}, got ${describe(value)}`);
   }
 }
 
-export function isPlainObject(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
+/** The bytes of `file` (checked as a path first); a failed read becomes failure('cannot read <file>: <reason>'). */
+export function readFileBytes(op: string, file: unknown, failure: (message: string) => Error): Buffer {
+  checkPath(op, 'file', file);
+  try {
+    return fs.readFileSync(file);
+  } catch (err) {
+    throw failure(`cannot read ${file}: ${(err as Error).message}`);
+  }
 }
 
 export function checkObject(op: string, name: string, value: unknown, expected = 'an object'): asserts value is Record<string, unknown> {

@@ -8,8 +8,8 @@
 // groups with dense link storage (fractal heap + name index) of up to several hundred links.
 // Anything else (very large dense groups, v4 chunk indexes, other filters, strings,
 // compound types...) is refused with an error naming the file, the object and the feature.
-import * as fs from 'node:fs';
 import { inflateSync } from 'node:zlib';
+import { readFileBytes } from './args';
 
 export class Hdf5Error extends Error {
   override name = 'Hdf5Error';
@@ -54,14 +54,7 @@ export class Hdf5File {
   readonly root: Hdf5Group;
 
   static open(file: string): Hdf5File {
-    if (typeof file !== 'string' || file === '') throw new Hdf5Error(`hdf5: Hdf5File.open: argument 'file' must be a non-empty path string, got ${typeof file}`);
-    let bytes: Buffer;
-    try {
-      bytes = fs.readFileSync(file);
-    } catch (err) {
-      throw new Hdf5Error(`hdf5: cannot read ${file}: ${(err as Error).message}`);
-    }
-    return new Hdf5File(bytes, file);
+    return new Hdf5File(readFileBytes('hdf5: Hdf5File.open', file, (m) => new Hdf5Error(`hdf5: ${m}`)), file);
   }
 
   constructor(readonly bytes: Uint8Array, readonly source = '<buffer>') {

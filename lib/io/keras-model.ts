@@ -13,8 +13,8 @@ import type { SymbolicTensor } from '../layers/base';
 import { resolveLoss, type LossSpec } from '../losses';
 import { input, model as functionalModel, Model } from '../models/model';
 import type { Sequential } from '../models/sequential';
-import { checkOptions } from '../options';
-import { checkPath, isPlainObject, preview } from './args';
+import { checkOptions, isPlainObject } from '../options';
+import { checkPath, preview } from './args';
 import { assignModules } from './assign';
 import { kerasModules, WeightImportError } from './frameworks';
 import { Hdf5Error, Hdf5File } from './hdf5';
@@ -522,6 +522,14 @@ export function kerasGraphFromConfig(config: unknown, source = '<config.json>'):
 /** The config, metadata and weights of a `.keras` file. */
 export function readKerasArchive(file: string): { config: unknown; metadata: unknown; weights: Hdf5File } {
   checkPath('readKerasArchive', 'file', file);
+  return openKerasArchive(file, (zip, json) => ({ config: json('config.json'), metadata: zip.has('metadata.json') ? json('metadata.json') : null, weights: new Hdf5File(zip.read('model.weights.h5'), `${file}:model.weights.h5`) }));
+}
+
+/**
+ * Opens a `.keras` archive (it must hold config.json and model.weights.h5) and runs `read` on it;
+ * only the entries `read` asks for are inflated. Zip and HDF5 faults are errors naming the file.
+ */
+function openKerasArchive<T>(file: string, read: (zip: ZipArchive, json: (entry: string) => unknown) => T): T {
   try {
     const zip = ZipArchive.open(file);
     for (const entry of ['config.json', 'model.weights.h5']) if (!zip.has(entry)) fail(file, `the archive has no ${entry}: not a Keras 3 .keras file (entries: ${zip.entries().map((e) => e.name).join(', ') || 'none'})`);
@@ -533,17 +541,17 @@ export function readKerasArchive(file: string): { config: unknown; metadata: unk
         fail(file, `${entry} is not valid JSON: ${(err as Error).message}`);
       }
     };
-    return { config: json('config.json'), metadata: zip.has('metadata.json') ? json('metadata.json') : null, weights: new Hdf5File(zip.read('model.weights.h5'), `${file}:model.weights.h5`) };
+    return read(zip, json);
   } catch (err) {
     if (err instanceof ZipError || err instanceof Hdf5Error) fail(file, err.message);
     throw err;
   }
 }
 
-/** Reads a `.keras` file's config into a graph of this library's layer configs (nothing is built). */
+/** Reads a `.keras` file's config into a graph of this library's layer configs (nothing is built; the weights are not read). */
 export function readKerasGraph(file: string): KerasModelGraph {
   checkPath('readKerasGraph', 'file', file);
-  return kerasGraphFromConfig(readKerasArchive(file).config, file);
+  return kerasGraphFromConfig(openKerasArchive(file, (_zip, json) => json('config.json')), file);
 }
 
 /**

@@ -5,9 +5,9 @@
 //                          ..., "__metadata__": { "<key>": "<string>" } }   (padded with spaces)
 //   rest     the byte buffer; offsets are relative to its start; tensors are little-endian, row-major,
 //            cover the buffer exactly (no holes, no overlaps).
-import * as fs from 'node:fs';
 import { describe } from '../backend';
-import { checkObject, checkPath, isPlainObject, preview } from './args';
+import { isPlainObject } from '../options';
+import { checkObject, checkPath, preview, readFileBytes } from './args';
 import { writeFileAtomicSync } from './atomic';
 
 export type SafeDType = 'F64' | 'F32' | 'F16' | 'BF16' | 'I64' | 'I32' | 'I16' | 'I8' | 'U64' | 'U32' | 'U16' | 'U8' | 'BOOL';
@@ -151,14 +151,7 @@ export function decodeSafetensors(bytes: Uint8Array, source = '<buffer>'): Safet
 
 /** Reads and validates a safetensors file. */
 export function readSafetensors(file: string): SafetensorsFile {
-  checkPath('readSafetensors', 'file', file);
-  let bytes: Buffer;
-  try {
-    bytes = fs.readFileSync(file);
-  } catch (err) {
-    throw new SafetensorsError(`safetensors: cannot read ${file}: ${(err as Error).message}`);
-  }
-  return decodeSafetensors(bytes, file);
+  return decodeSafetensors(readFileBytes('readSafetensors', file, (m) => new SafetensorsError(`safetensors: ${m}`)), file);
 }
 
 export interface TensorToWrite {

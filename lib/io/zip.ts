@@ -4,10 +4,9 @@
 // sizes and the offset of its local header. Everything is bounds-checked, the data of each entry is
 // CRC-checked, and inflating stops at the declared size (a zip bomb cannot allocate more than it
 // declares, and a declared size above `maxEntryBytes` is refused before anything is inflated).
-import * as fs from 'node:fs';
 import * as zlib from 'node:zlib';
 import { describe } from '../backend';
-import { checkPath } from './args';
+import { readFileBytes } from './args';
 
 export class ZipError extends Error {
   override name = 'ZipError';
@@ -59,14 +58,7 @@ export class ZipArchive {
 
   /** Opens the archive at `file` (read whole: .keras files are small). */
   static open(file: string, options: { maxEntryBytes?: number } = {}): ZipArchive {
-    checkPath('ZipArchive.open', 'file', file);
-    let bytes: Buffer;
-    try {
-      bytes = fs.readFileSync(file);
-    } catch (err) {
-      throw new ZipError(`zip: cannot read ${file}: ${(err as Error).message}`);
-    }
-    return new ZipArchive(bytes, file, options);
+    return new ZipArchive(readFileBytes('ZipArchive.open', file, (m) => new ZipError(`zip: ${m}`)), file, options);
   }
 
   readonly maxEntryBytes: number;

@@ -5,7 +5,9 @@ import * as path from 'node:path';
 import type { DeviceName } from '../../binding';
 import { describe, getDevice } from '../backend';
 import type * as ModelIo from '../io/model-io';
-import { FusedRecurrent, type Layer, type Param } from '../layers';
+import { endScope, startScope, tidy } from '../engine';
+import { FusedRecurrent, type GraphNode, type Layer, type Param } from '../layers';
+import * as ops from '../ops';
 import type { Optimizer } from '../optimizers';
 import { Rng, getRngState, globalRng } from '../random';
 import type { Logs } from '../callbacks';
@@ -13,6 +15,8 @@ import { Tensor, tensor } from '../tensor';
 import { fitDatasetOptions, writeWeights, type FitDatasetArgs } from '../training/arguments';
 import { batchSlice, type HostData } from '../training/data';
 import { History, fail, sourceEpochs, trainLoop, type BatchSource, type StepBatch } from '../training/engine';
+import { clearSaved, type Graph } from '../training/graph';
+import { Ones, lossAndMetricsInto, outputLogs, outputSlots, withFused, type OutputLoss } from '../training/loss';
 
 /**
  * lib/io/model-io, loaded on first use: it imports the model classes, which extend this one, so a
@@ -25,7 +29,14 @@ export abstract class LayersModel {
   abstract readonly name: string;
   /** Every layer once, in order. */
   abstract readonly layers: Layer[];
+  /** The output names (a layer's, with :i for a layer's i-th output when it has several); several outputs name their logs by them. */
+  abstract readonly outputNames: string[];
   optimizer: Optimizer | null = null;
+  /** What compile() set: each output's loss and metrics (null before), and each loss's weight in the total loss. */
+  protected outputLosses: OutputLoss[] | null = null;
+  protected lossWeights: number[] = [];
+  /** The confusion metrics' all-ones targets, kept while a fit or an evaluation runs (holdOnes). */
+  private readonly ones = new Ones();
   /** Set by a callback to end training after the current batch. */
   stopTraining = false;
   /** Set by dispose(): every method then throws instead of silently re-initialising the layers. */
@@ -160,13 +171,104 @@ export abstract class LayersModel {
     if (validation && 'arrays' in validation) validate = model.validateArrays(...validation.arrays);
     else if (validation) validate = () => model.evaluateSource(validation.source);
     const rng = this.startTrainingRng();
-    return trainLoop({
+    return this.holdOnes(() => trainLoop({
       model: this, callbackModel: this, ...loop,
       params: { epochs: loop.epochs, steps: batchesPerEpoch ?? 0, samples: 0, batchSize: 0, verbose: loop.verbose, metrics: model.logNames },
       epochBatches: sourceEpochs('fitDataset', dataset, batchesPerEpoch, (element, i) => model.step(element, i, rng)),
       toLogs: model.toLogs,
       validate,
+    }));
+  }
+
+  /** The layer calls a step runs (a sequential model: its chain). */
+  protected abstract trainingGraph(): Graph;
+
+  /** The log names: loss (the weighted total), then per output (several outputs) its loss and metrics. */
+  protected logNames(): string[] {
+    const o = this.outputLosses ?? [];
+    if (o.length <= 1) return ['loss', ...(o[0]?.metrics ?? []).map((m) => m.name)];
+    return ['loss', ...o.flatMap((out, i) => [`${this.outputNames[i]}_loss`, ...out.metrics.map((m) => `${this.outputNames[i]}_${m.name}`)])];
+  }
+
+  /** Logs from (the means of) a step's values (per output: loss, metrics): the total loss first when there are several outputs. */
+  protected toLogs(values: ArrayLike<number>): number[] {
+    const losses = this.outputLosses!;
+    if (losses.length === 1) return outputLogs(losses[0]!, values, 0);
+    let total = 0, offset = 0;
+    const logs = losses.flatMap((o, i) => {
+      total += this.lossWeights[i]! * values[offset]!;
+      const out = outputLogs(o, values, offset);
+      offset += outputSlots(o);
+      return out;
     });
+    return [total, ...logs];
+  }
+
+  /** The slots of a step's values: every output's loss and metrics. */
+  protected valueSlots(): number {
+    return this.outputLosses!.reduce((s, o) => s + outputSlots(o), 0);
+  }
+
+  /** Per-output loss and metrics into one tensor (see toLogs), and the loss gradients scaled by lossWeights. */
+  private lossesAndMetrics(outputs: Tensor[], lengths: Array<Int32Array | null>, ys: Tensor[], weights: Float32Array | null, withGrad: boolean): { values: Tensor; grads: Array<Tensor | null> } {
+    const values = ops.empty([this.valueSlots()], outputs[0]!.device);
+    let offset = 0;
+    const grads = this.outputLosses!.map((o, i) => {
+      const g = lossAndMetricsInto(o, outputs[i]!, ys[i]!, lengths[i]!, weights, values, offset, withGrad, this.ones);
+      offset += outputSlots(o);
+      if (g && this.lossWeights[i] !== 1) ops.scale_(g, this.lossWeights[i]!);
+      return g;
+    });
+    return { values, grads };
+  }
+
+  /** Runs a fit or an evaluation (sync or async) with the tensors its steps share made once. */
+  protected holdOnes<T>(run: () => T): T {
+    return this.ones.hold(run);
+  }
+
+  private fusedLayers() {
+    return (this.outputLosses ?? []).map((o) => o.fused);
+  }
+
+  /**
+   * One training step on batch tensors; returns the raw per-output [loss, ...metrics] tensor (the
+   * step's only survivor; the caller reads and disposes it). applyUpdate false leaves the
+   * gradients for `collect` to read before they are cleared.
+   */
+  protected stepValues(xs: Tensor[], ys: Tensor[], weights: Float32Array | null, rng: Rng, applyUpdate = true, collect?: (params: Param[]) => void): Tensor {
+    const optimizer = this.optimizer;
+    if (!optimizer || !this.outputLosses) fail('model: call compile({optimizer, loss}) before training or evaluating');
+    const graph = this.trainingGraph();
+    const saved = new Map<GraphNode, unknown>();
+    startScope('trainStep');
+    let result: Tensor | undefined;
+    try {
+      result = withFused(this.fusedLayers(), () => {
+        const { outputs, lengths } = graph.forward(xs, true, rng, saved, this.hostOf);
+        const { values, grads } = this.lossesAndMetrics(outputs, lengths, ys, weights, true);
+        graph.backward(grads, saved);
+        if (applyUpdate) optimizer.apply(this.params);
+        else collect?.(this.params);
+        return values;
+      });
+      return result;
+    } finally {
+      clearSaved(saved);
+      for (const l of this.layers) l.clearSaved(); // a layer that threw mid-forward keeps its own
+      for (const p of this.params) p.grad = null;
+      endScope(result);
+    }
+  }
+
+  /** The raw per-output [loss, ...metrics] of one batch in inference mode, as a new device tensor. */
+  protected evaluateValues(xs: Tensor[], ys: Tensor[], weights: Float32Array | null): Tensor {
+    return tidy(() =>
+      withFused(this.fusedLayers(), () => {
+        const { outputs, lengths } = this.trainingGraph().forward(xs, false, globalRng, null, this.hostOf);
+        return this.lossesAndMetrics(outputs, lengths, ys, weights, false).values;
+      }),
+    );
   }
 
   /** Keras' summary table (header, rows, parameter totals) with the given column widths; printed and returned. */

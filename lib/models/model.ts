@@ -6,21 +6,20 @@
 // Sequential (lib/training/engine.ts).
 import { describe } from '../backend';
 import type { Callback, CallbackHooks, Logs } from '../callbacks';
-import { dispose, endScope, startScope, tidy } from '../engine';
-import { Layer, SymbolicTensor, type CallContext, type GraphNode, type LayerShape, type Param } from '../layers/base';
+import { tidy } from '../engine';
+import { Layer, SymbolicTensor, type GraphNode, type LayerShape } from '../layers/base';
 import { resolveLoss, type LossArg, type LossSpec } from '../losses';
 import { resolveMetric, type MetricArg } from '../metrics';
-import * as ops from '../ops';
 import { checkOptions, closestKey } from '../options';
 import { resolveOptimizer, type Optimizer } from '../optimizers';
 import { Rng, globalRng } from '../random';
-import { Tensor, tensor } from '../tensor';
+import { Tensor } from '../tensor';
 import { batchSlice, classWeightsOf, cutSamples, hostData, sampleWeightsOf, type Data, type HostData, type SampleWeights } from '../training/data';
 import { datasetElement, evaluateDatasetOptions, evaluateElements, type FitDatasetArgs } from '../training/arguments';
 import { History, fail, loopOptions, positiveInteger, trainLoop, weightedMeans, type BatchSource } from '../training/engine';
-import { Graph, clearSaved } from '../training/graph';
+import { Graph } from '../training/graph';
 import { predictBatches, runNow, runYielding } from '../training/predict';
-import { fusedDense, lossAndMetricsInto, lossConfig, outputLogs, outputSlots, withFused, type OutputLoss } from '../training/loss';
+import { fusedDense, lossConfig, type OutputLoss } from '../training/loss';
 import { LayersModel } from './base';
 
 /** Data for a model's inputs (or outputs): one Data for one, an array in order, or an object keyed by name. */
@@ -127,8 +126,6 @@ export class Model extends LayersModel {
   readonly inputNames: string[];
   /** The producing layer's name (with :i for a layer's i-th output when it has several). */
   readonly outputNames: string[];
-  private outputLosses: OutputLoss[] | null = null;
-  private lossWeights: number[] = [];
   /** Runs the calls (lib/training/graph.ts). */
   private readonly graph: Graph;
   private inputDTypes: Array<'float32' | 'int32'>;
@@ -243,27 +240,6 @@ export class Model extends LayersModel {
     });
   }
 
-  /** The log names: loss (the weighted total), then per output (several outputs) its loss and metrics. */
-  private logNames(): string[] {
-    const o = this.compiled('model');
-    if (o.length === 1) return ['loss', ...o[0]!.metrics.map((m) => m.name)];
-    return ['loss', ...o.flatMap((out, i) => [`${this.outputNames[i]}_loss`, ...out.metrics.map((m) => `${this.outputNames[i]}_${m.name}`)])];
-  }
-
-  /** Logs from a step's values (per output: loss, metrics): the total loss first when there are several outputs. */
-  private toLogs(values: ArrayLike<number>): number[] {
-    const raw = Array.from(values);
-    if (this.outputs.length === 1) return outputLogs(this.outputLosses![0]!, raw, 0);
-    let total = 0, offset = 0;
-    const logs = this.outputLosses!.flatMap((o, i) => {
-      total += this.lossWeights[i]! * raw[offset]!;
-      const out = outputLogs(o, raw, offset);
-      offset += outputSlots(o);
-      return out;
-    });
-    return [total, ...logs];
-  }
-
   private compiled(fn: string): OutputLoss[] {
     if (!this.outputLosses || !this.optimizer) fail(`${fn}: call compile({optimizer, loss}) before ${fn}()`);
     return this.outputLosses;
@@ -328,66 +304,28 @@ export class Model extends LayersModel {
 
   // ---------------------------------------------------------------- graph execution
 
-  /** Per-output loss and metrics into one tensor (see toLogs), and the loss gradients scaled by lossWeights. */
-  private lossesAndMetrics(outputs: Tensor[], lengths: Array<Int32Array | null>, ys: Tensor[], weights: Float32Array | null, withGrad: boolean): { values: Tensor; grads: Array<Tensor | null> } {
-    const losses = this.outputLosses!;
-    const values = ops.empty([losses.reduce((s, o) => s + outputSlots(o), 0)], outputs[0]!.device);
-    let offset = 0;
-    const grads = losses.map((o, i) => {
-      const g = lossAndMetricsInto(o, outputs[i]!, ys[i]!, lengths[i]!, weights, values, offset, withGrad);
-      offset += outputSlots(o);
-      if (g && this.lossWeights[i] !== 1) ops.scale_(g, this.lossWeights[i]!);
-      return g;
-    });
-    return { values, grads };
-  }
-
-  private fusedLayers() {
-    return (this.outputLosses ?? []).map((o) => o.fused);
-  }
-
-  /** One training step; returns the raw per-output [loss, ...metrics] tensor (the step's only survivor). */
-  private stepValues(xs: Tensor[], ys: Tensor[], weights: Float32Array | null, rng: Rng, applyUpdate = true, collect?: (params: Param[]) => void): Tensor {
-    const optimizer = this.optimizer!;
-    const saved = new Map<GraphNode, unknown>();
-    startScope('trainStep');
-    let result: Tensor | undefined;
-    try {
-      result = withFused(this.fusedLayers(), () => {
-        const { outputs, lengths } = this.graph.forward(xs, true, rng, saved, this.hostOf);
-        const { values, grads } = this.lossesAndMetrics(outputs, lengths, ys, weights, true);
-        this.graph.backward(grads, saved);
-        if (applyUpdate) optimizer.apply(this.params);
-        else collect?.(this.params);
-        return values;
-      });
-      return result;
-    } finally {
-      clearSaved(saved);
-      for (const p of this.params) p.grad = null;
-      endScope(result);
-    }
-  }
-
   /** Raw per-output [loss, ...metrics] of one host batch slice, inference mode. */
-  private evaluateValues(b: HostBatch, start: number, end: number): Float32Array {
-    return tidy(() =>
-      withFused(this.fusedLayers(), () => {
-        const t = this.batchTensors(b, null, start, end);
-        const { outputs, lengths } = this.graph.forward(t.xs, false, globalRng, null, this.hostOf);
-        return this.lossesAndMetrics(outputs, lengths, t.ys, t.weights, false).values.dataSync() as Float32Array;
-      }),
-    );
+  private batchValues(b: HostBatch, start: number, end: number): Float32Array {
+    return tidy(() => {
+      const t = this.batchTensors(b, null, start, end);
+      return this.evaluateValues(t.xs, t.ys, t.weights).dataSync() as Float32Array;
+    });
+  }
+
+  protected trainingGraph(): Graph {
+    return this.graph;
   }
 
   private evaluateHost(b: HostBatch, batchSize: number): Logs {
-    const n = b.xs[0]!.shape[0]!;
-    const rows: { size: number; values: Float32Array }[] = [];
-    for (let start = 0; start < n; start += batchSize) {
-      const end = Math.min(n, start + batchSize);
-      rows.push({ size: end - start, values: this.evaluateValues(b, start, end) });
-    }
-    return weightedMeans(this.logNames(), rows, (v) => this.toLogs(v));
+    return this.holdOnes(() => {
+      const n = b.xs[0]!.shape[0]!;
+      const rows: { size: number; values: Float32Array }[] = [];
+      for (let start = 0; start < n; start += batchSize) {
+        const end = Math.min(n, start + batchSize);
+        rows.push({ size: end - start, values: this.batchValues(b, start, end) });
+      }
+      return weightedMeans(this.logNames(), rows, (v) => this.toLogs(v));
+    });
   }
 
   // ---------------------------------------------------------------- public training API
@@ -449,7 +387,7 @@ export class Model extends LayersModel {
     const samples = train.xs[0]!.shape[0]!;
     const steps = Math.ceil(samples / batchSize);
     const self = this;
-    return trainLoop({
+    return this.holdOnes(() => trainLoop({
       model: this, callbackModel: this, ...loop, initialEpoch,
       params: { epochs: loop.epochs, steps, samples, batchSize, verbose: loop.verbose, metrics: this.logNames() },
       *epochBatches() {
@@ -461,7 +399,7 @@ export class Model extends LayersModel {
       },
       toLogs: (v) => this.toLogs(v),
       validate: val ? () => this.evaluateHost(val!, validationBatchSize) : null,
-    });
+    }));
   }
 
   /** A step as the loop wants it: the batch made and trained inside one scope; the raw values survive. */
@@ -499,10 +437,10 @@ export class Model extends LayersModel {
   }
 
   private evaluateSource(fn: string, dataset: BatchSource, limit: number | null): Promise<Logs> {
-    return evaluateElements(fn, dataset, limit, this.logNames(), (element, i) => {
+    return this.holdOnes(() => evaluateElements(fn, dataset, limit, this.logNames(), (element, i) => {
       const b = this.datasetBatch(fn, element, i);
-      return { size: b.xs[0]!.shape[0]!, values: this.evaluateValues(b, 0, b.xs[0]!.shape[0]!) };
-    }, (v) => this.toLogs(v));
+      return { size: b.xs[0]!.shape[0]!, values: this.batchValues(b, 0, b.xs[0]!.shape[0]!) };
+    }, (v) => this.toLogs(v)));
   }
 
   async evaluateDataset(dataset: BatchSource, args: { batches?: number } = {}): Promise<Logs> {

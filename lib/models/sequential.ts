@@ -6,21 +6,21 @@
 // output on the device). Batches go to the device of the model's parameters.
 import { describe } from '../backend';
 import type { Callback, CallbackHooks, Logs } from '../callbacks';
-import { dispose, endScope, startScope, tidy } from '../engine';
-import { Dense, FusedRecurrent, Layer, SymbolicTensor, TimeDistributed, type GraphNode, type LayerShape, type Param } from '../layers';
+import { tidy } from '../engine';
+import { FusedRecurrent, Layer, SymbolicTensor, TimeDistributed, type LayerShape, type Param } from '../layers';
 import { resolveLoss, type LossSpec } from '../losses';
-import { resolveMetric, type MetricSpec } from '../metrics';
+import { resolveMetric } from '../metrics';
 import * as ops from '../ops';
 import { checkOptions } from '../options';
 import { resolveOptimizer, type Optimizer } from '../optimizers';
 import type { LossArg } from '../losses';
 import type { MetricArg } from '../metrics';
 import { Rng, globalRng } from '../random';
-import { Tensor, shapeSize, tensor } from '../tensor';
+import { Tensor, shapeSize } from '../tensor';
 import { LayersModel } from './base';
 import { batchSlice, classWeightsOf, cutSamples, hostData, sampleWeightsOf, type Data, type HostData, type SampleWeights } from '../training/data';
-import { Graph, clearSaved } from '../training/graph';
-import { fusedDense, lossAndMetricsInto, lossConfig, outputLogs, outputSlots, withFused, type OutputLoss } from '../training/loss';
+import { Graph } from '../training/graph';
+import { fusedDense, lossConfig } from '../training/loss';
 import { datasetElement, evaluateDatasetOptions, evaluateElements, type FitDatasetArgs as FitDatasetArgsOf } from '../training/arguments';
 import { History, fail, loopOptions, positiveInteger, trainLoop, weightedMeans, type BatchSource } from '../training/engine';
 import { predictBatches, runNow, runYielding } from '../training/predict';
@@ -101,10 +101,6 @@ const COMPILE_REFUSED: Record<string, string> = {
 
 export class Sequential extends LayersModel {
   layers: Layer[] = [];
-  private lossSpec: LossSpec | null = null;
-  private metricSpecs: MetricSpec[] = [];
-  /** A final dense layer whose activation the loss absorbs (softmax + CCE, sigmoid + BCE). */
-  private fused: Dense | null = null;
   readonly name: string;
 
   constructor(args: { layers?: Layer[]; name?: string } = {}) {
@@ -138,6 +134,16 @@ export class Sequential extends LayersModel {
     if (!(input instanceof SymbolicTensor)) fail(`${this.name}.apply: argument 'input' must be a symbolic tensor (from input() or layer.apply()), got ${describe(input)}`);
     if (this.layers.length === 0) fail(`${this.name}.apply: the model has no layers`);
     return this.layers.reduce((h, l) => l.apply(h) as SymbolicTensor, input);
+  }
+
+  /** The last layer's name (as tfjs). */
+  get outputNames(): string[] {
+    return this.layers.length ? [this.layers[this.layers.length - 1]!.name] : [];
+  }
+
+  /** The compiled loss, or null before compile(). */
+  private get lossSpec(): LossSpec | null {
+    return this.outputLosses?.[0]!.spec ?? null;
   }
 
   get built(): boolean {
@@ -178,9 +184,9 @@ export class Sequential extends LayersModel {
     const metrics = (args.metrics ?? []).map((m) => resolveMetric(m, loss));
     this.optimizer?.dispose();
     this.optimizer = optimizer;
-    this.lossSpec = loss;
-    this.metricSpecs = metrics;
-    this.fused = fusedDense(this.layers[this.layers.length - 1], loss);
+    // A final dense layer whose activation the loss absorbs (softmax + CCE, sigmoid + BCE).
+    this.outputLosses = [{ spec: loss, metrics, fused: fusedDense(this.layers[this.layers.length - 1], loss) }];
+    this.lossWeights = [1];
   }
 
   /** The compiled loss, metrics and optimizer config (JSON-ready), or null before compile(). */
@@ -188,7 +194,7 @@ export class Sequential extends LayersModel {
     if (!this.optimizer || !this.lossSpec) return null;
     return {
       loss: lossConfig(this.lossSpec),
-      metrics: this.metricSpecs.map((m) => m.name),
+      metrics: this.outputLosses![0]!.metrics.map((m) => m.name),
       optimizer: this.optimizer.getConfig(),
     };
   }
@@ -237,21 +243,15 @@ export class Sequential extends LayersModel {
     return classWeightsOf(fn, classWeight, y, this.outputShape, this.yDType() === 'int32');
   }
 
-  /** Lengths of the last forward's sequence output (right-padded input under a mask), or null. */
-  private lastLengths: Int32Array | null = null;
-
   // ---------------------------------------------------------------- steps
 
-  /** `rng` gives dropout seeds (training only: inference draws nothing). */
-  private forward(x: Tensor, training: boolean, rng: Rng = globalRng, saved: Map<GraphNode, unknown> | null = null): Tensor {
-    const { outputs, lengths } = this.chainGraph().forward([x], training, rng, saved, this.hostOf);
-    this.lastLengths = lengths[0]!;
-    return outputs[0]!;
+  private forward(x: Tensor, training: boolean): Tensor {
+    return this.trainingGraph().forward([x], training, globalRng, null, this.hostOf).outputs[0]!;
   }
 
   /** The stack as a chain of layer calls for the graph executor (made once built; add() drops it). */
   private chain: Graph | null = null;
-  private chainGraph(): Graph {
+  protected trainingGraph(): Graph {
     if (!this.chain) {
       const first = this.layers[0]!;
       const x = new SymbolicTensor([...first.inputShape!], first.inputDType, null, 0, `${this.name}_input`);
@@ -260,57 +260,10 @@ export class Sequential extends LayersModel {
     return this.chain;
   }
 
-  /** Loss and metric values of one batch into a small tensor; the loss gradient when wanted. */
-  private lossAndMetrics(out: Tensor, y: Tensor, withGrad: boolean, sampleWeights: Float32Array | null): { values: Tensor; grad: Tensor | null } {
-    const o = this.outputLoss();
-    const values = ops.empty([outputSlots(o)], out.device);
-    return { values, grad: lossAndMetricsInto(o, out, y, this.lastLengths, sampleWeights, values, 0, withGrad) };
-  }
-
-  private outputLoss(): OutputLoss {
-    return { spec: this.lossSpec!, metrics: this.metricSpecs, fused: this.fused };
-  }
-
-  /** [loss, ...metrics] from (the means of) a step's values. */
-  private toLogs(values: ArrayLike<number>): number[] {
-    return outputLogs(this.outputLoss(), values, 0);
-  }
-
-  private withFused<T>(fn: () => T): T {
-    return withFused([this.fused], fn);
-  }
-
-  /**
-   * One training step on tensors; returns [loss, ...metrics] as a new device tensor (the step's only
-   * survivor; the caller reads and disposes it). applyUpdate false leaves gradients in params (caller clears).
-   */
-  private stepValues(x: Tensor, y: Tensor, sampleWeights: Float32Array | null, rng: Rng, applyUpdate = true, collect?: (params: Param[]) => void): Tensor {
-    if (!this.optimizer || !this.lossSpec) fail('model: call compile({optimizer, loss}) before training or evaluating');
-    const saved = new Map<GraphNode, unknown>();
-    startScope('trainStep');
-    let result: Tensor | undefined;
-    try {
-      result = this.withFused(() => {
-        const out = this.forward(x, true, rng, saved);
-        const { values, grad } = this.lossAndMetrics(out, y, true, sampleWeights);
-        this.chainGraph().backward([grad], saved);
-        if (applyUpdate) this.optimizer!.apply(this.params);
-        else collect?.(this.params);
-        return values;
-      });
-      return result;
-    } finally {
-      clearSaved(saved);
-      for (const l of this.layers) l.clearSaved(); // a layer that threw mid-forward
-      for (const p of this.params) p.grad = null;
-      endScope(result);
-    }
-  }
-
   /** One training step on tensors; returns [loss, ...metrics] (read synchronously). */
   private step(x: Tensor, y: Tensor, sampleWeights: Float32Array | null, applyUpdate = true, collect?: (params: Param[]) => void): number[] {
     // One step outside fit: its own stream, drawn from the global generator now.
-    const values = this.stepValues(x, y, sampleWeights, new Rng(globalRng.nextStreamSeed()), applyUpdate, collect);
+    const values = this.stepValues([x], [y], sampleWeights, new Rng(globalRng.nextStreamSeed()), applyUpdate, collect);
     try {
       return this.toLogs(values.dataSync());
     } finally {
@@ -353,10 +306,6 @@ export class Sequential extends LayersModel {
     return { xh, yh };
   }
 
-  private logNames(): string[] {
-    return ['loss', ...this.metricSpecs.map((m) => m.name)];
-  }
-
   async fit(x: Data, y: Data, args: FitArgs = {}): Promise<History> {
     this.assertLive('fit');
     if (!this.optimizer || !this.lossSpec) fail('fit: call compile({optimizer, loss}) before fit()');
@@ -397,7 +346,7 @@ export class Sequential extends LayersModel {
     const steps = Math.ceil(samples / batchSize);
     const train = xh, target = yh, trainWeights = weights;
     const self = this;
-    return trainLoop({
+    return this.holdOnes(() => trainLoop({
       model: this, callbackModel: this, epochs, initialEpoch, verbose: loop.verbose, callbacks: loop.callbacks, signal: loop.signal,
       params: { epochs, steps, samples, batchSize, verbose: loop.verbose, metrics: this.logNames() },
       toLogs: (v) => this.toLogs(v),
@@ -407,11 +356,11 @@ export class Sequential extends LayersModel {
           const start = b * batchSize;
           const end = Math.min(samples, start + batchSize);
           const batchWeights = trainWeights && batchSlice(trainWeights, 1, order, start, end);
-          yield { size: end - start, step: () => tidy(() => self.stepValues(self.batchTensor(train, order, start, end), self.batchTensor(target, order, start, end), batchWeights, rng)) };
+          yield { size: end - start, step: () => tidy(() => self.stepValues([self.batchTensor(train, order, start, end)], [self.batchTensor(target, order, start, end)], batchWeights, rng)) };
         }
       },
       validate: val ? () => this.evaluateHost(val!.x, val!.y, val!.weights, validationBatchSize) : null,
-    });
+    }));
   }
 
   /** One dataset element ({xs, ys, sampleWeight?}, data or tensors) on the host, checked. */
@@ -438,7 +387,7 @@ export class Sequential extends LayersModel {
       step: (element, i, rng) => {
         const { xh, yh, weights } = this.datasetBatch('fitDataset', element, i);
         const n = xh.shape[0]!;
-        return { size: n, step: () => tidy(() => this.stepValues(this.batchTensor(xh, null, 0, n), this.batchTensor(yh, null, 0, n), weights, rng)) };
+        return { size: n, step: () => tidy(() => this.stepValues([this.batchTensor(xh, null, 0, n)], [this.batchTensor(yh, null, 0, n)], weights, rng)) };
       },
       logNames: this.logNames(),
       toLogs: (v) => this.toLogs(v),
@@ -446,19 +395,16 @@ export class Sequential extends LayersModel {
   }
 
   private evaluateSource(fn: string, dataset: BatchSource, limit: number | null): Promise<Logs> {
-    return evaluateElements(fn, dataset, limit, this.logNames(), (element, i) => {
+    return this.holdOnes(() => evaluateElements(fn, dataset, limit, this.logNames(), (element, i) => {
       const { xh, yh, weights } = this.datasetBatch(fn, element, i);
       return { size: xh.shape[0]!, values: this.evaluateBatch(xh, yh, weights) };
-    }, (v) => this.toLogs(v));
+    }, (v) => this.toLogs(v)));
   }
 
   /** [loss, ...metrics] of one whole host batch (inference mode). */
   private evaluateBatch(xh: HostData, yh: HostData, weights: Float32Array | null): Float32Array {
     const n = xh.shape[0]!;
-    return tidy(() => this.withFused(() => {
-      const out = this.forward(this.batchTensor(xh, null, 0, n), false);
-      return this.lossAndMetrics(out, this.batchTensor(yh, null, 0, n), false, weights).values.dataSync() as Float32Array;
-    }));
+    return tidy(() => this.evaluateValues([this.batchTensor(xh, null, 0, n)], [this.batchTensor(yh, null, 0, n)], weights).dataSync() as Float32Array);
   }
 
   /** Loss and metrics over a dataset's batches (all, or the first `batches`), weighted by batch size. */
@@ -470,29 +416,24 @@ export class Sequential extends LayersModel {
 
   private evaluateHost(xh: HostData, yh: HostData, weights: Float32Array | null, batchSize: number): Logs {
     if (!this.lossSpec) fail('evaluate: call compile({optimizer, loss}) before evaluate()');
-    const k = outputSlots(this.outputLoss());
+    const k = this.valueSlots();
     const n = xh.shape[0]!;
     const batches = Math.ceil(n / batchSize);
     // Each batch's [loss, ...metrics] goes into one device tensor, read once at the end: no
     // device-to-host transfer per batch.
-    const all = tidy(() => {
+    const all = this.holdOnes(() => tidy(() => {
       const acc = ops.empty([batches, k], this.device);
       try {
         for (let b = 0; b < batches; b++) {
           const start = b * batchSize;
           const end = Math.min(n, start + batchSize);
-          tidy(() =>
-            this.withFused(() => {
-              const out = this.forward(this.batchTensor(xh, null, start, end), false);
-              ops.writeFirst_(acc, this.lossAndMetrics(out, this.batchTensor(yh, null, start, end), false, weights && weights.subarray(start, end)).values, b);
-            }),
-          );
+          tidy(() => ops.writeFirst_(acc, this.evaluateValues([this.batchTensor(xh, null, start, end)], [this.batchTensor(yh, null, start, end)], weights && weights.subarray(start, end)), b));
         }
         return acc.dataSync();
       } finally {
         acc.dispose();
       }
-    });
+    }));
     const rows = Array.from({ length: batches }, (_, b) => ({ size: Math.min(n, (b + 1) * batchSize) - b * batchSize, values: all.subarray(b * k, (b + 1) * k) }));
     return weightedMeans(this.logNames(), rows, (v) => this.toLogs(v));
   }

@@ -3,8 +3,8 @@
 // History. The model supplies the step (one batch in, its [loss, ...metrics] tensor out) and the
 // validation pass; batching (host arrays or a dataset) is the caller's StepBatch iterator.
 import { describe } from '../backend';
-import { CustomCallback, ProgressBar, type Callback, type CallbackHooks, type Logs, type TrainParams } from '../callbacks';
-import { checkHooks } from '../callbacks/base';
+import { ProgressBar, type Callback, type CallbackHooks, type Logs, type TrainParams } from '../callbacks';
+import { callbackOf } from '../callbacks/base';
 import { dispose } from '../engine';
 import type { Tensor } from '../tensor';
 
@@ -37,7 +37,7 @@ export interface LoopArgs {
   epochs: number;
   initialEpoch: number;
   verbose: 0 | 1 | 2;
-  callbacks: Array<Callback | CallbackHooks>;
+  callbacks: Callback[];
   signal?: AbortSignal;
   params: TrainParams;
   /** The batches of one epoch, in order (sync or async). */
@@ -52,7 +52,7 @@ export interface LoopArgs {
 }
 
 /** The checks fit and fitDataset share: verbose, signal, callbacks, epochs and initialEpoch. */
-export function loopOptions(fn: string, args: { epochs?: unknown; initialEpoch?: unknown; verbose?: unknown; signal?: unknown; callbacks?: unknown }): { epochs: number; initialEpoch: number; verbose: 0 | 1 | 2; signal?: AbortSignal; callbacks: Array<Callback | CallbackHooks> } {
+export function loopOptions(fn: string, args: { epochs?: unknown; initialEpoch?: unknown; verbose?: unknown; signal?: unknown; callbacks?: unknown }): { epochs: number; initialEpoch: number; verbose: 0 | 1 | 2; signal?: AbortSignal; callbacks: Callback[] } {
   const epochs = positiveInteger(fn, 'epochs', args.epochs, 1);
   const initialEpoch = args.initialEpoch ?? 0;
   if (typeof initialEpoch !== 'number' || !Number.isInteger(initialEpoch) || initialEpoch < 0) fail(`${fn}: 'initialEpoch' must be a non-negative integer, got ${describe(args.initialEpoch)}`);
@@ -60,10 +60,7 @@ export function loopOptions(fn: string, args: { epochs?: unknown; initialEpoch?:
   if (verbose !== 0 && verbose !== 1 && verbose !== 2) fail(`${fn}: 'verbose' must be 0, 1 or 2, got ${describe(args.verbose)}`);
   if (args.signal !== undefined && !(args.signal instanceof AbortSignal)) fail(`${fn}: 'signal' must be an AbortSignal, got ${describe(args.signal)}`);
   if (args.callbacks !== undefined && !Array.isArray(args.callbacks)) fail(`${fn}: 'callbacks' must be an array, got ${describe(args.callbacks)}`);
-  const callbacks = (args.callbacks ?? []).map((c: unknown, i: number) => {
-    const checked = checkHooks(fn, c, i);
-    return checked.kind === 'callback' ? checked.callback : checked.hooks;
-  });
+  const callbacks = (args.callbacks ?? []).map((c: unknown, i: number) => callbackOf(fn, c, i));
   return { epochs, initialEpoch, verbose, signal: args.signal as AbortSignal | undefined, callbacks };
 }
 
@@ -85,7 +82,7 @@ export async function trainLoop(args: LoopArgs): Promise<History> {
   const callbacks: Callback[] = [];
   if (args.verbose === 1) callbacks.push(new ProgressBar());
   if (args.verbose === 2) callbacks.push(new ProgressBar(process.stdout, false));
-  for (const c of args.callbacks) callbacks.push(typeof (c as Callback).setModel === 'function' ? (c as Callback) : new CustomCallback(c as CallbackHooks));
+  callbacks.push(...args.callbacks);
   for (const c of callbacks) {
     c.setModel(args.callbackModel as never);
     c.setParams(params);
@@ -101,8 +98,7 @@ export async function trainLoop(args: LoopArgs): Promise<History> {
   await call('onTrainBegin', {});
   for (let epoch = args.initialEpoch; epoch < args.epochs && !model.stopTraining && !aborted(); epoch++) {
     await call('onEpochBegin', epoch, {});
-    let sums: Float64Array | null = null;
-    let seen = 0;
+    const means = new WeightedMeans();
     let logs: Logs = {};
     const batches = args.epochBatches(epoch);
     let b = 0;
@@ -117,14 +113,11 @@ export async function trainLoop(args: LoopArgs): Promise<History> {
         // the step runs (the read is ordered after the step's work).
         const values = batch.step();
         try {
-          const raw = (await values.data()) as Float32Array;
-          sums ??= new Float64Array(raw.length);
-          for (let i = 0; i < raw.length; i++) sums[i] += raw[i]! * batch.size;
+          means.add((await values.data()) as Float32Array, batch.size);
         } finally {
           values.dispose();
         }
-        seen += batch.size;
-        logs = namedLogs(params.metrics, Array.from(sums, (v) => v / seen), args.toLogs);
+        logs = means.logs(params.metrics, args.toLogs);
         await call('onBatchEnd', b, { ...logs, batch: b, size: batch.size });
         b++;
         await new Promise<void>((resolve) => setImmediate(resolve));
@@ -280,22 +273,30 @@ export async function* sourceElements<B>(fn: string, source: BatchSource<B>, lim
   }
 }
 
-/** The named logs from the means of the steps' values (through toLogs when given). */
-function namedLogs(names: string[], means: number[], toLogs?: (means: ArrayLike<number>) => number[]): Logs {
-  const vals = toLogs ? toLogs(means) : means;
-  const logs: Logs = {};
-  names.forEach((name, i) => (logs[name] = vals[i]!));
-  return logs;
+/** Batch-size-weighted running means of the steps' value rows (float64 sums). */
+class WeightedMeans {
+  private sums: Float64Array | null = null;
+  private total = 0;
+
+  add(values: ArrayLike<number>, size: number): void {
+    this.sums ??= new Float64Array(values.length);
+    for (let i = 0; i < this.sums.length; i++) this.sums[i] += values[i]! * size;
+    this.total += size;
+  }
+
+  /** The named logs from the means so far (through toLogs when given); NaN before any row. */
+  logs(names: string[], toLogs?: (means: ArrayLike<number>) => number[]): Logs {
+    const means = this.sums ? Array.from(this.sums, (v) => (this.total ? v / this.total : NaN)) : names.map(() => NaN);
+    const vals = toLogs ? toLogs(means) : means;
+    const logs: Logs = {};
+    names.forEach((name, i) => (logs[name] = vals[i]!));
+    return logs;
+  }
 }
 
 /** Batch-size-weighted means of per-batch value rows, as logs (through toLogs when given). */
 export function weightedMeans(names: string[], rows: { size: number; values: ArrayLike<number> }[], toLogs?: (means: ArrayLike<number>) => number[]): Logs {
-  const width = rows[0]?.values.length ?? names.length;
-  const sums = new Float64Array(width);
-  let total = 0;
-  for (const r of rows) {
-    total += r.size;
-    for (let i = 0; i < width; i++) sums[i] += r.values[i]! * r.size;
-  }
-  return namedLogs(names, Array.from(sums, (v) => (total ? v / total : NaN)), toLogs);
+  const means = new WeightedMeans();
+  for (const r of rows) means.add(r.values, r.size);
+  return means.logs(names, toLogs);
 }

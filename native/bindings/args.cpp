@@ -92,13 +92,17 @@ bool Args::boolean(size_t i, const char* name) const {
 }
 
 std::string Args::oneOf(size_t i, const char* name, std::initializer_list<const char*> choices) const {
+  return choices.begin()[oneOfIndex(i, name, choices.begin(), choices.size())];
+}
+
+size_t Args::oneOfIndex(size_t i, const char* name, const char* const* choices, size_t count) const {
   std::string expected;
-  for (const char* c : choices) expected += (expected.empty() ? "one of '" : "', '") + std::string(c);
+  for (size_t k = 0; k < count; ++k) expected += (k ? "', '" : "one of '") + std::string(choices[k]);
   expected += "'";
   if (i >= info_.Length() || !info_[i].IsString()) typeError(i, name, expected);
   const std::string s = info_[i].As<Napi::String>().Utf8Value();
-  for (const char* c : choices)
-    if (s == c) return s;
+  for (size_t k = 0; k < count; ++k)
+    if (s == choices[k]) return k;
   typeError(i, name, expected);
 }
 

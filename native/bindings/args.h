@@ -45,6 +45,12 @@ class Args {
   double number(size_t i, const char* name) const;
   bool boolean(size_t i, const char* name) const;
   std::string oneOf(size_t i, const char* name, std::initializer_list<const char*> choices) const;
+  // The index of argument i in `choices` (a name table in an enum's order); the same error as oneOf.
+  size_t oneOfIndex(size_t i, const char* name, const char* const* choices, size_t count) const;
+  template <typename Kind, size_t N>
+  Kind kind(size_t i, const char* name, const char* const (&names)[N]) const {
+    return static_cast<Kind>(oneOfIndex(i, name, names, N));
+  }
   Napi::Object object(size_t i, const char* name) const;
   Napi::TypedArray typedArray(size_t i, const char* name) const;
   // A live (not freed) tensor handle; with dtype/device checks when given.

@@ -321,11 +321,7 @@ Napi::Value backward(const Napi::CallbackInfo& info, const char* function, bool 
       throw Napi::Error::New(info.Env(),
                              fn + ": argument 'reserve' was already used by a backward pass; pass retain = true "
                              "to backpropagate through one forward more than once");
-    const GruConfig& rc = r.config;
-    if (rc.mode != call.config.mode || rc.inputSize != call.config.inputSize || rc.hiddenSize != call.config.hiddenSize ||
-        rc.numLayers != call.config.numLayers || rc.bidirectional != call.config.bidirectional ||
-        rc.dropout != call.config.dropout || rc.seed != call.config.seed || r.batch != call.batch ||
-        r.seqLen != call.seqLen)
+    if (!sameTrainingConfig(r.config, call.config) || r.batch != call.batch || r.seqLen != call.seqLen)
       call.typeError("config", "differs from the configuration of the training forward that made 'reserve'");
     if (r.device != call.device)
       call.typeError("reserve", std::string("is on ") + deviceName(r.device) + " but 'x' is on " + deviceName(call.device));

@@ -3,6 +3,7 @@
 // dtypes, one device, freed handles) before any kernel runs; outputs are existing tensors written
 // in place. Signatures are listed in binding.d.ts ("Tensor ops").
 #include <cmath>
+#include <iterator>
 #include <limits>
 #include <optional>
 #include <string>
@@ -109,16 +110,19 @@ class OpsCall {
   std::string deviceFrom_;
 };
 
-UnaryKind unaryKind(const OpsCall& c, size_t i) {
-  static const char* names[] = {"linear", "relu", "sigmoid", "tanh", "elu", "softmax", "softplus", "selu", "exp",
-                                "square", "abs", "gelu", "swish", "hardSigmoid", "relu6", "sqrt", "log", "log1p"};
-  const std::string s = c.args.oneOf(i, "kind", {names[0], names[1], names[2], names[3], names[4], names[5], names[6], names[7],
-                                                 names[8], names[9], names[10], names[11], names[12], names[13], names[14],
-                                                 names[15], names[16], names[17]});
-  for (int k = 0; k < 18; ++k)
-    if (s == names[k]) return static_cast<UnaryKind>(k);
-  return UnaryKind::Linear;
-}
+// The names the JS side passes for each kind, in the enum's order (Args::kind maps one to the other).
+constexpr const char* kUnaryNames[] = {"linear", "relu", "sigmoid", "tanh", "elu", "softmax", "softplus", "selu", "exp",
+                                       "square", "abs", "gelu", "swish", "hardSigmoid", "relu6", "sqrt", "log", "log1p"};
+static_assert(std::size(kUnaryNames) == static_cast<size_t>(UnaryKind::Log1p) + 1, "one name per UnaryKind");
+constexpr const char* kBinaryNames[] = {"add", "sub", "mul", "div", "max", "min", "greater", "greaterEqual"};
+static_assert(std::size(kBinaryNames) == static_cast<size_t>(BinaryKind::GreaterEqual) + 1, "one name per BinaryKind");
+constexpr const char* kLossNames[] = {"meanSquaredError", "meanAbsoluteError", "binaryCrossentropy",
+                                      "binaryCrossentropyLogits", "categoricalCrossentropy",
+                                      "categoricalCrossentropyLogits", "sparseCategoricalCrossentropy",
+                                      "sparseCategoricalCrossentropyLogits"};
+static_assert(std::size(kLossNames) == static_cast<size_t>(LossKind::SparseCategoricalCrossentropyLogits) + 1, "one name per LossKind");
+constexpr const char* kMetricNames[] = {"binaryAccuracy", "categoricalAccuracy", "sparseCategoricalAccuracy"};
+static_assert(std::size(kMetricNames) == static_cast<size_t>(MetricKind::SparseCategoricalAccuracy) + 1, "one name per MetricKind");
 
 // Activations whose gradient is computed from their input x rather than their output y.
 bool gradNeedsInput(UnaryKind kind) {
@@ -130,17 +134,6 @@ bool gradNeedsInput(UnaryKind kind) {
     default:
       return false;
   }
-}
-
-LossKind lossKind(const OpsCall& c, size_t i) {
-  static const char* names[] = {"meanSquaredError", "meanAbsoluteError", "binaryCrossentropy",
-                                "binaryCrossentropyLogits", "categoricalCrossentropy",
-                                "categoricalCrossentropyLogits", "sparseCategoricalCrossentropy",
-                                "sparseCategoricalCrossentropyLogits"};
-  const std::string s = c.args.oneOf(i, "kind", {names[0], names[1], names[2], names[3], names[4], names[5], names[6], names[7]});
-  for (int k = 0; k < 8; ++k)
-    if (s == names[k]) return static_cast<LossKind>(k);
-  return LossKind::MeanSquaredError;
 }
 
 bool isSparse(LossKind k) {
@@ -216,7 +209,7 @@ int64_t softmaxCols(OpsCall& c, size_t i, int64_t numel) {
 OPS_FUNCTION(unary) {
   return guarded(info, [&]() -> Napi::Value {
     OpsCall c(info, "opsUnary");
-    const UnaryKind kind = unaryKind(c, 0);
+    const UnaryKind kind = c.args.kind<UnaryKind>(0, "kind", kUnaryNames);
     TensorHandle& x = c.tensor(1, "x", -1);
     const int64_t n = static_cast<int64_t>(x.numel);
     TensorHandle& y = c.tensor(2, "y", n);
@@ -230,7 +223,7 @@ OPS_FUNCTION(unary) {
 OPS_FUNCTION(unaryGrad) {
   return guarded(info, [&]() -> Napi::Value {
     OpsCall c(info, "opsUnaryGrad");
-    const UnaryKind kind = unaryKind(c, 0);
+    const UnaryKind kind = c.args.kind<UnaryKind>(0, "kind", kUnaryNames);
     TensorHandle& y = c.tensor(2, "y", -1);
     const int64_t n = static_cast<int64_t>(y.numel);
     TensorHandle* x = c.optionalTensor(1, "x", n);
@@ -249,11 +242,7 @@ OPS_FUNCTION(unaryGrad) {
 OPS_FUNCTION(binary) {
   return guarded(info, [&]() -> Napi::Value {
     OpsCall c(info, "opsBinary");
-    static const char* names[] = {"add", "sub", "mul", "div", "max", "min", "greater", "greaterEqual"};
-    const std::string s = c.args.oneOf(0, "kind", {names[0], names[1], names[2], names[3], names[4], names[5], names[6], names[7]});
-    BinaryKind kind = BinaryKind::Add;
-    for (int k = 0; k < 8; ++k)
-      if (s == names[k]) kind = static_cast<BinaryKind>(k);
+    const BinaryKind kind = c.args.kind<BinaryKind>(0, "kind", kBinaryNames);
     TensorHandle& a = c.tensor(1, "a", -1);
     TensorHandle& b = c.tensor(2, "b", -1);
     TensorHandle& out = c.tensor(3, "out", -1);
@@ -366,7 +355,7 @@ OPS_FUNCTION(reverseTime) {
 OPS_FUNCTION(loss) {
   return guarded(info, [&]() -> Napi::Value {
     OpsCall c(info, "opsLoss");
-    const LossKind kind = lossKind(c, 0);
+    const LossKind kind = c.args.kind<LossKind>(0, "kind", kLossNames);
     const int64_t rows = c.dim(3, "rows"), cols = c.dim(4, "cols");
     const int64_t numel = c.product(rows, cols, "rows·cols");
     TensorHandle& pred = c.tensor(1, "pred", numel);
@@ -388,10 +377,7 @@ OPS_FUNCTION(loss) {
 OPS_FUNCTION(metric) {
   return guarded(info, [&]() -> Napi::Value {
     OpsCall c(info, "opsMetric");
-    const std::string s = c.args.oneOf(0, "kind", {"binaryAccuracy", "categoricalAccuracy", "sparseCategoricalAccuracy"});
-    const MetricKind kind = s == "binaryAccuracy" ? MetricKind::BinaryAccuracy
-                            : s == "categoricalAccuracy" ? MetricKind::CategoricalAccuracy
-                                                         : MetricKind::SparseCategoricalAccuracy;
+    const MetricKind kind = c.args.kind<MetricKind>(0, "kind", kMetricNames);
     const int64_t rows = c.dim(3, "rows"), cols = c.dim(4, "cols");
     const int64_t numel = c.product(rows, cols, "rows·cols");
     TensorHandle& pred = c.tensor(1, "pred", numel);

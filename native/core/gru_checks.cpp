@@ -65,6 +65,11 @@ GruDims checkGruForwardArgs(const GruForwardArgs& a, bool needOutputs) {
   return {a.batch, a.seqLen, c.inputSize, c.hiddenSize, c.numDirections(), c.numLayers};
 }
 
+bool sameTrainingConfig(const GruConfig& a, const GruConfig& b) {
+  return a.mode == b.mode && a.inputSize == b.inputSize && a.hiddenSize == b.hiddenSize && a.numLayers == b.numLayers &&
+         a.bidirectional == b.bidirectional && a.dropout == b.dropout && a.seed == b.seed;
+}
+
 std::vector<int> gruLengths(const GruForwardArgs& a) {
   std::vector<int> len(static_cast<size_t>(a.batch), a.seqLen);
   if (a.lengths) {

@@ -26,6 +26,10 @@ std::string gruSizeLimitViolation(const GruConfig& config, int64_t batch, int64_
 // Throws cgru::ArgumentError for a malformed call; `needOutputs` requires y and hN.
 GruDims checkGruForwardArgs(const GruForwardArgs& args, bool needOutputs);
 
+// Whether a backward's configuration is the one of the training forward that made its reserve
+// (every field the reserve depends on: its layout, and the dropout masks it holds).
+bool sameTrainingConfig(const GruConfig& forward, const GruConfig& backward);
+
 // Each sample's length (all seqLen when args.lengths is null), checked to lie in [0, seqLen].
 std::vector<int> gruLengths(const GruForwardArgs& args);
 

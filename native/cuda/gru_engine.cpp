@@ -92,12 +92,6 @@ cudnnRNNMode_t cellMode(RnnMode mode) {
   throw ArgumentError("cuda rnn: unknown mode");
 }
 
-// The same configuration as the training forward that made a reserve (backward's check).
-bool sameConfig(const GruConfig& a, const GruConfig& b) {
-  return a.mode == b.mode && a.inputSize == b.inputSize && a.hiddenSize == b.hiddenSize && a.numLayers == b.numLayers &&
-         a.bidirectional == b.bidirectional && a.dropout == b.dropout && a.seed == b.seed;
-}
-
 }  // namespace
 
 // Lengths as the engine needs them: on the host, cuDNN's (0 clamped to 1) and the real ones;
@@ -370,7 +364,7 @@ void CudaGruEngine::backward(const GruForwardArgs& a, GruReserve& reserve, const
   auto* res = dynamic_cast<Reserve*>(&reserve);
   if (!res) throw ArgumentError(fn + ": the training state was not made by the CUDA engine");
   const Lengths len(a);
-  if (res->batch != s.B || res->seqLen != s.T || !sameConfig(res->config, c))
+  if (res->batch != s.B || res->seqLen != s.T || !sameTrainingConfig(res->config, c))
     throw ArgumentError(fn + ": the configuration differs from the training forward's");
   if (res->lengths != len.real) throw ArgumentError(fn + ": lengths differ from the training forward's");
   const size_t slots = static_cast<size_t>(c.numSlots());
