@@ -627,10 +627,7 @@ class CpuGruEngine final : public GruEngine {
     const std::string fn = std::string(rnnModeName(c.mode)) + " backward";
     auto* res = dynamic_cast<CpuGruReserve*>(&reserve);
     if (!res) throw ArgumentError(fn + ": the training state was not made by the CPU engine");
-    if (res->batch != d.B || res->seqLen != d.T || res->config.mode != c.mode ||
-        res->config.inputSize != c.inputSize || res->config.hiddenSize != c.hiddenSize ||
-        res->config.numLayers != c.numLayers || res->config.bidirectional != c.bidirectional ||
-        res->config.dropout != c.dropout || res->config.seed != c.seed)
+    if (res->batch != d.B || res->seqLen != d.T || !sameTrainingConfig(res->config, c))
       throw ArgumentError(fn + ": the configuration differs from the training forward's");
     if (res->lengths != gruLengths(a)) throw ArgumentError(fn + ": lengths differ from the training forward's");
     const size_t slots = static_cast<size_t>(c.numSlots());
