@@ -172,6 +172,22 @@ for (const device of testDevices) {
       });
     });
 
+    it('sum and mean over an empty axis: zeros and NaN of the reduced shape (as TensorFlow); gradients of empty tensors', () => {
+      tidy(() => {
+        const rows = t([], [0, 3]), cols = t([], [3, 0]);
+        assert.deepEqual(Array.from(ops.sum(rows, 0).dataSync()), [0, 0, 0]);
+        assert.deepEqual(Array.from(ops.sum(cols, -1, true).dataSync()), [0, 0, 0]);
+        assert.deepEqual(ops.sum(cols, -1, true).shape, [3, 1]);
+        assert.ok(Array.from(ops.mean(rows, 0).dataSync()).every(Number.isNaN));
+        assert.ok(Array.from(ops.mean(cols, -1).dataSync()).every(Number.isNaN));
+        assert.deepEqual(ops.sum(rows, -1).shape, [0]);
+        for (const [what, x, f] of [['sum', t([], [0]), (p: Tensor) => ops.sum(p)], ['sum(mean(-1))', cols, (p: Tensor) => ops.sum(ops.mean(p, -1))], ['sum(sum(0))', rows, (p: Tensor) => ops.sum(ops.sum(p, 0))]] as const) {
+          const { grad } = valueAndGrad('test', what, f, x);
+          assert.deepEqual(grad.shape, x.shape, what);
+        }
+      });
+    });
+
     it('compositions: reshape views carry the gradient; a value used twice accumulates', () => {
       const x0 = inputs(n, 10, -1.5, 1.5, [0]);
       // Huber written with ops: ½q² + δ(|e| − q), q = min(|e|, δ).

@@ -9,7 +9,7 @@
 import type { DeviceName, NativeBinaryKind, NativeLossKind, NativeMetricKind, NativeUnaryKind } from '../../binding';
 import { describe } from '../backend';
 import { native } from '../native';
-import { allocate, Tensor, type Shape } from '../tensor';
+import { allocate, shapeSize, Tensor, type Shape } from '../tensor';
 import { derived, record } from './tape';
 
 type MathUnaryKind = 'sqrt' | 'log' | 'log1p';
@@ -332,10 +332,10 @@ function reduce(op: string, x: Tensor, axis: number | undefined, keepDims: boole
   const all = axis === undefined || x.rank === 0;
   const k = all ? -1 : integer(axis, op, 'axis', -x.rank, x.rank - 1) < 0 ? axis! + x.rank : axis!;
   if (!all && k !== 0 && k !== x.rank - 1) throw new RangeError(`${op}: argument 'axis' = ${axis} is not supported for [${x.shape}]: reduce over all elements (axis omitted), the first (0) or the last (-1) axis`);
-  // x as [outer, n, inner] summed over n.
+  // x as [outer, n, inner] summed over n (from the shape: any of them may be 0).
   const n = all ? x.size : x.shape[k]!;
-  const inner = all || k === x.rank - 1 ? 1 : x.size / (n || 1);
-  const outer = all ? 1 : k === 0 ? 1 : x.size / (n || 1);
+  const inner = all ? 1 : shapeSize(x.shape.slice(k + 1));
+  const outer = all ? 1 : shapeSize(x.shape.slice(0, k));
   const shape = all ? (keepDims ? x.shape.map(() => 1) : []) : keepDims ? x.shape.map((d, i) => (i === k ? 1 : d)) : x.shape.filter((_, i) => i !== k);
   const alpha = mean && n > 0 ? 1 / n : 1;
   const y = output(op, shape, x.device, (out) => {
@@ -344,7 +344,7 @@ function reduce(op: string, x: Tensor, axis: number | undefined, keepDims: boole
     if (mean && n === 0) withConstant(op, 0, x.device, (zero) => native.opsBinary('div', out.handle(op), zero.handle(op), out.handle(op), 1, 1));
   });
   // dx[i] = alpha·dy[the output element i was summed into]
-  return record(op, [x], y, (dy) => [withConstant(op, alpha, x.device, (c) => elementwise(op, 'mul', c, 1, dy, inner === 1 ? n : 1, x.shape))]);
+  return record(op, [x], y, (dy) => [withConstant(op, alpha, x.device, (c) => elementwise(op, 'mul', c, 1, dy, inner === 1 ? Math.max(n, 1) : 1, x.shape))]);
 }
 
 export const sum = (x: Tensor, axis?: number, keepDims = false): Tensor => reduce('sum', x, axis, keepDims, false);
