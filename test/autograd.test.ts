@@ -110,6 +110,17 @@ for (const device of testDevices) {
       });
     });
 
+    it('maximum/minimum propagate a NaN from either argument (as TensorFlow)', () => {
+      tidy(() => {
+        const a = t([NaN, 1, NaN, -2], [4]), b = t([1, NaN, NaN, 3], [4]);
+        for (const [what, v] of [['maximum(a, b)', ops.maximum(a, b)], ['maximum(b, a)', ops.maximum(b, a)], ['minimum(a, b)', ops.minimum(a, b)], ['minimum(b, a)', ops.minimum(b, a)]] as const) {
+          assert.deepEqual(Array.from(v.dataSync()).map((e) => Number.isNaN(e)), [true, true, true, false], what);
+        }
+        assert.deepEqual(Array.from(ops.maximum(t([1, NaN], [2]), 0).dataSync()), [1, NaN]);
+        assert.deepEqual(Array.from(ops.minimum(0, t([1, NaN], [2])).dataSync()), [0, NaN]);
+      });
+    });
+
     it('unary functions: neg, scale, abs, square, sqrt, exp, log, log1p, sigmoid, tanh, relu, softplus, activation', () => {
       const x0 = inputs(n, 5, -2, 2, [0]);
       const pos = inputs(n, 6, 0.3, 3);
