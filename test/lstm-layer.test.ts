@@ -322,6 +322,26 @@ describe('layers.lstm and layers.simpleRNN', () => {
     assert.throws(() => layers.bidirectional({ layer: layers.lstm({ units: 2, goBackwards: true }) }), /bidirectional: 'layer' \(lstm\w*\) has goBackwards/);
   });
 
+  it('call() outside tidy leaves only what it returns (and a stateful layer its state)', () => {
+    const x = tensor(new Float32Array(2 * 3 * 2).fill(0.3), [2, 3, 2]);
+    for (const layer of [layers.lstm({ units: 3 }), layers.lstm({ units: 3, returnState: true, bidirectional: true }), layers.simpleRNN({ units: 2, returnSequences: true }), layers.gru({ units: 2, returnState: true, numLayers: 2 }), layers.lstm({ units: 2, stateful: true })]) {
+      made.push(layer);
+      layer.build([3, 2]);
+      const before = memory().numTensors;
+      const first = layer.call(x);
+      const carried = memory().numTensors - before - (Array.isArray(first) ? first.length : 1);
+      assert.equal(carried, layer.stateful ? 2 : 0, `${layer.name}: tensors besides the outputs`);
+      [first].flat().forEach((t) => t.dispose());
+      // A stateful layer also holds the state it started from (its backward would need it).
+      const steady = before + (layer.stateful ? 4 : 0);
+      for (let i = 0; i < 3; i++) {
+        [layer.call(x)].flat().forEach((t) => t.dispose());
+        assert.equal(memory().numTensors, steady, `${layer.name}: repeated calls`);
+      }
+    }
+    x.dispose();
+  });
+
   it('fit, evaluate, predict and call leave no tensor or training state behind; dispose frees the weights', async () => {
     const before = memory().numTensors;
     setSeed(12);

@@ -4,7 +4,7 @@
 // returnState and backward. A subclass names its cell: the op it runs, its Keras options and its
 // initial weights.
 import { describe } from '../backend';
-import { keep } from '../engine';
+import { keep, tidy } from '../engine';
 import * as ops from '../ops';
 import { gru as gruOp, gruParamShapes } from '../ops/gru';
 import { lstm as lstmOp, lstmParamShapes } from '../ops/lstm';
@@ -329,8 +329,13 @@ export abstract class FusedRecurrent extends Layer {
     });
     if (!this.built) this.build([x.shape[1]!, x.shape[2]!]);
     const ctx: CallContext = { training: flag(`${this.name}.call`, 'training', options.training, false), lengths: options.lengths ?? null, rng: globalRng };
-    const out = this.forward(x, ctx, options.initialState);
-    return this.returnState ? [out, ...this.finalStates(x.shape[0]!)] : out;
+    const run = () => {
+      const out = this.forward(x, ctx, options.initialState);
+      return this.returnState ? [out, ...this.finalStates(x.shape[0]!)] : out;
+    };
+    // At inference the engine's other results (final states, …) are freed as predict frees them;
+    // a training call keeps them for backward().
+    return ctx.training ? run() : tidy(run);
   }
 
   /**
