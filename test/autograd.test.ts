@@ -180,6 +180,8 @@ for (const device of testDevices) {
         assert.throws(() => ops.sum(x, 1), /sum: argument 'axis' = 1 is not supported for \[2,3,4\]: reduce over all elements \(axis omitted\), the first \(0\) or the last \(-1\) axis/);
         assert.throws(() => ops.mean(x, 3), /mean: argument 'axis' must be an integer in \[-3, 2\], got number 3/);
         assert.ok(Number.isNaN(ops.mean(t([], [0])).dataSync()[0]!), 'the mean of nothing is NaN');
+        assert.throws(() => ops.sum(t([2], []), 5), /sum: argument 'axis' = number 5 given for a scalar, which has no axes \(as TensorFlow\); omit it/);
+        assert.deepEqual(Array.from(ops.mean(t([2], []), undefined, true).dataSync()), [2]);
       });
     });
 

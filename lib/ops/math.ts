@@ -329,7 +329,8 @@ export function reshape(x: Tensor, shape: Shape): Tensor {
 function reduce(op: string, x: Tensor, axis: number | undefined, keepDims: boolean, mean: boolean): Tensor {
   operand(x, op, 'x');
   flag(keepDims, op, 'keepDims');
-  const all = axis === undefined || x.rank === 0;
+  if (axis !== undefined && x.rank === 0) throw new RangeError(`${op}: argument 'axis' = ${describe(axis)} given for a scalar, which has no axes (as TensorFlow); omit it`);
+  const all = axis === undefined;
   const k = all ? -1 : integer(axis, op, 'axis', -x.rank, x.rank - 1) < 0 ? axis! + x.rank : axis!;
   if (!all && k !== 0 && k !== x.rank - 1) throw new RangeError(`${op}: argument 'axis' = ${axis} is not supported for [${x.shape}]: reduce over all elements (axis omitted), the first (0) or the last (-1) axis`);
   // x as [outer, n, inner] summed over n (from the shape: any of them may be 0).
