@@ -308,6 +308,7 @@ export const lessEqual = (a: Operand, b: Operand): Tensor => binaryOp('lessEqual
 export function clipByValue(x: Tensor, lo: number, hi: number): Tensor {
   const op = 'clipByValue';
   operand(x, op, 'x');
+  clipBounds(op, lo, hi);
   const y = written(x.clone(), (out) => clipValue_(out, lo, hi));
   return record(op, [x], y, (dy) => {
     const inside = [greaterEqual(x, lo), lessEqual(x, hi)];
@@ -532,12 +533,17 @@ export function metricInto(kind: MetricKind, pred: Tensor, target: Tensor, out: 
   native.opsMetric(kind, pred.handle(op), target.handle(op), rows, cols, threshold, out.handle(op), outIndex, rowWeights ? rowWeights.handle(op) : null);
 }
 
-export function clipValue_(x: Tensor, lo: number, hi: number): Tensor {
-  const op = 'clipValue_';
-  live(x, op, 'x');
+/** Checks the bounds of a clip (±Infinity allowed, NaN not). */
+function clipBounds(op: string, lo: unknown, hi: unknown): void {
   if (typeof lo !== 'number' || Number.isNaN(lo)) throw new TypeError(`${op}: argument 'lo' must be a number, got ${describe(lo)}`);
   if (typeof hi !== 'number' || Number.isNaN(hi)) throw new TypeError(`${op}: argument 'hi' must be a number, got ${describe(hi)}`);
   if (lo > hi) throw new RangeError(`${op}: argument 'lo' (${lo}) must not exceed 'hi' (${hi})`);
+}
+
+export function clipValue_(x: Tensor, lo: number, hi: number): Tensor {
+  const op = 'clipValue_';
+  live(x, op, 'x');
+  clipBounds(op, lo, hi);
   native.opsClipValue(x.handle(op), lo, hi);
   return x;
 }
