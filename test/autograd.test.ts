@@ -260,6 +260,8 @@ for (const device of testDevices) {
         assert.throws(() => valueAndGrad('fit', "custom loss 'l'", (p) => ops.sum(p.clone()), x), /does not derive from yPred/);
         assert.throws(() => valueAndGrad('fit', 'outer', () => valueAndGrad('fit', 'inner', (q) => q, x).value, x), /a gradient tape is already open/);
         assert.throws(() => ops.add(1, 2 as never), /add: arguments 'a' and 'b' are both numbers; at least one must be a Tensor/);
+        assert.throws(() => ops.less(x, 'a' as never), /less: argument 'b' must be a Tensor or a number, got the string 'a'/);
+        assert.throws(() => ops.lessEqual(x, t([1, 2, 3], [3])), /lessEqual: arguments 'a' \[2,2\] and 'b' \[3\] must have identical shapes/);
         assert.throws(() => ops.clipByValue(x, 2, 1), /^RangeError: clipByValue: argument 'lo' \(2\) must not exceed 'hi' \(1\)$/);
         assert.throws(() => ops.clipByValue(x, NaN, 1), /^TypeError: clipByValue: argument 'lo' must be a number, got number NaN$/);
         assert.throws(() => ops.sub(x, '1' as never), /sub: argument 'b' must be a Tensor or a number, got the string '1'/);

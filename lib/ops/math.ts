@@ -260,13 +260,17 @@ function withConstant<T>(op: string, v: number, device: DeviceName, fn: (c: Tens
 export type Operand = Tensor | number;
 
 /** a ∘ b for tensors of identical shapes or a tensor and a number (recorded when `backward` is given). */
-function binaryOp(op: string, kind: NativeBinaryKind, a: Operand, b: Operand, backward?: (dy: Tensor, a: Operand, b: Operand, y: Tensor, needs: readonly boolean[]) => Array<Tensor | null>): Tensor {
+function checkOperands(op: string, a: Operand, b: Operand): void {
   for (const [name, v] of [['a', a], ['b', b]] as const) {
     if (typeof v !== 'number' && !(v instanceof Tensor)) throw new TypeError(`${op}: argument '${name}' must be a Tensor or a number, got ${describe(v)}`);
     if (typeof v !== 'number') operand(v, op, name);
   }
   if (typeof a === 'number' && typeof b === 'number') throw new TypeError(`${op}: arguments 'a' and 'b' are both numbers; at least one must be a Tensor`);
   if (typeof a !== 'number' && typeof b !== 'number') sameShape(op, ['a', a], ['b', b]);
+}
+
+function binaryOp(op: string, kind: NativeBinaryKind, a: Operand, b: Operand, backward?: (dy: Tensor, a: Operand, b: Operand, y: Tensor, needs: readonly boolean[]) => Array<Tensor | null>): Tensor {
+  checkOperands(op, a, b);
   const like = (typeof a === 'number' ? b : a) as Tensor;
   const run = (ta: Tensor, tb: Tensor) => elementwise(op, kind, ta, 1, tb, 1, like.shape);
   const y = typeof a === 'number' ? withConstant(op, a, like.device, (c) => run(c, b as Tensor)) : typeof b === 'number' ? withConstant(op, b, like.device, (c) => run(a, c)) : run(a, b);
@@ -301,8 +305,15 @@ export const minimum = (a: Operand, b: Operand): Tensor => binaryOp('minimum', '
 // Comparisons: 1 where true, else 0; constants (no gradient flows through them).
 export const greater = (a: Operand, b: Operand): Tensor => binaryOp('greater', 'greater', a, b);
 export const greaterEqual = (a: Operand, b: Operand): Tensor => binaryOp('greaterEqual', 'greaterEqual', a, b);
-export const less = (a: Operand, b: Operand): Tensor => binaryOp('less', 'greater', b, a);
-export const lessEqual = (a: Operand, b: Operand): Tensor => binaryOp('lessEqual', 'greaterEqual', b, a);
+// a < b as b > a: checked first as given, so errors name the arguments as the caller passed them.
+export function less(a: Operand, b: Operand): Tensor {
+  checkOperands('less', a, b);
+  return binaryOp('less', 'greater', b, a);
+}
+export function lessEqual(a: Operand, b: Operand): Tensor {
+  checkOperands('lessEqual', a, b);
+  return binaryOp('lessEqual', 'greaterEqual', b, a);
+}
 
 /** x clamped to [lo, hi] (new tensor; differentiable: the gradient passes where lo ≤ x ≤ hi, as TensorFlow). */
 export function clipByValue(x: Tensor, lo: number, hi: number): Tensor {
