@@ -264,6 +264,7 @@ describe('layers.lstm and layers.simpleRNN', () => {
     assert.ok(a instanceof LSTM && a.bidirectional && !a.unitForgetBias && a.returnSequences && a.numLayers === 2 && a.dropout === 0.1 && a.mergeMode === 'ave' && a.name === 'bi_lstm');
     const r = keep(layers.bidirectional({ layer: layers.simpleRNN({ units: 2, activation: 'relu' }) }));
     assert.ok(r instanceof SimpleRNN && r.bidirectional && r.activation === 'relu' && r.mergeMode === 'concat');
+    assert.throws(() => layers.bidirectional({ layer: layers.lstm({ units: 2 }), mergeMode: 'max' as never }), /^TypeError: bidirectional: 'mergeMode' must be one of 'concat', 'sum', 'mul', 'ave', got the string 'max'$/);
   });
 
   it("summary lists the layers with their parameter counts: Keras' trainable count, bias_hh frozen (initializer 'keras')", () => {

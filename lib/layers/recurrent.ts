@@ -18,6 +18,7 @@ import { initialValues } from './initializers';
 
 
 export type MergeMode = 'concat' | 'sum' | 'mul' | 'ave';
+export const MERGE_MODES: readonly MergeMode[] = ['concat', 'sum', 'mul', 'ave'];
 
 /** The options every recurrent layer takes. */
 export interface RecurrentArgs extends LayerArgs {
@@ -172,7 +173,7 @@ export abstract class FusedRecurrent extends Layer {
     this.returnState = flag(fn, 'returnState', args.returnState, false);
     this.bidirectional = flag(fn, 'bidirectional', args.bidirectional, false);
     this.mergeMode = args.mergeMode ?? 'concat';
-    if (!['concat', 'sum', 'mul', 'ave'].includes(this.mergeMode)) fail(fn, `'mergeMode' must be one of 'concat', 'sum', 'mul', 'ave', got ${describe(args.mergeMode)}`);
+    if (!MERGE_MODES.includes(this.mergeMode)) fail(fn, `'mergeMode' must be one of ${MERGE_MODES.map((m) => `'${m}'`).join(', ')}, got ${describe(args.mergeMode)}`);
     this.numLayers = args.numLayers === undefined ? 1 : positiveInt(fn, 'numLayers', args.numLayers);
     this.dropout = rate(fn, 'dropout', args.dropout);
     if (this.dropout > 0 && this.numLayers === 1) {
