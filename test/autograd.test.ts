@@ -110,6 +110,17 @@ for (const device of testDevices) {
       });
     });
 
+    it('maximum/minimum propagate a NaN from either argument (as TensorFlow)', () => {
+      tidy(() => {
+        const a = t([NaN, 1, NaN, -2], [4]), b = t([1, NaN, NaN, 3], [4]);
+        for (const [what, v] of [['maximum(a, b)', ops.maximum(a, b)], ['maximum(b, a)', ops.maximum(b, a)], ['minimum(a, b)', ops.minimum(a, b)], ['minimum(b, a)', ops.minimum(b, a)]] as const) {
+          assert.deepEqual(Array.from(v.dataSync()).map((e) => Number.isNaN(e)), [true, true, true, false], what);
+        }
+        assert.deepEqual(Array.from(ops.maximum(t([1, NaN], [2]), 0).dataSync()), [1, NaN]);
+        assert.deepEqual(Array.from(ops.minimum(0, t([1, NaN], [2])).dataSync()), [0, NaN]);
+      });
+    });
+
     it('unary functions: neg, scale, abs, square, sqrt, exp, log, log1p, sigmoid, tanh, relu, softplus, activation', () => {
       const x0 = inputs(n, 5, -2, 2, [0]);
       const pos = inputs(n, 6, 0.3, 3);
@@ -169,6 +180,24 @@ for (const device of testDevices) {
         assert.throws(() => ops.sum(x, 1), /sum: argument 'axis' = 1 is not supported for \[2,3,4\]: reduce over all elements \(axis omitted\), the first \(0\) or the last \(-1\) axis/);
         assert.throws(() => ops.mean(x, 3), /mean: argument 'axis' must be an integer in \[-3, 2\], got number 3/);
         assert.ok(Number.isNaN(ops.mean(t([], [0])).dataSync()[0]!), 'the mean of nothing is NaN');
+        assert.throws(() => ops.sum(t([2], []), 5), /sum: argument 'axis' = number 5 given for a scalar, which has no axes \(as TensorFlow\); omit it/);
+        assert.deepEqual(Array.from(ops.mean(t([2], []), undefined, true).dataSync()), [2]);
+      });
+    });
+
+    it('sum and mean over an empty axis: zeros and NaN of the reduced shape (as TensorFlow); gradients of empty tensors', () => {
+      tidy(() => {
+        const rows = t([], [0, 3]), cols = t([], [3, 0]);
+        assert.deepEqual(Array.from(ops.sum(rows, 0).dataSync()), [0, 0, 0]);
+        assert.deepEqual(Array.from(ops.sum(cols, -1, true).dataSync()), [0, 0, 0]);
+        assert.deepEqual(ops.sum(cols, -1, true).shape, [3, 1]);
+        assert.ok(Array.from(ops.mean(rows, 0).dataSync()).every(Number.isNaN));
+        assert.ok(Array.from(ops.mean(cols, -1).dataSync()).every(Number.isNaN));
+        assert.deepEqual(ops.sum(rows, -1).shape, [0]);
+        for (const [what, x, f] of [['sum', t([], [0]), (p: Tensor) => ops.sum(p)], ['sum(mean(-1))', cols, (p: Tensor) => ops.sum(ops.mean(p, -1))], ['sum(sum(0))', rows, (p: Tensor) => ops.sum(ops.sum(p, 0))]] as const) {
+          const { grad } = valueAndGrad('test', what, f, x);
+          assert.deepEqual(grad.shape, x.shape, what);
+        }
       });
     });
 
@@ -231,6 +260,10 @@ for (const device of testDevices) {
         assert.throws(() => valueAndGrad('fit', "custom loss 'l'", (p) => ops.sum(p.clone()), x), /does not derive from yPred/);
         assert.throws(() => valueAndGrad('fit', 'outer', () => valueAndGrad('fit', 'inner', (q) => q, x).value, x), /a gradient tape is already open/);
         assert.throws(() => ops.add(1, 2 as never), /add: arguments 'a' and 'b' are both numbers; at least one must be a Tensor/);
+        assert.throws(() => ops.less(x, 'a' as never), /less: argument 'b' must be a Tensor or a number, got the string 'a'/);
+        assert.throws(() => ops.lessEqual(x, t([1, 2, 3], [3])), /lessEqual: arguments 'a' \[2,2\] and 'b' \[3\] must have identical shapes/);
+        assert.throws(() => ops.clipByValue(x, 2, 1), /^RangeError: clipByValue: argument 'lo' \(2\) must not exceed 'hi' \(1\)$/);
+        assert.throws(() => ops.clipByValue(x, NaN, 1), /^TypeError: clipByValue: argument 'lo' must be a number, got number NaN$/);
         assert.throws(() => ops.sub(x, '1' as never), /sub: argument 'b' must be a Tensor or a number, got the string '1'/);
         assert.throws(() => ops.mul(x, t([1, 2], [2])), /mul: arguments 'a' \[2,2\] and 'b' \[2\] must have identical shapes/);
         // Outside a tape every op takes the same tensors again.

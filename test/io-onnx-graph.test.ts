@@ -465,6 +465,7 @@ describe('io: buildOnnxGraph refuses malformed graphs, naming the call', () => {
     ['a value named twice', { inputs, nodes: [{ spec: { type: 'identity' }, inputs: ['x'], outputs: ['x'] }], outputs: [{ name: 'out', value: 'x' }] }, /node 0 \(identity\): output 'x' names a value that exists already/],
     ['an unknown output', { inputs, nodes: [], outputs: [{ name: 'out', value: 'z' }] }, /output 'out': 'z' is neither a graph input nor a call's output/],
     ['no outputs', { inputs, nodes: [], outputs: [] }, /the graph has no outputs/],
+    ['an output named like an input', { inputs, nodes: [{ spec: { type: 'identity' }, inputs: ['x'], outputs: ['o'] }], outputs: [{ name: 'x', value: 'o' }] }, /output 'x' has the name of a graph input; give it another name/],
   ];
   for (const [what, graph, message] of cases) it(what, () => assert.throws(() => buildOnnxGraph(graph), message));
   it('checks its options', () => {

@@ -92,6 +92,25 @@ describe('layers.layerNormalization', () => {
     p2.dispose();
   });
 
+  it('rows with a large mean (|mean| ≫ std: float32 rounding of the mean) normalise as in float64', () => {
+    const [B, T, D, eps] = [2, 3, 16, 1e-6];
+    const m = sequential([layers.layerNormalization({ inputShape: [T, D], epsilon: eps })]);
+    made.push(m);
+    for (const offset of [1e4, -1e6]) {
+      const x = rand(B * T * D, 83, 1).map((v) => offset + v); // std ≈ 0.6, ulp(1e6) = 1/16
+      const y = m.predict({ data: x, shape: [B, T, D] }) as Tensor;
+      const want = new Float64Array(x.length);
+      for (let r = 0; r < B * T; r++) {
+        const row = Array.from(x.subarray(r * D, (r + 1) * D));
+        const mean = row.reduce((a, v) => a + v, 0) / D;
+        const sd = Math.sqrt(row.reduce((a, v) => a + (v - mean) ** 2, 0) / D + eps);
+        row.forEach((v, j) => (want[r * D + j] = (v - mean) / sd));
+      }
+      close(y.dataSync(), want, 1e-5, `offset ${offset}`);
+      y.dispose();
+    }
+  });
+
   it('inference frees its intermediates', () => {
     setSeed(7);
     const m = sequential([layers.layerNormalization({ inputShape: [4] })]);

@@ -264,6 +264,7 @@ describe('layers.lstm and layers.simpleRNN', () => {
     assert.ok(a instanceof LSTM && a.bidirectional && !a.unitForgetBias && a.returnSequences && a.numLayers === 2 && a.dropout === 0.1 && a.mergeMode === 'ave' && a.name === 'bi_lstm');
     const r = keep(layers.bidirectional({ layer: layers.simpleRNN({ units: 2, activation: 'relu' }) }));
     assert.ok(r instanceof SimpleRNN && r.bidirectional && r.activation === 'relu' && r.mergeMode === 'concat');
+    assert.throws(() => layers.bidirectional({ layer: layers.lstm({ units: 2 }), mergeMode: 'max' as never }), /^TypeError: bidirectional: 'mergeMode' must be one of 'concat', 'sum', 'mul', 'ave', got the string 'max'$/);
   });
 
   it("summary lists the layers with their parameter counts: Keras' trainable count, bias_hh frozen (initializer 'keras')", () => {
@@ -320,6 +321,26 @@ describe('layers.lstm and layers.simpleRNN', () => {
     assert.throws(() => two.apply([i, input({ shape: [4] }), input({ shape: [4] })]), /lstm\w*\.apply: initial states must be 4 tensors of shape \[batch, 4\] \(h and c per layer and direction\), got \[batch, 4\], \[batch, 4\]/);
     assert.throws(() => sequential([layers.lstm({ units: 2, returnState: true, inputShape: [3, 1] })]), /has returnState: true, which a sequential model cannot pass on/);
     assert.throws(() => layers.bidirectional({ layer: layers.lstm({ units: 2, goBackwards: true }) }), /bidirectional: 'layer' \(lstm\w*\) has goBackwards/);
+  });
+
+  it('call() outside tidy leaves only what it returns (and a stateful layer its state)', () => {
+    const x = tensor(new Float32Array(2 * 3 * 2).fill(0.3), [2, 3, 2]);
+    for (const layer of [layers.lstm({ units: 3 }), layers.lstm({ units: 3, returnState: true, bidirectional: true }), layers.simpleRNN({ units: 2, returnSequences: true }), layers.gru({ units: 2, returnState: true, numLayers: 2 }), layers.lstm({ units: 2, stateful: true })]) {
+      made.push(layer);
+      layer.build([3, 2]);
+      const before = memory().numTensors;
+      const first = layer.call(x);
+      const carried = memory().numTensors - before - (Array.isArray(first) ? first.length : 1);
+      assert.equal(carried, layer.stateful ? 2 : 0, `${layer.name}: tensors besides the outputs`);
+      [first].flat().forEach((t) => t.dispose());
+      // A stateful layer also holds the state it started from (its backward would need it).
+      const steady = before + (layer.stateful ? 4 : 0);
+      for (let i = 0; i < 3; i++) {
+        [layer.call(x)].flat().forEach((t) => t.dispose());
+        assert.equal(memory().numTensors, steady, `${layer.name}: repeated calls`);
+      }
+    }
+    x.dispose();
   });
 
   it('fit, evaluate, predict and call leave no tensor or training state behind; dispose frees the weights', async () => {

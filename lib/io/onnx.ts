@@ -613,7 +613,11 @@ function writeGraph(inputs: OnnxGraph['inputs'], calls: Call[], outputs: OnnxGra
     values.set(inp.name, { dims, dtype, bm: inp.name });
     inputInfos.push(valueInfo(inp.name, dtype === 'int32' ? INT32 : FLOAT, dims));
   }
-  for (const o of outputs) g.unique(o.name);
+  for (const o of outputs) {
+    // ONNX names each value once: an output named like an input would define that name twice.
+    if (values.has(o.name)) fail(`output '${o.name}' has the name of a graph input; give it another name`);
+    g.unique(o.name);
+  }
   for (const call of calls) {
     const { spec, where } = call;
     if (typeof spec !== 'object' || spec === null) fail(`${where}: spec must be a layer spec object, got ${describe(spec)}`);

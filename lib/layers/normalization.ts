@@ -69,7 +69,11 @@ export class LayerNormalization extends Layer {
     const dim = this.inputShape![this.inputShape!.length - 1];
     if (x.rank < 2 || x.shape[x.rank - 1] !== dim) fail(this.name, `expected inputs with last dimension ${dim}, got shape [${x.shape}]`);
     const { y, xhat, rstd } = tidy(() => {
-      const xc = ops.broadcastOp('sub', x, ops.mean(x, -1), 'rows');
+      // x − mean is exact near the mean, but the float32 mean itself is rounded by up to half an
+      // ulp of |mean|, a per-row shift that dominates x̂ when |mean| ≫ std; the mean of the
+      // residual (small, so accurately rounded) takes it out again.
+      const shifted = ops.broadcastOp('sub', x, ops.mean(x, -1), 'rows');
+      const xc = ops.broadcastOp('sub', shifted, ops.mean(shifted, -1), 'rows');
       const rstd = ops.div(1, ops.sqrt(ops.add(ops.mean(ops.square(xc), -1), this.epsilon)));
       const xhat = ops.broadcastOp('mul', xc, rstd, 'rows');
       let y = this.gamma ? ops.broadcastOp('mul', xhat, this.gamma.value, 'columns') : xhat;

@@ -4,7 +4,7 @@
 // returnState and backward. A subclass names its cell: the op it runs, its Keras options and its
 // initial weights.
 import { describe } from '../backend';
-import { keep } from '../engine';
+import { keep, tidy } from '../engine';
 import * as ops from '../ops';
 import { gru as gruOp, gruParamShapes } from '../ops/gru';
 import { lstm as lstmOp, lstmParamShapes } from '../ops/lstm';
@@ -18,6 +18,7 @@ import { initialValues } from './initializers';
 
 
 export type MergeMode = 'concat' | 'sum' | 'mul' | 'ave';
+export const MERGE_MODES: readonly MergeMode[] = ['concat', 'sum', 'mul', 'ave'];
 
 /** The options every recurrent layer takes. */
 export interface RecurrentArgs extends LayerArgs {
@@ -172,7 +173,7 @@ export abstract class FusedRecurrent extends Layer {
     this.returnState = flag(fn, 'returnState', args.returnState, false);
     this.bidirectional = flag(fn, 'bidirectional', args.bidirectional, false);
     this.mergeMode = args.mergeMode ?? 'concat';
-    if (!['concat', 'sum', 'mul', 'ave'].includes(this.mergeMode)) fail(fn, `'mergeMode' must be one of 'concat', 'sum', 'mul', 'ave', got ${describe(args.mergeMode)}`);
+    if (!MERGE_MODES.includes(this.mergeMode)) fail(fn, `'mergeMode' must be one of ${MERGE_MODES.map((m) => `'${m}'`).join(', ')}, got ${describe(args.mergeMode)}`);
     this.numLayers = args.numLayers === undefined ? 1 : positiveInt(fn, 'numLayers', args.numLayers);
     this.dropout = rate(fn, 'dropout', args.dropout);
     if (this.dropout > 0 && this.numLayers === 1) {
@@ -329,8 +330,13 @@ export abstract class FusedRecurrent extends Layer {
     });
     if (!this.built) this.build([x.shape[1]!, x.shape[2]!]);
     const ctx: CallContext = { training: flag(`${this.name}.call`, 'training', options.training, false), lengths: options.lengths ?? null, rng: globalRng };
-    const out = this.forward(x, ctx, options.initialState);
-    return this.returnState ? [out, ...this.finalStates(x.shape[0]!)] : out;
+    const run = () => {
+      const out = this.forward(x, ctx, options.initialState);
+      return this.returnState ? [out, ...this.finalStates(x.shape[0]!)] : out;
+    };
+    // At inference the engine's other results (final states, …) are freed as predict frees them;
+    // a training call keeps them for backward().
+    return ctx.training ? run() : tidy(run);
   }
 
   /**

@@ -9,7 +9,7 @@
 import type { DeviceName, NativeBinaryKind, NativeLossKind, NativeMetricKind, NativeUnaryKind } from '../../binding';
 import { describe } from '../backend';
 import { native } from '../native';
-import { allocate, Tensor, type Shape } from '../tensor';
+import { allocate, shapeSize, Tensor, type Shape } from '../tensor';
 import { derived, record } from './tape';
 
 type MathUnaryKind = 'sqrt' | 'log' | 'log1p';
@@ -260,13 +260,17 @@ function withConstant<T>(op: string, v: number, device: DeviceName, fn: (c: Tens
 export type Operand = Tensor | number;
 
 /** a ∘ b for tensors of identical shapes or a tensor and a number (recorded when `backward` is given). */
-function binaryOp(op: string, kind: NativeBinaryKind, a: Operand, b: Operand, backward?: (dy: Tensor, a: Operand, b: Operand, y: Tensor, needs: readonly boolean[]) => Array<Tensor | null>): Tensor {
+function checkOperands(op: string, a: Operand, b: Operand): void {
   for (const [name, v] of [['a', a], ['b', b]] as const) {
     if (typeof v !== 'number' && !(v instanceof Tensor)) throw new TypeError(`${op}: argument '${name}' must be a Tensor or a number, got ${describe(v)}`);
     if (typeof v !== 'number') operand(v, op, name);
   }
   if (typeof a === 'number' && typeof b === 'number') throw new TypeError(`${op}: arguments 'a' and 'b' are both numbers; at least one must be a Tensor`);
   if (typeof a !== 'number' && typeof b !== 'number') sameShape(op, ['a', a], ['b', b]);
+}
+
+function binaryOp(op: string, kind: NativeBinaryKind, a: Operand, b: Operand, backward?: (dy: Tensor, a: Operand, b: Operand, y: Tensor, needs: readonly boolean[]) => Array<Tensor | null>): Tensor {
+  checkOperands(op, a, b);
   const like = (typeof a === 'number' ? b : a) as Tensor;
   const run = (ta: Tensor, tb: Tensor) => elementwise(op, kind, ta, 1, tb, 1, like.shape);
   const y = typeof a === 'number' ? withConstant(op, a, like.device, (c) => run(c, b as Tensor)) : typeof b === 'number' ? withConstant(op, b, like.device, (c) => run(a, c)) : run(a, b);
@@ -301,13 +305,21 @@ export const minimum = (a: Operand, b: Operand): Tensor => binaryOp('minimum', '
 // Comparisons: 1 where true, else 0; constants (no gradient flows through them).
 export const greater = (a: Operand, b: Operand): Tensor => binaryOp('greater', 'greater', a, b);
 export const greaterEqual = (a: Operand, b: Operand): Tensor => binaryOp('greaterEqual', 'greaterEqual', a, b);
-export const less = (a: Operand, b: Operand): Tensor => binaryOp('less', 'greater', b, a);
-export const lessEqual = (a: Operand, b: Operand): Tensor => binaryOp('lessEqual', 'greaterEqual', b, a);
+// a < b as b > a: checked first as given, so errors name the arguments as the caller passed them.
+export function less(a: Operand, b: Operand): Tensor {
+  checkOperands('less', a, b);
+  return binaryOp('less', 'greater', b, a);
+}
+export function lessEqual(a: Operand, b: Operand): Tensor {
+  checkOperands('lessEqual', a, b);
+  return binaryOp('lessEqual', 'greaterEqual', b, a);
+}
 
 /** x clamped to [lo, hi] (new tensor; differentiable: the gradient passes where lo ≤ x ≤ hi, as TensorFlow). */
 export function clipByValue(x: Tensor, lo: number, hi: number): Tensor {
   const op = 'clipByValue';
   operand(x, op, 'x');
+  clipBounds(op, lo, hi);
   const y = written(x.clone(), (out) => clipValue_(out, lo, hi));
   return record(op, [x], y, (dy) => {
     const inside = [greaterEqual(x, lo), lessEqual(x, hi)];
@@ -329,13 +341,14 @@ export function reshape(x: Tensor, shape: Shape): Tensor {
 function reduce(op: string, x: Tensor, axis: number | undefined, keepDims: boolean, mean: boolean): Tensor {
   operand(x, op, 'x');
   flag(keepDims, op, 'keepDims');
-  const all = axis === undefined || x.rank === 0;
+  if (axis !== undefined && x.rank === 0) throw new RangeError(`${op}: argument 'axis' = ${describe(axis)} given for a scalar, which has no axes (as TensorFlow); omit it`);
+  const all = axis === undefined;
   const k = all ? -1 : integer(axis, op, 'axis', -x.rank, x.rank - 1) < 0 ? axis! + x.rank : axis!;
   if (!all && k !== 0 && k !== x.rank - 1) throw new RangeError(`${op}: argument 'axis' = ${axis} is not supported for [${x.shape}]: reduce over all elements (axis omitted), the first (0) or the last (-1) axis`);
-  // x as [outer, n, inner] summed over n.
+  // x as [outer, n, inner] summed over n (from the shape: any of them may be 0).
   const n = all ? x.size : x.shape[k]!;
-  const inner = all || k === x.rank - 1 ? 1 : x.size / (n || 1);
-  const outer = all ? 1 : k === 0 ? 1 : x.size / (n || 1);
+  const inner = all ? 1 : shapeSize(x.shape.slice(k + 1));
+  const outer = all ? 1 : shapeSize(x.shape.slice(0, k));
   const shape = all ? (keepDims ? x.shape.map(() => 1) : []) : keepDims ? x.shape.map((d, i) => (i === k ? 1 : d)) : x.shape.filter((_, i) => i !== k);
   const alpha = mean && n > 0 ? 1 / n : 1;
   const y = output(op, shape, x.device, (out) => {
@@ -344,7 +357,7 @@ function reduce(op: string, x: Tensor, axis: number | undefined, keepDims: boole
     if (mean && n === 0) withConstant(op, 0, x.device, (zero) => native.opsBinary('div', out.handle(op), zero.handle(op), out.handle(op), 1, 1));
   });
   // dx[i] = alpha·dy[the output element i was summed into]
-  return record(op, [x], y, (dy) => [withConstant(op, alpha, x.device, (c) => elementwise(op, 'mul', c, 1, dy, inner === 1 ? n : 1, x.shape))]);
+  return record(op, [x], y, (dy) => [withConstant(op, alpha, x.device, (c) => elementwise(op, 'mul', c, 1, dy, inner === 1 ? Math.max(n, 1) : 1, x.shape))]);
 }
 
 export const sum = (x: Tensor, axis?: number, keepDims = false): Tensor => reduce('sum', x, axis, keepDims, false);
@@ -531,12 +544,17 @@ export function metricInto(kind: MetricKind, pred: Tensor, target: Tensor, out: 
   native.opsMetric(kind, pred.handle(op), target.handle(op), rows, cols, threshold, out.handle(op), outIndex, rowWeights ? rowWeights.handle(op) : null);
 }
 
-export function clipValue_(x: Tensor, lo: number, hi: number): Tensor {
-  const op = 'clipValue_';
-  live(x, op, 'x');
+/** Checks the bounds of a clip (±Infinity allowed, NaN not). */
+function clipBounds(op: string, lo: unknown, hi: unknown): void {
   if (typeof lo !== 'number' || Number.isNaN(lo)) throw new TypeError(`${op}: argument 'lo' must be a number, got ${describe(lo)}`);
   if (typeof hi !== 'number' || Number.isNaN(hi)) throw new TypeError(`${op}: argument 'hi' must be a number, got ${describe(hi)}`);
   if (lo > hi) throw new RangeError(`${op}: argument 'lo' (${lo}) must not exceed 'hi' (${hi})`);
+}
+
+export function clipValue_(x: Tensor, lo: number, hi: number): Tensor {
+  const op = 'clipValue_';
+  live(x, op, 'x');
+  clipBounds(op, lo, hi);
   native.opsClipValue(x.handle(op), lo, hi);
   return x;
 }

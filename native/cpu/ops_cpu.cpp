@@ -465,6 +465,9 @@ class CpuOps final : public TensorOps {
   }
 
  private:
+  static float maxNaN(float x, float y) { return x < y || y != y ? y : x; }
+  static float minNaN(float x, float y) { return y < x || y != y ? y : x; }
+
   // The elementwise loop of binary() over element getters (inlined: the plain case stays vectorisable).
   template <typename A, typename B>
   static void binaryOf(BinaryKind kind, int64_t n, A a, B b, float* out) {
@@ -473,8 +476,9 @@ class CpuOps final : public TensorOps {
       case BinaryKind::Sub: for (int64_t i = 0; i < n; ++i) out[i] = a(i) - b(i); return;
       case BinaryKind::Mul: for (int64_t i = 0; i < n; ++i) out[i] = a(i) * b(i); return;
       case BinaryKind::Div: for (int64_t i = 0; i < n; ++i) out[i] = a(i) / b(i); return;
-      case BinaryKind::Max: for (int64_t i = 0; i < n; ++i) out[i] = std::max(a(i), b(i)); return;
-      case BinaryKind::Min: for (int64_t i = 0; i < n; ++i) out[i] = std::min(a(i), b(i)); return;
+      // NaN on either side gives NaN (as TensorFlow; std::max/min drop a NaN second argument).
+      case BinaryKind::Max: for (int64_t i = 0; i < n; ++i) out[i] = maxNaN(a(i), b(i)); return;
+      case BinaryKind::Min: for (int64_t i = 0; i < n; ++i) out[i] = minNaN(a(i), b(i)); return;
       case BinaryKind::Greater: for (int64_t i = 0; i < n; ++i) out[i] = a(i) > b(i) ? 1.0f : 0.0f; return;
       case BinaryKind::GreaterEqual: for (int64_t i = 0; i < n; ++i) out[i] = a(i) >= b(i) ? 1.0f : 0.0f; return;
     }

@@ -243,8 +243,9 @@ __global__ void binaryKernel(int kind, const float* a, int64_t aDiv, int64_t aLe
       case BinaryKind::Sub: r = x - y; break;
       case BinaryKind::Mul: r = x * y; break;
       case BinaryKind::Div: r = x / y; break;
-      case BinaryKind::Max: r = maxf_(x, y); break;
-      case BinaryKind::Min: r = minf_(x, y); break;
+      // NaN on either side gives NaN (as TensorFlow and the CPU kernel).
+      case BinaryKind::Max: r = x < y || y != y ? y : x; break;
+      case BinaryKind::Min: r = y < x || y != y ? y : x; break;
       case BinaryKind::Greater: r = x > y ? 1.0f : 0.0f; break;
       case BinaryKind::GreaterEqual: r = x >= y ? 1.0f : 0.0f; break;
       default: r = x + y; break;
