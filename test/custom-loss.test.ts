@@ -149,6 +149,8 @@ describe('custom losses and metrics (functions of tensors)', () => {
     const wrongShape = function wrongShape(yTrue: Tensor, yPred: Tensor) { return ops.square(ops.sub(yPred, yTrue)); };
     await assert.rejects(dense(wrongShape).fit(x, y, { epochs: 1, verbose: 0 }), /custom loss 'wrongShape' must return a scalar or one value per output row \(shape \[10\] for the output \[10,2\]\), got shape \[10,2\]/);
     await assert.rejects(dense(() => 1.5).fit(x, y, { epochs: 1, verbose: 0 }), /custom loss 'customLoss' must return a Tensor, got number 1.5/);
+    const disposes = function disposes(yTrue: Tensor, yPred: Tensor) { const v = ops.mean(ops.square(ops.sub(yPred, yTrue))); v.dispose(); return v; };
+    await assert.rejects(dense(disposes).fit(x, y, { epochs: 1, verbose: 0 }), /custom loss 'disposes' returned a disposed tensor/);
     const fromTargets = function fromTargets(yTrue: Tensor) { return ops.mean(yTrue); };
     await assert.rejects(dense(fromTargets).fit(x, y, { epochs: 1, verbose: 0 }), /fit: custom loss 'fromTargets' returned a tensor that does not derive from yPred/);
     const viaMatMul = function viaMatMul(yTrue: Tensor, yPred: Tensor) { return ops.mean(ops.matMul(yPred, yTrue, false, true)); };

@@ -304,6 +304,8 @@ describe('io: whole Keras models (.keras)', function () {
     refuses(variant((ls) => (ls[4]!.config!.lora_rank = 4)), /x\.keras: layer 'dense' \(Dense\): Keras option lora_rank is not supported/);
     refuses(variant((ls) => (ls[4]!.config!.kernel_regularizer = { class_name: 'L2', config: { l2: 0.01 } })), /layer 'dense' \(Dense\): kernel_regularizer=.* regularizers and constraints are not implemented/);
     refuses(variant((ls) => (ls[2]!.config!.dropout = 0.1)), /layer 'gru' \(GRU\): dropout=0\.1 is not supported: .*put a Dropout layer before the GRU/);
+    refuses(variant((ls) => Object.assign(ls[2]!.config!, { go_backwards: true, return_sequences: true })), /layer 'gru' \(GRU\): go_backwards=True with return_sequences=True is not supported in a model with a mask/);
+    assert.equal(kerasGraphFromConfig(variant((ls) => Object.assign(ls[2]!.config!, { go_backwards: true, return_sequences: false })), 'x.keras').layers[1]!.layer.config.goBackwards, true);
     refuses(variant((ls) => (ls[2]!.config!.dtype = 'mixed_float16')), /layer 'gru' \(GRU\): dtype policy "mixed_float16" is not supported/);
     refuses(variant((ls) => (ls[4]!.config!.activation = { class_name: 'Custom' })), /layer 'dense' \(Dense\): 'activation' must be the name of a built-in activation/);
     const tokens = configOf('sequential_tokens') as { config: { layers: Record<string, Record<string, unknown>>[] } };

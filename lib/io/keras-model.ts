@@ -387,6 +387,22 @@ function checkMasks(layers: ParsedLayer[], ops: Map<string, MaskOp>, source: str
   }
 }
 
+/**
+ * Keras' go_backwards with return_sequences reverses the whole padded sequence (padding first)
+ * without reversing its mask; this library's layers reverse each sample's valid steps. On padded
+ * input the returned sequences differ at every step, so in a model with a mask source such a
+ * layer is refused rather than loaded to compute something else.
+ */
+function refuseMaskedBackwardSequences(layers: ParsedLayer[], source: string): void {
+  const masked = layers.some((l) => l.kerasClass === 'Masking' || (l.kerasClass === 'Embedding' && l.layer.config.maskZero === true));
+  if (!masked) return;
+  for (const { kerasClass, layer: { config } } of layers) {
+    if (config.goBackwards === true && config.returnSequences === true) {
+      fail(source, `layer '${String(config.name)}' (${kerasClass}): go_backwards=True with return_sequences=True is not supported in a model with a mask (Masking or Embedding(mask_zero=True)): Keras reverses the padded sequence as a whole without reversing its mask, this library reverses each sample's valid steps, so the outputs would differ`);
+    }
+  }
+}
+
 function inputOf(spec: Record<string, unknown>, where: string, source: string): KerasGraphInput {
   const c = isPlainObject(spec.config) ? spec.config : {};
   const shape = c.batch_shape ?? c.batch_input_shape;
@@ -494,6 +510,7 @@ export function kerasGraphFromConfig(config: unknown, source = '<config.json>'):
     layers.push({ ...mapped, calls: nodes.map((node, j) => call(node, `layer '${mapped.layer.config.name}' inbound_nodes[${j}]`, source)), weightsGroup });
   });
   checkMasks(layers, maskOps, source);
+  refuseMaskedBackwardSequences(layers, source);
   if (className === 'Sequential' && !inputs.length) {
     const shape = (isPlainObject(config.build_config) ? config.build_config.input_shape : undefined) ?? body.build_input_shape;
     if (shape) inputs.push(inputOf({ config: { batch_shape: shape, name: 'input' } }, 'build_config', source));

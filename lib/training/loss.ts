@@ -93,7 +93,8 @@ export function lossInto(spec: LossSpec, logits: boolean, pred: Tensor, target: 
 function customValue(what: string, fn: LossOrMetricFn, target: Tensor, yPred: Tensor, weights: Tensor | null): Tensor {
   if (target.dtype !== 'float32') throw new TypeError(`${what}: yTrue would be the int32 class labels of a sparse loss; custom functions take float32 targets (one-hot them and use categoricalCrossentropy)`);
   const v: unknown = fn(target.reshape(yPred.shape), yPred);
-  if (!(v instanceof Tensor) || v.isDisposed) throw new TypeError(`${what} must return a Tensor, got ${describe(v)}`);
+  if (!(v instanceof Tensor)) throw new TypeError(`${what} must return a Tensor, got ${describe(v)}`);
+  if (v.isDisposed) throw new Error(`${what} returned a disposed tensor (let the training step free what the function makes)`);
   if (v.dtype !== 'float32') throw new TypeError(`${what} must return a float32 tensor, got ${v.dtype}`);
   if (v.rank === 0) return weights ? ops.mul(v, ops.mean(weights)) : v;
   const rowShape = yPred.shape.slice(0, -1);
