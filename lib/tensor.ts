@@ -85,6 +85,13 @@ export class Tensor<D extends DType = DType> implements Trackable {
     return new Tensor<D>(storage, inferShape('reshape', shape, this.size));
   }
 
+  /** Whether this tensor and `other` are views of the same memory (reshape() makes such views). */
+  sharesMemoryWith(other: Tensor): boolean {
+    const storage = this.live('sharesMemoryWith');
+    if (!(other instanceof Tensor)) throw new TypeError(`sharesMemoryWith: argument 'other' must be a Tensor, got ${describe(other)}`);
+    return other.live('sharesMemoryWith') === storage;
+  }
+
   /** A copy in new memory, on `device` (default: this tensor's device). */
   clone(device?: DeviceName): Tensor<D> {
     return this.copy('clone', device ?? this.live('clone').device);

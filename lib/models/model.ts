@@ -20,7 +20,7 @@ import { History, fail, loopOptions, positiveInteger, trainLoop, weightedMeans, 
 import { Graph } from '../training/graph';
 import { predictBatches, runNow, runYielding } from '../training/predict';
 import { fusedDense, lossConfig, type OutputLoss } from '../training/loss';
-import { LayersModel } from './base';
+import { LayersModel, ownOutputs } from './base';
 
 /** Data for a model's inputs (or outputs): one Data for one, an array in order, or an object keyed by name. */
 export type ModelData = Data | Data[] | Record<string, Data>;
@@ -253,8 +253,13 @@ export class Model extends LayersModel {
 
   /** x (and y) on the host, one entry per input (output), checked against the graph. */
   private hostInputs(fn: string, x: unknown, what = 'x'): HostData[] {
+    return this.inputsOf(fn, x, what, hostData);
+  }
+
+  /** The model's inputs in `x` (one per input name), read by `read` and checked against the inputs' shapes. */
+  private inputsOf<T extends { shape: number[] }>(fn: string, x: unknown, what: string, read: (v: Data, label: string, dtype: 'float32' | 'int32') => T): T[] {
     const xs = perName<Data>(fn, what, x, this.inputNames, isDataLike);
-    const hs = xs.map((v, i) => hostData(v, `${fn}: ${what}${this.inputs.length > 1 ? ` (${this.inputNames[i]})` : ''}`, this.inputDTypes[i]!));
+    const hs = xs.map((v, i) => read(v, `${fn}: ${what}${this.inputs.length > 1 ? ` (${this.inputNames[i]})` : ''}`, this.inputDTypes[i]!));
     hs.forEach((h, i) => {
       const want = this.inputs[i]!.shape;
       const got = h.shape.slice(1);
@@ -471,10 +476,11 @@ export class Model extends LayersModel {
     this.assertLive(fn);
     checkOptions(fn, args, ['batchSize'], { refused: { steps: 'predict takes whole arrays' } });
     const batchSize = positiveInteger(fn, 'batchSize', args.batchSize, 32);
-    const xs = this.hostInputs(fn, x);
+    const xs = this.inputsOf(fn, x, 'x', (v, label, dtype) => this.predictInput(label, v, dtype));
     const outs = yield* predictBatches(xs[0]!.shape[0]!, batchSize, (start, end) => {
       this.assertLive(fn); // predictAsync: disposed between batches
-      return this.graph.forward(xs.map((h) => this.batchTensor(h, null, start, end)), false, globalRng, null, this.hostOf).outputs;
+      const batch = xs.map((input) => input.batch(start, end));
+      return ownOutputs(this.graph.forward(batch, false, globalRng, null, this.hostOf).outputs, batch);
     });
     return outs.length === 1 ? outs[0]! : outs;
   }

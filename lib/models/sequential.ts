@@ -17,7 +17,7 @@ import type { LossArg } from '../losses';
 import type { MetricArg } from '../metrics';
 import { Rng, globalRng } from '../random';
 import { Tensor, shapeSize } from '../tensor';
-import { LayersModel } from './base';
+import { LayersModel, ownOutputs } from './base';
 import { batchSlice, classWeightsOf, cutSamples, hostData, sampleWeightsOf, type Data, type HostData, type SampleWeights } from '../training/data';
 import { Graph } from '../training/graph';
 import { fusedDense, lossConfig } from '../training/loss';
@@ -204,7 +204,7 @@ export class Sequential extends LayersModel {
 
   // ---------------------------------------------------------------- data
 
-  private checkX(x: HostData, what: string): void {
+  private checkX(x: Pick<HostData, 'shape'>, what: string): void {
     this.ensureBuilt(x.shape.slice(1));
     const want = this.layers[0]!.inputShape!;
     const got = x.shape.slice(1);
@@ -462,11 +462,12 @@ export class Sequential extends LayersModel {
     this.assertLive(fn);
     checkOptions(fn, args, ['batchSize'], { refused: { steps: DATASET_ONLY } });
     const batchSize = positiveInteger(fn, 'batchSize', args.batchSize, 32);
-    const xh = hostData(x, `${fn}: x`, this.layers[0]?.inputDType ?? 'float32');
-    this.checkX(xh, `${fn}: x`);
-    const [out] = yield* predictBatches(xh.shape[0]!, batchSize, (start, end) => {
+    const input = this.predictInput(`${fn}: x`, x, this.layers[0]?.inputDType ?? 'float32');
+    this.checkX(input, `${fn}: x`);
+    const [out] = yield* predictBatches(input.shape[0]!, batchSize, (start, end) => {
       this.assertLive(fn); // predictAsync: disposed between batches
-      return [this.forward(this.batchTensor(xh, null, start, end), false)];
+      const xb = input.batch(start, end);
+      return ownOutputs([this.forward(xb, false)], [xb]);
     });
     return out!;
   }
