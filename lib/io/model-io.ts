@@ -510,8 +510,7 @@ function onnxSpec(layer: L.Layer, options: { ignoreMasking?: boolean }): OnnxLay
     return { type: 'dense', inputSize: k!.value.shape[0]!, units: inner.units, kernel: host(k!), bias: b ? host(b) : null, activation: onnxActivation(inner.name, inner.activation) };
   }
   if (inner instanceof L.LayerNormalization) {
-    const named = (name: string) => inner.params.find((p) => p.name === `${inner.name}/${name}`);
-    const [gamma, beta] = [named('gamma'), named('beta')];
+    const { gamma, beta } = inner;
     return { type: 'layerNormalization', size: inner.inputShape![inner.inputShape!.length - 1] as number, epsilon: inner.epsilon, gamma: gamma ? host(gamma) : null, beta: beta ? host(beta) : null };
   }
   if (inner instanceof L.Activation) return { type: 'activation', activation: onnxActivation(inner.name, inner.activation) };

@@ -50,10 +50,12 @@ export class LayerNormalization extends Layer {
     this.gammaInit = initializerName(fn, 'gammaInitializer', args.gammaInitializer, 'ones');
   }
 
-  private get gamma() {
+  /** The learned gain (null without scale). */
+  get gamma() {
     return this.scale ? this.params[0]! : null;
   }
-  private get beta() {
+  /** The learned offset (null without center). */
+  get beta() {
     return this.center ? this.params[this.scale ? 1 : 0]! : null;
   }
 
