@@ -16,7 +16,7 @@ import { fitDatasetOptions, writeWeights, type FitDatasetArgs } from '../trainin
 import { batchSlice, hostData, type Data, type HostData } from '../training/data';
 import { History, fail, sourceEpochs, trainLoop, type BatchSource, type StepBatch } from '../training/engine';
 import { clearSaved, type Graph } from '../training/graph';
-import { Ones, lossAndMetricsInto, outputLogs, outputSlots, withFused, type OutputLoss } from '../training/loss';
+import { lossAndMetricsInto, outputLogs, outputSlots, withFused, type OutputLoss } from '../training/loss';
 
 /**
  * lib/io/model-io, loaded on first use: it imports the model classes, which extend this one, so a
@@ -35,8 +35,6 @@ export abstract class LayersModel {
   /** What compile() set: each output's loss and metrics (null before), and each loss's weight in the total loss. */
   protected outputLosses: OutputLoss[] | null = null;
   protected lossWeights: number[] = [];
-  /** The confusion metrics' all-ones targets, kept while a fit or an evaluation runs (holdOnes). */
-  private readonly ones = new Ones();
   /** Set by a callback to end training after the current batch. */
   stopTraining = false;
   /** Set by dispose(): every method then throws instead of silently re-initialising the layers. */
@@ -190,13 +188,13 @@ export abstract class LayersModel {
     if (validation && 'arrays' in validation) validate = model.validateArrays(...validation.arrays);
     else if (validation) validate = () => model.evaluateSource(validation.source);
     const rng = this.startTrainingRng();
-    return this.holdOnes(() => trainLoop({
+    return trainLoop({
       model: this, callbackModel: this, ...loop,
       params: { epochs: loop.epochs, steps: batchesPerEpoch ?? 0, samples: 0, batchSize: 0, verbose: loop.verbose, metrics: model.logNames },
       epochBatches: sourceEpochs('fitDataset', dataset, batchesPerEpoch, (element, i) => model.step(element, i, rng)),
       toLogs: model.toLogs,
       validate,
-    }));
+    });
   }
 
   /** The layer calls a step runs (a sequential model: its chain). */
@@ -233,17 +231,12 @@ export abstract class LayersModel {
     const values = ops.empty([this.valueSlots()], outputs[0]!.device);
     let offset = 0;
     const grads = this.outputLosses!.map((o, i) => {
-      const g = lossAndMetricsInto(o, outputs[i]!, ys[i]!, lengths[i]!, weights, values, offset, withGrad, this.ones);
+      const g = lossAndMetricsInto(o, outputs[i]!, ys[i]!, lengths[i]!, weights, values, offset, withGrad);
       offset += outputSlots(o);
       if (g && this.lossWeights[i] !== 1) ops.scale_(g, this.lossWeights[i]!);
       return g;
     });
     return { values, grads };
-  }
-
-  /** Runs a fit or an evaluation (sync or async) with the tensors its steps share made once. */
-  protected holdOnes<T>(run: () => T): T {
-    return this.ones.hold(run);
   }
 
   private fusedLayers() {

@@ -322,15 +322,13 @@ export class Model extends LayersModel {
   }
 
   private evaluateHost(b: HostBatch, batchSize: number): Logs {
-    return this.holdOnes(() => {
-      const n = b.xs[0]!.shape[0]!;
-      const rows: { size: number; values: Float32Array }[] = [];
-      for (let start = 0; start < n; start += batchSize) {
-        const end = Math.min(n, start + batchSize);
-        rows.push({ size: end - start, values: this.batchValues(b, start, end) });
-      }
-      return weightedMeans(this.logNames(), rows, (v) => this.toLogs(v));
-    });
+    const n = b.xs[0]!.shape[0]!;
+    const rows: { size: number; values: Float32Array }[] = [];
+    for (let start = 0; start < n; start += batchSize) {
+      const end = Math.min(n, start + batchSize);
+      rows.push({ size: end - start, values: this.batchValues(b, start, end) });
+    }
+    return weightedMeans(this.logNames(), rows, (v) => this.toLogs(v));
   }
 
   // ---------------------------------------------------------------- public training API
@@ -392,7 +390,7 @@ export class Model extends LayersModel {
     const samples = train.xs[0]!.shape[0]!;
     const steps = Math.ceil(samples / batchSize);
     const self = this;
-    return this.holdOnes(() => trainLoop({
+    return trainLoop({
       model: this, callbackModel: this, ...loop, initialEpoch,
       params: { epochs: loop.epochs, steps, samples, batchSize, verbose: loop.verbose, metrics: this.logNames() },
       *epochBatches() {
@@ -404,7 +402,7 @@ export class Model extends LayersModel {
       },
       toLogs: (v) => this.toLogs(v),
       validate: val ? () => this.evaluateHost(val!, validationBatchSize) : null,
-    }));
+    });
   }
 
   /** A step as the loop wants it: the batch made and trained inside one scope; the raw values survive. */
@@ -442,10 +440,10 @@ export class Model extends LayersModel {
   }
 
   private evaluateSource(fn: string, dataset: BatchSource, limit: number | null): Promise<Logs> {
-    return this.holdOnes(() => evaluateElements(fn, dataset, limit, this.logNames(), (element, i) => {
+    return evaluateElements(fn, dataset, limit, this.logNames(), (element, i) => {
       const b = this.datasetBatch(fn, element, i);
       return { size: b.xs[0]!.shape[0]!, values: this.batchValues(b, 0, b.xs[0]!.shape[0]!) };
-    }, (v) => this.toLogs(v)));
+    }, (v) => this.toLogs(v));
   }
 
   async evaluateDataset(dataset: BatchSource, args: { batches?: number } = {}): Promise<Logs> {

@@ -346,7 +346,7 @@ export class Sequential extends LayersModel {
     const steps = Math.ceil(samples / batchSize);
     const train = xh, target = yh, trainWeights = weights;
     const self = this;
-    return this.holdOnes(() => trainLoop({
+    return trainLoop({
       model: this, callbackModel: this, epochs, initialEpoch, verbose: loop.verbose, callbacks: loop.callbacks, signal: loop.signal,
       params: { epochs, steps, samples, batchSize, verbose: loop.verbose, metrics: this.logNames() },
       toLogs: (v) => this.toLogs(v),
@@ -360,7 +360,7 @@ export class Sequential extends LayersModel {
         }
       },
       validate: val ? () => this.evaluateHost(val!.x, val!.y, val!.weights, validationBatchSize) : null,
-    }));
+    });
   }
 
   /** One dataset element ({xs, ys, sampleWeight?}, data or tensors) on the host, checked. */
@@ -395,10 +395,10 @@ export class Sequential extends LayersModel {
   }
 
   private evaluateSource(fn: string, dataset: BatchSource, limit: number | null): Promise<Logs> {
-    return this.holdOnes(() => evaluateElements(fn, dataset, limit, this.logNames(), (element, i) => {
+    return evaluateElements(fn, dataset, limit, this.logNames(), (element, i) => {
       const { xh, yh, weights } = this.datasetBatch(fn, element, i);
       return { size: xh.shape[0]!, values: this.evaluateBatch(xh, yh, weights) };
-    }, (v) => this.toLogs(v)));
+    }, (v) => this.toLogs(v));
   }
 
   /** [loss, ...metrics] of one whole host batch (inference mode). */
@@ -421,7 +421,7 @@ export class Sequential extends LayersModel {
     const batches = Math.ceil(n / batchSize);
     // Each batch's [loss, ...metrics] goes into one device tensor, read once at the end: no
     // device-to-host transfer per batch.
-    const all = this.holdOnes(() => tidy(() => {
+    const all = tidy(() => {
       const acc = ops.empty([batches, k], this.device);
       try {
         for (let b = 0; b < batches; b++) {
@@ -433,7 +433,7 @@ export class Sequential extends LayersModel {
       } finally {
         acc.dispose();
       }
-    }));
+    });
     const rows = Array.from({ length: batches }, (_, b) => ({ size: Math.min(n, (b + 1) * batchSize) - b * batchSize, values: all.subarray(b * k, (b + 1) * k) }));
     return weightedMeans(this.logNames(), rows, (v) => this.toLogs(v));
   }

@@ -2,14 +2,13 @@
 // not count), per-sample loss weights, and the fused activation of a final softmax/sigmoid dense
 // layer whose pre-activation the loss takes (softmax + cross-entropy on logits).
 import { valueAndGrad } from '../autograd';
-import type { DeviceName } from '../../binding';
 import { describe } from '../backend';
 import { Dense, TimeDistributed, type Layer } from '../layers';
-import { keep, tidy } from '../engine';
+import { tidy } from '../engine';
 import { lossKernel, type LossOrMetricFn, type LossSpec } from '../losses';
 import { metricSlots, type MetricSpec } from '../metrics';
 import * as ops from '../ops';
-import { Tensor, tensor } from '../tensor';
+import { Tensor, ones, tensor } from '../tensor';
 
 /**
  * The final dense layer whose activation the loss absorbs (softmax + categorical cross-entropy,
@@ -154,13 +153,16 @@ export function outputLogs(o: OutputLoss, values: ArrayLike<number>, offset: num
  * Writes the loss and then each metric's slots into values[offset…]; returns the loss gradient
  * w.r.t. `out` when wanted. `lengths` are the output's valid lengths (masked sequences) or null.
  */
-export function lossAndMetricsInto(o: OutputLoss, out: Tensor, y: Tensor, lengths: Int32Array | null, sampleWeights: Float32Array | null, values: Tensor, offset: number, withGrad: boolean, ones: Ones): Tensor | null {
+export function lossAndMetricsInto(o: OutputLoss, out: Tensor, y: Tensor, lengths: Int32Array | null, sampleWeights: Float32Array | null, values: Tensor, offset: number, withGrad: boolean): Tensor | null {
   const logits = o.spec.fromLogits || o.fused !== null;
   const { loss: lossWeights, metrics: weights } = rowWeights(out, lengths, sampleWeights);
   const grad = o.spec.custom ? customLossInto(o.spec.custom, out, y, values, offset, withGrad, lossWeights) : lossInto(o.spec, logits, out, y, values, offset, withGrad, lossWeights);
   let probs: Tensor | null = null;
   const probabilities = () => (logits ? (probs ??= ops.activation(o.fused?.activation ?? (o.spec.name === 'binaryCrossentropy' ? 'sigmoid' : 'softmax'), out)) : out);
-  let target: Tensor | null = null; // y in the output's shape, for the confusion metrics
+  // For the confusion metrics, made once per step for all of them: y in the output's shape, and
+  // the all-ones targets they count predicted positives against.
+  let target: Tensor | null = null;
+  let allOnes: Tensor | null = null;
   let at = offset + 1;
   for (const m of o.metrics) {
     if (m.kernel.kind === 'metric') {
@@ -174,56 +176,17 @@ export function lossAndMetricsInto(o: OutputLoss, out: Tensor, y: Tensor, length
     } else {
       const p = probabilities();
       const t = (target ??= y.reshape(p.shape));
-      const all = ones.of(p.shape, p.device);
+      const positive = (allOnes ??= ones(p.shape, 'float32', { device: p.device }));
       const count = m.kernel.thresholds.length;
-      ops.metricInto('binaryAccuracy', t, all, values, at, 0.5, weights); // the positives' fraction
+      ops.metricInto('binaryAccuracy', t, positive, values, at, 0.5, weights); // the positives' fraction
       m.kernel.thresholds.forEach((th, j) => {
         ops.metricInto('binaryAccuracy', p, t, values, at + 1 + j, th, weights);
-        ops.metricInto('binaryAccuracy', p, all, values, at + 1 + count + j, th, weights); // predicted positive
+        ops.metricInto('binaryAccuracy', p, positive, values, at + 1 + count + j, th, weights); // predicted positive
       });
     }
     at += metricSlots(m);
   }
   return grad;
-}
-
-/**
- * The all-ones targets the confusion metrics count predicted positives against. While held (a
- * fit or an evaluation, whose full batches share a shape) each shape is made once and kept until
- * the outermost hold ends; otherwise (one trainOnBatch step) it is made in the step's scope.
- */
-export class Ones {
-  private holds = 0;
-  private readonly made = new Map<string, Tensor>();
-
-  of(shape: readonly number[], device: DeviceName): Tensor {
-    if (!this.holds) return ops.fill_(ops.empty(shape, device), 1);
-    const key = `${device}:${shape.join(',')}`;
-    let t = this.made.get(key);
-    if (!t) this.made.set(key, (t = keep(ops.fill_(ops.empty(shape, device), 1))));
-    return t;
-  }
-
-  /** Runs run (sync, or async: until its promise settles) with the tensors kept across its steps. */
-  hold<T>(run: () => T): T {
-    this.holds++;
-    let result: T;
-    try {
-      result = run();
-    } catch (err) {
-      this.release();
-      throw err;
-    }
-    if (result instanceof Promise) return result.finally(() => this.release()) as T;
-    this.release();
-    return result;
-  }
-
-  private release(): void {
-    if (--this.holds > 0) return;
-    for (const t of this.made.values()) t.dispose();
-    this.made.clear();
-  }
 }
 
 /** Runs fn with the fused layers emitting logits (the loss applies their activation). */
