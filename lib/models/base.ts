@@ -14,7 +14,7 @@ import type { Logs } from '../callbacks';
 import { Tensor, tensor } from '../tensor';
 import { fitDatasetOptions, writeWeights, type FitDatasetArgs } from '../training/arguments';
 import { batchSlice, hostData, type Data, type HostData } from '../training/data';
-import { History, fail, sourceEpochs, trainLoop, type BatchSource, type StepBatch } from '../training/engine';
+import { History, fail, sourceEpochs, trainLoop, weightedMeans, type BatchSource, type StepBatch } from '../training/engine';
 import { clearSaved, type Graph } from '../training/graph';
 import { lossAndMetricsInto, outputLogs, outputSlots, withFused, type OutputLoss } from '../training/loss';
 
@@ -281,6 +281,30 @@ export abstract class LayersModel {
         return this.lossesAndMetrics(outputs, lengths, ys, weights, false).values;
       }),
     );
+  }
+
+  /**
+   * evaluate's logs over n samples in batches: each batch's [loss, ...metrics] (`batchValues`, from
+   * tensors made in its own scope) goes into one device tensor, read once at the end (no
+   * device-to-host transfer per batch), then averaged weighted by batch size.
+   */
+  protected evaluateBatches(n: number, batchSize: number, batchValues: (start: number, end: number) => Tensor): Logs {
+    const k = this.valueSlots();
+    const batches = Math.ceil(n / batchSize);
+    const all = tidy(() => {
+      const acc = ops.empty([batches, k], this.device);
+      try {
+        for (let b = 0; b < batches; b++) {
+          const start = b * batchSize;
+          tidy(() => ops.writeFirst_(acc, batchValues(start, Math.min(n, start + batchSize)), b));
+        }
+        return acc.dataSync();
+      } finally {
+        acc.dispose();
+      }
+    });
+    const rows = Array.from({ length: batches }, (_, b) => ({ size: Math.min(n, (b + 1) * batchSize) - b * batchSize, values: all.subarray(b * k, (b + 1) * k) }));
+    return weightedMeans(this.logNames(), rows, (v) => this.toLogs(v));
   }
 
   /** Keras' summary table (header, rows, parameter totals) with the given column widths; printed and returned. */

@@ -16,7 +16,7 @@ import { Rng, globalRng } from '../random';
 import { Tensor } from '../tensor';
 import { batchSlice, classWeightsOf, cutSamples, hostData, sampleWeightsOf, type Data, type HostData, type SampleWeights } from '../training/data';
 import { datasetElement, evaluateDatasetOptions, evaluateElements, type FitDatasetArgs } from '../training/arguments';
-import { History, fail, loopOptions, positiveInteger, trainLoop, weightedMeans, type BatchSource } from '../training/engine';
+import { History, fail, loopOptions, positiveInteger, trainLoop, type BatchSource } from '../training/engine';
 import { Graph } from '../training/graph';
 import { predictBatches, runNow, runYielding } from '../training/predict';
 import { fusedDense, lossConfig, type OutputLoss } from '../training/loss';
@@ -322,13 +322,10 @@ export class Model extends LayersModel {
   }
 
   private evaluateHost(b: HostBatch, batchSize: number): Logs {
-    const n = b.xs[0]!.shape[0]!;
-    const rows: { size: number; values: Float32Array }[] = [];
-    for (let start = 0; start < n; start += batchSize) {
-      const end = Math.min(n, start + batchSize);
-      rows.push({ size: end - start, values: this.batchValues(b, start, end) });
-    }
-    return weightedMeans(this.logNames(), rows, (v) => this.toLogs(v));
+    return this.evaluateBatches(b.xs[0]!.shape[0]!, batchSize, (start, end) => {
+      const t = this.batchTensors(b, null, start, end);
+      return this.evaluateValues(t.xs, t.ys, t.weights);
+    });
   }
 
   // ---------------------------------------------------------------- public training API

@@ -10,7 +10,6 @@ import { tidy } from '../engine';
 import { FusedRecurrent, Layer, SymbolicTensor, TimeDistributed, type LayerShape, type Param } from '../layers';
 import { resolveLoss, type LossSpec } from '../losses';
 import { resolveMetric } from '../metrics';
-import * as ops from '../ops';
 import { checkOptions } from '../options';
 import { resolveOptimizer, type Optimizer } from '../optimizers';
 import type { LossArg } from '../losses';
@@ -22,7 +21,7 @@ import { batchSlice, classWeightsOf, cutSamples, hostData, sampleWeightsOf, type
 import { Graph } from '../training/graph';
 import { fusedDense, lossConfig } from '../training/loss';
 import { datasetElement, evaluateDatasetOptions, evaluateElements, type FitDatasetArgs as FitDatasetArgsOf } from '../training/arguments';
-import { History, fail, loopOptions, positiveInteger, trainLoop, weightedMeans, type BatchSource } from '../training/engine';
+import { History, fail, loopOptions, positiveInteger, trainLoop, type BatchSource } from '../training/engine';
 import { predictBatches, runNow, runYielding } from '../training/predict';
 
 export { History };
@@ -416,26 +415,8 @@ export class Sequential extends LayersModel {
 
   private evaluateHost(xh: HostData, yh: HostData, weights: Float32Array | null, batchSize: number): Logs {
     if (!this.lossSpec) fail('evaluate: call compile({optimizer, loss}) before evaluate()');
-    const k = this.valueSlots();
-    const n = xh.shape[0]!;
-    const batches = Math.ceil(n / batchSize);
-    // Each batch's [loss, ...metrics] goes into one device tensor, read once at the end: no
-    // device-to-host transfer per batch.
-    const all = tidy(() => {
-      const acc = ops.empty([batches, k], this.device);
-      try {
-        for (let b = 0; b < batches; b++) {
-          const start = b * batchSize;
-          const end = Math.min(n, start + batchSize);
-          tidy(() => ops.writeFirst_(acc, this.evaluateValues([this.batchTensor(xh, null, start, end)], [this.batchTensor(yh, null, start, end)], weights && weights.subarray(start, end)), b));
-        }
-        return acc.dataSync();
-      } finally {
-        acc.dispose();
-      }
-    });
-    const rows = Array.from({ length: batches }, (_, b) => ({ size: Math.min(n, (b + 1) * batchSize) - b * batchSize, values: all.subarray(b * k, (b + 1) * k) }));
-    return weightedMeans(this.logNames(), rows, (v) => this.toLogs(v));
+    return this.evaluateBatches(xh.shape[0]!, batchSize, (start, end) =>
+      this.evaluateValues([this.batchTensor(xh, null, start, end)], [this.batchTensor(yh, null, start, end)], weights && weights.subarray(start, end)));
   }
 
   /** Loss and metrics over (x, y), batched: {loss, accuracy?, ...}; sampleWeight weights the loss as in fit. */
