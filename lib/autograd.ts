@@ -3,7 +3,7 @@
 import { describe } from './backend';
 import * as ops from './ops';
 import { withTape } from './ops/tape';
-import { Tensor } from './tensor';
+import { Tensor, ones } from './tensor';
 
 /**
  * f(x) and d sum(f(x)) / d x (for a scalar f, its gradient). `fn` names the caller in errors;
@@ -25,7 +25,7 @@ export function valueAndGrad(fn: string, what: string, f: (x: Tensor) => unknown
     const prev = grads.get(key);
     grads.set(key, prev ? ops.add(prev, g.reshape(prev.shape)) : g);
   };
-  accumulate(result, ops.fill_(ops.empty(result.shape, result.device), 1));
+  accumulate(result, ones(result.shape, 'float32', { device: result.device }));
   for (let i = entries.length - 1; i >= 0; i--) {
     const e = entries[i]!;
     const dy = gradOf(e.output);

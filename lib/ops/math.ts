@@ -9,7 +9,7 @@
 import type { DeviceName, NativeBinaryKind, NativeLossKind, NativeMetricKind, NativeUnaryKind } from '../../binding';
 import { describe } from '../backend';
 import { native } from '../native';
-import { allocate, shapeSize, Tensor, type Shape } from '../tensor';
+import { allocate, fill, shapeSize, Tensor, type Shape } from '../tensor';
 import { derived, record } from './tape';
 
 type MathUnaryKind = 'sqrt' | 'log' | 'log1p';
@@ -249,7 +249,7 @@ function elementwise(op: string, kind: NativeBinaryKind, a: Tensor, aDiv: number
 
 /** fn(c) with c a one-element tensor holding v on `device` (freed after). */
 function withConstant<T>(op: string, v: number, device: DeviceName, fn: (c: Tensor) => T): T {
-  const c = written(allocate(op, [1], 'float32', device), (t) => native.opsFill(t.handle(op), v));
+  const c = fill([1], v, 'float32', { device });
   try {
     return fn(c);
   } finally {
