@@ -18,7 +18,14 @@ import { initialValues } from './initializers';
 
 
 export type MergeMode = 'concat' | 'sum' | 'mul' | 'ave';
-export const MERGE_MODES: readonly MergeMode[] = ['concat', 'sum', 'mul', 'ave'];
+const MERGE_MODES: readonly MergeMode[] = ['concat', 'sum', 'mul', 'ave'];
+
+/** A checked mergeMode ('concat' when not given); errors name `fn`. */
+export function mergeModeOf(fn: string, value: unknown): MergeMode {
+  const mode = value ?? 'concat';
+  if (!MERGE_MODES.includes(mode as MergeMode)) fail(fn, `'mergeMode' must be one of ${MERGE_MODES.map((m) => `'${m}'`).join(', ')}, got ${describe(value)}`);
+  return mode as MergeMode;
+}
 
 /** The options every recurrent layer takes. */
 export interface RecurrentArgs extends LayerArgs {
@@ -172,8 +179,7 @@ export abstract class FusedRecurrent extends Layer {
     this.returnSequences = flag(fn, 'returnSequences', args.returnSequences, false);
     this.returnState = flag(fn, 'returnState', args.returnState, false);
     this.bidirectional = flag(fn, 'bidirectional', args.bidirectional, false);
-    this.mergeMode = args.mergeMode ?? 'concat';
-    if (!MERGE_MODES.includes(this.mergeMode)) fail(fn, `'mergeMode' must be one of ${MERGE_MODES.map((m) => `'${m}'`).join(', ')}, got ${describe(args.mergeMode)}`);
+    this.mergeMode = mergeModeOf(fn, args.mergeMode);
     this.numLayers = args.numLayers === undefined ? 1 : positiveInt(fn, 'numLayers', args.numLayers);
     this.dropout = rate(fn, 'dropout', args.dropout);
     if (this.dropout > 0 && this.numLayers === 1) {

@@ -5,7 +5,7 @@
 import { describe } from '../backend';
 import { checkOptions } from '../options';
 import { fail, flag, type LayerArgs } from './base';
-import { FusedRecurrent, MERGE_MODES, type MergeMode, type RecurrentArgs } from './recurrent';
+import { FusedRecurrent, mergeModeOf, type MergeMode, type RecurrentArgs } from './recurrent';
 
 export function bidirectional<T extends FusedRecurrent>(args: LayerArgs & { layer: T; mergeMode?: MergeMode }): T {
   if (typeof args !== 'object' || args === null) fail('bidirectional', `options must be an object {layer, mergeMode?}, got ${describe(args)}`);
@@ -14,7 +14,7 @@ export function bidirectional<T extends FusedRecurrent>(args: LayerArgs & { laye
   if (rest.name !== undefined && (typeof rest.name !== 'string' || !rest.name)) fail('bidirectional', `'name' must be a non-empty string, got ${describe(rest.name)}`);
   flag('bidirectional', 'trainable', rest.trainable, true);
   if (!(layer instanceof FusedRecurrent)) fail('bidirectional', `'layer' must be a GRU, LSTM or SimpleRNN layer, got ${describe(layer)}`);
-  if (mergeMode !== undefined && !MERGE_MODES.includes(mergeMode)) fail('bidirectional', `'mergeMode' must be one of ${MERGE_MODES.map((m) => `'${m}'`).join(', ')}, got ${describe(mergeMode)}`);
+  if (mergeMode !== undefined) mergeModeOf('bidirectional', mergeMode);
   if (layer.built) fail('bidirectional', `'layer' (${layer.name}) is already built; wrap a fresh ${layer.className} layer`);
   if (layer.bidirectional) fail('bidirectional', `'layer' (${layer.name}) is bidirectional already`);
   if (layer.goBackwards) fail('bidirectional', `'layer' (${layer.name}) has goBackwards; the wrapper runs both directions itself`);
@@ -22,7 +22,7 @@ export function bidirectional<T extends FusedRecurrent>(args: LayerArgs & { laye
   const copied: RecurrentArgs = {
     ...config, ...(dropout! > 0 ? { dropout } : {}), ...(layer.inputShape ? { inputShape: layer.inputShape } : {}), trainable: layer.trainable,
   };
-  // checked by the layer's constructor like any factory options (unknown keys, name, mergeMode)
+  // checked by the layer's constructor like any factory options (unknown keys, name)
   const Class = layer.constructor as new (args: RecurrentArgs) => T;
   return new Class({ ...copied, ...(rest as LayerArgs), bidirectional: true, ...(mergeMode !== undefined ? { mergeMode } : {}) });
 }
