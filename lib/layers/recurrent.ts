@@ -20,6 +20,13 @@ import { initialValues } from './initializers';
 export type MergeMode = 'concat' | 'sum' | 'mul' | 'ave';
 const MERGE_MODES: readonly MergeMode[] = ['concat', 'sum', 'mul', 'ave'];
 
+/** [batch, H] states per layer and direction (slot l·D + d; null: zeros) as one [slots, batch, H] tensor. */
+function packStates(slots: Array<Tensor | null>, batch: number, H: number, device: Tensor['device']): Tensor {
+  const packed = ops.empty([slots.length, batch, H], device);
+  slots.forEach((t, slot) => t && ops.writeFirst_(packed, t.reshape([1, batch, H]), slot));
+  return packed;
+}
+
 /** A checked mergeMode ('concat' when not given); errors name `fn`. */
 export function mergeModeOf(fn: string, value: unknown): MergeMode {
   const mode = value ?? 'concat';
@@ -269,11 +276,7 @@ export abstract class FusedRecurrent extends Layer {
     const states = Array.isArray(given) ? given : [given];
     if (states.length === S && states.every((s) => s.size === L * D * batch * H)) return states.map((s) => s.reshape([L * D, batch, H]));
     if (states.length !== L * D * S || states.some((s) => s.size !== batch * H)) fail(this.name, `initialState must be ${this.initialStateForms()}`);
-    return this.stateKinds.map((_, k) => {
-      const packed = ops.empty([L * D, batch, H], device);
-      for (let slot = 0; slot < L * D; slot++) ops.writeFirst_(packed, states[slot * S + k]!.reshape([1, batch, H]), slot);
-      return packed;
-    });
+    return this.stateKinds.map((_, k) => packStates(Array.from({ length: L * D }, (_, slot) => states[slot * S + k]!), batch, H, device));
   }
 
   forward(x: Tensor, ctx: CallContext, initialState?: Tensor | Tensor[]): Tensor {
@@ -418,9 +421,7 @@ export abstract class FusedRecurrent extends Layer {
         return fromOutput && fromState ? ops.add(fromOutput, fromState) : (fromOutput ?? fromState);
       });
       if (!perDirection.some((g) => g)) return null;
-      const packed = ops.empty([L * D, batch, H], s.res.output.device);
-      perDirection.forEach((g, d) => g && ops.writeFirst_(packed, g.reshape([1, batch, H]), (L - 1) * D + d));
-      return packed;
+      return packStates([...Array<null>((L - 1) * D).fill(null), ...perDirection], batch, H, s.res.output.device);
     });
     const g = s.res.backward(this.returnSequences ? dWide : null, finalGrads[0], finalGrads[1] ?? null);
     for (const p of this.params) this.setGrad(p, g.dParams[p.name.slice(this.name.length + 1)]!);
