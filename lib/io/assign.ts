@@ -118,14 +118,11 @@ function valuesFor(slot: LayerSlot, mods: ImportedModule[], source: string): Rec
   if (cell) {
     const cellName = RECURRENT_CELLS[cell].keras;
     const expectLayers = slot.numLayers ?? 1;
-    for (const m of mods) {
-      if (m.kind !== cell) fail(source, `layer '${slot.name}' (${cellName}) cannot take module ${what(m)} (${m.kind in RECURRENT_CELLS ? RECURRENT_CELLS[m.kind as RecurrentCell].keras : m.kind})`);
-    }
-    const total = mods.reduce((a, m) => a + (m.kind === cell ? m.numLayers : 0), 0);
+    const recurrent = mods.map((m) => (m.kind === cell ? m : fail(source, `layer '${slot.name}' (${cellName}) cannot take module ${what(m)} (${m.kind in RECURRENT_CELLS ? RECURRENT_CELLS[m.kind as RecurrentCell].keras : m.kind})`)));
+    const total = recurrent.reduce((a, m) => a + m.numLayers, 0);
     if (total !== expectLayers) fail(source, `layer '${slot.name}' has ${expectLayers} ${cellName} layer${expectLayers > 1 ? 's' : ''} but module(s) ${mods.map(what).join(', ')} have ${total}`);
     let layer = 0;
-    for (const m of mods) {
-      if (m.kind !== cell) continue; // checked above
+    for (const m of recurrent) {
       if (m.bidirectional !== (slot.family === 'bidirectional')) fail(source, `layer '${slot.name}' is ${slot.family === 'bidirectional' ? '' : 'not '}bidirectional but module ${what(m)} is ${m.bidirectional ? '' : 'not '}`);
       for (let l = 0; l < m.numLayers; l++, layer++) {
         for (const [k, v] of Object.entries(m.params)) {
