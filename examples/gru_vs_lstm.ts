@@ -10,18 +10,7 @@
 import { backendInfo, callbacks, layers, memory, optimizers, sequential, setSeed, sunspotWindows, type Sequential } from './common';
 
 const WINDOW = 12, UNITS = 32;
-const { scale, xs, ys, n, split, X, Y } = sunspotWindows(WINDOW); // the last 20% of the years are the test set
-
-/** Test errors (in sunspot numbers) of forecasts `p` (scaled) against the test years. */
-function errors(p: ArrayLike<number>): { mae: number; rmse: number } {
-  let abs = 0, sq = 0;
-  for (let i = 0; i < n - split; i++) {
-    const e = p[i]! * scale - ys[split + i]! * scale;
-    abs += Math.abs(e);
-    sq += e * e;
-  }
-  return { mae: abs / (n - split), rmse: Math.sqrt(sq / (n - split)) };
-}
+const { n, split, X, Y, testErrors, naive: naiveForecast } = sunspotWindows(WINDOW); // the last 20% of the years are the test set
 
 const CELLS: Record<string, () => Sequential> = {
   GRU: () => sequential([layers.gru({ units: UNITS, inputShape: [WINDOW, 1] }), layers.dense({ units: 1 })]),
@@ -42,7 +31,7 @@ async function train(make: () => Sequential, seed: number, epochs: number): Prom
     });
     const seconds = Number(process.hrtime.bigint() - started) / 1e9;
     const pred = model.predict(X(split, n));
-    const e = errors(pred.dataSync());
+    const e = testErrors(pred.dataSync());
     pred.dispose();
     return { params: model.params.filter((p) => p.trainable).reduce((s, p) => s + p.value.size, 0), epochs: history.history.loss!.length, seconds, ...e };
   } finally {
@@ -71,7 +60,7 @@ async function main(): Promise<void> {
       spread(runs.map((r) => (1000 * r.seconds) / r.epochs), 1), spread(runs.map((r) => r.mae), 2), spread(runs.map((r) => r.rmse), 2),
     ]);
   }
-  const naive = errors(Array.from({ length: n - split }, (_, i) => xs[(split + i) * WINDOW + WINDOW - 1]!));
+  const naive = testErrors(naiveForecast);
   rows.push(['last value', '0', '-', '-', '-', naive.mae.toFixed(2), naive.rmse.toFixed(2)]);
   const widths = rows[0]!.map((_, c) => Math.max(...rows.map((r) => r[c]!.length)));
   for (const r of rows) console.log(r.map((cell, c) => (c === 0 ? cell.padEnd(widths[c]!) : cell.padStart(widths[c]!))).join('  '));
