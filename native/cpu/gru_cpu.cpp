@@ -151,7 +151,7 @@ class PackedWeights {
     std::vector<Entry>& entries = entries_();
     if (entries.size() <= entry) entries.resize(entry + 1);
     Entry& e = entries[entry];
-    const bool sameShape = e.gates == gates && e.H == H && e.K == K && e.units == packed::units();
+    const bool sameShape = e.gates == gates && e.H == H && e.K == K;  // the packing's unit count is fixed per process
     if (sameShape && std::memcmp(e.source.data(), w, floats * sizeof(float)) == 0) return e.packed.get();
     e.gates = 0;  // matches nothing until it is whole again (an allocation below may throw)
     if (!sameShape) {
@@ -165,7 +165,6 @@ class PackedWeights {
     e.gates = gates;
     e.H = H;
     e.K = K;
-    e.units = packed::units();
     return e.packed.get();
   }
 
@@ -176,7 +175,7 @@ class PackedWeights {
   struct Entry {
     std::vector<float> source;
     std::unique_ptr<float, Free> packed;
-    int gates = 0, H = 0, K = 0, units = 0;
+    int gates = 0, H = 0, K = 0;
   };
   static std::vector<Entry>& entries_() {
     thread_local std::vector<Entry> entries;
