@@ -86,6 +86,8 @@ export interface NativeBinding {
   /** Copies the data to a new typed array. */
   read(handle: TensorHandle): HostArray;
   readAsync(handle: TensorHandle): Promise<HostArray>;
+  /** The index of the first NaN or ±Inf of a float32 cpu tensor, or −1; throws for other tensors. */
+  firstNonFinite(handle: TensorHandle): number;
   write(handle: TensorHandle, data: HostArray): void;
   copyTo(handle: TensorHandle, device: DeviceName): TensorHandle;
   /** Frees the memory now; using the handle afterwards is an error (even once its slot is reused). */

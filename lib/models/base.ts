@@ -97,11 +97,13 @@ export abstract class LayersModel {
    */
   get device(): DeviceName {
     let first: Param | null = null;
-    for (const p of this.params) {
-      if (p.value.isDisposed) continue;
-      if (!first) first = p;
-      else if (p.value.device !== first.value.device) {
-        fail(`model: its parameters are on two devices (${first.name} on ${first.value.device}, ${p.name} on ${p.value.device}): build every layer while one device is current (setDevice() before creating the model)`);
+    for (const l of this.layers) {
+      for (const p of l.params) {
+        if (p.value.isDisposed) continue;
+        if (!first) first = p;
+        else if (p.value.device !== first.value.device) {
+          fail(`model: its parameters are on two devices (${first.name} on ${first.value.device}, ${p.name} on ${p.value.device}): build every layer while one device is current (setDevice() before creating the model)`);
+        }
       }
     }
     return first ? first.value.device : getDevice();
@@ -119,13 +121,13 @@ export abstract class LayersModel {
    * predict's batches of one input. A float32 tensor on the model's device, for a float32 input,
    * is batched where it lies (itself when one batch holds it, else row slices) instead of going to
    * the host and back (at B64 T100 I128 that round trip and its scan took 4 of a 27 ms predict). It
-   * is checked for NaN and ±Inf on the device (its sum, taken in double, is finite); a non-finite
-   * one goes the host way, whose check says where the bad value is, and so do token ids (small,
-   * and their host copy serves the embedding's mask).
+   * is checked for NaN and ±Inf where it lies (ops.allFinite); a non-finite one goes the host way,
+   * whose check says where the bad value is, and so do token ids (small, and their host copy
+   * serves the embedding's mask).
    */
   protected predictInput(what: string, x: unknown, dtype: 'float32' | 'int32'): PredictInput {
     if (dtype === 'float32' && x instanceof Tensor && !x.isDisposed && x.dtype === 'float32' && x.device === this.device && x.rank >= 1 && x.shape[0]! > 0) {
-      if (tidy(() => Number.isFinite(ops.sum(x).dataSync()[0]!))) {
+      if (ops.allFinite(x)) {
         const n = x.shape[0]!;
         return { shape: [...x.shape], batch: (start, end) => (start === 0 && end === n ? x : ops.sliceFirst(x, start, end - start)) };
       }

@@ -8,6 +8,7 @@
 // custom losses); every other op refuses a tensor that derives from the tape's source.
 import type { DeviceName, NativeBinaryKind, NativeLossKind, NativeMetricKind, NativeUnaryKind } from '../../binding';
 import { describe } from '../backend';
+import { tidy } from '../engine';
 import { native } from '../native';
 import { allocate, fill, shapeSize, Tensor, type Shape } from '../tensor';
 import { derived, record } from './tape';
@@ -362,6 +363,16 @@ function reduce(op: string, x: Tensor, axis: number | undefined, keepDims: boole
 
 export const sum = (x: Tensor, axis?: number, keepDims = false): Tensor => reduce('sum', x, axis, keepDims, false);
 export const mean = (x: Tensor, axis?: number, keepDims = false): Tensor => reduce('mean', x, axis, keepDims, true);
+
+/**
+ * Whether a float32 tensor holds no NaN and no ±Inf: scanned in place in host memory; on a GPU,
+ * whether its sum (taken in double, so finite values cannot overflow it) is finite.
+ */
+export function allFinite(x: Tensor): boolean {
+  if (!(x instanceof Tensor) || x.dtype !== 'float32') throw new TypeError(`allFinite: argument 'x' must be a float32 Tensor, got ${describe(x)}`);
+  if (x.device === 'cpu') return native.firstNonFinite(x.handle('allFinite')) < 0;
+  return tidy(() => Number.isFinite(sum(x).dataSync()[0]!));
+}
 
 /**
  * x ∘ v with v one value per row of x (v.size = x's rows, 'rows') or one per column of its last

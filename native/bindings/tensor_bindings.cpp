@@ -1,4 +1,6 @@
 // Tensor memory: allocate on a device, copy in and out, free, and the allocator's live counts.
+#include <algorithm>
+#include <cstdint>
 #include <cstring>
 #include <limits>
 #include <memory>
@@ -67,6 +69,31 @@ Napi::Value read(const Napi::CallbackInfo& info) {
     h.storage->backend().copyToHost(static_cast<uint8_t*>(out.ArrayBuffer().Data()) + out.ByteOffset(),
                                     h.storage->data(), h.storage->bytes());
     return out;
+  });
+}
+
+// firstNonFinite(handle) -> the index of the first NaN or ±Inf of a float32 tensor in host
+// memory, or -1 (predict's input check: a scan in place, where a reduction op and its read-back
+// took 6 µs of a 0.13 ms batch-1 predict).
+Napi::Value firstNonFinite(const Napi::CallbackInfo& info) {
+  return guarded(info, [&]() -> Napi::Value {
+    Args args(info, "firstNonFinite");
+    TensorHandle& h = args.tensor(0, "handle");
+    if (h.dtype != DType::Float32) args.typeError(0, "handle", "a float32 tensor");
+    if (h.storage->device() != Device::Cpu) args.typeError(0, "handle", "a tensor in host memory (cpu)");
+    const auto* bits = static_cast<const uint32_t*>(h.storage->data());
+    // Blocks OR-reduced without branches (they vectorise), then the first bad block searched.
+    constexpr size_t kBlock = 256;
+    constexpr uint32_t kExponent = 0x7f800000u;  // all ones: NaN or ±Inf
+    for (size_t begin = 0; begin < h.numel; begin += kBlock) {
+      const size_t end = std::min(h.numel, begin + kBlock);
+      uint32_t bad = 0;
+      for (size_t i = begin; i < end; ++i) bad |= static_cast<uint32_t>((bits[i] & kExponent) == kExponent);
+      if (!bad) continue;
+      for (size_t i = begin; i < end; ++i)
+        if ((bits[i] & kExponent) == kExponent) return Napi::Number::New(info.Env(), static_cast<double>(i));
+    }
+    return Napi::Number::New(info.Env(), -1);
   });
 }
 
@@ -216,6 +243,7 @@ void registerTensorBindings(Napi::Env env, Napi::Object exports) {
   exports.Set("alloc", Napi::Function::New(env, alloc, "alloc"));
   exports.Set("read", Napi::Function::New(env, read, "read"));
   exports.Set("readAsync", Napi::Function::New(env, readAsync, "readAsync"));
+  exports.Set("firstNonFinite", Napi::Function::New(env, firstNonFinite, "firstNonFinite"));
   exports.Set("write", Napi::Function::New(env, write, "write"));
   exports.Set("copyTo", Napi::Function::New(env, copyTo, "copyTo"));
   exports.Set("free", Napi::Function::New(env, freeHandle, "free"));

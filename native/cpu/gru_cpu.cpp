@@ -39,7 +39,7 @@
 #include "cpu/cpu_backend.h"
 #include "cpu/gru_packed.h"
 #include "cpu/rnn_cells.h"
-#include "cpu/thread_pool.h"
+#include "cpu/phased_job.h"
 
 namespace cgru::cpu {
 namespace {
@@ -242,109 +242,103 @@ void copyMaskedInput(const float* x, const GruDims& d, const std::vector<int>& l
   }
 }
 
-// Multiply-adds per step and thread below which another thread costs more than it saves.
+// Multiply-adds per step and thread below which another thread costs more than it saves. A step
+// of fewer samples than a tile's rows streams the whole of W_hh for them, as a full tile would: it
+// counts as one tile (at batch 1 and H 128 the step is bound by reading W_hh from the core's cache,
+// and two threads read it twice as fast), unless another process competes for the cores
+// (ThreadPool::busy): a thread descheduled mid-step holds the others up, which costs such short
+// steps more than the second thread gains (batch 1, H 128, a busy loop on the other core: 0.28 ms
+// a forward on two threads, 0.105 on one).
 constexpr size_t kMacsPerThread = size_t{1} << 17;
-// Work items per thread and step: small enough that a thread that falls behind (descheduled by
-// other processes on the machine) holds up the step only briefly, large enough that taking them
-// costs little.
-constexpr int kChunksPerThread = 4;
+constexpr size_t kTileRows = 8;
+// Work items per thread and step: up to kChunksPerThread, so that a thread that falls behind holds
+// up the step only briefly (another thread takes its items), but none below kMacsPerChunk, whose
+// completion, announced to the other threads, would cost more than the share it evens out.
+constexpr size_t kChunksPerThread = 4;
+constexpr size_t kMacsPerChunk = size_t{1} << 18;
 // Rows of the input projection per work item.
 constexpr size_t kProjectRows = 64;
 
-// One layer and direction on the packed kernels: the input projection of all steps, then the
-// time loop. The work is a sequence of items that the engine's threads take in order from one
-// shared counter: the projection in blocks of rows, then each step's hidden units in chunks of
-// panels. A step's chunk starts once everything before that step is done. gi (in project.out),
-// y, hprev and saved point at step 0 of sample 0 (y at this direction's columns); h holds the
-// initial state and h2 is a second [B, H] buffer (the LSTM's c, in base, is updated in place:
-// each unit's belongs to one chunk). Returns whichever of h, h2 holds the final state.
+// How a time loop whose steps are B rows × `columns` of a GEMM with K = H runs: on how many
+// threads, and in how many chunks of panels per step.
+struct StepSplit {
+  int threads, chunks;
+};
+StepSplit stepSplit(int B, size_t columns, int H) {
+  const size_t panels = static_cast<size_t>(packed::panels(H));
+  const size_t rows = ThreadPool::instance().busy() ? static_cast<size_t>(B) : std::max<size_t>(static_cast<size_t>(B), kTileRows);
+  const size_t macs = rows * columns * static_cast<size_t>(H);
+  const size_t threads = std::max<size_t>(1, std::min({macs / kMacsPerThread, static_cast<size_t>(numThreads()), panels}));
+  const size_t perThread = std::clamp<size_t>(macs / threads / kMacsPerChunk, 1, kChunksPerThread);
+  return {static_cast<int>(threads), static_cast<int>(std::min(panels, threads * perThread))};
+}
+
+// One layer and direction on the packed kernels, as one phased job (phased_job.h): the input
+// projection of all steps, then each step's hidden units in chunks of panels.
+// gi (in project.out), y, hprev and saved point at step 0 of sample 0 (y at this direction's
+// columns); h holds the initial state and h2 is a second [B, H] buffer (the LSTM's c, in base, is
+// updated in place: each unit's belongs to one chunk). Returns whichever of h, h2 holds the final
+// state.
 template <typename Cell>
 const float* runPacked(const packed::ProjectArgs& project, const packed::StepArgs& base, int dir, int T,
                        size_t yStepStride, float* y, float* hprev, float* saved, float* h, float* h2) {
   const int H = base.H;
   const int panels = packed::panels(H);
   const size_t rows = static_cast<size_t>(base.B) * T;
-  const size_t macs = static_cast<size_t>(base.B) * Cell::kGates * H * H;
-  const int threads = static_cast<int>(
-      std::max<size_t>(1, std::min<size_t>(macs / kMacsPerThread, static_cast<size_t>(std::min(numThreads(), panels)))));
-  const int projectItems = static_cast<int>((rows + kProjectRows - 1) / kProjectRows);
-  const int chunks = std::min(panels, threads * kChunksPerThread);
-  const int items = projectItems + T * chunks;
-  struct alignas(64) Counter {
-    std::atomic<int> value{0};
-  };
-  Counter next, done;
-  ThreadPool::instance().run(threads, [&](int) {
-    packed::StepArgs a = base;
-    for (;;) {
-      const int item = next.value.fetch_add(1, std::memory_order_relaxed);
-      if (item >= items) break;
-      if (item < projectItems) {
-        const size_t r0 = static_cast<size_t>(item) * kProjectRows;
-        packed::project(project, r0, std::min(rows, r0 + kProjectRows), 0, panels);
-        done.value.fetch_add(1, std::memory_order_release);
-        continue;
-      }
-      const int s = (item - projectItems) / chunks, c = (item - projectItems) % chunks;
-      const int before = projectItems + s * chunks;
-      if (threads > 1) spinUntil([&] { return done.value.load(std::memory_order_acquire) >= before; });
-      const int t = dir == 0 ? s : T - 1 - s;
-      a.t = t;
-      a.hIn = s % 2 == 0 ? h : h2;
-      a.hOut = s % 2 == 0 ? h2 : h;
-      a.gi = project.out + static_cast<size_t>(t) * Cell::kGates * H;
-      a.y = y + static_cast<size_t>(t) * yStepStride;
-      a.hprev = hprev ? hprev + static_cast<size_t>(t) * H : nullptr;
-      a.saved = saved ? saved + static_cast<size_t>(t) * Cell::kSaved * H : nullptr;
-      packed::step(a, panels * c / chunks, panels * (c + 1) / chunks);
-      done.value.fetch_add(1, std::memory_order_release);
-    }
-  });
+  const auto [threads, chunks] = stepSplit(base.B, static_cast<size_t>(Cell::kGates) * H, H);
+  // The projection in blocks of rows, and of panels too where there are fewer row blocks than
+  // threads (batch 1: one block of T rows).
+  const int rowBlocks = static_cast<int>((rows + kProjectRows - 1) / kProjectRows);
+  const int panelBlocks = std::clamp((threads + rowBlocks - 1) / rowBlocks, 1, panels);
+  runPhasedJob(
+      threads, 1 + T, [&](int phase) { return phase == 0 ? rowBlocks * panelBlocks : chunks; },
+      [&](int phase, int c) {
+        if (phase == 0) {
+          const size_t r0 = static_cast<size_t>(c / panelBlocks) * kProjectRows;
+          const int q = c % panelBlocks;
+          packed::project(project, r0, std::min(rows, r0 + kProjectRows), panels * q / panelBlocks,
+                          panels * (q + 1) / panelBlocks);
+          return;
+        }
+        const int s = phase - 1;
+        const int t = dir == 0 ? s : T - 1 - s;
+        packed::StepArgs a = base;
+        a.t = t;
+        a.hIn = s % 2 == 0 ? h : h2;
+        a.hOut = s % 2 == 0 ? h2 : h;
+        a.gi = project.out + static_cast<size_t>(t) * Cell::kGates * H;
+        a.y = y + static_cast<size_t>(t) * yStepStride;
+        a.hprev = hprev ? hprev + static_cast<size_t>(t) * H : nullptr;
+        a.saved = saved ? saved + static_cast<size_t>(t) * Cell::kSaved * H : nullptr;
+        packed::step(a, panels * c / chunks, panels * (c + 1) / chunks);
+      });
   return T % 2 == 0 ? h : h2;
 }
 
-// The backward's time loop of one layer and direction on the packed kernels, on the engine's
-// threads: each step (steps[k], in order) is the cell's gradient maths in chunks of samples
+// The backward's time loop of one layer and direction on the packed kernels, as one phased job:
+// each step (steps[k], in order) is the cell's gradient maths in chunks of samples
 // (cellRows(t, b0, b1, k)), then dh_prev += dGh_t · W_hh in chunks of panels of hidden units
 // (recurrent: W_hhᵀ packed with one gate; x at dGh row 0 of step 0; out and k's parity are
-// chosen per step by outOf(k)). Each phase starts once the one before it is done. One job for
-// the whole loop: BLAS's threads would otherwise wake and sync for every step's small GEMM.
+// chosen per step by outOf(k)). One job for the whole loop: BLAS's threads would otherwise wake
+// and sync for every step's small GEMM.
 template <typename CellRows, typename OutOf>
 void runPackedBackward(const std::vector<int>& steps, int B, int H, size_t gStride, packed::ProjectArgs recurrent,
                        CellRows&& cellRows, OutOf&& outOf) {
   const int panels = packed::panels(H);
-  const size_t macs = static_cast<size_t>(B) * recurrent.K * H;
-  const int threads = static_cast<int>(
-      std::max<size_t>(1, std::min<size_t>(macs / kMacsPerThread, static_cast<size_t>(std::min(numThreads(), panels)))));
+  const auto [threads, colChunks] = stepSplit(B, static_cast<size_t>(recurrent.K), H);
   const int rowChunks = std::min(B, threads);  // the cell's maths is light next to the GEMM
-  const int colChunks = std::min(panels, threads * kChunksPerThread);
-  const int perStep = rowChunks + colChunks;
-  const int items = static_cast<int>(steps.size()) * perStep;
   const float* dg = recurrent.x;
-  struct alignas(64) Counter {
-    std::atomic<int> value{0};
-  };
-  Counter next, done;
-  ThreadPool::instance().run(threads, [&](int) {
-    packed::ProjectArgs p = recurrent;
-    for (;;) {
-      const int item = next.value.fetch_add(1, std::memory_order_relaxed);
-      if (item >= items) break;
-      const int k = item / perStep, c = item % perStep;
-      const int before = k * perStep + (c < rowChunks ? 0 : rowChunks);
-      if (threads > 1) spinUntil([&] { return done.value.load(std::memory_order_acquire) >= before; });
-      const int t = steps[static_cast<size_t>(k)];
-      if (c < rowChunks) {
-        cellRows(t, B * c / rowChunks, B * (c + 1) / rowChunks, k);
-      } else {
-        const int q = c - rowChunks;
+  runPhasedJob(
+      threads, 2 * static_cast<int>(steps.size()), [&](int phase) { return phase % 2 == 0 ? rowChunks : colChunks; },
+      [&](int phase, int c) {
+        const int k = phase / 2;
+        const int t = steps[static_cast<size_t>(k)];
+        if (phase % 2 == 0) return cellRows(t, B * c / rowChunks, B * (c + 1) / rowChunks, k);
+        packed::ProjectArgs p = recurrent;
         p.x = dg + static_cast<size_t>(t) * gStride;
         p.out = outOf(k);
-        packed::project(p, 0, static_cast<size_t>(B), panels * q / colChunks, panels * (q + 1) / colChunks);
-      }
-      done.value.fetch_add(1, std::memory_order_release);
-    }
-  });
+        packed::project(p, 0, static_cast<size_t>(B), panels * c / colChunks, panels * (c + 1) / colChunks);
+      });
 }
 
 // One network of one cell type: the sequence loop over layers, directions and steps, with

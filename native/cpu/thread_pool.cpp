@@ -41,6 +41,7 @@ void ThreadPool::runJob(int n, Fn fn, void* ctx) {
     participants_ = n;
     pending_.store(n - 1, std::memory_order_relaxed);
     ++generation_;
+    published_.store(generation_, std::memory_order_release);
   }
   state_.notifyAll();
   fn(ctx, 0);
@@ -64,6 +65,24 @@ void ThreadPool::workerLoop(int tid) {
     }
     fn(ctx, tid);
     pending_.fetch_sub(1, std::memory_order_acq_rel);
+    linger(seen);
+  }
+}
+
+void ThreadPool::linger(uint64_t seen) {
+  // Between two looks at the clock a watching thread spins about a microsecond; a longer gap means
+  // it was descheduled: another thread wanted this core.
+  constexpr auto kDescheduled = std::chrono::microseconds(1000);
+  auto last = std::chrono::steady_clock::now();
+  const auto until = last + kLinger;
+  for (unsigned spins = 1; !busy() && published_.load(std::memory_order_acquire) == seen; ++spins) {
+    cpuRelax();
+    if (spins % 16 == 0) {
+      const auto now = std::chrono::steady_clock::now();
+      if (now - last > kDescheduled) markBusy();
+      if (now > until) return;
+      last = now;
+    }
   }
 }
 
