@@ -20,13 +20,18 @@ import torch
 CELLS = {"gru": torch.nn.GRU, "lstm": torch.nn.LSTM, "rnn": torch.nn.RNN}
 
 
-def timed(fn, min_time_s, sync, min_reps=5, max_reps=200):
-    fn()  # warm-up
-    fn()
+WARMUP_S = 0.1  # as bench/gru.ts: two runs and at least this long before timing
+
+
+def timed(fn, min_time_s, sync, min_reps=5):
+    n, warm = 0, time.perf_counter()
+    while n < 2 or time.perf_counter() - warm < WARMUP_S:
+        fn()
+        n += 1
     sync()
     times = []
     start = time.perf_counter()
-    while len(times) < min_reps or (time.perf_counter() - start < min_time_s and len(times) < max_reps):
+    while len(times) < min_reps or time.perf_counter() - start < min_time_s:
         t0 = time.perf_counter()
         fn()
         sync()

@@ -4,6 +4,7 @@
 
 #include "cgru_build_config.h"
 #include "cpu/blas.h"
+#include "cpu/thread_pool.h"
 
 #if defined(CGRU_BLAS_Accelerate)
 #define ACCELERATE_NEW_LAPACK
@@ -19,6 +20,10 @@ namespace cgru::cpu {
 void sgemm(bool transA, bool transB, int m, int n, int k, float alpha, const float* a, int lda,
            const float* b, int ldb, float beta, float* c, int ldc) {
   if (m == 0 || n == 0) return;
+  // OpenBLAS runs m·n·k up to 65536 · GEMM_MULTITHREAD_THRESHOLD (4) on the calling thread
+  // (interface/gemm.c); above that its threads need the cores our watching workers spin on.
+  constexpr double kThreadedMnk = 65536.0 * 4;
+  if (static_cast<double>(m) * n * k > kThreadedMnk && blasThreads() > 1) ThreadPool::instance().stopWatching();
   cblas_sgemm(CblasRowMajor, transA ? CblasTrans : CblasNoTrans, transB ? CblasTrans : CblasNoTrans,
               m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
 }

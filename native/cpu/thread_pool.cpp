@@ -70,18 +70,20 @@ void ThreadPool::workerLoop(int tid) {
 }
 
 void ThreadPool::linger(uint64_t seen) {
-  // Between two looks at the clock a watching thread spins about a microsecond; a longer gap means
-  // it was descheduled: another thread wanted this core.
+  // Between two looks at the clock a watching thread spins about a microsecond; a gap this long
+  // means it was descheduled, or its yield let another thread run: another thread wanted this core.
   constexpr auto kDescheduled = std::chrono::microseconds(1000);
   auto last = std::chrono::steady_clock::now();
   const auto until = last + kLinger;
-  for (unsigned spins = 1; !busy() && published_.load(std::memory_order_acquire) == seen; ++spins) {
+  const uint64_t stops = stopRequests_.load(std::memory_order_relaxed);
+  for (unsigned spins = 1; published_.load(std::memory_order_acquire) == seen; ++spins) {
     cpuRelax();
     if (spins % 16 == 0) {
       const auto now = std::chrono::steady_clock::now();
       if (now - last > kDescheduled) markBusy();
-      if (now > until) return;
+      if (now > until || busy() || stopRequests_.load(std::memory_order_relaxed) != stops) return;
       last = now;
+      std::this_thread::yield();  // a gap that includes it: another thread had this core
     }
   }
 }

@@ -12,7 +12,8 @@
 // one, a watching worker takes time from the caller's thread (measured: a batch-1 forward at H 128
 // with a busy loop beside it, 0.28 ms with watching, 0.14 without). So a worker that finds it was
 // descheduled while watching marks the pool busy(): for kBusyBackoff, workers sleep at once after
-// a job, and the engine keeps short steps on the caller's thread (gru_cpu.cpp).
+// a job, and the engine keeps short steps on the caller's thread (gru_cpu.cpp). Watching workers
+// also yield the core to any other runnable thread, and BLAS calls stop them (stopWatching).
 #pragma once
 #include <pthread.h>
 
@@ -77,6 +78,9 @@ class ThreadPool {
   void markBusy() {
     busyUntil_.store((std::chrono::steady_clock::now() + kBusyBackoff).time_since_epoch().count(), std::memory_order_relaxed);
   }
+  // Sends watching workers to sleep now: called before work on other threads (BLAS's), which
+  // would otherwise share a core with a spinning worker.
+  void stopWatching() { stopRequests_.fetch_add(1, std::memory_order_relaxed); }
 
   ThreadPool() = default;
   ~ThreadPool();
@@ -87,8 +91,8 @@ class ThreadPool {
   using Fn = void (*)(void*, int);
   void runJob(int n, Fn fn, void* ctx);
   void workerLoop(int tid);
-  // Returns when a job after generation `seen` is published, kLinger has passed, or the pool is
-  // (found) busy.
+  // Returns when a job after generation `seen` is published, kLinger has passed, the pool is
+  // (found) busy, or stopWatching() was called.
   void linger(uint64_t seen);
 
   std::mutex runMutex_;  // one job at a time
@@ -102,6 +106,7 @@ class ThreadPool {
   std::atomic<int> pending_{0};
   std::atomic<uint64_t> published_{0};  // generation_, readable without the lock
   std::atomic<int64_t> busyUntil_{0};    // steady_clock ticks
+  std::atomic<uint64_t> stopRequests_{0};
 };
 
 // A pause hint for spin loops.
