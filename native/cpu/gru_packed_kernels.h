@@ -140,6 +140,7 @@ template <typename S>
 struct GruEpilogue {
   using V = typename S::V;
   static constexpr int kGates = 3;
+  static constexpr int kSaved = 4;
   template <bool kFull>
   CGRU_SIMD_INLINE static void finish(const StepArgs& a, size_t b, int j0, typename S::M mask,
                                       const PanelBias<S>& bias, const V* acc) {
@@ -163,6 +164,7 @@ template <typename S>
 struct LstmEpilogue {
   using V = typename S::V;
   static constexpr int kGates = 4;
+  static constexpr int kSaved = 6;
   template <bool kFull>
   CGRU_SIMD_INLINE static void finish(const StepArgs& a, size_t b, int j0, typename S::M mask,
                                       const PanelBias<S>& bias, const V* acc) {
@@ -191,6 +193,7 @@ template <typename S, bool kRelu>
 struct RnnEpilogue {
   using V = typename S::V;
   static constexpr int kGates = 1;
+  static constexpr int kSaved = 1;
   template <bool kFull>
   CGRU_SIMD_INLINE static void finish(const StepArgs& a, size_t b, int j0, typename S::M mask,
                                       const PanelBias<S>& bias, const V* acc) {
@@ -243,11 +246,22 @@ CGRU_SIMD_INLINE void accumulate(typename S::V (&acc)[MR][G], const float* __res
   }
 }
 
-// Rows b0 … b0+MR−1, units j0 … j0+kUnits−1 of one step.
+// Rows b0 … b0+MR−1, units j0 … j0+kUnits−1 of one step. The epilogue's scattered rows (each
+// sample's input projection and output, a whole sequence apart, written long before or not yet
+// touched: in memory, not in cache) are prefetched first, so that they arrive during the FMAs.
 template <typename S, typename Epi, int MR, bool kFull>
 CGRU_SIMD void tile(const StepArgs& a, const float* __restrict panel, int b0, int j0, typename S::M mask,
                     const PanelBias<S>& bias) {
   const size_t H = static_cast<size_t>(a.H);
+  CGRU_UNROLL for (int r = 0; r < MR; ++r) {
+    const size_t b = static_cast<size_t>(b0 + r);
+    CGRU_UNROLL for (int g = 0; g < Epi::kGates; ++g) __builtin_prefetch(a.gi + b * a.giStride + g * H + j0, 0, 3);
+    __builtin_prefetch(a.y + b * a.yStride + j0, 1, 3);
+    if (a.hprev) __builtin_prefetch(a.hprev + b * a.hprevStride + j0, 1, 3);
+    if (a.saved) {
+      CGRU_UNROLL for (int k = 0; k < Epi::kSaved; ++k) __builtin_prefetch(a.saved + b * a.savedStride + k * H + j0, 1, 3);
+    }
+  }
   typename S::V acc[MR][Epi::kGates];
   accumulate<S, MR, Epi::kGates>(acc, a.hIn + static_cast<size_t>(b0) * H, H, panel, H);
   CGRU_UNROLL for (int r = 0; r < MR; ++r)
