@@ -259,6 +259,15 @@ constexpr size_t kMacsPerChunk = size_t{1} << 18;
 // Rows of the input projection per work item.
 constexpr size_t kProjectRows = 64;
 
+// Asks for the cache lines of n floats at p (for writing: `write`).
+inline void prefetchFloats(const float* p, size_t n, bool write) {
+  constexpr size_t kLineFloats = 16;
+  for (size_t i = 0; i < n; i += kLineFloats) {
+    if (write) __builtin_prefetch(p + i, 1, 3);
+    else __builtin_prefetch(p + i, 0, 3);
+  }
+}
+
 // How a time loop whose steps are B rows × `columns` of a GEMM with K = H runs: on how many
 // threads, and in how many chunks of panels per step.
 struct StepSplit {
@@ -542,6 +551,16 @@ void backwardWith(const GruForwardArgs& a, const GruDims& d, const CpuGruReserve
         float* dcNext = dcBuf[1 - k % 2];
         for (int b = b0; b < b1; ++b) {
           const size_t row = static_cast<size_t>(b) * T + t;
+          if (b + 1 < b1) {
+            // The next sample's rows are a whole sequence away from these and long out of cache:
+            // fetch them while this one computes.
+            const size_t next = row + T;
+            prefetchFloats(gates + next * Cell::kSaved * H, static_cast<size_t>(Cell::kSaved) * H, false);
+            prefetchFloats(hprev + next * H, static_cast<size_t>(H), false);
+            if (dOut) prefetchFloats(dOut + next * DH + static_cast<size_t>(dir) * H, static_cast<size_t>(H), false);
+            prefetchFloats(dgi + next * GH, GH, true);
+            if (Cell::kSeparateRecurrentGrad) prefetchFloats(dgh + next * GH, GH, true);
+          }
           const size_t at = static_cast<size_t>(b) * H;
           const float* dhb = dhCur + at;
           float* dhPrev = dhNext + at;
