@@ -327,14 +327,15 @@ const float* runPacked(const packed::ProjectArgs& project, const packed::StepArg
 // The backward's time loop of one layer and direction on the packed kernels, as one phased job:
 // each step (steps[k], in order) is the cell's gradient maths in chunks of samples
 // (cellRows(t, b0, b1, k)), then dh_prev += dGh_t · W_hh in chunks of panels of hidden units
-// (recurrent: W_hhᵀ packed with one gate; x at dGh row 0 of step 0; out and k's parity are
+// (recurrent: W_hhᵀ packed in column blocks; x at dGh row 0 of step 0; out and k's parity are
 // chosen per step by outOf(k)). One job for the whole loop: BLAS's threads would otherwise wake
 // and sync for every step's small GEMM.
 template <typename CellRows, typename OutOf>
 void runPackedBackward(const std::vector<int>& steps, int B, int H, size_t gStride, packed::ProjectArgs recurrent,
                        CellRows&& cellRows, OutOf&& outOf) {
-  const int panels = packed::panels(H);
-  const auto [threads, colChunks] = stepSplit(B, static_cast<size_t>(recurrent.K), H);
+  const int panels = packed::panels(recurrent.H);
+  const auto split = stepSplit(B, static_cast<size_t>(recurrent.K), H);
+  const int threads = split.threads, colChunks = std::min(split.chunks, panels);
   const int rowChunks = std::min(B, threads);  // the cell's maths is light next to the GEMM
   const float* dg = recurrent.x;
   runPhasedJob(
@@ -493,11 +494,16 @@ void backwardWith(const GruForwardArgs& a, const GruDims& d, const CpuGruReserve
   const bool useDropout = c.dropout > 0.0f;
 
   const bool usePacked = packed::enabled();
+  // The packed dh_prev += dGh_t · W_hh takes dh_prev's H columns as `blocks` blocks of H / blocks,
+  // packed like gates, so that a tile holds several vectors of weights per k: with one, each
+  // broadcast of dGh feeds a single FMA and the loads, not the FMAs, set the pace.
+  const int blocks = H % 64 == 0 ? 4 : H % 48 == 0 ? 3 : 1;
+  const size_t packedWHhT = usePacked ? packed::packedFloats(blocks, H / blocks, G * H) : 0;
   Scratch scratch((ragged ? Scratch::round(BT * d.I) : 0) +
                   (Cell::kSeparateRecurrentGrad ? 2 : 1) * Scratch::round(BT * GH) +
                   (Cell::kCellState ? 4 : 2) * Scratch::round(BH) +
                   (L > 1 ? Scratch::round(BT * DH) * (L > 2 ? 2 : 1) : 0) +
-                  (usePacked ? Scratch::round(GH * H) + Scratch::round(packed::packedFloats(1, H, G * H)) : 0));
+                  (usePacked ? Scratch::round(GH * H) + Scratch::round(packedWHhT) : 0));
   float* xs = ragged ? scratch.take(BT * d.I) : nullptr;
   float* dgi = scratch.take(BT * GH);
   float* dgh = Cell::kSeparateRecurrentGrad ? scratch.take(BT * GH) : dgi;
@@ -508,7 +514,7 @@ void backwardWith(const GruForwardArgs& a, const GruDims& d, const CpuGruReserve
   float* bufA = L > 1 ? scratch.take(BT * DH) : nullptr;
   float* bufB = L > 2 ? scratch.take(BT * DH) : nullptr;
   float* wHhT = usePacked ? scratch.take(GH * H) : nullptr;
-  float* wHhTPacked = usePacked ? scratch.take(packed::packedFloats(1, H, G * H)) : nullptr;
+  float* wHhTPacked = usePacked ? scratch.take(packedWHhT) : nullptr;
   if (ragged) copyMaskedInput(a.x, d, len, xs);
   if (ragged) {
     // Rows of padded steps stay zero: they add nothing to the weight gradients or dX.
@@ -584,10 +590,10 @@ void backwardWith(const GruForwardArgs& a, const GruDims& d, const CpuGruReserve
       if (usePacked) {
         for (size_t j = 0; j < GH; ++j)
           for (int i = 0; i < H; ++i) wHhT[static_cast<size_t>(i) * GH + j] = wHh[j * H + i];
-        packed::pack(wHhT, 1, H, G * H, wHhTPacked);
+        packed::pack(wHhT, blocks, H / blocks, G * H, wHhTPacked);
         packed::ProjectArgs recurrent;  // dh_prev[B, H] += dGh_t[B, G·H] · W_hh
-        recurrent.gates = 1;
-        recurrent.H = H;
+        recurrent.gates = blocks;
+        recurrent.H = H / blocks;
         recurrent.K = G * H;
         recurrent.w = wHhTPacked;
         recurrent.x = dgh;
