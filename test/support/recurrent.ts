@@ -223,6 +223,8 @@ export interface ProblemShape {
   T: number;
   lengths?: number[];
   h0: boolean;
+  /** Parameters uniform in [-paramScale, paramScale); default 0.6. */
+  paramScale?: number;
 }
 
 /** A random problem whose values are float32-exact, so the engine and the reference see the same inputs. */
@@ -231,7 +233,7 @@ export function randomProblem(mode: Mode, seed: number, o: ProblemShape, paramSh
   const f32 = (n: number, scale: number) => Float64Array.from(Float32Array.from({ length: n }, () => r(scale)));
   const D = o.bidirectional ? 2 : 1;
   const params: Record<string, Float64Array> = {};
-  for (const [name, shape] of Object.entries(paramShapes)) params[name] = f32(shape.reduce((a, b) => a * b, 1), 0.6);
+  for (const [name, shape] of Object.entries(paramShapes)) params[name] = f32(shape.reduce((a, b) => a * b, 1), o.paramScale ?? 0.6);
   const stateSize = o.L * D * o.B * o.H;
   return {
     mode,
