@@ -32,6 +32,30 @@ for (const device of testDevices) {
     });
     afterEach(() => assert.equal(memory().numTensors, before, 'tensor leak'));
 
+    it('allFinite finds a NaN or ±Inf anywhere (across the scan\'s blocks) and accepts the largest finite values', () => {
+      tidy(() => {
+        const n = 1000; // several of the host scan's blocks of 256, and a partial one
+        const finite = randn(n, 3e38);
+        finite[7] = 3.4028234663852886e38;
+        finite[8] = -3.4028234663852886e38;
+        finite[9] = 1e-45; // subnormal
+        assert.equal(ops.allFinite(t(finite, [n])), true);
+        assert.equal(ops.allFinite(t(new Float32Array(0), [0])), true);
+        for (const bad of [Number.NaN, Infinity, -Infinity]) {
+          for (const at of [0, 255, 256, 700, n - 1]) {
+            const v = finite.slice();
+            v[at] = bad;
+            assert.equal(ops.allFinite(t(v, [10, 100])), false, `${bad} at ${at}`);
+          }
+        }
+      });
+      tidy(() => assert.throws(() => ops.allFinite(ti(new Int32Array(3))), /allFinite: argument 'x' must be a float32 Tensor/));
+      assert.throws(() => ops.allFinite([1, 2] as never), /allFinite: argument 'x' must be a float32 Tensor/);
+      const gone = t(new Float32Array(2), [2]);
+      gone.dispose();
+      assert.throws(() => ops.allFinite(gone), /disposed/);
+    });
+
     it('matMul with every transpose combination', () => {
       tidy(() => {
         const m = 3, k = 4, n = 5;
