@@ -12,7 +12,6 @@
 #pragma once
 #include <atomic>
 #include <cstdint>
-#include <thread>
 #include <vector>
 
 #include "cpu/thread_pool.h"
@@ -66,7 +65,7 @@ void runPhasedJob(int threads, int phases, ChunksOf&& chunksOf, Work&& work) {
   // claims, which their owners then have to take back from its cache, so not on every spin.
   constexpr unsigned kStealEvery = 64;
   ThreadPool::instance().run(threads, [&](int tid) {
-    for (unsigned idle = 0;; ++idle) {
+    for (unsigned idle = 0;;) {  // idle: turns since this thread last took an item
       const int64_t finished = done.value.load(std::memory_order_acquire);
       const Take own = take(tid, finished);
       if (own == Take::kTook) {
@@ -86,8 +85,7 @@ void runPhasedJob(int threads, int phases, ChunksOf&& chunksOf, Work&& work) {
         }
         if (own == Take::kNone && !others) break;
       }
-      if (idle < 2048) cpuRelax();
-      else std::this_thread::yield();
+      backOff(idle++);
     }
   });
 }

@@ -5,8 +5,8 @@
 // worker watches for the next one for kLinger, then sleeps on a condition variable, so an idle
 // process spends nothing: waking a sleeping thread takes tens of microseconds, about what a whole
 // batch-1 GRU step loop takes, and calls such as predict at batch 1 come back to back. Inside a
-// job the threads wait for each other with spinUntil rather than sleeping: a job's steps are a few
-// microseconds apart.
+// job the threads wait for each other by spinning (backOff) rather than sleeping: a job's steps
+// are a few microseconds apart.
 //
 // Watching pays only while our threads have the cores to themselves. When another process wants
 // one, a watching worker takes time from the caller's thread (measured: a batch-1 forward at H 128
@@ -112,14 +112,17 @@ class ThreadPool {
 // A pause hint for spin loops.
 void cpuRelax();
 
-// Spins until ready() is true: with a pause hint at first, then yielding the core, so that a
-// thread we wait for that was descheduled (other processes on the machine) gets to run.
+// One wait of a spin loop on its `spins`-th turn: a pause hint at first, then yielding the core,
+// so that a thread we wait for that was descheduled (other processes on the machine) gets to run.
+inline void backOff(unsigned spins) {
+  if (spins < 2048) cpuRelax();
+  else std::this_thread::yield();
+}
+
+// Spins until ready() is true, backing off as above.
 template <class Ready>
 void spinUntil(Ready&& ready) {
-  for (unsigned spins = 0; !ready(); ++spins) {
-    if (spins < 2048) cpuRelax();
-    else std::this_thread::yield();
-  }
+  for (unsigned spins = 0; !ready(); ++spins) backOff(spins);
 }
 
 }  // namespace cgru::cpu
