@@ -4,6 +4,8 @@
 #include <cstdlib>
 #include <cstring>
 
+#include <unistd.h>
+
 #include "core/errors.h"
 
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
@@ -126,5 +128,17 @@ Isa activeIsa() {
 }
 
 const std::vector<std::string>& cpuFeatures() { return detected().features; }
+
+size_t l2CacheBytes() {
+  static const size_t bytes = [] {
+#if defined(_SC_LEVEL2_CACHE_SIZE)
+    const long v = ::sysconf(_SC_LEVEL2_CACHE_SIZE);
+    return v > 0 ? static_cast<size_t>(v) : size_t{0};
+#else
+    return size_t{0};
+#endif
+  }();
+  return bytes;
+}
 
 }  // namespace cgru::cpu

@@ -6,6 +6,7 @@
 // element-wise gate kernels of rnn_cells.h are chosen by the loader (target_clones) and compute
 // the same values in either version.
 #pragma once
+#include <cstddef>
 #include <string>
 #include <vector>
 
@@ -23,5 +24,7 @@ Isa activeIsa();
 // CPU features relevant to the kernels (e.g. "avx2", "fma", "avx512f", "avx512bf16", "amx-tile"),
 // for backendInfo().
 const std::vector<std::string>& cpuFeatures();
+// Bytes of one core's L2 cache as the system reports it (sysconf), 0 where it does not.
+size_t l2CacheBytes();
 
 }  // namespace cgru::cpu

@@ -24,6 +24,8 @@ const char* kernelName() {
 
 int units() { return activeIsa() == Isa::Avx512 ? kUnitsAvx512 : kUnitsAvx2; }
 
+int tileRows(int gates) { return activeIsa() == Isa::Avx512 ? avx512::tileRows(gates) : avx2::tileRows(gates); }
+
 void step(const StepArgs& a, int panelBegin, int panelEnd) {
   if (activeIsa() == Isa::Avx512) avx512::step(a, panelBegin, panelEnd);
   else avx2::step(a, panelBegin, panelEnd);
@@ -52,6 +54,7 @@ bool enabled() {
 bool available() { return false; }
 const char* kernelName() { return "none"; }
 int units() { return kUnitsAvx2; }
+int tileRows(int) { return 1; }
 void step(const StepArgs&, int, int) {}
 void project(const ProjectArgs&, size_t, size_t, int, int) {}
 void pack(const float*, int, int, int, float*) {}

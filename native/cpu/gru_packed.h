@@ -37,6 +37,9 @@ bool enabled();
 const char* kernelName();
 // Hidden units per panel for the active kernels.
 int units();
+// Batch rows per tile of the active kernels' step for a cell of `gates` gates (1, 3 or 4): a
+// step's rows are computed in tiles of this many from row 0, the last one shorter.
+int tileRows(int gates);
 inline int panels(int H) { return (H + units() - 1) / units(); }
 inline size_t packedFloats(int gates, int H, int K) {
   return static_cast<size_t>(panels(H)) * K * gates * units();
@@ -55,6 +58,9 @@ struct ProjectArgs {
   float* out = nullptr;      // [M, G·H], row m at out + m · outStride
   size_t outStride = 0;
   bool add = false;
+  // Without add: out written past the caches where the kernels can (AVX-512: whole aligned
+  // lines), for an out too big to stay in cache until it is read.
+  bool stream = false;
 };
 // Rows [rowBegin, rowEnd) of out, units of panels [panelBegin, panelEnd) of each gate. Requires
 // available().
@@ -80,6 +86,7 @@ struct StepArgs {
   size_t savedStride = 0;
   const int* lengths = nullptr;               // per sample; null when all are valid
   int t = 0;                                  // the step, for lengths
+  bool stream = false;                        // y, hprev and saved written past the caches (as ProjectArgs)
 };
 
 // Computes the units of panels [panelBegin, panelEnd) for every sample. Samples with
@@ -89,11 +96,13 @@ void step(const StepArgs& a, int panelBegin, int panelEnd);
 // The kernels of each ISA (gru_packed_avx2.cpp, gru_packed_avx512.cpp), for step and project to
 // dispatch to; calling one on a CPU without its ISA faults.
 namespace avx2 {
+int tileRows(int gates);
 void step(const StepArgs& a, int panelBegin, int panelEnd);
 void project(const ProjectArgs& p, size_t rowBegin, size_t rowEnd, int panelBegin, int panelEnd);
 void pack(const float* w, int gates, int H, int K, float* out);
 }  // namespace avx2
 namespace avx512 {
+int tileRows(int gates);
 void step(const StepArgs& a, int panelBegin, int panelEnd);
 void project(const ProjectArgs& p, size_t rowBegin, size_t rowEnd, int panelBegin, int panelEnd);
 void pack(const float* w, int gates, int H, int K, float* out);

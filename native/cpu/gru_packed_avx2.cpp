@@ -20,6 +20,7 @@ struct Simd {
   template <int G>
   static constexpr int kRows = G == 4 ? 3 : 4;
   static constexpr int kUnits = 8;
+  static constexpr bool kStreamRows = false;  // half a cache line per vector
   CGRU_SIMD_INLINE static V zero() { return _mm256_setzero_ps(); }
   CGRU_SIMD_INLINE static V set1(float v) { return _mm256_set1_ps(v); }
   CGRU_SIMD_INLINE static V add(V a, V b) { return _mm256_add_ps(a, b); }
@@ -57,6 +58,7 @@ static_assert(Simd::kUnits == kUnitsAvx2, "gru_packed.h's panel width for AVX2")
 
 }  // namespace
 
+int tileRows(int gates) { return kernels::tileRows<Simd>(gates); }
 void step(const StepArgs& a, int panelBegin, int panelEnd) { kernels::step<Simd>(a, panelBegin, panelEnd); }
 void project(const ProjectArgs& p, size_t rowBegin, size_t rowEnd, int panelBegin, int panelEnd) {
   kernels::project<Simd>(p, rowBegin, rowEnd, panelBegin, panelEnd);

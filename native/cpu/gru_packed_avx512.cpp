@@ -26,6 +26,9 @@ struct Simd {
   template <int G>
   static constexpr int kRows = G == 4 ? 6 : 8;
   static constexpr int kUnits = 16;
+  static constexpr bool kStreamRows = true;  // a vector is a cache line
+  CGRU_SIMD_INLINE static void stream(float* p, V v) { _mm512_stream_ps(p, v); }
+  CGRU_SIMD_INLINE static void fence() { _mm_sfence(); }
   CGRU_SIMD_INLINE static V zero() { return _mm512_setzero_ps(); }
   CGRU_SIMD_INLINE static V set1(float v) { return _mm512_set1_ps(v); }
   CGRU_SIMD_INLINE static V add(V a, V b) { return _mm512_add_ps(a, b); }
@@ -62,6 +65,7 @@ static_assert(Simd::kUnits == kUnitsAvx512, "gru_packed.h's panel width for AVX-
 
 }  // namespace
 
+int tileRows(int gates) { return kernels::tileRows<Simd>(gates); }
 void step(const StepArgs& a, int panelBegin, int panelEnd) { kernels::step<Simd>(a, panelBegin, panelEnd); }
 void project(const ProjectArgs& p, size_t rowBegin, size_t rowEnd, int panelBegin, int panelEnd) {
   kernels::project<Simd>(p, rowBegin, rowEnd, panelBegin, panelEnd);
