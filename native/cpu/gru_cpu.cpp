@@ -335,6 +335,23 @@ SampleSplit sampleSplit(int B, int tile, size_t wBytes, int threads) {
   return {std::min(threads, tiles), tile, tiles};
 }
 
+// The operands of loop step s (time t) for samples `first` … of `base` (whose B, lengths and c
+// the caller has set for them): runPacked's buffers, given at step 0 of sample 0, moved there.
+template <typename Cell>
+packed::StepArgs stepArgs(const packed::StepArgs& base, int s, int t, size_t first, const float* gi, size_t yStepStride,
+                          float* y, float* hprev, float* saved, float* h, float* h2) {
+  const size_t H = static_cast<size_t>(base.H), step = static_cast<size_t>(t);
+  packed::StepArgs a = base;
+  a.t = t;
+  a.hIn = (s % 2 == 0 ? h : h2) + first * H;
+  a.hOut = (s % 2 == 0 ? h2 : h) + first * H;
+  a.gi = gi + step * Cell::kGates * H + first * base.giStride;
+  a.y = y + step * yStepStride + first * base.yStride;
+  a.hprev = hprev ? hprev + step * H + first * base.hprevStride : nullptr;
+  a.saved = saved ? saved + step * Cell::kSaved * H + first * base.savedStride : nullptr;
+  return a;
+}
+
 // A layer and direction as runPacked below, each thread on its own samples from the input
 // projection to the last step.
 template <typename Cell>
@@ -353,20 +370,13 @@ const float* runPackedBySamples(const packed::ProjectArgs& project, const packed
     spinUntil([&] { return projected.load(std::memory_order_acquire) == split.threads; });
     const auto [b0, b1] = split.samples(base.B, tid);
     const size_t first = static_cast<size_t>(b0);
-    packed::StepArgs a = base;
-    a.B = b1 - b0;
-    a.lengths = base.lengths ? base.lengths + b0 : nullptr;
-    a.c = base.c ? base.c + first * H : nullptr;
+    packed::StepArgs mine = base;
+    mine.B = b1 - b0;
+    mine.lengths = base.lengths ? base.lengths + b0 : nullptr;
+    mine.c = base.c ? base.c + first * H : nullptr;
     for (int s = 0; s < T; ++s) {
       const int t = dir == 0 ? s : T - 1 - s;
-      a.t = t;
-      a.hIn = (s % 2 == 0 ? h : h2) + first * H;
-      a.hOut = (s % 2 == 0 ? h2 : h) + first * H;
-      a.gi = project.out + static_cast<size_t>(t) * Cell::kGates * H + first * base.giStride;
-      a.y = y + static_cast<size_t>(t) * yStepStride + first * base.yStride;
-      a.hprev = hprev ? hprev + static_cast<size_t>(t) * H + first * base.hprevStride : nullptr;
-      a.saved = saved ? saved + static_cast<size_t>(t) * Cell::kSaved * H + first * base.savedStride : nullptr;
-      packed::step(a, 0, panels);
+      packed::step(stepArgs<Cell>(mine, s, t, first, project.out, yStepStride, y, hprev, saved, h, h2), 0, panels);
     }
   });
   return T % 2 == 0 ? h : h2;
@@ -401,15 +411,8 @@ const float* runPacked(const packed::ProjectArgs& project, const packed::StepArg
         if (phase == 0) return blocks.run(streamed, c);
         const int s = phase - 1;
         const int t = dir == 0 ? s : T - 1 - s;
-        packed::StepArgs a = base;
-        a.t = t;
-        a.hIn = s % 2 == 0 ? h : h2;
-        a.hOut = s % 2 == 0 ? h2 : h;
-        a.gi = project.out + static_cast<size_t>(t) * Cell::kGates * H;
-        a.y = y + static_cast<size_t>(t) * yStepStride;
-        a.hprev = hprev ? hprev + static_cast<size_t>(t) * H : nullptr;
-        a.saved = saved ? saved + static_cast<size_t>(t) * Cell::kSaved * H : nullptr;
-        packed::step(a, panels * c / chunks, panels * (c + 1) / chunks);
+        packed::step(stepArgs<Cell>(base, s, t, 0, project.out, yStepStride, y, hprev, saved, h, h2),
+                     panels * c / chunks, panels * (c + 1) / chunks);
       });
   return T % 2 == 0 ? h : h2;
 }
