@@ -29,7 +29,7 @@ export interface NativeCpuInfo {
   isaDetected: 'generic' | 'avx2' | 'avx512';
   /** CPU features the kernels care about, e.g. 'avx2', 'fma', 'avx512f', 'avx512bf16', 'amx-tile'. */
   features: string[];
-  /** Which kernels run each part of the recurrent engine: 'packed-avx512', 'packed-avx2' or 'blas' (backward: 'packed-… step, blas gradients' where its time loop is packed). */
+  /** Which kernels run each part of the recurrent engine: 'packed-avx512', 'packed-avx2' or 'blas' (backward: 'packed-… step and input gradient, blas weight gradients' where its time loop is packed). */
   kernels: { recurrentStep: string; inputProjection: string; backward: string };
   /** The kernel set the BLAS runs (OpenBLAS: its core, e.g. 'SkylakeX'); '' where the BLAS has none. */
   blasCore: string;

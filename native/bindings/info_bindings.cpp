@@ -38,7 +38,7 @@ Napi::Value backendInfo(const Napi::CallbackInfo& info) {
     kernels.Set("recurrentStep", recurrent);
     kernels.Set("inputProjection", recurrent);
     // The backward's time loop runs on the packed kernels too; its weight gradients on BLAS.
-    kernels.Set("backward", cpu::packed::enabled() ? recurrent + " step, blas gradients" : "blas");
+    kernels.Set("backward", cpu::packed::enabled() ? recurrent + " step and input gradient, blas weight gradients" : "blas");
     cpu.Set("kernels", kernels);
     cpu.Set("blasCore", cpu::blasCore());
     out.Set("cpu", cpu);

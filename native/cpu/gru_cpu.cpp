@@ -592,6 +592,35 @@ std::unique_ptr<GruReserve> forwardWith(const GruForwardArgs& a, const GruDims& 
   return res;
 }
 
+// w [rows × cols] transposed into t [cols × rows], then packed (gru_packed.h) as `blocks` blocks of
+// cols / blocks units with K = rows, for the backward's GEMMs against a weight matrix (·W rather
+// than ·Wᵀ): several vectors of weights per k, so that each broadcast feeds several FMAs.
+// The transpose goes square by square: element by element, every write of a column of t missed
+// the cache.
+void packTransposed(const float* w, size_t rows, int cols, int blocks, float* t, float* out) {
+  constexpr size_t kSquare = 16;
+  const size_t n = static_cast<size_t>(cols);
+  for (size_t j0 = 0; j0 < rows; j0 += kSquare)
+    for (size_t i0 = 0; i0 < n; i0 += kSquare)
+      for (size_t i = i0; i < std::min(n, i0 + kSquare); ++i)
+        for (size_t j = j0; j < std::min(rows, j0 + kSquare); ++j) t[i * rows + j] = w[j * n + i];
+  packed::pack(t, blocks, cols / blocks, static_cast<int>(rows), out);
+}
+// Column blocks for packTransposed: 4 or 3 where they divide cols into whole vectors, else 1.
+int transposedBlocks(int cols) { return cols % 64 == 0 ? 4 : cols % 48 == 0 ? 3 : 1; }
+
+// out [M × N] (+)= x [M × K] · W for W [K × N] packed by packTransposed, in row blocks across
+// the threads (the backward's dX = dGi · W_ih).
+void packedProduct(const packed::ProjectArgs& product, size_t M) {
+  const int panels = packed::panels(product.H);
+  const size_t macs = M * static_cast<size_t>(product.K) * product.gates * product.H;
+  const int threads = static_cast<int>(std::clamp<size_t>(macs / kMacsPerThread, 1, static_cast<size_t>(numThreads())));
+  const ProjectBlocks blocks = projectBlocks(M, threads, panels);
+  ThreadPool::instance().run(threads, [&](int tid) {
+    for (int c = blocks.count() * tid / threads; c < blocks.count() * (tid + 1) / threads; ++c) blocks.run(product, c);
+  });
+}
+
 template <typename Cell>
 void backwardWith(const GruForwardArgs& a, const GruDims& d, const CpuGruReserve& res, const GruBackwardArgs& g) {
   constexpr int G = Cell::kGates;
@@ -608,13 +637,18 @@ void backwardWith(const GruForwardArgs& a, const GruDims& d, const CpuGruReserve
   // The packed dh_prev += dGh_t · W_hh takes dh_prev's H columns as `blocks` blocks of H / blocks,
   // packed like gates, so that a tile holds several vectors of weights per k: with one, each
   // broadcast of dGh feeds a single FMA and the loads, not the FMAs, set the pace.
-  const int blocks = H % 64 == 0 ? 4 : H % 48 == 0 ? 3 : 1;
+  const int blocks = transposedBlocks(H);
   const size_t packedWHhT = usePacked ? packed::packedFloats(blocks, H / blocks, G * H) : 0;
+  // The packed dX = dGi · W_ih: W_ihᵀ and its packing, for the largest layer input.
+  const int maxIn = L > 1 ? std::max(d.I, static_cast<int>(DH)) : d.I;
+  auto packedInFloats = [&](int n) { return packed::packedFloats(transposedBlocks(n), n / transposedBlocks(n), G * H); };
+  const size_t packedWIhT = usePacked ? std::max(packedInFloats(d.I), L > 1 ? packedInFloats(static_cast<int>(DH)) : 0) : 0;
+  const size_t packedIn = usePacked ? Scratch::round(GH * maxIn) + Scratch::round(packedWIhT) : 0;
   Scratch scratch((ragged ? Scratch::round(BT * d.I) : 0) +
                   (Cell::kSeparateRecurrentGrad ? 2 : 1) * Scratch::round(BT * GH) +
                   (Cell::kCellState ? 4 : 2) * Scratch::round(BH) +
                   (L > 1 ? Scratch::round(BT * DH) * (L > 2 ? 2 : 1) : 0) +
-                  (usePacked ? Scratch::round(GH * H) + Scratch::round(packedWHhT) : 0));
+                  (usePacked ? Scratch::round(GH * H) + Scratch::round(packedWHhT) : 0) + packedIn);
   float* xs = ragged ? scratch.take(BT * d.I) : nullptr;
   float* dgi = scratch.take(BT * GH);
   float* dgh = Cell::kSeparateRecurrentGrad ? scratch.take(BT * GH) : dgi;
@@ -626,6 +660,8 @@ void backwardWith(const GruForwardArgs& a, const GruDims& d, const CpuGruReserve
   float* bufB = L > 2 ? scratch.take(BT * DH) : nullptr;
   float* wHhT = usePacked ? scratch.take(GH * H) : nullptr;
   float* wHhTPacked = usePacked ? scratch.take(packedWHhT) : nullptr;
+  float* wIhT = usePacked ? scratch.take(GH * maxIn) : nullptr;
+  float* wIhTPacked = usePacked ? scratch.take(packedWIhT) : nullptr;
   if (ragged) copyMaskedInput(a.x, d, len, xs);
   if (ragged) {
     // Rows of padded steps stay zero: they add nothing to the weight gradients or dX.
@@ -699,9 +735,7 @@ void backwardWith(const GruForwardArgs& a, const GruDims& d, const CpuGruReserve
         }
       };
       if (usePacked) {
-        for (size_t j = 0; j < GH; ++j)
-          for (int i = 0; i < H; ++i) wHhT[static_cast<size_t>(i) * GH + j] = wHh[j * H + i];
-        packed::pack(wHhT, blocks, H / blocks, G * H, wHhTPacked);
+        packTransposed(wHh, GH, H, blocks, wHhT, wHhTPacked);
         packed::ProjectArgs recurrent;  // dh_prev[B, H] += dGh_t[B, G·H] · W_hh
         recurrent.gates = blocks;
         recurrent.H = H / blocks;
@@ -730,7 +764,23 @@ void backwardWith(const GruForwardArgs& a, const GruDims& d, const CpuGruReserve
       columnSums(dgi, BT, G * H, g.dParams.bIh[slot]);
       if (Cell::kSeparateRecurrentGrad) columnSums(dgh, BT, G * H, g.dParams.bHh[slot]);
       else std::memcpy(g.dParams.bHh[slot], g.dParams.bIh[slot], sizeof(float) * GH);
-      sgemm(false, false, bt, inSize, G * H, 1.0f, dgi, G * H, wIh, inSize, dir == 0 ? 0.0f : 1.0f, dIn, inSize);
+      if (usePacked) {
+        const int inBlocks = transposedBlocks(inSize);
+        packTransposed(wIh, GH, inSize, inBlocks, wIhT, wIhTPacked);
+        packed::ProjectArgs inputGrad;  // dIn[BT, in] (+)= dGi[BT, G·H] · W_ih
+        inputGrad.gates = inBlocks;
+        inputGrad.H = inSize / inBlocks;
+        inputGrad.K = G * H;
+        inputGrad.w = wIhTPacked;
+        inputGrad.x = dgi;
+        inputGrad.xStride = GH;
+        inputGrad.out = dIn;
+        inputGrad.outStride = static_cast<size_t>(inSize);
+        inputGrad.add = dir != 0;
+        packedProduct(inputGrad, BT);
+      } else {
+        sgemm(false, false, bt, inSize, G * H, 1.0f, dgi, G * H, wIh, inSize, dir == 0 ? 0.0f : 1.0f, dIn, inSize);
+      }
     }
     if (l > 0 && useDropout) applyMask(dIn, res.mask(l), BT * DH, 1.0f / (1.0f - c.dropout));
     dOut = dIn;
