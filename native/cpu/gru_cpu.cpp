@@ -47,14 +47,26 @@ namespace cgru::cpu {
 namespace {
 
 
-// Column sums of a [rows, cols] matrix into out[cols] (overwritten).
+// Column sums of a [rows, cols] matrix into out[cols] (overwritten). Above a few MiB the threads
+// take blocks of columns (one thread read the bias gradients' 4 × 39 MB of c3 training at
+// 9.6 GB/s: 16 of its 450 ms); each column is still summed over the rows in order, so the values
+// do not depend on the split.
 void columnSums(const float* m, size_t rows, int cols, float* out) {
-  std::fill(out, out + cols, 0.0f);
-  for (size_t i = 0; i < rows; ++i) {
-    const float* __restrict row = m + i * static_cast<size_t>(cols);
-    float* __restrict o = out;
-    for (int j = 0; j < cols; ++j) o[j] += row[j];
-  }
+  constexpr size_t kFloatsPerThread = size_t{1} << 20;
+  constexpr int kLineFloats = 16;
+  const int lines = (cols + kLineFloats - 1) / kLineFloats;
+  const int threads = static_cast<int>(std::clamp<size_t>(rows * static_cast<size_t>(cols) / kFloatsPerThread, 1,
+                                                          std::min(numThreads(), lines)));
+  ThreadPool::instance().run(threads, [&](int tid) {
+    const int j0 = std::min(cols, lines * tid / threads * kLineFloats);
+    const int j1 = std::min(cols, lines * (tid + 1) / threads * kLineFloats);
+    std::fill(out + j0, out + j1, 0.0f);
+    for (size_t i = 0; i < rows; ++i) {
+      const float* __restrict row = m + i * static_cast<size_t>(cols);
+      float* __restrict o = out;
+      for (int j = j0; j < j1; ++j) o[j] += row[j];
+    }
+  });
 }
 
 // ------------------------------------------------------------------ dropout
