@@ -241,16 +241,18 @@ for (const device of testDevices) {
       });
     });
 
-    it('optimizer updates follow the Keras formulas', () => {
+    // 5 elements, and enough for the CPU engine's threads to split them (blocks of cache lines,
+    // the last one short).
+    for (const n of [5, (1 << 19) + 37]) it(`optimizer updates follow the Keras formulas (${n} elements)`, () => {
       tidy(() => {
-        const p0 = randn(5), g = randn(5);
+        const p0 = randn(n), g = randn(n);
         // SGD with nesterov momentum, two steps.
         {
-          const p = t(p0, [5]), v = ops.empty([5], device);
-          const ref = Float64Array.from(p0), vel = new Float64Array(5);
+          const p = t(p0, [n]), v = ops.empty([n], device);
+          const ref = Float64Array.from(p0), vel = new Float64Array(n);
           for (let s = 0; s < 2; s++) {
-            ops.sgdUpdate_(p, t(g, [5]), v, 0.1, 0.9, true);
-            for (let i = 0; i < 5; i++) {
+            ops.sgdUpdate_(p, t(g, [n]), v, 0.1, 0.9, true);
+            for (let i = 0; i < n; i++) {
               vel[i] = 0.9 * vel[i]! - 0.1 * g[i]!;
               ref[i] += 0.9 * vel[i]! - 0.1 * g[i]!;
             }
@@ -259,13 +261,13 @@ for (const device of testDevices) {
         }
         // AdamW, three steps.
         {
-          const p = t(p0, [5]), m = ops.empty([5], device), v = ops.empty([5], device);
-          const ref = Float64Array.from(p0), mm = new Float64Array(5), vv = new Float64Array(5);
+          const p = t(p0, [n]), m = ops.empty([n], device), v = ops.empty([n], device);
+          const ref = Float64Array.from(p0), mm = new Float64Array(n), vv = new Float64Array(n);
           const lr = 0.01, b1 = 0.9, b2 = 0.999, eps = 1e-7, wd = 0.004;
           for (let s = 1; s <= 3; s++) {
             const alpha = (lr * Math.sqrt(1 - b2 ** s)) / (1 - b1 ** s);
-            ops.adamUpdate_(p, t(g, [5]), m, v, alpha, lr, b1, b2, eps, wd);
-            for (let i = 0; i < 5; i++) {
+            ops.adamUpdate_(p, t(g, [n]), m, v, alpha, lr, b1, b2, eps, wd);
+            for (let i = 0; i < n; i++) {
               ref[i] -= ref[i]! * wd * lr;
               mm[i] += (g[i]! - mm[i]!) * (1 - b1);
               vv[i] += (g[i]! ** 2 - vv[i]!) * (1 - b2);
@@ -276,11 +278,11 @@ for (const device of testDevices) {
         }
         // RMSprop with momentum.
         {
-          const p = t(p0, [5]), ms = ops.empty([5], device), mo = ops.empty([5], device);
-          const ref = Float64Array.from(p0), v = new Float64Array(5), mom = new Float64Array(5);
+          const p = t(p0, [n]), ms = ops.empty([n], device), mo = ops.empty([n], device);
+          const ref = Float64Array.from(p0), v = new Float64Array(n), mom = new Float64Array(n);
           for (let s = 0; s < 2; s++) {
-            ops.rmspropUpdate_(p, t(g, [5]), ms, mo, 0.01, 0.9, 0.5, 1e-7);
-            for (let i = 0; i < 5; i++) {
+            ops.rmspropUpdate_(p, t(g, [n]), ms, mo, 0.01, 0.9, 0.5, 1e-7);
+            for (let i = 0; i < n; i++) {
               v[i] = 0.9 * v[i]! + 0.1 * g[i]! ** 2;
               mom[i] = 0.5 * mom[i]! + (0.01 * g[i]!) / Math.sqrt(v[i]! + 1e-7);
               ref[i] -= mom[i]!;

@@ -8,9 +8,23 @@
 #include "core/ops.h"
 #include "cpu/blas.h"
 #include "cpu/cpu_backend.h"
+#include "cpu/thread_pool.h"
 
 namespace cgru::cpu {
 namespace {
+
+// fn(begin, end) over [0, n) in blocks of whole cache lines, on the engine's threads where n is
+// large enough to pay for them: the optimizers' element-wise updates are memory-bound (Adam over
+// the 2.75 M parameters of a GRU H 512 L 2: 8.1 ms a step on one thread).
+template <class Fn>
+void inBlocks(int64_t n, Fn&& fn) {
+  constexpr int64_t kPerThread = int64_t{1} << 18, kLine = 16;
+  const int threads = static_cast<int>(std::clamp<int64_t>(n / kPerThread, 1, numThreads()));
+  const int64_t lines = (n + kLine - 1) / kLine;
+  ThreadPool::instance().run(threads, [&](int tid) {
+    fn(std::min(n, lines * tid / threads * kLine), std::min(n, lines * (tid + 1) / threads * kLine));
+  });
+}
 
 constexpr float kEpsilon = 1e-7f;  // Keras' backend epsilon (probability clipping)
 constexpr float kSeluAlpha = 1.6732632423543772f;
@@ -381,38 +395,44 @@ class CpuOps final : public TensorOps {
   }
 
   void sgdUpdate(float* p, const float* g, float* vel, int64_t n, float lr, float momentum, bool nesterov) override {
-    if (!vel || momentum == 0.0f) {
-      for (int64_t i = 0; i < n; ++i) p[i] -= lr * g[i];
-      return;
-    }
-    for (int64_t i = 0; i < n; ++i) {
-      vel[i] = momentum * vel[i] - lr * g[i];
-      p[i] += nesterov ? momentum * vel[i] - lr * g[i] : vel[i];
-    }
+    inBlocks(n, [&](int64_t begin, int64_t end) {
+      if (!vel || momentum == 0.0f) {
+        for (int64_t i = begin; i < end; ++i) p[i] -= lr * g[i];
+        return;
+      }
+      for (int64_t i = begin; i < end; ++i) {
+        vel[i] = momentum * vel[i] - lr * g[i];
+        p[i] += nesterov ? momentum * vel[i] - lr * g[i] : vel[i];
+      }
+    });
   }
 
   void adamUpdate(float* p, const float* g, float* m, float* v, int64_t n, float lr, float baseLr, float beta1,
                   float beta2, float epsilon, float weightDecay) override {
-    for (int64_t i = 0; i < n; ++i) {
-      if (weightDecay != 0.0f) p[i] -= p[i] * weightDecay * baseLr;
-      m[i] += (g[i] - m[i]) * (1.0f - beta1);
-      v[i] += (g[i] * g[i] - v[i]) * (1.0f - beta2);
-      p[i] -= lr * m[i] / (std::sqrt(v[i]) + epsilon);
-    }
+    inBlocks(n, [&](int64_t begin, int64_t end) {
+      for (int64_t i = begin; i < end; ++i) {
+        if (weightDecay != 0.0f) p[i] -= p[i] * weightDecay * baseLr;
+        m[i] += (g[i] - m[i]) * (1.0f - beta1);
+        v[i] += (g[i] * g[i] - v[i]) * (1.0f - beta2);
+        p[i] -= lr * m[i] / (std::sqrt(v[i]) + epsilon);
+      }
+    });
   }
 
   void rmspropUpdate(float* p, const float* g, float* ms, float* mom, int64_t n, float lr, float rho, float momentum,
                      float epsilon) override {
-    for (int64_t i = 0; i < n; ++i) {
-      ms[i] = rho * ms[i] + (1.0f - rho) * g[i] * g[i];
-      const float inc = lr * g[i] / std::sqrt(ms[i] + epsilon);
-      if (mom && momentum > 0.0f) {
-        mom[i] = momentum * mom[i] + inc;
-        p[i] -= mom[i];
-      } else {
-        p[i] -= inc;
+    inBlocks(n, [&](int64_t begin, int64_t end) {
+      for (int64_t i = begin; i < end; ++i) {
+        ms[i] = rho * ms[i] + (1.0f - rho) * g[i] * g[i];
+        const float inc = lr * g[i] / std::sqrt(ms[i] + epsilon);
+        if (mom && momentum > 0.0f) {
+          mom[i] = momentum * mom[i] + inc;
+          p[i] -= mom[i];
+        } else {
+          p[i] -= inc;
+        }
       }
-    }
+    });
   }
 
   void clipValue(float* x, int64_t n, float lo, float hi) override {
