@@ -109,6 +109,11 @@ CGRU_KERNEL void gruStepBackward(int H, const float* __restrict dh, const float*
 }
 
 
+// acc[0, n) += x[0, n) (a backward's per-sample bias sums).
+CGRU_KERNEL inline void addRow(int n, const float* __restrict x, float* __restrict acc) {
+  for (int j = 0; j < n; ++j) acc[j] += x[j];
+}
+
 // LSTM, one sample, one valid step, gate order i, f, g, o. gi: input projection without b_ih;
 // gh: recurrent projection with b_hh; h and c are updated in place. With kTrain, saved[6H] keeps
 // i, f, g, o, the entering cell state and tanh of the new one.
