@@ -37,7 +37,7 @@ Napi::Value backendInfo(const Napi::CallbackInfo& info) {
     const std::string recurrent = cpu::packed::enabled() ? std::string("packed-") + cpu::packed::kernelName() : "blas";
     kernels.Set("recurrentStep", recurrent);
     kernels.Set("inputProjection", recurrent);
-    // The backward's time loop runs on the packed kernels too; its weight gradients on BLAS.
+    // The backward's time loop and input gradient run on the packed kernels too; its weight gradients on BLAS.
     kernels.Set("backward", cpu::packed::enabled() ? recurrent + " step and input gradient, blas weight gradients" : "blas");
     cpu.Set("kernels", kernels);
     cpu.Set("blasCore", cpu::blasCore());

@@ -305,6 +305,10 @@ struct ProjectBlocks {
     packed::project(project, r0, std::min(rows, r0 + kProjectRows), panels * q / panelBlocks,
                     panels * (q + 1) / panelBlocks);
   }
+  // Thread tid's contiguous share of the items, of `threads`.
+  void runShare(const packed::ProjectArgs& project, int tid, int threads) const {
+    for (int c = count() * tid / threads; c < count() * (tid + 1) / threads; ++c) run(project, c);
+  }
 };
 ProjectBlocks projectBlocks(size_t rows, int threads, int panels) {
   const int rowBlocks = static_cast<int>((rows + kProjectRows - 1) / kProjectRows);
@@ -364,8 +368,7 @@ const float* runPackedBySamples(const packed::ProjectArgs& project, const packed
   std::atomic<int> projected{0};
   ThreadPool::instance().run(split.threads, [&](int tid) {
     // The projection in runPacked's blocks (the same values, bit for bit), then the samples.
-    for (int c = blocks.count() * tid / split.threads; c < blocks.count() * (tid + 1) / split.threads; ++c)
-      blocks.run(project, c);
+    blocks.runShare(project, tid, split.threads);
     projected.fetch_add(1, std::memory_order_acq_rel);
     spinUntil([&] { return projected.load(std::memory_order_acquire) == split.threads; });
     const auto [b0, b1] = split.samples(base.B, tid);
@@ -616,9 +619,7 @@ void packedProduct(const packed::ProjectArgs& product, size_t M) {
   const size_t macs = M * static_cast<size_t>(product.K) * product.gates * product.H;
   const int threads = static_cast<int>(std::clamp<size_t>(macs / kMacsPerThread, 1, static_cast<size_t>(numThreads())));
   const ProjectBlocks blocks = projectBlocks(M, threads, panels);
-  ThreadPool::instance().run(threads, [&](int tid) {
-    for (int c = blocks.count() * tid / threads; c < blocks.count() * (tid + 1) / threads; ++c) blocks.run(product, c);
-  });
+  ThreadPool::instance().run(threads, [&](int tid) { blocks.runShare(product, tid, threads); });
 }
 
 template <typename Cell>
@@ -639,17 +640,20 @@ void backwardWith(const GruForwardArgs& a, const GruDims& d, const CpuGruReserve
   // broadcast of dGh feeds a single FMA and the loads, not the FMAs, set the pace.
   const int blocks = transposedBlocks(H);
   const size_t packedWHhT = usePacked ? packed::packedFloats(blocks, H / blocks, G * H) : 0;
-  // The packed dX = dGi · W_ih: W_ihᵀ and its packing, for the largest layer input.
-  const int maxIn = L > 1 ? std::max(d.I, static_cast<int>(DH)) : d.I;
-  auto packedInFloats = [&](int n) { return packed::packedFloats(transposedBlocks(n), n / transposedBlocks(n), G * H); };
-  const size_t packedWIhT = usePacked ? std::max(packedInFloats(d.I), L > 1 ? packedInFloats(static_cast<int>(DH)) : 0) : 0;
-  const size_t packedIn = usePacked ? Scratch::round(GH * maxIn) + Scratch::round(packedWIhT) : 0;
+  // The packed dX = dGi · W_ih: W_ihᵀ and its packing, for the largest of the layers' inputs.
+  size_t wIhTFloats = 0, packedWIhT = 0;
+  for (int l = 0; usePacked && l < L; ++l) {
+    const int n = c.layerInputSize(l);
+    wIhTFloats = std::max(wIhTFloats, GH * n);
+    packedWIhT = std::max(packedWIhT, packed::packedFloats(transposedBlocks(n), n / transposedBlocks(n), G * H));
+  }
   const size_t BGH = static_cast<size_t>(B) * GH;
   Scratch scratch((ragged ? Scratch::round(BT * d.I) : 0) +
                   (Cell::kSeparateRecurrentGrad ? 2 : 1) * (Scratch::round(BT * GH) + Scratch::round(BGH)) +
                   (Cell::kCellState ? 4 : 2) * Scratch::round(BH) +
                   (L > 1 ? Scratch::round(BT * DH) * (L > 2 ? 2 : 1) : 0) +
-                  (usePacked ? Scratch::round(GH * H) + Scratch::round(packedWHhT) : 0) + packedIn);
+                  (usePacked ? Scratch::round(GH * H) + Scratch::round(packedWHhT) : 0) + Scratch::round(wIhTFloats) +
+                  Scratch::round(packedWIhT));
   float* xs = ragged ? scratch.take(BT * d.I) : nullptr;
   float* dgi = scratch.take(BT * GH);
   float* dgh = Cell::kSeparateRecurrentGrad ? scratch.take(BT * GH) : dgi;
@@ -667,7 +671,7 @@ void backwardWith(const GruForwardArgs& a, const GruDims& d, const CpuGruReserve
   float* bufB = L > 2 ? scratch.take(BT * DH) : nullptr;
   float* wHhT = usePacked ? scratch.take(GH * H) : nullptr;
   float* wHhTPacked = usePacked ? scratch.take(packedWHhT) : nullptr;
-  float* wIhT = usePacked ? scratch.take(GH * maxIn) : nullptr;
+  float* wIhT = usePacked ? scratch.take(wIhTFloats) : nullptr;
   float* wIhTPacked = usePacked ? scratch.take(packedWIhT) : nullptr;
   if (ragged) copyMaskedInput(a.x, d, len, xs);
   if (ragged) {
