@@ -308,7 +308,8 @@ export abstract class FusedRecurrent extends Layer {
     if (this.returnSequences) {
       out = res.output;
     } else if (D === 1) {
-      out = ops.sliceFirst(res.hN, L - 1, 1).reshape([batch, H]);
+      // One layer: its final state is all of hN, viewed (not copied) as [batch, H].
+      out = (L === 1 ? res.hN : ops.sliceFirst(res.hN, L - 1, 1)).reshape([batch, H]);
     } else {
       const both = ops.sliceFirst(res.hN, 2 * L - 2, 2); // [2, batch, H]
       out = ops.concatLast([ops.sliceFirst(both, 0, 1).reshape([batch, H]), ops.sliceFirst(both, 1, 1).reshape([batch, H])]);

@@ -197,11 +197,14 @@ class GruCall {
         const std::string name = "params[" + std::to_string(i) + "] (" + kKinds[k] + "_l" + std::to_string(layer) +
                                  (reverse ? "_reverse" : "") + ")";
         const Napi::Value v = params.Get(i);
-        const float* p = nullptr;
-        if (k == 0) p = floatTensor(v, name, {G * H, in}, ("[" + rows + ", inputWidth]").c_str()).storage->as<const float>();
-        if (k == 1) p = floatTensor(v, name, {G * H, H}, ("[" + rows + ", hiddenSize]").c_str()).storage->as<const float>();
-        if (k >= 2) p = floatTensor(v, name, {G * H}, ("[" + rows + "]").c_str()).storage->as<const float>();
-        (k == 0 ? fwd.params.wIh : k == 1 ? fwd.params.wHh : k == 2 ? fwd.params.bIh : fwd.params.bHh).push_back(p);
+        const Storage* p = nullptr;
+        if (k == 0) p = floatTensor(v, name, {G * H, in}, ("[" + rows + ", inputWidth]").c_str()).storage.get();
+        if (k == 1) p = floatTensor(v, name, {G * H, H}, ("[" + rows + ", hiddenSize]").c_str()).storage.get();
+        if (k >= 2) p = floatTensor(v, name, {G * H}, ("[" + rows + "]").c_str()).storage.get();
+        (k == 0 ? fwd.params.wIh : k == 1 ? fwd.params.wHh : k == 2 ? fwd.params.bIh : fwd.params.bHh)
+            .push_back(p->as<const float>());
+        if (k == 0) fwd.wIhVersions.push_back(p->version());
+        if (k == 1) fwd.wHhVersions.push_back(p->version());
       }
     }
     fwd.config = config;

@@ -51,10 +51,10 @@ Napi::Value alloc(const Napi::CallbackInfo& info) {
     handle->storage = std::make_shared<Storage>(device, numel * dtypeSize(dtype));
     Storage& storage = *handle->storage;
     if (init) {
-      storage.backend().copyFromHost(storage.data(), typedArrayBytes(*init), storage.bytes());
+      storage.backend().copyFromHost(storage.mutableData(), typedArrayBytes(*init), storage.bytes());
       handle->noteHostData(typedArrayBytes(*init), numel);
     } else {
-      storage.backend().fillZero(storage.data(), storage.bytes());  // int32 range: [0, 0]
+      storage.backend().fillZero(storage.mutableData(), storage.bytes());  // int32 range: [0, 0]
     }
     return wrapHandle(info.Env(), handle.release());
   });
@@ -114,7 +114,7 @@ class ReadWorker : public Napi::AsyncWorker {
       src.backend().copyToHost(bytes_.data(), src.data(), bytes_.size());
     } else {
       snapshot_ = std::make_unique<Storage>(src.device(), src.bytes());
-      snapshot_->backend().copyWithin(snapshot_->data(), src.data(), src.bytes());
+      snapshot_->backend().copyWithin(snapshot_->mutableData(), src.data(), src.bytes());
     }
   }
   Napi::Promise promise() { return deferred_.Promise(); }
@@ -162,7 +162,7 @@ Napi::Value write(const Napi::CallbackInfo& info) {
     TensorHandle& h = args.tensor(0, "handle");
     Napi::TypedArray data = args.typedArray(1, "data");
     checkMatches(args, 1, "data", data, h.dtype, h.numel);
-    h.storage->backend().copyFromHost(h.storage->data(), typedArrayBytes(data), h.storage->bytes());
+    h.storage->backend().copyFromHost(h.storage->mutableData(), typedArrayBytes(data), h.storage->bytes());
     h.noteHostData(typedArrayBytes(data), h.numel);
     return info.Env().Undefined();
   });
@@ -181,11 +181,11 @@ Napi::Value copyTo(const Napi::CallbackInfo& info) {
     Storage& from = *src.storage;
     Storage& to = *dst->storage;
     if (from.device() == to.device()) {
-      to.backend().copyWithin(to.data(), from.data(), from.bytes());
+      to.backend().copyWithin(to.mutableData(), from.data(), from.bytes());
     } else if (from.device() == Device::Cpu) {
-      to.backend().copyFromHost(to.data(), from.data(), from.bytes());
+      to.backend().copyFromHost(to.mutableData(), from.data(), from.bytes());
     } else {
-      from.backend().copyToHost(to.data(), from.data(), from.bytes());
+      from.backend().copyToHost(to.mutableData(), from.data(), from.bytes());
     }
     return wrapHandle(info.Env(), dst.release());
   });

@@ -61,6 +61,9 @@ struct GruForwardArgs {
   const float* c0 = nullptr;         // LSTM: [L·D,B,H], or null for zeros
   const int32_t* lengths = nullptr;  // HOST memory, [B] each in [0,T]; null means all T
   GruParams params;
+  // The versions (core/storage.h) of the weight matrices' storages, per slot like params: the CPU
+  // engine keeps their packing while their version stays the same.
+  std::vector<uint64_t> wIhVersions, wHhVersions;
   float* y = nullptr;   // out [B,T,D·H]
   float* hN = nullptr;  // out [L·D,B,H]
   float* cN = nullptr;  // LSTM: out [L·D,B,H]

@@ -58,6 +58,8 @@ GruDims checkGruForwardArgs(const GruForwardArgs& a, bool needOutputs) {
   const auto& p = a.params;
   if (p.wIh.size() != slots || p.wHh.size() != slots || p.bIh.size() != slots || p.bHh.size() != slots)
     throw ArgumentError(fn + ": expected " + std::to_string(slots) + " parameter sets");
+  if (a.wIhVersions.size() != slots || a.wHhVersions.size() != slots)
+    throw ArgumentError(fn + ": expected the versions of " + std::to_string(slots) + " weight sets");
   for (size_t s = 0; s < slots; ++s)
     if (!p.wIh[s] || !p.wHh[s] || !p.bIh[s] || !p.bHh[s]) throw ArgumentError(fn + ": a parameter pointer is null");
   if (!a.x || (needOutputs && (!a.y || !a.hN))) throw ArgumentError(fn + ": x, y and hN must be given");

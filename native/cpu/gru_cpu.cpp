@@ -133,18 +133,20 @@ class Scratch {
 };
 
 // Packed weights (gru_packed.h) kept from one call to the next on this thread, each with the
-// weights it was packed from: a call whose weights are bitwise the same reuses the packing.
-// Inference passes the same weights again and again, and packing (a strided gather of every
-// weight) took 35 of the 160 µs of a batch-1 forward of H = 128, T = 50. Weights changed in place
-// (an optimizer step) differ, and are packed again. A matrix above kMaxFloats is packed into
-// the caller's buffer each time instead (its copies would cost more memory than its packing
-// costs time next to the GEMMs that read it).
+// version of the storage it was packed from (core/storage.h): a call whose weights have the same
+// version reuses the packing. Inference passes the same weights again and again, and packing (a
+// strided gather of every weight) took 35 of the 160 µs of a batch-1 forward of H = 128, T = 50;
+// comparing the weights with a copy of them instead of the versions took another 6 µs. Weights
+// changed in place (an optimizer step) have a new version and are packed again. A matrix above
+// kMaxFloats is packed into the caller's buffer each time instead (its copies would cost more
+// memory than its packing costs time next to the GEMMs that read it).
 class PackedWeights {
  public:
   static constexpr size_t kMaxFloats = size_t{1} << 20;  // 4 MiB: a GRU W_hh up to H = 591, an LSTM one to H = 512
-  // The packing of w [gates·H × K] for the matrix `entry` (one per layer, direction and kind in
-  // a call), or w packed into fallback (packedFloats(gates, H, K) floats) when it is too large.
-  static const float* get(size_t entry, const float* w, int gates, int H, int K, float* fallback) {
+  // The packing of w [gates·H × K] (its storage at `version`) for the matrix `entry` (one per
+  // layer, direction and kind in a call), or w packed into fallback (packedFloats(gates, H, K)
+  // floats) when it is too large.
+  static const float* get(size_t entry, const float* w, uint64_t version, int gates, int H, int K, float* fallback) {
     const size_t floats = static_cast<size_t>(gates) * H * K;
     if (floats > kMaxFloats) {
       packed::pack(w, gates, H, K, fallback);
@@ -154,19 +156,19 @@ class PackedWeights {
     if (entries.size() <= entry) entries.resize(entry + 1);
     Entry& e = entries[entry];
     const bool sameShape = e.gates == gates && e.H == H && e.K == K;  // the packing's unit count is fixed per process
-    if (sameShape && std::memcmp(e.source.data(), w, floats * sizeof(float)) == 0) return e.packed.get();
-    e.gates = 0;  // matches nothing until it is whole again (an allocation below may throw)
+    if (sameShape && e.version == version) return e.packed.get();
+    e.version = 0;  // matches nothing until it is whole again (an allocation below may throw)
     if (!sameShape) {
       auto* room = static_cast<float*>(
           std::aligned_alloc(64, Scratch::round(packed::packedFloats(gates, H, K)) * sizeof(float)));
       if (!room) throw std::bad_alloc();
       e.packed.reset(room);
+      e.gates = gates;
+      e.H = H;
+      e.K = K;
     }
-    e.source.assign(w, w + floats);
     packed::pack(w, gates, H, K, e.packed.get());
-    e.gates = gates;
-    e.H = H;
-    e.K = K;
+    e.version = version;
     return e.packed.get();
   }
 
@@ -175,9 +177,9 @@ class PackedWeights {
     void operator()(float* p) const { std::free(p); }
   };
   struct Entry {
-    std::vector<float> source;
     std::unique_ptr<float, Free> packed;
     int gates = 0, H = 0, K = 0;
+    uint64_t version = 0;  // 0: none (storages start at 1)
   };
   static std::vector<Entry>& entries_() {
     thread_local std::vector<Entry> entries;
@@ -528,8 +530,10 @@ std::unique_ptr<GruReserve> forwardWith(const GruForwardArgs& a, const GruDims& 
       if (usePacked) {
         // The input projection and the recurrence in one job on the engine's threads: BLAS stays
         // idle, so its threads (which spin for a while after each call) do not compete with ours.
-        const float* wIhPacked = PackedWeights::get(2 * static_cast<size_t>(slot), wIh, G, H, inSize, wIhRoom);
-        const float* wHhPacked = PackedWeights::get(2 * static_cast<size_t>(slot) + 1, wHh, G, H, H, wHhRoom);
+        const float* wIhPacked =
+            PackedWeights::get(2 * static_cast<size_t>(slot), wIh, a.wIhVersions[slot], G, H, inSize, wIhRoom);
+        const float* wHhPacked =
+            PackedWeights::get(2 * static_cast<size_t>(slot) + 1, wHh, a.wHhVersions[slot], G, H, H, wHhRoom);
         packed::ProjectArgs project;
         project.gates = G;
         project.H = H;

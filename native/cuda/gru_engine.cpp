@@ -303,7 +303,7 @@ std::unique_ptr<CudaGruEngine::Reserve> CudaGruEngine::forwardAttempt(const GruF
     if (len.ragged) res->maskedX = deviceStorage(s.xCount() * sizeof(float));
     devLengths = res->deviceLengths->as<int32_t>();
     weights = res->weights->as<float>();
-    reserveSpace = res->space->data();
+    reserveSpace = res->space->mutableData();
     if (res->maskedX) maskedX = res->maskedX->as<float>();
   } else {
     tmpLengths = DeviceBuffer(alloc, lengthBytes);
@@ -467,7 +467,7 @@ void CudaGruEngine::backwardAttempt(const GruForwardArgs& a, const GruDims& s, c
     CGRU_CUDNN_ALGO(algo, cudnnRNNBackwardData_v8, handle, plan->rnn.get(), devLengths, desc.y.get(), a.y, dy,
                     desc.x.get(), g.dx, desc.h.get(), a.h0, dhN, g.dh0, desc.h.get(), cell ? a.c0 : nullptr, dcN,
                     cell ? g.dc0 : nullptr, plan->weightBytes, weights, workBytes, work.get(), reserveBytes,
-                    res.space->data());
+                    res.space->mutableData());
 
     // Weight gradients: ADD (the only mode cudnnRNNBackwardWeights_v8 supports) into a zeroed
     // buffer, after backward data (it reads what that pass left in the reserve space).
@@ -476,7 +476,7 @@ void CudaGruEngine::backwardAttempt(const GruForwardArgs& a, const GruDims& s, c
     const float* x = res.maskedX ? res.maskedX->as<float>() : a.x;
     CGRU_CUDNN_ALGO(algo, cudnnRNNBackwardWeights_v8, handle, plan->rnn.get(), CUDNN_WGRAD_MODE_ADD, devLengths,
                     desc.x.get(), x, desc.h.get(), a.h0, desc.y.get(), a.y, plan->weightBytes, dWeights.get(),
-                    workBytes, work.get(), reserveBytes, res.space->data());
+                    workBytes, work.get(), reserveBytes, res.space->mutableData());
 
     if (len.ragged) checkLaunch(launchZeroPaddedSteps(g.dx, realLengths, s.B, s.T, s.I, stream), "zeroPaddedSteps (dx)");
     if (len.anyEmpty) {
