@@ -138,8 +138,8 @@ class Scratch {
 // strided gather of every weight) took 35 of the 160 µs of a batch-1 forward of H = 128, T = 50;
 // comparing the weights with a copy of them instead of the versions took another 6 µs. Weights
 // changed in place (an optimizer step) have a new version and are packed again. A matrix above
-// kMaxFloats is packed into the caller's buffer each time instead (its copies would cost more
-// memory than its packing costs time next to the GEMMs that read it).
+// kMaxFloats is packed into the caller's buffer each time instead (keeping its packing would cost
+// more memory than packing it costs time next to the GEMMs that read it).
 class PackedWeights {
  public:
   static constexpr size_t kMaxFloats = size_t{1} << 20;  // 4 MiB: a GRU W_hh up to H = 591, an LSTM one to H = 512
