@@ -5,6 +5,7 @@
 import assert from 'node:assert/strict';
 import * as path from 'node:path';
 import { layers, memory, ops, sequential, setSeed, tensor, tidy, type Sequential, type Tensor } from '../lib';
+import { native } from '../lib/native';
 import { rand } from './io-helpers/reference';
 import { testDevices } from './support/devices';
 import { checkModelGradients } from './support/grad-check';
@@ -102,6 +103,19 @@ describe('activations gelu, swish, hardSigmoid, relu6', () => {
       for (const kind of ['gelu', 'swish', 'hardSigmoid'] as const) {
         assert.throws(() => ops.activationGrad(kind, null, ops.activation(kind, x), x), /opsUnaryGrad: argument 'x' must be a tensor handle \(this activation's gradient needs its input\), got null/);
       }
+    });
+  });
+
+  it('the kernel itself refuses an unknown kind, listing every kind it has', () => {
+    tidy(() => {
+      const x = tensor([[1, 2]]);
+      const y = tensor([[0, 0]]);
+      const call = native.opsUnary as (...a: unknown[]) => void;
+      assert.throws(() => call('gelu2', x.handle(), y.handle(), 2),
+        /^TypeError: opsUnary: argument 'kind' must be one of 'linear', 'relu', 'sigmoid', .*, 'hardSigmoid', 'relu6', 'sqrt', 'log', 'log1p', got the string 'gelu2'$/);
+      assert.throws(() => call(7, x.handle(), y.handle(), 2), /^TypeError: opsUnary: argument 'kind' must be one of 'linear', .*'log1p', got the number 7$/);
+      call('relu6', x.handle(), y.handle(), 2);
+      assert.deepEqual(Array.from(y.dataSync()), [1, 2]);
     });
   });
 

@@ -185,7 +185,12 @@ for (const device of testDevices) {
         assert.throws(() => call({ ...cfg, batch: 3 }, x, null, null, ph, false), /argument 'x' must have 27 elements/);
         assert.throws(() => call(cfg, {}, null, null, ph, false), /argument 'x' must be a tensor handle/);
         assert.throws(() => call(cfg, x, null, null, ph.slice(1), false), /argument 'params' must hold 4 tensors/);
-        assert.throws(() => call(cfg, x, null, null, [ph[1], ph[0], ph[2], ph[3]], false), /params\[0\] \(weight_ih_l0\)' must have 36 elements/);
+        assert.throws(() => call(cfg, x, null, null, [ph[1], ph[0], ph[2], ph[3]], false),
+          /params\[0\] \(weight_ih_l0\)' must have 36 elements \(\[3·hiddenSize, inputWidth\] = \[12, 3\]\), got 48$/);
+        assert.throws(() => call({ ...cfg, bidirectional: true }, x, null, null, [...ph, ph[0], ph[1], ph[2], ph[0]], false),
+          /params\[7\] \(bias_hh_l0_reverse\)' must have 12 elements \(\[3·hiddenSize\] = \[12\]\), got 36$/);
+        assert.throws(() => call({ ...cfg, numLayers: 2 }, x, null, null, [...ph, ph[0], ph[1], ph[2], ph[3]], false),
+          /params\[4\] \(weight_ih_l1\)' must have 48 elements \(\[3·hiddenSize, inputWidth\] = \[12, 4\]\), got 36$/);
         assert.throws(() => call(cfg, x, null, null, [...ph.slice(0, 3), 5], false), /params\[3\] \(bias_hh_l0\)' must be a tensor handle/);
         assert.throws(() => call(cfg, x, x, null, ph, false), /argument 'h0' must have 8 elements/);
         assert.throws(() => call(cfg, x, null, x, ph, false), /argument 'lengths' must be an int32 tensor/);

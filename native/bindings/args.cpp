@@ -66,17 +66,28 @@ void Args::rangeError(const char* name, const std::string& message) const {
   throw Napi::RangeError::New(env(), std::string(function_) + ": argument '" + name + "' " + message);
 }
 
+namespace {
+// Whether v is an integer in [min, max].
+bool isIntegerIn(const Napi::Value& v, int64_t min, int64_t max) {
+  const double d = v.IsNumber() ? v.As<Napi::Number>().DoubleValue() : std::nan("");
+  return std::isfinite(d) && d == std::floor(d) && d >= static_cast<double>(min) && d <= static_cast<double>(max);
+}
+}  // namespace
+
 int64_t Args::integer(size_t i, const char* name, int64_t min, int64_t max) const {
   if (i >= info_.Length()) typeError(i, name, "an integer in [" + std::to_string(min) + ", " + std::to_string(max) + "]");
-  return integerValue(info_[i], name, min, max);
+  if (!isIntegerIn(info_[i], min, max)) integerError(info_[i], name, min, max);
+  return static_cast<int64_t>(info_[i].As<Napi::Number>().DoubleValue());
 }
 
-int64_t Args::integerValue(const Napi::Value& v, const std::string& name, int64_t min, int64_t max) const {
-  const double d = v.IsNumber() ? v.As<Napi::Number>().DoubleValue() : std::nan("");
-  if (!std::isfinite(d) || d != std::floor(d) || d < static_cast<double>(min) || d > static_cast<double>(max))
-    throw Napi::TypeError::New(env(), std::string(function_) + ": argument '" + name + "' must be an integer in [" +
-                                          std::to_string(min) + ", " + std::to_string(max) + "], got " + describe(v));
-  return static_cast<int64_t>(d);
+int64_t Args::integerField(const Napi::Value& v, const char* object, const char* key, int64_t min, int64_t max) const {
+  if (!isIntegerIn(v, min, max)) integerError(v, std::string(object) + "." + key, min, max);
+  return static_cast<int64_t>(v.As<Napi::Number>().DoubleValue());
+}
+
+void Args::integerError(const Napi::Value& v, const std::string& name, int64_t min, int64_t max) const {
+  throw Napi::TypeError::New(env(), std::string(function_) + ": argument '" + name + "' must be an integer in [" +
+                                        std::to_string(min) + ", " + std::to_string(max) + "], got " + describe(v));
 }
 
 double Args::number(size_t i, const char* name) const {
@@ -96,14 +107,16 @@ std::string Args::oneOf(size_t i, const char* name, std::initializer_list<const 
 }
 
 size_t Args::oneOfIndex(size_t i, const char* name, const char* const* choices, size_t count) const {
+  if (i < info_.Length() && info_[i].IsString()) {
+    const std::string s = info_[i].As<Napi::String>().Utf8Value();
+    for (size_t k = 0; k < count; ++k)
+      if (s == choices[k]) return k;
+  }
+  // Spelled out only for the error: every elementwise op names its kind, and building this list
+  // on each call cost more than the check.
   std::string expected;
   for (size_t k = 0; k < count; ++k) expected += (k ? "', '" : "one of '") + std::string(choices[k]);
-  expected += "'";
-  if (i >= info_.Length() || !info_[i].IsString()) typeError(i, name, expected);
-  const std::string s = info_[i].As<Napi::String>().Utf8Value();
-  for (size_t k = 0; k < count; ++k)
-    if (s == choices[k]) return k;
-  typeError(i, name, expected);
+  typeError(i, name, expected + "'");
 }
 
 Napi::Object Args::object(size_t i, const char* name) const {

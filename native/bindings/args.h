@@ -40,8 +40,8 @@ class Args {
   [[noreturn]] void rangeError(const char* name, const std::string& message) const;
 
   int64_t integer(size_t i, const char* name, int64_t min, int64_t max) const;
-  // The same check for a value that is not a positional argument (an object field, say).
-  int64_t integerValue(const Napi::Value& value, const std::string& name, int64_t min, int64_t max) const;
+  // The same check for field `key` of the object argument `object` (named "object.key").
+  int64_t integerField(const Napi::Value& value, const char* object, const char* key, int64_t min, int64_t max) const;
   double number(size_t i, const char* name) const;
   bool boolean(size_t i, const char* name) const;
   std::string oneOf(size_t i, const char* name, std::initializer_list<const char*> choices) const;
@@ -59,6 +59,8 @@ class Args {
   static std::string describe(const Napi::Value& value);
 
  private:
+  [[noreturn]] void integerError(const Napi::Value& value, const std::string& name, int64_t min, int64_t max) const;
+
   const Napi::CallbackInfo& info_;
   const char* function_;
 };

@@ -107,7 +107,7 @@ class OpsCall {
  private:
   std::string fn_;
   std::optional<Device> device_;
-  std::string deviceFrom_;
+  const char* deviceFrom_ = "";  // argument names are literals
 };
 
 // The names the JS side passes for each kind, in the enum's order (Args::kind maps one to the other).
