@@ -277,8 +277,9 @@ inline void prefetchFloats(const float* p, size_t n, bool write) {
 struct StepSplit {
   int threads, chunks;
 };
-StepSplit stepSplit(int B, size_t columns, int H) {
-  const size_t panels = static_cast<size_t>(packed::panels(H));
+// stepPanels: the step's panels in the kernels' layout of its columns (packed::layout).
+StepSplit stepSplit(int B, size_t columns, int H, int stepPanels) {
+  const size_t panels = static_cast<size_t>(stepPanels);
   const size_t rows = ThreadPool::instance().busy() ? static_cast<size_t>(B) : std::max<size_t>(static_cast<size_t>(B), kTileRows);
   const size_t macs = rows * columns * static_cast<size_t>(H);
   const size_t threads = std::max<size_t>(1, std::min({macs / kMacsPerThread, static_cast<size_t>(numThreads()), panels}));
@@ -365,8 +366,8 @@ const float* runPackedBySamples(const packed::ProjectArgs& project, const packed
                                 int dir, int T, size_t yStepStride, float* y, float* hprev, float* saved, float* h,
                                 float* h2) {
   const int H = base.H;
-  const int panels = packed::panels(H);
-  const ProjectBlocks blocks = projectBlocks(static_cast<size_t>(base.B) * T, split.threads, panels);
+  const int panels = packed::panels(packed::layout(Cell::kGates, H).units);
+  const ProjectBlocks blocks = projectBlocks(static_cast<size_t>(base.B) * T, split.threads, packed::panels(project.H));
   std::atomic<int> projected{0};
   ThreadPool::instance().run(split.threads, [&](int tid) {
     // The projection in runPacked's blocks (the same values, bit for bit), then the samples.
@@ -397,14 +398,15 @@ template <typename Cell>
 const float* runPacked(const packed::ProjectArgs& project, const packed::StepArgs& base, int dir, int T,
                        size_t yStepStride, float* y, float* hprev, float* saved, float* h, float* h2) {
   const int H = base.H;
-  const int panels = packed::panels(H);
+  const packed::Layout layout = packed::layout(Cell::kGates, H);
+  const int panels = packed::panels(layout.units);
   const size_t rows = static_cast<size_t>(base.B) * T;
-  const auto [threads, chunks] = stepSplit(base.B, static_cast<size_t>(Cell::kGates) * H, H);
-  const SampleSplit bySamples = sampleSplit(base.B, packed::tileRows(Cell::kGates),
+  const auto [threads, chunks] = stepSplit(base.B, static_cast<size_t>(Cell::kGates) * H, H, panels);
+  const SampleSplit bySamples = sampleSplit(base.B, packed::tileRows(layout.gates),
                                             packed::packedFloats(Cell::kGates, H, H) * sizeof(float), threads);
   if (bySamples.threads > 1)
     return runPackedBySamples<Cell>(project, base, bySamples, dir, T, yStepStride, y, hprev, saved, h, h2);
-  const ProjectBlocks blocks = projectBlocks(rows, threads, panels);
+  const ProjectBlocks blocks = projectBlocks(rows, threads, packed::panels(project.H));
   // The projection's output goes past the caches here (GRU c3 forward 142 → 134 ms on the Xeon
   // of runPackedBySamples's figures; LSTM and RNN c3 unchanged), not in runPackedBySamples,
   // where a thread reads back the rows it wrote (GRU c2 forward 14.3 → 14.9 ms streamed).
@@ -432,7 +434,7 @@ template <typename CellRows, typename OutOf>
 void runPackedBackward(const std::vector<int>& steps, int B, int H, size_t gStride, packed::ProjectArgs recurrent,
                        CellRows&& cellRows, OutOf&& outOf) {
   const int panels = packed::panels(recurrent.H);
-  const auto split = stepSplit(B, static_cast<size_t>(recurrent.K), H);
+  const auto split = stepSplit(B, static_cast<size_t>(recurrent.K), H, panels);
   const float* dg = recurrent.x;
   const SampleSplit bySamples =
       sampleSplit(B, packed::tileRows(recurrent.gates),
@@ -484,12 +486,15 @@ std::unique_ptr<GruReserve> forwardWith(const GruForwardArgs& a, const GruDims& 
   const bool pingPong = !a.training && L > 1;
   const bool usePacked = packed::enabled();
   const int maxInSize = std::max(d.I, L > 1 ? static_cast<int>(DH) : 0);
+  // W_ih and W_hh packed in the kernels' layout (a one-gate cell's units in blocks).
+  const packed::Layout layout = packed::layout(G, H);
   // Room to pack the weights that PackedWeights does not keep.
-  const auto packRoom = [&](int K) {
-    const size_t floats = static_cast<size_t>(G) * H * K;
-    return floats > PackedWeights::kMaxFloats ? packed::packedFloats(G, H, K) : 0;
+  const auto packRoom = [&](int gates, int units, int K) {
+    const size_t floats = static_cast<size_t>(gates) * units * K;
+    return floats > PackedWeights::kMaxFloats ? packed::packedFloats(gates, units, K) : 0;
   };
-  const size_t packedScratch = usePacked ? Scratch::round(packRoom(H)) + Scratch::round(packRoom(maxInSize)) +
+  const size_t packedScratch = usePacked ? Scratch::round(packRoom(layout.gates, layout.units, H)) +
+                                               Scratch::round(packRoom(layout.gates, layout.units, maxInSize)) +
                                                Scratch::round(BH)
                                          : Scratch::round(static_cast<size_t>(B) * G * H);
   Scratch scratch((ragged ? Scratch::round(BT * d.I) : 0) + Scratch::round(BT * G * H) + Scratch::round(BH) +
@@ -501,8 +506,8 @@ std::unique_ptr<GruReserve> forwardWith(const GruForwardArgs& a, const GruDims& 
   float* h = scratch.take(BH);
   float* c = Cell::kCellState ? scratch.take(BH) : nullptr;
   float* h2 = usePacked ? scratch.take(BH) : nullptr;
-  float* wHhRoom = usePacked ? scratch.take(packRoom(H)) : nullptr;
-  float* wIhRoom = usePacked ? scratch.take(packRoom(maxInSize)) : nullptr;
+  float* wHhRoom = usePacked ? scratch.take(packRoom(layout.gates, layout.units, H)) : nullptr;
+  float* wIhRoom = usePacked ? scratch.take(packRoom(layout.gates, layout.units, maxInSize)) : nullptr;
   float* ping = pingPong ? scratch.take(BT * DH) : nullptr;
   float* pong = pingPong && L > 2 ? scratch.take(BT * DH) : nullptr;
 
@@ -530,13 +535,13 @@ std::unique_ptr<GruReserve> forwardWith(const GruForwardArgs& a, const GruDims& 
       if (usePacked) {
         // The input projection and the recurrence in one job on the engine's threads: BLAS stays
         // idle, so its threads (which spin for a while after each call) do not compete with ours.
-        const float* wIhPacked =
-            PackedWeights::get(2 * static_cast<size_t>(slot), wIh, a.wIhVersions[slot], G, H, inSize, wIhRoom);
-        const float* wHhPacked =
-            PackedWeights::get(2 * static_cast<size_t>(slot) + 1, wHh, a.wHhVersions[slot], G, H, H, wHhRoom);
+        const float* wIhPacked = PackedWeights::get(2 * static_cast<size_t>(slot), wIh, a.wIhVersions[slot],
+                                                    layout.gates, layout.units, inSize, wIhRoom);
+        const float* wHhPacked = PackedWeights::get(2 * static_cast<size_t>(slot) + 1, wHh, a.wHhVersions[slot],
+                                                    layout.gates, layout.units, H, wHhRoom);
         packed::ProjectArgs project;
-        project.gates = G;
-        project.H = H;
+        project.gates = layout.gates;
+        project.H = layout.units;
         project.K = inSize;
         project.w = wIhPacked;
         project.x = in;
@@ -613,8 +618,6 @@ void packTransposed(const float* w, size_t rows, int cols, int blocks, float* t,
         for (size_t j = j0; j < std::min(rows, j0 + kSquare); ++j) t[i * rows + j] = w[j * n + i];
   packed::pack(t, blocks, cols / blocks, static_cast<int>(rows), out);
 }
-// Column blocks for packTransposed: 4 or 3 where they divide cols into whole vectors, else 1.
-int transposedBlocks(int cols) { return cols % 64 == 0 ? 4 : cols % 48 == 0 ? 3 : 1; }
 
 // out [M × N] (+)= x [M × K] · W for W [K × N] packed by packTransposed, in row blocks across
 // the threads (the backward's dX = dGi · W_ih).
@@ -642,14 +645,14 @@ void backwardWith(const GruForwardArgs& a, const GruDims& d, const CpuGruReserve
   // The packed dh_prev += dGh_t · W_hh takes dh_prev's H columns as `blocks` blocks of H / blocks,
   // packed like gates, so that a tile holds several vectors of weights per k: with one, each
   // broadcast of dGh feeds a single FMA and the loads, not the FMAs, set the pace.
-  const int blocks = transposedBlocks(H);
+  const int blocks = packed::columnBlocks(H);
   const size_t packedWHhT = usePacked ? packed::packedFloats(blocks, H / blocks, G * H) : 0;
   // The packed dX = dGi · W_ih: W_ihᵀ and its packing, for the largest of the layers' inputs.
   size_t wIhTFloats = 0, packedWIhT = 0;
   for (int l = 0; usePacked && l < L; ++l) {
     const int n = c.layerInputSize(l);
     wIhTFloats = std::max(wIhTFloats, GH * n);
-    packedWIhT = std::max(packedWIhT, packed::packedFloats(transposedBlocks(n), n / transposedBlocks(n), G * H));
+    packedWIhT = std::max(packedWIhT, packed::packedFloats(packed::columnBlocks(n), n / packed::columnBlocks(n), G * H));
   }
   const size_t BGH = static_cast<size_t>(B) * GH;
   Scratch scratch((ragged ? Scratch::round(BT * d.I) : 0) +
@@ -785,7 +788,7 @@ void backwardWith(const GruForwardArgs& a, const GruDims& d, const CpuGruReserve
       if (Cell::kSeparateRecurrentGrad) columnSums(biasRowsH, static_cast<size_t>(B), G * H, g.dParams.bHh[slot]);
       else std::memcpy(g.dParams.bHh[slot], g.dParams.bIh[slot], sizeof(float) * GH);
       if (usePacked) {
-        const int inBlocks = transposedBlocks(inSize);
+        const int inBlocks = packed::columnBlocks(inSize);
         packTransposed(wIh, GH, inSize, inBlocks, wIhT, wIhTPacked);
         packed::ProjectArgs inputGrad;  // dIn[BT, in] (+)= dGi[BT, G·H] · W_ih
         inputGrad.gates = inBlocks;

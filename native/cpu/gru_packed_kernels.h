@@ -88,26 +88,21 @@ CGRU_SIMD_INLINE void storeRow(float* p, typename S::M mask, typename S::V v, bo
   store<S, kFull>(p, mask, v);
 }
 
-// The biases of one panel's units: input side i0 … i(G−1), recurrent side h0 … h(G−1).
+// The biases of one panel's units: input side i[0 … G−1], recurrent side h[0 … G−1] (G gates, or
+// blocks of a one-gate cell's units: gru_packed.h's layout()).
 template <typename S>
 struct PanelBias {
-  typename S::V i0, i1, i2, i3, h0, h1, h2, h3;
+  typename S::V i[4], h[4];
 };
 
+// Gate (block) g's biases at j0 + g·units.
 template <typename S, int G, bool kFull>
-CGRU_SIMD_INLINE PanelBias<S> loadBias(const StepArgs& a, int j0, typename S::M mask) {
-  const size_t H = static_cast<size_t>(a.H);
-  const float* bih = a.bIh + j0;
-  const float* bhh = a.bHh + j0;
+CGRU_SIMD_INLINE PanelBias<S> loadBias(const StepArgs& a, size_t units, int j0, typename S::M mask) {
   PanelBias<S> bias{};
-  bias.i0 = load<S, kFull>(bih, mask);
-  if constexpr (G > 1) bias.i1 = load<S, kFull>(bih + H, mask);
-  if constexpr (G > 2) bias.i2 = load<S, kFull>(bih + 2 * H, mask);
-  if constexpr (G > 3) bias.i3 = load<S, kFull>(bih + 3 * H, mask);
-  bias.h0 = load<S, kFull>(bhh, mask);
-  if constexpr (G > 1) bias.h1 = load<S, kFull>(bhh + H, mask);
-  if constexpr (G > 2) bias.h2 = load<S, kFull>(bhh + 2 * H, mask);
-  if constexpr (G > 3) bias.h3 = load<S, kFull>(bhh + 3 * H, mask);
+  CGRU_UNROLL for (int g = 0; g < G; ++g) {
+    bias.i[g] = load<S, kFull>(a.bIh + g * units + j0, mask);
+    bias.h[g] = load<S, kFull>(a.bHh + g * units + j0, mask);
+  }
   return bias;
 }
 
@@ -148,13 +143,16 @@ CGRU_SIMD_INLINE typename S::V preActivation(const float* gi, typename S::M mask
 }
 
 // The epilogues: the vector form of rnn_cells.h's forward kernels, operation for operation, for
-// sample b and the accumulated h · W_hhᵀ of each gate (acc[0 … G−1]).
+// sample b and the accumulated h · W_hhᵀ of each gate (acc[0 … G−1]). kBlocks: in how many
+// blocks of H / kBlocks units the cell's columns lie (gru_packed.h's layout()), 1 for the cells
+// of several gates.
 
 // GRU: h' = (1 − z) ⊙ n + z ⊙ h; saved r, z, n, W_hn·h + b_hn.
 template <typename S>
 struct GruEpilogue {
   using V = typename S::V;
   static constexpr int kGates = 3;
+  static constexpr int kBlocks = 1;
   static constexpr int kSaved = 4;
   template <bool kFull>
   CGRU_SIMD_INLINE static void finish(const StepArgs& a, size_t b, int j0, typename S::M mask,
@@ -164,10 +162,10 @@ struct GruEpilogue {
     if (!enterRow<S, kFull>(a, b, j0, mask, hOld)) return;
     const size_t H = static_cast<size_t>(a.H);
     const float* gi = a.gi + b * a.giStride + j0;
-    const V r = sigmoid<S>(preActivation<S, kFull>(gi, mask, bias.i0, cr, bias.h0));
-    const V z = sigmoid<S>(preActivation<S, kFull>(gi + H, mask, bias.i1, cz, bias.h1));
-    const V hn = S::add(cn, bias.h2);
-    const V n = tanh<S>(S::add(S::add(load<S, kFull>(gi + 2 * H, mask), bias.i2), S::mul(r, hn)));
+    const V r = sigmoid<S>(preActivation<S, kFull>(gi, mask, bias.i[0], cr, bias.h[0]));
+    const V z = sigmoid<S>(preActivation<S, kFull>(gi + H, mask, bias.i[1], cz, bias.h[1]));
+    const V hn = S::add(cn, bias.h[2]);
+    const V n = tanh<S>(S::add(S::add(load<S, kFull>(gi + 2 * H, mask), bias.i[2]), S::mul(r, hn)));
     const V hv = S::add(n, S::mul(z, S::sub(hOld, n)));
     leaveRow<S, kFull>(a, b, j0, mask, hv);
     if (a.saved) storeBlocks<S, kFull>(a.saved + b * a.savedStride + j0, H, mask, a.stream, r, z, n, hn);
@@ -179,6 +177,7 @@ template <typename S>
 struct LstmEpilogue {
   using V = typename S::V;
   static constexpr int kGates = 4;
+  static constexpr int kBlocks = 1;
   static constexpr int kSaved = 6;
   template <bool kFull>
   CGRU_SIMD_INLINE static void finish(const StepArgs& a, size_t b, int j0, typename S::M mask,
@@ -188,10 +187,10 @@ struct LstmEpilogue {
     if (!enterRow<S, kFull>(a, b, j0, mask, hOld)) return;
     const size_t H = static_cast<size_t>(a.H);
     const float* gi = a.gi + b * a.giStride + j0;
-    const V i = sigmoid<S>(preActivation<S, kFull>(gi, mask, bias.i0, ci, bias.h0));
-    const V f = sigmoid<S>(preActivation<S, kFull>(gi + H, mask, bias.i1, cf, bias.h1));
-    const V g = tanh<S>(preActivation<S, kFull>(gi + 2 * H, mask, bias.i2, cg, bias.h2));
-    const V o = sigmoid<S>(preActivation<S, kFull>(gi + 3 * H, mask, bias.i3, co, bias.h3));
+    const V i = sigmoid<S>(preActivation<S, kFull>(gi, mask, bias.i[0], ci, bias.h[0]));
+    const V f = sigmoid<S>(preActivation<S, kFull>(gi + H, mask, bias.i[1], cf, bias.h[1]));
+    const V g = tanh<S>(preActivation<S, kFull>(gi + 2 * H, mask, bias.i[2], cg, bias.h[2]));
+    const V o = sigmoid<S>(preActivation<S, kFull>(gi + 3 * H, mask, bias.i[3], co, bias.h[3]));
     float* c = a.c + b * H + j0;
     const V cPrev = load<S, kFull>(c, mask);
     const V cv = S::add(S::mul(f, cPrev), S::mul(i, g));
@@ -203,22 +202,28 @@ struct LstmEpilogue {
   }
 };
 
-// Simple RNN: h' = tanh or relu of the pre-activation; saved h'.
-template <typename S, bool kRelu>
+// Simple RNN: h' = tanh or relu of the pre-activation; saved h'. Its H units in kBlocks blocks,
+// one accumulator each (the units j0 + g·H / kBlocks), each finished alike.
+template <typename S, bool kRelu, int kBlocksOfUnits>
 struct RnnEpilogue {
   using V = typename S::V;
-  static constexpr int kGates = 1;
+  static constexpr int kGates = kBlocksOfUnits;
+  static constexpr int kBlocks = kBlocksOfUnits;
   static constexpr int kSaved = 1;
   template <bool kFull>
   CGRU_SIMD_INLINE static void finish(const StepArgs& a, size_t b, int j0, typename S::M mask,
                                       const PanelBias<S>& bias, const V* acc) {
-    V hOld;
-    if (!enterRow<S, kFull>(a, b, j0, mask, hOld)) return;
-    const V pre = preActivation<S, kFull>(a.gi + b * a.giStride + j0, mask, bias.i0, acc[0], bias.h0);
-    // max(0, x) returns x when x is NaN, as the scalar kernel does.
-    const V hv = kRelu ? S::max(S::zero(), pre) : tanh<S>(pre);
-    leaveRow<S, kFull>(a, b, j0, mask, hv);
-    if (a.saved) store<S, kFull>(a.saved + b * a.savedStride + j0, mask, hv);
+    const int units = a.H / kBlocks;
+    CGRU_UNROLL for (int g = 0; g < kBlocks; ++g) {
+      const int j = j0 + g * units;
+      V hOld;
+      if (!enterRow<S, kFull>(a, b, j, mask, hOld)) continue;
+      const V pre = preActivation<S, kFull>(a.gi + b * a.giStride + j, mask, bias.i[g], acc[g], bias.h[g]);
+      // max(0, x) returns x when x is NaN, as the scalar kernel does.
+      const V hv = kRelu ? S::max(S::zero(), pre) : tanh<S>(pre);
+      leaveRow<S, kFull>(a, b, j, mask, hv);
+      if (a.saved) store<S, kFull>(a.saved + b * a.savedStride + j, mask, hv);
+    }
   }
 };
 
@@ -271,15 +276,18 @@ CGRU_SIMD_INLINE void accumulate(typename S::V (&acc)[MR][G], const float* __res
 template <typename S, typename Epi, int MR, bool kFull>
 CGRU_SIMD void tile(const StepArgs& a, const float* __restrict panel, int b0, int j0, typename S::M mask,
                     const PanelBias<S>& bias) {
-  const size_t H = static_cast<size_t>(a.H);
+  const size_t H = static_cast<size_t>(a.H), units = H / Epi::kBlocks;
   CGRU_UNROLL for (int r = 0; r < MR; ++r) {
     const size_t b = static_cast<size_t>(b0 + r);
-    CGRU_UNROLL for (int g = 0; g < Epi::kGates; ++g) __builtin_prefetch(a.gi + b * a.giStride + g * H + j0, 0, 3);
+    CGRU_UNROLL for (int g = 0; g < Epi::kGates; ++g) __builtin_prefetch(a.gi + b * a.giStride + g * units + j0, 0, 3);
     if (!(S::kStreamRows && a.stream)) {
-      __builtin_prefetch(a.y + b * a.yStride + j0, 1, 3);
-      if (a.hprev) __builtin_prefetch(a.hprev + b * a.hprevStride + j0, 1, 3);
-      if (a.saved) {
-        CGRU_UNROLL for (int k = 0; k < Epi::kSaved; ++k) __builtin_prefetch(a.saved + b * a.savedStride + k * H + j0, 1, 3);
+      CGRU_UNROLL for (int block = 0; block < Epi::kBlocks; ++block) {
+        const size_t j = block * units + j0;
+        __builtin_prefetch(a.y + b * a.yStride + j, 1, 3);
+        if (a.hprev) __builtin_prefetch(a.hprev + b * a.hprevStride + j, 1, 3);
+        if (a.saved) {
+          CGRU_UNROLL for (int k = 0; k < Epi::kSaved; ++k) __builtin_prefetch(a.saved + b * a.savedStride + k * H + j, 1, 3);
+        }
       }
     }
   }
@@ -350,7 +358,7 @@ CGRU_SIMD_INLINE void stepRemainder(int rows, const StepArgs& a, const float* pa
 template <typename S, typename Epi, bool kFull>
 CGRU_SIMD void panelRows(const StepArgs& a, const float* panel, int j0, typename S::M mask) {
   constexpr int R = S::template kRows<Epi::kGates>;
-  const PanelBias<S> bias = loadBias<S, Epi::kGates, kFull>(a, j0, mask);
+  const PanelBias<S> bias = loadBias<S, Epi::kGates, kFull>(a, static_cast<size_t>(a.H / Epi::kBlocks), j0, mask);
   int b0 = 0;
   for (; b0 + R <= a.B; b0 += R) tile<S, Epi, R, kFull>(a, panel, b0, j0, mask, bias);
   stepRemainder<S, Epi, R - 1, kFull>(a.B - b0, a, panel, b0, j0, mask, bias);
@@ -361,15 +369,17 @@ CGRU_SIMD void panelRows(const StepArgs& a, const float* panel, int j0, typename
 // batch 1, H 128, two threads, 1.54 → 1.38 µs a step (Xeon, micro-benchmark).
 constexpr size_t kPrefetchedStateFloats = 2048;
 
+// Panels of the H / Epi::kBlocks units of each gate (block), K = H.
 template <typename S, typename Epi>
 CGRU_SIMD void stepWith(const StepArgs& a, int panelBegin, int panelEnd) {
+  const int gateUnits = a.H / Epi::kBlocks;
   const size_t panelFloats = static_cast<size_t>(a.H) * Epi::kGates * S::kUnits;
   const size_t stateFloats = static_cast<size_t>(a.B) * a.H;
   if (stateFloats <= kPrefetchedStateFloats)
     for (size_t i = 0; i < stateFloats; i += kLineFloats) __builtin_prefetch(a.hIn + i, 0, 3);
   for (int p = panelBegin; p < panelEnd; ++p) {
     const int j0 = p * S::kUnits;
-    const int units = a.H - j0 < S::kUnits ? a.H - j0 : S::kUnits;
+    const int units = gateUnits - j0 < S::kUnits ? gateUnits - j0 : S::kUnits;
     const float* panel = a.w + static_cast<size_t>(p) * panelFloats;
     if (units == S::kUnits) panelRows<S, Epi, true>(a, panel, j0, S::unitMask(units));
     else panelRows<S, Epi, false>(a, panel, j0, S::unitMask(units));
@@ -391,6 +401,16 @@ CGRU_SIMD void pack(const float* w, int gates, int H, int K, float* out) {
   }
 }
 
+// A simple RNN's step in the blocks of its units that layout() gives.
+template <typename S, bool kRelu>
+CGRU_SIMD_INLINE void stepRnn(const StepArgs& a, int panelBegin, int panelEnd) {
+  switch (columnBlocks(a.H)) {
+    case 4: return stepWith<S, RnnEpilogue<S, kRelu, 4>>(a, panelBegin, panelEnd);
+    case 3: return stepWith<S, RnnEpilogue<S, kRelu, 3>>(a, panelBegin, panelEnd);
+    default: return stepWith<S, RnnEpilogue<S, kRelu, 1>>(a, panelBegin, panelEnd);
+  }
+}
+
 // The entry points of an ISA's translation unit.
 template <typename S>
 int tileRows(int gates) {
@@ -406,8 +426,8 @@ CGRU_SIMD void step(const StepArgs& a, int panelBegin, int panelEnd) {
   switch (a.mode) {
     case RnnMode::Gru: stepWith<S, GruEpilogue<S>>(a, panelBegin, panelEnd); break;
     case RnnMode::Lstm: stepWith<S, LstmEpilogue<S>>(a, panelBegin, panelEnd); break;
-    case RnnMode::RnnTanh: stepWith<S, RnnEpilogue<S, false>>(a, panelBegin, panelEnd); break;
-    case RnnMode::RnnRelu: stepWith<S, RnnEpilogue<S, true>>(a, panelBegin, panelEnd); break;
+    case RnnMode::RnnTanh: stepRnn<S, false>(a, panelBegin, panelEnd); break;
+    case RnnMode::RnnRelu: stepRnn<S, true>(a, panelBegin, panelEnd); break;
   }
   if constexpr (S::kStreamRows) {
     if (a.stream) S::fence();
