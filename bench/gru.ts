@@ -330,6 +330,9 @@ async function main(): Promise<void> {
   const torchVersion = torchAvailable();
   const ours: Timings = {};
   const theirs: Timings = {};
+  // Per config and phase, each round's speed-up (that round's medians): how far the machine's
+  // noise moves a ratio from one round to the next.
+  const roundRatios: Timings = {};
   const gemmMs: number[] = [];
   const torchGemmMs: number[] = [];
   const predict: Record<string, PredictRun> = {};
@@ -341,12 +344,13 @@ async function main(): Promise<void> {
       // Each config (and the sgemm peak) on both engines back to back, so that a burst of load
       // from other processes on the machine hits both sides of a ratio alike.
       process.stderr.write(`round ${round + 1}/${rounds}:`);
-      const runTorch = (only: Config[], gemm: boolean) => {
-        if (!torchVersion) return;
+      const runTorch = (only: Config[], gemm: boolean): Timings => {
+        if (!torchVersion) return {};
         const t = benchTorch(only, gemm);
         torchThreads = t.threads;
         append(theirs, t.results);
         torchGemmMs.push(...(t.gemmMs ?? []));
+        return t.results;
       };
       if (device === 'cpu') {
         gemmMs.push(...benchGemm());
@@ -354,8 +358,14 @@ async function main(): Promise<void> {
         process.stderr.write(' sgemm');
       }
       for (const c of configs) {
-        append(ours, { [c.name]: benchOurs(c) });
-        runTorch([c], false);
+        const mine = benchOurs(c);
+        append(ours, { [c.name]: mine });
+        const torchRound = runTorch([c], false)[c.name];
+        if (torchRound) {
+          const r = (roundRatios[c.name] ??= { forwardMs: [], trainMs: [] });
+          r.forwardMs.push(median(torchRound.forwardMs) / median(mine.forwardMs));
+          r.trainMs.push(median(torchRound.trainMs) / median(mine.trainMs));
+        }
         process.stderr.write(` ${c.name}`);
       }
       if (ort && predictConfigs.length) {
@@ -393,23 +403,25 @@ async function main(): Promise<void> {
       const tgf = phaseFlops / (t / 1e3) / 1e9;
       const speedup = t / o;
       const met = Number.isNaN(speedup) ? '' : speedup >= target(c) ? 'yes' : 'NO';
+      const perRound = roundRatios[c.name]?.[key] ?? [];
+      const spread = perRound.length ? `${Math.min(...perRound).toFixed(2)}–${Math.max(...perRound).toFixed(2)}×` : 'n/a';
       if (met === 'NO') allMet = false;
       const fraction = gf / peakGflops;
       const peakTarget = phase === 'train' && c.cell === 'gru' ? TRAIN_PEAK_TARGET[c.name] : undefined;
       const peakMet = peakTarget === undefined || Number.isNaN(fraction) ? '' : fraction >= peakTarget ? 'yes' : 'NO';
       if (peakMet === 'NO') allMet = false;
       rows.push(
-        `| ${c.name} B${c.batch} T${c.seqLen} I${c.inputSize} H${c.hiddenSize} L${c.numLayers} | ${phase} | ${fmt(o)} | ${fmt(gf)} | ${Number.isNaN(fraction) ? 'n/a' : (100 * fraction).toFixed(0) + '%'} | ${Number.isNaN(t) ? 'n/a' : fmt(t)} | ${Number.isNaN(t) ? 'n/a' : fmt(tgf)} | ${Number.isNaN(speedup) ? 'n/a' : speedup.toFixed(2) + '×'} | ≥ ${target(c)}× ${met}${peakMet ? `; ≥ ${100 * peakTarget!}% of peak ${peakMet}` : ''} |`,
+        `| ${c.name} B${c.batch} T${c.seqLen} I${c.inputSize} H${c.hiddenSize} L${c.numLayers} | ${phase} | ${fmt(o)} | ${fmt(gf)} | ${Number.isNaN(fraction) ? 'n/a' : (100 * fraction).toFixed(0) + '%'} | ${Number.isNaN(t) ? 'n/a' : fmt(t)} | ${Number.isNaN(t) ? 'n/a' : fmt(tgf)} | ${Number.isNaN(speedup) ? 'n/a' : speedup.toFixed(2) + '×'} | ${spread} | ≥ ${target(c)}× ${met}${peakMet ? `; ≥ ${100 * peakTarget!}% of peak ${peakMet}` : ''} |`,
       );
       json.push({
-        config: c.name, cell: c.cell, shape: c, phase, oursMs: o, gflops: gf, fractionOfPeak: fraction, torchMs: t, ratio: speedup, target: target(c), met: met === 'yes',
+        config: c.name, cell: c.cell, shape: c, phase, oursMs: o, gflops: gf, fractionOfPeak: fraction, torchMs: t, ratio: speedup, roundRatios: perRound, target: target(c), met: met === 'yes',
         ...(peakMet ? { peakFractionTarget: peakTarget, peakFractionMet: peakMet === 'yes' } : {}),
       });
     }
   }
   const header = [
-    `| config | phase | cudnn-gru ms | GFLOP/s | of sgemm peak | PyTorch ms | GFLOP/s | speed-up | target |`,
-    `|---|---|---:|---:|---:|---:|---:|---:|---|`,
+    `| config | phase | cudnn-gru ms | GFLOP/s | of sgemm peak | PyTorch ms | GFLOP/s | speed-up | rounds | target |`,
+    `|---|---|---:|---:|---:|---:|---:|---:|---:|---|`,
   ];
   const predictRows: string[] = [];
   const predictJson: Record<string, unknown>[] = [];
@@ -443,7 +455,7 @@ async function main(): Promise<void> {
     ...(device === 'cpu' ? [`- sgemm peak (${GEMM_SIZE}³, this run, median): ${fmt(peakGflops)} GFLOP/s through cudnn-gru's GEMM op (${info.blas}${info.blasCore ? ' ' + info.blasCore : ''}); PyTorch torch.mm ${Number.isNaN(torchPeakGflops) ? 'n/a' : fmt(torchPeakGflops) + ' GFLOP/s'}`] : []),
     ...gpuDetails(),
     `- Node ${process.versions.node}, ${os.platform()} ${os.release()}`,
-    `- Median of ${rounds} interleaved rounds of repeated runs (each at least 5 runs and ${minMs} ms, after a warm-up of at least 2 runs and 100 ms). Forward = inference; train = forward + backward (dx, dh0 (dc0), all parameter gradients)${withAdam ? ' + an Adam update of every parameter' : ' (no optimizer step: CUDA has no tensor ops yet)'}. GFLOP/s counts the GEMM FLOPs (forward 2·B·T·G·H·(in+H) per layer, G = 3 gates for the GRU, 4 LSTM, 1 RNN; training 3× that); "of sgemm peak" = that / the sgemm peak above. Speed-up = PyTorch time / cudnn-gru time.`,
+    `- Median of ${rounds} interleaved rounds of repeated runs (each at least 5 runs and ${minMs} ms, after a warm-up of at least 2 runs and 100 ms). Forward = inference; train = forward + backward (dx, dh0 (dc0), all parameter gradients)${withAdam ? ' + an Adam update of every parameter' : ' (no optimizer step: CUDA has no tensor ops yet)'}. GFLOP/s counts the GEMM FLOPs (forward 2·B·T·G·H·(in+H) per layer, G = 3 gates for the GRU, 4 LSTM, 1 RNN; training 3× that); "of sgemm peak" = that / the sgemm peak above. Speed-up = PyTorch time / cudnn-gru time (medians over all rounds); rounds = the lowest and highest of each round's own speed-up.`,
   ];
   const table = [...header, ...rows].join('\n');
   const verdict = torchVersion ? (allMet ? 'All targets met.' : 'Some targets NOT met.') : '';
