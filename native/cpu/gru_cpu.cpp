@@ -403,7 +403,7 @@ const float* runPacked(const packed::ProjectArgs& project, const packed::StepArg
   const size_t rows = static_cast<size_t>(base.B) * T;
   const auto [threads, chunks] = stepSplit(base.B, static_cast<size_t>(Cell::kGates) * H, H, panels);
   const SampleSplit bySamples = sampleSplit(base.B, packed::tileRows(layout.gates),
-                                            packed::packedFloats(Cell::kGates, H, H) * sizeof(float), threads);
+                                            packed::packedFloats(layout.gates, layout.units, H) * sizeof(float), threads);
   if (bySamples.threads > 1)
     return runPackedBySamples<Cell>(project, base, bySamples, dir, T, yStepStride, y, hprev, saved, h, h2);
   const ProjectBlocks blocks = projectBlocks(rows, threads, packed::panels(project.H));

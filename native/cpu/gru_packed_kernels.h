@@ -404,7 +404,7 @@ CGRU_SIMD void pack(const float* w, int gates, int H, int K, float* out) {
 // A simple RNN's step in the blocks of its units that layout() gives.
 template <typename S, bool kRelu>
 CGRU_SIMD_INLINE void stepRnn(const StepArgs& a, int panelBegin, int panelEnd) {
-  switch (columnBlocks(a.H)) {
+  switch (layout(1, a.H).gates) {
     case 4: return stepWith<S, RnnEpilogue<S, kRelu, 4>>(a, panelBegin, panelEnd);
     case 3: return stepWith<S, RnnEpilogue<S, kRelu, 3>>(a, panelBegin, panelEnd);
     default: return stepWith<S, RnnEpilogue<S, kRelu, 1>>(a, panelBegin, panelEnd);
