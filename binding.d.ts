@@ -139,7 +139,8 @@ export interface NativeGruForwardResult {
 }
 
 export interface NativeGruBackwardResult {
-  dx: TensorHandle;
+  /** null when rnnBackward's inputGradient was false. */
+  dx: TensorHandle | null;
   dh0: TensorHandle;
   /** LSTM only. */
   dc0?: TensorHandle;
@@ -179,8 +180,11 @@ export interface NativeBinding {
   gruReserveFree(reserve: GruReserveHandle): boolean;
   /** gruForward for every config.mode (weights gates·H rows); c0 (LSTM only, else null): [numLayers·directions, batch, hiddenSize]. */
   rnnForward(...args: [...RecurrentForwardArgs, c0: TensorHandle | null]): NativeGruForwardResult;
-  /** gruBackward for every config.mode; c0 and dcN (null means zeros) are the LSTM's, null otherwise. */
-  rnnBackward(...args: [...RecurrentBackwardArgs, c0?: TensorHandle | null, dcN?: TensorHandle | null]): NativeGruBackwardResult;
+  /**
+   * gruBackward for every config.mode; c0 and dcN (null means zeros) are the LSTM's, null
+   * otherwise. inputGradient false (default true): no dx (the CPU engine skips layer 0's dX GEMM).
+   */
+  rnnBackward(...args: [...RecurrentBackwardArgs, c0?: TensorHandle | null, dcN?: TensorHandle | null, inputGradient?: boolean]): NativeGruBackwardResult;
   rnnReserveFree(reserve: GruReserveHandle): boolean;
 }
 

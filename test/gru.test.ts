@@ -205,7 +205,7 @@ for (const device of testDevices) {
         const fwd2 = native.gruForward(cfg, x, null, null, ph, true);
         assert.equal(native.gruReserveFree(fwd2.reserve!), true);
         assert.throws(() => back(cfg, x, null, null, ph, fwd2.reserve, null, null), /already freed/);
-        for (const h of [fwd.y, fwd.hN, fwd2.y, fwd2.hN, g.dx, g.dh0, ...g.dParams]) native.free(h);
+        for (const h of [fwd.y, fwd.hN, fwd2.y, fwd2.hN, g.dx!, g.dh0, ...g.dParams]) native.free(h);
       });
     });
 

@@ -138,10 +138,11 @@ for (const device of testDevices) {
         const back = (...args: unknown[]) => (native.rnnBackward as (...a: unknown[]) => unknown)(...args);
         assert.throws(() => back({ ...cfg, mode: 'rnn_tanh' }, x, null, null, ph, fwd.reserve, null, null, false, null, null), /rnnBackward: argument 'params\[0\] \(weight_ih_l0\)' must have 12 elements/);
         assert.throws(() => back(cfg, x, null, null, ph, fwd.reserve, null, null, false, null, x), /rnnBackward: argument 'dcN' must have 8 elements/);
+        assert.throws(() => back(cfg, x, null, null, ph, fwd.reserve, null, null, false, null, null, 'no'), /rnnBackward: argument 'inputGradient' must be a boolean/);
         const g = native.rnnBackward(cfg, x, e.h0!.handle(), null, ph, fwd.reserve!, null, null, false, e.c0!.handle(), null);
         assert.ok(g.dc0, 'an LSTM backward returns dc0');
         assert.equal(native.rnnReserveFree(fwd.reserve!), false, 'consumed by the backward');
-        for (const h of [fwd.y, fwd.hN, fwd.cN!, g.dx, g.dh0, g.dc0!, ...g.dParams]) native.free(h);
+        for (const h of [fwd.y, fwd.hN, fwd.cN!, g.dx!, g.dh0, g.dc0!, ...g.dParams]) native.free(h);
       });
     });
 

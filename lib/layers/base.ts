@@ -34,6 +34,12 @@ export interface CallContext {
    * of reading the tensor back, which on a GPU would be a device-to-host copy every step.
    */
   host?: { tensor: Tensor; data: Float32Array | Int32Array } | null;
+  /**
+   * Training: whether backward must return the gradient of the (first) input. A graph says false
+   * where no trainable parameter lies upstream (the input is data, or computed from data by
+   * frozen layers only): a recurrent layer then skips its input-gradient GEMM. Default true.
+   */
+  inputGradient?: boolean;
 }
 
 /** x's data on the host: the context's copy when it is x's, otherwise a read of x. */

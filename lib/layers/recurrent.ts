@@ -295,6 +295,7 @@ export abstract class FusedRecurrent extends Layer {
     const res = this.run(input, this.pytorchParams(), {
       hiddenSize: H, numLayers: L, bidirectional: this.bidirectional, h0: init?.[0], ...(init?.[1] ? { c0: init[1] } : {}), lengths: lengths ?? undefined,
       training: ctx.training, dropout: ctx.training ? this.dropout : 0, seed: ctx.training && this.dropout > 0 ? ctx.rng.nextSeed() : 0,
+      inputGradient: ctx.inputGradient ?? true,
     });
     const finals = this.stateKinds.map((k) => (k === 'h' ? res.hN : res.cN!));
     if (this.stateful) {
@@ -389,7 +390,9 @@ export abstract class FusedRecurrent extends Layer {
   }
 
   backward(dy: Tensor): Tensor {
-    return this.backwardAll(dy, []).dx;
+    const { dx } = this.backwardAll(dy, []);
+    if (!dx) throw new Error(`${this.name}: backward() has no input gradient: its forward ran with ctx.inputGradient = false`);
+    return dx;
   }
 
   /**
@@ -397,7 +400,7 @@ export abstract class FusedRecurrent extends Layer {
    * direction each state kind; null where none came) cotangents: dx, and one gradient per state
    * kind of the initial states ([L·D, batch, H]).
    */
-  private backwardAll(dy: Tensor | null, dStates: Array<Tensor | null>): { dx: Tensor; dInit: Tensor[]; batch: number; initialStates: number } {
+  private backwardAll(dy: Tensor | null, dStates: Array<Tensor | null>): { dx: Tensor | null; dInit: Tensor[]; batch: number; initialStates: number } {
     const s = this.saved;
     if (!s) throw new Error(`${this.name}: backward() needs a training-mode forward first`);
     const { batch } = s;
@@ -427,7 +430,7 @@ export abstract class FusedRecurrent extends Layer {
     const g = s.res.backward(this.returnSequences ? dWide : null, finalGrads[0], finalGrads[1] ?? null);
     for (const p of this.params) this.setGrad(p, g.dParams[p.name.slice(this.name.length + 1)]!);
     this.saved = null;
-    return { dx: this.goBackwards ? ops.reverseTime(g.dx, s.lengths) : g.dx, dInit: S === 2 ? [g.dh0, g.dc0!] : [g.dh0], batch, initialStates: s.initialStates };
+    return { dx: this.goBackwards && g.dx ? ops.reverseTime(g.dx, s.lengths) : g.dx, dInit: S === 2 ? [g.dh0, g.dc0!] : [g.dh0], batch, initialStates: s.initialStates };
   }
 
   override clearSaved(): void {

@@ -11,16 +11,17 @@ export type GruParams = RecurrentParams;
 
 export type GruOptions = RecurrentOptions;
 
-export interface GruGradients {
-  /** [batch, seqLen, inputSize] */
-  dx: Tensor;
+/** DX: null for a forward with options.inputGradient = false (see gru()'s overloads). */
+export interface GruGradients<DX extends Tensor | null = Tensor> {
+  /** [batch, seqLen, inputSize]; null when the forward had options.inputGradient = false. */
+  dx: DX;
   /** [numLayers·directions, batch, H] */
   dh0: Tensor;
   /** Same keys and shapes as the params. */
   dParams: GruParams;
 }
 
-export interface GruResult {
+export interface GruResult<DX extends Tensor | null = Tensor> {
   /** [batch, seqLen, directions·H]; zero at padded steps. */
   output: Tensor;
   /** [numLayers·directions, batch, H]: the state after each sample's last valid step. */
@@ -32,7 +33,7 @@ export interface GruResult {
    * training-mode forward whose inputs (x, h0, params) are still alive. Frees the state unless
    * retainState was set.
    */
-  backward(dOutput?: Tensor | null, dhN?: Tensor | null): GruGradients;
+  backward(dOutput?: Tensor | null, dhN?: Tensor | null): GruGradients<DX>;
 }
 
 const GRU: CellSpec = { op: 'gru', mode: 'gru', gates: 3, cellState: false, extraOptions: [] };
@@ -51,6 +52,9 @@ export function gruParamShapes(inputSize: number, hiddenSize: number, numLayers 
  * A GRU network over a batch-major sequence x [batch, seqLen, inputSize]. Returns the output
  * sequence and final states as new tensors (and, with training: true, a state for backward()).
  */
-export function gru(x: Tensor, params: GruParams, options: GruOptions = {}): GruResult {
+export function gru(x: Tensor, params: GruParams, options: GruOptions & { inputGradient: false }): GruResult<null>;
+export function gru(x: Tensor, params: GruParams, options?: GruOptions & { inputGradient?: true }): GruResult;
+export function gru(x: Tensor, params: GruParams, options?: GruOptions): GruResult<Tensor | null>;
+export function gru(x: Tensor, params: GruParams, options: GruOptions = {}): GruResult<Tensor | null> {
   return runRecurrent(GRU, x, params, options);
 }

@@ -14,9 +14,10 @@ export interface LstmOptions extends RecurrentOptions {
   c0?: Tensor;
 }
 
-export interface LstmGradients {
-  /** [batch, seqLen, inputSize] */
-  dx: Tensor;
+/** DX: null for a forward with options.inputGradient = false (see lstm()'s overloads). */
+export interface LstmGradients<DX extends Tensor | null = Tensor> {
+  /** [batch, seqLen, inputSize]; null when the forward had options.inputGradient = false. */
+  dx: DX;
   /** [numLayers·directions, batch, H] */
   dh0: Tensor;
   /** [numLayers·directions, batch, H] */
@@ -25,7 +26,7 @@ export interface LstmGradients {
   dParams: LstmParams;
 }
 
-export interface LstmResult {
+export interface LstmResult<DX extends Tensor | null = Tensor> {
   /** [batch, seqLen, directions·H]; zero at padded steps. */
   output: Tensor;
   /** [numLayers·directions, batch, H]: the hidden state after each sample's last valid step. */
@@ -38,7 +39,7 @@ export interface LstmResult {
    * Gradients of sum(output·dOutput) + sum(hN·dhN) + sum(cN·dcN) (omitted cotangents are zeros).
    * Needs a training-mode forward whose inputs are still alive; frees the state unless retainState.
    */
-  backward(dOutput?: Tensor | null, dhN?: Tensor | null, dcN?: Tensor | null): LstmGradients;
+  backward(dOutput?: Tensor | null, dhN?: Tensor | null, dcN?: Tensor | null): LstmGradients<DX>;
 }
 
 const LSTM: CellSpec = { op: 'lstm', mode: 'lstm', gates: 4, cellState: true, extraOptions: [] };
@@ -54,6 +55,9 @@ export function lstmParamShapes(inputSize: number, hiddenSize: number, numLayers
 }
 
 /** An LSTM network over a batch-major sequence x [batch, seqLen, inputSize]. */
-export function lstm(x: Tensor, params: LstmParams, options: LstmOptions = {}): LstmResult {
-  return runRecurrent(LSTM, x, params, options) as LstmResult;
+export function lstm(x: Tensor, params: LstmParams, options: LstmOptions & { inputGradient: false }): LstmResult<null>;
+export function lstm(x: Tensor, params: LstmParams, options?: LstmOptions & { inputGradient?: true }): LstmResult;
+export function lstm(x: Tensor, params: LstmParams, options?: LstmOptions): LstmResult<Tensor | null>;
+export function lstm(x: Tensor, params: LstmParams, options: LstmOptions = {}): LstmResult<Tensor | null> {
+  return runRecurrent(LSTM, x, params, options) as LstmResult<Tensor | null>;
 }

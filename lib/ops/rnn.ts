@@ -16,8 +16,8 @@ export interface RnnOptions extends RecurrentOptions {
 }
 
 /** Same fields as the GRU's: output, hN, state and backward(dOutput, dhN). */
-export type RnnResult = GruResult;
-export type RnnGradients = GruGradients;
+export type RnnResult<DX extends Tensor | null = Tensor> = GruResult<DX>;
+export type RnnGradients<DX extends Tensor | null = Tensor> = GruGradients<DX>;
 
 const CELLS: Record<'tanh' | 'relu', CellSpec> = {
   tanh: { op: 'rnn', mode: 'rnn_tanh', gates: 1, cellState: false, extraOptions: ['activation'] },
@@ -35,7 +35,10 @@ export function rnnParamShapes(inputSize: number, hiddenSize: number, numLayers 
 }
 
 /** A simple RNN network over a batch-major sequence x [batch, seqLen, inputSize]. */
-export function rnn(x: Tensor, params: RnnParams, options: RnnOptions = {}): RnnResult {
+export function rnn(x: Tensor, params: RnnParams, options: RnnOptions & { inputGradient: false }): RnnResult<null>;
+export function rnn(x: Tensor, params: RnnParams, options?: RnnOptions & { inputGradient?: true }): RnnResult;
+export function rnn(x: Tensor, params: RnnParams, options?: RnnOptions): RnnResult<Tensor | null>;
+export function rnn(x: Tensor, params: RnnParams, options: RnnOptions = {}): RnnResult<Tensor | null> {
   const activation = typeof options === 'object' && options !== null ? (options.activation ?? 'tanh') : 'tanh';
   if (activation !== 'tanh' && activation !== 'relu') {
     throw new TypeError(`rnn: options.activation must be 'tanh' or 'relu', got ${describe(activation)}`);

@@ -64,10 +64,21 @@ export class Graph {
       values.set(s.id, xs[i]!); // the caller's: never freed here
       lengths.set(s.id, null);
     });
+    // The symbolic tensors computed from a trainable parameter: only they need a gradient.
+    const needGradient = new Set<number>();
     for (const node of this.nodes) {
       const ins = node.inputs.map((t) => values.get(t.id)!);
       const host = hostOf(ins[0]!);
-      const ctx: CallContext = { training, lengths: node.inputs.map((t) => lengths.get(t.id) ?? null).find((l) => l) ?? null, rng, host: host ? { tensor: ins[0]!, data: host } : null };
+      const ctx: CallContext = {
+        training,
+        lengths: node.inputs.map((t) => lengths.get(t.id) ?? null).find((l) => l) ?? null,
+        rng,
+        host: host ? { tensor: ins[0]!, data: host } : null,
+        inputGradient: needGradient.has(node.inputs[0]!.id),
+      };
+      if (node.layer.params.some((p) => p.trainable) || node.inputs.some((t) => needGradient.has(t.id))) {
+        for (const s of node.outputs) needGradient.add(s.id);
+      }
       const outs = node.layer.forwardNode(ins, ctx);
       if (saved) saved.set(node, node.layer.detachSaved());
       node.outputs.forEach((s, i) => {
@@ -101,7 +112,8 @@ export class Graph {
       node.layer.attachSaved(saved.get(node));
       saved.delete(node);
       const dIns = node.layer.backwardNode(dOuts);
-      // Model inputs need no gradient (and an embedding's token indices have none).
+      // Model inputs need no gradient (and an embedding's token indices have none); a recurrent
+      // layer returns none where forward's ctx.inputGradient was false.
       node.inputs.forEach((t, i) => t.node && dIns[i] && add(t, dIns[i]!));
     }
   }

@@ -4,7 +4,8 @@
 //   rnnForward(config, x, h0|null, lengths|null, params[], training, c0|null)
 //     -> { y, hN, cN?, reserve?, reserveBytes? }
 //   rnnBackward(config, x, h0|null, lengths|null, params[], reserve, dy|null, dhN|null, retain?,
-//               c0|null, dcN|null) -> { dx, dh0, dc0?, dParams[] }
+//               c0|null, dcN|null, inputGradient?) -> { dx|null, dh0, dc0?, dParams[] }
+//   (inputGradient false: no dx, and the CPU engine skips layer 0's dX GEMM)
 //   rnnReserveFree(reserve) -> boolean (true when this call released memory; idempotent)
 //   gruForward, gruBackward, gruReserveFree: the same for config.mode 'gru' only.
 //
@@ -100,7 +101,7 @@ const char* paramShapeNames(int64_t G, uint32_t k) {
 }
 
 // Positions of the LSTM-only arguments.
-constexpr size_t kForwardC0 = 6, kBackwardC0 = 9, kBackwardDcN = 10;
+constexpr size_t kForwardC0 = 6, kBackwardC0 = 9, kBackwardDcN = 10, kBackwardInputGradient = 11;
 
 class GruCall {
  public:
@@ -380,7 +381,10 @@ Napi::Value backward(const Napi::CallbackInfo& info, const char* function, bool 
     call.fwd.c0 = call.cellState(kBackwardC0, "c0");
     b.dcN = call.cellState(kBackwardDcN, "dcN");
 
-    auto dx = call.newTensor(static_cast<size_t>(B * T * I));
+    const bool inputGradient =
+        call.args().isAbsent(kBackwardInputGradient) || call.args().boolean(kBackwardInputGradient, "inputGradient");
+    std::unique_ptr<TensorHandle> dx;
+    if (inputGradient) dx = call.newTensor(static_cast<size_t>(B * T * I));
     auto dh0 = call.newTensor(static_cast<size_t>(L * D * B * H));
     std::unique_ptr<TensorHandle> dc0;
     if (call.config.hasCellState()) dc0 = call.newTensor(static_cast<size_t>(L * D * B * H));
@@ -397,7 +401,7 @@ Napi::Value backward(const Napi::CallbackInfo& info, const char* function, bool 
       b.dParams.bIh.push_back(dParams[dParams.size() - 2]->storage->as<float>());
       b.dParams.bHh.push_back(dParams[dParams.size() - 1]->storage->as<float>());
     }
-    b.dx = dx->storage->as<float>();
+    if (dx) b.dx = dx->storage->as<float>();
     b.dh0 = dh0->storage->as<float>();
     if (dc0) b.dc0 = dc0->storage->as<float>();
     call.fwd.y = r.y->as<float>();
@@ -410,7 +414,7 @@ Napi::Value backward(const Napi::CallbackInfo& info, const char* function, bool 
       r.y.reset();
     }
     Napi::Object out = Napi::Object::New(env);
-    out.Set("dx", wrapHandle(env, dx.release()));
+    out.Set("dx", dx ? wrapHandle(env, dx.release()) : env.Null());
     out.Set("dh0", wrapHandle(env, dh0.release()));
     if (dc0) out.Set("dc0", wrapHandle(env, dc0.release()));
     Napi::Array grads = Napi::Array::New(env, dParams.size());

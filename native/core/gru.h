@@ -81,7 +81,7 @@ struct GruBackwardArgs {
   const float* dy = nullptr;   // [B,T,D·H], or null for zeros
   const float* dhN = nullptr;  // [L·D,B,H], or null for zeros
   const float* dcN = nullptr;  // LSTM: [L·D,B,H], or null for zeros
-  float* dx = nullptr;         // out [B,T,I]
+  float* dx = nullptr;         // out [B,T,I], or null: no input gradient (engines may skip its work)
   float* dh0 = nullptr;        // out [L·D,B,H]
   float* dc0 = nullptr;        // LSTM: out [L·D,B,H]
   GruParamGrads dParams;       // out, overwritten (not accumulated)

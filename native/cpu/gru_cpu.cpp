@@ -647,9 +647,10 @@ void backwardWith(const GruForwardArgs& a, const GruDims& d, const CpuGruReserve
   // broadcast of dGh feeds a single FMA and the loads, not the FMAs, set the pace.
   const int blocks = packed::columnBlocks(H);
   const size_t packedWHhT = usePacked ? packed::packedFloats(blocks, H / blocks, G * H) : 0;
-  // The packed dX = dGi · W_ih: W_ihᵀ and its packing, for the largest of the layers' inputs.
+  // The packed dX = dGi · W_ih: W_ihᵀ and its packing, for the largest of the layers' inputs
+  // (layer 0's only when the caller wants dx).
   size_t wIhTFloats = 0, packedWIhT = 0;
-  for (int l = 0; usePacked && l < L; ++l) {
+  for (int l = g.dx ? 0 : 1; usePacked && l < L; ++l) {
     const int n = c.layerInputSize(l);
     wIhTFloats = std::max(wIhTFloats, GH * n);
     packedWIhT = std::max(packedWIhT, packed::packedFloats(packed::columnBlocks(n), n / packed::columnBlocks(n), G * H));
@@ -787,7 +788,10 @@ void backwardWith(const GruForwardArgs& a, const GruDims& d, const CpuGruReserve
       columnSums(biasRows, static_cast<size_t>(B), G * H, g.dParams.bIh[slot]);
       if (Cell::kSeparateRecurrentGrad) columnSums(biasRowsH, static_cast<size_t>(B), G * H, g.dParams.bHh[slot]);
       else std::memcpy(g.dParams.bHh[slot], g.dParams.bIh[slot], sizeof(float) * GH);
-      if (usePacked) {
+      // dX = dGi · W_ih; dIn is null at layer 0 when the caller wants no input gradient (the
+      // network's input is data), which skips 2·B·T·G·H·inputSize FLOPs, as PyTorch skips them
+      // for an input that does not require grad.
+      if (dIn && usePacked) {
         const int inBlocks = packed::columnBlocks(inSize);
         packTransposed(wIh, GH, inSize, inBlocks, wIhT, wIhTPacked);
         packed::ProjectArgs inputGrad;  // dIn[BT, in] (+)= dGi[BT, G·H] · W_ih
@@ -801,7 +805,7 @@ void backwardWith(const GruForwardArgs& a, const GruDims& d, const CpuGruReserve
         inputGrad.outStride = static_cast<size_t>(inSize);
         inputGrad.add = dir != 0;
         packedProduct(inputGrad, BT);
-      } else {
+      } else if (dIn) {
         sgemm(false, false, bt, inSize, G * H, 1.0f, dgi, G * H, wIh, inSize, dir == 0 ? 0.0f : 1.0f, dIn, inSize);
       }
     }
@@ -834,9 +838,9 @@ class CpuGruEngine final : public GruEngine {
     if (res->lengths != gruLengths(a)) throw ArgumentError(fn + ": lengths differ from the training forward's");
     const size_t slots = static_cast<size_t>(c.numSlots());
     const auto& p = g.dParams;
-    if (!g.dx || !g.dh0 || (c.hasCellState() && !g.dc0) || p.wIh.size() != slots || p.wHh.size() != slots ||
+    if (!g.dh0 || (c.hasCellState() && !g.dc0) || p.wIh.size() != slots || p.wHh.size() != slots ||
         p.bIh.size() != slots || p.bHh.size() != slots)
-      throw ArgumentError(fn + ": dx, dh0 (dc0 for an LSTM) and every parameter gradient must be given");
+      throw ArgumentError(fn + ": dh0 (dc0 for an LSTM) and every parameter gradient must be given");
     switch (c.mode) {
       case RnnMode::Gru: return backwardWith<GruCell>(a, d, *res, g);
       case RnnMode::Lstm: return backwardWith<LstmCell>(a, d, *res, g);

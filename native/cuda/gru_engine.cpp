@@ -369,9 +369,9 @@ void CudaGruEngine::backward(const GruForwardArgs& a, GruReserve& reserve, const
   if (res->lengths != len.real) throw ArgumentError(fn + ": lengths differ from the training forward's");
   const size_t slots = static_cast<size_t>(c.numSlots());
   const auto& p = g.dParams;
-  if (!g.dx || !g.dh0 || (c.hasCellState() && !g.dc0) || p.wIh.size() != slots || p.wHh.size() != slots ||
+  if (!g.dh0 || (c.hasCellState() && !g.dc0) || p.wIh.size() != slots || p.wHh.size() != slots ||
       p.bIh.size() != slots || p.bHh.size() != slots)
-    throw ArgumentError(fn + ": dx, dh0 (dc0 for an LSTM) and every parameter gradient must be given");
+    throw ArgumentError(fn + ": dh0 (dc0 for an LSTM) and every parameter gradient must be given");
   for (size_t i = 0; i < slots; ++i)
     if (!p.wIh[i] || !p.wHh[i] || !p.bIh[i] || !p.bHh[i])
       throw ArgumentError(fn + ": a parameter gradient pointer is null");
@@ -461,11 +461,18 @@ void CudaGruEngine::backwardAttempt(const GruForwardArgs& a, const GruDims& s, c
     const float* dhN = withoutEmptySamples(g.dhN, dhNBuf, "fillEmptySamples (dhN)");
     const float* dcN = cell ? withoutEmptySamples(g.dcN, dcNBuf, "fillEmptySamples (dcN)") : nullptr;
 
+    // cuDNN always computes dx: without a caller's buffer it goes to a temporary.
+    DeviceBuffer dxBuf;
+    float* dx = g.dx;
+    if (!dx) {
+      dxBuf = DeviceBuffer(alloc, s.xCount() * sizeof(float));
+      dx = dxBuf.as<float>();
+    }
     DeviceBuffer work(alloc, workBytes);
     float* weights = res.weights->as<float>();
     res.spent = true;  // before the call: cuDNN writes into the reserve space
     CGRU_CUDNN_ALGO(algo, cudnnRNNBackwardData_v8, handle, plan->rnn.get(), devLengths, desc.y.get(), a.y, dy,
-                    desc.x.get(), g.dx, desc.h.get(), a.h0, dhN, g.dh0, desc.h.get(), cell ? a.c0 : nullptr, dcN,
+                    desc.x.get(), dx, desc.h.get(), a.h0, dhN, g.dh0, desc.h.get(), cell ? a.c0 : nullptr, dcN,
                     cell ? g.dc0 : nullptr, plan->weightBytes, weights, workBytes, work.get(), reserveBytes,
                     res.space->mutableData());
 
@@ -478,7 +485,7 @@ void CudaGruEngine::backwardAttempt(const GruForwardArgs& a, const GruDims& s, c
                     desc.x.get(), x, desc.h.get(), a.h0, desc.y.get(), a.y, plan->weightBytes, dWeights.get(),
                     workBytes, work.get(), reserveBytes, res.space->mutableData());
 
-    if (len.ragged) checkLaunch(launchZeroPaddedSteps(g.dx, realLengths, s.B, s.T, s.I, stream), "zeroPaddedSteps (dx)");
+    if (len.ragged && g.dx) checkLaunch(launchZeroPaddedSteps(g.dx, realLengths, s.B, s.T, s.I, stream), "zeroPaddedSteps (dx)");
     if (len.anyEmpty) {
       checkLaunch(launchFillEmptySamples(g.dh0, g.dhN, realLengths, s.slots(), s.B, s.H, stream),
                   "fillEmptySamples (dh0)");
