@@ -21,6 +21,7 @@ import * as path from 'node:path';
 import { backendInfo, layers, sequential, setAllowTF32, setNumThreads, setSeed, synchronize, tensor, zeros, type DeviceName, type Tensor } from '../lib';
 import { adamUpdate_, gemm_, gru, gruParamShapes, lstm, lstmParamShapes, rnn, rnnParamShapes } from '../lib/ops';
 import type { RecurrentParams } from '../lib/ops/recurrent';
+import { WARMUP_MS, cpuFlags, cpuModel, fmt, median, random, timed, timedAsync, torchAvailable } from './common';
 
 type Cell = 'gru' | 'lstm' | 'rnn';
 interface Config {
@@ -89,55 +90,12 @@ const predictConfigs = device === 'cpu' ? PREDICT_CONFIGS.filter((c) => !only ||
 const withAdam = device === 'cpu' || backendInfo().cuda.tensorOps;
 const ADAM = { lr: 1e-3, beta1: 0.9, beta2: 0.999, epsilon: 1e-7 };
 
-function median(v: number[]): number {
-  const s = [...v].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
-}
-
 /** Forward FLOPs: per layer and direction, 2·B·T·G·H·(in + H) for G gates. A training step counts 3×. */
 function forwardFlops(c: Config): number {
   const G = CELLS[c.cell].gates;
   let f = 0;
   for (let l = 0; l < c.numLayers; l++) f += 2 * c.batch * c.seqLen * G * c.hiddenSize * ((l === 0 ? c.inputSize : c.hiddenSize) + c.hiddenSize);
   return f;
-}
-
-// Warm-up before timing: two runs, and at least this long (the first thousand calls of a fast
-// config run on V8's baseline code: a batch-1 predict took 0.6 ms for 50 ms, 0.12 once optimised).
-// No cap on the repetitions within the time budget, so every config is timed for that long.
-const WARMUP_MS = 100;
-
-function timed(fn: () => void, budgetMs: number, minReps = 5, warmupMs = WARMUP_MS): number[] {
-  for (let n = 0, t = performance.now(); n < 2 || performance.now() - t < warmupMs; n++) fn();
-  const times: number[] = [];
-  const start = performance.now();
-  while (times.length < minReps || performance.now() - start < budgetMs) {
-    const t0 = performance.now();
-    fn();
-    times.push(performance.now() - t0);
-  }
-  return times;
-}
-
-async function timedAsync(fn: () => Promise<void>, budgetMs: number, minReps = 5, warmupMs = WARMUP_MS): Promise<number[]> {
-  for (let n = 0, t = performance.now(); n < 2 || performance.now() - t < warmupMs; n++) await fn();
-  const times: number[] = [];
-  const start = performance.now();
-  while (times.length < minReps || performance.now() - start < budgetMs) {
-    const t0 = performance.now();
-    await fn();
-    times.push(performance.now() - t0);
-  }
-  return times;
-}
-
-function random(n: number, scale: number, seed: number): Float32Array {
-  let s = seed;
-  return Float32Array.from({ length: n }, () => {
-    s = (s * 1664525 + 1013904223) >>> 0;
-    return ((s / 2 ** 32) * 2 - 1) * scale;
-  });
 }
 
 function benchOurs(c: Config, { trainToo = true } = {}): { forwardMs: number[]; trainMs: number[] } {
@@ -264,36 +222,11 @@ interface TorchRun {
   gemmMs?: number[];
 }
 
-function torchAvailable(): string | null {
-  const r = spawnSync('python3', ['-c', 'import torch; print(torch.__version__)'], { encoding: 'utf8' });
-  return r.status === 0 ? r.stdout.trim() : null;
-}
-
 /** PyTorch on `only` (and its torch.mm when `gemm`): one python3 process per call. */
 function benchTorch(only: Config[], gemm: boolean): TorchRun {
   const spec = JSON.stringify({ threads, minTimeMs: minMs, configs: only, device, tf32, adam: withAdam ? ADAM : null, gemm: gemm ? GEMM_SIZE : 0 });
   const out = execFileSync('python3', [path.join(__dirname, 'torch_rnn.py'), spec], { encoding: 'utf8', maxBuffer: 64 << 20 });
   return JSON.parse(out) as TorchRun;
-}
-
-function cpuModel(): string {
-  try {
-    const line = fs.readFileSync('/proc/cpuinfo', 'utf8').split('\n').find((l) => l.startsWith('model name'));
-    if (line) return line.split(':')[1]!.trim();
-  } catch {
-    // not Linux
-  }
-  return os.cpus()[0]?.model ?? 'unknown';
-}
-
-/** The CPU's AVX-512 and AMX flags (Linux), for the results file. */
-function cpuFlags(): string {
-  try {
-    const line = fs.readFileSync('/proc/cpuinfo', 'utf8').split('\n').find((l) => l.startsWith('flags'));
-    return line ? line.split(':')[1]!.trim().split(' ').filter((f) => /^(avx512|amx)/.test(f)).join(' ') : '';
-  } catch {
-    return '';
-  }
 }
 
 /** Device, driver and library versions for the results file. */
@@ -307,8 +240,6 @@ function gpuDetails(): string[] {
     `- PyTorch CUDA ${torchCuda.split(' ')[0] ?? '?'}, cuDNN ${torchCuda.split(' ')[1] ?? '?'}; TF32 ${tf32 ? 'on (cuDNN and matmul)' : 'off'}`,
   ];
 }
-
-const fmt = (v: number) => (v >= 100 ? v.toFixed(0) : v >= 10 ? v.toFixed(1) : v >= 1 ? v.toFixed(2) : v.toFixed(3));
 
 type Timings = Record<string, { forwardMs: number[]; trainMs: number[] }>;
 
