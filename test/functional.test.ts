@@ -51,6 +51,29 @@ describe('functional models', () => {
     s.getWeights().forEach((w, k) => close(m.getWeights()[k]!, w, 1e-6, `weight ${k}`));
   });
 
+  it('trainOnBatch takes tensors as the batch: two inputs train as from host data', () => {
+    const build = () => {
+      setSeed(9);
+      const seq = input({ shape: [T, F] });
+      const stat = input({ shape: [2] });
+      const joined = layers.concatenate().apply([layers.gru({ units: 3 }).apply(seq) as SymbolicTensor, stat]);
+      const net = keep(model({ inputs: [seq, stat], outputs: layers.dense({ units: 1 }).apply(joined) }));
+      net.compile({ optimizer: 'adam', loss: 'mse' });
+      return net;
+    };
+    const sData = { data: rand(N * 2, 12, 1), shape: [N, 2] };
+    const yData = { data: rand(N, 13, 1), shape: [N, 1] };
+    const fromHost = build(), fromTensors = build();
+    const xs = [tensor(xData.data, xData.shape), tensor(sData.data, sData.shape)];
+    const y = tensor(yData.data, yData.shape);
+    try {
+      for (let step = 0; step < 2; step++) assert.equal(fromTensors.trainOnBatch(xs, y), fromHost.trainOnBatch([xData, sData], yData), `loss at step ${step}`);
+      fromHost.getWeights().forEach((w, k) => assert.deepEqual(fromTensors.getWeights()[k], w, `weight ${k}`));
+    } finally {
+      for (const t of [...xs, y]) t.dispose();
+    }
+  });
+
   it('masking flows along graph edges: embedding maskZero → GRU equals the Sequential stack', () => {
     setSeed(5);
     const tokens = { data: Int32Array.from([3, 1, 2, 0, 0, 4, 4, 0, 2, 2, 2, 2]), shape: [3, 4] };

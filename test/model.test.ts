@@ -294,6 +294,37 @@ describe('sequential models', function () {
   });
 });
 
+describe('trainOnBatch with tensors', () => {
+  it('takes a float32 tensor as its batch (no host copy) and trains as from host data; NaN in it is reported where it is', () => {
+    const build = () => {
+      setSeed(8);
+      const m = sequential([layers.gru({ units: 4, inputShape: [5, 3] }), layers.dense({ units: 2 })]);
+      m.compile({ optimizer: 'adam', loss: 'mse' });
+      return m;
+    };
+    const xd = data(6, [5, 3]);
+    const yd = data(6, [2]);
+    const before = memory().numTensors;
+    const fromHost = build();
+    const fromTensor = build();
+    const x = tensor(xd.data, xd.shape);
+    const y = tensor(yd.data, yd.shape);
+    try {
+      for (let step = 0; step < 3; step++) assert.equal(fromTensor.trainOnBatch(x, y), fromHost.trainOnBatch(xd, yd), `loss at step ${step}`);
+      fromHost.getWeights().forEach((w, i) => assert.deepEqual(fromTensor.getWeights()[i], w, `weight ${i}`));
+      assert.deepEqual(x.dataSync(), xd.data, 'x is left as it was');
+      const bad = tensor(xd.data.map((v, i) => (i === 2 * 15 + 4 ? NaN : v)), xd.shape);
+      assert.throws(() => fromTensor.trainOnBatch(bad, y), /trainOnBatch: x contains NaN at sample 2, feature index \[1, 1\]/);
+      bad.dispose();
+    } finally {
+      for (const t of [x, y]) t.dispose();
+      fromHost.dispose();
+      fromTensor.dispose();
+    }
+    assert.equal(memory().numTensors, before, 'no tensor left');
+  });
+});
+
 describe('layers on their own', () => {
   it('gru.call returns states with returnState and takes an initial state; masking equals unpadded runs', () => {
     const before = memory().numTensors;

@@ -293,14 +293,16 @@ export class Model extends LayersModel {
     this.compiled(fn);
     const xs = this.hostInputs(fn, x, names[0]);
     const ys = this.hostTargets(fn, y, xs[0]!.shape[0]!, names[1]);
+    return { xs, ys, weights: this.sampleLossWeights(fn, sampleWeight, classWeight, ys) };
+  }
+
+  /** Per-sample loss weights from sampleWeight or classWeight (at most one), or null. */
+  private sampleLossWeights(fn: string, sampleWeight: unknown, classWeight: unknown, ys: HostData[]): Float32Array | null {
     if (sampleWeight !== undefined && classWeight !== undefined) fail(`${fn}: give sampleWeight or classWeight, not both (as Keras); fold the class weights into sampleWeight`);
-    let weights: Float32Array | null = null;
-    if (sampleWeight !== undefined) weights = sampleWeightsOf(fn, sampleWeight, xs[0]!.shape[0]!);
-    else if (classWeight !== undefined) {
-      if (this.outputs.length !== 1) fail(`${fn}: classWeight needs a single-output model (as Keras); pass sampleWeight instead`);
-      weights = classWeightsOf(fn, classWeight, ys[0]!, this.outputs[0]!.shape, this.targetDType(0) === 'int32');
-    }
-    return { xs, ys, weights };
+    if (sampleWeight !== undefined) return sampleWeightsOf(fn, sampleWeight, ys[0]!.shape[0]!);
+    if (classWeight === undefined) return null;
+    if (this.outputs.length !== 1) fail(`${fn}: classWeight needs a single-output model (as Keras); pass sampleWeight instead`);
+    return classWeightsOf(fn, classWeight, ys[0]!, this.outputs[0]!.shape, this.targetDType(0) === 'int32');
   }
 
   private batchTensors(b: HostBatch, order: Int32Array | null, start: number, end: number): { xs: Tensor[]; ys: Tensor[]; weights: Float32Array | null } {
@@ -348,10 +350,16 @@ export class Model extends LayersModel {
   trainOnBatch(x: ModelData, y: ModelData, options: { sampleWeight?: SampleWeights; classWeight?: Record<number, number> } = {}): number | number[] {
     this.assertLive('trainOnBatch');
     checkOptions('trainOnBatch', options, ['sampleWeight', 'classWeight']);
-    const b = this.hostBatch('trainOnBatch', x, y, options.sampleWeight, options.classWeight);
+    this.compiled('trainOnBatch');
+    // Inputs as predict takes them: a float32 tensor on the model's device is its batch itself.
+    const xs = this.inputsOf('trainOnBatch', x, 'x', (v, label, dtype) => this.predictInput(label, v, dtype));
+    const n = xs[0]!.shape[0]!;
+    const ys = this.hostTargets('trainOnBatch', y, n);
+    const weights = this.sampleLossWeights('trainOnBatch', options.sampleWeight, options.classWeight, ys);
     const vals = tidy(() => {
-      const t = this.batchTensors(b, null, 0, b.xs[0]!.shape[0]!);
-      return this.toLogs(this.stepValues(t.xs, t.ys, t.weights, new Rng(globalRng.nextStreamSeed())).dataSync());
+      const batch = xs.map((input) => input.batch(0, n));
+      const targets = ys.map((h) => this.batchTensor(h, null, 0, n));
+      return this.toLogs(this.stepValues(batch, targets, weights, new Rng(globalRng.nextStreamSeed())).dataSync());
     });
     return vals.length === 1 ? vals[0]! : vals;
   }
