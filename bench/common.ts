@@ -4,6 +4,27 @@ import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 
+export type Cell = 'gru' | 'lstm' | 'rnn';
+
+/** One benchmark shape of one cell. */
+export interface Config {
+  name: string;
+  cell: Cell;
+  batch: number;
+  seqLen: number;
+  inputSize: number;
+  hiddenSize: number;
+  numLayers: number;
+}
+
+/** The GRU shapes of the benchmarks (tiny: one step, where the calls' overhead shows). */
+export const GRU_CONFIGS: Config[] = [
+  { name: 'c1', cell: 'gru', batch: 32, seqLen: 50, inputSize: 32, hiddenSize: 128, numLayers: 1 },
+  { name: 'c2', cell: 'gru', batch: 64, seqLen: 100, inputSize: 128, hiddenSize: 256, numLayers: 1 },
+  { name: 'c3', cell: 'gru', batch: 64, seqLen: 100, inputSize: 256, hiddenSize: 512, numLayers: 2 },
+  { name: 'tiny', cell: 'gru', batch: 32, seqLen: 1, inputSize: 20, hiddenSize: 20, numLayers: 1 },
+];
+
 export function median(v: number[]): number {
   const s = [...v].sort((a, b) => a - b);
   const m = s.length >> 1;
@@ -75,3 +96,13 @@ export function cpuFlags(): string {
 }
 
 export const fmt = (v: number) => (v >= 100 ? v.toFixed(0) : v >= 10 ? v.toFixed(1) : v >= 1 ? v.toFixed(2) : v.toFixed(3));
+
+/** A results file's first lines: the date, the CPU (with its AVX-512/AMX flags) and the load average before and after each round. */
+export function machineHeader(loadAvg: number[][]): string[] {
+  const flags = cpuFlags();
+  return [
+    `- Date: ${new Date().toISOString()}`,
+    `- CPU: ${cpuModel()}, ${os.cpus().length} logical cores visible${flags ? `; AVX-512/AMX flags: ${flags}` : ''}`,
+    `- Load average (1 min) before and after each round: ${loadAvg.map((l) => l[0]!.toFixed(2)).join(', ')}`,
+  ];
+}

@@ -1,5 +1,5 @@
 // npm run bench:fit: a whole training step as a user's script runs it, against PyTorch's usual
-// loop on the same machine and thread count (bench/torch_fit.py). The model: a GRU or LSTM
+// loop on the same machine and thread count (bench/torch_fit.py). The model: a GRU, LSTM or RNN
 // (numLayers fused, like nn.GRU's num_layers) + dense(1) on its last state, MSE, Adam (Keras'
 // defaults, epsilon 1e-7 on both sides). step = model.trainOnBatch on one batch vs zero_grad,
 // forward, loss, backward, optimizer.step; epoch = model.fit over `batches` shuffled batches vs
@@ -15,24 +15,11 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { backendInfo, layers, optimizers, sequential, setNumThreads, setSeed, tensor, type Sequential } from '../lib';
-import { cpuFlags, cpuModel, fmt, median, random, timed, timedAsync, torchAvailable } from './common';
+import { GRU_CONFIGS, cpuFlags, cpuModel, fmt, machineHeader, median, random, timed, timedAsync, torchAvailable, type Config } from './common';
 
-interface FitConfig {
-  name: string;
-  cell: 'gru' | 'lstm';
-  batch: number;
-  seqLen: number;
-  inputSize: number;
-  hiddenSize: number;
-  numLayers: number;
-}
-
-const CONFIGS: FitConfig[] = [
-  { name: 'c1', cell: 'gru', batch: 32, seqLen: 50, inputSize: 32, hiddenSize: 128, numLayers: 1 },
-  { name: 'c2', cell: 'gru', batch: 64, seqLen: 100, inputSize: 128, hiddenSize: 256, numLayers: 1 },
-  { name: 'c3', cell: 'gru', batch: 64, seqLen: 100, inputSize: 256, hiddenSize: 512, numLayers: 2 },
-  { name: 'lstm-c2', cell: 'lstm', batch: 64, seqLen: 100, inputSize: 128, hiddenSize: 256, numLayers: 1 },
-];
+// The GRU shapes c1–c3, and the LSTM on c2's.
+const CONFIGS: Config[] = [...GRU_CONFIGS.filter((c) => c.name !== 'tiny'), { ...GRU_CONFIGS[1]!, name: 'lstm-c2', cell: 'lstm' }];
+const LAYERS = { gru: layers.gru, lstm: layers.lstm, rnn: layers.simpleRNN };
 const ADAM = { lr: 1e-3, beta1: 0.9, beta2: 0.999, epsilon: 1e-7 };
 
 const threads = Number(process.env.BENCH_THREADS ?? 2);
@@ -45,15 +32,14 @@ const configs = CONFIGS.filter((c) => !only || only.includes(c.name));
 type Phase = 'stepMs' | 'epochMs';
 type Timings = Record<string, Record<Phase, number[]>>;
 
-function buildModel(c: FitConfig): Sequential {
+function buildModel(c: Config): Sequential {
   setSeed(3);
-  const cell = c.cell === 'gru' ? layers.gru : layers.lstm;
-  const m = sequential([cell({ units: c.hiddenSize, numLayers: c.numLayers, inputShape: [c.seqLen, c.inputSize] }), layers.dense({ units: 1 })]);
+  const m = sequential([LAYERS[c.cell]({ units: c.hiddenSize, numLayers: c.numLayers, inputShape: [c.seqLen, c.inputSize] }), layers.dense({ units: 1 })]);
   m.compile({ optimizer: optimizers.adam({ learningRate: ADAM.lr, beta1: ADAM.beta1, beta2: ADAM.beta2, epsilon: ADAM.epsilon }), loss: 'mse' });
   return m;
 }
 
-async function benchOurs(c: FitConfig): Promise<Record<Phase, number[]>> {
+async function benchOurs(c: Config): Promise<Record<Phase, number[]>> {
   const { batch: B, seqLen: T, inputSize: I } = c;
   const n = batches * B;
   const model = buildModel(c);
@@ -77,7 +63,7 @@ interface TorchRun {
   results: Timings;
 }
 
-function benchTorch(c: FitConfig): TorchRun {
+function benchTorch(c: Config): TorchRun {
   const spec = JSON.stringify({ threads, minTimeMs: minMs, batches, adam: ADAM, configs: [c] });
   const out = execFileSync('python3', [path.join(__dirname, 'torch_fit.py'), spec], { encoding: 'utf8', maxBuffer: 64 << 20, cwd: __dirname });
   return JSON.parse(out) as TorchRun;
@@ -128,9 +114,7 @@ async function main(): Promise<void> {
   const date = new Date().toISOString().slice(0, 10);
   const flags = cpuFlags();
   const machine = [
-    `- Date: ${new Date().toISOString()}`,
-    `- CPU: ${cpuModel()}, ${os.cpus().length} logical cores visible${flags ? `; AVX-512/AMX flags: ${flags}` : ''}`,
-    `- Load average (1 min) before and after each round: ${loadAvg.map((l) => l[0]!.toFixed(2)).join(', ')}`,
+    ...machineHeader(loadAvg),
     `- Threads: cudnn-gru ${info.threads} (BLAS ${info.blasThreads}), PyTorch ${torchThreads}; PyTorch ${torchVersion}`,
     `- cudnn-gru CPU kernels: ISA ${info.isa}; BLAS ${info.blas}${info.blasCore ? `, core ${info.blasCore}` : ''} (OPENBLAS_CORETYPE ${process.env.OPENBLAS_CORETYPE ? `= ${process.env.OPENBLAS_CORETYPE}` : 'unset'})`,
     `- Node ${process.versions.node}, ${os.platform()} ${os.release()}`,

@@ -21,25 +21,8 @@ import * as path from 'node:path';
 import { backendInfo, layers, sequential, setAllowTF32, setNumThreads, setSeed, synchronize, tensor, zeros, type DeviceName, type Tensor } from '../lib';
 import { adamUpdate_, gemm_, gru, gruParamShapes, lstm, lstmParamShapes, rnn, rnnParamShapes } from '../lib/ops';
 import type { RecurrentParams } from '../lib/ops/recurrent';
-import { WARMUP_MS, cpuFlags, cpuModel, fmt, median, random, timed, timedAsync, torchAvailable } from './common';
+import { GRU_CONFIGS, WARMUP_MS, cpuFlags, cpuModel, fmt, machineHeader, median, random, timed, timedAsync, torchAvailable, type Config } from './common';
 
-type Cell = 'gru' | 'lstm' | 'rnn';
-interface Config {
-  name: string;
-  cell: Cell;
-  batch: number;
-  seqLen: number;
-  inputSize: number;
-  hiddenSize: number;
-  numLayers: number;
-}
-
-const GRU_CONFIGS: Config[] = [
-  { name: 'c1', cell: 'gru', batch: 32, seqLen: 50, inputSize: 32, hiddenSize: 128, numLayers: 1 },
-  { name: 'c2', cell: 'gru', batch: 64, seqLen: 100, inputSize: 128, hiddenSize: 256, numLayers: 1 },
-  { name: 'c3', cell: 'gru', batch: 64, seqLen: 100, inputSize: 256, hiddenSize: 512, numLayers: 2 },
-  { name: 'tiny', cell: 'gru', batch: 32, seqLen: 1, inputSize: 20, hiddenSize: 20, numLayers: 1 },
-];
 // The LSTM and the tanh RNN on the GRU's c1–c3 shapes (#15).
 const CONFIGS: Config[] = [
   ...GRU_CONFIGS,
@@ -377,9 +360,7 @@ async function main(): Promise<void> {
   const date = new Date().toISOString().slice(0, 10);
   const flags = cpuFlags();
   const machine = [
-    `- Date: ${new Date().toISOString()}`,
-    `- CPU: ${cpuModel()}, ${os.cpus().length} logical cores visible${flags ? `; AVX-512/AMX flags: ${flags}` : ''}`,
-    `- Load average (1 min) before and after each round: ${loadAvg.map((l) => l[0]!.toFixed(2)).join(', ')}`,
+    ...machineHeader(loadAvg),
     `- Threads: cudnn-gru ${info.threads} (BLAS ${info.blasThreads}), PyTorch ${torchVersion ? torchThreads : 'n/a'}`,
     `- cudnn-gru CPU kernels: ISA ${info.isa} (detected ${info.isaDetected}), recurrent step ${info.kernels.recurrentStep}, input projection ${info.kernels.inputProjection}, backward ${info.kernels.backward}`,
     `- BLAS: ${info.blas}${info.blasIsBuiltin ? ' (built-in fallback)' : ''}${info.blasCore ? `, core ${info.blasCore}` : ''} (OPENBLAS_CORETYPE ${process.env.OPENBLAS_CORETYPE ? `= ${process.env.OPENBLAS_CORETYPE}` : 'unset'}); PyTorch ${torchVersion ?? 'not installed (python3 cannot import torch)'}`,

@@ -1,10 +1,10 @@
 #!/usr/bin/env python3
-"""PyTorch training-loop timings for bench/fit.ts: nn.GRU / nn.LSTM (batch_first) + nn.Linear(H, 1)
-on the last layer's final state, MSE loss, torch.optim.Adam, on the CPU.
+"""PyTorch training-loop timings for bench/fit.ts: nn.GRU / nn.LSTM / nn.RNN (tanh), batch_first,
++ nn.Linear(H, 1) on the last layer's final state, MSE loss, torch.optim.Adam, on the CPU.
 
 Usage: python3 bench/torch_fit.py '<json>' where json = {"threads": 2, "minTimeMs": 400,
 "batches": 4, "adam": {"lr", "beta1", "beta2", "epsilon"}, "configs": [{"name", "cell": "gru" |
-"lstm", "batch", "seqLen", "inputSize", "hiddenSize", "numLayers"}, ...]}.
+"lstm" | "rnn", "batch", "seqLen", "inputSize", "hiddenSize", "numLayers"}, ...]}.
 Prints one JSON object: {"torch": version, "threads": n, "results": {name: {"stepMs": [...],
 "epochMs": [...]}}}. step: one optimizer step on one batch (zero_grad, forward, loss, backward,
 step), as model.trainOnBatch; epoch: `batches` such steps over a shuffled data set (randperm,
@@ -17,7 +17,7 @@ import torch
 
 from torch_rnn import timed
 
-CELLS = {"gru": torch.nn.GRU, "lstm": torch.nn.LSTM}
+CELLS = {"gru": torch.nn.GRU, "lstm": torch.nn.LSTM, "rnn": torch.nn.RNN}
 
 
 class Net(torch.nn.Module):
