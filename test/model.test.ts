@@ -6,7 +6,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
-import { backendInfo, callbacks, getRngState, historyToSvg, layers, memory, optimizers, sequential, setDevice, setRngState, setSeed, tensor, tidy, type Sequential, type Tensor } from '../lib';
+import { backendInfo, callbacks, getRngState, historyToSvg, input, layers, memory, model, optimizers, sequential, setDevice, setRngState, setSeed, tensor, tidy, type Sequential, type SymbolicTensor, type Tensor } from '../lib';
 import { native } from '../lib/native';
 import * as random from '../lib/random';
 import { testDevices } from './support/devices';
@@ -291,6 +291,40 @@ describe('sequential models', function () {
     assert.throws(() => emb.predict({ data: [0.5, 1], shape: [1, 2] }), /integer indices here, got 0.5 at sample 0, feature index \[0\]/);
     emb.dispose();
     m.dispose();
+  });
+});
+
+describe('stateful models', () => {
+  it('refuse, before anything runs, batches that would change size midway (a short last batch, other validation batches)', async () => {
+    setSeed(10);
+    const m = sequential([layers.gru({ units: 3, stateful: true, inputShape: [4, 2] }), layers.dense({ units: 1 })]);
+    m.compile({ optimizer: 'sgd', loss: 'mse' });
+    const x = (n: number) => data(n, [4, 2]);
+    const y = (n: number) => data(n, [1]);
+    const w0 = m.getWeights();
+    try {
+      await assert.rejects(m.fit(x(10), y(10), { batchSize: 4, verbose: 0, shuffle: false }), /fit: layer 'gru\w*' is stateful, so all its batches need one size, but the 10 samples of x in batches of 4 leave a last batch of 2/);
+      await assert.rejects(m.fit(x(12), y(12), { batchSize: 4, validationSplit: 1 / 3, validationBatchSize: 2, verbose: 0 }), /the batches of the validation data \(2 samples\) would continue the states of x's batches \(4 samples\)/);
+      m.getWeights().forEach((w, i) => assert.deepEqual(w, w0[i], `weight ${i} untouched`));
+      assert.throws(() => m.evaluate(x(10), y(10), { batchSize: 4 }), /evaluate: layer 'gru\w*' is stateful/);
+      assert.throws(() => m.predict(x(6), { batchSize: 4 }), /predict: layer 'gru\w*' is stateful, so all its batches need one size, but the 6 samples of x in batches of 4 leave a last batch of 2/);
+      // What runs in batches of one size still does: one batch smaller than batchSize, or whole batches.
+      const h = await m.fit(x(12), y(12), { batchSize: 4, validationSplit: 1 / 3, verbose: 0, shuffle: false });
+      assert.equal(h.history.val_loss!.length, 1);
+      m.resetStates();
+      m.predict(x(6), { batchSize: 32 }).dispose();
+    } finally {
+      m.dispose();
+    }
+    const i = input({ shape: [4, 2] });
+    const f = model({ inputs: i, outputs: layers.dense({ units: 1 }).apply(layers.lstm({ units: 2, stateful: true }).apply(i)) as SymbolicTensor });
+    f.compile({ optimizer: 'sgd', loss: 'mse' });
+    try {
+      await assert.rejects(f.fit(x(10), y(10), { batchSize: 4, verbose: 0 }), /fit: layer 'lstm\w*' is stateful, so all its batches need one size/);
+      assert.throws(() => f.predict(x(5), { batchSize: 2 }), /predict: layer 'lstm\w*' is stateful/);
+    } finally {
+      f.dispose();
+    }
   });
 });
 

@@ -145,6 +145,31 @@ export abstract class LayersModel {
     return this.layers.reduce((s, l) => s + l.countParams(), 0);
   }
 
+  /**
+   * A stateful recurrent layer carries each batch's final states into the next batch, so every
+   * batch of a call must have one size (the validation's too: they continue the training batches'
+   * states). Checked before anything runs: a short last batch, or validation batches of another
+   * size, would otherwise fail there, after the batches before had trained or moved the states.
+   * `passes`: the call's data in the order they run, each with its sample count and batch size.
+   */
+  protected checkStatefulBatches(fn: string, passes: { what: string; samples: number; batchSize: number }[]): void {
+    const layer = this.layers.find((l) => l instanceof FusedRecurrent && l.stateful);
+    if (!layer) return;
+    let size = 0;
+    let sizeOf = '';
+    for (const { what, samples, batchSize } of passes) {
+      const batch = Math.min(samples, batchSize);
+      if (samples % batch !== 0) {
+        fail(`${fn}: layer '${layer.name}' is stateful, so all its batches need one size, but the ${samples} samples of ${what} in batches of ${batchSize} leave a last batch of ${samples % batch}; give a multiple of ${batchSize} samples (or a batch size that divides ${samples})`);
+      }
+      if (size && batch !== size) {
+        fail(`${fn}: layer '${layer.name}' is stateful, and the batches of ${what} (${batch} samples) would continue the states of ${sizeOf}'s batches (${size} samples); give them the same size`);
+      }
+      size = batch;
+      sizeOf = what;
+    }
+  }
+
   /** Clears the carried state of stateful recurrent layers. */
   resetStates(): void {
     this.assertLive('resetStates');
