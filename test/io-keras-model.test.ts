@@ -1,6 +1,7 @@
 // Whole Keras 3 models (.keras) against real Keras: test/fixtures/keras_models/gen_keras_models.py
 // saved each model with Keras 3.15.1 (TensorFlow 2.21 CPU) together with Keras' predictions and,
-// for the trained cases, the loss of one epoch of fit from the saved weights.
+// for the trained cases, the loss of one epoch of fit from the saved weights (the resume_* cases
+// were saved after an epoch of training: their next epoch continues the optimizer's saved state).
 import { strict as assert } from 'node:assert';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -277,6 +278,64 @@ describe('io: whole Keras models (.keras)', function () {
     });
   }
 
+  // Saved after one epoch of training: the file holds the optimizer's state, and the next epoch
+  // continues it (as Keras' own did for the fixture) only if that state is restored.
+  const RESUMED: Record<string, string> = {
+    resume_adam: 'Sequential GRU → Dense, Adam (moments and velocities of each variable in turn)',
+    resume_rmsprop_lstm: 'Sequential LSTM → Bidirectional(GRU) → Dense, RMSprop with momentum (all velocities, then all momentums)',
+    resume_sgd_two_inputs: 'functional GRU → LayerNormalization ‖ Dense → Concatenate → Dense, SGD with momentum',
+  };
+  for (const [name, what] of Object.entries(RESUMED)) {
+    it(`${what}: the optimizer's saved state is restored, and the next epoch trains as Keras' did (≤ 1e-4); without it, it would not`, async () => {
+      const f = fixture(name) as Fixture & { resumedFromIteration: number };
+      const model = loadKerasModel(file(name));
+      const fresh = loadKerasModel(file(name));
+      try {
+        assertPredicts(model, f.inputs, f.prediction, 1e-5);
+        assert.equal(model.optimizer!.getState(model.params).iterations, f.resumedFromIteration);
+        await assertEpochLikeKeras(model, f);
+        // The same file with the optimizer started afresh (as before this was restored): Keras' epoch is not reproduced.
+        fresh.optimizer!.setState(fresh.params, { iterations: 0, slots: fresh.params.map(() => []) });
+        await assert.rejects(assertEpochLikeKeras(fresh, f), /vs Keras/);
+      } finally {
+        model.dispose();
+        fresh.dispose();
+      }
+    });
+  }
+
+  it('a saved optimizer state that does not fit the compiled optimizer is left out with a warning saying why (the optimizer starts fresh)', async () => {
+    // resume_sgd_two_inputs with its SGD's momentum edited to 0 in config.json: no slots here, one per variable in the file.
+    const bytes = fs.readFileSync(file('resume_sgd_two_inputs'));
+    const entry = entryLayout(bytes, 'config.json');
+    const text = bytes.subarray(entry.data, entry.data + entry.size).toString('latin1');
+    const at = text.indexOf('"momentum": 0.9');
+    assert.ok(at >= 0, 'the SGD config holds its momentum');
+    bytes.write('"momentum": 0.0', entry.data + at, 'latin1');
+    const crc = crc32(bytes.subarray(entry.data, entry.data + entry.size));
+    bytes.writeUInt32LE(crc, entry.central + 16);
+    bytes.writeUInt32LE(crc, entry.local + 14);
+    const dir = tempDir('keras-opt-');
+    const edited = path.join(dir, 'no_momentum.keras');
+    fs.writeFileSync(edited, bytes);
+    const warnings: Error[] = [];
+    const listener = (w: Error) => warnings.push(w);
+    process.on('warning', listener);
+    try {
+      const model = loadKerasModel(edited);
+      await new Promise((resolve) => setImmediate(resolve));
+      const state = model.optimizer!.getState(model.params);
+      assert.equal(state.iterations, 0);
+      assert.ok(state.slots.every((s) => s.length === 0), 'no slots restored');
+      model.dispose();
+      assert.equal(warnings.length, 1);
+      assert.equal((warnings[0] as Error & { code?: string }).code, 'CUDNN_GRU_KERAS_OPTIMIZER_STATE');
+      assert.match(warnings[0]!.message, /no_momentum\.keras: the optimizer's saved state is not restored \(.*has 1 slots, this optimizer keeps 0\); training continues from the weights with a fresh optimizer/);
+    } finally {
+      process.off('warning', listener);
+    }
+  });
+
   it('refuses unsupported layers and options naming the layer and its class', () => {
     const expected: Record<string, RegExp> = {
       refused_conv1d: /layer 'conv' has class Conv1D, which this library does not have/,
@@ -396,6 +455,40 @@ describe('io: whole Keras models (.keras)', function () {
     }
     assert.deepEqual(others, []);
     assert.ok(counts.refused > 200 && counts.loaded > 5, JSON.stringify(counts));
+  });
+
+  it('60 seeded mutations of a file with optimizer state, loaded compiled: a model (its state restored or left out with a warning) or a KerasModelError, never a crash or a leak', () => {
+    const dir = tempDir('cdcgru-keras-state-');
+    const damaged = path.join(dir, 'damaged.keras');
+    const original = fs.readFileSync(file('resume_adam'));
+    const entry = entryLayout(original, 'model.weights.h5');
+    const random = seededRandom(20261204);
+    const below = (n: number): number => Math.floor(random() * n);
+    const counts = { loaded: 0, refused: 0 };
+    const others: string[] = [];
+    const listener = () => {};
+    process.on('warning', listener);
+    try {
+      for (let i = 0; i < 60; i++) {
+        const bytes = Buffer.from(original);
+        for (let n = 1 + below(3); n > 0; n--) bytes[entry.data + below(entry.size)] = below(256);
+        const crc = crc32(bytes.subarray(entry.data, entry.data + entry.size));
+        bytes.writeUInt32LE(crc, entry.central + 16);
+        bytes.writeUInt32LE(crc, entry.local + 14);
+        fs.writeFileSync(damaged, bytes);
+        try {
+          loadKerasModel(damaged).dispose();
+          counts.loaded++;
+        } catch (err) {
+          if (err instanceof KerasModelError) counts.refused++;
+          else others.push(`${i}: ${(err as Error).name}: ${(err as Error).message}`);
+        }
+      }
+    } finally {
+      process.off('warning', listener);
+    }
+    assert.deepEqual(others, []);
+    assert.ok(counts.loaded > 10, JSON.stringify(counts));
   });
 
   it('checks its arguments, naming the function and the argument', () => {

@@ -215,7 +215,8 @@ function kerasGateVector(data: Float32Array, H: number): Float32Array {
   return out;
 }
 
-function f32(ds: Hdf5Dataset, source: string): Float32Array {
+/** A floating-point dataset's values as float32 (a WeightImportError naming it otherwise). */
+export function f32(ds: Hdf5Dataset, source: string): Float32Array {
   const d = ds.read();
   if (d instanceof Float32Array) return d;
   if (d instanceof Float64Array) return Float32Array.from(d);
@@ -226,6 +227,23 @@ function vars(g: Hdf5Group): Hdf5Dataset[] {
   const v = g.get('vars');
   if (!v || v.kind !== 'group') return [];
   return v.keys().sort((a, b) => Number(a) - Number(b)).map((k) => v.get(k)).filter((d): d is Hdf5Dataset => d?.kind === 'dataset');
+}
+
+/**
+ * A Keras layer group's variables in the layer's own order (its trainable_weights, for the layers
+ * read here): a recurrent layer's cell's, a Bidirectional's forward layer's then its backward
+ * layer's, a TimeDistributed's inner layer's.
+ */
+export function kerasLayerVariables(g: Hdf5Group): Hdf5Dataset[] {
+  const group = (name: string) => {
+    const c = g.get(name);
+    return c?.kind === 'group' ? c : null;
+  };
+  const fwd = group('forward_layer'), bwd = group('backward_layer'), cell = group('cell'), inner = group('layer');
+  if (fwd && bwd) return [...kerasLayerVariables(fwd), ...kerasLayerVariables(bwd)];
+  if (cell) return vars(cell);
+  if (inner) return kerasLayerVariables(inner);
+  return vars(g);
 }
 
 /** A Keras cell's weights in the canonical layout. */
@@ -243,7 +261,7 @@ interface KerasCell {
  * A Keras GRU, LSTM or SimpleRNN cell (`cell/vars`: kernel [in, G·H], recurrent_kernel [H, G·H],
  * bias), told apart by the gate blocks of the recurrent kernel (3, 4, 1).
  */
-function kerasCell(cell: Hdf5Group, source: string, where: string): KerasCell {
+function kerasCell(cell: Hdf5Group, source: string, where: string, read: VarReader): KerasCell {
   const v = vars(cell);
   if (v.length < 2) fail(source, `${where}: a recurrent cell needs kernel and recurrent_kernel (found ${v.length} variables)`);
   const [k, rk, b] = v;
@@ -254,18 +272,18 @@ function kerasCell(cell: Hdf5Group, source: string, where: string): KerasCell {
   const G = RECURRENT_CELLS[kind].gates;
   const inputSize = k.shape[0];
   if (k.shape[1] !== G * H) fail(source, `${where}: kernel has shape [${k.shape}], expected [${inputSize}, ${G * H}] for recurrent_kernel [${rk.shape}]`);
-  if (kind === 'gru') return { kind, inputSize, H, ...kerasGruWeights(k, rk, b, H, source, where) };
+  if (kind === 'gru') return { kind, inputSize, H, ...kerasGruWeights(k, rk, b, H, source, where, read) };
   // LSTM (gate blocks i, f, c, o: PyTorch's i, f, g, o) and SimpleRNN: the same blocks, transposed;
   // Keras' one bias goes to bias_ih (only the sum of the two biases matters).
   let bih: Float32Array = new Float32Array(G * H);
   if (b) {
     if (b.shape.length !== 1 || b.shape[0] !== G * H) fail(source, `${where}: bias has shape [${b.shape}], expected [${G * H}] for a ${RECURRENT_CELLS[kind].keras}`);
-    bih = f32(b, source);
+    bih = read(b);
   }
-  return { kind, inputSize, H, wih: transpose(f32(k, source), inputSize, G * H), whh: transpose(f32(rk, source), H, G * H), bih, bhh: new Float32Array(G * H) };
+  return { kind, inputSize, H, wih: transpose(read(k), inputSize, G * H), whh: transpose(read(rk), H, G * H), bih, bhh: new Float32Array(G * H) };
 }
 
-function kerasGruWeights(k: Hdf5Dataset, rk: Hdf5Dataset, b: Hdf5Dataset | undefined, H: number, source: string, where: string): Omit<KerasCell, 'kind' | 'inputSize' | 'H'> {
+function kerasGruWeights(k: Hdf5Dataset, rk: Hdf5Dataset, b: Hdf5Dataset | undefined, H: number, source: string, where: string, read: VarReader): Omit<KerasCell, 'kind' | 'inputSize' | 'H'> {
   const inputSize = k.shape[0];
   let bih: Float32Array = new Float32Array(3 * H);
   let bhh: Float32Array = new Float32Array(3 * H);
@@ -274,11 +292,11 @@ function kerasGruWeights(k: Hdf5Dataset, rk: Hdf5Dataset, b: Hdf5Dataset | undef
       fail(source, `${where}: this GRU was built with reset_after=False (bias [${b.shape}]): it applies the reset gate before the recurrent matmul, which cuDNN's GRU (and this library) cannot compute. Rebuild it in Keras with GRU(..., reset_after=True) (the Keras 2+/3 default) and retrain or convert`);
     }
     if (b.shape.length !== 2 || b.shape[0] !== 2 || b.shape[1] !== 3 * H) fail(source, `${where}: bias has shape [${b.shape}], expected [2, ${3 * H}] (reset_after=True)`);
-    const bd = f32(b, source);
+    const bd = read(b);
     bih = kerasGateVector(bd.subarray(0, 3 * H), H);
     bhh = kerasGateVector(bd.subarray(3 * H), H);
   }
-  return { wih: kerasGateMatrix(f32(k, source), inputSize, H), whh: kerasGateMatrix(f32(rk, source), H, H), bih, bhh };
+  return { wih: kerasGateMatrix(read(k), inputSize, H), whh: kerasGateMatrix(read(rk), H, H), bih, bhh };
 }
 
 /**
@@ -296,8 +314,15 @@ export function readKerasModules(file: string): ImportedModule[] {
   return kerasModules(Hdf5File.open(file), file);
 }
 
-/** readKerasModules() on an opened file (e.g. the model.weights.h5 inside a .keras archive); `file` names it in messages. */
-export function kerasModules(h5: Hdf5File, file: string): ImportedModule[] {
+/** How a layer variable's values are read: its own data, or (optimizer state) a stand-in of its shape. */
+export type VarReader = (ds: Hdf5Dataset) => Float32Array;
+
+/**
+ * readKerasModules() on an opened file (e.g. the model.weights.h5 inside a .keras archive); `file`
+ * names it in messages. `read` gives each variable's values (default: the dataset's own): the
+ * layouts are converted the same way whatever the values are.
+ */
+export function kerasModules(h5: Hdf5File, file: string, read: VarReader = (ds) => f32(ds, file)): ImportedModule[] {
   const layers = h5.root.get('layers');
   if (!layers || layers.kind !== 'group') fail(file, `no /layers group: not a Keras 3 .weights.h5 file (Keras 2 .h5 files are not supported; load them in Keras 3 and save_weights('model.weights.h5'))`);
   const modules: ImportedModule[] = [];
@@ -310,8 +335,8 @@ export function kerasModules(h5: Hdf5File, file: string): ImportedModule[] {
       const fc = fwd.get('cell');
       const bc = bwd.get('cell');
       if (fc?.kind !== 'group' || bc?.kind !== 'group') fail(file, `${g.path}: Bidirectional wraps something other than a GRU, LSTM or SimpleRNN`);
-      const f = kerasCell(fc, file, fc.path);
-      const b = kerasCell(bc, file, bc.path);
+      const f = kerasCell(fc, file, fc.path, read);
+      const b = kerasCell(bc, file, bc.path, read);
       if (b.kind !== f.kind || b.H !== f.H || b.inputSize !== f.inputSize) fail(file, `${g.path}: the backward layer (${RECURRENT_CELLS[b.kind].keras}, ${b.H} units) is not the forward layer's cell (${RECURRENT_CELLS[f.kind].keras}, ${f.H} units)`);
       modules.push({
         kind: f.kind, family: 'bidirectional', name, inputSize: f.inputSize, hiddenSize: f.H, numLayers: 1, bidirectional: true,
@@ -320,7 +345,7 @@ export function kerasModules(h5: Hdf5File, file: string): ImportedModule[] {
       return;
     }
     if (cell?.kind === 'group') {
-      const c = kerasCell(cell, file, cell.path);
+      const c = kerasCell(cell, file, cell.path, read);
       modules.push({ kind: c.kind, family: RECURRENT_CELLS[c.kind].family, name, inputSize: c.inputSize, hiddenSize: c.H, numLayers: 1, bidirectional: false, params: { weight_ih_l0: c.wih, weight_hh_l0: c.whh, bias_ih_l0: c.bih, bias_hh_l0: c.bhh } });
       return;
     }
@@ -334,18 +359,18 @@ export function kerasModules(h5: Hdf5File, file: string): ImportedModule[] {
     if (family === 'layer_normalization') {
       const size = w.shape[0];
       if (v.length > 2 || !v.every((d) => d.shape.length === 1 && d.shape[0] === size)) fail(file, `${g.path}: a LayerNormalization has gamma and/or beta, vectors of one length; found ${v.map((d) => `[${d.shape}]`).join(', ')}`);
-      modules.push({ kind: 'layer_normalization', family, name, size, vectors: v.map((d) => f32(d, file)) });
+      modules.push({ kind: 'layer_normalization', family, name, size, vectors: v.map((d) => read(d)) });
       return;
     }
     if (w.shape.length !== 2) fail(file, `${g.path}: unsupported layer class (Keras group '${name}'; first variable has shape [${w.shape}]): only GRU, LSTM, SimpleRNN, Bidirectional of those, Dense, TimeDistributed(Dense) and Embedding layers can be imported, as well as LayerNormalization`);
     const [rows, cols] = w.shape;
     if (!b && /embedding/i.test(name)) {
-      modules.push({ kind: 'embedding', family: 'embedding', name, inputDim: rows, outputDim: cols, embeddings: f32(w, file) });
+      modules.push({ kind: 'embedding', family: 'embedding', name, inputDim: rows, outputDim: cols, embeddings: read(w) });
       return;
     }
     if (b && (b.shape.length !== 1 || b.shape[0] !== cols)) fail(file, `${g.path}: bias has shape [${b.shape}], expected [${cols}] for kernel [${rows}, ${cols}]`);
     if (v.length > 2) fail(file, `${g.path}: a layer with ${v.length} variables is not supported (Dense has kernel and bias)`);
-    modules.push({ kind: 'dense', family, name, inputSize: rows, units: cols, kernel: f32(w, file), bias: b ? f32(b, file) : null });
+    modules.push({ kind: 'dense', family, name, inputSize: rows, units: cols, kernel: read(w), bias: b ? read(b) : null });
   };
   for (const name of layers.keys().sort(naturalCompare)) {
     const g = layers.get(name);

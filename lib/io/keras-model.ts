@@ -16,8 +16,8 @@ import type { Sequential } from '../models/sequential';
 import { checkOptions, isPlainObject } from '../options';
 import { checkPath, preview } from './args';
 import { assignModules } from './assign';
-import { kerasModules, WeightImportError } from './frameworks';
-import { Hdf5Error, Hdf5File } from './hdf5';
+import { f32, kerasLayerVariables, kerasModules, WeightImportError } from './frameworks';
+import { Hdf5Error, Hdf5File, type Hdf5Dataset, type Hdf5Group } from './hdf5';
 import { layerFromConfig, layerSlotsOf, modelFromTopology, optimizerFromConfig, writeLayerWeights, type LayerConfig } from './model-io';
 import { ZipArchive, ZipError } from './zip';
 
@@ -612,7 +612,10 @@ export function loadKerasModel(file: string, options: LoadKerasModelOptions = {}
   const model = layers ? buildSequential(graph, layers, file) : buildFunctional(graph, file);
   try {
     loadGraphWeights(model, graph.layers, archive.weights, file);
-    if (options.compile ?? true) compileFrom(model, graph, file);
+    if (options.compile ?? true) {
+      compileFrom(model, graph, file);
+      if (model.optimizer) restoreOptimizerState(model, graph.layers, archive.weights, file);
+    }
     return model;
   } catch (err) {
     model.dispose();
@@ -681,6 +684,73 @@ function loadGraphWeights(model: Sequential | Model, layers: KerasGraphLayer[], 
     if (err instanceof WeightImportError || err instanceof Hdf5Error) fail(file, `the weights do not fit the config: ${err.message.replace(/^loadWeights: /, '')}`);
     throw err;
   }
+}
+
+/**
+ * The optimizer's state saved with the model (optimizer/vars: the iteration count, the learning
+ * rate, then each trainable variable's slots) into the compiled optimizer, so that training goes
+ * on as Keras' would. Keras 3 keeps the slots either variable by variable (Adam's momentum and
+ * velocity of each in turn, SGD's momentum) or slot by slot (RMSprop's velocities, then its
+ * momentums); the variables' shapes tell which. The slots take the weights' own conversions
+ * (GRU gates reordered, matrices transposed, biases split), done by the weight importer on the
+ * slots in place of the values. A state that does not fit (another slot count, shapes that
+ * match neither layout or both) is left out with a process warning, and the optimizer starts
+ * fresh.
+ */
+function restoreOptimizerState(model: Sequential | Model, layers: KerasGraphLayer[], h5: Hdf5File, file: string): void {
+  let leftOut: string | null;
+  try {
+    leftOut = applyOptimizerState(model, layers, h5, `${file}:model.weights.h5`);
+  } catch (err) {
+    // The weights loaded: a state that cannot be read or does not fit costs only the state.
+    leftOut = (err as Error).message;
+  }
+  if (leftOut) process.emitWarning(`${file}: the optimizer's saved state is not restored (${leftOut}); training continues from the weights with a fresh optimizer`, { code: 'CUDNN_GRU_KERAS_OPTIMIZER_STATE' });
+}
+
+/** restoreOptimizerState's work: null when the state is restored or none was saved, else why it is left out. */
+function applyOptimizerState(model: Sequential | Model, layers: KerasGraphLayer[], h5: Hdf5File, source: string): string | null {
+  const optimizer = h5.root.get('optimizer');
+  const group = optimizer?.kind === 'group' ? optimizer.get('vars') : undefined;
+  if (!group || group.kind !== 'group') return null;
+  const saved = group.keys().sort((a, b) => Number(a) - Number(b)).map((k) => group.get(k)).filter((d): d is Hdf5Dataset => d?.kind === 'dataset');
+  if (saved.length <= 2) return null; // iteration and learning rate only: the optimizer never ran
+  const root = h5.root.get('layers') as Hdf5Group;
+  const variables = layers
+    .filter((l) => l.layer.config.trainable !== false)
+    .flatMap((l) => {
+      const g = root.get(l.weightsGroup);
+      return g?.kind === 'group' ? kerasLayerVariables(g) : [];
+    });
+  const state = saved.slice(2);
+  const n = variables.length;
+  const perVariable = n ? state.length / n : 0;
+  if (!Number.isInteger(perVariable) || perVariable < 1) return `${state.length} slot variables for ${n} trainable variables`;
+  const byVariable = (slot: number, i: number) => state[i * perVariable + slot]!;
+  const bySlot = (slot: number, i: number) => state[slot * n + i]!;
+  const fits = (at: typeof byVariable) => variables.every((v, i) => Array.from({ length: perVariable }, (_, j) => at(j, i)).every((d) => d.shape.join() === v.shape.join()));
+  const layouts = [byVariable, bySlot].filter(fits);
+  if (layouts.length === 0) return 'its slots do not have the shapes of the trainable variables';
+  if (layouts.length === 2 && perVariable > 1 && n > 1) return 'the order of its slots cannot be told from their shapes';
+  const at = layouts[0]!;
+  const slots = layerSlotsOf(model.layers);
+  const mapping = Object.fromEntries(slots.map(({ slot }) => [slot.name, layers.find((l) => String(l.layer.config.name) === slot.name)!.weightsGroup]));
+  const perSlot = Array.from({ length: perVariable }, (_, j) => {
+    const values = new Map(variables.map((v, i) => [v.path, f32(at(j, i), source)]));
+    // Variables outside the state (frozen layers') read as zeros: their parameters get no slots.
+    const modules = kerasModules(h5, source, (ds) => values.get(ds.path) ?? new Float32Array(ds.shape.reduce((a, b) => a * b, 1)));
+    return assignModules(slots.map((s) => s.slot), modules, { format: 'keras', mapping, source });
+  });
+  const slotsOf = new Map<L.Param, Float32Array[]>();
+  for (const { slot, params } of slots) {
+    for (const p of params) {
+      const key = p.name.slice(p.name.lastIndexOf('/') + 1);
+      slotsOf.set(p, p.trainable ? perSlot.map((values) => values.get(slot.name)![key]!) : []);
+    }
+  }
+  const iterations = Number(saved[0]!.read()[0] ?? 0);
+  model.optimizer!.setState(model.params, { iterations, slots: model.params.map((p) => slotsOf.get(p) ?? []) });
+  return null;
 }
 
 function compileFrom(model: Sequential | Model, graph: KerasModelGraph, file: string): void {
