@@ -604,19 +604,26 @@ std::unique_ptr<GruReserve> forwardWith(const GruForwardArgs& a, const GruDims& 
   return res;
 }
 
-// w [rows × cols] transposed into t [cols × rows], then packed (gru_packed.h) as `blocks` blocks of
-// cols / blocks units with K = rows, for the backward's GEMMs against a weight matrix (·W rather
-// than ·Wᵀ): several vectors of weights per k, so that each broadcast feeds several FMAs.
-// The transpose goes square by square: element by element, every write of a column of t missed
-// the cache.
-void packTransposed(const float* w, size_t rows, int cols, int blocks, float* t, float* out) {
-  constexpr size_t kSquare = 16;
-  const size_t n = static_cast<size_t>(cols);
-  for (size_t j0 = 0; j0 < rows; j0 += kSquare)
-    for (size_t i0 = 0; i0 < n; i0 += kSquare)
-      for (size_t i = i0; i < std::min(n, i0 + kSquare); ++i)
-        for (size_t j = j0; j < std::min(rows, j0 + kSquare); ++j) t[i * rows + j] = w[j * n + i];
-  packed::pack(t, blocks, cols / blocks, static_cast<int>(rows), out);
+// wᵀ for w [rows × cols], packed (gru_packed.h's layout) as `blocks` blocks of cols / blocks units
+// with K = rows, for the backward's GEMMs against a weight matrix (·W rather than ·Wᵀ): several
+// vectors of weights per k, so that each broadcast feeds several FMAs. Each vector of that layout
+// (one k, units() consecutive units of a block) is a run of consecutive floats of w's row k, so it
+// is copied from w directly (packing a transposed copy gathered those floats a row apart, after a
+// transpose of its own).
+void packTransposed(const float* w, size_t rows, int cols, int blocks, float* out) {
+  const int units = packed::units();
+  const int blockUnits = cols / blocks;
+  float* o = out;
+  for (int j0 = 0; j0 < blockUnits; j0 += units) {
+    const size_t n = static_cast<size_t>(std::min(units, blockUnits - j0));
+    for (size_t k = 0; k < rows; ++k) {
+      const float* row = w + k * static_cast<size_t>(cols) + j0;
+      for (int b = 0; b < blocks; ++b, o += units) {
+        std::memcpy(o, row + static_cast<size_t>(b) * blockUnits, sizeof(float) * n);
+        std::fill(o + n, o + units, 0.0f);
+      }
+    }
+  }
 }
 
 // out [M × N] (+)= x [M × K] · W for W [K × N] packed by packTransposed, in row blocks across
@@ -647,12 +654,11 @@ void backwardWith(const GruForwardArgs& a, const GruDims& d, const CpuGruReserve
   // broadcast of dGh feeds a single FMA and the loads, not the FMAs, set the pace.
   const int blocks = packed::columnBlocks(H);
   const size_t packedWHhT = usePacked ? packed::packedFloats(blocks, H / blocks, G * H) : 0;
-  // The packed dX = dGi · W_ih: W_ihᵀ and its packing, for the largest of the layers' inputs
-  // (layer 0's only when the caller wants dx).
-  size_t wIhTFloats = 0, packedWIhT = 0;
+  // The packed dX = dGi · W_ih: W_ihᵀ's packing, for the largest of the layers' inputs (layer 0's
+  // only when the caller wants dx).
+  size_t packedWIhT = 0;
   for (int l = g.dx ? 0 : 1; usePacked && l < L; ++l) {
     const int n = c.layerInputSize(l);
-    wIhTFloats = std::max(wIhTFloats, GH * n);
     packedWIhT = std::max(packedWIhT, packed::packedFloats(packed::columnBlocks(n), n / packed::columnBlocks(n), G * H));
   }
   const size_t BGH = static_cast<size_t>(B) * GH;
@@ -660,8 +666,7 @@ void backwardWith(const GruForwardArgs& a, const GruDims& d, const CpuGruReserve
                   (Cell::kSeparateRecurrentGrad ? 2 : 1) * (Scratch::round(BT * GH) + Scratch::round(BGH)) +
                   (Cell::kCellState ? 4 : 2) * Scratch::round(BH) +
                   (L > 1 ? Scratch::round(BT * DH) * (L > 2 ? 2 : 1) : 0) +
-                  (usePacked ? Scratch::round(GH * H) + Scratch::round(packedWHhT) : 0) + Scratch::round(wIhTFloats) +
-                  Scratch::round(packedWIhT));
+                  Scratch::round(packedWHhT) + Scratch::round(packedWIhT));
   float* xs = ragged ? scratch.take(BT * d.I) : nullptr;
   float* dgi = scratch.take(BT * GH);
   float* dgh = Cell::kSeparateRecurrentGrad ? scratch.take(BT * GH) : dgi;
@@ -677,9 +682,7 @@ void backwardWith(const GruForwardArgs& a, const GruDims& d, const CpuGruReserve
   float* dc2 = Cell::kCellState ? scratch.take(BH) : nullptr;
   float* bufA = L > 1 ? scratch.take(BT * DH) : nullptr;
   float* bufB = L > 2 ? scratch.take(BT * DH) : nullptr;
-  float* wHhT = usePacked ? scratch.take(GH * H) : nullptr;
   float* wHhTPacked = usePacked ? scratch.take(packedWHhT) : nullptr;
-  float* wIhT = usePacked ? scratch.take(wIhTFloats) : nullptr;
   float* wIhTPacked = usePacked ? scratch.take(packedWIhT) : nullptr;
   if (ragged) copyMaskedInput(a.x, d, len, xs);
   if (ragged) {
@@ -759,7 +762,7 @@ void backwardWith(const GruForwardArgs& a, const GruDims& d, const CpuGruReserve
         }
       };
       if (usePacked) {
-        packTransposed(wHh, GH, H, blocks, wHhT, wHhTPacked);
+        packTransposed(wHh, GH, H, blocks, wHhTPacked);
         packed::ProjectArgs recurrent;  // dh_prev[B, H] += dGh_t[B, G·H] · W_hh
         recurrent.gates = blocks;
         recurrent.H = H / blocks;
@@ -793,7 +796,7 @@ void backwardWith(const GruForwardArgs& a, const GruDims& d, const CpuGruReserve
       // for an input that does not require grad.
       if (dIn && usePacked) {
         const int inBlocks = packed::columnBlocks(inSize);
-        packTransposed(wIh, GH, inSize, inBlocks, wIhT, wIhTPacked);
+        packTransposed(wIh, GH, inSize, inBlocks, wIhTPacked);
         packed::ProjectArgs inputGrad;  // dIn[BT, in] (+)= dGi[BT, G·H] · W_ih
         inputGrad.gates = inBlocks;
         inputGrad.H = inSize / inBlocks;
