@@ -77,7 +77,7 @@ export function lossInto(spec: LossSpec, logits: boolean, pred: Tensor, target: 
       return ops.scale_(ops.lossAndGrad('meanSquaredError', g, zeros, ops.empty([1], pred.device), 0, true, rowWeights)!, 0.5);
     }
     // Keras: 100·mean(|y − p| / max(|y|, ε)), ε = 1e-7.
-    const m = ops.maximum(ops.activation('abs', y), ops.fill_(ops.empty(pred.shape, pred.device), 1e-7));
+    const m = ops.maximum(ops.activation('abs', y), 1e-7);
     const grad = ops.lossAndGrad('meanAbsoluteError', ops.scale(ops.div(ops.sub(pred, y), m), 100), zeros, out, outIndex, withGrad, rowWeights);
     return grad && ops.div(ops.scale_(grad, 100), m); // chain rule through 100·(p − y)/m
   });
