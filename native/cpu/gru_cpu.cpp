@@ -46,7 +46,6 @@
 namespace cgru::cpu {
 namespace {
 
-
 // Column sums of a [rows, cols] matrix into out[cols] (overwritten), over the rows in order.
 void columnSums(const float* m, size_t rows, int cols, float* out) {
   std::fill(out, out + cols, 0.0f);

@@ -54,6 +54,16 @@ inline uint64_t splitmix64(uint64_t x) {
   return x ^ (x >> 31);
 }
 
+// acc[j] = the sum over the rows of x [rows × cols] of column j, row by row in order, in double
+// (column sums and sums over a middle axis).
+void sumRows(const float* x, int64_t rows, int64_t cols, std::vector<double>& acc) {
+  std::fill(acc.begin(), acc.end(), 0.0);
+  for (int64_t r = 0; r < rows; ++r) {
+    const float* row = x + r * cols;
+    for (int64_t c = 0; c < cols; ++c) acc[static_cast<size_t>(c)] += row[c];
+  }
+}
+
 class CpuOps final : public TensorOps {
  public:
   void gemm(bool transA, bool transB, int64_t m, int64_t n, int64_t k, float alpha, const float* a, const float* b,
@@ -75,11 +85,8 @@ class CpuOps final : public TensorOps {
   }
 
   void columnSums(const float* x, int64_t rows, int64_t cols, float* out, float beta) override {
-    std::vector<double> acc(static_cast<size_t>(cols), 0.0);
-    for (int64_t r = 0; r < rows; ++r) {
-      const float* row = x + r * cols;
-      for (int64_t c = 0; c < cols; ++c) acc[c] += row[c];
-    }
+    std::vector<double> acc(static_cast<size_t>(cols));
+    sumRows(x, rows, cols, acc);
     for (int64_t c = 0; c < cols; ++c) out[c] = (beta == 0.0f ? 0.0f : beta * out[c]) + static_cast<float>(acc[c]);
   }
 
@@ -233,11 +240,7 @@ class CpuOps final : public TensorOps {
   void reduceSum(const float* x, int64_t outer, int64_t n, int64_t inner, float* out, float alpha) override {
     std::vector<double> acc(static_cast<size_t>(inner));
     for (int64_t o = 0; o < outer; ++o) {
-      std::fill(acc.begin(), acc.end(), 0.0);
-      for (int64_t m = 0; m < n; ++m) {
-        const float* row = x + (o * n + m) * inner;
-        for (int64_t j = 0; j < inner; ++j) acc[j] += row[j];
-      }
+      sumRows(x + o * n * inner, n, inner, acc);
       for (int64_t j = 0; j < inner; ++j) out[o * inner + j] = static_cast<float>(alpha * acc[j]);
     }
   }
