@@ -83,7 +83,8 @@ void applyMask(float* v, const uint8_t* mask, size_t count, float scale) {
 // ------------------------------------------------------------------ scratch
 
 // Per-thread scratch reused across calls (no allocation per call once warm). Buffers above
-// kKeepBytes are released after the call so an idle process does not hold them.
+// kKeepBytes are released after the call so an idle process does not hold them (to the host
+// allocator, which keeps freed large buffers within its own bound for the next call).
 class Scratch {
  public:
   explicit Scratch(size_t floats) {
@@ -91,10 +92,8 @@ class Scratch {
     if (cache.floats < floats) {
       cache.release();
       const size_t bytes = (floats * sizeof(float) + kHugePage - 1) / kHugePage * kHugePage;
-      cache.data = static_cast<float*>(std::aligned_alloc(kHugePage, bytes));
-      if (!cache.data) throw std::bad_alloc();
+      cache.data = static_cast<float*>(cpuBackend().allocate(bytes));
       cache.floats = bytes / sizeof(float);
-      adviseHugePages(cache.data, bytes);
     }
     base_ = cache.data;
   }
@@ -117,7 +116,7 @@ class Scratch {
     float* data = nullptr;
     size_t floats = 0;
     void release() {
-      std::free(data);
+      if (data) cpuBackend().deallocate(data, floats * sizeof(float));
       data = nullptr;
       floats = 0;
     }
