@@ -2,7 +2,8 @@
 // parameter and state gradients as a backward that computes dx, no dx, no leak; and a model's
 // first recurrent layer (nothing trainable upstream) runs without one while the others keep it.
 import assert from 'node:assert/strict';
-import { layers, memory, sequential, setSeed, tensor, type Tensor } from '../lib';
+import { layers, memory, ones, sequential, setSeed, tensor, tidy, type Tensor } from '../lib';
+import { globalRng } from '../lib/random';
 import { gru, gruParamShapes, lstmParamShapes, rnnParamShapes } from '../lib/ops';
 import type { RecurrentOptions } from '../lib/ops/recurrent';
 import { testDevices } from './support/devices';
@@ -100,6 +101,27 @@ describe('models: which recurrent layers compute their input gradient', () => {
       xs.dispose();
       ys.dispose();
     }
+  });
+
+  it("a layer's backward() after a forward without dx says so before it runs, and leaves the saved forward for backwardNode", () => {
+    setSeed(7);
+    const layer = layers.gru({ units: 3 });
+    layer.build([5, 3]);
+    const before = memory();
+    // As in a model's training step: one scope holds the step's tensors (gradients included).
+    tidy(() => {
+      const out = layer.forward(x(), { training: true, lengths: null, rng: globalRng, inputGradient: false });
+      const dy = ones(out.shape);
+      assert.throws(() => layer.backward(dy), /gru(_\d+)?: backward\(\) has no input gradient: its forward ran with ctx\.inputGradient = false/);
+      // The forward is still there: the graph's backward gives the parameter gradients, dx null.
+      const [dx] = layer.backwardNode([dy]);
+      assert.equal(dx, null);
+      for (const p of layer.params) assert.ok(p.grad && p.grad.dataSync().some((v) => v !== 0), `${p.name} has a gradient`);
+      for (const p of layer.params) p.grad = null;
+    });
+    assert.equal(memory().numTensors, before.numTensors, 'tensors back to the baseline');
+    assert.equal(memory().numResources, before.numResources, 'training state freed');
+    layer.dispose();
   });
 
   it('a GRU after a trainable layer keeps dx; after a frozen one (nothing trainable upstream) it skips it', () => {

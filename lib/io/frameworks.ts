@@ -223,7 +223,8 @@ export function f32(ds: Hdf5Dataset, source: string): Float32Array {
   fail(source, `${ds.path}: dtype ${ds.dtype}; weights must be floating point`);
 }
 
-function vars(g: Hdf5Group): Hdf5Dataset[] {
+/** A Keras 3 group's `vars`: its datasets in the numbered order (none when it has no `vars`). */
+export function kerasVars(g: Hdf5Group): Hdf5Dataset[] {
   const v = g.get('vars');
   if (!v || v.kind !== 'group') return [];
   return v.keys().sort((a, b) => Number(a) - Number(b)).map((k) => v.get(k)).filter((d): d is Hdf5Dataset => d?.kind === 'dataset');
@@ -241,9 +242,9 @@ export function kerasLayerVariables(g: Hdf5Group): Hdf5Dataset[] {
   };
   const fwd = group('forward_layer'), bwd = group('backward_layer'), cell = group('cell'), inner = group('layer');
   if (fwd && bwd) return [...kerasLayerVariables(fwd), ...kerasLayerVariables(bwd)];
-  if (cell) return vars(cell);
+  if (cell) return kerasVars(cell);
   if (inner) return kerasLayerVariables(inner);
-  return vars(g);
+  return kerasVars(g);
 }
 
 /** A Keras cell's weights in the canonical layout. */
@@ -262,7 +263,7 @@ interface KerasCell {
  * bias), told apart by the gate blocks of the recurrent kernel (3, 4, 1).
  */
 function kerasCell(cell: Hdf5Group, source: string, where: string, read: VarReader): KerasCell {
-  const v = vars(cell);
+  const v = kerasVars(cell);
   if (v.length < 2) fail(source, `${where}: a recurrent cell needs kernel and recurrent_kernel (found ${v.length} variables)`);
   const [k, rk, b] = v;
   if (k.shape.length !== 2 || rk.shape.length !== 2) fail(source, `${where}: kernel [${k.shape}] / recurrent_kernel [${rk.shape}] are not matrices`);
@@ -353,7 +354,7 @@ export function kerasModules(h5: Hdf5File, file: string, read: VarReader = (ds) 
       visit(inner, name, family);
       return;
     }
-    const v = vars(g);
+    const v = kerasVars(g);
     if (!v.length) return; // a layer without weights (dropout, activation, ...)
     const [w, b] = v;
     if (family === 'layer_normalization') {

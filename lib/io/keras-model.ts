@@ -16,7 +16,7 @@ import type { Sequential } from '../models/sequential';
 import { checkOptions, isPlainObject } from '../options';
 import { checkPath, preview } from './args';
 import { assignModules } from './assign';
-import { f32, kerasLayerVariables, kerasModules, WeightImportError } from './frameworks';
+import { f32, kerasLayerVariables, kerasModules, kerasVars, WeightImportError } from './frameworks';
 import { Hdf5Error, Hdf5File, type Hdf5Dataset, type Hdf5Group } from './hdf5';
 import { layerFromConfig, layerSlotsOf, modelFromTopology, optimizerFromConfig, writeLayerWeights, type LayerConfig } from './model-io';
 import { ZipArchive, ZipError } from './zip';
@@ -675,8 +675,7 @@ function buildFunctional(graph: KerasModelGraph, file: string): Model {
 
 function loadGraphWeights(model: Sequential | Model, layers: KerasGraphLayer[], h5: Hdf5File, file: string): void {
   const slots = layerSlotsOf(model.layers);
-  const groupOf = new Map(layers.map((l) => [String(l.layer.config.name), l.weightsGroup]));
-  const mapping = Object.fromEntries(slots.map(({ slot }) => [slot.name, groupOf.get(slot.name)!]));
+  const mapping = weightsGroups(slots, layers);
   try {
     const modules = kerasModules(h5, `${file}:model.weights.h5`);
     writeLayerWeights(slots, assignModules(slots.map((s) => s.slot), modules, { format: 'keras', mapping, source: `${file}:model.weights.h5` }), OP);
@@ -684,6 +683,12 @@ function loadGraphWeights(model: Sequential | Model, layers: KerasGraphLayer[], 
     if (err instanceof WeightImportError || err instanceof Hdf5Error) fail(file, `the weights do not fit the config: ${err.message.replace(/^loadWeights: /, '')}`);
     throw err;
   }
+}
+
+/** Each of the model's weight slots (named as the Keras layer) with its layer's group in model.weights.h5. */
+function weightsGroups(slots: ReturnType<typeof layerSlotsOf>, layers: KerasGraphLayer[]): Record<string, string> {
+  const groupOf = new Map(layers.map((l) => [String(l.layer.config.name), l.weightsGroup]));
+  return Object.fromEntries(slots.map(({ slot }) => [slot.name, groupOf.get(slot.name)!]));
 }
 
 /**
@@ -702,8 +707,10 @@ function restoreOptimizerState(model: Sequential | Model, layers: KerasGraphLaye
   try {
     leftOut = applyOptimizerState(model, layers, h5, `${file}:model.weights.h5`);
   } catch (err) {
-    // The weights loaded: a state that cannot be read or does not fit costs only the state.
-    leftOut = (err as Error).message;
+    // The weights loaded: a state that cannot be read or converted costs only the state (any
+    // other error is a fault here, not in the file, and is not hidden behind a warning).
+    if (!(err instanceof WeightImportError || err instanceof Hdf5Error)) throw err;
+    leftOut = err.message;
   }
   if (leftOut) process.emitWarning(`${file}: the optimizer's saved state is not restored (${leftOut}); training continues from the weights with a fresh optimizer`, { code: 'CUDNN_GRU_KERAS_OPTIMIZER_STATE' });
 }
@@ -711,10 +718,13 @@ function restoreOptimizerState(model: Sequential | Model, layers: KerasGraphLaye
 /** restoreOptimizerState's work: null when the state is restored or none was saved, else why it is left out. */
 function applyOptimizerState(model: Sequential | Model, layers: KerasGraphLayer[], h5: Hdf5File, source: string): string | null {
   const optimizer = h5.root.get('optimizer');
-  const group = optimizer?.kind === 'group' ? optimizer.get('vars') : undefined;
-  if (!group || group.kind !== 'group') return null;
-  const saved = group.keys().sort((a, b) => Number(a) - Number(b)).map((k) => group.get(k)).filter((d): d is Hdf5Dataset => d?.kind === 'dataset');
-  if (saved.length <= 2) return null; // iteration and learning rate only: the optimizer never ran
+  if (optimizer?.kind !== 'group') return null;
+  const saved = kerasVars(optimizer);
+  const iterations = Number(saved[0]?.read()[0] ?? 0);
+  const state = saved.slice(2);
+  // The iteration count and the learning rate only: the optimizer never ran, or keeps no slots
+  // (SGD without momentum), and then only the count goes on.
+  if (state.length === 0) return iterations > 0 ? setOptimizerState(model, { iterations, slots: model.params.map(() => []) }) : null;
   const root = h5.root.get('layers') as Hdf5Group;
   const variables = layers
     .filter((l) => l.layer.config.trainable !== false)
@@ -722,7 +732,6 @@ function applyOptimizerState(model: Sequential | Model, layers: KerasGraphLayer[
       const g = root.get(l.weightsGroup);
       return g?.kind === 'group' ? kerasLayerVariables(g) : [];
     });
-  const state = saved.slice(2);
   const n = variables.length;
   const perVariable = n ? state.length / n : 0;
   if (!Number.isInteger(perVariable) || perVariable < 1) return `${state.length} slot variables for ${n} trainable variables`;
@@ -734,7 +743,7 @@ function applyOptimizerState(model: Sequential | Model, layers: KerasGraphLayer[
   if (layouts.length === 2 && perVariable > 1 && n > 1) return 'the order of its slots cannot be told from their shapes';
   const at = layouts[0]!;
   const slots = layerSlotsOf(model.layers);
-  const mapping = Object.fromEntries(slots.map(({ slot }) => [slot.name, layers.find((l) => String(l.layer.config.name) === slot.name)!.weightsGroup]));
+  const mapping = weightsGroups(slots, layers);
   const perSlot = Array.from({ length: perVariable }, (_, j) => {
     const values = new Map(variables.map((v, i) => [v.path, f32(at(j, i), source)]));
     // Variables outside the state (frozen layers') read as zeros: their parameters get no slots.
@@ -748,9 +757,18 @@ function applyOptimizerState(model: Sequential | Model, layers: KerasGraphLayer[
       slotsOf.set(p, p.trainable ? perSlot.map((values) => values.get(slot.name)![key]!) : []);
     }
   }
-  const iterations = Number(saved[0]!.read()[0] ?? 0);
-  model.optimizer!.setState(model.params, { iterations, slots: model.params.map((p) => slotsOf.get(p) ?? []) });
-  return null;
+  return setOptimizerState(model, { iterations, slots: model.params.map((p) => slotsOf.get(p) ?? []) });
+}
+
+/** The state into the compiled optimizer: null, or why it does not take it (another slot count: an edited config). */
+function setOptimizerState(model: Sequential | Model, state: { iterations: number; slots: Float32Array[][] }): string | null {
+  try {
+    model.optimizer!.setState(model.params, state);
+    return null;
+  } catch (err) {
+    if (err instanceof TypeError) return err.message;
+    throw err;
+  }
 }
 
 function compileFrom(model: Sequential | Model, graph: KerasModelGraph, file: string): void {

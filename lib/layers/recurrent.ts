@@ -135,6 +135,8 @@ interface Saved {
   yb: Tensor | null;
   batch: number;
   initialStates: number;
+  /** Whether the forward asked for dx (ctx.inputGradient); without it backward() has none to give. */
+  inputGradient: boolean;
 }
 
 /**
@@ -292,10 +294,11 @@ export abstract class FusedRecurrent extends Layer {
       if (this.state[0]!.shape[1] !== batch) fail(this.name, `stateful layer got a batch of ${batch} but its state is for batches of ${this.state[0]!.shape[1]}; call resetStates() or keep the batch size fixed`);
       init = this.state;
     }
+    const inputGradient = ctx.inputGradient ?? true;
     const res = this.run(input, this.pytorchParams(), {
       hiddenSize: H, numLayers: L, bidirectional: this.bidirectional, h0: init?.[0], ...(init?.[1] ? { c0: init[1] } : {}), lengths: lengths ?? undefined,
       training: ctx.training, dropout: ctx.training ? this.dropout : 0, seed: ctx.training && this.dropout > 0 ? ctx.rng.nextSeed() : 0,
-      inputGradient: ctx.inputGradient ?? true,
+      inputGradient,
     });
     const finals = this.stateKinds.map((k) => (k === 'h' ? res.hN : res.cN!));
     if (this.stateful) {
@@ -322,7 +325,7 @@ export abstract class FusedRecurrent extends Layer {
       else if (this.mergeMode === 'mul') out = ops.mul(yf, yb);
       else out = ops.scale(ops.add(yf, yb), 0.5);
     }
-    if (ctx.training) this.saved = { res, lengths, yf, yb, batch, initialStates: initialState === undefined ? 0 : Array.isArray(initialState) ? initialState.length : 1 };
+    if (ctx.training) this.saved = { res, lengths, yf, yb, batch, initialStates: initialState === undefined ? 0 : Array.isArray(initialState) ? initialState.length : 1, inputGradient };
     if (!this.returnSequences) ctx.lengths = null;
     this.lastStates = finals;
     return out;
@@ -390,9 +393,9 @@ export abstract class FusedRecurrent extends Layer {
   }
 
   backward(dy: Tensor): Tensor {
-    const { dx } = this.backwardAll(dy, []);
-    if (!dx) throw new Error(`${this.name}: backward() has no input gradient: its forward ran with ctx.inputGradient = false`);
-    return dx;
+    // Checked before the backward runs, which would use up the saved forward.
+    if (this.saved && !this.saved.inputGradient) throw new Error(`${this.name}: backward() has no input gradient: its forward ran with ctx.inputGradient = false`);
+    return this.backwardAll(dy, []).dx!;
   }
 
   /**

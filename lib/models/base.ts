@@ -150,11 +150,12 @@ export abstract class LayersModel {
    * batch of a call must have one size (the validation's too: they continue the training batches'
    * states). Checked before anything runs: a short last batch, or validation batches of another
    * size, would otherwise fail there, after the batches before had trained or moved the states.
-   * `passes`: the call's data in the order they run, each with its sample count and batch size.
+   * `samples` in batches of `batchSize` (x), then fit's validation data, if any.
    */
-  protected checkStatefulBatches(fn: string, passes: { what: string; samples: number; batchSize: number }[]): void {
+  protected checkStatefulBatches(fn: string, samples: number, batchSize: number, validation?: { samples: number; batchSize: number } | null): void {
     const layer = this.layers.find((l) => l instanceof FusedRecurrent && l.stateful);
     if (!layer) return;
+    const passes = [{ what: 'x', samples, batchSize }, ...(validation ? [{ what: 'the validation data', ...validation }] : [])];
     let size = 0;
     let sizeOf = '';
     for (const { what, samples, batchSize } of passes) {

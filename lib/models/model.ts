@@ -389,7 +389,7 @@ export class Model extends LayersModel {
       val = part(nTrain, n, args.sampleWeight !== undefined && train.weights ? train.weights.slice(nTrain) : null);
       train = part(0, nTrain, train.weights?.slice(0, nTrain) ?? null);
     }
-    this.checkStatefulBatches('fit', [{ what: 'x', samples: train.xs[0]!.shape[0]!, batchSize }, ...(val ? [{ what: 'the validation data', samples: val.xs[0]!.shape[0]!, batchSize: validationBatchSize }] : [])]);
+    this.checkStatefulBatches('fit', train.xs[0]!.shape[0]!, batchSize, val && { samples: val.xs[0]!.shape[0]!, batchSize: validationBatchSize });
     // After the data checks: weights, optimizer and RNG state, next epoch.
     const initialEpoch = this.resumeEpoch('fit', args.resumeFrom, loop.initialEpoch);
     const rng = this.startTrainingRng();
@@ -464,7 +464,7 @@ export class Model extends LayersModel {
     checkOptions('evaluate', args, ['batchSize', 'sampleWeight'], { refused: { steps: 'use evaluateDataset(dataset, {batches})' } });
     const batchSize = positiveInteger('evaluate', 'batchSize', args.batchSize, 32);
     const data = this.hostBatch('evaluate', x, y, args.sampleWeight, undefined);
-    this.checkStatefulBatches('evaluate', [{ what: 'x', samples: data.xs[0]!.shape[0]!, batchSize }]);
+    this.checkStatefulBatches('evaluate', data.xs[0]!.shape[0]!, batchSize);
     return this.evaluateHost(data, batchSize);
   }
 
@@ -483,7 +483,7 @@ export class Model extends LayersModel {
     checkOptions(fn, args, ['batchSize'], { refused: { steps: 'predict takes whole arrays' } });
     const batchSize = positiveInteger(fn, 'batchSize', args.batchSize, 32);
     const xs = this.inputsOf(fn, x, 'x', (v, label, dtype) => this.predictInput(label, v, dtype));
-    this.checkStatefulBatches(fn, [{ what: 'x', samples: xs[0]!.shape[0]!, batchSize }]);
+    this.checkStatefulBatches(fn, xs[0]!.shape[0]!, batchSize);
     const outs = yield* predictBatches(xs[0]!.shape[0]!, batchSize, (start, end) => {
       this.assertLive(fn); // predictAsync: disposed between batches
       const batch = xs.map((input) => input.batch(start, end));

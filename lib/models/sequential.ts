@@ -343,7 +343,7 @@ export class Sequential extends LayersModel {
       yh = cutSamples(yh, 0, nTrain);
       weights = weights?.slice(0, nTrain) ?? null;
     }
-    this.checkStatefulBatches('fit', [{ what: 'x', samples: xh.shape[0]!, batchSize }, ...(val ? [{ what: 'the validation data', samples: val.x.shape[0]!, batchSize: validationBatchSize }] : [])]);
+    this.checkStatefulBatches('fit', xh.shape[0]!, batchSize, val && { samples: val.x.shape[0]!, batchSize: validationBatchSize });
     // After the data checks (which build the model): weights, optimizer and RNG state, next epoch.
     initialEpoch = this.resumeEpoch('fit', args.resumeFrom, initialEpoch);
     // This fit's stream, drawn now (before the first await), or the checkpoint's it continues.
@@ -433,7 +433,7 @@ export class Sequential extends LayersModel {
     checkOptions('evaluate', args, ['batchSize', 'sampleWeight'], { refused: { steps: DATASET_ONLY } });
     const batchSize = positiveInteger('evaluate', 'batchSize', args.batchSize, 32);
     const { xh, yh } = this.trainingData('evaluate', x, y);
-    this.checkStatefulBatches('evaluate', [{ what: 'x', samples: xh.shape[0]!, batchSize }]);
+    this.checkStatefulBatches('evaluate', xh.shape[0]!, batchSize);
     return this.evaluateHost(xh, yh, this.sampleWeights('evaluate', args.sampleWeight, undefined, yh), batchSize);
   }
 
@@ -453,7 +453,7 @@ export class Sequential extends LayersModel {
     const batchSize = positiveInteger(fn, 'batchSize', args.batchSize, 32);
     const input = this.predictInput(`${fn}: x`, x, this.layers[0]?.inputDType ?? 'float32');
     this.checkX(input, `${fn}: x`);
-    this.checkStatefulBatches(fn, [{ what: 'x', samples: input.shape[0]!, batchSize }]);
+    this.checkStatefulBatches(fn, input.shape[0]!, batchSize);
     const [out] = yield* predictBatches(input.shape[0]!, batchSize, (start, end) => {
       this.assertLive(fn); // predictAsync: disposed between batches
       const xb = input.batch(start, end);
