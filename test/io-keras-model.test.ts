@@ -79,6 +79,27 @@ async function assertEpochLikeKeras(model: Sequential | Model, f: Fixture): Prom
   assertPredicts(model, f.inputs, f.predictionAfter!, 1e-4, 'predictions after the epoch');
 }
 
+/** Writes a stored entry's CRC-32 for its (edited) data into its local header and central directory entry. */
+function rewriteCrc(bytes: Buffer, entry: ReturnType<typeof entryLayout>): void {
+  const crc = crc32(bytes.subarray(entry.data, entry.data + entry.size));
+  bytes.writeUInt32LE(crc, entry.central + 16);
+  bytes.writeUInt32LE(crc, entry.local + 14);
+}
+
+/** The process warnings emitted while `run` runs (and on the tick after it: emitWarning defers them). */
+async function warningsOf<T>(run: () => T): Promise<{ result: T; warnings: Array<Error & { code?: string }> }> {
+  const warnings: Array<Error & { code?: string }> = [];
+  const listener = (w: Error) => warnings.push(w);
+  process.on('warning', listener);
+  try {
+    const result = run();
+    await new Promise((resolve) => setImmediate(resolve));
+    return { result, warnings };
+  } finally {
+    process.off('warning', listener);
+  }
+}
+
 /** Where a stored entry's local header, central directory entry and data lie in an archive. */
 function entryLayout(bytes: Buffer, name: string): { local: number; central: number; data: number; size: number } {
   const find = (signature: number[], nameAt: number): number => {
@@ -205,23 +226,16 @@ describe('io: whole Keras models (.keras)', function () {
 
   it('a training config this library lacks (Adamax, huber) loads the model uncompiled with a warning saying why; compile: false skips it', async () => {
     const f = fixture('uncompilable');
-    const warnings: Error[] = [];
-    const listener = (w: Error) => warnings.push(w);
-    process.on('warning', listener);
-    try {
-      const model = loadSequential('uncompilable');
-      await new Promise((resolve) => setImmediate(resolve)); // warnings are emitted on the next tick
-      assert.equal(model.optimizer, null);
-      assertPredicts(model, f.inputs, f.prediction, 1e-5);
-      model.dispose();
-      assert.equal(warnings.length, 1);
-      assert.match(warnings[0]!.message, /uncompilable\.keras: the model is loaded uncompiled: .*optimizer Adamax.*not implemented here .*call compile\(\) before training/);
-      const plain = loadSequential('sequential_masked', { compile: false });
-      assert.equal(plain.optimizer, null);
-      plain.dispose();
-    } finally {
-      process.off('warning', listener);
-    }
+    const { result: model, warnings } = await warningsOf(() => loadSequential('uncompilable'));
+    assert.equal(model.optimizer, null);
+    assertPredicts(model, f.inputs, f.prediction, 1e-5);
+    model.dispose();
+    assert.equal(warnings.length, 1);
+    assert.match(warnings[0]!.message, /uncompilable\.keras: the model is loaded uncompiled: .*optimizer Adamax.*not implemented here .*call compile\(\) before training/);
+    const { result: plain, warnings: none } = await warningsOf(() => loadSequential('sequential_masked', { compile: false }));
+    assert.equal(plain.optimizer, null);
+    assert.equal(none.length, 0);
+    plain.dispose();
   });
 
   it('the two-input and encoder-decoder models read into graphs with their inputs, calls, initial states and weight groups', () => {
@@ -326,28 +340,18 @@ describe('io: whole Keras models (.keras)', function () {
     const at = text.indexOf('"momentum": 0.9');
     assert.ok(at >= 0, 'the SGD config holds its momentum');
     bytes.write('"momentum": 0.0', entry.data + at, 'latin1');
-    const crc = crc32(bytes.subarray(entry.data, entry.data + entry.size));
-    bytes.writeUInt32LE(crc, entry.central + 16);
-    bytes.writeUInt32LE(crc, entry.local + 14);
+    rewriteCrc(bytes, entry);
     const dir = tempDir('keras-opt-');
     const edited = path.join(dir, 'no_momentum.keras');
     fs.writeFileSync(edited, bytes);
-    const warnings: Error[] = [];
-    const listener = (w: Error) => warnings.push(w);
-    process.on('warning', listener);
-    try {
-      const model = loadKerasModel(edited);
-      await new Promise((resolve) => setImmediate(resolve));
-      const state = model.optimizer!.getState(model.params);
-      assert.equal(state.iterations, 0);
-      assert.ok(state.slots.every((s) => s.length === 0), 'no slots restored');
-      model.dispose();
-      assert.equal(warnings.length, 1);
-      assert.equal((warnings[0] as Error & { code?: string }).code, 'CUDNN_GRU_KERAS_OPTIMIZER_STATE');
-      assert.match(warnings[0]!.message, /no_momentum\.keras: the optimizer's saved state is not restored \(.*has 1 slots, this optimizer keeps 0\); training continues from the weights with a fresh optimizer/);
-    } finally {
-      process.off('warning', listener);
-    }
+    const { result: model, warnings } = await warningsOf(() => loadKerasModel(edited));
+    const state = model.optimizer!.getState(model.params);
+    assert.equal(state.iterations, 0);
+    assert.ok(state.slots.every((s) => s.length === 0), 'no slots restored');
+    model.dispose();
+    assert.equal(warnings.length, 1);
+    assert.equal(warnings[0]!.code, 'CUDNN_GRU_KERAS_OPTIMIZER_STATE');
+    assert.match(warnings[0]!.message, /no_momentum\.keras: the optimizer's saved state is not restored \(.*has 1 slots, this optimizer keeps 0\); training continues from the weights with a fresh optimizer/);
   });
 
   it('refuses unsupported layers and options naming the layer and its class', () => {
@@ -453,11 +457,7 @@ describe('io: whole Keras models (.keras)', function () {
         const at = (fixCrc ? entry.data : 0) + below(span);
         bytes[at] = random() < 0.5 ? bytes[at]! ^ (1 << below(8)) : below(256);
       }
-      if (fixCrc) {
-        const crc = crc32(bytes.subarray(entry.data, entry.data + entry.size));
-        bytes.writeUInt32LE(crc, entry.central + 16);
-        bytes.writeUInt32LE(crc, entry.local + 14);
-      }
+      if (fixCrc) rewriteCrc(bytes, entry);
       fs.writeFileSync(damaged, bytes);
       try {
         loadKerasModel(damaged, { compile: false }).dispose();
@@ -483,20 +483,14 @@ describe('io: whole Keras models (.keras)', function () {
     const h5 = new Hdf5File(original.subarray(entry.data, entry.data + entry.size));
     const vars = (h5.root.get('optimizer') as Hdf5Group).get('vars') as Hdf5Group;
     const stateAt = vars.address, stateBytes = Math.min(1024, entry.size - vars.address);
-    const counts = { loaded: 0, refused: 0, stateWarnings: 0 };
+    const counts = { loaded: 0, refused: 0 };
     const others: string[] = [];
-    const listener = (w: Error & { code?: string }) => {
-      if (w.code === 'CUDNN_GRU_KERAS_OPTIMIZER_STATE') counts.stateWarnings++;
-    };
-    process.on('warning', listener);
     const before = memory();
-    try {
+    const { warnings } = await warningsOf(() => {
       for (let i = 0; i < 60; i++) {
         const bytes = Buffer.from(original);
         for (let n = 1 + below(3); n > 0; n--) bytes[entry.data + (i % 2 ? stateAt + below(stateBytes) : below(entry.size))] = below(256);
-        const crc = crc32(bytes.subarray(entry.data, entry.data + entry.size));
-        bytes.writeUInt32LE(crc, entry.central + 16);
-        bytes.writeUInt32LE(crc, entry.local + 14);
+        rewriteCrc(bytes, entry);
         fs.writeFileSync(damaged, bytes);
         try {
           loadKerasModel(damaged).dispose();
@@ -506,12 +500,10 @@ describe('io: whole Keras models (.keras)', function () {
           else others.push(`${i}: ${(err as Error).name}: ${(err as Error).message}`);
         }
       }
-      await new Promise((resolve) => setImmediate(resolve)); // the warnings are emitted on the next tick
-    } finally {
-      process.off('warning', listener);
-    }
+    });
+    const stateWarnings = warnings.filter((w) => w.code === 'CUDNN_GRU_KERAS_OPTIMIZER_STATE').length;
     assert.deepEqual(others, []);
-    assert.ok(counts.loaded > 10 && counts.stateWarnings > 0, JSON.stringify(counts));
+    assert.ok(counts.loaded > 10 && stateWarnings > 0, JSON.stringify({ ...counts, stateWarnings }));
     assert.equal(memory().numTensors, before.numTensors, 'tensors back to the baseline');
     assert.equal(memory().numResources, before.numResources);
   });
